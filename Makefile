@@ -1,0 +1,44 @@
+# Everything runs in .venv, created on first use: `make demo` and `make test` need nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-test
+
+.PHONY: demo test golden lint sz fuzz bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Write the gradient file of every sample with the CLI, then run one beside finite differences.
+demo: $(STAMP)
+	@grep -v '^#' samples/SAMPLES | while read target wrt; do \
+		out=samples/generated/$$(basename $${target%%:*} .py)_grad.py; \
+		$(BIN)/adjoint grad samples/$$target --wrt $$wrt -o $$out || exit 1; \
+	done
+	$(BIN)/python samples/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Regenerate the committed gradient files of the samples.
+golden: $(STAMP)
+	@grep -v '^#' samples/SAMPLES | while read target wrt; do \
+		out=samples/generated/$$(basename $${target%%:*} .py)_grad.py; \
+		$(BIN)/adjoint grad samples/$$target --wrt $$wrt -o $$out || exit 1; \
+	done
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests samples benchmarks
+
+# Lines of code per module (no blank lines, comments or docstring-only lines).
+sz:
+	@for f in src/adjoint/*.py; do \
+		printf '%6d  %s\n' $$(grep -cvE '^\s*(#.*)?$$' $$f) $$f; \
+	done | sort -n; \
+	grep -hcvE '^\s*(#.*)?$$' src/adjoint/*.py | awk '{s+=$$1} END {printf "%6d  total\n", s}'
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,533 @@
+"""activity: what carries derivatives, what may share memory, what must be recorded.
+
+`analyze` finds the active names: those that depend on a `wrt` parameter
+(varied) and that the result depends on (useful). Only active names get
+adjoints. Integers, shapes, `len`, comparisons and constants are passive.
+The analysis is per name, over the whole function: conservative where one name
+holds values of different kinds.
+
+`check_writes` refuses an in-place write `y[i] = v` while another name that
+may share y's memory is still to be read: its derivative would be lost.
+
+`kinds` knows which names hold Python or NumPy scalars and which hold ints, so
+the reverse stage can skip broadcasting reductions and index adjoints in place.
+
+`to_be_recorded` decides, from what the reverse sweep reads, which overwritten
+values must be kept: renamed at the top level, pushed on a stack in loops.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ir, rules
+from .errors import UnsupportedSyntax
+from .ir import Assign, Const, For, If, Name, SetItem, Unpack, While
+
+# Calls whose result may share memory with their first argument.
+VIEWS = {np.reshape, np.ravel, np.transpose, np.squeeze, np.expand_dims, np.asarray,
+         np.swapaxes, np.moveaxis, np.diagonal, np.broadcast_to, np.atleast_1d, np.atleast_2d,
+         np.real, np.imag}
+VIEW_METHODS = {"reshape", "ravel", "transpose", "squeeze", "view", "swapaxes", "diagonal"}
+
+
+@dataclass
+class Activity:
+    varied: set
+    useful: set
+
+    @property
+    def active(self) -> set:
+        return self.varied & self.useful
+
+
+def edges(s: ir.Stmt) -> list[tuple[str, str]]:
+    """(source, target) pairs along which a derivative can flow in one statement."""
+    out = []
+    if isinstance(s, Assign) and s.target is not None:
+        p = s.prim
+        if p.kind in ("compare",) or (p.key is not None and rules.is_passive(p.key)):
+            return []
+        if p.kind == "attr" and p.spelling in rules.PASSIVE_ATTRS:
+            return []
+        sources = [s.args[0]] if p.kind == "index" else [*s.args, *(a for _, a in s.kwargs)]
+        out = [(a.id, s.target) for a in sources if isinstance(a, Name)]
+    elif isinstance(s, SetItem) and isinstance(s.value, Name):
+        out = [(s.value.id, s.target)]
+    elif isinstance(s, Unpack) and isinstance(s.value, Name):
+        out = [(s.value.id, t) for t in s.targets]
+    return out
+
+
+def analyze(fn: ir.Function, wrt: set[str]) -> Activity:
+    """Varied and useful names of `fn` differentiated with respect to `wrt`."""
+    forward, backward = defaultdict(set), defaultdict(set)
+    returned = set()
+    classes = aliases(fn)
+    for s in ir.walk(fn.body):
+        for a, b in edges(s):
+            targets = classes.members(b) if isinstance(s, SetItem) else {b}
+            for t in targets:
+                forward[a].add(t)
+                backward[t].add(a)
+        if isinstance(s, ir.Return) and isinstance(s.value, Name):
+            returned.add(s.value.id)
+    return Activity(_closure(set(wrt), forward), _closure(returned, backward))
+
+
+def _closure(start: set, graph: dict) -> set:
+    seen, todo = set(start), list(start)
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+# ---------------------------------------------------------------- aliasing
+
+
+class Classes:
+    """Union-find over names that may share memory."""
+
+    def __init__(self):
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        while self.parent.get(x, x) != x:
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+    def members(self, x: str) -> set[str]:
+        root = self.find(x)
+        return {n for n in self.parent if self.find(n) == root} | {x}
+
+
+def aliases(fn: ir.Function) -> Classes:
+    classes = Classes()
+    for s in ir.walk(fn.body):
+        if isinstance(s, Assign) and s.target and s.args and isinstance(s.args[0], Name):
+            p = s.prim
+            view = p.kind in ("copy", "index") or (p.kind == "attr" and p.spelling in (
+                "T", "real", "imag")) or (p.kind == "call" and p.key in VIEWS) or (
+                p.kind == "method" and p.spelling in VIEW_METHODS)
+            if view:
+                classes.union(s.target, s.args[0].id)
+            if p.kind in ("tuple", "list"):
+                for a in s.args:
+                    if isinstance(a, Name):
+                        classes.union(s.target, a.id)
+        elif isinstance(s, Unpack) and isinstance(s.value, Name):
+            for t in s.targets:
+                classes.union(t, s.value.id)
+    return classes
+
+
+def liveness(body: list, live_out: set) -> dict[int, set]:
+    """For each statement (by id), the names live just after it."""
+    after: dict[int, set] = {}
+
+    def block(stmts: list, live: set) -> set:
+        for s in reversed(stmts):
+            live = stmt(s, live)
+        return live
+
+    def stmt(s, live: set) -> set:
+        after[id(s)] = set(live) | after.get(id(s), set())
+        if isinstance(s, If):
+            live = block(s.body, set(live)) | block(s.orelse, set(live))
+            return live | ir.uses(s)
+        if isinstance(s, (For, While)):
+            # iterate to a fixpoint: what is live at the top of the body is live at its end
+            inner = set(live)
+            while True:
+                top = block(s.body, set(inner))
+                if isinstance(s, While):
+                    top = block(s.prelude, top | ir.uses(s))
+                new = inner | top
+                if new == inner:
+                    break
+                inner = new
+            return (inner | live | ir.uses(s)) - ({s.target} if isinstance(s, For) else set())
+        if isinstance(s, ir.Return):
+            return ir.uses(s)
+        return (live - ir.defs(s)) | ir.uses(s)
+
+    block(body, set(live_out))
+    return after
+
+
+def check_writes(fn: ir.Function) -> None:
+    """Refuse `y[i] = v` while a name that may share y's memory is still to be read."""
+    classes = aliases(fn)
+    live_after = liveness(fn.body, set())
+    for s in ir.walk(fn.body):
+        if not isinstance(s, SetItem):
+            continue
+        others = (classes.members(s.target) - {s.target}) & live_after.get(id(s), set())
+        if others:
+            other = sorted(others)[0]
+            node = s.origin.node if s.origin else fn.source.funcdef
+            raise fn.source.error(
+                node, f"{s.target} is written in place while {other} may share its memory "
+                f"and is read later; copy first ({s.target} = {s.target}.copy()) so the "
+                "derivative through both is right", UnsupportedSyntax)
+
+
+# ---------------------------------------------------------------- kinds
+
+INT_FUNCS = {len, int, round, math.floor, math.ceil, math.trunc, np.argmax, np.argmin, np.ndim,
+             np.size}
+SCALAR_FUNCS = {float, abs} | {getattr(math, n) for n in dir(math)
+                               if callable(getattr(math, n))} - INT_FUNCS
+FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.prod}
+
+
+BOTTOM = "bottom"  # no definition seen yet
+
+
+def _join(a: str | None, b: str | None) -> str | None:
+    if a == BOTTOM:
+        return b
+    if b == BOTTOM or a == b:
+        return a
+    if {a, b} == {"int", "scalar"}:
+        return "scalar"
+    return None
+
+
+def kinds(fn: ir.Function, scalar_params: set[str] = frozenset(),
+          int_params: set[str] = frozenset()) -> dict[str, str]:
+    """Names known to hold an 'int', a 'scalar' (shape ()) or a 'shape' tuple everywhere.
+
+    An optimistic fixpoint: every name starts with no kind and takes the join of what
+    its definitions give."""
+    found: dict[str, str | None] = {}
+    for p in fn.params:
+        found[p.name] = "scalar" if p.name in scalar_params else (
+            "int" if p.name in int_params else None)
+
+    def kind_of(a) -> str | None:
+        if isinstance(a, Const):
+            if isinstance(a.value, (bool, int)):
+                return "int"
+            return "scalar" if isinstance(a.value, float) else None
+        if isinstance(a, ir.Expr):
+            ks = {kind_of(x) for x in a.args}
+            return BOTTOM if BOTTOM in ks else ("int" if ks <= {"int"} else None)
+        if not isinstance(a, Name):
+            return None
+        return found.get(a.id, BOTTOM)
+
+    def infer(s) -> str | None:
+        if isinstance(s, (For, While)):
+            return "int"
+        if isinstance(s, Unpack):
+            return None
+        p, args = s.prim, s.args
+        ks = [kind_of(a) for a in args]
+        if BOTTOM in ks:
+            return BOTTOM
+        numeric = all(k in ("int", "scalar") for k in ks)
+        if p.kind == "copy":
+            return ks[0]
+        if p.kind in ("binop", "unary"):
+            if not numeric:
+                return None
+            return "int" if all(k == "int" for k in ks) and p.key is not operator.truediv \
+                else "scalar"
+        if p.kind == "compare":
+            return "int" if numeric else None
+        if p.kind == "call":
+            if p.key in INT_FUNCS:
+                return "int"
+            if p.key in SCALAR_FUNCS and numeric:
+                return "scalar"
+            if p.key is np.shape:
+                return "shape"
+            if p.key in FULL_REDUCTIONS and len(args) == 1 and not s.kwargs:
+                return "scalar"
+            return None
+        if p.kind == "method":
+            return "scalar" if p.key in FULL_REDUCTIONS and len(args) == 1 and not s.kwargs \
+                else None
+        if p.kind == "attr":
+            return {"shape": "shape", "ndim": "int", "size": "int"}.get(p.spelling)
+        if p.kind == "index" and ks[0] == "shape":
+            items = s.index.items
+            return "int" if len(items) == 1 and kind_of(items[0]) == "int" else None
+        return None
+
+    defining = [s for s in ir.walk(fn.body)
+                if isinstance(s, (For, While, Unpack)) or (isinstance(s, Assign) and s.target)]
+    changed = True
+    while changed:
+        changed = False
+        for s in defining:
+            k = infer(s)
+            for name in ir.defs(s):
+                new = _join(found.get(name, BOTTOM), k)
+                if new != found.get(name, BOTTOM):
+                    found[name] = new
+                    changed = True
+    return {n: k for n, k in found.items() if k not in (None, BOTTOM)}
+
+
+ELEMENTWISE_LIKE = {np.zeros_like, np.ones_like, np.empty_like, np.copy, abs, float}
+LIKE_METHODS = {"copy", "astype"}
+
+
+def int_item(item, kind: dict[str, str]) -> bool:
+    """Whether an index item is surely an int."""
+    if isinstance(item, Name):
+        return kind.get(item.id) == "int"
+    if isinstance(item, Const):
+        return isinstance(item.value, int) and not isinstance(item.value, bool)
+    if isinstance(item, ir.Expr):
+        return all(kind.get(x.id) == "int" for x in item.args)
+    return False
+
+
+def index_term(base: object, index: ir.Index, kind: dict[str, str]) -> object | None:
+    """The shape term of base[index] when every item is an int, else None."""
+    if not all(int_item(i, kind) for i in index.items) or base in (BOTTOM, "scalar"):
+        return None
+    k = len(index.items)
+    if isinstance(base, tuple) and base[0] == "row":
+        return ("row", base[1] + k, base[2])
+    return ("row", k, base)
+
+
+def shapes(fn: ir.Function, kind: dict[str, str]) -> dict[str, object]:
+    """A shape term for each name: names with equal terms surely have equal shapes.
+
+    'scalar' is shape (); ('param', p) is parameter p's shape; ('row', k, T) is T's shape
+    without its first k axes (x[i] for an int i); a name whose definitions disagree, or
+    come from an operation this analysis does not follow, gets a term of its own."""
+    term: dict[str, object] = {}
+    for p in fn.params:
+        term[p.name] = "scalar" if kind.get(p.name) in ("int", "scalar") else ("param", p.name)
+
+    def t(a) -> object:
+        if isinstance(a, Const):
+            return "scalar" if isinstance(a.value, (int, float)) else ("const", id(a))
+        if isinstance(a, Name):
+            if kind.get(a.id) in ("int", "scalar"):
+                return "scalar"
+            return term.get(a.id, BOTTOM)
+        return ("expr", id(a))
+
+    def infer(s) -> object:
+        if not isinstance(s, Assign):
+            return ("def", id(s))
+        p, args = s.prim, s.args
+        ts = [t(a) for a in args]
+        if BOTTOM in ts:
+            return BOTTOM
+        if s.target and kind.get(s.target) in ("int", "scalar"):
+            return "scalar"
+        if p.kind == "copy":
+            return ts[0]
+        elementwise = p.kind == "unary" or (p.kind == "call" and (
+            (isinstance(p.key, np.ufunc) and p.key.nin == 1) or p.key in ELEMENTWISE_LIKE
+            or getattr(p.key, "__module__", None) == "math")) or (
+            p.kind == "method" and p.spelling in LIKE_METHODS)
+        if elementwise and len(args) >= 1 and not s.kwargs:
+            return ts[0]
+        if p.kind in ("binop", "call") and p.key is not None and rules.broadcasts(p.key) and \
+                len(args) == 2 and not s.kwargs:
+            a, b = ts
+            if a == b or b == "scalar":
+                return a
+            if a == "scalar":
+                return b
+        if p.kind == "index":
+            return index_term(ts[0], s.index, kind) or ("def", id(s))
+        return ("def", id(s))
+
+    defining = [s for s in ir.walk(fn.body) if ir.defs(s)]
+    changed = True
+    while changed:
+        changed = False
+        for s in defining:
+            new_term = infer(s)
+            for name in ir.defs(s):
+                old = term.get(name, BOTTOM)
+                if old == new_term or new_term == BOTTOM:
+                    continue
+                merged = new_term if old == BOTTOM else ("top", name)
+                if merged != old:
+                    term[name] = merged
+                    changed = True
+    return term
+
+
+# ---------------------------------------------------------------- to be recorded
+
+
+@dataclass
+class Place:
+    pos: int
+    end: int
+    loops: tuple  # ids of enclosing loops, outermost first
+    block: int  # id of the list the statement sits in
+    top: bool  # directly in the function body
+
+
+@dataclass
+class Plan:
+    """What the forward sweep keeps for the reverse sweep.
+
+    renames: top-level redefinitions given a fresh name (a new version);
+    saves: id(statement) -> {name: 'before' | 'after' | 'recompute'}: push the old value
+        before the statement overwrites it (pop after its adjoint); push the new value after
+        the statement (pop at the top of its reversed block); or compute it again there;
+    slices: ids of `y[i] = v` statements whose overwritten slice is pushed;
+    preinit: names to bind to None at the start, so a first push has a value.
+    """
+
+    renames: dict = field(default_factory=dict)  # id(stmt) -> {old: new}
+    saves: dict = field(default_factory=dict)
+    slices: set = field(default_factory=set)
+    preinit: set = field(default_factory=set)
+
+
+def places(fn: ir.Function) -> dict[int, Place]:
+    out: dict[int, Place] = {}
+    counter = [0]
+
+    def block(stmts: list, loops: tuple, top: bool) -> None:
+        for s in stmts:
+            counter[0] += 1
+            pos = counter[0]
+            inner = loops + (id(s),) if isinstance(s, (For, While)) else loops
+            for b in ir.blocks(s):
+                block(b, inner, False)
+            out[id(s)] = Place(pos, counter[0], loops, id(stmts), top)
+
+    block(fn.body, (), True)
+    return out
+
+
+def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int, set],
+                   stmts: dict[int, ir.Stmt], kind: dict[str, str] | None = None) -> Plan:
+    """Which overwritten values the reverse sweep needs, from what each statement's adjoint
+    reads (`reads`: id(stmt) -> names; `value_reads`: the subset read for their values)."""
+    where = places(fn)
+    plan = Plan()
+    params = {p.name for p in fn.params}
+    # read positions: a compound statement's adjoint reads at its end (it runs first)
+    read_at: dict[str, list] = defaultdict(list)
+    for sid, names in reads.items():
+        s, pl = stmts[sid], where[sid]
+        for n in names:
+            if isinstance(s, (If, For, While)):
+                pos = pl.end + 0.5
+            elif isinstance(s, Assign) and s.target == n:
+                pos = pl.pos - 0.5 if n in ir.names(s.args) else pl.pos + 0.5
+            else:
+                pos = pl.pos
+            read_at[n].append((pos, sid, n in value_reads.get(sid, ())))
+
+    def shares_loop(a: int, b: int) -> bool:
+        return bool(set(where[a].loops) & set(where[b].loops))
+
+    def inside(sid: int, loop_id: int) -> bool:
+        return loop_id in where[sid].loops
+
+    defs_of: dict[str, list] = defaultdict(list)
+    for s in ir.walk(fn.body):
+        for n in ir.defs(s):
+            defs_of[n].append(s)
+    classes = aliases(fn)
+    for name, found in read_at.items():
+        for d in defs_of.get(name, ()):
+            dp = where[id(d)]
+            relevant = [(p, sid) for p, sid, _ in found
+                        if not (isinstance(d, For) and name == d.target and inside(sid, id(d)))]
+            if not any(p < dp.pos or shares_loop(sid, id(d)) for p, sid in relevant):
+                continue
+            if not dp.loops:
+                if dp.top and isinstance(d, (Assign, Unpack)):
+                    plan.renames.setdefault(id(d), {})[name] = None
+                else:
+                    plan.saves.setdefault(id(d), {})[name] = "before"
+                continue
+            loop = dp.loops[-1]
+            in_loop_defs = [x for x in defs_of[name] if inside(id(x), loop)]
+            after = (
+                len(in_loop_defs) == 1 and not isinstance(d, For)
+                and all(
+                    (p > dp.pos and _within_block(where, sid, d, dp)) or p > where[loop].end
+                    for p, sid in relevant)
+            )
+            if after:
+                mode = "recompute" if recomputable(d, fn, where, kind or {}) else "after"
+                plan.saves.setdefault(id(d), {})[name] = mode
+            else:
+                plan.saves.setdefault(id(d), {})[name] = "before"
+                if name not in params and not _defined_before(fn, name, where, dp.loops[0]):
+                    plan.preinit.add(name)
+    # in-place writes: keep the overwritten slice when the old contents are read later
+    for s in ir.walk(fn.body):
+        if not isinstance(s, SetItem):
+            continue
+        sp = where[id(s)]
+        for member in classes.members(s.target):
+            if any(is_value and (p < sp.pos or shares_loop(sid, id(s)))
+                   for p, sid, is_value in read_at.get(member, ())):
+                plan.slices.add(id(s))
+                break
+    return plan
+
+
+def recomputable(d, fn: ir.Function, where: dict, kind: dict[str, str]) -> bool:
+    """Whether `d` is cheap to compute again in the reverse sweep from inputs that still
+    hold their values there (loop counters, names no loop or in-place write changes)."""
+    if not isinstance(d, Assign) or d.target is None:
+        return False
+    p = d.prim
+    cheap = p.kind in ("index", "attr", "copy", "compare") or (
+        p.kind in ("binop", "unary") and kind.get(d.target) == "int") or (
+        p.kind == "call" and p.key is len)
+    if not cheap:
+        return False
+    loops = [s for s in ir.walk(fn.body) if id(s) in where[id(d)].loops]
+    counters = {s.target for s in loops if isinstance(s, For)}
+    outer = loops[0]
+    written_in_loop = set()
+    for s in ir.walk([outer]):
+        written_in_loop |= ir.defs(s)
+    mutated = set()
+    classes = aliases(fn)
+    for s in ir.walk(fn.body):
+        if isinstance(s, SetItem):
+            mutated |= classes.members(s.target)
+    return all(u in counters or (u not in written_in_loop and u not in mutated)
+               for u in ir.uses(d))
+
+
+def _within_block(where: dict, sid: int, d, dp: Place) -> bool:
+    """Whether statement `sid` sits in the same block as `d`, or nested inside it."""
+    sp = where[sid]
+    if sp.block == dp.block:
+        return True
+    # nested: some statement of d's block after d contains sid
+    return sp.pos > dp.pos and any(
+        where[x].block == dp.block and where[x].pos <= sp.pos <= where[x].end
+        for x in where if where[x].pos > dp.pos)
+
+
+def _defined_before(fn: ir.Function, name: str, where: dict, loop_id: int) -> bool:
+    """Whether `name` surely has a value when the loop `loop_id` starts."""
+    start = where[loop_id].pos
+    return any(name in ir.defs(s) and where[id(s)].pos < start for s in fn.body)

@@ -1,0 +1,224 @@
+"""The public API: grad, value_and_grad, source, and the pipeline driver."""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import compile as emit
+from . import normalize as normalize_
+from . import optimize as optimize_
+from . import parse as parse_
+from . import reverse as reverse_
+from . import runtime
+from .errors import ApiError
+from .naming import Namer
+
+RESERVED = {"runtime", "np", "math", "operator", "range", "reversed", "len", "None", "slice",
+            "Ellipsis", "float", "_"}
+BASE_NAMESPACE = {"runtime": runtime, "np": np, "math": math, "operator": operator}
+
+
+@dataclass
+class Compiled:
+    """One emitted gradient: its source, the live function and what it was built from."""
+
+    source: str
+    function: Any
+    name: str
+    wrt: tuple[str, ...]
+    namespace: dict
+
+
+def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True) -> Compiled:
+    """Run the pipeline: parse, normalize, reverse (activity inside), optimize, compile."""
+    src = parse_.parse(fn)
+    namer = Namer(RESERVED)
+    normalized = normalize_.normalize(src, namer)
+    names = resolve_wrt(normalized, wrt)
+    emitted = reverse_.reverse(normalized, list(names), namer, value=value,
+                               as_tuple=isinstance(wrt, (tuple, list)))
+    if optimize:
+        emitted = optimize_.optimize(emitted)
+    text = emit.to_source([emitted])
+    namespace = {**BASE_NAMESPACE, **normalized.globals}
+    live = emit.load(text, namespace, emitted.name)[emitted.name]
+    return Compiled(text, live, emitted.name, names, namespace)
+
+
+def resolve_wrt(fn, wrt) -> tuple[str, ...]:
+    """Parameter names for `wrt`: a position, a name, or a tuple of them."""
+    params = [p.name for p in fn.params]
+    items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
+    if not items:
+        raise ApiError("wrt is empty; name at least one parameter to differentiate with "
+                       "respect to")
+    out = []
+    for w in items:
+        if isinstance(w, bool) or not isinstance(w, (int, str)):
+            raise ApiError(f"wrt must name parameters by position or name, not {w!r}")
+        if isinstance(w, int):
+            if not -len(params) <= w < len(params):
+                raise ApiError(f"wrt={w} is out of range: {fn.name} has {len(params)} "
+                               f"parameter(s) ({', '.join(params)})")
+            w = params[w]
+        elif w not in params:
+            raise ApiError(f"wrt={w!r} names no parameter of {fn.name} (its parameters: "
+                           f"{', '.join(params)})")
+        if w in out:
+            raise ApiError(f"wrt names {w!r} twice")
+        out.append(w)
+    return tuple(out)
+
+
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled(fn, wrt, value, optimize) -> Compiled:
+    """compile_grad, once per function object and options."""
+    key = (_freeze(wrt), value, optimize)
+    try:
+        per_function = _cache.setdefault(fn, {})
+    except TypeError:
+        per_function = {}
+    if key not in per_function:
+        per_function[key] = compile_grad(fn, wrt, value=value, optimize=optimize)
+    return per_function[key]
+
+
+def _freeze(wrt):
+    return tuple(wrt) if isinstance(wrt, list) else wrt
+
+
+def _gradient(fn, wrt, value: bool, optimize: bool):
+    compiled = _compiled(fn, wrt, value, optimize)
+    live = compiled.function
+    params = [p for p in compiled.wrt]
+
+    @functools.wraps(fn)
+    def gradient(*args, **kwargs):
+        _check_args(fn, params, args, kwargs)
+        return live(*args, **kwargs)
+
+    gradient.__adjoint__ = compiled
+    gradient.__wrapped__ = fn
+    gradient.__name__ = compiled.name
+    gradient.__qualname__ = compiled.name
+    return gradient
+
+
+def _check_args(fn, params, args, kwargs) -> None:
+    names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
+    for k, name in enumerate(names):
+        if name not in params:
+            continue
+        value = args[k] if k < len(args) else kwargs.get(name)
+        if isinstance(value, (bool, int, np.integer)) or (
+                hasattr(value, "dtype") and not np.issubdtype(value.dtype, np.inexact)):
+            raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: it is "
+                           f"an integer or boolean ({type(value).__name__}); pass a float")
+        if isinstance(value, complex) or np.iscomplexobj(value):
+            raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: "
+                           "complex inputs are not supported")
+
+
+def grad(fn=None, wrt=0, *, optimize: bool = True):
+    """The gradient of `fn` with respect to the parameters `wrt`.
+
+    `wrt` is a position, a parameter name, or a tuple of them; the gradient
+    function returns one gradient, or a tuple for a tuple `wrt`. `fn` must
+    return a scalar. The gradient takes the same arguments as `fn`, plus a
+    keyword seed for the result's adjoint (default 1.0). Works as a decorator,
+    with or without arguments::
+
+        def loss(W, b, x, y):
+            return np.sum((np.tanh(x @ W + b) - y) ** 2)
+
+        dW, db = adjoint.grad(loss, wrt=("W", "b"))(W, b, x, y)
+
+        @adjoint.grad(wrt="x")
+        def f(x, y):
+            return np.sin(x) * y
+    """
+    if fn is None:
+        return lambda f: _gradient(f, wrt, False, optimize)
+    if isinstance(fn, (int, str, tuple, list)):
+        raise ApiError("grad's first argument is the function; pass wrt by keyword: "
+                       "grad(f, wrt=...)")
+    return _gradient(fn, wrt, False, optimize)
+
+
+def value_and_grad(fn=None, wrt=0, *, optimize: bool = True):
+    """Like `grad`, but the function returns `(value, gradient)`."""
+    if fn is None:
+        return lambda f: _gradient(f, wrt, True, optimize)
+    return _gradient(fn, wrt, True, optimize)
+
+
+def source(gradient) -> str:
+    """The emitted source of a gradient made by `grad` or `value_and_grad`."""
+    compiled = getattr(gradient, "__adjoint__", None)
+    if compiled is None:
+        raise ApiError(f"{gradient!r} was not made by adjoint.grad or value_and_grad")
+    return compiled.source
+
+
+def source_hash(fn: Any) -> str:
+    """A hash of the function's source text, recorded in generated files."""
+    import hashlib
+    import inspect
+
+    return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+
+
+def generate(targets: list[tuple[Any, Any]], *, command: str, origins: list[str],
+             optimize: bool = True) -> str:
+    """A standalone module holding the gradients of `targets` ((function, wrt) pairs).
+
+    It imports what the emitted code reads, as the user's module spelled it, plus
+    adjoint.runtime; its header names the sources, the adjoint version and a hash of each
+    function's source, so it is reproducible byte for byte and can be checked for staleness.
+    """
+    from . import __version__
+
+    compiled = [compile_grad(fn, wrt, optimize=optimize) for fn, wrt in targets]
+    code = "\n\n".join(c.source for c in compiled)
+    namespace: dict = {}
+    for c in compiled:
+        namespace.update(c.namespace)
+    free = emit.free_names(code)
+    used = {n: namespace[n] for n in free if n in namespace}
+    user_module = targets[0][0].__module__ if targets else None
+    lines = [
+        f"# Generated by adjoint {__version__}. Do not edit: regenerate with",
+        f"#   {command}",
+    ]
+    for (fn, _), origin, c in zip(targets, origins, compiled, strict=True):
+        lines.append(f"# adjoint-source: {origin} wrt={','.join(c.wrt)} "
+                     f"sha256={source_hash(fn)}")
+    lines += ['"""Gradients emitted by adjoint; see the header for their sources."""', ""]
+    lines += emit.import_lines(used, user_module)
+    return "\n".join(lines) + "\n\n\n" + code
+
+
+def stage_source(fn: Any, wrt=0, stage: str = "optimize") -> str:
+    """The code of `fn` after a stage: 'normalize', 'reverse' or 'optimize'."""
+    from . import ir
+
+    src = parse_.parse(fn)
+    namer = Namer(RESERVED)
+    normalized = normalize_.normalize(src, namer)
+    if stage == "normalize":
+        return ir.format_function(normalized)
+    names = resolve_wrt(normalized, wrt)
+    emitted = reverse_.reverse(normalized, list(names), namer,
+                               as_tuple=isinstance(wrt, (tuple, list)))
+    if stage == "optimize":
+        emitted = optimize_.optimize(emitted)
+    return emit.to_source([emitted])

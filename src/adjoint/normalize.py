@@ -1,0 +1,767 @@
+"""normalize: a libcst `FunctionDef` to A-normal form (`ir.Function`).
+
+After normalize, every simple statement is one primitive on atoms:
+`t = op(a, b)`, `t = f(a, k=b)`, `t = a.f(b)`, `t = a[i, 1:n]`, `t = a.T`,
+`t = (a, b)`, `t = a`, `a[i] = t`, `a, b = t`, `return t`; atoms are names and
+constants. Nested expressions get temporaries named for what they hold.
+`if`/`for`/`while` keep their structure: a `for` runs over a name holding a range
+(loops over sequences become loops over their indices), a `while` recomputes
+its test in a prelude. After a `break` or `continue` nothing follows in its
+block: later statements move into the other branch. There is one `return`, the
+last statement. Each statement remembers the user statement it came from.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import libcst as cst
+
+from . import ir, naming, rules
+from .errors import UnsupportedSyntax
+from .ir import Assign, Const, Name, Prim
+from .parse import MISSING, Source
+
+BINOPS = {
+    cst.Add: (operator.add, "+", "add"), cst.Subtract: (operator.sub, "-", "sub"),
+    cst.Multiply: (operator.mul, "*", "mul"), cst.Divide: (operator.truediv, "/", "truediv"),
+    cst.FloorDivide: (operator.floordiv, "//", "floordiv"), cst.Modulo: (operator.mod, "%", "mod"),
+    cst.Power: (operator.pow, "**", "pow"), cst.MatrixMultiply: (operator.matmul, "@", "matmul"),
+    cst.BitAnd: (operator.and_, "&", "and_"), cst.BitOr: (operator.or_, "|", "or_"),
+    cst.BitXor: (operator.xor, "^", "xor"), cst.LeftShift: (operator.lshift, "<<", "lshift"),
+    cst.RightShift: (operator.rshift, ">>", "rshift"),
+}
+AUGOPS = {
+    cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
+    cst.DivideAssign: cst.Divide, cst.FloorDivideAssign: cst.FloorDivide,
+    cst.ModuloAssign: cst.Modulo, cst.PowerAssign: cst.Power,
+    cst.MatrixMultiplyAssign: cst.MatrixMultiply,
+}
+COMPARES = {
+    cst.LessThan: (operator.lt, "<", "lt"), cst.LessThanEqual: (operator.le, "<=", "le"),
+    cst.GreaterThan: (operator.gt, ">", "gt"), cst.GreaterThanEqual: (operator.ge, ">=", "ge"),
+    cst.Equal: (operator.eq, "==", "eq"), cst.NotEqual: (operator.ne, "!=", "ne"),
+    cst.Is: (operator.is_, "is", "is"), cst.IsNot: (operator.is_not, "is not", "is_not"),
+    cst.In: (operator.contains, "in", "in"), cst.NotIn: (operator.contains, "not in", "not_in"),
+}
+UNARY = {cst.Minus: (operator.neg, "-", "neg"), cst.Plus: (operator.pos, "+", "pos"),
+         cst.BitInvert: (operator.invert, "~", "inv"), cst.Not: (operator.not_, "not", "not")}
+
+REFUSED_STATEMENTS = {
+    cst.Try: "try/except", cst.With: "with", cst.Raise: "raise", cst.Global: "global",
+    cst.Nonlocal: "nonlocal", cst.ClassDef: "a class definition", cst.Import: "import",
+    cst.ImportFrom: "import", cst.Del: "del", cst.Match: "match",
+}
+
+
+def normalize(source: Source, namer: naming.Namer) -> ir.Function:
+    """The function in `source`, in A-normal form."""
+    return Normalizer(source, namer).function()
+
+
+class Normalizer:
+    def __init__(self, source: Source, namer: naming.Namer):
+        self.source = source
+        self.namer = namer
+        self.out: list = []
+        self.origin: ir.Origin | None = None
+        self.globals: dict[str, Any] = {}
+        self.locals = set(source.local_names)
+        for name in self.locals:
+            namer.reserve(name)
+
+    # ------------------------------------------------------------ helpers
+
+    def error(self, node: cst.CSTNode, msg: str, cls=UnsupportedSyntax) -> Exception:
+        return self.source.error(node, msg, cls)
+
+    def emit(self, stmt) -> None:
+        stmt.origin = self.origin
+        self.out.append(stmt)
+
+    def assign(self, target: str | None, prim: Prim, args=(), kwargs=(), index=None,
+               node=None, hint: str = "t") -> Name:
+        name = target or self.namer.fresh(hint)
+        self.emit(Assign(name, prim, tuple(args), tuple(kwargs), index, node=node))
+        return Name(name)
+
+    def sub_block(self, stmts) -> list:
+        saved, self.out = self.out, []
+        for s in stmts:
+            self.statement(s)
+        body, self.out = self.out, saved
+        return body
+
+    @staticmethod
+    def label(atom: ir.Atom | None) -> str | None:
+        return atom.id if isinstance(atom, Name) else None
+
+    # ------------------------------------------------------------ function
+
+    def function(self) -> ir.Function:
+        fd = self.source.funcdef
+        p = fd.params
+        if p.star_arg not in (cst.MaybeSentinel.DEFAULT, None) and isinstance(p.star_arg,
+                                                                               cst.Param):
+            raise self.error(p.star_arg, "*args parameters are not supported")
+        if p.star_kwarg is not None:
+            raise self.error(p.star_kwarg, "**kwargs parameters are not supported")
+        params = []
+        for kind, group in (("positional", p.posonly_params), ("positional", p.params),
+                            ("keyword", p.kwonly_params)):
+            for param in group:
+                default = self.source.code(param.default) if param.default else None
+                if param.default is not None:
+                    self.passive_names(param.default)
+                params.append(ir.Param(param.name.value, default, kind))
+        body = self.sub_block(fd.body.body)
+        body = structure_jumps(body)
+        if not body or not isinstance(body[-1], ir.Return):
+            if any(isinstance(s, ir.Return) for s in ir.walk(body)):
+                raise self.error(fd, f"{fd.name.value} returns early (a `return` that is not "
+                                 "its last statement); not supported yet")
+            raise self.error(fd, f"{fd.name.value} returns nothing; adjoint differentiates "
+                             "functions that return a value")
+        if any(isinstance(s, ir.Return) for s in ir.walk(body[:-1])):
+            ret = next(s for s in ir.walk(body[:-1]) if isinstance(s, ir.Return))
+            raise self.error(ret.origin.node, "a `return` before the end of the function is "
+                             "not supported yet; assign the result and return it once")
+        fn = ir.Function(fd.name.value, params, body, self.source)
+        fn.globals = self.globals
+        return fn
+
+    # ------------------------------------------------------------ statements
+
+    def statement(self, stmt: cst.CSTNode) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self.origin = ir.Origin(self.source.code(stmt).strip(), stmt)
+                self.small(small)
+            return
+        self.origin = ir.Origin(self.header(stmt), stmt)
+        if isinstance(stmt, cst.If):
+            self.if_(stmt)
+        elif isinstance(stmt, cst.For):
+            self.for_(stmt)
+        elif isinstance(stmt, cst.While):
+            self.while_(stmt)
+        elif isinstance(stmt, cst.FunctionDef):
+            raise self.error(stmt, "a nested def is not supported yet; define "
+                             f"{stmt.name.value} at module level")
+        else:
+            what = REFUSED_STATEMENTS.get(type(stmt), type(stmt).__name__)
+            raise self.error(stmt, f"{what} is not supported inside a differentiated function")
+
+    def header(self, stmt) -> str:
+        """The first line of a compound statement, for `# grad of:` comments."""
+        return self.source.code(stmt).strip().splitlines()[0]
+
+    def small(self, s: cst.BaseSmallStatement) -> None:
+        if isinstance(s, cst.Assign):
+            self.assign_stmt(s.targets, s.value, s)
+        elif isinstance(s, cst.AnnAssign):
+            if s.value is not None:
+                self.assign_stmt([cst.AssignTarget(s.target)], s.value, s)
+        elif isinstance(s, cst.AugAssign):
+            self.aug_assign(s)
+        elif isinstance(s, cst.Return):
+            if s.value is None:
+                raise self.error(s, "`return` without a value; adjoint differentiates "
+                                 "functions that return a value")
+            value = self.expr(s.value, self.result_name(s.value))
+            self.emit(ir.Return(value))
+        elif isinstance(s, cst.Expr):
+            if isinstance(s.value, (cst.SimpleString, cst.ConcatenatedString)):
+                return  # docstring
+            if isinstance(s.value, cst.Call):
+                self.call(s.value, None, statement=True)
+            else:
+                self.expr(s.value)
+        elif isinstance(s, cst.Pass):
+            return
+        elif isinstance(s, cst.Break):
+            self.emit(ir.Break())
+        elif isinstance(s, cst.Continue):
+            self.emit(ir.Continue())
+        elif isinstance(s, cst.Assert):
+            self.opaque(s)
+        else:
+            what = REFUSED_STATEMENTS.get(type(s), type(s).__name__)
+            raise self.error(s, f"{what} is not supported inside a differentiated function")
+
+    def result_name(self, value: cst.BaseExpression) -> str | None:
+        if isinstance(value, cst.Name) and value.value in self.locals:
+            return None
+        return self.namer.fresh(self.source.name)
+
+    def assign_stmt(self, targets: Sequence[cst.AssignTarget], value, node) -> None:
+        if len(targets) > 1:
+            atom = self.expr(value)
+            for t in targets:
+                self.bind(t.target, atom, node)
+            return
+        target = targets[0].target
+        if isinstance(target, cst.Name):
+            self.local_name(target)
+            self.expr(value, target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple,
+                                                                             cst.List)):
+            self.parallel_assign(target, value, node)
+        elif isinstance(target, cst.Subscript) and not isinstance(value, (
+                cst.Name, cst.Integer, cst.Float, cst.SimpleString)):
+            # the value stored at y[i] is named for its place: y_i
+            name = self.namer.fresh(naming.identifier(self.source.code(target)))
+            self.bind(target, self.expr(value, name), node)
+        else:
+            self.bind(target, self.expr(value), node)
+
+    def parallel_assign(self, target, value, node) -> None:
+        """a, b = x, y: straight into the targets when no element reads a target."""
+        names = [e.value for e in target.elements]
+        simple = all(isinstance(n, cst.Name) for n in names) and len(names) == len(
+            value.elements) and not any(isinstance(e, cst.StarredElement) for e in names)
+        if simple:
+            written = {n.value for n in names}
+            reads = set()
+            for e in value.elements:
+                reads |= self.names_in(e.value)
+            if not (written & reads):
+                for n, e in zip(names, value.elements, strict=True):
+                    self.local_name(n)
+                    self.expr(e.value, n.value)
+                return
+        self.bind(target, self.expr(value), node)
+
+    def names_in(self, node) -> set[str]:
+        found = set()
+
+        class V(cst.CSTVisitor):
+            def visit_Name(self, n: cst.Name) -> None:
+                found.add(n.value)
+
+        node.visit(V())
+        return found
+
+    def local_name(self, node: cst.Name) -> None:
+        if node.value not in self.locals:
+            raise self.error(node, f"cannot assign to {node.value!r} here")
+
+    def bind(self, target, atom: ir.Atom, node) -> None:
+        """Store an already computed atom into an assignment target."""
+        if isinstance(target, cst.Name):
+            self.local_name(target)
+            self.assign(target.value, ir.COPY, [atom], node=node)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            names = []
+            inner = []
+            for el in target.elements:
+                if isinstance(el, cst.StarredElement):
+                    raise self.error(el, "starred assignment targets are not supported")
+                if isinstance(el.value, cst.Name):
+                    self.local_name(el.value)
+                    names.append(el.value.value)
+                else:
+                    tmp = self.namer.fresh("item")
+                    names.append(tmp)
+                    inner.append((el.value, tmp))
+            self.emit(ir.Unpack(tuple(names), atom))
+            for t, tmp in inner:
+                self.bind(t, Name(tmp), node)
+        elif isinstance(target, cst.Subscript):
+            base = self.target_base(target)
+            index = self.index(target)
+            self.emit(ir.SetItem(base, index, atom))
+        else:
+            raise self.error(target, "only names, tuples and subscripts can be assigned to")
+
+    def target_base(self, sub: cst.Subscript) -> str:
+        if not isinstance(sub.value, cst.Name) or sub.value.value not in self.locals:
+            raise self.error(sub.value, "only a local variable can be written in place "
+                             "(x[i] = ...)")
+        return sub.value.value
+
+    def aug_assign(self, s: cst.AugAssign) -> None:
+        op = AUGOPS.get(type(s.operator))
+        if op is None:
+            raise self.error(s, f"augmented assignment {s.operator.__class__.__name__}")
+        key, spelling, word = BINOPS[op]
+        value = self.expr(s.value)
+        if isinstance(s.target, cst.Name):
+            self.local_name(s.target)
+            self.assign(s.target.value, Prim("binop", key, spelling),
+                        [Name(s.target.value), value], node=s)
+        elif isinstance(s.target, cst.Subscript):
+            base = self.target_base(s.target)
+            index = self.index(s.target)
+            old = self.assign(None, Prim("index", None), [Name(base)], index=index, node=s,
+                              hint=f"{base}_old")
+            new = self.assign(None, Prim("binop", key, spelling), [old, value], node=s,
+                              hint=f"{base}_new")
+            self.emit(ir.SetItem(base, index, new))
+        else:
+            raise self.error(s.target, "augmented assignment to an attribute is not supported")
+
+    def opaque(self, node) -> None:
+        """A statement with no value to differentiate (assert): kept as the user wrote it."""
+        template, args = self.passive_template(node)
+        self.emit(Assign(None, Prim("expr", None, template), args, node=node))
+
+    # ------------------------------------------------------------ control flow
+
+    def test_atom(self, node) -> ir.Atom:
+        return self.expr(node, hint_prefix="cond")
+
+    def if_(self, s: cst.If) -> None:
+        test = self.test_atom(s.test)
+        origin = self.origin
+        body = self.sub_block(s.body.body)
+        orelse: list = []
+        if isinstance(s.orelse, cst.If):
+            saved, self.out = self.out, []
+            self.origin = ir.Origin(f"elif {self.source.code(s.orelse.test)}:", s.orelse)
+            self.if_(s.orelse)
+            orelse, self.out = self.out, saved
+        elif isinstance(s.orelse, cst.Else):
+            orelse = self.sub_block(s.orelse.body.body)
+        self.origin = origin
+        self.emit(ir.If(test, body, orelse))
+
+    def for_(self, s: cst.For) -> None:
+        if s.orelse is not None:
+            raise self.error(s.orelse, "`else` on a for loop is not supported yet")
+        if s.asynchronous is not None:
+            raise self.error(s, "async for is not supported")
+        origin = self.origin
+        it = s.iter
+        fn = self.resolve_callee(it.func) if isinstance(it, cst.Call) else None
+        target = s.target
+        prologue: list[tuple[Any, ir.Atom]] = []  # (target node, atom holding its value)
+        if fn is range and isinstance(target, cst.Name):
+            self.local_name(target)
+            counter = target.value
+            rng = self.call(it, self.namer.fresh(f"{counter}_range"))
+        else:
+            if fn is enumerate and isinstance(target, cst.Tuple) and len(it.args) == 1 and len(
+                    target.elements) == 2:
+                counter_node, target = target.elements[0].value, target.elements[1].value
+                if not isinstance(counter_node, cst.Name):
+                    raise self.error(counter_node, "the counter of enumerate must be a name")
+                self.local_name(counter_node)
+                counter = counter_node.value
+                seqs = [(target, self.expr(it.args[0].value))]
+            elif fn is zip and isinstance(target, cst.Tuple) and len(it.args) == len(
+                    target.elements) and not any(a.keyword or a.star for a in it.args):
+                seqs = [(el.value, self.expr(a.value))
+                        for el, a in zip(target.elements, it.args, strict=True)]
+                counter = self.namer.fresh("k")
+            else:
+                seqs = [(target, self.expr(it))]
+                base = target.value if isinstance(target, cst.Name) else "item"
+                counter = self.namer.fresh(f"{base}_index")
+            self.locals.add(counter)
+            lengths = [self.assign(None, Prim("call", len, "len"), [a], hint=f"len_{a.id}"
+                                   if isinstance(a, Name) else "n") for _, a in seqs]
+            if len(lengths) > 1:
+                n = self.assign(None, Prim("call", min, "min"), lengths, hint="n")
+            else:
+                n = lengths[0]
+            rng = self.assign(None, Prim("call", range, "range"), [n],
+                              hint=f"{counter}_range")
+            prologue = seqs
+        saved, self.out = self.out, []
+        self.origin = origin
+        for tnode, seq in prologue:
+            idx = ir.Index((Name(counter),))
+            if isinstance(tnode, cst.Name):
+                self.local_name(tnode)
+                self.assign(tnode.value, Prim("index"), [seq], index=idx)
+            else:
+                self.bind(tnode, self.assign(None, Prim("index"), [seq], index=idx, hint="item"), s)
+        self.out.extend(self.sub_block(s.body.body))
+        body, self.out = self.out, saved
+        self.origin = origin
+        self.emit(ir.For(counter, rng, body))
+
+    def while_(self, s: cst.While) -> None:
+        if s.orelse is not None:
+            raise self.error(s.orelse, "`else` on a while loop is not supported yet")
+        origin = self.origin
+        saved, self.out = self.out, []
+        test = self.test_atom(s.test)
+        prelude, self.out = self.out, saved
+        body = self.sub_block(s.body.body)
+        self.origin = origin
+        self.emit(ir.While(prelude, test, body, trips=self.namer.fresh("trips")))
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, node: cst.BaseExpression, target: str | None = None,
+             hint_prefix: str | None = None) -> ir.Atom:
+        """Emit the statements computing `node`; return the atom holding its value.
+
+        With `target`, the last primitive assigns straight to that name."""
+        atom = self._expr(node, target, hint_prefix)
+        if target is not None and not (isinstance(atom, Name) and atom.id == target):
+            self.assign(target, ir.COPY, [atom], node=node)
+            return Name(target)
+        return atom
+
+    def _expr(self, node, target, hint_prefix=None) -> ir.Atom:
+        if isinstance(node, cst.Name):
+            return self.name(node)
+        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
+            return Const(ast.literal_eval(node.value), node.value)
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            text = self.source.code(node)
+            return Const(ast.literal_eval(text), text)
+        if isinstance(node, cst.UnaryOperation):
+            return self.unary(node, target)
+        if isinstance(node, cst.BinaryOperation):
+            key, spelling, word = self.binop_info(node.operator)
+            a = self.expr(node.left)
+            b = self.expr(node.right)
+            hint = naming.binop_name(word, self.label(a), self.label(b),
+                                     b.value if isinstance(b, Const) else None)
+            return self.assign(target, Prim("binop", key, spelling), [a, b], node=node,
+                               hint=hint)
+        if isinstance(node, cst.Comparison):
+            return self.comparison(node, target, hint_prefix)
+        if isinstance(node, cst.BooleanOperation):
+            template, args = self.passive_template(node)
+            return self.assign(target, Prim("expr", None, template), args, node=node,
+                               hint=hint_prefix or "cond")
+        if isinstance(node, cst.Call):
+            return self.call(node, target)
+        if isinstance(node, cst.Attribute):
+            return self.attribute(node, target)
+        if isinstance(node, cst.Subscript):
+            base = self.expr(node.value)
+            index = self.index(node)
+            hint = self.index_hint(base, index)
+            return self.assign(target, Prim("index"), [base], index=index, node=node, hint=hint)
+        if isinstance(node, (cst.Tuple, cst.List)):
+            kind = "tuple" if isinstance(node, cst.Tuple) else "list"
+            items = []
+            for el in node.elements:
+                if isinstance(el, cst.StarredElement):
+                    raise self.error(el, "starred elements are not supported")
+                items.append(self.expr(el.value))
+            return self.assign(target, Prim(kind), items, node=node, hint=kind[:3]
+                               if kind == "tuple" else "items")
+        if isinstance(node, cst.IfExp):
+            return self.if_exp(node, target)
+        if isinstance(node, cst.Ellipsis):
+            return Const(Ellipsis, "...")
+        what = {
+            cst.Lambda: "a lambda", cst.ListComp: "a list comprehension",
+            cst.GeneratorExp: "a generator expression", cst.DictComp: "a dict comprehension",
+            cst.SetComp: "a set comprehension", cst.Dict: "a dict literal",
+            cst.Set: "a set literal", cst.NamedExpr: "an assignment expression (:=)",
+            cst.Yield: "yield", cst.Await: "await", cst.FormattedString: "an f-string",
+        }.get(type(node), type(node).__name__)
+        raise self.error(node, f"{what} is not supported inside a differentiated function")
+
+    def name(self, node: cst.Name) -> ir.Atom:
+        n = node.value
+        if n in ("True", "False", "None"):
+            return Const({"True": True, "False": False, "None": None}[n], n)
+        if n in self.locals:
+            return Name(n)
+        obj = self.source.resolve([n])
+        if obj is MISSING:
+            raise self.error(node, f"name {n!r} is not defined")
+        self.globals[n] = obj
+        self.namer.reserve(n)
+        return Const(obj, n)
+
+    def unary(self, node: cst.UnaryOperation, target) -> ir.Atom:
+        key, spelling, word = UNARY[type(node.operator)]
+        if isinstance(node.expression, (cst.Integer, cst.Float)) and key is operator.neg:
+            text = "-" + node.expression.value
+            return Const(-ast.literal_eval(node.expression.value), text)
+        a = self.expr(node.expression)
+        hint = f"{word}_{a.id}" if isinstance(a, Name) else word
+        return self.assign(target, Prim("unary", key, spelling), [a], node=node, hint=hint)
+
+    def binop_info(self, op) -> tuple:
+        info = BINOPS.get(type(op))
+        if info is None:
+            raise self.error(op, f"operator {type(op).__name__}")
+        return info
+
+    def comparison(self, node: cst.Comparison, target, hint_prefix) -> ir.Atom:
+        if len(node.comparisons) > 1:
+            template, args = self.passive_template(node)
+            return self.assign(target, Prim("expr", None, template), args, node=node,
+                               hint=hint_prefix or "cond")
+        comp = node.comparisons[0]
+        key, spelling, word = COMPARES[type(comp.operator)]
+        a = self.expr(node.left)
+        b = self.expr(comp.comparator)
+        hint = naming.binop_name(word, self.label(a), self.label(b), b.value if isinstance(
+            b, Const) else None) if word in ("lt", "le", "gt", "ge", "eq", "ne") else "cond"
+        if word == "not_in":
+            template, args = self.passive_template(node)
+            return self.assign(target, Prim("expr", None, template), args, node=node,
+                               hint=hint)
+        return self.assign(target, Prim("compare", key, spelling), [a, b], node=node, hint=hint)
+
+    def if_exp(self, node: cst.IfExp, target) -> ir.Atom:
+        test = self.test_atom(node.test)
+        name = target or self.namer.fresh("choice")
+        saved, self.out = self.out, []
+        self.expr(node.body, name)
+        body, self.out = self.out, []
+        self.expr(node.orelse, name)
+        orelse, self.out = self.out, saved
+        self.emit(ir.If(test, body, orelse))
+        return Name(name)
+
+    def attribute(self, node: cst.Attribute, target) -> ir.Atom:
+        dotted = dotted_name(node)
+        if dotted and dotted[0] not in self.locals:
+            obj = self.source.resolve(dotted)
+            if obj is not MISSING:
+                self.globals[dotted[0]] = self.source.resolve(dotted[:1])
+                self.namer.reserve(dotted[0])
+                return Const(obj, ".".join(dotted))
+            raise self.error(node, f"{'.'.join(dotted)} is not defined")
+        base = self.expr(node.value)
+        attr = node.attr.value
+        hint = f"{base.id}_{attr}" if isinstance(base, Name) else attr
+        key = rules.ATTRS.get(attr)
+        if key is None and attr in rules.PASSIVE_ATTRS:
+            key = np_shape_key(attr)
+        return self.assign(target, Prim("attr", key, attr), [base], node=node, hint=hint)
+
+    def resolve_callee(self, func: cst.BaseExpression) -> Any:
+        dotted = dotted_name(func)
+        if not dotted or dotted[0] in self.locals:
+            return MISSING
+        return self.source.resolve(dotted)
+
+    def call(self, node: cst.Call, target, statement: bool = False) -> ir.Atom:
+        func = node.func
+        args, kwargs = [], []
+        fn = self.resolve_callee(func)
+        method = None
+        if fn is MISSING and isinstance(func, cst.Attribute) and not (
+                dotted_name(func) and dotted_name(func)[0] not in self.locals):
+            method = func.attr.value
+            args.append(self.expr(func.value))
+        elif fn is MISSING:
+            dotted = dotted_name(func)
+            if dotted and dotted[0] in self.locals:
+                raise self.error(func, f"calling {'.'.join(dotted)}, a local variable, is "
+                                 "not supported yet")
+            if dotted:
+                raise self.error(func, f"{'.'.join(dotted)} is not defined")
+            raise self.error(func, "only calls of named functions are supported")
+        else:
+            self.globals[dotted_name(func)[0]] = self.source.resolve(dotted_name(func)[:1])
+            self.namer.reserve(dotted_name(func)[0])
+        for arg in node.args:
+            if arg.star:
+                raise self.error(arg, f"{arg.star}-unpacking in a call is not supported")
+            atom = self.expr(arg.value)
+            if arg.keyword is not None:
+                kwargs.append((arg.keyword.value, atom))
+            else:
+                args.append(atom)
+        if any(k == "out" for k, _ in kwargs):
+            raise self.error(node, "out= writes into an existing array; assign the result "
+                             "instead")
+        first = self.label(args[0]) if args else None
+        if method is not None:
+            key = rules.METHODS.get(method)
+            prim = Prim("method", key, method)
+            hint = naming.call_name(method, first)
+        else:
+            spelling = self.source.code(func)
+            prim = Prim("call", fn, spelling)
+            short = getattr(fn, "__name__", None) or dotted_name(func)[-1]
+            hint = naming.call_name(short, first)
+        if statement:  # a call for its effect: no value
+            self.emit(Assign(None, prim, tuple(args), tuple(kwargs), node=node))
+            return Const(None, "None")
+        return self.assign(target, prim, args, kwargs, node=node, hint=hint)
+
+    def index(self, sub: cst.Subscript) -> ir.Index:
+        items = []
+        for el in sub.slice:
+            s = el.slice
+            if isinstance(s, cst.Slice):
+                parts = [self.index_item(x) if x is not None else None
+                         for x in (s.lower, s.upper, s.step)]
+                items.append(ir.Slice(*parts))
+            elif isinstance(s.value, cst.Name) and s.value.value == "None":
+                items.append(ir.NEWAXIS)
+            elif isinstance(s.value, cst.Ellipsis):
+                items.append(ir.ELLIPSIS)
+            else:
+                items.append(self.index_item(s.value))
+        return ir.Index(tuple(items))
+
+    def index_item(self, node) -> ir.Atom | ir.Expr:
+        """An index: arithmetic on names and numbers stays inline (`y[i - 1]`)."""
+        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)) and self.arithmetic(node):
+            template, args = self.passive_template(node)
+            return ir.Expr(template, tuple(args))
+        return self.expr(node)
+
+    def arithmetic(self, node) -> bool:
+        if isinstance(node, cst.BinaryOperation):
+            return type(node.operator) in (cst.Add, cst.Subtract, cst.Multiply,
+                                           cst.FloorDivide, cst.Modulo) and \
+                self.arithmetic(node.left) and self.arithmetic(node.right)
+        if isinstance(node, cst.UnaryOperation):
+            return isinstance(node.operator, cst.Minus) and self.arithmetic(node.expression)
+        if isinstance(node, cst.Name):
+            return node.value in self.locals
+        return isinstance(node, cst.Integer)
+
+    @staticmethod
+    def index_hint(base: ir.Atom, index: ir.Index) -> str:
+        label = base.id if isinstance(base, Name) else "item"
+        bits = []
+        for item in index.items:
+            if isinstance(item, Name):
+                bits.append(item.id)
+            elif isinstance(item, ir.Expr):
+                spelled = ir.text(ir.atom_parts(item)).replace("+", "p").replace("-", "m")
+                bits.append(naming.identifier(spelled.replace(" ", "")))
+            elif isinstance(item, Const) and isinstance(item.value, int):
+                bits.append(str(item.value).replace("-", "m"))
+            else:
+                return f"{label}_part"
+        return "_".join([label, *bits])
+
+    # ------------------------------------------------------------ passive text
+
+    def passive_names(self, node) -> set[str]:
+        """Register the global names a passive expression reads; return its local names."""
+        local = set()
+        for n in self.names_in(node):
+            if n in self.locals:
+                local.add(n)
+            elif n not in ("True", "False", "None"):
+                obj = self.source.resolve([n])
+                if obj is not MISSING:
+                    self.globals[n] = obj
+                    self.namer.reserve(n)
+        return local
+
+    def passive_template(self, node) -> tuple[str, list[Name]]:
+        """`node`'s code as a format template over the local names it reads."""
+        self.passive_names(node)
+        code = self.source.code(node).strip()
+        if isinstance(node, cst.Assert):
+            tree = ast.parse(code)
+        else:
+            tree = ast.parse(f"({code})", mode="eval")
+            code = f"({code})"
+        lines = code.splitlines(keepends=True)
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line))
+        spots = sorted(
+            (starts[n.lineno - 1] + n.col_offset, starts[n.lineno - 1] + n.end_col_offset, n.id)
+            for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in self.locals
+        )
+        order: list[str] = []
+        out, pos = [], 0
+        for start, end, name in spots:
+            out.append(code[pos:start].replace("{", "{{").replace("}", "}}"))
+            if name not in order:
+                order.append(name)
+            out.append(f"{{{order.index(name)}}}")
+            pos = end
+        out.append(code[pos:].replace("{", "{{").replace("}", "}}"))
+        text = "".join(out)
+        if not isinstance(node, cst.Assert) and text.startswith("(") and text.endswith(")"):
+            text = text[1:-1]
+        return " ".join(text.split()), [Name(n) for n in order]
+
+
+def np_shape_key(attr: str) -> Any:
+    import numpy as np
+
+    return {"shape": np.shape, "ndim": np.ndim, "size": np.size}.get(attr, len)
+
+
+def dotted_name(node: cst.BaseExpression) -> list[str] | None:
+    """['np', 'linalg', 'norm'] for `np.linalg.norm`; None if not a dotted name."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return parts[::-1]
+
+
+def structure_jumps(body: list) -> list:
+    """Move what follows a `break`/`continue` (or an `if` that may jump) into the branch
+    that does not jump, so every jump is the last statement of its block."""
+    out: list = []
+    for k, s in enumerate(body):
+        if isinstance(s, ir.If):
+            s.body = structure_jumps(s.body)
+            s.orelse = structure_jumps(s.orelse)
+        elif isinstance(s, (ir.For, ir.While)):
+            s.body = structure_jumps(s.body)
+            if isinstance(s, ir.For) and any(isinstance(x, ir.Break) for x in _loop_level(s.body)):
+                s.trips = s.trips or f"{s.target}_trips"
+        out.append(s)
+        if isinstance(s, (ir.Break, ir.Continue)):
+            return out  # the rest is unreachable
+        if isinstance(s, ir.If):
+            rest = body[k + 1:]
+            body_jumps, else_jumps = _ends_in_jump(s.body), _ends_in_jump(s.orelse)
+            if rest and (body_jumps or else_jumps or _may_jump(s)):
+                if body_jumps and else_jumps:
+                    return out
+                if body_jumps:
+                    s.orelse = structure_jumps(s.orelse + rest)
+                elif else_jumps:
+                    s.body = structure_jumps(s.body + rest)
+                else:
+                    s.body = structure_jumps(s.body + rest)
+                    s.orelse = structure_jumps(s.orelse + [_copy(x) for x in rest])
+                return out
+    return out
+
+
+def _copy(stmt):
+    import copy
+
+    return copy.deepcopy(stmt)
+
+
+def _ends_in_jump(block: list) -> bool:
+    if not block:
+        return False
+    last = block[-1]
+    if isinstance(last, (ir.Break, ir.Continue)):
+        return True
+    if isinstance(last, ir.If):
+        return _ends_in_jump(last.body) and _ends_in_jump(last.orelse)
+    return False
+
+
+def _may_jump(s) -> bool:
+    return any(isinstance(x, (ir.Break, ir.Continue)) for x in _loop_level([s]))
+
+
+def _loop_level(body: list):
+    """Statements of `body` outside nested loops (where a break would apply to this loop)."""
+    for s in body:
+        yield s
+        if isinstance(s, ir.If):
+            yield from _loop_level(s.body)
+            yield from _loop_level(s.orelse)
+

@@ -1,0 +1,135 @@
+"""optimize: cosmetic clean-up of emitted code.
+
+Copy propagation (`a = b` with both bound once: uses of a read b) and removal
+of lines that bind names nothing reads. Correctness never depends on this
+stage: every gradient test runs with it on and off.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .ir import Block, Emitted, Line, Ref
+
+
+def optimize(fn: Emitted) -> Emitted:
+    body = fn.body
+    for _ in range(10):
+        new = remove_dead(propagate_copies(body))
+        if new == body:
+            break
+        body = new
+    return Emitted(fn.name, fn.params, body, fn.returns, fn.doc)
+
+
+def lines(body: list):
+    for item in body:
+        if isinstance(item, Block):
+            yield item
+            yield from lines(item.body)
+            yield from lines(item.orelse)
+        else:
+            yield item
+
+
+def counts(body: list) -> tuple[Counter, Counter]:
+    """How many lines bind, and how many read, each name."""
+    binds, reads = Counter(), Counter()
+    for item in lines(body):
+        parts = item.head if isinstance(item, Block) else item.parts
+        bound = set() if isinstance(item, Block) else set(item.binds)
+        for k, p in enumerate(parts):
+            if isinstance(p, Ref):
+                # the name left of ' = ' in a binding line is written, not read
+                if not (k == 0 and p.name in bound and len(parts) > 1 and parts[1] == " = "):
+                    reads[p.name] += 1
+        if isinstance(item, Block) and item.head[:1] == ("for ",):
+            binds[item.head[1].name] += 2  # a loop target is rebound every trip
+        for b in bound:
+            binds[b] += 1
+    return binds, reads
+
+
+def is_copy(item) -> bool:
+    return (isinstance(item, Line) and len(item.parts) == 3 and isinstance(item.parts[0], Ref)
+            and item.parts[1] == " = " and isinstance(item.parts[2], Ref)
+            and type(item.parts[2]) is Ref and item.binds == (item.parts[0].name,))
+
+
+def propagate_copies(body: list) -> list:
+    """Drop `a = b` where a and b are each bound once and every read of a follows the copy
+    in the same block (with b not bound again there): those reads read b."""
+    binds, _ = counts(body)
+
+    def block(items: list) -> list:
+        items = list(items)
+        k = 0
+        while k < len(items):
+            item = items[k]
+            if isinstance(item, Block):
+                items[k] = Block(item.head, block(item.body), block(item.orelse))
+            elif is_copy(item):
+                a, b = item.parts[0].name, item.parts[2].name
+                rest = items[k + 1:]
+                _, rest_reads = counts(rest)
+                rest_binds, _ = counts(rest)
+                if binds[a] == 1 and binds[b] <= 1 and rest_binds[b] == 0 and \
+                        rest_reads[a] == total_reads[a]:
+                    items[k + 1:] = rename(rest, {a: b})
+                    del items[k]
+                    continue
+            k += 1
+        return items
+
+    _, total_reads = counts(body)
+    return block(body)
+
+
+def rename(body: list, mapping: dict) -> list:
+    def parts(ps):
+        return tuple(type(p)(mapping.get(p.name, p.name)) if isinstance(p, Ref) else p
+                     for p in ps)
+
+    out = []
+    for item in body:
+        if isinstance(item, Block):
+            out.append(Block(parts(item.head), rename(item.body, mapping),
+                             rename(item.orelse, mapping)))
+        else:
+            out.append(Line(parts(item.parts), tuple(mapping.get(b, b) for b in item.binds),
+                            item.comment))
+    return out
+
+
+def remove_dead(body: list) -> list:
+    """Drop lines whose bindings nothing reads (pure lines only: never a stack pop)."""
+    _, reads = counts(body)
+
+    def dead(item) -> bool:
+        return (isinstance(item, Line) and item.binds and not item.comment
+                and all(reads[b] == 0 for b in item.binds)
+                and not any(isinstance(p, str) and ".pop()" in p for p in item.parts)
+                and item.parts[1:2] == (" = ",))
+
+    def walk(items: list) -> list:
+        out = []
+        for item in items:
+            if isinstance(item, Block):
+                out.append(Block(item.head, walk(item.body), walk(item.orelse)))
+            elif not dead(item):
+                out.append(item)
+        return _drop_empty_comments(out)
+
+    return walk(body)
+
+
+def _drop_empty_comments(items: list) -> list:
+    """A `# grad of:` comment followed by nothing of its own is dropped."""
+    out = []
+    for k, item in enumerate(items):
+        if isinstance(item, Line) and item.comment and item.parts[0].startswith("# grad of"):
+            nxt = items[k + 1] if k + 1 < len(items) else None
+            if nxt is None or (isinstance(nxt, Line) and nxt.comment):
+                continue
+        out.append(item)
+    return out

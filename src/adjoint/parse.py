@@ -1,0 +1,153 @@
+"""parse: a function object to its libcst `FunctionDef`, with what names mean.
+
+The source comes from `inspect` (dedented, decorators stripped); it is parsed
+once. Names are resolved through the function's closure, globals and builtins,
+so `np.sin`, `numpy.sin` and `from numpy import sin` all find the object
+`numpy.sin`, whatever the user's import alias. Positions are computed only
+when an error needs one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import inspect
+import linecache
+import textwrap
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .errors import ApiError, UnsupportedSyntax
+
+MISSING = object()
+
+
+@dataclass
+class Source:
+    """A parsed function and the namespace its names resolve in."""
+
+    fn: Any
+    filename: str
+    first_line: int  # line of the module's first line in the file
+    dedent: int  # columns removed by dedenting
+    module: cst.Module
+    funcdef: cst.FunctionDef
+    namespace: dict  # closure cells over globals
+    local_names: frozenset
+    _positions: Any = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.funcdef.name.value
+
+    def resolve(self, dotted: list[str]) -> Any:
+        """The object `a.b.c` names in the function's scope, or MISSING."""
+        head = dotted[0]
+        if head in self.local_names:
+            return MISSING
+        if head in self.namespace:
+            obj = self.namespace[head]
+        elif hasattr(builtins, head):
+            obj = getattr(builtins, head)
+        else:
+            return MISSING
+        for attr in dotted[1:]:
+            if not isinstance(obj, (types.ModuleType, type)):
+                return MISSING
+            obj = getattr(obj, attr, MISSING)
+            if obj is MISSING:
+                return MISSING
+        return obj
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def position(self, node: cst.CSTNode) -> tuple[int, int]:
+        """(line in the file, 0-based column) of a node of this function."""
+        if self._positions is None:
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(
+                PositionProvider
+            )
+        pos = self._positions.get(node)
+        if pos is None:
+            return self.first_line, 0
+        return self.first_line + pos.start.line - 1, pos.start.column + self.dedent
+
+    def error(self, node: cst.CSTNode, msg: str, cls: type = UnsupportedSyntax) -> Exception:
+        line, col = self.position(node)
+        text = linecache.getline(self.filename, line) or self.code(node).splitlines()[0]
+        return cls(msg, self.filename, line, col, text)
+
+
+def _unwrap(fn: Any) -> Any:
+    if isinstance(fn, functools.partial):
+        raise ApiError(
+            f"adjoint cannot differentiate a functools.partial object ({fn!r}); "
+            "differentiate the underlying function and pass the fixed arguments yourself"
+        )
+    if isinstance(fn, (types.MethodType, staticmethod, classmethod)):
+        fn = fn.__func__
+    if not isinstance(fn, types.FunctionType):
+        raise ApiError(
+            f"adjoint needs a Python function defined in a file; {fn!r} is a "
+            f"{type(fn).__name__}, whose source cannot be read"
+        )
+    if fn.__code__.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE
+                               | inspect.CO_ASYNC_GENERATOR):
+        raise ApiError(f"adjoint cannot differentiate {fn.__qualname__}: it is a generator or "
+                       "coroutine function; return a value instead of yielding it")
+    return fn
+
+
+def _local_names(code: types.CodeType) -> frozenset:
+    return frozenset(code.co_varnames) | frozenset(code.co_cellvars)
+
+
+def parse(fn: Any) -> Source:
+    """Parse a function object into a `Source`."""
+    fn = _unwrap(fn)
+    try:
+        lines, first_line = inspect.getsourcelines(fn)
+        filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
+    except (OSError, TypeError) as exc:
+        raise ApiError(
+            f"cannot read the source of {fn.__qualname__} ({exc}); adjoint needs a function "
+            "defined in a file or registered in linecache"
+        ) from None
+    raw = "".join(lines)
+    src = textwrap.dedent(raw)
+    dedent = len(lines[0]) - len(lines[0].lstrip()) if src != raw else 0
+    if fn.__name__ == "<lambda>":
+        raise ApiError(f"cannot differentiate the lambda at {filename}:{first_line} on its own; "
+                       "write it as a def")
+    try:
+        module = cst.parse_module(src)
+    except cst.ParserSyntaxError as exc:
+        raise UnsupportedSyntax(f"cannot parse the source of {fn.__qualname__}: {exc.message}",
+                                filename, first_line + exc.raw_line - 1, exc.raw_column,
+                                lines[exc.raw_line - 1] if exc.raw_line <= len(lines) else ""
+                                ) from None
+    funcdef = next((s for s in module.body if isinstance(s, cst.FunctionDef)), None)
+    if funcdef is None or funcdef.name.value != fn.__name__:
+        raise ApiError(f"could not find the definition of {fn.__qualname__} in {filename}")
+    namespace = dict(fn.__globals__)
+    if fn.__closure__:
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__, strict=True):
+            try:
+                namespace[name] = cell.cell_contents
+            except ValueError:  # an empty cell: defined later in the enclosing scope
+                pass
+    return Source(fn, filename, first_line, dedent, module, funcdef, namespace,
+                  _local_names(fn.__code__))
+
+
+def nested(parent: Source, funcdef: cst.FunctionDef, code: types.CodeType | None) -> Source:
+    """A `Source` for a `def` nested inside `parent`, sharing its module."""
+    local = _local_names(code) if code is not None else frozenset()
+    outer = {k: v for k, v in parent.namespace.items()}
+    return Source(parent.fn, parent.filename, parent.first_line, parent.dedent, parent.module,
+                  funcdef, outer, local, parent._positions)

@@ -1,0 +1,745 @@
+"""reverse: the adjoint function, a forward sweep then a reverse sweep.
+
+The forward sweep is the primal, statement for statement, plus what the reverse
+sweep needs kept (activity.to_be_recorded): stacks for values overwritten in
+loops. The reverse sweep walks the statements backwards. For each active
+statement it looks up the rule, fills in its formulas and adds each
+contribution to the adjoint of the input: the first contribution defines the
+adjoint (`x_bar = ...`), later ones add out of place (`x_bar = x_bar + ...`).
+Loops run reversed over their recorded range or trip count; branches replay
+their recorded test. Before a loop, adjoints it accumulates start from zero.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import math
+import types
+from collections import defaultdict
+from dataclasses import replace
+
+import numpy as np
+
+from . import activity, ir, rules
+from .errors import MissingRule, UnsupportedSyntax
+from .ir import Assign, Block, Const, Line, Name, Ref
+from .naming import Namer
+
+RUNTIME = "runtime"
+
+
+class ShapeRef(Ref):
+    """A variable read only for its shape (unbroadcast, zeros_like): in-place writes that
+    keep the shape do not need to save it."""
+
+
+def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, value: bool = False,
+            as_tuple: bool | None = None,
+            scalar_params: set[str] = frozenset(), callee=None, seed: str | None = None,
+            check_seed: bool = True) -> ir.Emitted:
+    """The emitted adjoint of `fn` with respect to the parameters `wrt`.
+
+    value: also return the primal result (value_and_grad). callee(fn, positions) gives the
+    name of the emitted adjoint of a user function called with active arguments."""
+    activity.check_writes(fn)
+    plan = activity.Plan()
+    for _ in range(8):
+        sweep = Sweep(fn, wrt, namer, plan, scalar_params, callee)
+        sweep.backward(dry=True)
+        index = {id(s): s for s in ir.walk(fn.body)}
+        plan = activity.to_be_recorded(fn, sweep.reads, sweep.value_reads, index, sweep.kinds)
+        if not plan.renames:
+            break
+        fn = apply_renames(fn, plan.renames, namer)
+        plan = activity.Plan()
+    sweep = Sweep(fn, wrt, namer, plan, scalar_params, callee)
+    backward = sweep.backward()
+    forward = sweep.forward_sweep()
+    result = fn.body[-1].value
+    head = [Line(("# forward",), comment=True)]
+    check = []
+    if check_seed and isinstance(result, Name):
+        check = [Line((Ref(sweep.seed), " = ", RUNTIME, ".check_seed(", Ref(result.id), ", ",
+                       Ref(sweep.seed), f", {fn.name!r})"), (sweep.seed,))]
+    grads = tuple(namer.bar(w) for w in wrt)
+    body = head + sweep.prologue() + forward + check + [
+        Line(("# backward",), comment=True)] + backward + sweep.epilogue()
+    as_tuple = len(grads) > 1 if as_tuple is None else as_tuple
+    returned = ir.join([(Ref(r),) for r in grads])
+    if as_tuple and len(grads) == 1:
+        returned = (*returned, ",")
+    if value:
+        returned = (*ir.atom_parts(result), ", ", *(("(", *returned, ")") if as_tuple
+                                                   else returned))
+    body.append(Line(("return ", *returned)))
+    params = format_params(fn.params, sweep.seed)
+    name = namer.fresh(("value_and_grad_" if value else "grad_") + fn.name)
+    return ir.Emitted(name, params, body, returns=grads + ((result.id,) if value and isinstance(
+        result, Name) else ()))
+
+
+def format_params(params: list[ir.Param], seed: str) -> str:
+    out, star = [], False
+    for p in params:
+        if p.kind == "keyword" and not star:
+            out.append("*")
+            star = True
+        out.append(p.name if p.default is None else f"{p.name}={p.default}")
+    out.append(f"{seed}=1.0")
+    return ", ".join(out)
+
+
+def apply_renames(fn: ir.Function, renames: dict, namer: Namer) -> ir.Function:
+    """Give each top-level redefinition in `renames` a fresh name from there on."""
+    body = list(fn.body)
+    for k, s in enumerate(body):
+        for old in renames.get(id(s), {}):
+            new = namer.fresh(old)
+            if isinstance(s, Assign):
+                body[k] = s = replace(s, target=new)
+            else:
+                body[k] = s = replace(s, targets=tuple(new if t == old else t
+                                                       for t in s.targets))
+            body[k + 1:] = ir.rename(body[k + 1:], {old: new})
+    out = ir.Function(fn.name, fn.params, body, fn.source)
+    out.globals = fn.globals
+    return out
+
+
+class Sweep:
+    """Emits the forward and reverse sweeps of one function for one plan."""
+
+    def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: activity.Plan,
+                 scalar_params, callee):
+        self.fn, self.wrt, self.namer, self.plan, self.callee = fn, wrt, namer, plan, callee
+        act = activity.analyze(fn, set(wrt))
+        self.active = act.active | set(wrt)
+        self.kinds = activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
+                                    _annotated(fn, int))
+        self.seqs = sequences(fn)
+        self.shape = activity.shapes(fn, self.kinds)
+        self.primal = {p.name for p in fn.params}
+        for s in ir.walk(fn.body):
+            self.primal |= ir.defs(s)
+        assigned = set()
+        for s in ir.walk(fn.body):
+            assigned |= ir.defs(s) | ({s.target} if isinstance(s, ir.SetItem) else set())
+        self.untouched = {p.name for p in fn.params} - assigned
+        result = fn.body[-1].value
+        if isinstance(result, Name) and result.id == fn.name:
+            self.seed = namer.bar(result.id)
+        else:
+            self.seed = namer.cached(("seed", fn.name), f"{fn.name}_bar")
+        self.defined: set[str] = set()
+        self.owned: set[str] = set()
+        self.zeroed: set[str] = set()
+        self.reads: dict[int, set] = defaultdict(set)
+        self.value_reads: dict[int, set] = defaultdict(set)
+        self.current: int | None = None
+        self.stacks: dict[str, str] = {}
+        self.uses_stacks: set[str] = set()
+        self.dry = False
+        self.modules = module_aliases(fn)
+
+    # ------------------------------------------------------------ emission helpers
+
+    def bar(self, x: str) -> str:
+        return self.namer.bar(x)
+
+    def line(self, parts, binds=()) -> Line:
+        if self.current is not None:
+            for p in parts:
+                if isinstance(p, Ref) and p.name in self.primal and p.name not in binds:
+                    self.reads[self.current].add(p.name)
+                    if not isinstance(p, ShapeRef):
+                        self.value_reads[self.current].add(p.name)
+        return Line(tuple(parts), tuple(binds))
+
+    def assign(self, name: str, parts) -> Line:
+        return self.line((Ref(name), " = ", *parts), (name,))
+
+    def stack(self, v: str) -> str:
+        self.stacks[v] = self.namer.cached(("stack", v), f"{v}_stack")
+        self.uses_stacks.add(v)
+        return self.stacks[v]
+
+    def add(self, x: str, contrib, fresh: bool = False) -> list[Line]:
+        """x_bar = contrib, or x_bar = x_bar + contrib when x_bar has a value."""
+        xb = self.bar(x)
+        if x not in self.defined:
+            self.defined.add(x)
+            (self.owned.add if fresh else self.owned.discard)(x)
+            return [self.assign(xb, contrib)]
+        if x in self.seqs:
+            return [self.assign(xb, (RUNTIME, ".add_seq(", Ref(xb), ", ", *contrib, ")"))]
+        self.owned.add(x)
+        return [self.assign(xb, (Ref(xb), " + ", *contrib))]
+
+    def own(self, x: str) -> list[Line]:
+        """Make x_bar an array this sweep may update in place."""
+        if x not in self.defined:
+            self.defined.add(x)
+            self.owned.add(x)
+            return [self.assign(self.bar(x), (RUNTIME, ".zeros_like(", ShapeRef(x), ")"))]
+        if x not in self.owned:
+            self.owned.add(x)
+            return [self.assign(self.bar(x), (RUNTIME, ".owned(", Ref(self.bar(x)), ", ",
+                                              ShapeRef(x), ")"))]
+        return []
+
+    def zero(self, x: str) -> Line:
+        """x_bar = 0: zeros shaped like x for an untouched parameter, else 0.0, a zero of
+        any shape (densified before it is returned)."""
+        self.defined.add(x)
+        self.owned.discard(x)
+        if x in self.untouched:
+            return self.assign(self.bar(x), (RUNTIME, ".zeros_like(", ShapeRef(x), ")"))
+        self.zeroed.add(x)
+        return self.assign(self.bar(x), ("0.0",))
+
+    def is_active(self, a) -> bool:
+        return isinstance(a, Name) and a.id in self.active
+
+    def kind(self, a) -> str | None:
+        if isinstance(a, ir.Expr):
+            return "int" if all(self.kind(x) == "int" for x in a.args) else None
+        if isinstance(a, Const):
+            return "int" if isinstance(a.value, (int, bool)) else (
+                "scalar" if isinstance(a.value, float) else None)
+        return self.kinds.get(a.id)
+
+    def error(self, s, msg: str, cls=UnsupportedSyntax) -> Exception:
+        node = getattr(s, "node", None) or (s.origin.node if s.origin else
+                                            self.fn.source.funcdef)
+        return self.fn.source.error(node, msg, cls)
+
+    # ------------------------------------------------------------ forward sweep
+
+    def prologue(self) -> list[Line]:
+        out = [self.assign(v, ("None",)) for v in sorted(self.plan.preinit)]
+        out += [self.assign(self.stacks[v], ("[]",)) for v in sorted(self.uses_stacks)]
+        return out
+
+    def forward_sweep(self) -> list:
+        self.current = None
+        return self.forward(self.fn.body)
+
+    def forward(self, body: list) -> list:
+        out: list = []
+        for s in body:
+            saves = self.plan.saves.get(id(s), {})
+            for v, mode in saves.items():
+                if mode == "before":
+                    out.append(self.line((Ref(self.stack(v)), ".append(", Ref(v), ")")))
+            if id(s) in self.plan.slices:
+                out.append(self.line((Ref(self.stack(s.target)), ".append(",
+                                      *self.slice_of(s), ")")))
+            out.extend(self.forward_stmt(s))
+            for v, mode in saves.items():
+                if mode == "after":
+                    out.append(self.line((Ref(self.stack(v)), ".append(", Ref(v), ")")))
+        return out
+
+    def single_use(self, name: str) -> bool:
+        return sum(name in ir.uses(x) or name in ir.defs(x) for x in ir.walk(self.fn.body)) == 2
+
+    def slice_of(self, s: ir.SetItem) -> ir.Parts:
+        part = (Ref(s.target), "[", *ir.index_parts(s.index), "]")
+        return part if s.target in self.seqs else (*part, ".copy()")
+
+    def forward_stmt(self, s) -> list:
+        if isinstance(s, ir.Return):
+            return []
+        if isinstance(s, ir.If):
+            return [Block(("if ", *ir.atom_parts(s.test), ":"), self.forward(s.body),
+                          self.forward(s.orelse))]
+        if isinstance(s, ir.For):
+            body = self.forward(s.body)
+            pre = []
+            if s.trips:
+                pre = [self.assign(s.trips, ("0",))]
+                body = [self.line((Ref(s.trips), " += 1"), (s.trips,)), *body]
+            return pre + [Block(("for ", Ref(s.target), " in ", *ir.atom_parts(s.iter), ":"),
+                                body)]
+        if isinstance(s, ir.While):
+            count = self.line((Ref(s.trips), " += 1"), (s.trips,))
+            body = [count, *self.forward(s.body)]
+            prelude = s.prelude
+            if len(prelude) == 1 and isinstance(prelude[0], Assign) and isinstance(
+                    s.test, Name) and prelude[0].target == s.test.id and prelude[0].prim.kind in (
+                    "compare", "expr") and self.single_use(s.test.id):
+                head = ("while ", *ir.prim_parts(prelude[0]), ":")
+                return [self.assign(s.trips, ("0",)), Block(head, body)]
+            if s.prelude:
+                stop = Block(("if not ", *ir.atom_parts(s.test), ":"), [Line(("break",))])
+                loop = Block(("while True:",), [*self.forward(s.prelude), stop, *body])
+            else:
+                loop = Block(("while ", *ir.atom_parts(s.test), ":"), body)
+            return [self.assign(s.trips, ("0",)), loop]
+        return [self.line(ir.stmt_parts(s), tuple(ir.defs(s)))]
+
+    # ------------------------------------------------------------ reverse sweep
+
+    def backward(self, dry: bool = False) -> list:
+        self.dry = dry
+        self.defined, self.owned, self.zeroed = set(), set(), set()
+        result = self.fn.body[-1].value
+        out: list = []
+        if isinstance(result, Name) and result.id in self.active:
+            self.defined.add(result.id)
+            if self.bar(result.id) != self.seed:
+                out.append(self.assign(self.bar(result.id), (Ref(self.seed),)))
+        out += self.block(self.fn.body[:-1], pops_for=self.fn.body)
+        return out
+
+    def epilogue(self) -> list[Line]:
+        """Gradients with the type and shape of their argument."""
+        out = []
+        for w in self.wrt:
+            if w not in self.defined:
+                out.append(self.assign(self.bar(w), (RUNTIME, ".zeros_like(", Ref(w), ")")))
+            elif w in self.zeroed:
+                out.append(self.assign(self.bar(w), (RUNTIME, ".densify(", Ref(self.bar(w)),
+                                                     ", ", Ref(w), ")")))
+        return out
+
+    def block(self, body: list, pops_for: list | None = None) -> list:
+        out: list = []
+        for s in (pops_for if pops_for is not None else body):
+            for v, mode in self.plan.saves.get(id(s), {}).items():
+                self.current = id(s)
+                if mode == "after":
+                    out.append(self.assign(v, (Ref(self.stack(v)), ".pop()")))
+                elif mode == "recompute":
+                    out.extend(self.forward_stmt(s))
+        last_origin = None
+        for s in reversed(body):
+            self.current = id(s)
+            lines = self.stmt(s)
+            lines += self.restores(s)
+            if lines:
+                if s.origin is not None and s.origin is not last_origin:
+                    out.append(Line((f"# grad of: {' '.join(s.origin.text.split())}",),
+                                    comment=True))
+                    last_origin = s.origin
+                out.extend(lines)
+        return out
+
+    def restores(self, s) -> list[Line]:
+        out = []
+        if isinstance(s, Assign) and s.target in ir.names(s.args):
+            return out  # restored before its contributions (see assign_adjoint)
+        for v, mode in self.plan.saves.get(id(s), {}).items():
+            if mode == "before":
+                out.append(self.assign(v, (Ref(self.stack(v)), ".pop()")))
+        if id(s) in self.plan.slices:
+            out.append(self.line((Ref(s.target), "[", *ir.index_parts(s.index), "] = ",
+                                  Ref(self.stack(s.target)), ".pop()")))
+        return out
+
+    def stmt(self, s) -> list:
+        if isinstance(s, Assign):
+            return self.assign_adjoint(s)
+        if isinstance(s, ir.SetItem):
+            return self.setitem_adjoint(s)
+        if isinstance(s, ir.Unpack):
+            return self.unpack_adjoint(s)
+        if isinstance(s, ir.If):
+            return self.if_adjoint(s)
+        if isinstance(s, (ir.For, ir.While)):
+            return self.loop_adjoint(s)
+        if isinstance(s, (ir.Break, ir.Continue)):
+            return []
+        if isinstance(s, ir.Return):
+            raise self.error(s, "a return inside a block is not supported")
+        raise self.error(s, f"cannot differentiate {type(s).__name__}")
+
+    # ---- simple statements
+
+    def assign_adjoint(self, s: Assign) -> list[Line]:
+        t = s.target
+        contributions: list = []
+        if t is not None and t in self.active:
+            if t in self.defined:
+                g = self.bar(t)
+                self.defined.discard(t)
+                self.owned.discard(t)
+                contributions = self.contributions(s, g)
+            else:  # nothing flowed back into t; still refuse what has no rule
+                self.contributions(s, self.bar(t))
+                self.defined.discard(t)
+        return self.self_restore(s, contributions)
+
+    def self_restore(self, s: Assign, contributions) -> list[Line]:
+        """Emit contributions; a statement that overwrites one of its own inputs restores
+        the old value first, keeping the new one for rules that read the result."""
+        t = s.target
+        saved = self.plan.saves.get(id(s), {}).get(t) == "before"
+        out: list[Line] = []
+        if saved and t in ir.names(s.args):
+            if contributions is not None and contributions and any(
+                    uses_ans for *_, uses_ans in contributions):
+                new = self.new_value(t)
+                out.append(self.assign(new, (Ref(t),)))
+                contributions = [(x, _swap(parts, t, new), fresh, u)
+                                 for x, parts, fresh, u in contributions]
+            out.append(self.assign(t, (Ref(self.stack(t)), ".pop()")))
+        return out + self.emit_contributions(s, contributions)
+
+    def new_value(self, t: str) -> str:
+        return self.namer.cached(("new", t), f"{t}_new")
+
+    def emit_contributions(self, s: Assign, contributions) -> list[Line]:
+        if not contributions:
+            return []
+        out: list[Line] = []
+        grouped: dict[str, list] = {}
+        for x, parts, fresh, _ in contributions:
+            grouped.setdefault(x, []).append((parts, fresh))
+        # contributions to the statement's own target read g: emit them last, in one line
+        order = [x for x in grouped if x != s.target] + ([s.target] if s.target in grouped
+                                                          else [])
+        for x in order:
+            items = grouped[x]
+            if len(items) == 1 or x != s.target:
+                for parts, fresh in items:
+                    if isinstance(parts, IndexAdd):
+                        out += self.own(x)
+                        out.append(self.index_add(x, parts))
+                    else:
+                        out += self.add(x, parts, fresh)
+            else:
+                summed = ir.join([p for p, _ in items], " + ")
+                out += self.add(x, summed, True)
+        return out
+
+    def contributions(self, s: Assign, g: str) -> list:
+        """(input name, parts, fresh, reads ans) for each active input of s."""
+        p = s.prim
+        gp = (Ref(g),)
+        if p.kind == "copy":
+            return [(s.args[0].id, gp, False, False)] if self.is_active(s.args[0]) else []
+        if p.kind == "index":
+            base = s.args[0]
+            if not self.is_active(base):
+                return []
+            return [(base.id, IndexAdd(s.index, gp, self.basic(s.index)), True, False)]
+        if p.kind in ("tuple", "list"):
+            return [(a.id, (Ref(g), f"[{k}]"), False, False)
+                    for k, a in enumerate(s.args) if self.is_active(a)]
+        if p.key is not None and rules.is_passive(p.key):
+            return []  # a constant result (np.zeros_like(x)): nothing flows back
+        if p.kind == "expr":
+            raise self.error(s, "cannot differentiate through this expression (and/or, "
+                             "chained comparison); write it with if statements")
+        if p.kind == "call" and p.key is not None and self.callee is not None and \
+                is_user_function(p.key):
+            return self.call_contributions(s, g)
+        rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None) if \
+            p.key is not None else None
+        if rule is None:
+            raise self.missing_rule(s)
+        return self.rule_contributions(s, rule, g)
+
+    def missing_rule(self, s: Assign) -> Exception:
+        p = s.prim
+        if p.kind == "method" and p.key is None:
+            return self.error(s, f"no derivative rule for the method .{p.spelling}(); "
+                              "call the numpy function instead, or register a rule for it",
+                              MissingRule)
+        if p.kind == "attr":
+            return self.error(s, f"no derivative rule for the attribute .{p.spelling}",
+                              MissingRule)
+        name = rules.name_of(p.key) if p.key is not None else p.spelling
+        return self.error(s, f"no derivative rule for {name}; add one with\n    "
+                          f"{rules.registration_hint(p.key)}", MissingRule)
+
+    def rule_contributions(self, s: Assign, rule: rules.Rule, g: str) -> list:
+        args = list(s.args)
+        try:
+            bound = rule.signature.bind(*args, **dict(s.kwargs))
+        except TypeError as exc:
+            raise self.error(s, f"cannot match the arguments of {rules.name_of(rule.fn)} to "
+                             f"its signature: {exc}") from None
+        bound.apply_defaults()
+        env = {"g": (Ref(g),), "ans": (Ref(s.target),), **self.modules}
+        active_params = []
+        for name, value in bound.arguments.items():
+            kind = rule.signature.parameters[name].kind
+            if kind == inspect.Parameter.VAR_POSITIONAL:
+                env[name] = ("(", *ir.join([ir.atom_parts(a) for a in value]),
+                             ",)" if len(value) == 1 else ")")
+                active_params += [(name, k, a) for k, a in enumerate(value) if self.is_active(a)]
+            elif kind == inspect.Parameter.VAR_KEYWORD:
+                for k, a in value.items():
+                    if self.is_active(a):
+                        raise self.error(s, f"keyword argument {k} of "
+                                         f"{rules.name_of(rule.fn)} carries a derivative")
+            elif isinstance(value, (Name, Const)):
+                env[name] = ir.atom_parts(value)
+                if self.is_active(value):
+                    active_params.append((name, None, value))
+            else:
+                default = None if value is np._NoValue else value
+                env[name] = (repr(default),)
+        out = []
+        for name, k, atom in active_params:
+            if name not in rule.formulas:
+                raise self.error(s, f"argument {name!r} of {rules.name_of(rule.fn)} depends on "
+                                 "the differentiated inputs, but has no derivative rule",
+                                 MissingRule)
+            tpl = rule.template(name)
+            env_k = dict(env, k=(str(k),)) if k is not None else env
+            parts = rules.instantiate(tpl, env_k)
+            fresh = tpl_fresh(tpl.formula)
+            if rules.broadcasts(rule.fn) and not self.same_shape(atom, s):
+                parts = (RUNTIME, ".unbroadcast(", *parts, ", ", ShapeRef(atom.id), ")")
+            out.append((atom.id, parts, fresh, "ans" in tpl.slots))
+        return out
+
+    def call_contributions(self, s: Assign, g: str) -> list:
+        raise self.error(s, f"calls of your own functions ({s.prim.spelling}) are not "
+                         "differentiated yet", MissingRule)
+
+    def same_shape(self, atom, s: Assign) -> bool:
+        """Whether input `atom` surely has the shape of s's result: its shape term is the
+        result's, or every other operand is a scalar."""
+        others = [a for a in s.args if a is not atom] + [a for _, a in s.kwargs]
+        if all(self.kind(a) in ("int", "scalar") for a in others):
+            return True
+        return self.known_shape(atom.id) and self.shape.get(atom.id) == self.shape.get(s.target)
+
+    def known_shape(self, name: str) -> bool:
+        t = self.shape.get(name)
+        return t is not None and t != activity.BOTTOM and not (
+            isinstance(t, tuple) and t[0] == "top")
+
+    def basic(self, index: ir.Index) -> bool:
+        """Whether an index surely selects without repeats (ints, slices, None, ...)."""
+        for item in index.items:
+            if isinstance(item, ir.Slice):
+                continue
+            if isinstance(item, str):
+                continue
+            if self.kind(item) != "int":
+                return False
+        return True
+
+    def index_add(self, x: str, add: IndexAdd) -> Line:
+        xb = self.bar(x)
+        if add.basic:
+            return self.line((Ref(xb), "[", *ir.index_parts(add.index), "] += ", *add.g))
+        return self.line((RUNTIME, ".add_at(", Ref(xb), ", ", *index_value(add.index), ", ",
+                          *add.g, ")"))
+
+    def setitem_adjoint(self, s: ir.SetItem) -> list[Line]:
+        y = s.target
+        if y not in self.active or y not in self.defined:
+            return []
+        out = self.own(y)
+        idx = ir.index_parts(s.index)
+        if self.is_active(s.value):
+            v = s.value.id
+            part = (Ref(self.bar(y)), "[", *idx, "]")
+            if y not in self.seqs:
+                part = (*part, ".copy()")
+            target_term = activity.index_term(self.shape.get(y), s.index, self.kinds)
+            if not (self.known_shape(v) and self.shape.get(v) == target_term):
+                part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(v), ")")
+            out += self.add(v, part, True)
+        out.append(self.line((Ref(self.bar(y)), "[", *idx, "] = 0.0")))
+        return out
+
+    def unpack_adjoint(self, s: ir.Unpack) -> list[Line]:
+        targets = [t for t in s.targets if t in self.active and t in self.defined]
+        if not targets or not self.is_active(s.value):
+            for t in s.targets:
+                self.defined.discard(t)
+            return []
+        items = [(Ref(self.bar(t)),) if t in self.defined else ("0.0",) for t in s.targets]
+        for t in s.targets:
+            self.defined.discard(t)
+        tup = ("(", *ir.join(items), ",)" if len(items) == 1 else ")")
+        return self.add(s.value.id, tup, True)
+
+    # ---- compound statements
+
+    def snapshot(self):
+        return set(self.defined), set(self.owned)
+
+    def restore_state(self, state) -> None:
+        self.defined, self.owned = set(state[0]), set(state[1])
+
+    def if_adjoint(self, s: ir.If) -> list:
+        start = self.snapshot()
+        body = self.block(s.body)
+        after_body = self.snapshot()
+        self.restore_state(start)
+        orelse = self.block(s.orelse)
+        after_else = self.snapshot()
+        self.current = id(s)
+        merged = after_body[0] | after_else[0]
+        for x in sorted(merged - after_body[0]):
+            body.append(self.zero(x))
+        for x in sorted(merged - after_else[0]):
+            orelse.append(self.zero(x))
+        self.defined = merged
+        self.owned = after_body[1] & after_else[1]
+        if not body and not orelse:
+            return []
+        test = ir.atom_parts(s.test)
+        self.line(test)  # records that the reverse sweep reads the test
+        if not body:
+            return [Block(("if not ", *test, ":"), orelse)]
+        return [Block(("if ", *test, ":"), body, orelse)]
+
+    def loop_adjoint(self, s) -> list:
+        inplace = self.inplace_targets(s.body)
+        pre: list[Line] = []
+        self.current = id(s)
+        for x in sorted(inplace):
+            if x in self.active and (x in self.defined or x in self.accumulated(s)):
+                pre += self.own(x)
+        entry = self.snapshot()
+        for _ in range(4):
+            self.restore_state(entry)
+            body = self.block(s.body)
+            missing = self.defined - entry[0]
+            if not missing:
+                break
+            self.restore_state(entry)
+            self.current = id(s)
+            for x in sorted(missing):
+                pre.append(self.zero(x) if x not in inplace else self.own(x)[0])
+            entry = self.snapshot()
+        self.current = id(s)
+        for x in sorted(entry[0] - self.defined):
+            body.append(self.zero(x))
+        self.defined = set(entry[0])
+        self.owned = entry[1] & self.owned
+        if not body:
+            return pre
+        if isinstance(s, ir.While):
+            head = ("for _ in range(", Ref(s.trips), "):")
+        elif s.trips:
+            head = ("for ", Ref(s.target), " in reversed(", *ir.atom_parts(s.iter), "[:",
+                    Ref(s.trips), "]):")
+        else:
+            head = ("for ", Ref(s.target), " in reversed(", *ir.atom_parts(s.iter), "):")
+        self.line(head)  # records what the loop reads
+        return pre + [Block(head, body)]
+
+    def inplace_targets(self, body: list) -> set[str]:
+        found = set()
+        for s in ir.walk(body):
+            if isinstance(s, Assign) and s.prim.kind == "index" and isinstance(s.args[0], Name):
+                found.add(s.args[0].id)
+            elif isinstance(s, ir.SetItem):
+                found.add(s.target)
+        defined_inside = set()
+        for s in ir.walk(body):
+            defined_inside |= ir.defs(s)
+        return found - defined_inside
+
+    def accumulated(self, s) -> set[str]:
+        return {a.id for x in ir.walk(s.body) if isinstance(x, Assign) and x.prim.kind == "index"
+                for a in x.args[:1] if isinstance(a, Name)}
+
+
+class IndexAdd:
+    """A contribution to x_bar[index]."""
+
+    def __init__(self, index: ir.Index, g, basic: bool):
+        self.index, self.g, self.basic = index, g, basic
+
+
+def index_value(index: ir.Index) -> ir.Parts:
+    """An index as a value expression: `i`, `(i, slice(1, n))`."""
+    items = []
+    for item in index.items:
+        if isinstance(item, ir.Slice):
+            bits = [ir.atom_parts(x) if x is not None else ("None",)
+                    for x in (item.lower, item.upper, item.step)]
+            items.append(("slice(", *ir.join(bits), ")"))
+        elif isinstance(item, str):
+            items.append(("None",) if item == ir.NEWAXIS else ("Ellipsis",))
+        else:
+            items.append(ir.atom_parts(item))
+    if len(items) == 1 and not isinstance(index.items[0], (ir.Slice, str)):
+        return items[0]
+    return ("(", *ir.join(items), ",)" if len(items) == 1 else ")")
+
+
+def _swap(parts, old: str, new: str):
+    if isinstance(parts, IndexAdd):
+        return parts
+    return tuple(Ref(new) if isinstance(p, Ref) and p.name == old and not isinstance(
+        p, ShapeRef) else p for p in parts)
+
+
+# runtime helpers that return a new array (never one of their arguments)
+FRESH_HELPERS = {"sum_adjoint", "mean_adjoint", "extremum_adjoint", "prod_adjoint",
+                 "where_adjoint", "clip_adjoint", "maximum_adjoint", "zeros_like", "owned"}
+
+
+@functools.cache
+def tpl_fresh(formula: str) -> bool:
+    """Whether a formula surely builds a new value (so it may be updated in place)."""
+    node = ast.parse(formula, mode="eval").body
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
+            node.func.value, ast.Name) and node.func.value.id == "runtime":
+        return node.func.attr in FRESH_HELPERS
+    return isinstance(node, (ast.BinOp, ast.UnaryOp))
+
+
+def _annotated(fn: ir.Function, typ: type) -> set[str]:
+    params = fn.source.funcdef.params if fn.source is not None else None
+    out = set()
+    if params is None:
+        return out
+    for p in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        ann = p.annotation
+        if ann is not None and getattr(ann.annotation, "value", None) == typ.__name__:
+            out.add(p.name.value)
+    return out
+
+
+def sequences(fn: ir.Function) -> set[str]:
+    """Names that hold tuples or lists (their adjoints add item by item)."""
+    found = set()
+    for s in ir.walk(fn.body):
+        if isinstance(s, Assign) and s.prim.kind in ("tuple", "list") and s.target:
+            found.add(s.target)
+        elif isinstance(s, ir.Unpack) and isinstance(s.value, Name):
+            found.add(s.value.id)
+    changed = True
+    while changed:
+        changed = False
+        for s in ir.walk(fn.body):
+            if isinstance(s, Assign) and s.prim.kind == "copy" and isinstance(s.args[0], Name):
+                pair = {s.target, s.args[0].id}
+                if pair & found and not pair <= found:
+                    found |= pair
+                    changed = True
+    return found
+
+
+def module_aliases(fn: ir.Function) -> dict[str, ir.Parts]:
+    """How rule formulas spell modules in this function's emitted code."""
+    out = {"runtime": (RUNTIME,), "operator": ("operator",), "math": ("math",), "np": ("np",)}
+    for name, obj in getattr(fn, "globals", {}).items():
+        if obj is np and "np" not in fn.globals:
+            out["np"] = (name,)
+        if obj is math and "math" not in fn.globals:
+            out["math"] = (name,)
+    return out
+
+
+def is_user_function(obj) -> bool:
+    if not isinstance(obj, types.FunctionType) or rules.lookup(obj) is not None:
+        return False
+    module = getattr(obj, "__module__", "") or ""
+    top = module.split(".")[0]
+    return top not in ("numpy", "scipy", "math", "builtins", "adjoint")

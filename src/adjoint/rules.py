@@ -1,0 +1,476 @@
+"""rules: derivative rules as data. One table, one primitive per line.
+
+A rule maps each differentiable parameter of a function to a Python expression
+for that parameter's contribution to the adjoint. The vocabulary:
+
+    g        the adjoint of the result
+    ans      the result
+    x, axis  the function's parameters, by the names in its signature
+    np, math, runtime   modules, spelled in emitted code as the user imported them
+
+Parameters without a formula are not differentiable: passing a value that
+depends on `wrt` there is refused. Rules are keyed by function object, so every
+alias of `np.sin` finds the same entry. Operators map to `operator.*`.
+
+Elementwise binary functions (operators, two-input ufuncs) broadcast: the
+compiler sums each contribution back to the input's shape (`runtime.unbroadcast`)
+unless it can prove the shapes equal.
+
+Users add entries with the call the built-ins use: `register(fn, x="...")`.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import inspect
+import math
+import operator
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import AdjointError
+from .ir import Parts, Ref
+
+# fmt: off
+RULES: dict[Any, dict[str, str]] = {
+    # operators (operator.* is the key for both `a + b` and operator.add(a, b))
+    operator.add:      {"a": "g", "b": "g"},
+    operator.sub:      {"a": "g", "b": "-g"},
+    operator.mul:      {"a": "g * b", "b": "g * a"},
+    operator.truediv:  {"a": "g / b", "b": "-g * ans / b"},
+    operator.pow:      {"a": "g * b * a ** (b - 1)", "b": "g * ans * np.log(a)"},
+    operator.mod:      {"a": "g", "b": "runtime.mod_adjoint_rhs(g, a, b)"},
+    operator.matmul:   {"a": "runtime.matmul_lhs(g, a, b)", "b": "runtime.matmul_rhs(g, a, b)"},
+    operator.neg:      {"a": "-g"},
+    operator.pos:      {"a": "g"},
+    # builtins
+    abs:               {"x": "g * np.sign(x)"},
+    pow:               {"base": "g * exp * base ** (exp - 1)", "exp": "g * ans * np.log(base)"},
+    float:             {"x": "g"},
+    sum:               {"iterable": "runtime.sequence_adjoint(g, iterable)", "start": "g"},
+    # math
+    math.sin:          {"x": "g * math.cos(x)"},
+    math.cos:          {"x": "-g * math.sin(x)"},
+    math.tan:          {"x": "g / math.cos(x) ** 2"},
+    math.asin:         {"x": "g / math.sqrt(1 - x * x)"},
+    math.acos:         {"x": "-g / math.sqrt(1 - x * x)"},
+    math.atan:         {"x": "g / (1 + x * x)"},
+    math.atan2:        {"y": "g * x / (x * x + y * y)", "x": "-g * y / (x * x + y * y)"},
+    math.sinh:         {"x": "g * math.cosh(x)"},
+    math.cosh:         {"x": "g * math.sinh(x)"},
+    math.tanh:         {"x": "g * (1 - ans * ans)"},
+    math.asinh:        {"x": "g / math.sqrt(x * x + 1)"},
+    math.acosh:        {"x": "g / math.sqrt(x * x - 1)"},
+    math.atanh:        {"x": "g / (1 - x * x)"},
+    math.exp:          {"x": "g * ans"},
+    math.expm1:        {"x": "g * (ans + 1)"},
+    math.log:          {"x": "g / x if base is None else g / (x * math.log(base))"},
+    math.log1p:        {"x": "g / (1 + x)"},
+    math.log2:         {"x": "g / (x * math.log(2))"},
+    math.log10:        {"x": "g / (x * math.log(10))"},
+    math.sqrt:         {"x": "g * 0.5 / ans"},
+    math.pow:          {"x": "g * y * x ** (y - 1)", "y": "g * ans * math.log(x)"},
+    math.hypot:        {"x": "g * x / ans", "y": "g * y / ans"},
+    math.erf:          {"x": "g * 2 / math.sqrt(math.pi) * math.exp(-x * x)"},
+    math.erfc:         {"x": "-g * 2 / math.sqrt(math.pi) * math.exp(-x * x)"},
+    math.fabs:         {"x": "g * math.copysign(1.0, x)"},
+    math.degrees:      {"x": "g * (180 / math.pi)"},
+    math.radians:      {"x": "g * (math.pi / 180)"},
+    # numpy elementwise
+    np.add:            {"x1": "g", "x2": "g"},
+    np.subtract:       {"x1": "g", "x2": "-g"},
+    np.multiply:       {"x1": "g * x2", "x2": "g * x1"},
+    np.divide:         {"x1": "g / x2", "x2": "-g * ans / x2"},
+    np.power:          {"x1": "g * x2 * x1 ** (x2 - 1)", "x2": "g * ans * np.log(x1)"},
+    np.negative:       {"x": "-g"},
+    np.positive:       {"x": "g"},
+    np.sin:            {"x": "g * np.cos(x)"},
+    np.cos:            {"x": "-g * np.sin(x)"},
+    np.tan:            {"x": "g / np.cos(x) ** 2"},
+    np.arcsin:         {"x": "g / np.sqrt(1 - x * x)"},
+    np.arccos:         {"x": "-g / np.sqrt(1 - x * x)"},
+    np.arctan:         {"x": "g / (1 + x * x)"},
+    np.arctan2:        {"x1": "g * x2 / (x1 * x1 + x2 * x2)", "x2": "-g * x1 / (x1 * x1 + x2 * x2)"},
+    np.sinh:           {"x": "g * np.cosh(x)"},
+    np.cosh:           {"x": "g * np.sinh(x)"},
+    np.tanh:           {"x": "g * (1 - ans * ans)"},
+    np.exp:            {"x": "g * ans"},
+    np.expm1:          {"x": "g * (ans + 1)"},
+    np.log:            {"x": "g / x"},
+    np.log1p:          {"x": "g / (1 + x)"},
+    np.sqrt:           {"x": "g * 0.5 / ans"},
+    np.square:         {"x": "g * 2 * x"},
+    np.abs:            {"x": "g * np.sign(x)"},
+    np.maximum:        {"x1": "runtime.maximum_adjoint(g, x1, x2)",
+                        "x2": "runtime.maximum_adjoint(g, x2, x1)"},
+    np.minimum:        {"x1": "runtime.maximum_adjoint(g, x2, x1)",
+                        "x2": "runtime.maximum_adjoint(g, x1, x2)"},
+    np.hypot:          {"x1": "g * x1 / ans", "x2": "g * x2 / ans"},
+    # reductions
+    np.sum:            {"a": "runtime.sum_adjoint(g, a, axis=axis, keepdims=keepdims)"},
+    np.mean:           {"a": "runtime.mean_adjoint(g, a, axis=axis, keepdims=keepdims)"},
+    np.prod:           {"a": "runtime.prod_adjoint(g, a, ans, axis=axis, keepdims=keepdims)"},
+    np.max:            {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims)"},
+    np.min:            {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims)"},
+    # linear algebra
+    np.dot:            {"a": "runtime.dot_lhs(g, a, b)", "b": "runtime.dot_rhs(g, a, b)"},
+    np.matmul:         {"x1": "runtime.matmul_lhs(g, x1, x2)", "x2": "runtime.matmul_rhs(g, x1, x2)"},
+    np.outer:          {"a": "(g @ np.ravel(b)).reshape(np.shape(a))",
+                        "b": "(np.ravel(a) @ g).reshape(np.shape(b))"},
+    np.einsum:         {"operands": "runtime.einsum_adjoint(g, operands[0], operands[1:], k - 1)"},
+    np.linalg.norm:    {"x": "runtime.norm_adjoint(g, x, ans, ord=ord, axis=axis, keepdims=keepdims)"},
+    # shape
+    np.transpose:      {"a": "runtime.transpose_adjoint(g, axes=axes)"},
+    np.reshape:        {"a": "runtime.reshape_like(g, a)"},
+    np.ravel:          {"a": "runtime.reshape_like(g, a)"},
+    np.squeeze:        {"a": "runtime.reshape_like(g, a)"},
+    np.expand_dims:    {"a": "runtime.reshape_like(g, a)"},
+    np.copy:           {"a": "g"},
+    np.concatenate:    {"arrays": "runtime.split_like(g, arrays, axis)"},
+    np.stack:          {"arrays": "runtime.unstack(g, arrays, axis)"},
+    np.where:          {"x": "runtime.where_adjoint(g, condition, True)",
+                        "y": "runtime.where_adjoint(g, condition, False)"},
+    np.clip:           {"a": "runtime.clip_adjoint(g, a, a_min, a_max)"},
+}
+
+# Functions whose derivative is zero wherever it exists: their results carry no gradient.
+PASSIVE: set = {
+    len, range, int, bool, round, isinstance, print, enumerate, zip, type,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.copysign,
+    np.floor, np.ceil, np.round, np.rint, np.trunc, np.sign, np.fix,
+    np.argmax, np.argmin, np.argsort, np.nonzero, np.shape, np.ndim, np.size,
+    np.isnan, np.isinf, np.isfinite, np.isclose, np.allclose, np.array_equal,
+    np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
+    np.identity, np.arange, np.floor_divide, np.greater, np.less, np.equal, np.not_equal,
+    np.greater_equal, np.less_equal, np.logical_and, np.logical_or, np.logical_not,
+    np.any, np.all,
+    operator.floordiv, operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
+    operator.ne, operator.not_, operator.and_, operator.or_, operator.invert, operator.is_,
+    operator.is_not, operator.contains,
+}
+
+# Signatures where inspect cannot read one.
+SIGNATURES: dict[Any, str] = {
+    math.log: "x, base=None, /",
+    math.hypot: "x, y, /",
+    max: "a, b, /",
+    min: "a, b, /",
+}
+
+# Method calls share the rules of these functions: x.sum(axis=0) is np.sum(x, axis=0).
+METHODS: dict[str, Any] = {
+    "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
+    "dot": np.dot, "reshape": np.reshape, "ravel": np.ravel, "flatten": np.ravel,
+    "transpose": np.transpose, "squeeze": np.squeeze, "copy": np.copy, "clip": np.clip,
+    "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "any": np.any,
+    "all": np.all, "nonzero": np.nonzero, "round": np.round,
+}
+# Signatures of method forms that differ from the function: x.reshape(2, 3).
+METHOD_SIGNATURES: dict[str, str] = {
+    "reshape": "a, /, *shape, order='C'",
+    "transpose": "a, /, *axes",
+}
+# Attribute reads: x.T is np.transpose(x); x.shape and friends are passive.
+ATTRS: dict[str, Any] = {"T": np.transpose}
+PASSIVE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
+# fmt: on
+
+BROADCASTING_EXTRA = {np.where, np.clip}
+MODULES = {"np": np, "math": math, "runtime": None, "operator": operator}
+
+
+def broadcasts(fn: Any) -> bool:
+    """Whether `fn` broadcasts its inputs elementwise (contributions need unbroadcasting)."""
+    if isinstance(fn, np.ufunc):
+        return fn.nin >= 2
+    return fn in BROADCASTING_EXTRA or (
+        getattr(fn, "__module__", None) in ("_operator", "operator")
+        and fn not in (operator.neg, operator.pos, operator.matmul)
+    )
+
+
+# ---------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+
+
+@dataclass
+class Template:
+    """A formula cut at the names it substitutes: text and `Slot`s."""
+
+    formula: str
+    parts: tuple
+    slots: frozenset = field(default_factory=frozenset)
+
+    def fill(self, env: dict[str, Parts]) -> Parts:
+        out: list = []
+        for p in self.parts:
+            if isinstance(p, Slot):
+                out.extend(env[p.name])
+            else:
+                out.append(p)
+        return tuple(out)
+
+
+@functools.cache
+def template(formula: str, params: frozenset) -> Template:
+    """Parse `formula` once; its free names must be parameters, g, ans or modules."""
+    try:
+        tree = ast.parse(formula, mode="eval")
+    except SyntaxError as exc:
+        raise AdjointError(f"derivative formula {formula!r} is not a Python expression: "
+                           f"{exc}") from None
+    known = params | {"g", "ans", "k"} | set(MODULES)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if node.id not in known and not hasattr(builtins, node.id):
+                raise AdjointError(
+                    f"derivative formula {formula!r} uses {node.id!r}, which is not a parameter "
+                    f"({', '.join(sorted(params))}), g, ans or a module (np, math, runtime)"
+                )
+            if node.id in known:
+                found.append((node.col_offset, node.end_col_offset, node.id))
+    parts: list = []
+    pos = 0
+    for start, end, name in sorted(found):
+        parts.append(formula[pos:start])
+        parts.append(Slot(name))
+        pos = end
+    parts.append(formula[pos:])
+    return Template(formula, tuple(p for p in parts if p != ""), frozenset(n for *_, n in found))
+
+
+# ---------------------------------------------------------------- lookup
+
+
+@dataclass(frozen=True)
+class Rule:
+    fn: Any
+    signature: inspect.Signature
+    formulas: dict  # param -> formula
+
+    def template(self, param: str) -> Template:
+        return template(self.formulas[param], frozenset(self.signature.parameters))
+
+    @property
+    def reads_ans(self) -> bool:
+        return any("ans" in self.template(p).slots for p in self.formulas)
+
+
+def signature_of(fn: Any, method: str | None = None) -> inspect.Signature:
+    text = METHOD_SIGNATURES.get(method) if method else None
+    text = text or SIGNATURES.get(fn)
+    if text is None:
+        try:
+            return inspect.signature(fn)
+        except (TypeError, ValueError):
+            if isinstance(fn, np.ufunc):
+                text = "x, /" if fn.nin == 1 else ", ".join(f"x{k + 1}" for k in range(fn.nin))
+                text += ", /" if fn.nin > 1 else ""
+            else:
+                raise AdjointError(f"cannot read the signature of {name_of(fn)}; register its "
+                                   "rule with signature='...'") from None
+    return _parse_signature(text)
+
+
+@functools.cache
+def _parse_signature(text: str) -> inspect.Signature:
+    scope: dict = {}
+    exec(f"def f({text}): pass", {}, scope)
+    return inspect.signature(scope["f"])
+
+
+def lookup(fn: Any, method: str | None = None) -> Rule | None:
+    try:
+        formulas = RULES.get(fn)
+    except TypeError:  # unhashable
+        return None
+    if formulas is None:
+        return None
+    return Rule(fn, signature_of(fn, method), formulas)
+
+
+def is_passive(fn: Any) -> bool:
+    try:
+        return fn in PASSIVE
+    except TypeError:
+        return False
+
+
+def name_of(fn: Any) -> str:
+    """How a function is written in messages: np.sin, math.exp, operator.mul."""
+    module = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+    if isinstance(fn, np.ufunc) or module.startswith("numpy"):
+        sub = module.split(".")[1:2]
+        sub = [s for s in sub if s in ("linalg", "fft", "random")]
+        return ".".join(["np", *sub, name])
+    if module in ("_operator", "operator"):
+        return f"operator.{name}"
+    if module == "builtins":
+        return name
+    return f"{module}.{name}" if module else name
+
+
+def registration_hint(fn: Any) -> str:
+    """The line that would add a rule for `fn`."""
+    try:
+        params = [p for p in signature_of(fn).parameters
+                  if signature_of(fn).parameters[p].default is inspect.Parameter.empty]
+    except AdjointError:
+        params = ["x"]
+    formulas = ", ".join(f'{p}="g * ..."' for p in params[:3]) or 'x="g * ..."'
+    return f"adjoint.register({name_of(fn)}, {formulas})"
+
+
+def register(fn: Any = None, /, *, signature: str | None = None, passive: bool = False,
+             **formulas: str):
+    """Add a derivative rule for `fn`, as the built-in rules are written.
+
+    Each keyword names a parameter of `fn` and gives its contribution to the
+    adjoint as a Python expression in `g` (the adjoint of the result), `ans`
+    (the result) and the parameters. `passive=True` declares `fn`'s result
+    constant (zero derivative). Works as a decorator when `fn` is left out::
+
+        adjoint.register(softplus, x="g * (1 - np.exp(-ans))")
+
+        @adjoint.register(x="g * 2 * x")
+        def square(x):
+            return x * x
+    """
+    if fn is None:
+        return lambda f: register(f, signature=signature, passive=passive, **formulas) or f
+    if passive:
+        PASSIVE.add(fn)
+        return fn
+    if signature is not None:
+        SIGNATURES[fn] = signature
+    sig = signature_of(fn)
+    for param, formula in formulas.items():
+        if param not in sig.parameters:
+            raise AdjointError(f"{name_of(fn)} has no parameter {param!r} "
+                               f"(its parameters: {', '.join(sig.parameters)})")
+        template(formula, frozenset(sig.parameters))
+    RULES[fn] = dict(formulas)
+    return fn
+
+
+def stop_gradient(x):
+    """The value of `x`, through which no gradient flows."""
+    return x
+
+
+PASSIVE.add(stop_gradient)
+
+
+def instantiate(tpl: Template, env: dict[str, Parts]) -> Parts:
+    """A formula with its slots filled, constants folded (`x ** (2 - 1)` is `x`)."""
+    filled = {}
+    constant = False
+    for name, parts in env.items():
+        if name not in tpl.slots:
+            continue
+        if not any(isinstance(p, Ref) for p in parts) and name not in MODULES:
+            constant = True
+        if len(parts) == 1 and (isinstance(parts[0], Ref) or not str(parts[0]).startswith("-")):
+            filled[name] = parts
+        else:
+            filled[name] = ("(", *parts, ")")
+    out = tpl.fill(filled)
+    return fold(out) if constant else out
+
+
+def fold(parts: Parts) -> Parts:
+    """Fold constant arithmetic, drop `* 1`, `** 1`, `+ 0` and runtime keyword arguments
+    left at None or False."""
+    refs: dict[str, Ref] = {}
+    text = []
+    for p in parts:
+        if isinstance(p, Ref):
+            key = f"__ref{len(refs)}__"
+            refs[key] = p
+            text.append(key)
+        else:
+            text.append(p)
+    tree = ast.parse("".join(text), mode="eval")
+    tree = ast.fix_missing_locations(_Folder().visit(tree))
+    code = ast.unparse(tree)
+    out: list = []
+    for piece in re.split(r"(__ref\d+__)", code):
+        if piece in refs:
+            out.append(refs[piece])
+        elif piece:
+            out.append(piece)
+    return tuple(out)
+
+
+class _Folder(ast.NodeTransformer):
+    OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Div: operator.truediv, ast.Pow: operator.pow}
+
+    @staticmethod
+    def number(node) -> bool:
+        return isinstance(node, ast.Constant) and type(node.value) in (int, float)
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        op = self.OPS.get(type(node.op))
+        if op and self.number(node.left) and self.number(node.right):
+            try:
+                value = op(node.left.value, node.right.value)
+            except (ZeroDivisionError, OverflowError):
+                return node
+            if isinstance(value, float) and value.is_integer() and abs(value) < 1e15 and \
+                    isinstance(node.left.value, int) and isinstance(node.right.value, int):
+                value = int(value)
+            return ast.Constant(value) if value >= 0 else ast.UnaryOp(ast.USub(),
+                                                                       ast.Constant(-value))
+        one = lambda n: self.number(n) and n.value == 1  # noqa: E731
+        zero = lambda n: self.number(n) and n.value == 0  # noqa: E731
+        if isinstance(node.op, (ast.Mult, ast.Div, ast.Pow)) and one(node.right):
+            return node.left
+        if isinstance(node.op, ast.Mult) and one(node.left):
+            return node.right
+        if isinstance(node.op, (ast.Add, ast.Sub)) and zero(node.right):
+            return node.left
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.UnaryOp) and \
+                isinstance(node.operand.op, ast.USub):
+            return node.operand.operand
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
+                func.value.id == "runtime":
+            node.keywords = [k for k in node.keywords if not (
+                isinstance(k.value, ast.Constant) and (k.value.value is None
+                                                       or k.value.value is False))]
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.IsNot)) and all(
+                isinstance(n, ast.Constant) for n in (node.left, *node.comparators)):
+            same = node.left.value is node.comparators[0].value
+            return ast.Constant(same if isinstance(node.ops[0], ast.Is) else not same)
+        return node
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant):
+            return node.body if node.test.value else node.orelse
+        return node
