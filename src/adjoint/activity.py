@@ -432,8 +432,8 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
         for n in names:
             if isinstance(s, (If, For, While)):
                 pos = pl.end + 0.5
-            elif isinstance(s, Assign) and s.target == n:
-                pos = pl.pos - 0.5 if n in ir.names(s.args) else pl.pos + 0.5
+            elif n in ir.defs(s):  # the statement's own result (ans), or its old value
+                pos = pl.pos - 0.5 if n in ir.uses(s) else pl.pos + 0.5
             else:
                 pos = pl.pos
             read_at[n].append((pos, sid, n in value_reads.get(sid, ())))
@@ -528,6 +528,18 @@ def _within_block(where: dict, sid: int, d, dp: Place) -> bool:
 
 
 def _defined_before(fn: ir.Function, name: str, where: dict, loop_id: int) -> bool:
-    """Whether `name` surely has a value when the loop `loop_id` starts."""
-    start = where[loop_id].pos
-    return any(name in ir.defs(s) and where[id(s)].pos < start for s in fn.body)
+    """Whether `name` surely has a value when the loop `loop_id` starts: bound by a statement
+    that runs before it in the same block or in an enclosing one."""
+
+    def search(body: list) -> bool | None:
+        for k, s in enumerate(body):
+            before = any(name in ir.defs(x) for x in body[:k])
+            if id(s) == loop_id:
+                return before
+            for block in ir.blocks(s):
+                found = search(block)
+                if found is not None:
+                    return found or before
+        return None
+
+    return bool(search(fn.body))

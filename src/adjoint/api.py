@@ -36,20 +36,84 @@ class Compiled:
     namespace: dict
 
 
+class Program:
+    """The functions of one emitted module: a gradient, and the split adjoints (`f_fwd`,
+    `f_bwd`) of the user functions it calls with active arguments, compiled on demand."""
+
+    def __init__(self, optimize: bool = True):
+        self.optimize = optimize
+        self.names = Namer(RESERVED)
+        self.functions: list = []
+        self.callees: dict = {}
+        self.namespace: dict = dict(BASE_NAMESPACE)
+        self.sources: dict[str, Any] = {}
+
+    def add(self, fn: Any, wrt, *, mode: str = "grad", as_tuple: bool | None = None):
+        """parse, normalize, reverse (activity inside), optimize."""
+        src = parse_.parse(fn)
+        namer = Namer(RESERVED | self.names.taken)
+        normalized = normalize_.normalize(src, namer)
+        names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
+        fixed = ()
+        if mode != "split":
+            fixed = (self.names.fresh(("value_and_grad_" if mode == "value" else "grad_")
+                                      + normalized.name),)
+            namer.reserve(fixed[0])
+        else:
+            fixed = self.callees[mode_key(fn, wrt)]
+        emitted = reverse_.reverse(normalized, list(names), namer, mode=mode, as_tuple=as_tuple,
+                                   callee=self.callee, names=fixed)
+        if self.optimize:
+            emitted = [optimize_.optimize(e) for e in emitted]
+        self.merge(normalized.globals, normalized.name)
+        self.functions += emitted
+        return emitted, names
+
+    def callee(self, fn, positions, keywords, avoid, stmt):
+        """(fwd, bwd) names of the split adjoint of `fn` for these active arguments."""
+        params = list(fn.__code__.co_varnames[: fn.__code__.co_argcount
+                                              + fn.__code__.co_kwonlyargcount])
+        if any(k >= fn.__code__.co_argcount for k in positions):
+            raise ApiError(f"{fn.__qualname__} is called with more positional arguments than "
+                           "it has parameters")
+        wrt = tuple(params[k] for k in positions) + tuple(keywords)
+        key = mode_key(fn, wrt)
+        if key not in self.callees:
+            base = fn.__name__
+            names = tuple(self.names.fresh(f"{base}_{part}") for part in ("fwd", "bwd"))
+            for n in names:
+                if n in avoid:
+                    raise ApiError(f"{n} is both a local name and an emitted function")
+            self.callees[key] = names
+            self.add(fn, wrt, mode="split")
+        return self.callees[key]
+
+    def merge(self, globals_: dict, owner: str) -> None:
+        for name, obj in globals_.items():
+            if name in self.namespace and self.namespace[name] is not obj and \
+                    name not in BASE_NAMESPACE:
+                raise ApiError(f"the name {name!r} means different things in {owner} and in "
+                               f"{self.sources[name]}; rename one of them")
+            self.namespace[name] = obj
+            self.sources.setdefault(name, owner)
+
+    def source(self) -> str:
+        """The module text: each function after the helpers it calls."""
+        return emit.to_source(self.functions)
+
+
+def mode_key(fn, wrt) -> tuple:
+    return (fn, tuple(wrt))
+
+
 def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True) -> Compiled:
-    """Run the pipeline: parse, normalize, reverse (activity inside), optimize, compile."""
-    src = parse_.parse(fn)
-    namer = Namer(RESERVED)
-    normalized = normalize_.normalize(src, namer)
-    names = resolve_wrt(normalized, wrt)
-    emitted = reverse_.reverse(normalized, list(names), namer, value=value,
-                               as_tuple=isinstance(wrt, (tuple, list)))
-    if optimize:
-        emitted = optimize_.optimize(emitted)
-    text = emit.to_source([emitted])
-    namespace = {**BASE_NAMESPACE, **normalized.globals}
-    live = emit.load(text, namespace, emitted.name)[emitted.name]
-    return Compiled(text, live, emitted.name, names, namespace)
+    """The gradient of `fn` as live code: the pipeline, then compile."""
+    program = Program(optimize)
+    (top, *_), names = program.add(fn, wrt, mode="value" if value else "grad",
+                                   as_tuple=isinstance(wrt, (tuple, list)))
+    text = program.source()
+    live = emit.load(text, dict(program.namespace), top.name)[top.name]
+    return Compiled(text, live, top.name, tuple(names), program.namespace)
 
 
 def resolve_wrt(fn, wrt) -> tuple[str, ...]:
@@ -187,20 +251,19 @@ def generate(targets: list[tuple[Any, Any]], *, command: str, origins: list[str]
     """
     from . import __version__
 
-    compiled = [compile_grad(fn, wrt, optimize=optimize) for fn, wrt in targets]
-    code = "\n\n".join(c.source for c in compiled)
-    namespace: dict = {}
-    for c in compiled:
-        namespace.update(c.namespace)
+    program = Program(optimize)
+    wrts = [program.add(fn, wrt, as_tuple=isinstance(wrt, (tuple, list)))[1]
+            for fn, wrt in targets]
+    code = program.source()
     free = emit.free_names(code)
-    used = {n: namespace[n] for n in free if n in namespace}
+    used = {n: program.namespace[n] for n in free if n in program.namespace}
     user_module = targets[0][0].__module__ if targets else None
     lines = [
         f"# Generated by adjoint {__version__}. Do not edit: regenerate with",
         f"#   {command}",
     ]
-    for (fn, _), origin, c in zip(targets, origins, compiled, strict=True):
-        lines.append(f"# adjoint-source: {origin} wrt={','.join(c.wrt)} "
+    for (fn, _), origin, names in zip(targets, origins, wrts, strict=True):
+        lines.append(f"# adjoint-source: {origin} wrt={','.join(names)} "
                      f"sha256={source_hash(fn)}")
     lines += ['"""Gradients emitted by adjoint; see the header for their sources."""', ""]
     lines += emit.import_lines(used, user_module)
@@ -211,14 +274,8 @@ def stage_source(fn: Any, wrt=0, stage: str = "optimize") -> str:
     """The code of `fn` after a stage: 'normalize', 'reverse' or 'optimize'."""
     from . import ir
 
-    src = parse_.parse(fn)
-    namer = Namer(RESERVED)
-    normalized = normalize_.normalize(src, namer)
     if stage == "normalize":
-        return ir.format_function(normalized)
-    names = resolve_wrt(normalized, wrt)
-    emitted = reverse_.reverse(normalized, list(names), namer,
-                               as_tuple=isinstance(wrt, (tuple, list)))
-    if stage == "optimize":
-        emitted = optimize_.optimize(emitted)
-    return emit.to_source([emitted])
+        return ir.format_function(normalize_.normalize(parse_.parse(fn), Namer(RESERVED)))
+    program = Program(optimize=stage == "optimize")
+    program.add(fn, wrt, as_tuple=isinstance(wrt, (tuple, list)))
+    return program.source()

@@ -107,6 +107,8 @@ class Assign:
     index: Index | None = None
     origin: Origin | None = None
     node: Any = field(default=None, compare=False, repr=False)  # the expression, for errors
+    tape: str | None = None  # a call of a user function: the name of what its _fwd saved
+    adjoint: Any = None  # ... and (fwd name, bwd name, positions, keywords)
 
 
 @dataclass
@@ -229,7 +231,7 @@ def uses(stmt: Stmt) -> set[str]:
 def defs(stmt: Stmt) -> set[str]:
     """Names a statement binds (not counting nested blocks)."""
     if isinstance(stmt, Assign):
-        return {stmt.target} if stmt.target else set()
+        return {n for n in (stmt.target, stmt.tape) if n}
     if isinstance(stmt, Unpack):
         return set(stmt.targets)
     if isinstance(stmt, For):
@@ -261,7 +263,7 @@ def rename(body: list, mapping: dict[str, str]) -> list:
     out = []
     for s in body:
         if isinstance(s, Assign):
-            s = replace(s, target=name(s.target), args=tuple(map(atom, s.args)),
+            s = replace(s, target=name(s.target), tape=name(s.tape), args=tuple(map(atom, s.args)),
                         kwargs=tuple((k, atom(v)) for k, v in s.kwargs), index=index(s.index))
         elif isinstance(s, SetItem):
             s = replace(s, target=name(s.target), index=index(s.index), value=atom(s.value))
@@ -388,6 +390,9 @@ def text(parts: Parts) -> str:
 def stmt_parts(s: Stmt) -> Parts:
     """A simple statement as the primal writes it (compound ones: their header)."""
     if isinstance(s, Assign):
+        if s.adjoint is not None:
+            call = call_parts(s.adjoint[0], s.args, s.kwargs)
+            return (Ref(s.target), ", ", Ref(s.tape), " = ", *call)
         return (Ref(s.target), " = ", *prim_parts(s)) if s.target else prim_parts(s)
     if isinstance(s, SetItem):
         return (Ref(s.target), "[", *index_parts(s.index), "] = ", *atom_parts(s.value))

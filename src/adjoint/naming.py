@@ -92,9 +92,10 @@ def binop_name(op: str, a: str | None, b: str | None, b_value: object = None) ->
             return f"inv_{b}"
         if op in SCALED:
             return SCALED[op].format(a=a or b)
-        const = identifier(str(b_value)) if b_value is not None and len(str(b_value)) <= 5 \
-            else "c"
-        return BINOP_NAMES.get(op, "{a}_" + op + "_{b}").format(a=a or const, b=b or const)
+        const = str(b_value).replace(".", "_").replace("-", "m") if b_value is not None and \
+            len(str(b_value)) <= 5 else "c"
+        return identifier(BINOP_NAMES.get(op, "{a}_" + op + "_{b}").format(a=a or const,
+                                                                             b=b or const))
     name = BINOP_NAMES.get(op, "{a}_" + op + "_{b}").format(a=a, b=b)
     return name if len(name) <= MAX_LEN else SHORT.get(op, op.rstrip("_"))
 

@@ -69,8 +69,11 @@ class Normalizer:
         self.out: list = []
         self.origin: ir.Origin | None = None
         self.globals: dict[str, Any] = {}
+        self.result: str | None = None  # the name every `return` assigns, when there are several
         self.locals = set(source.local_names)
-        for name in self.locals:
+        code = getattr(source.fn, "__code__", None)
+        for name in self.locals | set(getattr(code, "co_names", ())) | set(
+                getattr(code, "co_freevars", ())):
             namer.reserve(name)
 
     # ------------------------------------------------------------ helpers
@@ -117,18 +120,21 @@ class Normalizer:
                 if param.default is not None:
                     self.passive_names(param.default)
                 params.append(ir.Param(param.name.value, default, kind))
-        body = self.sub_block(fd.body.body)
-        body = structure_jumps(body)
-        if not body or not isinstance(body[-1], ir.Return):
-            if any(isinstance(s, ir.Return) for s in ir.walk(body)):
-                raise self.error(fd, f"{fd.name.value} returns early (a `return` that is not "
-                                 "its last statement); not supported yet")
+        returns = count_returns(fd)
+        if returns == 0:
             raise self.error(fd, f"{fd.name.value} returns nothing; adjoint differentiates "
                              "functions that return a value")
-        if any(isinstance(s, ir.Return) for s in ir.walk(body[:-1])):
-            ret = next(s for s in ir.walk(body[:-1]) if isinstance(s, ir.Return))
-            raise self.error(ret.origin.node, "a `return` before the end of the function is "
-                             "not supported yet; assign the result and return it once")
+        last = fd.body.body[-1] if fd.body.body else None
+        single = returns == 1 and isinstance(last, cst.SimpleStatementLine) and isinstance(
+            last.body[-1], cst.Return)
+        self.result = None if single else self.namer.fresh(fd.name.value)
+        body = self.sub_block(fd.body.body)
+        if not single:
+            body = single_exit(body, self.result, self.namer)
+        body = structure_jumps(body)
+        if not body or not isinstance(body[-1], ir.Return):
+            raise self.error(fd, f"{fd.name.value} can end without returning a value; "
+                             "adjoint differentiates functions that always return one")
         fn = ir.Function(fd.name.value, params, body, self.source)
         fn.globals = self.globals
         return fn
@@ -171,7 +177,10 @@ class Normalizer:
             if s.value is None:
                 raise self.error(s, "`return` without a value; adjoint differentiates "
                                  "functions that return a value")
-            value = self.expr(s.value, self.result_name(s.value))
+            if self.result is not None:  # several returns: each assigns the one result
+                value = self.expr(s.value, self.result)
+            else:
+                value = self.expr(s.value, self.result_name(s.value))
             self.emit(ir.Return(value))
         elif isinstance(s, cst.Expr):
             if isinstance(s.value, (cst.SimpleString, cst.ConcatenatedString)):
@@ -704,34 +713,129 @@ def dotted_name(node: cst.BaseExpression) -> list[str] | None:
     return parts[::-1]
 
 
+def count_returns(fd: cst.FunctionDef) -> int:
+    """Returns of `fd` itself (not of functions nested in it)."""
+    found = [0]
+
+    class V(cst.CSTVisitor):
+        def visit_Return(self, node) -> None:
+            found[0] += 1
+
+        def visit_FunctionDef(self, node) -> bool:
+            return node is fd
+
+        def visit_Lambda(self, node) -> bool:
+            return False
+
+    fd.visit(V())
+    return found[0]
+
+
+def single_exit(body: list, result: str, namer: naming.Namer) -> list:
+    """A body whose every path ends at one final `return result`.
+
+    Every `return` has already assigned `result`. Inside a loop a return sets a flag and
+    breaks (and the loop is followed by `if flag: return`); then what follows a branch that
+    returns moves into the branch that does not."""
+    body = _returns_out_of_loops(body, result, namer)
+    body = _structure(body, (ir.Return,))
+    body = [s for s in _strip_returns(body)]
+    return body + [ir.Return(Name(result), origin=_last_origin(body))]
+
+
+def _last_origin(body: list):
+    for s in reversed(list(ir.walk(body))):
+        if s.origin is not None:
+            return s.origin
+    return None
+
+
+def _contains_return(body: list) -> bool:
+    return any(isinstance(s, ir.Return) for s in ir.walk(body))
+
+
+def _returns_out_of_loops(body: list, result: str, namer: naming.Namer) -> list:
+    out: list = []
+    for s in body:
+        if isinstance(s, (ir.For, ir.While)) and _contains_return(s.body):
+            flag = namer.fresh("returned")
+            s.body = _return_to_break(s.body, flag)
+            out += [Assign(flag, ir.COPY, (Const(False, "False"),), origin=s.origin), s,
+                    ir.If(Name(flag), [ir.Return(Name(result), origin=s.origin)], [],
+                          origin=s.origin)]
+            continue
+        if isinstance(s, ir.If):
+            s.body = _returns_out_of_loops(s.body, result, namer)
+            s.orelse = _returns_out_of_loops(s.orelse, result, namer)
+        out.append(s)
+    return out
+
+
+def _return_to_break(body: list, flag: str) -> list:
+    out: list = []
+    for s in body:
+        if isinstance(s, ir.Return):
+            out += [Assign(flag, ir.COPY, (Const(True, "True"),), origin=s.origin),
+                    ir.Break(origin=s.origin)]
+            continue
+        if isinstance(s, ir.If):
+            s.body = _return_to_break(s.body, flag)
+            s.orelse = _return_to_break(s.orelse, flag)
+        elif isinstance(s, (ir.For, ir.While)) and _contains_return(s.body):
+            s.body = _return_to_break(s.body, flag)
+            out += [s, ir.If(Name(flag), [ir.Break(origin=s.origin)], [], origin=s.origin)]
+            continue
+        out.append(s)
+    return out
+
+
+def _strip_returns(body: list) -> list:
+    out = []
+    for s in body:
+        if isinstance(s, ir.Return):
+            continue
+        if isinstance(s, ir.If):
+            s.body = _strip_returns(s.body)
+            s.orelse = _strip_returns(s.orelse)
+        out.append(s)
+    return out
+
+
 def structure_jumps(body: list) -> list:
     """Move what follows a `break`/`continue` (or an `if` that may jump) into the branch
-    that does not jump, so every jump is the last statement of its block."""
+    that does not jump, so every jump is the last statement of its block. Loops that can
+    break count their trips."""
+    return _structure(body, (ir.Break, ir.Continue))
+
+
+def _structure(body: list, jumps: tuple) -> list:
     out: list = []
     for k, s in enumerate(body):
         if isinstance(s, ir.If):
-            s.body = structure_jumps(s.body)
-            s.orelse = structure_jumps(s.orelse)
-        elif isinstance(s, (ir.For, ir.While)):
-            s.body = structure_jumps(s.body)
-            if isinstance(s, ir.For) and any(isinstance(x, ir.Break) for x in _loop_level(s.body)):
+            s.body = _structure(s.body, jumps)
+            s.orelse = _structure(s.orelse, jumps)
+        elif isinstance(s, (ir.For, ir.While)) and ir.Break in jumps:
+            s.body = _structure(s.body, jumps)
+            if isinstance(s, ir.For) and any(isinstance(x, ir.Break)
+                                              for x in _loop_level(s.body)):
                 s.trips = s.trips or f"{s.target}_trips"
         out.append(s)
-        if isinstance(s, (ir.Break, ir.Continue)):
+        if isinstance(s, jumps):
             return out  # the rest is unreachable
         if isinstance(s, ir.If):
             rest = body[k + 1:]
-            body_jumps, else_jumps = _ends_in_jump(s.body), _ends_in_jump(s.orelse)
-            if rest and (body_jumps or else_jumps or _may_jump(s)):
+            body_jumps = _ends_in_jump(s.body, jumps)
+            else_jumps = _ends_in_jump(s.orelse, jumps)
+            if rest and (body_jumps or else_jumps or _may_jump(s, jumps)):
                 if body_jumps and else_jumps:
                     return out
                 if body_jumps:
-                    s.orelse = structure_jumps(s.orelse + rest)
+                    s.orelse = _structure(s.orelse + rest, jumps)
                 elif else_jumps:
-                    s.body = structure_jumps(s.body + rest)
+                    s.body = _structure(s.body + rest, jumps)
                 else:
-                    s.body = structure_jumps(s.body + rest)
-                    s.orelse = structure_jumps(s.orelse + [_copy(x) for x in rest])
+                    s.body = _structure(s.body + rest, jumps)
+                    s.orelse = _structure(s.orelse + [_copy(x) for x in rest], jumps)
                 return out
     return out
 
@@ -742,19 +846,19 @@ def _copy(stmt):
     return copy.deepcopy(stmt)
 
 
-def _ends_in_jump(block: list) -> bool:
+def _ends_in_jump(block: list, jumps: tuple) -> bool:
     if not block:
         return False
     last = block[-1]
-    if isinstance(last, (ir.Break, ir.Continue)):
+    if isinstance(last, jumps):
         return True
     if isinstance(last, ir.If):
-        return _ends_in_jump(last.body) and _ends_in_jump(last.orelse)
+        return _ends_in_jump(last.body, jumps) and _ends_in_jump(last.orelse, jumps)
     return False
 
 
-def _may_jump(s) -> bool:
-    return any(isinstance(x, (ir.Break, ir.Continue)) for x in _loop_level([s]))
+def _may_jump(s, jumps: tuple) -> bool:
+    return any(isinstance(x, jumps) for x in _loop_level([s]))
 
 
 def _loop_level(body: list):

@@ -102,25 +102,61 @@ def rename(body: list, mapping: dict) -> list:
 
 
 def remove_dead(body: list) -> list:
-    """Drop lines whose bindings nothing reads (pure lines only: never a stack pop)."""
-    _, reads = counts(body)
+    """Drop pure lines whose bindings are not read afterwards on any path (a backward
+    liveness pass; loops iterate to a fixpoint). Stack pops are never dropped."""
+    out, _ = _live_block(body, set())
+    return out
 
-    def dead(item) -> bool:
-        return (isinstance(item, Line) and item.binds and not item.comment
-                and all(reads[b] == 0 for b in item.binds)
-                and not any(isinstance(p, str) and ".pop()" in p for p in item.parts)
-                and item.parts[1:2] == (" = ",))
 
-    def walk(items: list) -> list:
-        out = []
-        for item in items:
-            if isinstance(item, Block):
-                out.append(Block(item.head, walk(item.body), walk(item.orelse)))
-            elif not dead(item):
-                out.append(item)
-        return _drop_empty_comments(out)
+def _reads(parts, binds=()) -> set:
+    out = set()
+    for k, p in enumerate(parts):
+        if isinstance(p, Ref) and not (k == 0 and p.name in binds and parts[1:2] == (" = ",)):
+            out.add(p.name)
+    return out
 
-    return walk(body)
+
+def _pure(item: Line) -> bool:
+    return bool(item.binds) and item.parts[1:2] == (" = ",) and not any(
+        isinstance(p, str) and ".pop()" in p for p in item.parts)
+
+
+def _live_block(items: list, live: set) -> tuple[list, set]:
+    out: list = []
+    for item in reversed(items):
+        if isinstance(item, Block):
+            item, live = _live_compound(item, live)
+            out.append(item)
+        elif item.comment:
+            out.append(item)
+        elif _pure(item) and not (set(item.binds) & live):
+            continue
+        else:
+            live = (live - set(item.binds)) | _reads(item.parts, item.binds)
+            out.append(item)
+    return _drop_empty_comments(out[::-1]), live
+
+
+def _live_compound(item: Block, live: set) -> tuple[Block, set]:
+    head = _reads(item.head)
+    if item.head[:1] in (("for ",), ("while ",)) or item.head[:1] == ("while True:",) or \
+            text_of(item.head).startswith(("for ", "while ")):
+        target = {item.head[1].name} if item.head[:1] == ("for ",) else set()
+        inside = set(live)
+        while True:  # what is live at the top of the body is live at its end
+            body, top = _live_block(item.body, set(inside))
+            new = inside | top
+            if new == inside:
+                break
+            inside = new
+        return Block(item.head, body, item.orelse), (live | top | head) - target
+    body, live_body = _live_block(item.body, set(live))
+    orelse, live_else = _live_block(item.orelse, set(live))
+    return Block(item.head, body, orelse), live_body | live_else | head
+
+
+def text_of(parts) -> str:
+    return "".join(p.name if isinstance(p, Ref) else p for p in parts)
 
 
 def _drop_empty_comments(items: list) -> list:

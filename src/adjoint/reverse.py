@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import activity, ir, rules
+from . import activity, ir, optimize, rules
 from .errors import MissingRule, UnsupportedSyntax
 from .ir import Assign, Block, Const, Line, Name, Ref
 from .naming import Namer
@@ -35,18 +35,21 @@ class ShapeRef(Ref):
     keep the shape do not need to save it."""
 
 
-def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, value: bool = False,
-            as_tuple: bool | None = None,
-            scalar_params: set[str] = frozenset(), callee=None, seed: str | None = None,
-            check_seed: bool = True) -> ir.Emitted:
+def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad",
+            as_tuple: bool | None = None, scalar_params: set[str] = frozenset(), callee=None,
+            names: tuple[str, ...] = ()) -> list[ir.Emitted]:
     """The emitted adjoint of `fn` with respect to the parameters `wrt`.
 
-    value: also return the primal result (value_and_grad). callee(fn, positions) gives the
-    name of the emitted adjoint of a user function called with active arguments."""
+    mode 'grad': one function running both sweeps and returning the gradients; 'value': the
+    same, returning (value, gradients); 'split' (for functions the differentiated code calls):
+    `<f>_fwd`, the primal returning (result, saved values), and `<f>_bwd(saved, seed)`,
+    the reverse sweep. `callee(fn, positions, keywords, avoid)` gives the (fwd, bwd) names of
+    a user function called with active arguments at those positions and keywords."""
     activity.check_writes(fn)
+    link_calls(fn, wrt, namer, callee)
     plan = activity.Plan()
     for _ in range(8):
-        sweep = Sweep(fn, wrt, namer, plan, scalar_params, callee)
+        sweep = Sweep(fn, wrt, namer, plan, scalar_params)
         sweep.backward(dry=True)
         index = {id(s): s for s in ir.walk(fn.body)}
         plan = activity.to_be_recorded(fn, sweep.reads, sweep.value_reads, index, sweep.kinds)
@@ -54,40 +57,104 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, value: bool = Fals
             break
         fn = apply_renames(fn, plan.renames, namer)
         plan = activity.Plan()
-    sweep = Sweep(fn, wrt, namer, plan, scalar_params, callee)
+    sweep = Sweep(fn, wrt, namer, plan, scalar_params)
     backward = sweep.backward()
     forward = sweep.forward_sweep()
-    result = fn.body[-1].value
-    head = [Line(("# forward",), comment=True)]
-    check = []
-    if check_seed and isinstance(result, Name):
-        check = [Line((Ref(sweep.seed), " = ", RUNTIME, ".check_seed(", Ref(result.id), ", ",
-                       Ref(sweep.seed), f", {fn.name!r})"), (sweep.seed,))]
     grads = tuple(namer.bar(w) for w in wrt)
-    body = head + sweep.prologue() + forward + check + [
-        Line(("# backward",), comment=True)] + backward + sweep.epilogue()
     as_tuple = len(grads) > 1 if as_tuple is None else as_tuple
     returned = ir.join([(Ref(r),) for r in grads])
     if as_tuple and len(grads) == 1:
         returned = (*returned, ",")
-    if value:
+    result = fn.body[-1].value
+    if mode == "split":
+        return split(fn, sweep, forward, backward, returned, names)
+    check = []
+    if isinstance(result, Name):
+        check = [Line((Ref(sweep.seed), " = ", RUNTIME, ".check_seed(", Ref(result.id), ", ",
+                       Ref(sweep.seed), f", {fn.name!r})"), (sweep.seed,))]
+    body = [Line(("# forward",), comment=True), *sweep.prologue(), *forward, *check,
+            Line(("# backward",), comment=True), *backward, *sweep.epilogue()]
+    if mode == "value":
         returned = (*ir.atom_parts(result), ", ", *(("(", *returned, ")") if as_tuple
                                                    else returned))
     body.append(Line(("return ", *returned)))
     params = format_params(fn.params, sweep.seed)
-    name = namer.fresh(("value_and_grad_" if value else "grad_") + fn.name)
-    return ir.Emitted(name, params, body, returns=grads + ((result.id,) if value and isinstance(
-        result, Name) else ()))
+    name = names[0] if names else namer.fresh(
+        ("value_and_grad_" if mode == "value" else "grad_") + fn.name)
+    return [ir.Emitted(name, params, body)]
 
 
-def format_params(params: list[ir.Param], seed: str) -> str:
+def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned,
+          names: tuple[str, str]) -> list[ir.Emitted]:
+    """`f_fwd` returns the result and what the reverse sweep reads; `f_bwd` takes them back."""
+    bound = {p.name for p in fn.params}
+    for item in optimize.lines(sweep.prologue() + forward):
+        if isinstance(item, Line):
+            bound |= set(item.binds)
+        elif item.head[:1] == ("for ",):
+            bound.add(item.head[1].name)
+    saved = sorted({r for item in optimize.lines(backward)
+                    for r in ir.refs(item.head if isinstance(item, Block) else item.parts)
+                    if r in bound})
+    result = fn.body[-1].value
+    pack = ("(", *ir.join([(Ref(n),) for n in saved]), ",)" if len(saved) == 1 else ")")
+    maybe = sorted(set(saved) - definitely_bound(sweep.prologue() + forward, {
+        p.name for p in fn.params}))
+    fwd_body = [Line(("# forward",), comment=True),
+                *[Line((Ref(n), " = None"), (n,)) for n in maybe], *sweep.prologue(), *forward,
+                Line(("return ", *ir.atom_parts(result), ", ", *pack))]
+    saved_name = sweep.namer.cached("saved", "saved")
+    unpack = [Line((*ir.join([(Ref(n),) for n in saved]), "," if len(saved) == 1 else "",
+                    " = ", Ref(saved_name)), tuple(saved))] if saved else []
+    bwd_body = [*unpack, Line(("# backward",), comment=True), *backward, *sweep.epilogue(),
+                Line(("return ", *returned))]
+    fwd_params = format_params(fn.params, None)
+    return [ir.Emitted(names[0], fwd_params, fwd_body),
+            ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body)]
+
+
+def definitely_bound(items: list, bound: set) -> set:
+    """Names surely bound after running `items` (both branches of an if; a loop may not run)."""
+    bound = set(bound)
+    for item in items:
+        if isinstance(item, Line):
+            bound |= set(item.binds)
+        elif item.orelse and not item.head[0].startswith(("for", "while")):
+            bound |= definitely_bound(item.body, bound) & definitely_bound(item.orelse, bound)
+    return bound
+
+
+def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, callee) -> None:
+    """Point each call of a user function with active arguments at its emitted adjoint:
+    the forward sweep calls `f_fwd` and keeps what it returns for `f_bwd`."""
+    active = activity.analyze(fn, set(wrt)).active | set(wrt)
+    for s in ir.walk(fn.body):
+        if not (isinstance(s, Assign) and s.prim.kind == "call" and is_user_function(s.prim.key)
+                and s.target in active):
+            continue
+        positions = tuple(k for k, a in enumerate(s.args) if isinstance(a, Name)
+                          and a.id in active)
+        keywords = tuple(k for k, a in s.kwargs if isinstance(a, Name) and a.id in active)
+        if not positions and not keywords:
+            continue
+        if callee is None:
+            raise fn.source.error(s.node, "calls of your own functions cannot be "
+                                  "differentiated here", MissingRule)
+        fwd, bwd = callee(s.prim.key, positions, keywords, set(namer.taken), s)
+        short = s.prim.spelling.split(".")[-1]
+        s.tape = namer.cached(("tape", id(s)), f"{short}_saved")
+        s.adjoint = (fwd, bwd, positions, keywords)
+
+
+def format_params(params: list[ir.Param], seed: str | None) -> str:
     out, star = [], False
     for p in params:
         if p.kind == "keyword" and not star:
             out.append("*")
             star = True
         out.append(p.name if p.default is None else f"{p.name}={p.default}")
-    out.append(f"{seed}=1.0")
+    if seed is not None:
+        out.append(f"{seed}=1.0")
     return ", ".join(out)
 
 
@@ -112,8 +179,8 @@ class Sweep:
     """Emits the forward and reverse sweeps of one function for one plan."""
 
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: activity.Plan,
-                 scalar_params, callee):
-        self.fn, self.wrt, self.namer, self.plan, self.callee = fn, wrt, namer, plan, callee
+                 scalar_params):
+        self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
         act = activity.analyze(fn, set(wrt))
         self.active = act.active | set(wrt)
         self.kinds = activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
@@ -253,8 +320,10 @@ class Sweep:
         if isinstance(s, ir.Return):
             return []
         if isinstance(s, ir.If):
-            return [Block(("if ", *ir.atom_parts(s.test), ":"), self.forward(s.body),
-                          self.forward(s.orelse))]
+            body, orelse = self.forward(s.body), self.forward(s.orelse)
+            if not body and orelse:
+                return [Block(("if not ", *ir.atom_parts(s.test), ":"), orelse)]
+            return [Block(("if ", *ir.atom_parts(s.test), ":"), body, orelse)]
         if isinstance(s, ir.For):
             body = self.forward(s.body)
             pre = []
@@ -397,6 +466,9 @@ class Sweep:
         out: list[Line] = []
         grouped: dict[str, list] = {}
         for x, parts, fresh, _ in contributions:
+            if x is None:  # a line the contributions read (a helper's reverse sweep)
+                out.append(parts)
+                continue
             grouped.setdefault(x, []).append((parts, fresh))
         # contributions to the statement's own target read g: emit them last, in one line
         order = [x for x in grouped if x != s.target] + ([s.target] if s.target in grouped
@@ -434,8 +506,7 @@ class Sweep:
         if p.kind == "expr":
             raise self.error(s, "cannot differentiate through this expression (and/or, "
                              "chained comparison); write it with if statements")
-        if p.kind == "call" and p.key is not None and self.callee is not None and \
-                is_user_function(p.key):
+        if getattr(s, "adjoint", None) is not None:
             return self.call_contributions(s, g)
         rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None) if \
             p.key is not None else None
@@ -500,8 +571,17 @@ class Sweep:
         return out
 
     def call_contributions(self, s: Assign, g: str) -> list:
-        raise self.error(s, f"calls of your own functions ({s.prim.spelling}) are not "
-                         "differentiated yet", MissingRule)
+        """A call of the user's own function: its `_bwd` takes the saved values and g."""
+        _, bwd, positions, keywords = s.adjoint
+        targets = [s.args[k] for k in positions] + [dict(s.kwargs)[k] for k in keywords]
+        call = (bwd, "(", Ref(s.tape), ", ", Ref(g), ")")
+        if len(targets) == 1:
+            return [(targets[0].id, call, False, False)]
+        parts = [self.namer.cached(("part", id(s), j), f"{a.id}_part")
+                 for j, a in enumerate(targets)]
+        head = self.line((*ir.join([(Ref(p),) for p in parts]), " = ", *call), parts)
+        return [(None, head, False, False)] + [(a.id, (Ref(p),), False, False)
+                                               for a, p in zip(targets, parts, strict=True)]
 
     def same_shape(self, atom, s: Assign) -> bool:
         """Whether input `atom` surely has the shape of s's result: its shape term is the
