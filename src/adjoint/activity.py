@@ -57,7 +57,7 @@ def edges(s: ir.Stmt) -> list[tuple[str, str]]:
             return []
         sources = [s.args[0]] if p.kind == "index" else [*s.args, *(a for _, a in s.kwargs)]
         out = [(a.id, s.target) for a in sources if isinstance(a, Name)]
-    elif isinstance(s, SetItem) and isinstance(s.value, Name):
+    elif isinstance(s, (SetItem, ir.Append)) and isinstance(s.value, Name):
         out = [(s.value.id, s.target)]
     elif isinstance(s, Unpack) and isinstance(s.value, Name):
         out = [(s.value.id, t) for t in s.targets]
@@ -71,7 +71,7 @@ def analyze(fn: ir.Function, wrt: set[str]) -> Activity:
     classes = aliases(fn)
     for s in ir.walk(fn.body):
         for a, b in edges(s):
-            targets = classes.members(b) if isinstance(s, SetItem) else {b}
+            targets = classes.members(b) if isinstance(s, (SetItem, ir.Append)) else {b}
             for t in targets:
                 forward[a].add(t)
                 backward[t].add(a)
@@ -122,13 +122,15 @@ def aliases(fn: ir.Function) -> Classes:
                 p.kind == "method" and p.spelling in VIEW_METHODS)
             if view:
                 classes.union(s.target, s.args[0].id)
-            if p.kind in ("tuple", "list"):
+            if p.kind in ("tuple", "list", "dict"):
                 for a in s.args:
                     if isinstance(a, Name):
                         classes.union(s.target, a.id)
         elif isinstance(s, Unpack) and isinstance(s.value, Name):
             for t in s.targets:
                 classes.union(t, s.value.id)
+        elif isinstance(s, ir.Append) and isinstance(s.value, Name):
+            classes.union(s.target, s.value.id)
     return classes
 
 
@@ -171,9 +173,11 @@ def check_writes(fn: ir.Function) -> None:
     classes = aliases(fn)
     live_after = liveness(fn.body, set())
     for s in ir.walk(fn.body):
-        if not isinstance(s, SetItem):
+        if not isinstance(s, (SetItem, ir.Append)):
             continue
         others = (classes.members(s.target) - {s.target}) & live_after.get(id(s), set())
+        if isinstance(s, ir.Append) and isinstance(s.value, Name):
+            others.discard(s.value.id)  # the appended value itself: the list only holds it
         if others:
             other = sorted(others)[0]
             node = s.origin.node if s.origin else fn.source.funcdef
@@ -477,12 +481,15 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
                 plan.saves.setdefault(id(d), {})[name] = "before"
                 if name not in params and not _defined_before(fn, name, where, dp.loops[0]):
                     plan.preinit.add(name)
-    # in-place writes: keep the overwritten slice when the old contents are read later
+    # in-place writes: keep the overwritten slice when the old contents are read later (an
+    # append is undone by popping the list)
     for s in ir.walk(fn.body):
-        if not isinstance(s, SetItem):
+        if not isinstance(s, (SetItem, ir.Append)):
             continue
         sp = where[id(s)]
-        for member in classes.members(s.target):
+        # appending changes only the list's length: only reads of the list itself matter
+        members = {s.target} if isinstance(s, ir.Append) else classes.members(s.target)
+        for member in members:
             if any(is_value and (p < sp.pos or shares_loop(sid, id(s)))
                    for p, sid, is_value in read_at.get(member, ())):
                 plan.slices.add(id(s))
@@ -510,7 +517,7 @@ def recomputable(d, fn: ir.Function, where: dict, kind: dict[str, str]) -> bool:
     mutated = set()
     classes = aliases(fn)
     for s in ir.walk(fn.body):
-        if isinstance(s, SetItem):
+        if isinstance(s, (SetItem, ir.Append)):
             mutated |= classes.members(s.target)
     return all(u in counters or (u not in written_in_loop and u not in mutated)
                for u in ir.uses(d))

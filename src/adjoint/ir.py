@@ -120,6 +120,15 @@ class SetItem:
 
 
 @dataclass
+class Append:
+    """target.append(value): the list grows; its adjoint list shrinks in the reverse sweep."""
+
+    target: str
+    value: Atom
+    origin: Origin | None = None
+
+
+@dataclass
 class Unpack:
     targets: tuple[str, ...]
     value: Atom
@@ -168,7 +177,7 @@ class Return:
     origin: Origin | None = None
 
 
-Stmt = Assign | SetItem | Unpack | If | For | While | Break | Continue | Return
+Stmt = Assign | SetItem | Append | Unpack | If | For | While | Break | Continue | Return
 
 
 @dataclass
@@ -219,6 +228,8 @@ def uses(stmt: Stmt) -> set[str]:
         return found | (names(stmt.index.atoms()) if stmt.index else set())
     if isinstance(stmt, SetItem):
         return {stmt.target} | names([stmt.value]) | names(stmt.index.atoms())
+    if isinstance(stmt, Append):
+        return {stmt.target} | names([stmt.value])
     if isinstance(stmt, (Unpack, Return)):
         return names([stmt.value])
     if isinstance(stmt, (If, While)):
@@ -267,6 +278,8 @@ def rename(body: list, mapping: dict[str, str]) -> list:
                         kwargs=tuple((k, atom(v)) for k, v in s.kwargs), index=index(s.index))
         elif isinstance(s, SetItem):
             s = replace(s, target=name(s.target), index=index(s.index), value=atom(s.value))
+        elif isinstance(s, Append):
+            s = replace(s, target=name(s.target), value=atom(s.value))
         elif isinstance(s, Unpack):
             s = replace(s, targets=tuple(map(name, s.targets)), value=atom(s.value))
         elif isinstance(s, Return):
@@ -378,6 +391,9 @@ def prim_parts(s: Assign) -> Parts:
         return ("(", *join([atom_parts(a) for a in args]), ")")
     if p.kind == "list":
         return ("[", *join([atom_parts(a) for a in args]), "]")
+    if p.kind == "dict":  # the keys are literals, kept in p.key
+        return ("{", *join([(k, ": ", *atom_parts(a)) for k, a in zip(p.key, args, strict=True)]),
+                "}")
     if p.kind == "expr":  # passive code kept as written: a format template over args
         return format_parts(p.spelling, args)
     raise ValueError(f"unknown primitive kind {p.kind!r}")
@@ -396,6 +412,8 @@ def stmt_parts(s: Stmt) -> Parts:
         return (Ref(s.target), " = ", *prim_parts(s)) if s.target else prim_parts(s)
     if isinstance(s, SetItem):
         return (Ref(s.target), "[", *index_parts(s.index), "] = ", *atom_parts(s.value))
+    if isinstance(s, Append):
+        return (Ref(s.target), ".append(", *atom_parts(s.value), ")")
     if isinstance(s, Unpack):
         targets = join([(Ref(t),) for t in s.targets])
         if len(s.targets) == 1:

@@ -70,6 +70,7 @@ class Normalizer:
         self.origin: ir.Origin | None = None
         self.globals: dict[str, Any] = {}
         self.result: str | None = None  # the name every `return` assigns, when there are several
+        self.scope: dict[str, str] = {}  # comprehension variables -> their emitted names
         self.locals = set(source.local_names)
         code = getattr(source.fn, "__code__", None)
         for name in self.locals | set(getattr(code, "co_names", ())) | set(
@@ -261,8 +262,7 @@ class Normalizer:
     def bind(self, target, atom: ir.Atom, node) -> None:
         """Store an already computed atom into an assignment target."""
         if isinstance(target, cst.Name):
-            self.local_name(target)
-            self.assign(target.value, ir.COPY, [atom], node=node)
+            self.assign(self.target_name(target), ir.COPY, [atom], node=node)
         elif isinstance(target, (cst.Tuple, cst.List)):
             names = []
             inner = []
@@ -270,8 +270,7 @@ class Normalizer:
                 if isinstance(el, cst.StarredElement):
                     raise self.error(el, "starred assignment targets are not supported")
                 if isinstance(el.value, cst.Name):
-                    self.local_name(el.value)
-                    names.append(el.value.value)
+                    names.append(self.target_name(el.value))
                 else:
                     tmp = self.namer.fresh("item")
                     names.append(tmp)
@@ -343,14 +342,17 @@ class Normalizer:
             raise self.error(s.orelse, "`else` on a for loop is not supported yet")
         if s.asynchronous is not None:
             raise self.error(s, "async for is not supported")
+        self.loop(s.target, s.iter, lambda: self.out.extend(self.sub_block(s.body.body)), s)
+
+    def loop(self, target, it, body, node) -> None:
+        """Emit `for target in it:` with `body()` emitting the body. Loops run over a range:
+        `for x in xs` becomes `for x_index in range(len(xs)): x = xs[x_index]` (and likewise
+        enumerate, zip, and a dict's keys, values and items)."""
         origin = self.origin
-        it = s.iter
         fn = self.resolve_callee(it.func) if isinstance(it, cst.Call) else None
-        target = s.target
         prologue: list[tuple[Any, ir.Atom]] = []  # (target node, atom holding its value)
         if fn is range and isinstance(target, cst.Name):
-            self.local_name(target)
-            counter = target.value
+            counter = self.target_name(target)
             rng = self.call(it, self.namer.fresh(f"{counter}_range"))
         else:
             if fn is enumerate and isinstance(target, cst.Tuple) and len(it.args) == 1 and len(
@@ -358,21 +360,23 @@ class Normalizer:
                 counter_node, target = target.elements[0].value, target.elements[1].value
                 if not isinstance(counter_node, cst.Name):
                     raise self.error(counter_node, "the counter of enumerate must be a name")
-                self.local_name(counter_node)
-                counter = counter_node.value
+                counter = self.target_name(counter_node)
                 seqs = [(target, self.expr(it.args[0].value))]
             elif fn is zip and isinstance(target, cst.Tuple) and len(it.args) == len(
                     target.elements) and not any(a.keyword or a.star for a in it.args):
                 seqs = [(el.value, self.expr(a.value))
                         for el, a in zip(target.elements, it.args, strict=True)]
                 counter = self.namer.fresh("k")
+            elif dict_view(it) is not None:
+                seqs, counter = self.dict_loop(target, it)
             else:
                 seqs = [(target, self.expr(it))]
                 base = target.value if isinstance(target, cst.Name) else "item"
                 counter = self.namer.fresh(f"{base}_index")
             self.locals.add(counter)
             lengths = [self.assign(None, Prim("call", len, "len"), [a], hint=f"len_{a.id}"
-                                   if isinstance(a, Name) else "n") for _, a in seqs]
+                                   if isinstance(a, Name) else "n") for _, a in seqs
+                       if a is not None]
             if len(lengths) > 1:
                 n = self.assign(None, Prim("call", min, "min"), lengths, hint="n")
             else:
@@ -383,16 +387,54 @@ class Normalizer:
         saved, self.out = self.out, []
         self.origin = origin
         for tnode, seq in prologue:
+            if seq is None:  # the value of a dict entry: d[key]
+                tnode, base, key = tnode
+                self.assign(self.target_name(tnode), Prim("index"), [base],
+                            index=ir.Index((key,)))
+                continue
             idx = ir.Index((Name(counter),))
-            if isinstance(tnode, cst.Name):
-                self.local_name(tnode)
-                self.assign(tnode.value, Prim("index"), [seq], index=idx)
+            if isinstance(tnode, str):  # an emitted name (the key of a dict values loop)
+                self.assign(tnode, Prim("index"), [seq], index=idx)
+            elif isinstance(tnode, cst.Name):
+                self.assign(self.target_name(tnode), Prim("index"), [seq], index=idx)
             else:
-                self.bind(tnode, self.assign(None, Prim("index"), [seq], index=idx, hint="item"), s)
-        self.out.extend(self.sub_block(s.body.body))
-        body, self.out = self.out, saved
+                self.bind(tnode, self.assign(None, Prim("index"), [seq], index=idx,
+                                             hint="item"), node)
+        body()
+        inner, self.out = self.out, saved
         self.origin = origin
-        self.emit(ir.For(counter, rng, body))
+        self.emit(ir.For(counter, rng, inner))
+
+    def dict_loop(self, target, it):
+        """`for k in d.keys()`, `for v in d.values()`, `for k, v in d.items()`: over a list of
+        the keys, reading each value by key."""
+        view, base_node = dict_view(it)
+        base = self.expr(base_node)
+        keys = self.assign(None, Prim("call", list, "list"), [base], hint="keys")
+        counter = self.namer.fresh("key_index")
+        key_node = target.elements[0].value if view == "items" else target
+        if view == "items" and not (isinstance(target, cst.Tuple) and len(target.elements) == 2):
+            raise self.error(target, "unpack the items of a dict into two names: for k, v in")
+        value_node = target.elements[1].value if view == "items" else target
+        if view == "values":
+            key = Name(self.namer.fresh("key"))
+            self.locals.add(key.id)
+            return [(key.id, keys), ((value_node, base, key), None)], counter
+        if not isinstance(key_node, cst.Name):
+            raise self.error(key_node, "the key of a dict loop must be a name")
+        key = Name(self.target_name(key_node))
+        seqs = [(key_node, keys)]
+        if view == "items":
+            seqs.append(((value_node, base, key), None))
+        return seqs, counter
+
+    def target_name(self, node: cst.Name) -> str:
+        """The name a loop or comprehension target binds (comprehension variables are
+        renamed so they never clobber the function's own names)."""
+        if node.value in self.scope:
+            return self.scope[node.value]
+        self.local_name(node)
+        return node.value
 
     def while_(self, s: cst.While) -> None:
         if s.orelse is not None:
@@ -462,12 +504,16 @@ class Normalizer:
                                if kind == "tuple" else "items")
         if isinstance(node, cst.IfExp):
             return self.if_exp(node, target)
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            return self.comprehension(node, target)
+        if isinstance(node, cst.Dict):
+            return self.dict_literal(node, target)
         if isinstance(node, cst.Ellipsis):
             return Const(Ellipsis, "...")
         what = {
             cst.Lambda: "a lambda", cst.ListComp: "a list comprehension",
             cst.GeneratorExp: "a generator expression", cst.DictComp: "a dict comprehension",
-            cst.SetComp: "a set comprehension", cst.Dict: "a dict literal",
+            cst.SetComp: "a set comprehension",
             cst.Set: "a set literal", cst.NamedExpr: "an assignment expression (:=)",
             cst.Yield: "yield", cst.Await: "await", cst.FormattedString: "an f-string",
         }.get(type(node), type(node).__name__)
@@ -477,6 +523,8 @@ class Normalizer:
         n = node.value
         if n in ("True", "False", "None"):
             return Const({"True": True, "False": False, "None": None}[n], n)
+        if n in self.scope:
+            return Name(self.scope[n])
         if n in self.locals:
             return Name(n)
         obj = self.source.resolve([n])
@@ -529,6 +577,56 @@ class Normalizer:
         self.emit(ir.If(test, body, orelse))
         return Name(name)
 
+    def comprehension(self, node, target, total: bool = False) -> ir.Atom:
+        """[e for x in xs if c] as a loop appending to a list; with total, sum(e for ...)
+        as a loop adding into an accumulator. Comprehension variables get names of their
+        own, as in Python they do not leak."""
+        result = target or self.namer.fresh("total" if total else "items")
+        if total:
+            self.assign(result, ir.COPY, [Const(0, "0")], node=node)
+        else:
+            self.assign(result, Prim("list"), [], node=node)
+        saved_scope = dict(self.scope)
+
+        def level(comp: cst.CompFor) -> None:
+            if comp.asynchronous is not None:
+                raise self.error(comp, "async comprehensions are not supported")
+            for name in self.names_in(comp.target):
+                self.scope[name] = self.namer.fresh(name)
+            self.loop(comp.target, comp.iter, lambda: inner(comp), node)
+
+        def inner(comp: cst.CompFor) -> None:
+            def rest(ifs: list) -> None:
+                if ifs:
+                    test = self.test_atom(ifs[0].test)
+                    saved, self.out = self.out, []
+                    rest(ifs[1:])
+                    body, self.out = self.out, saved
+                    self.emit(ir.If(test, body, []))
+                elif comp.inner_for_in is not None:
+                    level(comp.inner_for_in)
+                elif total:
+                    value = self.expr(node.elt)
+                    self.assign(result, Prim("binop", operator.add, "+"), [Name(result), value],
+                                node=node)
+                else:
+                    self.emit(ir.Append(result, self.expr(node.elt)))
+            rest(list(comp.ifs))
+
+        level(node.for_in)
+        self.scope = saved_scope
+        return Name(result)
+
+    def dict_literal(self, node: cst.Dict, target) -> ir.Atom:
+        keys, values = [], []
+        for el in node.elements:
+            if not isinstance(el, cst.DictElement) or not isinstance(
+                    el.key, (cst.SimpleString, cst.Integer)):
+                raise self.error(el, "dict literals need literal keys ('W': ...)")
+            keys.append(self.source.code(el.key))
+            values.append(self.expr(el.value))
+        return self.assign(target, Prim("dict", tuple(keys)), values, node=node, hint="params")
+
     def attribute(self, node: cst.Attribute, target) -> ir.Atom:
         dotted = dotted_name(node)
         if dotted and dotted[0] not in self.locals:
@@ -556,6 +654,16 @@ class Normalizer:
         func = node.func
         args, kwargs = [], []
         fn = self.resolve_callee(func)
+        if fn is sum and len(node.args) == 1 and isinstance(node.args[0].value, (
+                cst.GeneratorExp, cst.ListComp)) and not node.args[0].keyword:
+            return self.comprehension(node.args[0].value, target, total=True)
+        if statement and isinstance(func, cst.Attribute) and func.attr.value == "append" and \
+                isinstance(func.value, cst.Name) and len(node.args) == 1 and \
+                not node.args[0].keyword and (func.value.value in self.locals
+                                              or func.value.value in self.scope):
+            lst = self.name(func.value)
+            self.emit(ir.Append(lst.id, self.expr(node.args[0].value)))
+            return Const(None, "None")
         method = None
         if fn is MISSING and isinstance(func, cst.Attribute) and not (
                 dotted_name(func) and dotted_name(func)[0] not in self.locals):
@@ -693,6 +801,14 @@ class Normalizer:
         if not isinstance(node, cst.Assert) and text.startswith("(") and text.endswith(")"):
             text = text[1:-1]
         return " ".join(text.split()), [Name(n) for n in order]
+
+
+def dict_view(it) -> tuple[str, Any] | None:
+    """('items', d) for `d.items()`, and likewise keys and values."""
+    if isinstance(it, cst.Call) and not it.args and isinstance(it.func, cst.Attribute) and \
+            it.func.attr.value in ("items", "keys", "values"):
+        return it.func.attr.value, it.func.value
+    return None
 
 
 def np_shape_key(attr: str) -> Any:

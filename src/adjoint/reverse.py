@@ -238,6 +238,8 @@ class Sweep:
         if x not in self.defined:
             self.defined.add(x)
             (self.owned.add if fresh else self.owned.discard)(x)
+            if tuple(contrib) == (Ref(xb),):  # x = x + ...: the adjoint passes through
+                return []
             return [self.assign(xb, contrib)]
         if x in self.seqs:
             return [self.assign(xb, (RUNTIME, ".add_seq(", Ref(xb), ", ", *contrib, ")"))]
@@ -300,7 +302,7 @@ class Sweep:
             for v, mode in saves.items():
                 if mode == "before":
                     out.append(self.line((Ref(self.stack(v)), ".append(", Ref(v), ")")))
-            if id(s) in self.plan.slices:
+            if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
                 out.append(self.line((Ref(self.stack(s.target)), ".append(",
                                       *self.slice_of(s), ")")))
             out.extend(self.forward_stmt(s))
@@ -374,7 +376,7 @@ class Sweep:
                                                      ", ", Ref(w), ")")))
         return out
 
-    def block(self, body: list, pops_for: list | None = None) -> list:
+    def block(self, body: list, pops_for: list | None = None, origin=None) -> list:
         out: list = []
         for s in (pops_for if pops_for is not None else body):
             for v, mode in self.plan.saves.get(id(s), {}).items():
@@ -383,7 +385,7 @@ class Sweep:
                     out.append(self.assign(v, (Ref(self.stack(v)), ".pop()")))
                 elif mode == "recompute":
                     out.extend(self.forward_stmt(s))
-        last_origin = None
+        last_origin = origin
         for s in reversed(body):
             self.current = id(s)
             lines = self.stmt(s)
@@ -403,7 +405,9 @@ class Sweep:
         for v, mode in self.plan.saves.get(id(s), {}).items():
             if mode == "before":
                 out.append(self.assign(v, (Ref(self.stack(v)), ".pop()")))
-        if id(s) in self.plan.slices:
+        if id(s) in self.plan.slices and isinstance(s, ir.Append):
+            out.append(self.line((Ref(s.target), ".pop()")))
+        elif id(s) in self.plan.slices:
             out.append(self.line((Ref(s.target), "[", *ir.index_parts(s.index), "] = ",
                                   Ref(self.stack(s.target)), ".pop()")))
         return out
@@ -413,6 +417,8 @@ class Sweep:
             return self.assign_adjoint(s)
         if isinstance(s, ir.SetItem):
             return self.setitem_adjoint(s)
+        if isinstance(s, ir.Append):
+            return self.append_adjoint(s)
         if isinstance(s, ir.Unpack):
             return self.unpack_adjoint(s)
         if isinstance(s, ir.If):
@@ -429,6 +435,13 @@ class Sweep:
 
     def assign_adjoint(self, s: Assign) -> list[Line]:
         t = s.target
+        if t is None and s.prim.kind in ("method", "call") and any(
+                self.is_active(a) for a in (*s.args, *(v for _, v in s.kwargs))) and not (
+                s.prim.key is not None and rules.is_passive(s.prim.key)):
+            what = f".{s.prim.spelling}()" if s.prim.kind == "method" else s.prim.spelling
+            raise self.error(s, f"{what} is called for its effect on a value that carries a "
+                             "derivative; adjoint cannot see what it changes. Assign its "
+                             "result instead")
         contributions: list = []
         if t is not None and t in self.active:
             if t in self.defined:
@@ -501,6 +514,9 @@ class Sweep:
         if p.kind in ("tuple", "list"):
             return [(a.id, (Ref(g), f"[{k}]"), False, False)
                     for k, a in enumerate(s.args) if self.is_active(a)]
+        if p.kind == "dict":
+            return [(a.id, (Ref(g), f"[{key}]"), False, False)
+                    for key, a in zip(p.key, s.args, strict=True) if self.is_active(a)]
         if p.key is not None and rules.is_passive(p.key):
             return []  # a constant result (np.zeros_like(x)): nothing flows back
         if p.kind == "expr":
@@ -609,6 +625,9 @@ class Sweep:
 
     def index_add(self, x: str, add: IndexAdd) -> Line:
         xb = self.bar(x)
+        if x in self.seqs:  # an item of a list or dict: replaced, never updated in place
+            item = (Ref(xb), "[", *ir.index_parts(add.index), "]")
+            return self.line((*item, " = ", *item, " + ", *add.g))
         if add.basic:
             return self.line((Ref(xb), "[", *ir.index_parts(add.index), "] += ", *add.g))
         return self.line((RUNTIME, ".add_at(", Ref(xb), ", ", *index_value(add.index), ", ",
@@ -630,6 +649,18 @@ class Sweep:
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(v), ")")
             out += self.add(v, part, True)
         out.append(self.line((Ref(self.bar(y)), "[", *idx, "] = 0.0")))
+        return out
+
+    def append_adjoint(self, s: ir.Append) -> list[Line]:
+        """The adjoint list mirrors the list: what was appended last is popped first."""
+        if s.target not in self.active or s.target not in self.defined:
+            return []
+        out = self.own(s.target)
+        popped = (Ref(self.bar(s.target)), ".pop()")
+        if self.is_active(s.value):
+            out += self.add(s.value.id, popped, False)
+        else:
+            out.append(self.line(popped))
         return out
 
     def unpack_adjoint(self, s: ir.Unpack) -> list[Line]:
@@ -654,10 +685,10 @@ class Sweep:
 
     def if_adjoint(self, s: ir.If) -> list:
         start = self.snapshot()
-        body = self.block(s.body)
+        body = self.block(s.body, origin=s.origin)
         after_body = self.snapshot()
         self.restore_state(start)
-        orelse = self.block(s.orelse)
+        orelse = self.block(s.orelse, origin=s.origin)
         after_else = self.snapshot()
         self.current = id(s)
         merged = after_body[0] | after_else[0]
@@ -685,7 +716,7 @@ class Sweep:
         entry = self.snapshot()
         for _ in range(4):
             self.restore_state(entry)
-            body = self.block(s.body)
+            body = self.block(s.body, origin=s.origin)
             missing = self.defined - entry[0]
             if not missing:
                 break
@@ -716,7 +747,7 @@ class Sweep:
         for s in ir.walk(body):
             if isinstance(s, Assign) and s.prim.kind == "index" and isinstance(s.args[0], Name):
                 found.add(s.args[0].id)
-            elif isinstance(s, ir.SetItem):
+            elif isinstance(s, (ir.SetItem, ir.Append)):
                 found.add(s.target)
         defined_inside = set()
         for s in ir.walk(body):
@@ -761,7 +792,8 @@ def _swap(parts, old: str, new: str):
 
 # runtime helpers that return a new array (never one of their arguments)
 FRESH_HELPERS = {"sum_adjoint", "mean_adjoint", "extremum_adjoint", "prod_adjoint",
-                 "where_adjoint", "clip_adjoint", "maximum_adjoint", "zeros_like", "owned"}
+                 "where_adjoint", "clip_adjoint", "maximum_adjoint", "zeros_like", "owned",
+                 "unstack", "split_like", "sequence_adjoint"}
 
 
 @functools.cache
@@ -790,10 +822,15 @@ def sequences(fn: ir.Function) -> set[str]:
     """Names that hold tuples or lists (their adjoints add item by item)."""
     found = set()
     for s in ir.walk(fn.body):
-        if isinstance(s, Assign) and s.prim.kind in ("tuple", "list") and s.target:
+        if isinstance(s, Assign) and s.prim.kind in ("tuple", "list", "dict") and s.target:
             found.add(s.target)
+        elif isinstance(s, Assign) and s.prim.kind == "index" and isinstance(s.args[0], Name) \
+                and any(isinstance(i, Const) and isinstance(i.value, str) for i in s.index.items):
+            found.add(s.args[0].id)  # read by a string key: a dict
         elif isinstance(s, ir.Unpack) and isinstance(s.value, Name):
             found.add(s.value.id)
+        elif isinstance(s, ir.Append):
+            found.add(s.target)
     changed = True
     while changed:
         changed = False

@@ -44,9 +44,11 @@ def _is_zero(g) -> bool:
 
 def zeros_like(x):
     """A zero adjoint for `x`: 0.0 for a number, float zeros for an array, one per item of a
-    list or tuple."""
+    list or tuple (as a list), one per entry of a dict."""
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
     if isinstance(x, (int, float, complex)):
         return 0.0
     dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else float
@@ -61,9 +63,12 @@ def densify(x_bar, x):
 
 
 def owned(x_bar, x):
-    """A fresh array of x's shape holding `x_bar`, safe to update in place."""
-    if isinstance(x, list):
+    """A fresh array of x's shape holding `x_bar`, safe to update in place (for a list or
+    dict: a fresh list or dict of fresh items)."""
+    if isinstance(x, (list, tuple)):
         return [owned(b, v) for b, v in zip(_items(x_bar, len(x)), x, strict=True)]
+    if isinstance(x, dict):
+        return {k: owned(0.0 if _is_zero(x_bar) else x_bar[k], v) for k, v in x.items()}
     out = zeros_like(x)
     if isinstance(out, float):
         return x_bar
@@ -271,12 +276,12 @@ def split_like(g, arrays, axis=0):
     """Adjoint of np.concatenate(arrays, axis): g cut into pieces shaped like the inputs."""
     sizes = [np.shape(a)[axis] if np.ndim(a) else 1 for a in arrays]
     cuts = np.cumsum(sizes)[:-1]
-    return tuple(np.split(g, cuts, axis=axis))
+    return list(np.split(g, cuts, axis=axis))
 
 
 def unstack(g, arrays, axis=0):
     """Adjoint of np.stack(arrays, axis)."""
-    return tuple(np.take(g, k, axis=axis) for k in range(len(arrays)))
+    return [np.take(g, k, axis=axis) for k in range(len(arrays))]
 
 
 def where_adjoint(g, condition, select: bool):
@@ -319,7 +324,20 @@ def transpose_adjoint(g, axes=None):
 
 def sequence_adjoint(g, items):
     """Adjoint of each item of a list or tuple passed to `sum(items)`: g, unbroadcast."""
-    return tuple(unbroadcast(g, v) for v in items)
+    return [unbroadcast(g, v) for v in items]
+
+
+def add_seq(a, b):
+    """a + b item by item, for the adjoints of lists, tuples and dicts (a list or dict)."""
+    if _is_zero(a):
+        return b
+    if _is_zero(b):
+        return a
+    if isinstance(a, dict):
+        return {k: add_seq(a[k], b[k]) for k in a}
+    if isinstance(a, (list, tuple)):
+        return [add_seq(x, y) for x, y in zip(a, b, strict=True)]
+    return a + b
 
 
 def mod_adjoint_rhs(g, x1, x2):
