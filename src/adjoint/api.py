@@ -9,6 +9,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+import libcst
 import numpy as np
 
 from . import compile as emit
@@ -47,46 +48,64 @@ class Program:
         self.callees: dict = {}
         self.namespace: dict = dict(BASE_NAMESPACE)
         self.sources: dict[str, Any] = {}
+        self.lifted: dict = {}
 
-    def add(self, fn: Any, wrt, *, mode: str = "grad", as_tuple: bool | None = None):
+    def add(self, fn: Any, wrt, *, mode: str = "grad", as_tuple: bool | None = None,
+            bindings: dict | None = None, names: tuple = ()):
         """parse, normalize, reverse (activity inside), optimize."""
-        src = parse_.parse(fn)
+        src = parse_.parse(fn, bindings)
         namer = Namer(RESERVED | self.names.taken)
         normalized = normalize_.normalize(src, namer)
-        names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
-        fixed = ()
+        wrt_names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
         if mode != "split":
-            fixed = (self.names.fresh(("value_and_grad_" if mode == "value" else "grad_")
+            names = (self.names.fresh(("value_and_grad_" if mode == "value" else "grad_")
                                       + normalized.name),)
-            namer.reserve(fixed[0])
-        else:
-            fixed = self.callees[mode_key(fn, wrt)]
-        emitted = reverse_.reverse(normalized, list(names), namer, mode=mode, as_tuple=as_tuple,
-                                   callee=self.callee, names=fixed)
+        for n in names:
+            namer.reserve(n)
+        emitted = reverse_.reverse(normalized, list(wrt_names), namer, mode=mode,
+                                   as_tuple=as_tuple, program=self, names=names)
         if self.optimize:
             emitted = [optimize_.optimize(e) for e in emitted]
         self.merge(normalized.globals, normalized.name)
         self.functions += emitted
-        return emitted, names
+        return emitted, wrt_names
 
-    def callee(self, fn, positions, keywords, avoid, stmt):
+    @staticmethod
+    def params(fn) -> list[str]:
+        if isinstance(fn, parse_.Nested):
+            return fn.params()
+        code = fn.__code__
+        return list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+
+    def split(self, fn, positions, keywords, avoid, bindings):
         """(fwd, bwd) names of the split adjoint of `fn` for these active arguments."""
-        params = list(fn.__code__.co_varnames[: fn.__code__.co_argcount
-                                              + fn.__code__.co_kwonlyargcount])
-        if any(k >= fn.__code__.co_argcount for k in positions):
+        params = self.params(fn)
+        positional = fn.positional_count() if isinstance(fn, parse_.Nested) else \
+            fn.__code__.co_argcount
+        if any(k >= positional for k in positions):
             raise ApiError(f"{fn.__qualname__} is called with more positional arguments than "
                            "it has parameters")
         wrt = tuple(params[k] for k in positions) + tuple(keywords)
-        key = mode_key(fn, wrt)
+        key = (fn, wrt, tuple(sorted((k, id(v)) for k, v in bindings.items())))
         if key not in self.callees:
-            base = fn.__name__
-            names = tuple(self.names.fresh(f"{base}_{part}") for part in ("fwd", "bwd"))
+            names = tuple(self.names.fresh(f"{fn.__name__}_{part}") for part in ("fwd", "bwd"))
             for n in names:
                 if n in avoid:
                     raise ApiError(f"{n} is both a local name and an emitted function")
             self.callees[key] = names
-            self.add(fn, wrt, mode="split")
+            self.add(fn, wrt, mode="split", bindings=bindings, names=names)
         return self.callees[key]
+
+    def primal(self, nested) -> str:
+        """The module-level name of a function defined inside a differentiated one."""
+        if nested not in self.lifted:
+            name = self.names.fresh(nested.__name__)
+            self.lifted[nested] = name
+            code = libcst.Module([nested.lifted().with_changes(name=libcst.Name(name))]).code
+            self.functions.append(code.strip() + "\n")
+            self.merge({k: v for k, v in nested.parent.namespace.items()
+                        if k in libcst_names(nested.funcdef)}, nested.__name__)
+        return self.lifted[nested]
 
     def merge(self, globals_: dict, owner: str) -> None:
         for name, obj in globals_.items():
@@ -102,8 +121,16 @@ class Program:
         return emit.to_source(self.functions)
 
 
-def mode_key(fn, wrt) -> tuple:
-    return (fn, tuple(wrt))
+def libcst_names(node) -> set[str]:
+    """Every name a libcst node mentions."""
+    found: set[str] = set()
+
+    class V(libcst.CSTVisitor):
+        def visit_Name(self, n: libcst.Name) -> None:
+            found.add(n.value)
+
+    node.visit(V())
+    return found
 
 
 def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True) -> Compiled:

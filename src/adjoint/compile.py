@@ -24,6 +24,9 @@ def to_source(functions: list[Emitted]) -> str:
     """The text of emitted functions, one after another."""
     chunks = []
     for fn in functions:
+        if isinstance(fn, str):  # a function kept as written (a lifted nested def)
+            chunks.append(fn)
+            continue
         out = [f"def {fn.name}({fn.params}):"]
         if fn.doc:
             out.append(f'{INDENT}"""{fn.doc}"""')

@@ -21,6 +21,7 @@ from typing import Any
 import libcst as cst
 
 from . import ir, naming, rules
+from . import parse as parse_
 from .errors import UnsupportedSyntax
 from .ir import Assign, Const, Name, Prim
 from .parse import MISSING, Source
@@ -71,6 +72,8 @@ class Normalizer:
         self.globals: dict[str, Any] = {}
         self.result: str | None = None  # the name every `return` assigns, when there are several
         self.scope: dict[str, str] = {}  # comprehension variables -> their emitted names
+        self.nested: dict[str, parse_.Nested] = {}  # functions defined inside this one
+        self.seen_defs: dict[str, int] = {}
         self.locals = set(source.local_names)
         code = getattr(source.fn, "__code__", None)
         for name in self.locals | set(getattr(code, "co_names", ())) | set(
@@ -117,6 +120,9 @@ class Normalizer:
         for kind, group in (("positional", p.posonly_params), ("positional", p.params),
                             ("keyword", p.kwonly_params)):
             for param in group:
+                if param.name.value in self.source.extra_params:
+                    params.append(ir.Param(param.name.value, None, "keyword"))
+                    continue
                 default = self.source.code(param.default) if param.default else None
                 if param.default is not None:
                     self.passive_names(param.default)
@@ -156,8 +162,7 @@ class Normalizer:
         elif isinstance(stmt, cst.While):
             self.while_(stmt)
         elif isinstance(stmt, cst.FunctionDef):
-            raise self.error(stmt, "a nested def is not supported yet; define "
-                             f"{stmt.name.value} at module level")
+            self.define_nested(stmt, stmt.name.value)
         else:
             what = REFUSED_STATEMENTS.get(type(stmt), type(stmt).__name__)
             raise self.error(stmt, f"{what} is not supported inside a differentiated function")
@@ -214,7 +219,11 @@ class Normalizer:
                 self.bind(t.target, atom, node)
             return
         target = targets[0].target
-        if isinstance(target, cst.Name):
+        if isinstance(target, cst.Name) and isinstance(value, cst.Lambda):
+            body = cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(value.body)])])
+            self.define_nested(cst.FunctionDef(cst.Name(target.value), value.params, body),
+                               "<lambda>")
+        elif isinstance(target, cst.Name):
             self.local_name(target)
             self.expr(value, target.value)
         elif isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple,
@@ -525,6 +534,10 @@ class Normalizer:
             return Const({"True": True, "False": False, "None": None}[n], n)
         if n in self.scope:
             return Name(self.scope[n])
+        if n in self.nested:
+            raise self.error(node, f"{n}, a function defined inside {self.source.name}, is used "
+                             "as a value; only calls of it can be differentiated (define it at "
+                             "module level to pass it around)")
         if n in self.locals:
             return Name(n)
         obj = self.source.resolve([n])
@@ -646,9 +659,33 @@ class Normalizer:
 
     def resolve_callee(self, func: cst.BaseExpression) -> Any:
         dotted = dotted_name(func)
+        if dotted and len(dotted) == 1 and dotted[0] in self.nested:
+            return self.nested[dotted[0]]
+        if dotted and dotted[0] in self.source.bindings:
+            return self.source.resolve(dotted)
         if not dotted or dotted[0] in self.locals:
             return MISSING
         return self.source.resolve(dotted)
+
+    def define_nested(self, node: cst.FunctionDef, code_name: str) -> None:
+        """A def (or named lambda) inside the function: calls of it are calls of a function
+        lifted to module level, its free variables passed by keyword."""
+        name = node.name.value
+        if name in self.nested:
+            raise self.error(node, f"{name} is defined twice inside {self.source.name}")
+        index = self.seen_defs.get(code_name, 0)
+        self.seen_defs[code_name] = index + 1
+        code = parse_.code_of(self.source.code_object, code_name, index)
+        free = tuple(n for n in (code.co_freevars if code is not None else ())
+                     if n in self.locals)
+        if name in free:
+            raise self.error(node, f"{name} calls itself from inside {self.source.name}; "
+                             "define it at module level for recursion")
+        for n in free:
+            if n in self.nested:
+                raise self.error(node, f"{name} calls {n}, another function defined inside "
+                                 f"{self.source.name}; define them at module level")
+        self.nested[name] = parse_.Nested(self.source, node, code, free)
 
     def call(self, node: cst.Call, target, statement: bool = False) -> ir.Atom:
         func = node.func
@@ -669,6 +706,8 @@ class Normalizer:
                 dotted_name(func) and dotted_name(func)[0] not in self.locals):
             method = func.attr.value
             args.append(self.expr(func.value))
+        elif isinstance(fn, parse_.Nested):
+            kwargs += [(n, Name(n)) for n in fn.free]
         elif fn is MISSING:
             dotted = dotted_name(func)
             if dotted and dotted[0] in self.locals:
@@ -677,7 +716,7 @@ class Normalizer:
             if dotted:
                 raise self.error(func, f"{'.'.join(dotted)} is not defined")
             raise self.error(func, "only calls of named functions are supported")
-        else:
+        elif dotted_name(func)[0] not in self.source.bindings:
             self.globals[dotted_name(func)[0]] = self.source.resolve(dotted_name(func)[:1])
             self.namer.reserve(dotted_name(func)[0])
         for arg in node.args:

@@ -39,6 +39,9 @@ class Source:
     namespace: dict  # closure cells over globals
     local_names: frozenset
     _positions: Any = field(default=None, repr=False)
+    extra_params: tuple = ()  # free variables of a nested function, passed by keyword
+    bindings: dict = field(default_factory=dict)  # parameters known to hold these functions
+    code_object: Any = None  # to find the code of functions nested in this one
 
     @property
     def name(self) -> str:
@@ -47,6 +50,11 @@ class Source:
     def resolve(self, dotted: list[str]) -> Any:
         """The object `a.b.c` names in the function's scope, or MISSING."""
         head = dotted[0]
+        if head in self.bindings:
+            obj = self.bindings[head]
+            for attr in dotted[1:]:
+                obj = getattr(obj, attr, MISSING)
+            return obj
         if head in self.local_names:
             return MISSING
         if head in self.namespace:
@@ -107,8 +115,17 @@ def _local_names(code: types.CodeType) -> frozenset:
     return frozenset(code.co_varnames) | frozenset(code.co_cellvars)
 
 
-def parse(fn: Any) -> Source:
-    """Parse a function object into a `Source`."""
+def parse(fn: Any, bindings: dict | None = None) -> Source:
+    """Parse a function object (or a `Nested` function) into a `Source`; `bindings` fixes
+    parameters that hold functions, so calls through them resolve."""
+    if isinstance(fn, Nested):
+        return fn.source(bindings or {})
+    src = _parse(fn)
+    src.bindings = dict(bindings or {})
+    return src
+
+
+def _parse(fn: Any) -> Source:
     fn = _unwrap(fn)
     try:
         lines, first_line = inspect.getsourcelines(fn)
@@ -142,12 +159,54 @@ def parse(fn: Any) -> Source:
             except ValueError:  # an empty cell: defined later in the enclosing scope
                 pass
     return Source(fn, filename, first_line, dedent, module, funcdef, namespace,
-                  _local_names(fn.__code__))
+                  _local_names(fn.__code__), code_object=fn.__code__)
 
 
-def nested(parent: Source, funcdef: cst.FunctionDef, code: types.CodeType | None) -> Source:
-    """A `Source` for a `def` nested inside `parent`, sharing its module."""
-    local = _local_names(code) if code is not None else frozenset()
-    outer = {k: v for k, v in parent.namespace.items()}
-    return Source(parent.fn, parent.filename, parent.first_line, parent.dedent, parent.module,
-                  funcdef, outer, local, parent._positions)
+class Nested:
+    """A function defined inside another (a def, or a lambda given a name), compiled as a
+    module-level function whose free variables become keyword-only parameters."""
+
+    def __init__(self, parent: Source, funcdef: cst.FunctionDef, code: types.CodeType | None,
+                 free: tuple[str, ...]):
+        self.parent, self.funcdef, self.code, self.free = parent, funcdef, code, free
+        self.__name__ = self.__qualname__ = funcdef.name.value
+        self.__module__ = getattr(parent.fn, "__module__", None)
+
+    def params(self) -> list[str]:
+        p = self.funcdef.params
+        return [x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)] + list(
+            self.free)
+
+    def positional_count(self) -> int:
+        p = self.funcdef.params
+        return len(p.posonly_params) + len(p.params)
+
+    def lifted(self) -> cst.FunctionDef:
+        """The def with its free variables as keyword-only parameters."""
+        extra = [cst.Param(cst.Name(n)) for n in self.free]
+        params = self.funcdef.params
+        return self.funcdef.with_changes(params=params.with_changes(
+            kwonly_params=(*params.kwonly_params, *extra),
+            star_arg=params.star_arg if (params.kwonly_params or not extra
+                                         or isinstance(params.star_arg, cst.Param))
+            else cst.ParamStar()), decorators=())
+
+    def source(self, bindings: dict) -> Source:
+        funcdef = self.lifted()
+        local = (_local_names(self.code) if self.code is not None else frozenset()) | set(
+            self.free)
+        src = Source(self.parent.fn, self.parent.filename, self.parent.first_line,
+                     self.parent.dedent, self.parent.module, funcdef, dict(self.parent.namespace),
+                     frozenset(local), self.parent._positions, tuple(self.free), dict(bindings),
+                     self.code)
+        src.original = self.funcdef
+        return src
+
+
+def code_of(parent_code: types.CodeType | None, name: str, index: int) -> types.CodeType | None:
+    """The code object of the index-th function called `name` defined in `parent_code`."""
+    if parent_code is None:
+        return None
+    found = [c for c in parent_code.co_consts if isinstance(c, types.CodeType)
+             and c.co_name == name]
+    return found[index] if index < len(found) else None

@@ -23,6 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import activity, ir, optimize, rules
+from . import parse as parse_
 from .errors import MissingRule, UnsupportedSyntax
 from .ir import Assign, Block, Const, Line, Name, Ref
 from .naming import Namer
@@ -36,17 +37,16 @@ class ShapeRef(Ref):
 
 
 def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad",
-            as_tuple: bool | None = None, scalar_params: set[str] = frozenset(), callee=None,
+            as_tuple: bool | None = None, scalar_params: set[str] = frozenset(), program=None,
             names: tuple[str, ...] = ()) -> list[ir.Emitted]:
     """The emitted adjoint of `fn` with respect to the parameters `wrt`.
 
     mode 'grad': one function running both sweeps and returning the gradients; 'value': the
     same, returning (value, gradients); 'split' (for functions the differentiated code calls):
     `<f>_fwd`, the primal returning (result, saved values), and `<f>_bwd(saved, seed)`,
-    the reverse sweep. `callee(fn, positions, keywords, avoid)` gives the (fwd, bwd) names of
-    a user function called with active arguments at those positions and keywords."""
+    the reverse sweep. `program` compiles the user functions `fn` calls (api.Program)."""
     activity.check_writes(fn)
-    link_calls(fn, wrt, namer, callee)
+    link_calls(fn, wrt, namer, program)
     plan = activity.Plan()
     for _ in range(8):
         sweep = Sweep(fn, wrt, namer, plan, scalar_params)
@@ -124,23 +124,30 @@ def definitely_bound(items: list, bound: set) -> set:
     return bound
 
 
-def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, callee) -> None:
-    """Point each call of a user function with active arguments at its emitted adjoint:
-    the forward sweep calls `f_fwd` and keeps what it returns for `f_bwd`."""
+def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, program) -> None:
+    """Point each call of a user function with active arguments at its emitted adjoint: the
+    forward sweep calls `f_fwd` and keeps what it returns for `f_bwd`. Calls of functions
+    defined inside this one, with nothing to differentiate, call their lifted primal."""
     active = activity.analyze(fn, set(wrt)).active | set(wrt)
     for s in ir.walk(fn.body):
-        if not (isinstance(s, Assign) and s.prim.kind == "call" and is_user_function(s.prim.key)
-                and s.target in active):
+        if not (isinstance(s, Assign) and s.prim.kind == "call" and is_user_function(s.prim.key)):
             continue
         positions = tuple(k for k, a in enumerate(s.args) if isinstance(a, Name)
                           and a.id in active)
         keywords = tuple(k for k, a in s.kwargs if isinstance(a, Name) and a.id in active)
-        if not positions and not keywords:
+        if s.target not in active or not (positions or keywords):
+            if isinstance(s.prim.key, parse_.Nested):
+                s.prim = ir.Prim("call", s.prim.key, program.primal(s.prim.key))
             continue
-        if callee is None:
+        if program is None:
             raise fn.source.error(s.node, "calls of your own functions cannot be "
                                   "differentiated here", MissingRule)
-        fwd, bwd = callee(s.prim.key, positions, keywords, set(namer.taken), s)
+        params = program.params(s.prim.key)[:len(s.args)]
+        bindings = {k: a.value for k, a in zip(params, s.args, strict=True)
+                    if isinstance(a, Const) and callable(a.value)}
+        bindings.update({k: a.value for k, a in s.kwargs
+                         if isinstance(a, Const) and callable(a.value)})
+        fwd, bwd = program.split(s.prim.key, positions, keywords, set(namer.taken), bindings)
         short = s.prim.spelling.split(".")[-1]
         s.tape = namer.cached(("tape", id(s)), f"{short}_saved")
         s.adjoint = (fwd, bwd, positions, keywords)
@@ -855,6 +862,8 @@ def module_aliases(fn: ir.Function) -> dict[str, ir.Parts]:
 
 
 def is_user_function(obj) -> bool:
+    if isinstance(obj, parse_.Nested):
+        return True
     if not isinstance(obj, types.FunctionType) or rules.lookup(obj) is not None:
         return False
     module = getattr(obj, "__module__", "") or ""
