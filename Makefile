@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo test golden lint sz fuzz bench clean
+.PHONY: demo test golden docs lint sz fuzz bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ golden: $(STAMP)
 		out=samples/generated/$$(basename $${target%%:*} .py)_grad.py; \
 		$(BIN)/adjoint grad samples/$$target --wrt $$wrt -o $$out || exit 1; \
 	done
+
+# Regenerate docs/rules.md, the list of supported functions, from the rule table.
+docs: $(STAMP)
+	@mkdir -p docs
+	$(BIN)/adjoint rules --markdown > docs/rules.md.tmp && mv docs/rules.md.tmp docs/rules.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests samples benchmarks
