@@ -168,14 +168,78 @@ def liveness(body: list, live_out: set) -> dict[int, set]:
     return after
 
 
+def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
+    """For each statement (by id), the objects each name may point to just before it runs.
+
+    An object is (site, age): the site is the statement that made it (or the parameter), and
+    the age tells the latest object from a site ('new') from all earlier ones ('old'), so
+    `new = u.copy()` in a loop never aliases the `u` of the previous trip."""
+    before: dict[int, dict[str, frozenset]] = {}
+
+    def join(a: dict, b: dict) -> dict:
+        return {k: a.get(k, frozenset()) | b.get(k, frozenset()) for k in a.keys() | b.keys()}
+
+    def pts(state: dict, a) -> frozenset:
+        return state.get(a.id, frozenset()) if isinstance(a, Name) else frozenset()
+
+    def transfer(s, state: dict) -> dict:
+        if isinstance(s, Assign) and s.target:
+            site = id(s)
+            state = {k: frozenset((x, "old") if x == site else (x, age) for x, age in v)
+                     for k, v in state.items()}
+            p = s.prim
+            shared: frozenset = frozenset()
+            if p.kind in ("copy", "index") or (p.kind == "attr" and p.spelling in (
+                    "T", "real", "imag")) or (p.kind == "call" and p.key in VIEWS) or (
+                    p.kind == "method" and p.spelling in VIEW_METHODS):
+                shared = pts(state, s.args[0])
+            elif p.kind in ("tuple", "list", "dict") or (
+                    p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key)):
+                for a in (*s.args, *(v for _, v in s.kwargs)):  # containers, user functions
+                    shared |= pts(state, a)
+            state[s.target] = frozenset({(site, "new")}) | shared
+        elif isinstance(s, Unpack):
+            for t in s.targets:
+                state[t] = pts(state, s.value)
+        elif isinstance(s, ir.Append):
+            state[s.target] = state.get(s.target, frozenset()) | pts(state, s.value)
+        return state
+
+    def block(stmts: list, state: dict) -> dict:
+        for s in stmts:
+            before[id(s)] = join(before.get(id(s), {}), state)
+            if isinstance(s, If):
+                state = join(block(s.body, dict(state)), block(s.orelse, dict(state)))
+            elif isinstance(s, (For, While)):
+                head = dict(state)
+                while True:
+                    end = block(s.body, block(s.prelude, dict(head)) if isinstance(s, While)
+                                else dict(head))
+                    new = join(head, end)
+                    if new == head:
+                        break
+                    head = new
+                state = head
+            else:
+                state = transfer(s, state)
+        return state
+
+    block(fn.body, {p.name: frozenset({(("param", p.name), "new")}) for p in fn.params})
+    return before
+
+
 def check_writes(fn: ir.Function) -> None:
-    """Refuse `y[i] = v` while a name that may share y's memory is still to be read."""
-    classes = aliases(fn)
+    """Refuse `y[i] = v` (or `y.append(v)`) while another name that may point to y's array
+    is still to be read: its derivative would be lost."""
+    before = points_to(fn)
     live_after = liveness(fn.body, set())
     for s in ir.walk(fn.body):
         if not isinstance(s, (SetItem, ir.Append)):
             continue
-        others = (classes.members(s.target) - {s.target}) & live_after.get(id(s), set())
+        state = before.get(id(s), {})
+        objects = state.get(s.target, frozenset())
+        others = {z for z in live_after.get(id(s), set()) - {s.target}
+                  if state.get(z, frozenset()) & objects}
         if isinstance(s, ir.Append) and isinstance(s.value, Name):
             others.discard(s.value.id)  # the appended value itself: the list only holds it
         if others:

@@ -207,16 +207,28 @@ def _gradient(fn, wrt, value: bool, optimize: bool):
 def _check_args(fn, params, args, kwargs) -> None:
     names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
     for k, name in enumerate(names):
-        if name not in params:
-            continue
-        value = args[k] if k < len(args) else kwargs.get(name)
-        if isinstance(value, (bool, int, np.integer)) or (
-                hasattr(value, "dtype") and not np.issubdtype(value.dtype, np.inexact)):
-            raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: it is "
-                           f"an integer or boolean ({type(value).__name__}); pass a float")
-        if isinstance(value, complex) or np.iscomplexobj(value):
-            raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: "
-                           "complex inputs are not supported")
+        if name in params and (k < len(args) or name in kwargs):
+            _check_value(fn, name, args[k] if k < len(args) else kwargs[name])
+
+
+def _check_value(fn, name: str, value) -> None:
+    """A differentiated argument holds floats: numbers, arrays, or containers of them."""
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_value(fn, name, v)
+        return
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _check_value(fn, name, v)
+        return
+    if isinstance(value, (bool, int, np.integer)) or (
+            hasattr(value, "dtype") and not np.issubdtype(value.dtype, np.inexact)):
+        raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: it holds "
+                       f"integers or booleans ({type(value).__name__}); pass floats")
+    if isinstance(value, complex) or (hasattr(value, "dtype") and np.issubdtype(
+            value.dtype, np.complexfloating)):
+        raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: "
+                       "complex inputs are not supported")
 
 
 def grad(fn=None, wrt=0, *, optimize: bool = True):

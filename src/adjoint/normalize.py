@@ -347,11 +347,24 @@ class Normalizer:
         self.emit(ir.If(test, body, orelse))
 
     def for_(self, s: cst.For) -> None:
-        if s.orelse is not None:
-            raise self.error(s.orelse, "`else` on a for loop is not supported yet")
         if s.asynchronous is not None:
             raise self.error(s, "async for is not supported")
         self.loop(s.target, s.iter, lambda: self.out.extend(self.sub_block(s.body.body)), s)
+        self.loop_else(s)
+
+    def loop_else(self, s) -> None:
+        """`else` on a loop runs when no `break` left it: a flag set before each break."""
+        if s.orelse is None:
+            return
+        loop = self.out.pop()
+        flag = self.namer.fresh("broke")
+        loop.body = _flag_breaks(loop.body, flag, loop.origin)
+        orelse = self.sub_block(s.orelse.body.body)
+        self.origin = loop.origin
+        self.emit(Assign(flag, ir.COPY, (Const(False, "False"),)))
+        self.out.append(loop)
+        self.origin = ir.Origin("else:", s.orelse)
+        self.emit(ir.If(Name(flag), [], orelse))
 
     def loop(self, target, it, body, node) -> None:
         """Emit `for target in it:` with `body()` emitting the body. Loops run over a range:
@@ -446,8 +459,6 @@ class Normalizer:
         return node.value
 
     def while_(self, s: cst.While) -> None:
-        if s.orelse is not None:
-            raise self.error(s.orelse, "`else` on a while loop is not supported yet")
         origin = self.origin
         saved, self.out = self.out, []
         test = self.test_atom(s.test)
@@ -455,6 +466,7 @@ class Normalizer:
         body = self.sub_block(s.body.body)
         self.origin = origin
         self.emit(ir.While(prelude, test, body, trips=self.namer.fresh("trips")))
+        self.loop_else(s)
 
     # ------------------------------------------------------------ expressions
 
@@ -992,6 +1004,19 @@ def _structure(body: list, jumps: tuple) -> list:
                     s.body = _structure(s.body + rest, jumps)
                     s.orelse = _structure(s.orelse + [_copy(x) for x in rest], jumps)
                 return out
+    return out
+
+
+def _flag_breaks(body: list, flag: str, origin) -> list:
+    """Set `flag` before each break that leaves this loop (not breaks of inner loops)."""
+    out: list = []
+    for s in body:
+        if isinstance(s, ir.Break):
+            out.append(Assign(flag, ir.COPY, (Const(True, "True"),), origin=s.origin or origin))
+        elif isinstance(s, ir.If):
+            s.body = _flag_breaks(s.body, flag, origin)
+            s.orelse = _flag_breaks(s.orelse, flag, origin)
+        out.append(s)
     return out
 
 

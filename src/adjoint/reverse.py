@@ -376,9 +376,11 @@ class Sweep:
         """Gradients with the type and shape of their argument."""
         out = []
         for w in self.wrt:
-            if w not in self.defined:
+            if w not in self.defined and w not in self.seqs:
                 out.append(self.assign(self.bar(w), (RUNTIME, ".zeros_like(", Ref(w), ")")))
-            elif w in self.zeroed:
+            elif w not in self.defined:
+                out.append(self.assign(self.bar(w), (RUNTIME, ".densify(0.0, ", Ref(w), ")")))
+            elif w in self.zeroed or w in self.seqs:
                 out.append(self.assign(self.bar(w), (RUNTIME, ".densify(", Ref(self.bar(w)),
                                                      ", ", Ref(w), ")")))
         return out
@@ -517,7 +519,8 @@ class Sweep:
             base = s.args[0]
             if not self.is_active(base):
                 return []
-            return [(base.id, IndexAdd(s.index, gp, self.basic(s.index)), True, False)]
+            return [(base.id, IndexAdd(s.index, gp, self.basic(s.index), s.target in self.seqs),
+                     True, False)]
         if p.kind in ("tuple", "list"):
             return [(a.id, (Ref(g), f"[{k}]"), False, False)
                     for k, a in enumerate(s.args) if self.is_active(a)]
@@ -634,6 +637,8 @@ class Sweep:
         xb = self.bar(x)
         if x in self.seqs:  # an item of a list or dict: replaced, never updated in place
             item = (Ref(xb), "[", *ir.index_parts(add.index), "]")
+            if add.container:
+                return self.line((*item, " = ", RUNTIME, ".add_seq(", *item, ", ", *add.g, ")"))
             return self.line((*item, " = ", *item, " + ", *add.g))
         if add.basic:
             return self.line((Ref(xb), "[", *ir.index_parts(add.index), "] += ", *add.g))
@@ -767,10 +772,11 @@ class Sweep:
 
 
 class IndexAdd:
-    """A contribution to x_bar[index]."""
+    """A contribution to x_bar[index] (basic: the index selects without repeats; container:
+    the item is itself a list, tuple or dict)."""
 
-    def __init__(self, index: ir.Index, g, basic: bool):
-        self.index, self.g, self.basic = index, g, basic
+    def __init__(self, index: ir.Index, g, basic: bool, container: bool = False):
+        self.index, self.g, self.basic, self.container = index, g, basic, container
 
 
 def index_value(index: ir.Index) -> ir.Parts:
@@ -847,6 +853,10 @@ def sequences(fn: ir.Function) -> set[str]:
                 if pair & found and not pair <= found:
                     found |= pair
                     changed = True
+            elif isinstance(s, Assign) and s.prim.kind == "index" and s.target in found and \
+                    isinstance(s.args[0], Name) and s.args[0].id not in found:
+                found.add(s.args[0].id)  # an item is a container: so is what holds it
+                changed = True
     return found
 
 

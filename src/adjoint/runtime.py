@@ -56,7 +56,13 @@ def zeros_like(x):
 
 
 def densify(x_bar, x):
-    """`x_bar` with the type and shape of `x`: turns a symbolic zero into real zeros."""
+    """`x_bar` with the type and shape of `x`: a symbolic zero becomes real zeros, and the
+    adjoint of a tuple or dict becomes a tuple or dict."""
+    if isinstance(x, dict):
+        return {k: densify(0.0 if _is_zero(x_bar) else x_bar[k], v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        items = [densify(b, v) for b, v in zip(_items(x_bar, len(x)), x, strict=True)]
+        return tuple(items) if isinstance(x, tuple) else items
     if _is_zero(x_bar) and not isinstance(x, (int, float)):
         return zeros_like(x)
     return x_bar

@@ -27,13 +27,19 @@ def _perturb(args: list, kwargs: dict, name: str, position: int | None, delta) -
     return args, kwargs
 
 
+# Arguments may be numbers, arrays, and lists, tuples and dicts of them.
+
 def _add(x, d):
+    if isinstance(x, dict):
+        return {k: _add(x[k], d[k]) for k in x}
     if isinstance(x, (list, tuple)):
         return type(x)(_add(a, b) for a, b in zip(x, d, strict=True))
     return x + d
 
 
 def _direction(x, rng):
+    if isinstance(x, dict):
+        return {k: _direction(v, rng) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_direction(v, rng) for v in x]
     if np.ndim(x) == 0:
@@ -42,20 +48,28 @@ def _direction(x, rng):
 
 
 def _dot(a, b) -> float:
+    if isinstance(a, dict):
+        return sum(_dot(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
         return sum(_dot(x, y) for x, y in zip(a, b, strict=True))
     return float(np.sum(np.asarray(a) * np.asarray(b)))
 
 
 def _scale(d, s):
+    if isinstance(d, dict):
+        return {k: _scale(v, s) for k, v in d.items()}
     if isinstance(d, list):
         return [_scale(v, s) for v in d]
     return d * s
 
 
 def _same_kind(g, x) -> bool:
+    if isinstance(x, dict):
+        return isinstance(g, dict) and g.keys() == x.keys() and all(
+            _same_kind(g[k], x[k]) for k in x)
     if isinstance(x, (list, tuple)):
-        return len(g) == len(x) and all(_same_kind(a, b) for a, b in zip(g, x, strict=True))
+        return isinstance(g, (list, tuple)) and len(g) == len(x) and all(
+            _same_kind(a, b) for a, b in zip(g, x, strict=True))
     if np.ndim(x) == 0:
         return np.ndim(g) == 0
     return np.shape(g) == np.shape(x)
@@ -106,10 +120,19 @@ def check_grads(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bool = 
 
 
 def _same_state(actual, expected, fname: str) -> None:
-    a_args, a_kwargs = actual
-    e_args, e_kwargs = expected
-    for a, e in zip([*a_args, *a_kwargs.values()], [*e_args, *e_kwargs.values()], strict=True):
-        if isinstance(a, np.ndarray) and not np.array_equal(a, e, equal_nan=True):
+    """The arguments after the gradient call equal those after calling f itself."""
+    def same(a, e) -> bool:
+        if isinstance(a, dict):
+            return all(same(a[k], e[k]) for k in a)
+        if isinstance(a, (list, tuple)):
+            return len(a) == len(e) and all(same(x, y) for x, y in zip(a, e, strict=True))
+        if isinstance(a, np.ndarray):
+            return np.array_equal(a, e, equal_nan=True)
+        return True
+
+    for a, e in zip([*actual[0], *actual[1].values()], [*expected[0], *expected[1].values()],
+                    strict=True):
+        if not same(a, e):
             raise AssertionError(f"the gradient of {fname} changed an argument it was given")
 
 

@@ -1,0 +1,364 @@
+"""A corpus of small programs, one or more per construct of the supported language.
+
+Each entry: a name, the source (the last def is differentiated; earlier defs are helpers
+it may call), a function giving the arguments, and `wrt`. test_language.py checks every
+entry against central differences with the optimizer on and off.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Program:
+    name: str
+    src: str
+    args: Callable[[np.random.Generator], list]
+    wrt: Any = 0
+
+
+def vec(n):
+    return lambda rng: [rng.normal(size=n)]
+
+
+PROGRAMS = [
+    # ---- straight-line code
+    Program("tuple_swap", """
+def f(x, y):
+    a, b = x * 2.0, y
+    a, b = b, a
+    return np.sum(a * np.sin(b))
+""", lambda r: [r.normal(size=3), r.normal(size=3)], (0, 1)),
+    Program("reassign_top_level", """
+def f(x):
+    y = x * x
+    x = np.sin(x)
+    return np.sum(y + x)
+""", vec(4)),
+    Program("augmented", """
+def f(x, w):
+    s = x * 1.0
+    s += w
+    s *= x
+    s -= 1.0
+    s /= 2.0
+    s **= 2
+    return np.sum(s)
+""", lambda r: [r.normal(size=3), r.normal(size=3)], (0, 1)),
+    Program("attribute_and_methods", """
+def f(A, v):
+    B = A.T @ A
+    s = B.sum(axis=0)
+    return s.dot(v) + A.reshape(-1).max()
+""", lambda r: [r.normal(size=(3, 2)), r.normal(size=2)], (0, 1)),
+    Program("conditional_expression", """
+def f(x):
+    y = x * 2.0 if np.sum(x) > 0 else x * 3.0
+    return np.sum(y ** 2)
+""", vec(3)),
+    Program("passive_integers", """
+def f(x):
+    n = len(x)
+    m = x.shape[0] // 2
+    k = int(np.floor(1.7))
+    i = np.argmax(x)
+    return x[i] * n + np.sum(x[:m]) * k + np.pi * x[0]
+""", vec(5)),
+    Program("index_reads", """
+def f(A):
+    a = A[0, 1] + A[-1, ::-1][0]
+    b = A[1:, None, 1] * A[1:, 2:3]
+    c = A[[0, 2, 0]] * 2.0
+    d = A[A > 0]
+    return a + np.sum(b) + np.sum(c) + np.sum(d ** 2)
+""", lambda r: [r.normal(size=(3, 4))]),
+    # ---- branches
+    Program("if_elif_else", """
+def f(x, y):
+    if x > 1.0:
+        z = x * y
+    elif x > 0.0:
+        z = np.sin(x) + y
+    else:
+        z = np.exp(x) * y * y
+    return z
+""", lambda r: [float(r.choice([1.5, 0.5, -0.5])), 0.7], (0, 1)),
+    Program("and_or_not", """
+def f(x, y):
+    if x > 0 and not y < 0 or x > 10:
+        return x * y
+    return x + y
+""", lambda r: [float(r.choice([1.5, -0.5])), float(r.choice([0.7, -0.3]))], (0, 1)),
+    Program("early_returns", """
+def f(x, y):
+    if x > 1.0:
+        return x * y
+    z = np.sin(x)
+    for i in range(5):
+        z = z * y
+        if z > 10.0:
+            return z
+    return z + x
+""", lambda r: [float(r.choice([2.0, 0.5])), float(r.choice([3.0, 0.5, 1.5]))], (0, 1)),
+    # ---- loops
+    Program("loop_overwrite", """
+def f(x, a):
+    for i in range(3):
+        x = np.sin(x) * a
+    return np.sum(x)
+""", lambda r: [r.normal(size=4), r.normal(size=4)], (0, 1)),
+    Program("loop_computed_bounds", """
+def f(x):
+    total = 0.0
+    n = len(x)
+    for i in range(n - 1, 0, -2):
+        total = total + x[i] * x[i - 1]
+    return total
+""", vec(7)),
+    Program("loop_over_rows", """
+def f(X, w):
+    total = 0.0
+    for row in X:
+        total = total + np.tanh(row @ w)
+    return total
+""", lambda r: [r.normal(size=(4, 3)), r.normal(size=3)], (0, 1)),
+    Program("loop_enumerate_zip", """
+def f(xs, ys):
+    total = 0.0
+    for i, x in enumerate(xs):
+        total = total + i * x
+    for a, b in zip(xs, ys):
+        total = total + a * b
+    return total
+""", lambda r: [r.normal(size=4), r.normal(size=4)], (0, 1)),
+    Program("loop_over_list", """
+def f(w, b):
+    params = [w, b, w * b]
+    total = 0.0
+    for p in params:
+        total = total + np.sum(p ** 2)
+    return total
+""", lambda r: [r.normal(size=3), r.normal(size=3)], (0, 1)),
+    Program("nested_loops", """
+def f(A):
+    total = 0.0
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            total = total + A[i, j] * (i + 1) * np.cos(A[j, i])
+    return total
+""", lambda r: [r.normal(size=(3, 3))]),
+    Program("while_data_dependent", """
+def f(x, c):
+    while x > 0.1:
+        x = x * c
+    return x
+""", lambda r: [3.0, 0.7], (0, 1)),
+    Program("while_with_computed_test", """
+def f(a):
+    x = a
+    while abs(x * x - a) > 1e-12:
+        x = 0.5 * (x + a / x)
+    return x
+""", lambda r: [2.0]),
+    Program("break_continue", """
+def f(x, c):
+    total = 0.0
+    for i in range(8):
+        if i % 3 == 1:
+            continue
+        total = total + x ** i * c
+        if total > 50.0:
+            break
+    return total
+""", lambda r: [float(r.choice([1.1, 1.9])), 0.8], (0, 1)),
+    Program("loop_else", """
+def f(x, c):
+    y = x
+    for i in range(6):
+        y = y * c
+        if y > 5.0:
+            break
+    else:
+        y = y + 100.0 * x
+    return y
+""", lambda r: [float(r.choice([1.0, 0.1])), 1.5], (0, 1)),
+    # ---- in-place writes
+    Program("fill_in_loop", """
+def f(x):
+    y = np.zeros_like(x)
+    for i in range(1, len(x)):
+        y[i] = y[i - 1] + x[i] ** 2
+    return np.sum(y)
+""", vec(5)),
+    Program("copy_then_write", """
+def f(x):
+    y = x.copy()
+    y[0] = 3.0 * x[1]
+    y[1:3] += x[2:4] * y[0]
+    y *= 2.0
+    return np.sum(y * x)
+""", vec(5)),
+    Program("row_writes", """
+def f(A, v):
+    B = np.zeros((3, 2))
+    for i in range(3):
+        B[i, :] = A[i] * v
+    B[0] = B[1] * B[2]
+    return np.sum(B ** 2)
+""", lambda r: [r.normal(size=(3, 2)), r.normal(size=2)], (0, 1)),
+    Program("stencil", """
+def f(u, dt):
+    u = u.copy()
+    for step in range(4):
+        new = u.copy()
+        for i in range(1, len(u) - 1):
+            new[i] = u[i] + dt * (u[i - 1] - 2.0 * u[i] + u[i + 1])
+        u = new
+    return np.sum(u ** 2)
+""", lambda r: [r.normal(size=6), 0.1], (0, 1)),
+    Program("eye_and_empty", """
+def f(x):
+    M = np.eye(3)
+    M[0, 1] = x[0]
+    E = np.empty(2)
+    E[0] = x[1]
+    E[1] = x[2] * x[0]
+    return np.sum(M @ x) + np.sum(E ** 2)
+""", vec(3)),
+    Program("overwritten_value_read_later", """
+def f(x):
+    y = x * 1.0
+    z = np.sum(y * y)
+    y[0] = 5.0
+    return z + np.sum(y)
+""", vec(3)),
+    # ---- containers
+    Program("list_append_rnn", """
+def f(W, xs, h):
+    hs = []
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        hs.append(h)
+    return sum(np.sum(hh ** 2) for hh in hs)
+""", lambda r: [0.5 * r.normal(size=(3, 3)), r.normal(size=(4, 3)), r.normal(size=3)],
+        (0, 1, 2)),
+    Program("list_comprehension", """
+def f(x, w):
+    ys = [np.sin(v) * w for v in x if v > 0]
+    return np.sum(np.stack(ys)) + sum([v * v for v in x])
+""", lambda r: [r.normal(size=6), 0.7], (0, 1)),
+    Program("np_array_of_list", """
+def f(x):
+    rows = []
+    for i in range(3):
+        rows.append(x * (i + 1.0))
+    M = np.concatenate(rows)
+    return np.sum(M ** 2) + np.sum(np.stack(rows)[1])
+""", vec(3)),
+    Program("dict_params", """
+def f(params, x):
+    h = np.tanh(x @ params["W"] + params["b"])
+    return np.sum(h ** 2)
+""", lambda r: [{"W": r.normal(size=(2, 3)), "b": r.normal(size=3)}, r.normal(size=(4, 2))]),
+    Program("dict_loop", """
+def f(a, b):
+    p = {"a": a, "b": b}
+    total = 0.0
+    for k, v in p.items():
+        total = total + np.sum(v * v)
+    for v in p.values():
+        total = total + np.sum(v)
+    return total
+""", lambda r: [r.normal(size=3), r.normal(size=2)], (0, 1)),
+    Program("tuple_of_arrays_param", """
+def f(layers, x):
+    for W, b in layers:
+        x = np.tanh(W @ x + b)
+    return np.sum(x)
+""", lambda r: [[(r.normal(size=(3, 2)), r.normal(size=3)),
+                 (r.normal(size=(2, 3)), r.normal(size=2))], r.normal(size=2)], (0, 1)),
+    # ---- functions
+    Program("helper_twice", """
+def sq_norm(v):
+    return np.sum(v * v)
+
+def f(x, w):
+    r = x * w
+    return sq_norm(r) + sq_norm(x)
+""", lambda r: [r.normal(size=3), r.normal(size=3)], (0, 1)),
+    Program("helper_tuple_return_defaults_keywords", """
+def scale(a, s=2.0):
+    return a * s, a + s
+
+def f(x, y):
+    total = 0.0
+    for i in range(3):
+        p, q = scale(x, s=y)
+        total = total + np.sum(p * q)
+        x = np.sin(p)
+    u, v = scale(x)
+    return total + np.sum(u * v)
+""", lambda r: [r.normal(size=3), 0.7], (0, 1)),
+    Program("helpers_calling_helpers", """
+def inner(v, w):
+    return np.tanh(v * w)
+
+def middle(v, w):
+    return inner(v, w) * inner(w, v)
+
+def f(x, w):
+    return np.sum(middle(x, w) + inner(x, 1.5))
+""", lambda r: [r.normal(size=3), r.normal(size=3)], (0, 1)),
+    Program("recursion", """
+def power(x, n):
+    if n == 0:
+        return x * 0.0 + 1.0
+    return x * power(x, n - 1)
+
+def f(x):
+    return np.sum(power(x, 4))
+""", vec(3)),
+    Program("closure_and_lambda", """
+def f(x, w):
+    def inner(v):
+        return np.sin(v) * w
+    sq = lambda v: v * v
+    total = 0.0
+    for k in range(3):
+        total = total + np.sum(inner(x) * sq(x + k))
+    return total + np.sum(inner(2.0 * x))
+""", lambda r: [r.normal(size=3), 0.7], (0, 1)),
+    Program("helper_passed_as_argument", """
+def square(v):
+    return v * v
+
+def cube(v):
+    return v * v * v
+
+def apply(fn, x):
+    return fn(x) + 1.0
+
+def f(x):
+    return np.sum(apply(square, x) * apply(cube, x))
+""", vec(3)),
+    Program("helper_in_loop_with_branch", """
+def rodrigues(r, X):
+    theta2 = np.dot(r, r)
+    if theta2 > 1e-12:
+        theta = np.sqrt(theta2)
+        v = r / theta
+        return X * np.cos(theta) + v * np.sin(theta) + v * np.dot(v, X) * (1 - np.cos(theta))
+    return X + r
+
+def f(r, points):
+    total = 0.0
+    for p in points:
+        q = rodrigues(r, p)
+        total = total + np.sum(q[:2] / q[2])
+    return total
+""", lambda r: [r.normal(size=3) * 0.3, r.normal(size=(4, 3)) + np.array([0, 0, 5.0])],
+        (0, 1)),
+]
