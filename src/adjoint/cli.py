@@ -71,6 +71,10 @@ class TargetError(click.ClickException):
     exit_code = 2
 
 
+class MissingFile(TargetError):
+    """A FILE that does not exist."""
+
+
 # ---------------------------------------------------------------- importing the user's file
 
 _imported: set[str] = set()  # module names this process imported from user files
@@ -144,7 +148,7 @@ class Loader:
     def module(self, path: str) -> types.ModuleType:
         file = Path(path)
         if not file.is_file():
-            raise TargetError(f"{path}: no such file")
+            raise MissingFile(f"{path}: no such file")
         key = file.resolve()
         if key not in self.modules:
             self.modules[key] = import_file(file, path)
@@ -426,7 +430,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(short_help="Write the gradient of FILE:FUNC as a standalone module.")
 @click.argument("targets", nargs=-1, required=True, metavar="FILE:FUNC...")
 @click.option("--all", "all_", is_flag=True,
               help="A FILE without :FUNC stands for each of its public top-level functions "
@@ -475,7 +479,7 @@ def report_staleness(path: Path, reasons: list[str], new: str | None, diff: bool
     return False
 
 
-@main.command()
+@main.command(short_help="Exit 1 when a generated file is out of date.")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--diff", is_flag=True, help="Also print what regenerating would change.")
@@ -501,7 +505,9 @@ def stale(files, diff) -> None:
                             p["no_optimize"])
                 reasons = why_different(old, new)
             except click.ClickException as exc:
-                reasons = [f"it cannot be regenerated: {exc.format_message()}"]
+                hint = " (the paths in its header are relative to the folder that command ran " \
+                    "in)" if isinstance(exc, MissingFile) else ""
+                reasons = [f"it cannot be regenerated: {exc.format_message()}{hint}"]
         current = report_staleness(path, reasons, new, diff,
                                    header.command if header else None)
         failed = failed or not current
@@ -714,6 +720,7 @@ def arguments(loader: Loader, module: types.ModuleType, expr: str | None, shown:
               help="A Python expression, evaluated in FILE's namespace, giving the argument "
               "tuple (default: example(), which FILE must define).")
 @click.option("--entries", default=100, show_default=True, type=click.IntRange(min=1),
+              metavar="N",
               help="Check at most this many entries per argument, picked at random.")
 @click.option("--rtol", default=1e-5, show_default=True, help="Relative tolerance.")
 @click.option("--atol", default=1e-7, show_default=True, help="Absolute tolerance.")
