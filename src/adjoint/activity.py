@@ -539,12 +539,12 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
                     for p, sid in relevant)
             )
             if after:
-                mode = "recompute" if recomputable(d, fn, where, kind or {}) else "after"
-                plan.saves.setdefault(id(d), {})[name] = mode
+                plan.saves.setdefault(id(d), {})[name] = "after"
             else:
                 plan.saves.setdefault(id(d), {})[name] = "before"
                 if name not in params and not _defined_before(fn, name, where, dp.loops[0]):
                     plan.preinit.add(name)
+    choose_recompute(fn, plan, where, kind or {})
     # in-place writes: keep the overwritten slice when the old contents are read later (an
     # append is undone by popping the list)
     for s in ir.walk(fn.body):
@@ -561,30 +561,60 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
     return plan
 
 
-def recomputable(d, fn: ir.Function, where: dict, kind: dict[str, str]) -> bool:
-    """Whether `d` is cheap to compute again in the reverse sweep from inputs that still
-    hold their values there (loop counters, names no loop or in-place write changes)."""
-    if not isinstance(d, Assign) or d.target is None:
-        return False
+CHEAP_CALLS = {len, abs, float}
+
+
+def cheap(d, kind: dict[str, str]) -> bool:
+    """Whether computing `d` again costs less than keeping its value on a stack: an index,
+    an attribute, integer or scalar arithmetic, a math function of a scalar."""
     p = d.prim
-    cheap = p.kind in ("index", "attr", "copy", "compare") or (
-        p.kind in ("binop", "unary") and kind.get(d.target) == "int") or (
-        p.kind == "call" and p.key is len)
-    if not cheap:
-        return False
-    loops = [s for s in ir.walk(fn.body) if id(s) in where[id(d)].loops]
-    counters = {s.target for s in loops if isinstance(s, For)}
-    outer = loops[0]
-    written_in_loop = set()
-    for s in ir.walk([outer]):
-        written_in_loop |= ir.defs(s)
-    mutated = set()
+    scalar = kind.get(d.target) in ("int", "scalar")
+    return p.kind in ("index", "attr", "copy", "compare") or (
+        p.kind in ("binop", "unary") and scalar) or (
+        p.kind == "call" and scalar and (p.key in CHEAP_CALLS or getattr(
+            p.key, "__module__", None) == "math"))
+
+
+def choose_recompute(fn: ir.Function, plan: Plan, where: dict, kind: dict[str, str]) -> None:
+    """Turn 'after' saves of cheap values into recomputation at the top of the reversed
+    block, where each input still holds the value it had: a loop counter, a name no loop
+    changes, or a name defined once earlier in the same block and itself kept or recomputed
+    (its restore comes later in the reversed block)."""
+    stmts = {id(s): s for s in ir.walk(fn.body)}
     classes = aliases(fn)
+    mutated: set = set()
     for s in ir.walk(fn.body):
         if isinstance(s, (SetItem, ir.Append)):
             mutated |= classes.members(s.target)
-    return all(u in counters or (u not in written_in_loop and u not in mutated)
-               for u in ir.uses(d))
+    changed = True
+    while changed:
+        changed = False
+        for sid, saves in plan.saves.items():
+            d = stmts[sid]
+            if isinstance(d, Assign) and d.adjoint is None and saves.get(d.target) == "after" \
+                    and cheap(d, kind) and all(_available(u, d, stmts, where, plan, mutated)
+                                               for u in ir.uses(d)):
+                saves[d.target] = "recompute"
+                changed = True
+
+
+def _available(u: str, d, stmts: dict, where: dict, plan: Plan, mutated: set) -> bool:
+    """Whether name `u` holds, at the top of d's reversed block, the value d read."""
+    dp = where[id(d)]
+    loops = [stmts[x] for x in dp.loops]
+    if any(isinstance(x, For) and x.target == u for x in loops):
+        return True
+    written = set()
+    for x in ir.walk(loops[:1]):
+        written |= ir.defs(x)
+    if u not in written and u not in mutated:
+        return True
+    defs = [x for x in ir.walk(loops[-1:]) if u in ir.defs(x)]
+    if len(defs) != 1 or u in mutated:
+        return False
+    up = where[id(defs[0])]
+    return up.block == dp.block and up.pos < dp.pos and bool(
+        plan.saves.get(id(defs[0]), {}).get(u))
 
 
 def _within_block(where: dict, sid: int, d, dp: Place) -> bool:

@@ -51,7 +51,7 @@ class Program:
         self.lifted: dict = {}
 
     def add(self, fn: Any, wrt, *, mode: str = "grad", as_tuple: bool | None = None,
-            bindings: dict | None = None, names: tuple = ()):
+            bindings: dict | None = None, names: tuple = (), kinds: tuple = ((), ())):
         """parse, normalize, reverse (activity inside), optimize."""
         src = parse_.parse(fn, bindings)
         namer = Namer(RESERVED | self.names.taken)
@@ -63,7 +63,8 @@ class Program:
         for n in names:
             namer.reserve(n)
         emitted = reverse_.reverse(normalized, list(wrt_names), namer, mode=mode,
-                                   as_tuple=as_tuple, program=self, names=names)
+                                   as_tuple=as_tuple, program=self, names=names,
+                                   scalar_params=set(kinds[0]), int_params=set(kinds[1]))
         if self.optimize:
             emitted = [optimize_.optimize(e) for e in emitted]
         self.merge(normalized.globals, normalized.name)
@@ -133,11 +134,13 @@ def libcst_names(node) -> set[str]:
     return found
 
 
-def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True) -> Compiled:
-    """The gradient of `fn` as live code: the pipeline, then compile."""
+def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True,
+                 kinds: tuple = ((), ())) -> Compiled:
+    """The gradient of `fn` as live code: the pipeline, then compile. `kinds` names the
+    parameters known to hold scalars and ints (the code then skips broadcasting sums)."""
     program = Program(optimize)
     (top, *_), names = program.add(fn, wrt, mode="value" if value else "grad",
-                                   as_tuple=isinstance(wrt, (tuple, list)))
+                                   as_tuple=isinstance(wrt, (tuple, list)), kinds=kinds)
     text = program.source()
     live = emit.load(text, dict(program.namespace), top.name)[top.name]
     return Compiled(text, live, top.name, tuple(names), program.namespace)
@@ -171,15 +174,15 @@ def resolve_wrt(fn, wrt) -> tuple[str, ...]:
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _compiled(fn, wrt, value, optimize) -> Compiled:
-    """compile_grad, once per function object and options."""
-    key = (_freeze(wrt), value, optimize)
+def _compiled(fn, wrt, value, optimize, kinds=((), ())) -> Compiled:
+    """compile_grad, once per function object, options and argument kinds."""
+    key = (_freeze(wrt), value, optimize, kinds)
     try:
         per_function = _cache.setdefault(fn, {})
     except TypeError:
         per_function = {}
     if key not in per_function:
-        per_function[key] = compile_grad(fn, wrt, value=value, optimize=optimize)
+        per_function[key] = compile_grad(fn, wrt, value=value, optimize=optimize, kinds=kinds)
     return per_function[key]
 
 
@@ -187,20 +190,44 @@ def _freeze(wrt):
     return tuple(wrt) if isinstance(wrt, list) else wrt
 
 
+def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(parameters holding scalars, parameters holding ints) for a call: the gradient is
+    specialized on them, as a scalar never needs a broadcasting sum."""
+    code = fn.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    scalars, ints = [], []
+    for k, name in enumerate(names):
+        if k < len(args):
+            value = args[k]
+        elif name in kwargs:
+            value = kwargs[name]
+        else:
+            continue
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (float, np.floating)):
+            scalars.append(name)
+        elif isinstance(value, (int, np.integer)):
+            ints.append(name)
+    return tuple(scalars), tuple(ints)
+
+
 def _gradient(fn, wrt, value: bool, optimize: bool):
-    compiled = _compiled(fn, wrt, value, optimize)
-    live = compiled.function
-    params = [p for p in compiled.wrt]
+    generic = _compiled(fn, wrt, value, optimize)  # errors surface here, at grad(f)
+    params = list(generic.wrt)
 
     @functools.wraps(fn)
     def gradient(*args, **kwargs):
+        compiled = _compiled(fn, wrt, value, optimize, kinds_of(fn, args, kwargs))
+        gradient.__adjoint__ = compiled
         _check_args(fn, params, args, kwargs)
-        return live(*args, **kwargs)
+        return compiled.function(*args, **kwargs)
 
-    gradient.__adjoint__ = compiled
+    gradient.__adjoint__ = generic
     gradient.__wrapped__ = fn
-    gradient.__name__ = compiled.name
-    gradient.__qualname__ = compiled.name
+    gradient.__name__ = generic.name
+    gradient.__qualname__ = generic.name
+    gradient.__adjoint_options__ = (wrt, value, optimize)
     return gradient
 
 
@@ -264,11 +291,19 @@ def value_and_grad(fn=None, wrt=0, *, optimize: bool = True):
     return _gradient(fn, wrt, True, optimize)
 
 
-def source(gradient) -> str:
-    """The emitted source of a gradient made by `grad` or `value_and_grad`."""
+def source(gradient, *args, **kwargs) -> str:
+    """The emitted source of a gradient made by `grad` or `value_and_grad`.
+
+    Gradients are specialized on which arguments are Python or NumPy scalars (a scalar
+    needs no broadcasting sums). With arguments, the source of the code for such a call;
+    without, the code that ran last (or, before any call, the code for arrays)."""
     compiled = getattr(gradient, "__adjoint__", None)
     if compiled is None:
         raise ApiError(f"{gradient!r} was not made by adjoint.grad or value_and_grad")
+    if args or kwargs:
+        fn = gradient.__wrapped__
+        wrt, value, optimize = gradient.__adjoint_options__
+        compiled = _compiled(fn, wrt, value, optimize, kinds_of(fn, args, kwargs))
     return compiled.source
 
 

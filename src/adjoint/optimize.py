@@ -72,10 +72,12 @@ def propagate_copies(body: list) -> list:
                 a, b = item.parts[0].name, item.parts[2].name
                 rest = items[k + 1:]
                 _, rest_reads = counts(rest)
-                rest_binds, _ = counts(rest)
-                if binds[a] == 1 and binds[b] <= 1 and rest_binds[b] == 0 and \
-                        rest_reads[a] == total_reads[a]:
-                    items[k + 1:] = rename(rest, {a: b})
+                readers = [j for j, x in enumerate(rest) if counts([x])[1][a]]
+                span = rest[: readers[-1] + 1] if readers else []
+                span_binds, _ = counts(span)
+                if binds[a] == 1 and span_binds[b] == 0 and rest_reads[a] == total_reads[a] \
+                        and not _rebinds_in_reader(span, b):
+                    items[k + 1:] = rename(span, {a: b}) + rest[len(span):]
                     del items[k]
                     continue
             k += 1
@@ -83,6 +85,12 @@ def propagate_copies(body: list) -> list:
 
     _, total_reads = counts(body)
     return block(body)
+
+
+def _rebinds_in_reader(span: list, b: str) -> bool:
+    """Whether a loop in `span` rebinds b (its target): a read inside would see the new b."""
+    return any(isinstance(x, Block) and x.head[:1] == ("for ",) and x.head[1].name == b
+               for x in lines(span))
 
 
 def rename(body: list, mapping: dict) -> list:

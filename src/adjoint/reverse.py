@@ -37,7 +37,8 @@ class ShapeRef(Ref):
 
 
 def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad",
-            as_tuple: bool | None = None, scalar_params: set[str] = frozenset(), program=None,
+            as_tuple: bool | None = None, scalar_params: set[str] = frozenset(),
+            int_params: set[str] = frozenset(), program=None,
             names: tuple[str, ...] = ()) -> list[ir.Emitted]:
     """The emitted adjoint of `fn` with respect to the parameters `wrt`.
 
@@ -49,7 +50,7 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     link_calls(fn, wrt, namer, program)
     plan = activity.Plan()
     for _ in range(8):
-        sweep = Sweep(fn, wrt, namer, plan, scalar_params)
+        sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params)
         sweep.backward(dry=True)
         index = {id(s): s for s in ir.walk(fn.body)}
         plan = activity.to_be_recorded(fn, sweep.reads, sweep.value_reads, index, sweep.kinds)
@@ -57,7 +58,7 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
             break
         fn = apply_renames(fn, plan.renames, namer)
         plan = activity.Plan()
-    sweep = Sweep(fn, wrt, namer, plan, scalar_params)
+    sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params)
     backward = sweep.backward()
     forward = sweep.forward_sweep()
     grads = tuple(namer.bar(w) for w in wrt)
@@ -186,12 +187,12 @@ class Sweep:
     """Emits the forward and reverse sweeps of one function for one plan."""
 
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: activity.Plan,
-                 scalar_params):
+                 scalar_params, int_params=frozenset()):
         self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
         act = activity.analyze(fn, set(wrt))
         self.active = act.active | set(wrt)
         self.kinds = activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
-                                    _annotated(fn, int))
+                                    set(int_params) | _annotated(fn, int))
         self.seqs = sequences(fn)
         self.shape = activity.shapes(fn, self.kinds)
         self.primal = {p.name for p in fn.params}
@@ -251,6 +252,9 @@ class Sweep:
         if x in self.seqs:
             return [self.assign(xb, (RUNTIME, ".add_seq(", Ref(xb), ", ", *contrib, ")"))]
         self.owned.add(x)
+        negated = rules.negation(contrib)
+        if negated is not None:  # x_bar - g, not x_bar + -g
+            return [self.assign(xb, (Ref(xb), " - ", *negated))]
         return [self.assign(xb, (Ref(xb), " + ", *contrib))]
 
     def own(self, x: str) -> list[Line]:

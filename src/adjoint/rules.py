@@ -392,6 +392,12 @@ def instantiate(tpl: Template, env: dict[str, Parts]) -> Parts:
 def fold(parts: Parts) -> Parts:
     """Fold constant arithmetic, drop `* 1`, `** 1`, `+ 0` and runtime keyword arguments
     left at None or False."""
+    node, refs = _to_ast(parts)
+    tree = ast.fix_missing_locations(_Folder().visit(ast.Expression(node)))
+    return _from_ast(tree.body, refs)
+
+
+def _to_ast(parts: Parts) -> tuple[ast.AST, dict[str, Ref]]:
     refs: dict[str, Ref] = {}
     text = []
     for p in parts:
@@ -401,16 +407,38 @@ def fold(parts: Parts) -> Parts:
             text.append(key)
         else:
             text.append(p)
-    tree = ast.parse("".join(text), mode="eval")
-    tree = ast.fix_missing_locations(_Folder().visit(tree))
-    code = ast.unparse(tree)
+    return ast.parse("".join(text), mode="eval").body, refs
+
+
+def _from_ast(node: ast.AST, refs: dict[str, Ref]) -> Parts:
     out: list = []
-    for piece in re.split(r"(__ref\d+__)", code):
+    for piece in re.split(r"(__ref\d+__)", ast.unparse(node)):
         if piece in refs:
             out.append(refs[piece])
         elif piece:
             out.append(piece)
     return tuple(out)
+
+
+def negation(parts: Parts) -> Parts | None:
+    """For `-a`, or `-a * b / c` (a leading minus in a chain of products), the parts of `a`
+    or `a * b / c`, so that `x_bar + -a` can be written `x_bar - a`; None for anything else."""
+    if not parts or not (isinstance(parts[0], str) and parts[0].startswith("-")):
+        return None
+    node, refs = _to_ast(parts)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        tight = (ast.Name, ast.Constant, ast.Call, ast.Attribute, ast.Subscript)
+        if isinstance(node.operand, tight) or (isinstance(node.operand, ast.BinOp) and isinstance(
+                node.operand.op, (ast.Mult, ast.Div, ast.Pow, ast.MatMult))):
+            return _from_ast(node.operand, refs)
+        return None
+    parent, chain = None, node
+    while isinstance(chain, ast.BinOp) and isinstance(chain.op, (ast.Mult, ast.Div)):
+        parent, chain = chain, chain.left
+    if parent is None or not (isinstance(chain, ast.UnaryOp) and isinstance(chain.op, ast.USub)):
+        return None
+    parent.left = chain.operand
+    return _from_ast(node, refs)
 
 
 class _Folder(ast.NodeTransformer):
