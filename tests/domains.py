@@ -1,15 +1,26 @@
 """Where each derivative rule is tested: a table keyed like the rule table.
 
-Each case is an expression and its inputs. An input is a shape (normal values), or
-(domain, shape) with domain one of 'pos' (0.5..2), 'unit' (-0.8..0.8), 'gt1' (1.2..3),
-'away' (|x| in 0.5..2, both signs). Constants (axis, shapes) are written in the expression.
-The test differentiates `np.sum(expression * weights)` with respect to every input.
+Each case is an expression, its inputs and, optionally, options. An input is a shape (normal
+values), or (domain, shape) with domain one of 'pos' (0.5..2), 'unit' (-0.8..0.8), 'gt1'
+(1.2..3), 'away' (|x| in 0.5..2, both signs), 'spd' (symmetric positive definite matrices),
+'sym' (symmetric matrices with well-separated eigenvalues). Constants (axis, shapes, integer
+indices) are written in the expression. An expression may start with statements, one a line
+(`s, l = np.linalg.slogdet(a)` then `l`): the last line is the value. The test
+differentiates `np.sum(value * weights)` with respect to every input (options: 'wrt', 'rtol',
+'xfail' with the reason a case is known to fail).
 """
 
 import math
 import operator
 
 import numpy as np
+
+try:
+    import scipy
+    import scipy.special
+except ImportError:  # SciPy is optional: its rules are registered only when it imports
+    scipy = None
+HAVE_SCIPY = scipy is not None
 
 DOMAINS = {
     # operators, with broadcasting
@@ -29,10 +40,15 @@ DOMAINS = {
     operator.neg: [("-a", {"a": (3,)})],
     operator.pos: [("+a", {"a": (3,)})],
     # builtins
-    abs: [("abs(x)", {"x": ("away", (4,))})],
-    pow: [("pow(x, 3)", {"x": (3,)}), ("pow(x, y)", {"x": ("pos", ()), "y": ()})],
+    abs: [("abs(x)", {"x": ("away", (4,))}), ("abs(x)", {"x": ("away", ())})],
+    pow: [("pow(x, 3)", {"x": (3,)}), ("pow(x, y)", {"x": ("pos", ()), "y": ()}),
+          ("pow(x, y)", {"x": ("pos", (3,)), "y": (3,)})],
     float: [("float(x)", {"x": ()})],
-    sum: [("sum([x, y, x])", {"x": (3,), "y": (3,)})],
+    sum: [("sum([x, y, x])", {"x": (3,), "y": (3,)}), ("sum((x, y), 2.0)", {"x": (), "y": ()})],
+    max: [("max(x, y)", {"x": (), "y": ()}), ("max(x, y, 0.25)", {"x": (), "y": ()}),
+          ("max([x, y, 0.5 * y])", {"x": (), "y": ("pos", ())}), ("max(v)", {"v": (4,)})],
+    min: [("min(x, y)", {"x": (), "y": ()}), ("min([x, y])", {"x": (), "y": ()}),
+          ("min(v)", {"v": (4,)})],
     # math
     math.sin: [("math.sin(x)", {"x": ()})],
     math.cos: [("math.cos(x)", {"x": ()})],
@@ -48,6 +64,9 @@ DOMAINS = {
     math.acosh: [("math.acosh(x)", {"x": ("gt1", ())})],
     math.atanh: [("math.atanh(x)", {"x": ("unit", ())})],
     math.exp: [("math.exp(x)", {"x": ()})],
+    math.gamma: [("math.gamma(x)", {"x": ("pos", ())}), ("math.gamma(x - 2)", {"x": ("unit", ())})],
+    math.lgamma: [("math.lgamma(x)", {"x": ("gt1", ())}), ("math.lgamma(x)", {"x": ("unit", ())}),
+                  ("math.lgamma(x + 7)", {"x": ("pos", ())})],
     math.expm1: [("math.expm1(x)", {"x": ()})],
     math.log: [("math.log(x)", {"x": ("pos", ())})],
     math.log1p: [("math.log1p(x)", {"x": ("pos", ())})],
@@ -55,41 +74,95 @@ DOMAINS = {
     math.log10: [("math.log10(x)", {"x": ("pos", ())})],
     math.sqrt: [("math.sqrt(x)", {"x": ("pos", ())})],
     math.pow: [("math.pow(x, y)", {"x": ("pos", ()), "y": ()})],
-    math.hypot: [("math.hypot(x, y)", {"x": ("away", ()), "y": ("away", ())})],
+    math.hypot: [("math.hypot(x, y)", {"x": ("away", ()), "y": ("away", ())}),
+                 ("math.hypot(x, y, x)", {"x": ("away", ()), "y": ("away", ())}),
+                 ("math.hypot(x)", {"x": ("away", ())})],
+    math.dist: [("math.dist([x, y], [y, 2.0])", {"x": ("away", ()), "y": ("away", ())}),
+                ("math.dist((x, y, 0.0), (1.0, x, y))", {"x": (), "y": ()})],
+    math.fsum: [("math.fsum([x, y, x])", {"x": (), "y": ()})],
+    math.prod: [("math.prod([x, y, x])", {"x": (), "y": ()}),
+                ("math.prod((x, y), start=y)", {"x": (), "y": ()})],
     math.erf: [("math.erf(x)", {"x": ()})],
     math.erfc: [("math.erfc(x)", {"x": ()})],
     math.fabs: [("math.fabs(x)", {"x": ("away", ())})],
+    math.copysign: [("math.copysign(x, y)", {"x": ("away", ()), "y": ("away", ())})],
+    math.fmod: [("math.fmod(x, y)", {"x": ("gt1", ()), "y": ("pos", ())}),
+                ("math.fmod(-x, y)", {"x": ("gt1", ()), "y": ("pos", ())})],
+    math.remainder: [("math.remainder(x, y)", {"x": ("gt1", ()), "y": ("pos", ())})],
+    math.ldexp: [("math.ldexp(x, 3)", {"x": ()})],
+    math.modf: [("math.modf(x)[0]", {"x": ("gt1", ())}),
+                ("f, i = math.modf(x)\nf * i", {"x": ("gt1", ())})],
+    math.frexp: [("math.frexp(x)[0]", {"x": ("gt1", ())})],
     math.degrees: [("math.degrees(x)", {"x": ()})],
     math.radians: [("math.radians(x)", {"x": ()})],
     # numpy elementwise
     np.add: [("np.add(a, b)", {"a": (3, 4), "b": (4,)})],
     np.subtract: [("np.subtract(a, b)", {"a": (3,), "b": (2, 3)})],
     np.multiply: [("np.multiply(a, b)", {"a": (3, 4), "b": (3, 1)})],
-    np.divide: [("np.divide(a, b)", {"a": (3,), "b": ("away", (3,))})],
-    np.power: [("np.power(a, b)", {"a": ("pos", (3,)), "b": (3,)})],
+    np.divide: [("np.divide(a, b)", {"a": (3,), "b": ("away", (3,))}),
+                ("np.true_divide(a, b)", {"a": (2, 3), "b": ("away", ())})],
+    np.power: [("np.power(a, b)", {"a": ("pos", (3,)), "b": (3,)}),
+               ("np.power(a, 3)", {"a": (2, 3)}),
+               ("np.power(a, b)", {"a": ("pos", (2, 3)), "b": ()})],
+    np.float_power: [("np.float_power(a, b)", {"a": ("pos", (3,)), "b": (2, 1)})],
+    np.reciprocal: [("np.reciprocal(x)", {"x": ("away", (3,))})],
+    np.mod: [("np.mod(a, b)", {"a": ("pos", (4,)), "b": ("gt1", ())}),
+             ("np.remainder(-a, b)", {"a": ("pos", (4,)), "b": ("gt1", (4,))}),
+             ("a * np.mod(np.arange(4), 3)", {"a": (4,)})],
+    np.fmod: [("np.fmod(a, b)", {"a": ("gt1", (4,)), "b": ("pos", ())}),
+              ("np.fmod(-a, b)", {"a": ("gt1", (4,)), "b": ("pos", (4,))})],
+    np.copysign: [("np.copysign(a, b)", {"a": ("away", (4,)), "b": ("away", (4,))}),
+                  ("np.copysign(a, b)", {"a": ("away", (2, 3)), "b": ("away", (3,))})],
+    np.ldexp: [("np.ldexp(a, np.array([1, 2, 3]))", {"a": (3,)})],
+    np.modf: [("np.modf(x)[0]", {"x": ("gt1", (3,))}),
+              ("f, i = np.modf(x)\nf * i", {"x": ("gt1", (3,))}),
+              ("f, i = np.modf(x)\ni * x", {"x": ("gt1", (3,))})],
     np.negative: [("np.negative(x)", {"x": (3,)})],
     np.positive: [("np.positive(x)", {"x": (3,)})],
+    np.conjugate: [("np.conjugate(x)", {"x": (3,)}), ("np.conj(x)", {"x": (2, 2)})],
     np.sin: [("np.sin(x)", {"x": (3, 2)})],
     np.cos: [("np.cos(x)", {"x": (3,)})],
     np.tan: [("np.tan(x)", {"x": ("unit", (3,))})],
     np.arcsin: [("np.arcsin(x)", {"x": ("unit", (3,))})],
     np.arccos: [("np.arccos(x)", {"x": ("unit", (3,))})],
     np.arctan: [("np.arctan(x)", {"x": (3,)})],
-    np.arctan2: [("np.arctan2(a, b)", {"a": ("away", (3,)), "b": ("away", (3,))})],
+    np.arctan2: [("np.arctan2(a, b)", {"a": ("away", (3,)), "b": ("away", (3,))}),
+                 ("np.arctan2(a, b)", {"a": ("away", (2, 3)), "b": ("away", (3,))})],
     np.sinh: [("np.sinh(x)", {"x": (3,)})],
     np.cosh: [("np.cosh(x)", {"x": (3,)})],
     np.tanh: [("np.tanh(x)", {"x": (3,)})],
+    np.arcsinh: [("np.arcsinh(x)", {"x": (3,)})],
+    np.arccosh: [("np.arccosh(x)", {"x": ("gt1", (3,))})],
+    np.arctanh: [("np.arctanh(x)", {"x": ("unit", (3,))})],
     np.exp: [("np.exp(x)", {"x": (3,)})],
+    np.exp2: [("np.exp2(x)", {"x": (3,)})],
     np.expm1: [("np.expm1(x)", {"x": (3,)})],
     np.log: [("np.log(x)", {"x": ("pos", (3,))})],
+    np.log2: [("np.log2(x)", {"x": ("pos", (3,))})],
+    np.log10: [("np.log10(x)", {"x": ("pos", (3,))})],
     np.log1p: [("np.log1p(x)", {"x": ("pos", (3,))})],
+    np.logaddexp: [("np.logaddexp(a, b)", {"a": (3,), "b": (3,)}),
+                   ("np.logaddexp(a, b)", {"a": (2, 3), "b": ()})],
+    np.logaddexp2: [("np.logaddexp2(a, b)", {"a": (3,), "b": (2, 1)})],
     np.sqrt: [("np.sqrt(x)", {"x": ("pos", (3,))})],
+    np.cbrt: [("np.cbrt(x)", {"x": ("away", (3,))})],
     np.square: [("np.square(x)", {"x": (3,)})],
-    np.abs: [("np.abs(x)", {"x": ("away", (3,))})],
+    np.abs: [("np.abs(x)", {"x": ("away", (3,))}), ("np.absolute(x)", {"x": ("away", ())})],
+    np.fabs: [("np.fabs(x)", {"x": ("away", (3,))})],
+    np.sinc: [("np.sinc(x)", {"x": ("away", (3,))}), ("np.sinc(x)", {"x": ("unit", ())})],
+    np.deg2rad: [("np.deg2rad(x)", {"x": (3,)})],
+    np.radians: [("np.radians(x)", {"x": (3,)})],
+    np.rad2deg: [("np.rad2deg(x)", {"x": (3,)})],
+    np.degrees: [("np.degrees(x)", {"x": (3,)})],
     np.maximum: [("np.maximum(a, b)", {"a": (4,), "b": (4,)}),
                  ("np.maximum(a, b)", {"a": (2, 4), "b": ()})],
     np.minimum: [("np.minimum(a, b)", {"a": (4,), "b": (4,)})],
-    np.hypot: [("np.hypot(a, b)", {"a": ("away", (3,)), "b": ("away", (3,))})],
+    np.fmax: [("np.fmax(a, b)", {"a": (4,), "b": (4,)}), ("np.fmax(a, b)", {"a": (2, 4), "b": ()}),
+              ("np.fmax(a, np.where([True, False, True], b, np.nan))", {"a": (3,), "b": (3,)})],
+    np.fmin: [("np.fmin(a, b)", {"a": (4,), "b": (4,)}),
+              ("np.fmin(np.where([False, True, True], a, np.nan), b)", {"a": (3,), "b": (3,)})],
+    np.hypot: [("np.hypot(a, b)", {"a": ("away", (3,)), "b": ("away", (3,))}),
+               ("np.hypot(a, b)", {"a": ("away", (2, 3)), "b": ("away", ())})],
     # reductions
     np.sum: [("np.sum(x)", {"x": (3, 4)}), ("np.sum(x, axis=1)", {"x": (3, 4)}),
              ("np.sum(x, axis=-1, keepdims=True)", {"x": (2, 3, 4)}),
@@ -130,5 +203,56 @@ DOMAINS = {
     np.where: [("np.where(c > 0, a, b)", {"c": (4,), "a": (4,), "b": (4,)}),
                ("np.where(c > 0, a, b)", {"c": (3, 4), "a": (4,), "b": ()})],
     np.clip: [("np.clip(a, -0.5, 0.5)", {"a": ("away", (5,))}),
-              ("a.clip(-0.5, 0.5)", {"a": ("away", (5,))})],
+              ("a.clip(-0.5, 0.5)", {"a": ("away", (5,))}),
+              ("np.clip(a, None, 0.5)", {"a": ("away", (2, 3))}),
+              ("np.clip(a, lo, hi)", {"a": ("away", (2, 4)), "lo": ("unit", (4,)),
+                                      "hi": ("gt1", ())}),
+              ("np.clip(a, min=lo, max=1.0)", {"a": ("away", (4,)), "lo": ("unit", ())}),
+              ("a.clip(min=0.0)", {"a": ("away", (4,))}),
+              ("np.clip(a, 1.5, 1.0)", {"a": ("away", (4,))})],
 }
+
+# math functions newer than the oldest supported Python
+for _name, _cases in {
+    "exp2": [("math.exp2(x)", {"x": ()})],
+    "cbrt": [("math.cbrt(x)", {"x": ("away", ())})],
+    "sumprod": [("math.sumprod([x, y], [y, 3.0])", {"x": (), "y": ()})],
+    "fma": [("math.fma(x, y, z)", {"x": (), "y": (), "z": ()})],
+}.items():
+    if hasattr(math, _name):
+        DOMAINS[getattr(math, _name)] = _cases
+
+if HAVE_SCIPY:
+    sp = scipy.special
+    DOMAINS.update({
+        sp.expit: [("scipy.special.expit(x)", {"x": (3,)})],
+        sp.logit: [("scipy.special.logit(x / 4 + 0.5)", {"x": ("unit", (3,))})],
+        sp.log_expit: [("scipy.special.log_expit(x)", {"x": (3,)})],
+        sp.erf: [("scipy.special.erf(x)", {"x": (3,)})],
+        sp.erfc: [("scipy.special.erfc(x)", {"x": (2, 2)})],
+        sp.erfinv: [("scipy.special.erfinv(x)", {"x": ("unit", (3,))})],
+        sp.ndtr: [("scipy.special.ndtr(x)", {"x": (3,)})],
+        sp.log_ndtr: [("scipy.special.log_ndtr(x)", {"x": (3,)}),
+                      ("scipy.special.log_ndtr(-10 * x)", {"x": ("pos", (3,))})],
+        sp.ndtri: [("scipy.special.ndtri(x / 2 + 0.5)", {"x": ("unit", (3,))})],
+        sp.gamma: [("scipy.special.gamma(x)", {"x": ("pos", (3,))})],
+        sp.gammaln: [("scipy.special.gammaln(x)", {"x": ("pos", (3,))})],
+        sp.digamma: [("scipy.special.digamma(x)", {"x": ("pos", (3,))})],
+        sp.xlogy: [("scipy.special.xlogy(a, b)", {"a": (3,), "b": ("pos", (3,))}),
+                   ("scipy.special.xlogy(a, b)", {"a": (2, 3), "b": ("pos", ())})],
+        sp.xlog1py: [("scipy.special.xlog1py(a, b)", {"a": (3,), "b": ("pos", (2, 3))})],
+        sp.logsumexp: [
+            ("scipy.special.logsumexp(a)", {"a": (3, 4)}),
+            ("scipy.special.logsumexp(a, axis=1)", {"a": (3, 4)}),
+            ("scipy.special.logsumexp(a, axis=(0, -1), keepdims=True)", {"a": (2, 3, 4)}),
+            ("scipy.special.logsumexp(a, axis=-1, b=b)", {"a": (3, 4), "b": ("pos", (4,))}),
+            ("scipy.special.logsumexp(a, b=b)", {"a": (4,), "b": ("pos", (2, 4))}),
+            ("l, s = scipy.special.logsumexp(a, axis=0, b=b, return_sign=True)\nl",
+             {"a": (3, 2), "b": ("pos", (3, 2))}),
+        ],
+        sp.softmax: [("scipy.special.softmax(x)", {"x": (3, 2)}),
+                     ("scipy.special.softmax(x, axis=1)", {"x": (3, 4)}),
+                     ("scipy.special.softmax(x, axis=(0, 2))", {"x": (2, 3, 2)})],
+        sp.log_softmax: [("scipy.special.log_softmax(x)", {"x": (4,)}),
+                         ("scipy.special.log_softmax(x, axis=-1)", {"x": (3, 4)})],
+    })

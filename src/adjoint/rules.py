@@ -28,6 +28,7 @@ import inspect
 import math
 import operator
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,21 +43,23 @@ RULES: dict[Any, dict[str, str]] = {
     operator.add:      {"a": "g", "b": "g"},
     operator.sub:      {"a": "g", "b": "-g"},
     operator.mul:      {"a": "g * b", "b": "g * a"},
-    operator.truediv:  {"a": "g / b", "b": "-g * ans / b"},
-    operator.pow:      {"a": "g * b * a ** (b - 1)", "b": "g * ans * np.log(a)"},
+    operator.truediv:  {"a": "runtime.div(g, b)", "b": "-runtime.mul(g, ans / b)"},
+    operator.pow:      {"a": "runtime.mul(g, b * a ** (b - 1))", "b": "runtime.power_exponent_adjoint(g, a, ans)"},
     operator.mod:      {"a": "g", "b": "runtime.mod_adjoint_rhs(g, a, b)"},
     operator.matmul:   {"a": "runtime.matmul_lhs(g, a, b)", "b": "runtime.matmul_rhs(g, a, b)"},
     operator.neg:      {"a": "-g"},
     operator.pos:      {"a": "g"},
     # builtins
     abs:               {"x": "g * np.sign(x)"},
-    pow:               {"base": "g * exp * base ** (exp - 1)", "exp": "g * ans * np.log(base)"},
+    pow:               {"base": "runtime.mul(g, exp * base ** (exp - 1))", "exp": "runtime.power_exponent_adjoint(g, base, ans)"},
     float:             {"x": "g"},
     sum:               {"iterable": "runtime.sequence_adjoint(g, iterable)", "start": "g"},
+    max:               {"args": "runtime.builtin_extremum_adjoint(g, args, k, ans, key=key)"},
+    min:               {"args": "runtime.builtin_extremum_adjoint(g, args, k, ans, key=key)"},
     # math
     math.sin:          {"x": "g * math.cos(x)"},
     math.cos:          {"x": "-g * math.sin(x)"},
-    math.tan:          {"x": "g / math.cos(x) ** 2"},
+    math.tan:          {"x": "g * (1 + ans * ans)"},
     math.asin:         {"x": "g / math.sqrt(1 - x * x)"},
     math.acos:         {"x": "-g / math.sqrt(1 - x * x)"},
     math.atan:         {"x": "g / (1 + x * x)"},
@@ -74,43 +77,79 @@ RULES: dict[Any, dict[str, str]] = {
     math.log2:         {"x": "g / (x * math.log(2))"},
     math.log10:        {"x": "g / (x * math.log(10))"},
     math.sqrt:         {"x": "g * 0.5 / ans"},
-    math.pow:          {"x": "g * y * x ** (y - 1)", "y": "g * ans * math.log(x)"},
-    math.hypot:        {"x": "g * x / ans", "y": "g * y / ans"},
+    math.pow:          {"x": "g * y * x ** (y - 1)", "y": "runtime.power_exponent_adjoint(g, x, ans)"},
+    math.hypot:        {"coordinates": "runtime.safe_ratio(g * coordinates[k], ans)"},
+    math.dist:         {"p": "runtime.dist_adjoint(g, p, q, ans)", "q": "runtime.dist_adjoint(g, q, p, ans)"},
+    math.fsum:         {"seq": "runtime.sequence_adjoint(g, seq)"},
+    math.prod:         {"iterable": "runtime.prod_sequence_adjoint(g, iterable, start)", "start": "g * math.prod(iterable)"},
     math.erf:          {"x": "g * 2 / math.sqrt(math.pi) * math.exp(-x * x)"},
     math.erfc:         {"x": "-g * 2 / math.sqrt(math.pi) * math.exp(-x * x)"},
+    math.gamma:        {"x": "g * ans * runtime.digamma(x)"},
+    math.lgamma:       {"x": "g * runtime.digamma(x)"},
     math.fabs:         {"x": "g * math.copysign(1.0, x)"},
+    math.copysign:     {"x": "g * math.copysign(1.0, x) * math.copysign(1.0, y)", "y": "0.0"},
+    math.fmod:         {"x": "g", "y": "-g * (x - ans) / y"},
+    math.remainder:    {"x": "g", "y": "-g * (x - ans) / y"},
+    math.ldexp:        {"x": "g * 2.0 ** i"},
+    math.modf:         {"x": "g[0]"},
+    math.frexp:        {"x": "g[0] * 2.0 ** -ans[1]"},
     math.degrees:      {"x": "g * (180 / math.pi)"},
     math.radians:      {"x": "g * (math.pi / 180)"},
     # numpy elementwise
     np.add:            {"x1": "g", "x2": "g"},
     np.subtract:       {"x1": "g", "x2": "-g"},
     np.multiply:       {"x1": "g * x2", "x2": "g * x1"},
-    np.divide:         {"x1": "g / x2", "x2": "-g * ans / x2"},
-    np.power:          {"x1": "g * x2 * x1 ** (x2 - 1)", "x2": "g * ans * np.log(x1)"},
+    np.divide:         {"x1": "runtime.div(g, x2)", "x2": "-runtime.mul(g, ans / x2)"},
+    np.power:          {"x1": "runtime.mul(g, x2 * x1 ** (x2 - 1))", "x2": "runtime.power_exponent_adjoint(g, x1, ans)"},
+    np.float_power:    {"x1": "runtime.mul(g, x2 * np.float_power(x1, x2 - 1))", "x2": "runtime.power_exponent_adjoint(g, x1, ans)"},
+    np.reciprocal:     {"x": "-runtime.mul(g, ans * ans)"},
+    np.mod:            {"x1": "g", "x2": "-g * np.floor_divide(x1, x2)"},
+    np.fmod:           {"x1": "g", "x2": "-runtime.mul(g, (x1 - ans) / x2)"},
+    np.copysign:       {"x1": "g * np.sign(x1) * np.sign(ans)", "x2": "runtime.zeros_like(x2)"},
+    np.ldexp:          {"x1": "g * np.exp2(x2)"},
+    np.modf:           {"x": "runtime.densify_item(g, 0, x)"},
     np.negative:       {"x": "-g"},
     np.positive:       {"x": "g"},
+    np.conjugate:      {"x": "g"},
     np.sin:            {"x": "g * np.cos(x)"},
     np.cos:            {"x": "-g * np.sin(x)"},
-    np.tan:            {"x": "g / np.cos(x) ** 2"},
-    np.arcsin:         {"x": "g / np.sqrt(1 - x * x)"},
-    np.arccos:         {"x": "-g / np.sqrt(1 - x * x)"},
+    np.tan:            {"x": "g * (1 + ans * ans)"},
+    np.arcsin:         {"x": "runtime.div(g, np.sqrt(1 - x * x))"},
+    np.arccos:         {"x": "-runtime.div(g, np.sqrt(1 - x * x))"},
     np.arctan:         {"x": "g / (1 + x * x)"},
-    np.arctan2:        {"x1": "g * x2 / (x1 * x1 + x2 * x2)", "x2": "-g * x1 / (x1 * x1 + x2 * x2)"},
-    np.sinh:           {"x": "g * np.cosh(x)"},
-    np.cosh:           {"x": "g * np.sinh(x)"},
+    np.arctan2:        {"x1": "runtime.safe_ratio(g * x2, x1 * x1 + x2 * x2)", "x2": "runtime.safe_ratio(-g * x1, x1 * x1 + x2 * x2)"},
+    np.sinh:           {"x": "runtime.mul(g, np.cosh(x))"},
+    np.cosh:           {"x": "runtime.mul(g, np.sinh(x))"},
     np.tanh:           {"x": "g * (1 - ans * ans)"},
-    np.exp:            {"x": "g * ans"},
-    np.expm1:          {"x": "g * (ans + 1)"},
-    np.log:            {"x": "g / x"},
-    np.log1p:          {"x": "g / (1 + x)"},
-    np.sqrt:           {"x": "g * 0.5 / ans"},
+    np.arcsinh:        {"x": "g / np.sqrt(x * x + 1)"},
+    np.arccosh:        {"x": "runtime.div(g, np.sqrt(x * x - 1))"},
+    np.arctanh:        {"x": "runtime.div(g, 1 - x * x)"},
+    np.exp:            {"x": "runtime.mul(g, ans)"},
+    np.exp2:           {"x": "runtime.mul(g, ans * np.log(2))"},
+    np.expm1:          {"x": "runtime.mul(g, ans + 1)"},
+    np.log:            {"x": "runtime.div(g, x)"},
+    np.log2:           {"x": "runtime.div(g, x * np.log(2))"},
+    np.log10:          {"x": "runtime.div(g, x * np.log(10))"},
+    np.log1p:          {"x": "runtime.div(g, 1 + x)"},
+    np.logaddexp:      {"x1": "g * np.exp(x1 - ans)", "x2": "g * np.exp(x2 - ans)"},
+    np.logaddexp2:     {"x1": "g * np.exp2(x1 - ans)", "x2": "g * np.exp2(x2 - ans)"},
+    np.sqrt:           {"x": "runtime.div(g, 2 * ans)"},
+    np.cbrt:           {"x": "runtime.div(g, 3 * ans * ans)"},
     np.square:         {"x": "g * 2 * x"},
     np.abs:            {"x": "g * np.sign(x)"},
+    np.fabs:           {"x": "g * np.sign(x)"},
+    np.sinc:           {"x": "g * runtime.sinc_derivative(x, ans)"},
+    np.deg2rad:        {"x": "g * (np.pi / 180)"},
+    np.radians:        {"x": "g * (np.pi / 180)"},
+    np.rad2deg:        {"x": "g * (180 / np.pi)"},
+    np.degrees:        {"x": "g * (180 / np.pi)"},
     np.maximum:        {"x1": "runtime.maximum_adjoint(g, x1, x2)",
                         "x2": "runtime.maximum_adjoint(g, x2, x1)"},
     np.minimum:        {"x1": "runtime.maximum_adjoint(g, x2, x1)",
                         "x2": "runtime.maximum_adjoint(g, x1, x2)"},
-    np.hypot:          {"x1": "g * x1 / ans", "x2": "g * x2 / ans"},
+    np.fmax:           {"x1": "runtime.fmax_adjoint(g, x1, x2)", "x2": "runtime.fmax_adjoint(g, x2, x1)"},
+    np.fmin:           {"x1": "runtime.fmax_adjoint(g, x1, x2, lower=True)", "x2": "runtime.fmax_adjoint(g, x2, x1, lower=True)"},
+    np.hypot:          {"x1": "runtime.safe_ratio(g * x1, ans)", "x2": "runtime.safe_ratio(g * x2, ans)"},
     # reductions
     np.sum:            {"a": "runtime.sum_adjoint(g, a, axis=axis, keepdims=keepdims)"},
     np.mean:           {"a": "runtime.mean_adjoint(g, a, axis=axis, keepdims=keepdims)"},
@@ -135,14 +174,20 @@ RULES: dict[Any, dict[str, str]] = {
     np.stack:          {"arrays": "runtime.unstack(g, arrays, axis)"},
     np.where:          {"x": "runtime.where_adjoint(g, condition, True)",
                         "y": "runtime.where_adjoint(g, condition, False)"},
-    np.clip:           {"a": "runtime.clip_adjoint(g, a, a_min, a_max)"},
+    np.clip:           {"a": "runtime.clip_adjoint(g, a, a_min, a_max, min, max)",
+                        "a_min": "runtime.clip_adjoint(g, a, a_min, a_max, min, max, of='a_min')",
+                        "a_max": "runtime.clip_adjoint(g, a, a_min, a_max, min, max, of='a_max')",
+                        "min": "runtime.clip_adjoint(g, a, min, a_max, None, max, of='a_min')",
+                        "max": "runtime.clip_adjoint(g, a, a_min, max, min, None, of='a_max')"},
 }
 
 # Functions whose derivative is zero wherever it exists: their results carry no gradient.
 PASSIVE: set = {
     len, range, int, bool, round, isinstance, print, enumerate, zip, type,
-    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.copysign,
-    np.floor, np.ceil, np.round, np.rint, np.trunc, np.sign, np.fix,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.isclose,
+    math.factorial, math.comb, math.perm, math.gcd, math.lcm, math.isqrt,
+    np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.sign, np.fix, np.signbit,
+    np.heaviside,
     np.argmax, np.argmin, np.argsort, np.nonzero, np.shape, np.ndim, np.size,
     np.isnan, np.isinf, np.isfinite, np.isclose, np.allclose, np.array_equal,
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
@@ -157,10 +202,28 @@ PASSIVE: set = {
 # Signatures where inspect cannot read one.
 SIGNATURES: dict[Any, str] = {
     math.log: "x, base=None, /",
-    math.hypot: "x, y, /",
-    max: "a, b, /",
-    min: "a, b, /",
+    math.hypot: "*coordinates",
+    math.fsum: "seq, /",
+    math.prod: "iterable, /, *, start=1",
+    math.dist: "p, q, /",
+    math.ldexp: "x, i, /",
+    math.copysign: "x, y, /",
+    math.fmod: "x, y, /",
+    math.remainder: "x, y, /",
+    max: "*args, key=None, default=None",
+    min: "*args, key=None, default=None",
 }
+
+# math functions newer than the oldest Python adjoint supports: rule, signature
+for _name, (_rule, _signature) in {
+    "exp2":    ({"x": "g * ans * math.log(2)"}, "x, /"),
+    "cbrt":    ({"x": "g / (3 * ans * ans)"}, "x, /"),
+    "sumprod": ({"p": "runtime.sumprod_adjoint(g, q)", "q": "runtime.sumprod_adjoint(g, p)"}, "p, q, /"),
+    "fma":     ({"x": "g * y", "y": "g * x", "z": "g"}, "x, y, z, /"),
+}.items():
+    if hasattr(math, _name):
+        RULES[getattr(math, _name)] = _rule
+        SIGNATURES[getattr(math, _name)] = _signature
 
 # Method calls share the rules of these functions: x.sum(axis=0) is np.sum(x, axis=0).
 METHODS: dict[str, Any] = {
@@ -178,6 +241,34 @@ METHOD_SIGNATURES: dict[str, str] = {
 # Attribute reads: x.T is np.transpose(x); x.shape and friends are passive.
 ATTRS: dict[str, Any] = {"T": np.transpose}
 PASSIVE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
+
+
+def scipy_rules() -> dict[Any, dict[str, str]]:
+    """The rules of scipy.special, registered by `load_optional` when SciPy is imported."""
+    try:
+        import scipy.special as sp
+    except ImportError:
+        return {}
+    return {
+        sp.expit:          {"x": "g * ans * (1 - ans)"},
+        sp.logit:          {"x": "runtime.div(g, x * (1 - x))"},
+        sp.log_expit:      {"x": "-g * np.expm1(ans)"},
+        sp.erf:            {"x": "g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)"},
+        sp.erfc:           {"x": "-g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)"},
+        sp.erfinv:         {"x": "runtime.mul(g, np.sqrt(np.pi) / 2 * np.exp(ans * ans))"},
+        sp.ndtr:           {"x": "g * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)"},
+        sp.log_ndtr:       {"x": "g * np.exp(-0.5 * x * x - ans) / np.sqrt(2 * np.pi)"},
+        sp.ndtri:          {"x": "runtime.mul(g, np.sqrt(2 * np.pi) * np.exp(0.5 * ans * ans))"},
+        sp.gamma:          {"x": "runtime.mul(g, ans * runtime.polygamma(0, x))"},
+        sp.gammaln:        {"x": "runtime.mul(g, runtime.polygamma(0, x))"},
+        sp.digamma:        {"x": "runtime.mul(g, runtime.polygamma(1, x))"},
+        sp.xlogy:          {"x1": "runtime.mul(g, np.log(x2))", "x2": "runtime.div(g * x1, x2)"},
+        sp.xlog1py:        {"x1": "runtime.mul(g, np.log1p(x2))", "x2": "runtime.div(g * x1, 1 + x2)"},
+        sp.logsumexp:      {"a": "runtime.logsumexp_adjoint(g, a, ans, axis, b, keepdims, return_sign)",
+                            "b": "runtime.logsumexp_adjoint(g, a, ans, axis, b, keepdims, return_sign, of_b=True)"},
+        sp.softmax:        {"x": "runtime.softmax_adjoint(g, ans, axis)"},
+        sp.log_softmax:    {"x": "runtime.log_softmax_adjoint(g, ans, axis)"},
+    }
 # fmt: on
 
 BROADCASTING_EXTRA = {np.where, np.clip}
@@ -294,9 +385,32 @@ def lookup(fn: Any, method: str | None = None) -> Rule | None:
         formulas = RULES.get(fn)
     except TypeError:  # unhashable
         return None
+    if formulas is None and load_optional():
+        formulas = RULES.get(fn)
     if formulas is None:
         return None
     return Rule(fn, signature_of(fn, method), formulas)
+
+
+_optional_loaded = False
+
+
+def load_optional(import_: bool = False) -> bool:
+    """Add the rules of optional libraries (scipy.special) once that library is imported:
+    importing SciPy costs more than adjoint itself, and code that calls scipy.special has
+    imported it. `import_=True` imports it if it is installed (to list every rule).
+    Returns whether it added any."""
+    global _optional_loaded
+    if import_ and not _optional_loaded:
+        try:
+            import scipy.special  # noqa: F401
+        except ImportError:
+            pass
+    if _optional_loaded or "scipy.special" not in sys.modules:
+        return False
+    _optional_loaded = True
+    RULES.update(scipy_rules())
+    return True
 
 
 def is_passive(fn: Any) -> bool:
@@ -310,6 +424,11 @@ def name_of(fn: Any) -> str:
     """How a function is written in messages: np.sin, math.exp, operator.mul."""
     module = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+    special = sys.modules.get("scipy.special")
+    if module.startswith("scipy.special") or (
+            isinstance(fn, np.ufunc) and getattr(np, name, None) is not fn and
+            special is not None and getattr(special, name, None) is fn):
+        return f"scipy.special.{name}"
     if isinstance(fn, np.ufunc) or module.startswith("numpy"):
         sub = module.split(".")[1:2]
         sub = [s for s in sub if s in ("linalg", "fft", "random")]
@@ -487,6 +606,34 @@ class _Folder(ast.NodeTransformer):
             node.keywords = [k for k in node.keywords if not (
                 isinstance(k.value, ast.Constant) and (k.value.value is None
                                                        or k.value.value is False))]
+            if func.attr == "mul" and len(node.args) == 2 and self.polynomial(node.args[1]):
+                return self.times(node.args[0], node.args[1])  # finite where its inputs are
+        return node
+
+    def times(self, g, factor):
+        """g * factor, written as `g * 2 * x` rather than `g * (2 * x)`."""
+        if isinstance(factor, ast.BinOp) and isinstance(factor.op, ast.Mult):
+            return ast.BinOp(self.times(g, factor.left), ast.Mult(), factor.right)
+        return ast.BinOp(g, ast.Mult(), factor)
+
+    def polynomial(self, node) -> bool:
+        """Whether `node` is sums and products of names and numbers, with whole powers."""
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Pow):
+                return self.polynomial(node.left) and self.number(node.right) and \
+                    isinstance(node.right.value, int) and node.right.value >= 0
+            return isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)) and \
+                self.polynomial(node.left) and self.polynomial(node.right)
+        if isinstance(node, ast.UnaryOp):
+            return isinstance(node.op, (ast.USub, ast.UAdd)) and self.polynomial(node.operand)
+        return isinstance(node, ast.Name) or self.number(node)
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Tuple) and self.number(node.slice) and \
+                isinstance(node.slice.value, int) and \
+                -len(node.value.elts) <= node.slice.value < len(node.value.elts):
+            return node.value.elts[node.slice.value]  # (x, y)[0] is x
         return node
 
     def visit_Compare(self, node):

@@ -11,6 +11,7 @@ broadcasting, and `unbroadcast` and `densify` give it its proper shape.
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -106,12 +107,131 @@ def check_seed(ans, seed, fname: str):
     return seed
 
 
+# ---------------------------------------------------------------- elementwise
+
+
+def mul(g, d):
+    """g * d, and exactly 0 where g is 0, even where d is infinite or NaN.
+
+    Rules whose derivative can be infinite or NaN at a finite input (exp overflowing, sqrt
+    and log at or below 0, division by 0, powers, the inverse trigonometric functions) use
+    `mul` and `div` in place of `*` and `/`: a zero adjoint then contributes zero, which keeps
+    the branch that np.where or np.clip did not select out of the gradient (see
+    where_adjoint). On a NumPy array the check costs one sum; only a result that is not
+    finite pays for the mask."""
+    return _keep_zeros(g, g * d)
+
+
+def div(g, d):
+    """g / d, and exactly 0 where g is 0, even where d is 0 (see `mul`)."""
+    try:
+        out = g / d
+    except ZeroDivisionError:  # Python numbers
+        if g == 0:
+            return 0.0
+        raise
+    return _keep_zeros(g, out)
+
+
+def _keep_zeros(g, out):
+    if type(out) is np.ndarray:
+        return out if math.isfinite(out.sum()) else np.where(g == 0, 0.0, out)
+    if isinstance(out, (float, np.floating)):
+        return out if g != 0 else 0.0
+    return np.where(g == 0, 0.0, out)  # other array types: no data-dependent branch
+
+
+def safe_ratio(num, den):
+    """num / den, and 0 where den is 0: the zero subgradient of a norm (hypot, linalg.norm,
+    std) at the origin."""
+    if np.ndim(den) == 0 and np.ndim(num) == 0:
+        return num / den if den != 0 else 0.0 * num
+    zero = den == 0
+    return np.where(zero, 0.0, num / np.where(zero, 1.0, den))
+
+
+def power_exponent_adjoint(g, base, ans):
+    """Adjoint of the exponent p in base ** p: g * ans * log(base); 0 where ans is 0
+    (base 0, p > 0: the result stays 0 as p moves)."""
+    if np.ndim(base) == 0 and np.ndim(ans) == 0 and np.ndim(g) == 0:
+        return g * ans * math.log(base) if g * ans != 0 else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _keep_zeros(g * ans, g * ans * np.log(base))
+
+
+def sinc_derivative(x, ans):
+    """d sinc(x) / dx = (cos(pi x) - sinc(x)) / x, and 0 at x = 0."""
+    zero = x == 0
+    return np.where(zero, 0.0, (np.cos(np.pi * x) - ans) / np.where(zero, 1.0, x))
+
+
+def fmax_adjoint(g, x, y, lower: bool = False):
+    """The share of `x` in g for np.fmax(x, y) (np.fmin with lower=True): 1 where x wins or
+    y is NaN, 1/2 on ties."""
+    wins = (x < y) if lower else (x > y)
+    return g * (wins + 0.5 * (x == y) + (np.isnan(y) & ~np.isnan(x)))
+
+
+def densify_item(g, k: int, x):
+    """Item k of a tuple adjoint, as zeros shaped like `x` when it is a symbolic zero."""
+    return densify(g[k], x)
+
+
+def digamma(x: float) -> float:
+    """The digamma function of a real number (the derivative of math.lgamma), to about
+    1e-13, so math's rules need no SciPy."""
+    if x <= 0 and x == math.floor(x):
+        return math.nan
+    if x < 0.5:
+        return digamma(1 - x) - math.pi / math.tan(math.pi * x)
+    acc = 0.0
+    while x < 6:
+        acc -= 1 / x
+        x += 1
+    f = 1 / (x * x)
+    series = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))))
+    return acc + math.log(x) - 0.5 / x - series
+
+
+def builtin_extremum_adjoint(g, args, k: int, ans, key=None):
+    """Adjoint of args[k] in the builtin max(*args) or min(*args): g where it attains the
+    result, split equally among ties; max(items) of one list or array, item by item."""
+    if key is not None:
+        raise NotImplementedError("the gradient of max()/min() with key=; compute the values "
+                                  "the key compares and take np.max/np.min of them")
+    if len(args) == 1:
+        items = args[0]
+        if not isinstance(items, (list, tuple)):
+            return extremum_adjoint(g, items, ans)
+        hits = [bool(v == ans) for v in items]
+        return tuple(g / sum(hits) if h else 0.0 for h in hits)
+    hits = sum(bool(v == ans) for v in args)
+    return g / hits if args[k] == ans else 0.0
+
+
+def prod_sequence_adjoint(g, items, start=1):
+    """Adjoint of each item in math.prod(items, start=start): g times the other factors."""
+    values = [start, *items]
+    others = _prod_others(np.array(values, dtype=float), 0)
+    return tuple(g * float(v) for v in others[1:])
+
+
+def sumprod_adjoint(g, other):
+    """Adjoint of one sequence in math.sumprod(p, q): g times the other, item by item."""
+    return tuple(g * v for v in other)
+
+
+def dist_adjoint(g, p, q, ans):
+    """Adjoint of p in math.dist(p, q): g (p - q) / dist, item by item (0 where p == q)."""
+    return tuple(safe_ratio(g * (a - b), ans) for a, b in zip(p, q, strict=True))
+
+
 # ---------------------------------------------------------------- reductions
 
 
-def _expand(g, x, axis, keepdims):
-    """g broadcast back to x's shape, after a reduction over `axis`."""
-    shape = np.shape(x)
+def _expand(g, x, axis, keepdims, shape=None):
+    """g with the reduced axes put back (length 1), after a reduction of x over `axis`."""
+    shape = np.shape(x) if shape is None else shape
     if axis is not None and not keepdims:
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         axes = sorted(a % len(shape) for a in axes)
@@ -172,6 +292,43 @@ def _prod_others(x, axis):
 def maximum_adjoint(g, x, y):
     """The share of `x` in g for np.maximum(x, y) (or minimum): 1 where x wins, 1/2 on ties."""
     return g * ((x > y) + 0.5 * (x == y))
+
+
+# ---------------------------------------------------------------- scipy.special
+
+
+def polygamma(n: int, x):
+    """The n-th derivative of the digamma function (SciPy's), for the rules of scipy.special."""
+    from scipy import special
+
+    return special.polygamma(n, x)
+
+
+def logsumexp_adjoint(g, a, ans, axis=None, b=None, keepdims=False, return_sign=False,
+                      of_b=False):
+    """Adjoint of `a` (or of `b`, with of_b) in scipy.special.logsumexp(a, axis, b=b, ...)."""
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b)) if b is not None else np.shape(a)
+    if return_sign:  # ans is (log|s|, sign of s): the sign carries no derivative
+        g, (ans, sign) = g[0], ans
+        if _is_zero(g):
+            return zeros_like(b if of_b else a)
+        g = g * sign
+    g, _ = _expand(g, a, axis, keepdims, shape)
+    ans, _ = _expand(ans, a, axis, keepdims, shape)
+    share = g * np.exp(a - ans)
+    if of_b:
+        return unbroadcast(share * 1.0, b)
+    return unbroadcast(share * b if b is not None else share, a)
+
+
+def softmax_adjoint(g, ans, axis=None):
+    """Adjoint of x in s = scipy.special.softmax(x, axis): s * (g - sum(g * s, axis))."""
+    return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
+
+
+def log_softmax_adjoint(g, ans, axis=None):
+    """Adjoint of x in scipy.special.log_softmax(x, axis): g - softmax(x) * sum(g, axis)."""
+    return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -293,19 +450,36 @@ def unstack(g, arrays, axis=0):
 def where_adjoint(g, condition, select: bool):
     """Adjoint of x (select=True) or y in np.where(condition, x, y): g where selected, else 0.
 
-    Computed with np.where, never g * mask, so an inf or NaN in the branch not taken does
-    not leak into the gradient."""
+    The convention: where the selected values are finite, the branch not taken sends no NaN
+    or inf into the gradient. Two things make it hold. Here, np.where rather than g * mask,
+    so an inf or NaN in g at an unselected place becomes an exact 0. Upstream, every rule
+    whose derivative can be infinite or NaN at a finite input (sqrt, log, division, powers,
+    exp overflowing, arcsin, ...) multiplies with `mul`/`div`, which keep a zero adjoint
+    zero: in np.where(x > 0, np.sqrt(x), 0.0), sqrt's rule sees g = 0 where x <= 0 and gives
+    0 there, not 0 / sqrt(x) = NaN. np.clip (clip_adjoint) follows the same convention.
+    What it does not cover: a product whose other factor is itself inf or NaN at the
+    unselected places (x * np.exp(x) with exp overflowing): the primal's inf is then an
+    input of `*`, whose rule stays a plain product. Move the where inside
+    (np.exp(np.where(c, x, 0.0))) for those."""
     return np.where(condition, g, 0.0) if select else np.where(condition, 0.0, g)
 
 
-def clip_adjoint(g, a, a_min, a_max):
-    """Adjoint of `a` in np.clip(a, a_min, a_max): g inside the interval (ends included)."""
-    inside = np.ones(np.shape(a), dtype=bool) if np.ndim(a) else True
-    if a_min is not None:
-        inside = inside & (a >= a_min)
-    if a_max is not None:
-        inside = inside & (a <= a_max)
-    return np.where(inside, g, 0.0)
+def clip_adjoint(g, a, a_min=None, a_max=None, lower=None, upper=None, of="a"):
+    """Adjoint of `a` (or of the bound `of` names: 'a_min', 'a_max') in
+    np.clip(a, a_min, a_max), also spelled np.clip(a, min=..., max=...).
+
+    g goes to `a` inside the interval, ends included, and to a bound where `a` is beyond
+    it; computed with np.where, so the side not taken sends no inf or NaN (where_adjoint)."""
+    a_min = lower if a_min is None else a_min
+    a_max = upper if a_max is None else a_max
+    above = (np.maximum(a, a_min) if a_min is not None else a) > a_max \
+        if a_max is not None else False  # clip is minimum(maximum(a, a_min), a_max)
+    below = (a < a_min) & ~above if a_min is not None else False
+    if of == "a_min":
+        return unbroadcast(np.where(below, g, 0.0), a_min)
+    if of == "a_max":
+        return unbroadcast(np.where(above, g, 0.0), a_max)
+    return unbroadcast(np.where(below | above, 0.0, g), a)
 
 
 def take_adjoint(g, x, index):
