@@ -366,13 +366,49 @@ def int_item(item, kind: dict[str, str]) -> bool:
 
 
 def index_term(base: object, index: ir.Index, kind: dict[str, str]) -> object | None:
-    """The shape term of base[index] when every item is an int, else None."""
-    if not all(int_item(i, kind) for i in index.items) or base in (BOTTOM, "scalar"):
+    """The shape term of base[index], or None when this analysis cannot tell.
+
+    Each index item becomes one operation on an axis: 'int' drops it, 'new' inserts one,
+    and a slice with constant bounds keeps it at a length that depends only on its key:
+    [a:-c], [a:] and [:-c] keep n - (a + c) of n entries (clipped at 0), so u[:-2], u[1:-1]
+    and u[2:] have one shape; other constant slices are equal only to themselves."""
+    if base in (BOTTOM, "scalar"):
         return None
-    k = len(index.items)
-    if isinstance(base, tuple) and base[0] == "row":
-        return ("row", base[1] + k, base[2])
-    return ("row", k, base)
+    ops = []
+    for item in index.items:
+        if int_item(item, kind):
+            ops.append("int")
+        elif item == ir.NEWAXIS:
+            ops.append("new")
+        elif isinstance(item, ir.Slice):
+            key = _slice_key(item)
+            if key is None:
+                return None
+            ops.append(key)
+        else:
+            return None
+    if isinstance(base, tuple) and base[0] == "index" and all(op == "int" for op in base[2]) \
+            and all(op == "int" for op in ops):
+        return ("index", base[1], base[2] + tuple(ops))
+    return ("index", base, tuple(ops))
+
+
+def _slice_key(item: ir.Slice):
+    bounds = []
+    for b in (item.lower, item.upper, item.step):
+        if b is None:
+            bounds.append(None)
+        elif isinstance(b, Const) and isinstance(b.value, int) and not isinstance(b.value, bool):
+            bounds.append(b.value)
+        else:
+            return None
+    lo, hi, step = bounds
+    if step not in (None, 1):
+        return ("exact", lo, hi, step)
+    lo = lo or 0
+    if lo >= 0 and (hi is None or hi < 0):
+        return ("drop", lo - (hi or 0))
+    return ("exact", lo, hi, 1)
 
 
 def shapes(fn: ir.Function, kind: dict[str, str]) -> dict[str, object]:

@@ -775,7 +775,10 @@ class Normalizer:
 
     def index_item(self, node) -> ir.Atom | ir.Expr:
         """An index: arithmetic on names and numbers stays inline (`y[i - 1]`)."""
-        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)) and self.arithmetic(node):
+        negative_literal = isinstance(node, cst.UnaryOperation) and isinstance(
+            node.operator, cst.Minus) and isinstance(node.expression, (cst.Integer, cst.Float))
+        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)) and self.arithmetic(
+                node) and not negative_literal:
             template, args = self.passive_template(node)
             return ir.Expr(template, tuple(args))
         return self.expr(node)
