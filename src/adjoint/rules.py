@@ -151,11 +151,25 @@ RULES: dict[Any, dict[str, str]] = {
     np.fmin:           {"x1": "runtime.fmax_adjoint(g, x1, x2, lower=True)", "x2": "runtime.fmax_adjoint(g, x2, x1, lower=True)"},
     np.hypot:          {"x1": "runtime.safe_ratio(g * x1, ans)", "x2": "runtime.safe_ratio(g * x2, ans)"},
     # reductions
-    np.sum:            {"a": "runtime.sum_adjoint(g, a, axis=axis, keepdims=keepdims)"},
-    np.mean:           {"a": "runtime.mean_adjoint(g, a, axis=axis, keepdims=keepdims)"},
-    np.prod:           {"a": "runtime.prod_adjoint(g, a, ans, axis=axis, keepdims=keepdims)"},
-    np.max:            {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims)"},
-    np.min:            {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims)"},
+    # (max/min: ties share the gradient equally, runtime.extremum_adjoint)
+    np.sum:            {"a": "runtime.sum_adjoint(g, a, axis=axis, keepdims=keepdims, where=where)"},
+    np.nansum:         {"a": "runtime.nansum_adjoint(g, a, axis=axis, keepdims=keepdims, where=where)"},
+    np.mean:           {"a": "runtime.mean_adjoint(g, a, axis=axis, keepdims=keepdims, where=where)"},
+    np.nanmean:        {"a": "runtime.nanmean_adjoint(g, a, axis=axis, keepdims=keepdims, where=where)"},
+    np.average:        {"a": "runtime.average_adjoint(g, a, ans, axis, weights, returned, keepdims)",
+                        "weights": "runtime.average_adjoint(g, a, ans, axis, weights, returned, keepdims, of='weights')"},
+    np.prod:           {"a": "runtime.prod_adjoint(g, a, ans, axis=axis, keepdims=keepdims, initial=initial, where=where)"},
+    np.max:            {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims, where=where)"},
+    np.min:            {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims, where=where)"},
+    np.amax:           {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims, where=where)"},
+    np.amin:           {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims, where=where)"},
+    np.nanmax:         {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims, where=where)"},
+    np.nanmin:         {"a": "runtime.extremum_adjoint(g, a, ans, axis=axis, keepdims=keepdims, where=where)"},
+    np.ptp:            {"a": "runtime.ptp_adjoint(g, a, axis=axis, keepdims=keepdims)"},
+    np.var:            {"a": "runtime.var_adjoint(g, a, axis=axis, ddof=ddof, keepdims=keepdims, mean=mean, correction=correction, where=where)"},
+    np.std:            {"a": "runtime.std_adjoint(g, a, ans, axis=axis, ddof=ddof, keepdims=keepdims, mean=mean, correction=correction, where=where)"},
+    np.cumsum:         {"a": "runtime.cumsum_adjoint(g, a, axis)"},
+    np.cumprod:        {"a": "runtime.cumprod_adjoint(g, a, ans, axis)"},
     # linear algebra
     np.dot:            {"a": "runtime.dot_lhs(g, a, b)", "b": "runtime.dot_rhs(g, a, b)"},
     np.matmul:         {"x1": "runtime.matmul_lhs(g, x1, x2)", "x2": "runtime.matmul_rhs(g, x1, x2)"},
@@ -228,6 +242,7 @@ for _name, (_rule, _signature) in {
 # Method calls share the rules of these functions: x.sum(axis=0) is np.sum(x, axis=0).
 METHODS: dict[str, Any] = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
+    "std": np.std, "var": np.var, "cumsum": np.cumsum, "cumprod": np.cumprod,
     "dot": np.dot, "reshape": np.reshape, "ravel": np.ravel, "flatten": np.ravel,
     "transpose": np.transpose, "squeeze": np.squeeze, "copy": np.copy, "clip": np.clip,
     "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "any": np.any,

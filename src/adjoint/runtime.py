@@ -232,7 +232,7 @@ def dist_adjoint(g, p, q, ans):
 def _expand(g, x, axis, keepdims, shape=None):
     """g with the reduced axes put back (length 1), after a reduction of x over `axis`."""
     shape = np.shape(x) if shape is None else shape
-    if axis is not None and not keepdims:
+    if axis is not None and not keepdims and np.ndim(g):  # a number broadcasts as it is
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         axes = sorted(a % len(shape) for a in axes)
         for a in axes:
@@ -240,45 +240,80 @@ def _expand(g, x, axis, keepdims, shape=None):
     return g, shape
 
 
-def sum_adjoint(g, x, axis=None, keepdims=False):
-    """Adjoint of np.sum(x, axis, keepdims=keepdims): g repeated along the summed axes."""
+def _axes(axis, ndim: int) -> tuple[int, ...]:
+    """The reduced axes, non-negative: all of them for axis=None."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(sorted(a % ndim for a in ((axis,) if isinstance(axis, int) else axis)))
+
+
+def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
+    """Adjoint of np.sum(x, axis, keepdims=keepdims, where=where): g repeated along the
+    summed axes (and 0 where `where` leaves an entry out)."""
     if not np.shape(x):
-        return g
+        return g if where is None else np.where(where, g, 0.0)
     g, shape = _expand(g, x, axis, keepdims)
-    return np.broadcast_to(g, shape) * 1.0 if np.ndim(g) else np.full_like(x, g, dtype=float)
+    out = np.empty_like(x, dtype=np.result_type(x, g, 1.0))  # float32 stays float32
+    out[...] = g
+    return out if where is None else np.where(where, out, 0.0)
 
 
-def mean_adjoint(g, x, axis=None, keepdims=False):
+def mean_adjoint(g, x, axis=None, keepdims=False, where=None):
+    """Adjoint of np.mean(x, axis, keepdims=keepdims, where=where)."""
+    if where is not None:
+        n = np.sum(np.broadcast_to(where, np.shape(x)), axis=axis, keepdims=True)
+        return sum_adjoint(_expand(g, x, axis, keepdims)[0] / n, x, axis, True, where)
     n = np.size(x) if axis is None else _count(np.shape(x), axis)
     return sum_adjoint(g / n, x, axis, keepdims)
 
 
 def _count(shape, axis):
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return int(np.prod([shape[a] for a in axes]))
+    return int(np.prod([shape[a] for a in _axes(axis, len(shape))]))
 
 
-def extremum_adjoint(g, x, ans, axis=None, keepdims=False):
-    """Adjoint of max/min: g goes to the positions that attain the extremum, split equally
-    among ties."""
+def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
+    """Adjoint of max/min (np.max, np.amax, np.nanmax, ...): g goes to the positions that
+    attain the extremum, split equally among ties; none if `initial` beat every entry."""
     if not np.shape(x):
         return g
     g, shape = _expand(g, x, axis, keepdims)
     a, _ = _expand(ans, x, axis, keepdims)
     hit = x == a
-    return g * hit / hit.sum(axis=axis, keepdims=True)
+    if where is not None:
+        hit = hit & where
+    return g * hit / np.maximum(hit.sum(axis=axis, keepdims=True), 1)
 
 
-def prod_adjoint(g, x, ans, axis=None, keepdims=False):
-    """Adjoint of np.prod; exact also where some entries are zero."""
+def ptp_adjoint(g, x, axis=None, keepdims=False):
+    """Adjoint of np.ptp(x, axis) = max - min."""
+    top = np.max(x, axis=axis, keepdims=True)
+    bottom = np.min(x, axis=axis, keepdims=True)
+    return extremum_adjoint(g, x, top, axis, keepdims) - extremum_adjoint(g, x, bottom, axis,
+                                                                          keepdims)
+
+
+def prod_adjoint(g, x, ans, axis=None, keepdims=False, initial=None, where=None):
+    """Adjoint of np.prod(x, axis, keepdims=..., initial=..., where=...); exact also where
+    some entries are zero."""
+    scale = 1.0 if initial is None else initial
     if not np.shape(x):
-        return g
+        return g * scale if where is None else np.where(where, g * scale, 0.0)
     g, _ = _expand(g, x, axis, keepdims)
-    if axis is None:
-        flat = np.ravel(x)
-        return (g * _prod_others(flat, 0)).reshape(np.shape(x))
-    ax = axis % np.ndim(x)
-    return g * _prod_others(x, ax)
+    if where is not None:
+        x = np.where(where, x, 1.0)
+    out = g * _prod_others_axes(x, axis) * scale
+    return out if where is None else np.where(where, out, 0.0)
+
+
+def _prod_others_axes(x, axis):
+    """The product of the other entries of each entry's slice, over one or several axes."""
+    nd = np.ndim(x)
+    axes = _axes(axis, nd)
+    last = tuple(range(nd - len(axes), nd))
+    moved = np.moveaxis(x, axes, last)
+    flat = np.reshape(moved, moved.shape[:nd - len(axes)] + (-1,))
+    others = np.reshape(_prod_others(flat, -1), moved.shape)
+    return np.moveaxis(others, last, axes)
 
 
 def _prod_others(x, axis):
@@ -287,6 +322,94 @@ def _prod_others(x, axis):
     left = np.cumprod(np.concatenate([np.ones_like(x[..., :1]), x[..., :-1]], -1), -1)
     right = np.cumprod(np.concatenate([np.ones_like(x[..., :1]), x[..., :0:-1]], -1), -1)
     return np.moveaxis(left * right[..., ::-1], -1, axis)
+
+
+def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, mean=None, correction=None,
+                where=None):
+    """Adjoint of np.var(x, axis, ddof=ddof, keepdims=..., mean=..., correction=...):
+    2 (x - mean) / (n - ddof), g spread along the reduced axes."""
+    if where is not None:
+        raise NotImplementedError("the gradient of np.var/np.std with where=")
+    ddof = correction if correction is not None else ddof
+    n = np.size(x) if axis is None else _count(np.shape(x), axis)
+    g, _ = _expand(g, x, axis, keepdims)
+    centre = np.mean(x, axis=axis, keepdims=True) if mean is None else mean
+    return g * (2.0 / (n - ddof)) * (x - centre)
+
+
+def std_adjoint(g, x, ans, axis=None, ddof=0, keepdims=False, mean=None, correction=None,
+                where=None):
+    """Adjoint of np.std: var's adjoint of g / (2 std); 0 where std is 0 (all entries equal:
+    the zero subgradient, as for a norm at the origin)."""
+    half = safe_ratio(0.5 * g, ans)
+    return var_adjoint(half, x, axis, ddof, keepdims, mean, correction, where)
+
+
+def _reverse_cumsum(g, axis):
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def cumsum_adjoint(g, x, axis=None):
+    """Adjoint of np.cumsum(x, axis): the reversed cumulative sum of g (x flattened when
+    axis is None)."""
+    if axis is None:
+        return np.reshape(_reverse_cumsum(np.ravel(g), 0), np.shape(x))
+    return _reverse_cumsum(g, axis)
+
+
+def cumprod_adjoint(g, x, ans, axis=None):
+    """Adjoint of np.cumprod(x, axis); exact also where entries are zero (then O(n^2) along
+    the axis)."""
+    shape = np.shape(x)
+    if axis is None:
+        x, g, ans, axis = np.ravel(x), np.ravel(g), np.ravel(ans), 0
+    if np.all(x != 0):
+        return np.reshape(_reverse_cumsum(g * ans, axis) / x, shape)
+    xm, gm = np.moveaxis(x, axis, -1), np.moveaxis(g, axis, -1)
+    n = xm.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    # row i: x with x_i replaced by 1; its cumulative product at j >= i is d ans_j / d x_i
+    partial = np.cumprod(np.where(eye, 1.0, xm[..., None, :]), axis=-1)
+    out = np.sum(np.triu(partial) * gm[..., None, :], axis=-1)
+    return np.reshape(np.moveaxis(out, -1, axis), shape)
+
+
+def nansum_adjoint(g, x, axis=None, keepdims=False, where=None):
+    """Adjoint of np.nansum: as np.sum, and 0 at the NaN entries."""
+    return np.where(np.isnan(x), 0.0, sum_adjoint(g, x, axis, keepdims, where))
+
+
+def nanmean_adjoint(g, x, axis=None, keepdims=False, where=None):
+    """Adjoint of np.nanmean: g over the count of non-NaN entries, 0 at the NaN entries."""
+    keep = ~np.isnan(x) if where is None else ~np.isnan(x) & where
+    n = np.sum(keep, axis=axis, keepdims=True)
+    return np.where(keep, sum_adjoint(_expand(g, x, axis, keepdims)[0] / n, x, axis, True), 0.0)
+
+
+def average_adjoint(g, a, ans, axis=None, weights=None, returned=False, keepdims=False,
+                    of="a"):
+    """Adjoint of `a` (or of `weights`, with of='weights') in
+    np.average(a, axis, weights, returned, keepdims=...)."""
+    if returned:  # ans and g are pairs: (average, sum of weights)
+        (ans, _), (g, g_total) = ans, g
+    else:
+        g_total = 0.0
+    if weights is None:
+        return mean_adjoint(g, a, axis, keepdims) if not _is_zero(g) else zeros_like(a)
+    w = weights
+    if np.ndim(w) != np.ndim(a):  # 1-d weights along `axis`
+        shape = [1] * np.ndim(a)
+        shape[axis % np.ndim(a)] = np.size(w)
+        w = np.reshape(w, shape)
+    g, _ = _expand(g, a, axis, keepdims)
+    avg, _ = _expand(ans, a, axis, keepdims)
+    total = np.sum(w, axis=axis, keepdims=True)
+    if of == "a":
+        return unbroadcast(np.broadcast_to(g * w / total, np.shape(a)) * 1.0, a)
+    g_total, _ = _expand(g_total, a, axis, keepdims)
+    share = np.broadcast_to(g * (a - avg) / total + g_total, np.broadcast_shapes(
+        np.shape(a), np.shape(w)))
+    return np.reshape(unbroadcast(share * 1.0, w), np.shape(weights))
 
 
 def maximum_adjoint(g, x, y):
