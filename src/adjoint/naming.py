@@ -101,6 +101,10 @@ def binop_name(op: str, a: str | None, b: str | None, b_value: object = None) ->
 
 
 def call_name(func: str, first: str | None) -> str:
-    """A name for the result of `func(first, ...)`: `sin_x`, `sum_err_sq`."""
+    """A name for the result of `func(first, ...)`: `sin_x`, `sum_err_sq`; for a long
+    argument name, its last word: `sum_sq` for np.sum(tanh_xW_plus_b_sq)."""
     name = f"{func}_{first}" if first else func
-    return name if len(name) <= MAX_LEN + 4 else func
+    if len(name) <= MAX_LEN + 4:
+        return name
+    short = f"{func}_{first.rsplit('_', 1)[-1]}" if first else func
+    return short if len(short) <= MAX_LEN + 4 else func

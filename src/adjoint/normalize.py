@@ -51,6 +51,11 @@ COMPARES = {
 UNARY = {cst.Minus: (operator.neg, "-", "neg"), cst.Plus: (operator.pos, "+", "pos"),
          cst.BitInvert: (operator.invert, "~", "inv"), cst.Not: (operator.not_, "not", "not")}
 
+# Calls that run code or reach names adjoint cannot see: what they compute is invisible.
+REFUSED_CALLS = {exec: "exec", eval: "eval", compile: "compile", globals: "globals",
+                 locals: "locals", vars: "vars", getattr: "getattr", setattr: "setattr",
+                 delattr: "delattr", __import__: "__import__"}
+
 REFUSED_STATEMENTS = {
     cst.Try: "try/except", cst.With: "with", cst.Raise: "raise", cst.Global: "global",
     cst.Nonlocal: "nonlocal", cst.ClassDef: "a class definition", cst.Import: "import",
@@ -703,6 +708,10 @@ class Normalizer:
         func = node.func
         args, kwargs = [], []
         fn = self.resolve_callee(func)
+        if _refused(fn):
+            raise self.error(node, f"{REFUSED_CALLS[fn]}() runs code or reads names adjoint "
+                             "cannot see, so its derivative cannot be known; write the "
+                             "computation out")
         if fn is sum and len(node.args) == 1 and isinstance(node.args[0].value, (
                 cst.GeneratorExp, cst.ListComp)) and not node.args[0].keyword:
             return self.comprehension(node.args[0].value, target, total=True)
@@ -881,6 +890,13 @@ def dotted_name(node: cst.BaseExpression) -> list[str] | None:
         return None
     parts.append(node.value)
     return parts[::-1]
+
+
+def _refused(fn) -> bool:
+    try:
+        return fn in REFUSED_CALLS
+    except TypeError:  # unhashable
+        return False
 
 
 def count_returns(fd: cst.FunctionDef) -> int:

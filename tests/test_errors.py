@@ -1,0 +1,139 @@
+"""Bad input: every refusal names the construct and its line and column; API misuse is clear.
+
+Nothing here may raise anything but an AdjointError (never a NameError, IndexError, ...)."""
+
+import functools
+import math
+
+import numpy as np
+import pytest
+from conftest import make_function
+
+import adjoint
+from adjoint.errors import ApiError, MissingRule, NonScalarOutput, UnsupportedSyntax
+
+# (name, source, error class, words the message contains, line, column of the construct)
+REFUSED = [
+    ("try", "def f(x):\n    try:\n        y = x * 2\n    except ValueError:\n        y = x\n"
+     "    return y\n", UnsupportedSyntax, "try/except", 2, 5),
+    ("global", "def f(x):\n    global G\n    G = x\n    return x\n", UnsupportedSyntax,
+     "global", 2, 5),
+    ("class", "def f(x):\n    class A:\n        pass\n    return x\n", UnsupportedSyntax,
+     "class definition", 2, 5),
+    ("with", "def f(x):\n    with open('a') as fh:\n        pass\n    return x\n",
+     UnsupportedSyntax, "with", 2, 5),
+    ("import", "def f(x):\n    import math\n    return math.sin(x)\n", UnsupportedSyntax,
+     "import", 2, 5),
+    ("del", "def f(x):\n    y = x\n    del y\n    return x\n", UnsupportedSyntax, "del", 3, 5),
+    ("raise", "def f(x):\n    if x > 0:\n        raise ValueError('no')\n    return x\n",
+     UnsupportedSyntax, "raise", 3, 9),
+    ("match", "def f(x):\n    match x:\n        case 1:\n            return x\n    return x\n",
+     UnsupportedSyntax, "match", 2, 5),
+    ("exec", "def f(x):\n    exec('y = 1')\n    return x\n", UnsupportedSyntax, "exec()", 2, 5),
+    ("eval", "def f(x):\n    return eval('x * 2')\n", UnsupportedSyntax, "eval()", 2, 12),
+    ("walrus", "def f(x):\n    if (y := x) > 0:\n        return y\n    return x\n",
+     UnsupportedSyntax, ":=", 2, 9),
+    ("fstring", "def f(x):\n    s = f'{x}'\n    return x\n", UnsupportedSyntax, "f-string", 2, 9),
+    ("set", "def f(x):\n    s = {1, 2}\n    return x\n", UnsupportedSyntax, "set literal", 2, 9),
+    ("attribute_write", "def f(x):\n    x.attr = 1\n    return x\n", UnsupportedSyntax,
+     "assigned", 2, 5),
+    ("star_args", "def f(*x):\n    return x[0]\n", UnsupportedSyntax, "*args", 1, 7),
+    ("no_return", "def f(x):\n    y = x\n", UnsupportedSyntax, "returns nothing", 1, 1),
+    ("undefined", "def f(x):\n    return x * undefined_name\n", UnsupportedSyntax,
+     "'undefined_name' is not defined", 2, 16),
+    ("missing_rule", "def f(x):\n    return np.sum(np.unwrap(x))\n", MissingRule,
+     "no derivative rule for np.unwrap", 2, 19),
+    ("missing_rule_builtin", "def f(x):\n    return sorted(x)[0]\n", MissingRule,
+     "adjoint.register(sorted", 2, 12),
+    ("inplace_method", "def f(x):\n    x.sort()\n    return x[0]\n", UnsupportedSyntax,
+     ".sort()", 2, 5),
+    ("alias_write", "def f(x):\n    y = x * 1.0\n    z = y\n    y[0] = 5.0\n"
+     "    return np.sum(z)\n", UnsupportedSyntax, "may share its memory", 4, 5),
+    ("value_or", "def f(x):\n    y = x or 1.0\n    return y\n", UnsupportedSyntax, "and/or", 2, 9),
+    ("nested_as_value", "def f(x):\n    g = lambda v: v\n    return np.sum(list(map(g, x)))\n",
+     UnsupportedSyntax, "used as a value", 3, 28),
+]
+
+
+@pytest.mark.parametrize("name,src,error,words,line,col",
+                         [r for r in REFUSED if r[2] is not None],
+                         ids=[r[0] for r in REFUSED if r[2] is not None])
+def test_refused(name, src, error, words, line, col):
+    f = make_function(src)
+    with pytest.raises(error) as info:
+        adjoint.grad(f)(np.array([1.0, 2.0]))
+    err = info.value
+    assert isinstance(err, adjoint.AdjointError)
+    assert words in str(err)
+    assert isinstance(err, SyntaxError)
+    assert (err.lineno, err.offset) == (line, col), str(err)
+    assert err.filename.startswith("<test-source-")
+
+
+def test_missing_rule_names_the_registration_line():
+    f = make_function("def f(x):\n    return np.unwrap(x) * 2.0\n", {"math": math})
+    with pytest.raises(MissingRule) as info:
+        adjoint.grad(f)(1.5)
+    assert "adjoint.register(" in str(info.value)
+
+
+# ---- API misuse
+
+
+def square(x):
+    return x * x
+
+
+def two(x, y):
+    return np.sum(x * y)
+
+
+@pytest.mark.parametrize("wrt,words", [("z", "names no parameter"), (2, "out of range"),
+                                       (("x", "x"), "twice"), ((), "empty"),
+                                       (1.5, "by position or name")])
+def test_bad_wrt(wrt, words):
+    with pytest.raises(ApiError, match=words):
+        adjoint.grad(two, wrt=wrt)
+
+
+@pytest.mark.parametrize("value,words", [(3, "integer"), (True, "integer"),
+                                         (np.arange(3), "integer"), (1 + 2j, "complex"),
+                                         (np.ones(2, complex), "complex")])
+def test_bad_argument_kinds(value, words):
+    with pytest.raises(ApiError, match=words):
+        adjoint.grad(square)(value)
+
+
+def test_non_scalar_output():
+    with pytest.raises(NonScalarOutput, match="scalar result"):
+        adjoint.grad(square)(np.ones(3))
+    # with an explicit seed it is a vector-Jacobian product
+    g = adjoint.grad(square)(np.array([1.0, 2.0]), square_bar=np.array([1.0, 10.0]))
+    np.testing.assert_allclose(g, [2.0, 40.0])
+
+
+@pytest.mark.parametrize("fn,words", [
+    (len, "source cannot be read"), (np.sin, "source cannot be read"),
+    (functools.partial(two, 1.0), "functools.partial"), (lambda x: x, "lambda"),
+])
+def test_functions_without_usable_source(fn, words):
+    with pytest.raises(ApiError, match=words):
+        adjoint.grad(fn)
+
+
+def test_generator_function():
+    def gen(x):
+        yield x
+
+    with pytest.raises(ApiError, match="generator"):
+        adjoint.grad(gen)
+
+
+def test_source_of_something_else():
+    with pytest.raises(ApiError):
+        adjoint.source(square)
+
+
+def test_every_error_is_an_adjoint_error():
+    for cls in (ApiError, MissingRule, NonScalarOutput, UnsupportedSyntax):
+        assert issubclass(cls, adjoint.AdjointError)

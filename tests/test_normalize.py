@@ -1,0 +1,137 @@
+"""normalize, source in and A-normal form out: one primitive per statement."""
+
+import pytest
+from conftest import make_function
+
+from adjoint import api, ir, naming, normalize, parse
+
+# name: (the user's function, what normalize makes of it)
+CASES = {
+    "nested": ("""\
+def f(x, W, b):
+    return np.sum(np.tanh(x @ W + b) ** 2) / len(x)
+""", """\
+def f(x, W, b):
+    xW = x @ W
+    xW_plus_b = xW + b
+    tanh_xW_plus_b = np.tanh(xW_plus_b)
+    tanh_xW_plus_b_sq = tanh_xW_plus_b ** 2
+    sum_sq = np.sum(tanh_xW_plus_b_sq)
+    len_x = len(x)
+    f = sum_sq / len_x
+    return f
+"""),
+    "methods_attrs": ("""\
+def f(A):
+    return A.T.dot(A).sum(axis=0).max()
+""", """\
+def f(A):
+    A_T = A.T
+    dot_A_T = A_T.dot(A)
+    sum_dot_A_T = dot_A_T.sum(axis=0)
+    f = sum_dot_A_T.max()
+    return f
+"""),
+    "augmented_subscript": ("""\
+def f(y, v):
+    y = y.copy()
+    y[1:3] += v * 2.0
+    return np.sum(y)
+""", """\
+def f(y, v):
+    y = y.copy()
+    v_scaled = v * 2.0
+    y_old = y[1:3]
+    y_new = y_old + v_scaled
+    y[1:3] = y_new
+    f = np.sum(y)
+    return f
+"""),
+    "loop_rows": ("""\
+def f(X, w):
+    total = 0.0
+    for row in X:
+        total += row @ w
+    return total
+""", """\
+def f(X, w):
+    total = 0.0
+    len_X = len(X)
+    row_index_range = range(len_X)
+    for row_index in row_index_range:
+        row = X[row_index]
+        roww = row @ w
+        total = total + roww
+    return total
+"""),
+    "branch_return": ("""\
+def f(x):
+    if x > 0:
+        return x * 2.0
+    return -x
+""", """\
+def f(x):
+    x_gt_0 = x > 0
+    if x_gt_0:
+        f = x * 2.0
+    else:
+        f = -x
+    return f
+"""),
+    "while": ("""\
+def f(x):
+    while x > 1.0:
+        x = x / 2.0
+    return x
+""", """\
+def f(x):
+    while True:
+        x_gt_1_0 = x > 1.0
+        if not x_gt_1_0:
+            break
+        x = x / 2.0
+    return x
+"""),
+    "comprehension": ("""\
+def f(xs):
+    return sum(x * x for x in xs if x > 0)
+""", """\
+def f(xs):
+    f = 0
+    len_xs = len(xs)
+    x_index_range = range(len_xs)
+    for x_index in x_index_range:
+        x = xs[x_index]
+        x_gt_0 = x > 0
+        if x_gt_0:
+            x_x = x * x
+            f = f + x_x
+    return f
+"""),
+    "break": ("""\
+def f(x):
+    for i in range(10):
+        if x > 5:
+            break
+        x = x * 2
+    return x
+""", """\
+def f(x):
+    i_range = range(10)
+    for i in i_range:
+        x_gt_5 = x > 5
+        if x_gt_5:
+            break
+        else:
+            x = x * 2
+    return x
+"""),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_normalize(name):
+    src, expected = CASES[name]
+    normalized = normalize.normalize(parse.parse(make_function(src)),
+                                     naming.Namer(api.RESERVED))
+    assert ir.format_function(normalized) == expected
