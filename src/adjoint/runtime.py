@@ -253,7 +253,8 @@ def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
     if not np.shape(x):
         return g if where is None else np.where(where, g, 0.0)
     g, shape = _expand(g, x, axis, keepdims)
-    out = np.empty_like(x, dtype=np.result_type(x, g, 1.0))  # float32 stays float32
+    dtype = np.result_type(getattr(x, "dtype", float), g, 1.0)  # float32 stays float32
+    out = np.empty_like(x, dtype=dtype)
     out[...] = g
     return out if where is None else np.where(where, out, 0.0)
 
