@@ -16,6 +16,7 @@ import ast
 import functools
 import inspect
 import math
+import operator
 import types
 from collections import defaultdict
 from dataclasses import replace
@@ -194,6 +195,7 @@ class Sweep:
         self.kinds = activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
                                     set(int_params) | _annotated(fn, int))
         self.seqs = sequences(fn)
+        self.masked = masked(fn)
         self.shape = activity.shapes(fn, self.kinds)
         self.primal = {p.name for p in fn.params}
         for s in ir.walk(fn.body):
@@ -595,6 +597,10 @@ class Sweep:
             env_k = dict(env, k=(str(k),)) if k is not None else env
             parts = rules.instantiate(tpl, env_k)
             fresh = tpl_fresh(tpl.formula)
+            if s.target in self.masked and elementwise(rule.fn):
+                # g may hold the zeros np.where (or clip, maximum) put where a branch was not
+                # taken; keep them zero even through an infinite derivative (0 * inf is nan)
+                parts = (RUNTIME, ".keep_zeros(", Ref(g), ", ", *parts, ")")
             if rules.broadcasts(rule.fn) and not self.same_shape(atom, s):
                 parts = (RUNTIME, ".unbroadcast(", *parts, ", ", ShapeRef(atom.id), ")")
             out.append((atom.id, parts, fresh, "ans" in tpl.slots))
@@ -833,6 +839,40 @@ def _annotated(fn: ir.Function, typ: type) -> set[str]:
         if ann is not None and getattr(ann.annotation, "value", None) == typ.__name__:
             out.add(p.name.value)
     return out
+
+
+# Their adjoints are zero where an input was not selected: np.where's other branch, the
+# clipped entries of np.clip, the smaller side of np.maximum.
+MASKING = {np.where, np.clip, np.maximum, np.minimum, np.fmax, np.fmin}
+
+
+def elementwise(fn) -> bool:
+    """Whether entry i of the result depends on entry i of the inputs only."""
+    return isinstance(fn, np.ufunc) or fn in MASKING or getattr(fn, "__module__", None) in (
+        "math", "_operator", "operator") and fn is not operator.matmul
+
+
+def masked(fn: ir.Function) -> set[str]:
+    """Names whose adjoint may hold the structural zeros of a masking call: its inputs,
+    and, going upstream, the inputs of elementwise operations on them."""
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for s in ir.walk(fn.body):
+            if not (isinstance(s, Assign) and s.prim.kind in ("call", "binop", "unary",
+                                                               "method", "copy")):
+                continue
+            key = s.prim.key
+            source = (key in MASKING if key is not None else False) or (
+                s.target in found and (s.prim.kind == "copy" or (
+                    key is not None and elementwise(key))))
+            if source:
+                for a in s.args:
+                    if isinstance(a, Name) and a.id not in found:
+                        found.add(a.id)
+                        changed = True
+    return found
 
 
 def sequences(fn: ir.Function) -> set[str]:

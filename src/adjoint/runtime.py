@@ -133,6 +133,16 @@ def div(g, d):
     return _keep_zeros(g, out)
 
 
+def keep_zeros(g, out):
+    """`out`, a contribution g * derivative, with exact zeros where g is exactly zero.
+
+    The compiler wraps an elementwise rule in this when its g may hold the zeros np.where,
+    np.clip or np.maximum put where an input was not selected: a derivative that is infinite
+    there (sqrt or log at 0, a division by 0) then contributes 0, not nan. On a NumPy array
+    the check costs one sum; only a result that is not finite pays for the mask."""
+    return _keep_zeros(g, out)
+
+
 def _keep_zeros(g, out):
     if type(out) is np.ndarray:
         return out if math.isfinite(out.sum()) else np.where(g == 0, 0.0, out)
