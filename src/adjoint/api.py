@@ -78,8 +78,9 @@ class Program:
         code = fn.__code__
         return list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
 
-    def split(self, fn, positions, keywords, avoid, bindings):
-        """(fwd, bwd) names of the split adjoint of `fn` for these active arguments."""
+    def split(self, fn, positions, keywords, avoid, bindings, kinds=((), ())):
+        """(fwd name, bwd name, kind of the result) of the split adjoint of `fn` for these
+        active arguments, specialized on the arguments known to be scalars or ints."""
         params = self.params(fn)
         positional = fn.positional_count() if isinstance(fn, parse_.Nested) else \
             fn.__code__.co_argcount
@@ -87,14 +88,16 @@ class Program:
             raise ApiError(f"{fn.__qualname__} is called with more positional arguments than "
                            "it has parameters")
         wrt = tuple(params[k] for k in positions) + tuple(keywords)
-        key = (fn, wrt, tuple(sorted((k, id(v)) for k, v in bindings.items())))
+        key = (fn, wrt, tuple(sorted((k, id(v)) for k, v in bindings.items())), kinds)
         if key not in self.callees:
             names = tuple(self.names.fresh(f"{fn.__name__}_{part}") for part in ("fwd", "bwd"))
             for n in names:
                 if n in avoid:
                     raise ApiError(f"{n} is both a local name and an emitted function")
-            self.callees[key] = names
-            self.add(fn, wrt, mode="split", bindings=bindings, names=names)
+            self.callees[key] = (*names, None)  # a recursive call knows the names only
+            emitted, _ = self.add(fn, wrt, mode="split", bindings=bindings, names=names,
+                                  kinds=kinds)
+            self.callees[key] = (*names, emitted[0].result_kind)
         return self.callees[key]
 
     def primal(self, nested) -> str:

@@ -497,6 +497,7 @@ class Emitted:
     body: list  # of Line | Block
     returns: tuple = ()  # names the function returns (kept by optimize)
     doc: str = ""
+    result_kind: str | None = None  # 'scalar' or 'int' when the primal result surely is one
 
 
 def refs(parts: Parts) -> Iterator[str]:

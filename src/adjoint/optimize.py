@@ -19,7 +19,7 @@ def optimize(fn: Emitted) -> Emitted:
         if new == body:
             break
         body = new
-    return Emitted(fn.name, fn.params, body, fn.returns, fn.doc)
+    return Emitted(fn.name, fn.params, body, fn.returns, fn.doc, fn.result_kind)
 
 
 def lines(body: list):

@@ -48,7 +48,8 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     `<f>_fwd`, the primal returning (result, saved values), and `<f>_bwd(saved, seed)`,
     the reverse sweep. `program` compiles the user functions `fn` calls (api.Program)."""
     activity.check_writes(fn)
-    link_calls(fn, wrt, namer, program)
+    link_calls(fn, wrt, namer, program, activity.kinds(
+        fn, set(scalar_params) | _annotated(fn, float), set(int_params) | _annotated(fn, int)))
     plan = activity.Plan()
     for _ in range(8):
         sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params)
@@ -111,8 +112,9 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     bwd_body = [*unpack, Line(("# backward",), comment=True), *backward, *sweep.epilogue(),
                 Line(("return ", *returned))]
     fwd_params = format_params(fn.params, None)
-    return [ir.Emitted(names[0], fwd_params, fwd_body),
-            ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body)]
+    fwd = ir.Emitted(names[0], fwd_params, fwd_body)
+    fwd.result_kind = sweep.kinds.get(result.id) if isinstance(result, Name) else None
+    return [fwd, ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body)]
 
 
 def definitely_bound(items: list, bound: set) -> set:
@@ -126,10 +128,18 @@ def definitely_bound(items: list, bound: set) -> set:
     return bound
 
 
-def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, program) -> None:
+def kind_of(a, kinds: dict) -> str | None:
+    if isinstance(a, Const):
+        return "int" if type(a.value) is int else ("scalar" if type(a.value) is float else None)
+    return kinds.get(a.id) if isinstance(a, Name) else None
+
+
+def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, program,
+               kinds: dict | None = None) -> None:
     """Point each call of a user function with active arguments at its emitted adjoint: the
     forward sweep calls `f_fwd` and keeps what it returns for `f_bwd`. Calls of functions
     defined inside this one, with nothing to differentiate, call their lifted primal."""
+    kinds = kinds or {}
     active = activity.analyze(fn, set(wrt)).active | set(wrt)
     for s in ir.walk(fn.body):
         if not (isinstance(s, Assign) and s.prim.kind == "call" and is_user_function(s.prim.key)):
@@ -145,14 +155,15 @@ def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, program) -> None:
             raise fn.source.error(s.node, "calls of your own functions cannot be "
                                   "differentiated here", MissingRule)
         params = program.params(s.prim.key)[:len(s.args)]
-        bindings = {k: a.value for k, a in zip(params, s.args, strict=True)
-                    if isinstance(a, Const) and callable(a.value)}
-        bindings.update({k: a.value for k, a in s.kwargs
-                         if isinstance(a, Const) and callable(a.value)})
-        fwd, bwd = program.split(s.prim.key, positions, keywords, set(namer.taken), bindings)
+        passed = [*zip(params, s.args, strict=True), *s.kwargs]
+        bindings = {k: a.value for k, a in passed if isinstance(a, Const) and callable(a.value)}
+        scalars = tuple(k for k, a in passed if kind_of(a, kinds) == "scalar")
+        ints = tuple(k for k, a in passed if kind_of(a, kinds) == "int")
+        fwd, bwd, result = program.split(s.prim.key, positions, keywords, set(namer.taken),
+                                         bindings, (scalars, ints))
         short = s.prim.spelling.split(".")[-1]
         s.tape = namer.cached(("tape", id(s)), f"{short}_saved")
-        s.adjoint = (fwd, bwd, positions, keywords)
+        s.adjoint = (fwd, bwd, positions, keywords, result)
 
 
 def format_params(params: list[ir.Param], seed: str | None) -> str:
@@ -608,7 +619,7 @@ class Sweep:
 
     def call_contributions(self, s: Assign, g: str) -> list:
         """A call of the user's own function: its `_bwd` takes the saved values and g."""
-        _, bwd, positions, keywords = s.adjoint
+        _, bwd, positions, keywords, _ = s.adjoint
         targets = [s.args[k] for k in positions] + [dict(s.kwargs)[k] for k in keywords]
         call = (bwd, "(", Ref(s.tape), ", ", Ref(g), ")")
         if len(targets) == 1:
