@@ -15,7 +15,7 @@ import hashlib
 import linecache
 
 from .errors import InternalError
-from .ir import Block, Emitted, text
+from .ir import Block, Emitted, read_refs, text
 
 INDENT = "    "
 
@@ -27,6 +27,7 @@ def to_source(functions: list[Emitted]) -> str:
         if isinstance(fn, str):  # a function kept as written (a lifted nested def)
             chunks.append(fn)
             continue
+        check_emitted(fn)
         out = [f"def {fn.name}({fn.params}):"]
         if fn.doc:
             out.append(f'{INDENT}"""{fn.doc}"""')
@@ -71,6 +72,42 @@ def check(source: str, namespace: dict) -> None:
                         f"emitted code reads {node.id!r}, which nothing defines (line "
                         f"{node.lineno} of the emitted {fn.name}); this is a bug in adjoint:\n"
                         + source)
+
+
+def check_emitted(fn: Emitted) -> None:
+    """Every name the emitter introduced (adjoints, stacks, temporaries) is bound on every
+    path before it is read; names of the user's code follow the user's own structure.
+    A loop body is checked as its first trip: what it reads before binding must be bound
+    before the loop."""
+    params = {p.strip().split("=")[0].strip("* ") for p in fn.params.split(",")}
+
+    def block(items: list, bound: set) -> set:
+        for item in items:
+            if isinstance(item, Block):
+                head = item.head
+                need(head, (), bound, item)
+                if head[:1] == ("for ",):
+                    inner = block(item.body, bound | {head[1].name})
+                    bound = bound | (inner - {head[1].name})
+                elif text(head).startswith("while"):
+                    bound = bound | block(item.body, set(bound))
+                else:
+                    bound = block(item.body, set(bound)) & block(item.orelse, set(bound))
+            elif not item.comment:
+                need(item.parts, item.binds, bound, item)
+                bound = bound | set(item.binds)
+        return bound
+
+    def need(parts, binds, bound: set, item) -> None:
+        for p in read_refs(parts, binds):
+            if p.name in fn.primal or p.name in bound:
+                continue
+            raise InternalError(
+                f"emitted {fn.name} reads {p.name} where it may not be bound:\n    "
+                f"{text(item.head if isinstance(item, Block) else item.parts)}\n"
+                "this is a bug in adjoint")
+
+    block(fn.body, set(params))
 
 
 def top_level(tree: ast.Module) -> set[str]:

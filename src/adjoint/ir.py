@@ -498,7 +498,18 @@ class Emitted:
     returns: tuple = ()  # names the function returns (kept by optimize)
     doc: str = ""
     result_kind: str | None = None  # 'scalar' or 'int' when the primal result surely is one
+    primal: frozenset = frozenset()  # names of the user's code (checked by its own structure)
 
 
 def refs(parts: Parts) -> Iterator[str]:
     return (p.name for p in parts if isinstance(p, Ref))
+
+
+def read_refs(parts: Parts, binds: tuple = ()) -> list[Ref]:
+    """The Refs a line reads: all but the names it binds left of ` = `."""
+    try:
+        eq = parts.index(" = ")
+    except ValueError:
+        eq = 0
+    return [p for k, p in enumerate(parts)
+            if isinstance(p, Ref) and not (k < eq and p.name in binds)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .ir import Block, Emitted, Line, Ref
+from .ir import Block, Emitted, Line, Ref, read_refs
 
 
 def optimize(fn: Emitted) -> Emitted:
@@ -19,7 +19,7 @@ def optimize(fn: Emitted) -> Emitted:
         if new == body:
             break
         body = new
-    return Emitted(fn.name, fn.params, body, fn.returns, fn.doc, fn.result_kind)
+    return Emitted(fn.name, fn.params, body, fn.returns, fn.doc, fn.result_kind, fn.primal)
 
 
 def lines(body: list):
@@ -38,11 +38,8 @@ def counts(body: list) -> tuple[Counter, Counter]:
     for item in lines(body):
         parts = item.head if isinstance(item, Block) else item.parts
         bound = set() if isinstance(item, Block) else set(item.binds)
-        for k, p in enumerate(parts):
-            if isinstance(p, Ref):
-                # the name left of ' = ' in a binding line is written, not read
-                if not (k == 0 and p.name in bound and len(parts) > 1 and parts[1] == " = "):
-                    reads[p.name] += 1
+        for p in read_refs(parts, tuple(bound)):  # names left of ' = ' are written
+            reads[p.name] += 1
         if isinstance(item, Block) and item.head[:1] == ("for ",):
             binds[item.head[1].name] += 2  # a loop target is rebound every trip
         for b in bound:
@@ -117,11 +114,7 @@ def remove_dead(body: list) -> list:
 
 
 def _reads(parts, binds=()) -> set:
-    out = set()
-    for k, p in enumerate(parts):
-        if isinstance(p, Ref) and not (k == 0 and p.name in binds and parts[1:2] == (" = ",)):
-            out.add(p.name)
-    return out
+    return {p.name for p in read_refs(parts, binds)}
 
 
 def _pure(item: Line) -> bool:

@@ -84,7 +84,7 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     params = format_params(fn.params, sweep.seed)
     name = names[0] if names else namer.fresh(
         ("value_and_grad_" if mode == "value" else "grad_") + fn.name)
-    return [ir.Emitted(name, params, body)]
+    return [ir.Emitted(name, params, body, primal=frozenset(sweep.primal))]
 
 
 def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned,
@@ -112,9 +112,10 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     bwd_body = [*unpack, Line(("# backward",), comment=True), *backward, *sweep.epilogue(),
                 Line(("return ", *returned))]
     fwd_params = format_params(fn.params, None)
-    fwd = ir.Emitted(names[0], fwd_params, fwd_body)
+    fwd = ir.Emitted(names[0], fwd_params, fwd_body, primal=frozenset(sweep.primal))
     fwd.result_kind = sweep.kinds.get(result.id) if isinstance(result, Name) else None
-    return [fwd, ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body)]
+    return [fwd, ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body,
+                            primal=frozenset(sweep.primal))]
 
 
 def definitely_bound(items: list, bound: set) -> set:
