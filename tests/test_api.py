@@ -111,3 +111,28 @@ def test_compiled_once():
 def test_seed_scales_the_gradient():
     g = adjoint.grad(f)(X, Y, f_bar=3.0)
     np.testing.assert_allclose(g, 3.0 * np.cos(X) * Y)
+
+
+def test_dot_product_test_on_array_results():
+    from adjoint.testing import dot_product_test
+
+    def field(x, w):
+        return np.tanh(np.outer(x, w)) * x[:, None]
+
+    a, b = dot_product_test(field, [X, Y], wrt=(0, 1))
+    assert a == pytest.approx(b, rel=1e-5)
+
+
+def test_dot_product_test_catches_a_wrong_rule():
+    from adjoint.testing import dot_product_test
+
+    def cube(x):
+        return x * x * x
+
+    adjoint.register(cube, x="g * 2 * x")  # wrong on purpose: d(x^3) = 3x^2
+
+    def uses(x):
+        return cube(x) + x
+
+    with pytest.raises(AssertionError, match="dot-product test"):
+        dot_product_test(uses, [X])

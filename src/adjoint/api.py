@@ -35,6 +35,7 @@ class Compiled:
     name: str
     wrt: tuple[str, ...]
     namespace: dict
+    seed: str = ""  # the keyword that takes the adjoint of the result
 
 
 class Program:
@@ -146,7 +147,8 @@ def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True,
                                    as_tuple=isinstance(wrt, (tuple, list)), kinds=kinds)
     text = program.source()
     live = emit.load(text, dict(program.namespace), top.name)[top.name]
-    return Compiled(text, live, top.name, tuple(names), program.namespace)
+    seed = top.params.rsplit(",", 1)[-1].split("=")[0].strip()
+    return Compiled(text, live, top.name, tuple(names), program.namespace, seed)
 
 
 def resolve_wrt(fn, wrt) -> tuple[str, ...]:
