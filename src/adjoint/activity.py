@@ -197,6 +197,8 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                     p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key)):
                 for a in (*s.args, *(v for _, v in s.kwargs)):  # containers, user functions
                     shared |= pts(state, a)
+            if s.inplace:  # the same array, updated (or a new number)
+                shared |= pts(state, s.args[0])
             state[s.target] = frozenset({(site, "new")}) | shared
         elif isinstance(s, Unpack):
             for t in s.targets:
@@ -228,13 +230,32 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
     return before
 
 
+def mutated_params(fn: ir.Function) -> dict[str, list]:
+    """Parameters whose arrays (or lists) the function changes in place, with the
+    statements that change them."""
+    before = points_to(fn)
+    params = {p.name for p in fn.params}
+    found: dict[str, list] = {}
+    for s in ir.walk(fn.body):
+        if isinstance(s, (SetItem, ir.Append)):
+            target = s.target
+        elif isinstance(s, Assign) and s.inplace:
+            target = s.target
+        else:
+            continue
+        for site, _ in before.get(id(s), {}).get(target, frozenset()):
+            if isinstance(site, tuple) and site[0] == "param" and site[1] in params:
+                found.setdefault(site[1], []).append(s)
+    return found
+
+
 def check_writes(fn: ir.Function) -> None:
     """Refuse `y[i] = v` (or `y.append(v)`) while another name that may point to y's array
     is still to be read: its derivative would be lost."""
     before = points_to(fn)
     live_after = liveness(fn.body, set())
     for s in ir.walk(fn.body):
-        if not isinstance(s, (SetItem, ir.Append)):
+        if not (isinstance(s, (SetItem, ir.Append)) or (isinstance(s, Assign) and s.inplace)):
             continue
         state = before.get(id(s), {})
         objects = state.get(s.target, frozenset())
@@ -563,7 +584,8 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
             if not any(p < dp.pos or shares_loop(sid, id(d)) for p, sid in relevant):
                 continue
             if not dp.loops:
-                if dp.top and isinstance(d, (Assign, Unpack)):
+                if dp.top and isinstance(d, (Assign, Unpack)) and not getattr(d, "inplace",
+                                                                               False):
                     plan.renames.setdefault(id(d), {})[name] = None
                 else:
                     plan.saves.setdefault(id(d), {})[name] = "before"
@@ -572,6 +594,7 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
             in_loop_defs = [x for x in defs_of[name] if inside(id(x), loop)]
             after = (
                 len(in_loop_defs) == 1 and not isinstance(d, For)
+                and not getattr(d, "inplace", False)
                 and all(
                     (p > dp.pos and _within_block(where, sid, d, dp)) or p > where[loop].end
                     for p, sid in relevant)

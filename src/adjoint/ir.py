@@ -108,7 +108,8 @@ class Assign:
     origin: Origin | None = None
     node: Any = field(default=None, compare=False, repr=False)  # the expression, for errors
     tape: str | None = None  # a call of a user function: the name of what its _fwd saved
-    adjoint: Any = None  # ... and (fwd name, bwd name, positions, keywords)
+    adjoint: Any = None  # ... and (fwd name, bwd name, positions, keywords, result kind)
+    inplace: bool = False  # x += v: an array is updated in place, as Python does
 
 
 @dataclass
@@ -409,6 +410,8 @@ def stmt_parts(s: Stmt) -> Parts:
         if s.adjoint is not None:
             call = call_parts(s.adjoint[0], s.args, s.kwargs)
             return (Ref(s.target), ", ", Ref(s.tape), " = ", *call)
+        if s.inplace:
+            return (Ref(s.target), f" {s.prim.spelling}= ", *atom_parts(s.args[1]))
         return (Ref(s.target), " = ", *prim_parts(s)) if s.target else prim_parts(s)
     if isinstance(s, SetItem):
         return (Ref(s.target), "[", *index_parts(s.index), "] = ", *atom_parts(s.value))

@@ -311,10 +311,10 @@ class Normalizer:
             raise self.error(s, f"augmented assignment {s.operator.__class__.__name__}")
         key, spelling, word = BINOPS[op]
         value = self.expr(s.value)
-        if isinstance(s.target, cst.Name):
+        if isinstance(s.target, cst.Name):  # kept as written: an array changes in place
             self.local_name(s.target)
-            self.assign(s.target.value, Prim("binop", key, spelling),
-                        [Name(s.target.value), value], node=s)
+            self.emit(Assign(s.target.value, Prim("binop", key, spelling),
+                             (Name(s.target.value), value), node=s, inplace=True))
         elif isinstance(s.target, cst.Subscript):
             base = self.target_base(s.target)
             index = self.index(s.target)

@@ -60,6 +60,18 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
             break
         fn = apply_renames(fn, plan.renames, namer)
         plan = activity.Plan()
+    mutated = activity.mutated_params(fn)
+    if mutated and mode == "split":
+        param, (s, *_) = next(iter(mutated.items()))
+        raise fn.source.error(s.origin.node if s.origin else fn.source.funcdef,
+                              f"{fn.name} changes its argument {param} in place; a function "
+                              "called by differentiated code must return new values instead")
+    for stmts in mutated.values():  # the reverse sweep undoes every change to an argument
+        for s in stmts:
+            if isinstance(s, Assign):
+                plan.saves.setdefault(id(s), {})[s.target] = "before"
+            else:
+                plan.slices.add(id(s))
     sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params)
     backward = sweep.backward()
     forward = sweep.forward_sweep()
@@ -75,8 +87,12 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     if isinstance(result, Name):
         check = [Line((Ref(sweep.seed), " = ", RUNTIME, ".check_seed(", Ref(result.id), ", ",
                        Ref(sweep.seed), f", {fn.name!r})"), (sweep.seed,))]
-    body = [Line(("# forward",), comment=True), *sweep.prologue(), *forward, *check,
-            Line(("# backward",), comment=True), *backward, *sweep.epilogue()]
+    after = {p: namer.cached(("after", p), f"{p}_after") for p in sorted(mutated)}
+    keep = [Line((Ref(a), " = ", RUNTIME, ".snapshot(", Ref(p), ")"), (a,))
+            for p, a in after.items()]
+    reapply = [Line((RUNTIME, ".refill(", Ref(p), ", ", Ref(a), ")")) for p, a in after.items()]
+    body = [Line(("# forward",), comment=True), *sweep.prologue(), *forward, *check, *keep,
+            Line(("# backward",), comment=True), *backward, *sweep.epilogue(), *reapply]
     if mode == "value":
         returned = (*ir.atom_parts(result), ", ", *(("(", *returned, ")") if as_tuple
                                                    else returned))
@@ -325,7 +341,10 @@ class Sweep:
         for s in body:
             saves = self.plan.saves.get(id(s), {})
             for v, mode in saves.items():
-                if mode == "before":
+                if mode == "before" and getattr(s, "inplace", False):  # a copy: s changes it
+                    out.append(self.line((Ref(self.stack(v)), ".append(", RUNTIME,
+                                          ".snapshot(", Ref(v), "))")))
+                elif mode == "before":
                     out.append(self.line((Ref(self.stack(v)), ".append(", Ref(v), ")")))
             if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
                 out.append(self.line((Ref(self.stack(s.target)), ".append(",
@@ -431,7 +450,7 @@ class Sweep:
             return out  # restored before its contributions (see assign_adjoint)
         for v, mode in self.plan.saves.get(id(s), {}).items():
             if mode == "before":
-                out.append(self.assign(v, (Ref(self.stack(v)), ".pop()")))
+                out.append(self.restore_line(s, v))
         if id(s) in self.plan.slices and isinstance(s, ir.Append):
             out.append(self.line((Ref(s.target), ".pop()")))
         elif id(s) in self.plan.slices:
@@ -491,11 +510,19 @@ class Sweep:
             if contributions is not None and contributions and any(
                     uses_ans for *_, uses_ans in contributions):
                 new = self.new_value(t)
-                out.append(self.assign(new, (Ref(t),)))
+                copy = (RUNTIME, ".snapshot(", Ref(t), ")") if s.inplace else (Ref(t),)
+                out.append(self.assign(new, copy))
                 contributions = [(x, _swap(parts, t, new), fresh, u)
                                  for x, parts, fresh, u in contributions]
-            out.append(self.assign(t, (Ref(self.stack(t)), ".pop()")))
+            out.append(self.restore_line(s, t))
         return out + self.emit_contributions(s, contributions)
+
+    def restore_line(self, s, v: str) -> Line:
+        """v = v_stack.pop(); an array changed in place gets its old values back in place."""
+        popped = (Ref(self.stack(v)), ".pop()")
+        if getattr(s, "inplace", False):
+            return self.assign(v, (RUNTIME, ".restore(", Ref(v), ", ", *popped, ")"))
+        return self.assign(v, popped)
 
     def new_value(self, t: str) -> str:
         return self.namer.cached(("new", t), f"{t}_new")

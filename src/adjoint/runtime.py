@@ -96,6 +96,35 @@ def add_at(acc, index, g):
     return acc
 
 
+def snapshot(x):
+    """A copy of x's current values (an array, list or dict changes in place; a number
+    does not)."""
+    if isinstance(x, list):
+        return list(x)
+    if isinstance(x, dict):
+        return dict(x)
+    return x.copy() if hasattr(x, "copy") and hasattr(x, "shape") else x
+
+
+def refill(x, values) -> None:
+    """Put `values` back into x, in place: x's identity is the caller's."""
+    if isinstance(x, list):
+        x[:] = values
+    elif isinstance(x, dict):
+        x.clear()
+        x.update(values)
+    else:
+        x[...] = values
+
+
+def restore(x, values):
+    """x with its old values: written back in place for an array, else the old value."""
+    if hasattr(x, "shape") and hasattr(values, "shape") and x.shape == values.shape:
+        x[...] = values
+        return x
+    return values
+
+
 def check_seed(ans, seed, fname: str):
     """Refuse the default seed 1.0 for a non-scalar result: `grad` needs a scalar."""
     if type(seed) is float and seed == 1.0 and np.ndim(ans) != 0:
