@@ -18,6 +18,7 @@ class Program:
     src: str
     args: Callable[[np.random.Generator], list]
     wrt: Any = 0
+    mutates: bool = False  # the function changes its arguments (the caller sees it)
 
 
 def vec(n):
@@ -361,4 +362,18 @@ def f(r, points):
     return total
 """, lambda r: [r.normal(size=3) * 0.3, r.normal(size=(4, 3)) + np.array([0, 0, 5.0])],
         (0, 1)),
+    # ---- functions that change their arguments
+    Program("writes_into_argument", """
+def f(x):
+    s = np.sum(x * x)
+    x[0] = 5.0 * x[1]
+    x += 1.0
+    x *= x[2]
+    return s + np.sum(x)
+""", vec(4), mutates=True),
+    Program("appends_to_argument", """
+def f(xs, w):
+    xs.append(w * 2.0)
+    return sum(v * v for v in xs)
+""", lambda r: [[r.normal(), r.normal()], r.normal()], (0, 1), mutates=True),
 ]

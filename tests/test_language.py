@@ -13,4 +13,5 @@ def test_program(program, optimize):
     f = make_function(program.src)
     for seed in range(3):
         args = program.args(np.random.default_rng(seed))
-        check_grads(f, args, program.wrt, optimize=optimize, seed=seed)
+        check_grads(f, args, program.wrt, optimize=optimize, seed=seed,
+                    mutates=program.mutates)
