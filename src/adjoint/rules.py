@@ -93,8 +93,8 @@ RULES: dict[Any, dict[str, str]] = {
     math.ldexp:        {"x": "g * 2.0 ** i"},
     math.modf:         {"x": "g[0]"},
     math.frexp:        {"x": "g[0] * 2.0 ** -ans[1]"},
-    math.degrees:      {"x": "g * (180 / math.pi)"},
-    math.radians:      {"x": "g * (math.pi / 180)"},
+    math.degrees:      {"x": "g * 180 / math.pi"},
+    math.radians:      {"x": "g * math.pi / 180"},
     # numpy elementwise
     np.add:            {"x1": "g", "x2": "g"},
     np.subtract:       {"x1": "g", "x2": "-g"},
@@ -139,10 +139,10 @@ RULES: dict[Any, dict[str, str]] = {
     np.abs:            {"x": "g * np.sign(x)"},
     np.fabs:           {"x": "g * np.sign(x)"},
     np.sinc:           {"x": "g * runtime.sinc_derivative(x, ans)"},
-    np.deg2rad:        {"x": "g * (np.pi / 180)"},
-    np.radians:        {"x": "g * (np.pi / 180)"},
-    np.rad2deg:        {"x": "g * (180 / np.pi)"},
-    np.degrees:        {"x": "g * (180 / np.pi)"},
+    np.deg2rad:        {"x": "g * np.pi / 180"},
+    np.radians:        {"x": "g * np.pi / 180"},
+    np.rad2deg:        {"x": "g * 180 / np.pi"},
+    np.degrees:        {"x": "g * 180 / np.pi"},
     np.maximum:        {"x1": "runtime.maximum_adjoint(g, x1, x2)",
                         "x2": "runtime.maximum_adjoint(g, x2, x1)"},
     np.minimum:        {"x1": "runtime.maximum_adjoint(g, x2, x1)",
@@ -176,6 +176,27 @@ RULES: dict[Any, dict[str, str]] = {
     np.outer:          {"a": "(g @ np.ravel(b)).reshape(np.shape(a))",
                         "b": "(np.ravel(a) @ g).reshape(np.shape(b))"},
     np.einsum:         {"operands": "runtime.einsum_adjoint(g, operands[0], operands[1:], k - 1)"},
+    np.vdot:           {"a": "g * np.reshape(b, np.shape(a))", "b": "g * np.reshape(a, np.shape(b))"},
+    np.inner:          {"a": "runtime.inner_adjoint(g, a, b, 0)", "b": "runtime.inner_adjoint(g, a, b, 1)"},
+    np.tensordot:      {"a": "runtime.tensordot_adjoint(g, a, b, axes, 0)", "b": "runtime.tensordot_adjoint(g, a, b, axes, 1)"},
+    np.kron:           {"a": "runtime.kron_adjoint(g, a, b, 0)", "b": "runtime.kron_adjoint(g, a, b, 1)"},
+    np.cross:          {"a": "runtime.cross_adjoint(g, a, b, 0, axisa, axisb, axisc, axis)",
+                        "b": "runtime.cross_adjoint(g, a, b, 1, axisa, axisb, axisc, axis)"},
+    np.trace:          {"a": "runtime.trace_adjoint(g, a, offset, axis1, axis2)"},
+    np.diagonal:       {"a": "runtime.diagonal_adjoint(g, a, offset, axis1, axis2)"},
+    np.diag:           {"v": "runtime.diag_adjoint(g, v, k)"},
+    np.tril:           {"m": "runtime.unbroadcast(np.tril(g, k), m)"},
+    np.triu:           {"m": "runtime.unbroadcast(np.triu(g, k), m)"},
+    np.linalg.inv:     {"a": "runtime.inv_adjoint(g, ans)"},
+    np.linalg.solve:   {"a": "runtime.solve_adjoint(g, a, b, ans, 0)", "b": "runtime.solve_adjoint(g, a, b, ans, 1)"},
+    np.linalg.det:     {"a": "runtime.det_adjoint(g, a, ans)"},
+    np.linalg.slogdet: {"a": "runtime.slogdet_adjoint(g, a)"},
+    np.linalg.cholesky: {"a": "runtime.cholesky_adjoint(g, ans, upper)"},
+    np.linalg.eigh:    {"a": "runtime.eigh_adjoint(g, a, ans, UPLO)"},
+    np.linalg.eigvalsh: {"a": "runtime.eigh_adjoint(g, a, ans, UPLO, values_only=True)"},
+    np.linalg.pinv:    {"a": "runtime.pinv_adjoint(g, a, ans, hermitian)"},
+    np.linalg.lstsq:   {"a": "runtime.lstsq_adjoint(g, a, b, ans, rcond, 0)", "b": "runtime.lstsq_adjoint(g, a, b, ans, rcond, 1)"},
+    np.linalg.qr:      {"a": "runtime.qr_adjoint(g, a, ans, mode)"},
     np.linalg.norm:    {"x": "runtime.norm_adjoint(g, x, ans, ord=ord, axis=axis, keepdims=keepdims)"},
     # shape
     np.transpose:      {"a": "runtime.transpose_adjoint(g, axes=axes)"},
@@ -239,10 +260,19 @@ for _name, (_rule, _signature) in {
         RULES[getattr(math, _name)] = _rule
         SIGNATURES[getattr(math, _name)] = _signature
 
+# numpy 2's array-API linear algebra
+for _name, _rule in {
+    "vector_norm": {"x": "runtime.vector_norm_adjoint(g, x, ans, ord, axis, keepdims)"},
+    "matrix_norm": {"x": "runtime.norm_adjoint(g, x, ans, ord, (-2, -1), keepdims)"},
+}.items():
+    if hasattr(np.linalg, _name):
+        RULES[getattr(np.linalg, _name)] = _rule
+
 # Method calls share the rules of these functions: x.sum(axis=0) is np.sum(x, axis=0).
 METHODS: dict[str, Any] = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
     "std": np.std, "var": np.var, "cumsum": np.cumsum, "cumprod": np.cumprod,
+    "trace": np.trace, "diagonal": np.diagonal,
     "dot": np.dot, "reshape": np.reshape, "ravel": np.ravel, "flatten": np.ravel,
     "transpose": np.transpose, "squeeze": np.squeeze, "copy": np.copy, "clip": np.clip,
     "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "any": np.any,
@@ -256,6 +286,24 @@ METHOD_SIGNATURES: dict[str, str] = {
 # Attribute reads: x.T is np.transpose(x); x.shape and friends are passive.
 ATTRS: dict[str, Any] = {"T": np.transpose}
 PASSIVE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
+# fmt: on
+
+
+def _field(name: str):
+    """The rule key of a field of the named tuples numpy.linalg returns: r.logabsdet."""
+    def field(result):
+        return getattr(result, name)
+
+    field.__name__ = field.__qualname__ = name
+    field.__module__ = "numpy.linalg"
+    RULES[field] = {"result": f"runtime.field_adjoint(g, result, {name!r})"}
+    return field
+
+
+# slogdet(a).logabsdet, eigh(a).eigenvectors, qr(a).R: the adjoint of a named tuple
+ATTRS.update({name: _field(name) for name in (
+    "sign", "logabsdet", "eigenvalues", "eigenvectors", "Q", "R")})
+# fmt: off
 
 
 def scipy_rules() -> dict[Any, dict[str, str]]:
@@ -270,11 +318,11 @@ def scipy_rules() -> dict[Any, dict[str, str]]:
         sp.log_expit:      {"x": "-g * np.expm1(ans)"},
         sp.erf:            {"x": "g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)"},
         sp.erfc:           {"x": "-g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)"},
-        sp.erfinv:         {"x": "g * (np.sqrt(np.pi) / 2) * np.exp(ans * ans)"},
+        sp.erfinv:         {"x": "g * (np.sqrt(np.pi) / 2 * np.exp(ans * ans))"},
         sp.ndtr:           {"x": "g * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)"},
         sp.log_ndtr:       {"x": "g * np.exp(-0.5 * x * x - ans) / np.sqrt(2 * np.pi)"},
-        sp.ndtri:          {"x": "g * np.sqrt(2 * np.pi) * np.exp(0.5 * ans * ans)"},
-        sp.gamma:          {"x": "g * ans * runtime.polygamma(0, x)"},
+        sp.ndtri:          {"x": "g * (np.sqrt(2 * np.pi) * np.exp(0.5 * ans * ans))"},
+        sp.gamma:          {"x": "g * (ans * runtime.polygamma(0, x))"},
         sp.gammaln:        {"x": "g * runtime.polygamma(0, x)"},
         sp.digamma:        {"x": "g * runtime.polygamma(1, x)"},
         sp.xlogy:          {"x1": "g * np.log(x2)", "x2": "g * x1 / x2"},
@@ -483,6 +531,7 @@ def register(fn: Any = None, /, *, signature: str | None = None, passive: bool =
     """
     if fn is None:
         return lambda f: register(f, signature=signature, passive=passive, **formulas) or f
+    REGISTERED.add(fn)
     if passive:
         PASSIVE.add(fn)
         return fn
@@ -496,6 +545,10 @@ def register(fn: Any = None, /, *, signature: str | None = None, passive: bool =
         template(formula, frozenset(sig.parameters))
     RULES[fn] = dict(formulas)
     return fn
+
+
+# What users registered (the rest of RULES and PASSIVE is adjoint's own table).
+REGISTERED: set = set()
 
 
 def stop_gradient(x):

@@ -516,10 +516,12 @@ def matmul_rhs(g, a, b):
 
 
 def dot_lhs(g, a, b):
-    """Adjoint of `a` in np.dot(a, b) (scalars, vectors and matrices)."""
+    """Adjoint of `a` in np.dot(a, b): scalars, vectors, matrices, and N-d arrays (a sum over
+    the last axis of a and the second-to-last of b)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * b, a)
-    _dot_dims(a, b)
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        return tensordot_adjoint(g, a, b, ([-1], [max(np.ndim(b) - 2, 0)]), 0)
     return matmul_lhs(g, a, b)
 
 
@@ -527,14 +529,257 @@ def dot_rhs(g, a, b):
     """Adjoint of `b` in np.dot(a, b)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * a, b)
-    _dot_dims(a, b)
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        return tensordot_adjoint(g, a, b, ([-1], [max(np.ndim(b) - 2, 0)]), 1)
     return matmul_rhs(g, a, b)
 
 
-def _dot_dims(a, b):
-    if np.ndim(a) > 2 or np.ndim(b) > 2:
-        raise NotImplementedError("the gradient of np.dot of arrays with more than two "
-                                  "dimensions; use np.matmul or np.einsum")
+def tensordot_adjoint(g, a, b, axes, k: int):
+    """Adjoint of a (k=0) or b (k=1) in np.tensordot(a, b, axes), through einsum_adjoint."""
+    na, nb = np.ndim(a), np.ndim(b)
+    if isinstance(axes, int):
+        axes = (list(range(na - axes, na)), list(range(axes)))
+    left, right = ([x] if isinstance(x, int) else list(x) for x in axes)
+    left, right = [x % na for x in left], [x % nb for x in right]
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    ta = [next(letters) for _ in range(na)]
+    tb = [next(letters) for _ in range(nb)]
+    for i, j in zip(left, right, strict=True):
+        tb[j] = ta[i]
+    out = [c for i, c in enumerate(ta) if i not in left] + [
+        c for j, c in enumerate(tb) if j not in right]
+    spec = f"{''.join(ta)},{''.join(tb)}->{''.join(out)}"
+    return einsum_adjoint(g, spec, (a, b), k)
+
+
+def inner_adjoint(g, a, b, k: int):
+    """Adjoint of a (k=0) or b (k=1) in np.inner(a, b): a sum over the last axes."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * (b if k == 0 else a), a if k == 0 else b)
+    return tensordot_adjoint(g, a, b, ([-1], [-1]), k)
+
+
+def kron_adjoint(g, a, b, k: int):
+    """Adjoint of a (k=0) or b (k=1) in np.kron(a, b)."""
+    nd = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (nd - np.ndim(a)) + np.shape(a)
+    sb = (1,) * (nd - np.ndim(b)) + np.shape(b)
+    blocks = np.reshape(g, [n for pair in zip(sa, sb, strict=True) for n in pair])
+    other = np.reshape(b if k == 0 else a, sb if k == 0 else sa)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    ia, ib = letters[:nd], letters[nd:2 * nd]
+    spec = "".join(x + y for x, y in zip(ia, ib, strict=True))
+    part = np.einsum(f"{spec},{ib if k == 0 else ia}->{ia if k == 0 else ib}", blocks, other)
+    return np.reshape(part, np.shape(a if k == 0 else b))
+
+
+def cross_adjoint(g, a, b, k: int, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """Adjoint of a (k=0) or b (k=1) in np.cross(a, b, ...), for 3- and 2-vectors."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    x = np.moveaxis(a, axisa, -1)
+    y = np.moveaxis(b, axisb, -1)
+    n, m = x.shape[-1], y.shape[-1]
+    if n == 2 and m == 2:  # the result is the z component only
+        gz = g
+        g3 = np.stack([np.zeros_like(gz), np.zeros_like(gz), gz], -1)
+    else:
+        g3 = np.moveaxis(g, axisc, -1)
+    x3 = _pad3(x)
+    y3 = _pad3(y)
+    part = np.cross(y3, g3) if k == 0 else np.cross(g3, x3)  # d(x × y) = dx × y + x × dy
+    part = part[..., :(n if k == 0 else m)]
+    target = a if k == 0 else b
+    part = unbroadcast(part, np.moveaxis(target, axisa if k == 0 else axisb, -1))
+    return np.moveaxis(part, -1, axisa if k == 0 else axisb)
+
+
+def _pad3(v):
+    if v.shape[-1] == 3:
+        return v
+    return np.concatenate([v, np.zeros_like(v[..., :1])], -1)
+
+
+def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of np.trace(a, offset, axis1, axis2): g on the diagonal, zeros elsewhere."""
+    length = np.shape(np.diagonal(a, offset, axis1, axis2))[-1]
+    g = np.broadcast_to(np.expand_dims(g, -1), np.shape(g) + (length,))
+    return diagonal_adjoint(g, a, offset, axis1, axis2)
+
+
+def diagonal_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of np.diagonal(a, offset, axis1, axis2): g placed back on the diagonal."""
+    out = zeros_like(a)
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    i = np.arange(np.shape(g)[-1])
+    view[..., i + max(-offset, 0), i + max(offset, 0)] = g
+    return out
+
+
+def diag_adjoint(g, v, k=0):
+    """Adjoint of np.diag(v, k): the k-th diagonal of g for a vector v, g placed on the
+    diagonal for a matrix v."""
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k) * 1.0
+    return diagonal_adjoint(g, v, k, 0, 1)
+
+
+def _t(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _fold(g, lower: bool = True):
+    """The gradient with respect to a full matrix of a function that reads only one triangle
+    of it as a symmetric matrix (np.linalg.eigh, cholesky): from a gradient `g` for the
+    symmetric matrix, the off-diagonal entries of the triangle read get g_ij + g_ji."""
+    both = g + _t(g)
+    diag = g * np.eye(np.shape(g)[-1])
+    return (np.tril(both, -1) if lower else np.triu(both, 1)) + diag
+
+
+def inv_adjoint(g, ans):
+    """Adjoint of np.linalg.inv: -inv(a).T @ g @ inv(a).T."""
+    return -_t(ans) @ g @ _t(ans)
+
+
+def solve_adjoint(g, a, b, ans, k: int):
+    """Adjoint of a (k=0) or b (k=1) in x = np.linalg.solve(a, b); b is a vector when it
+    has one dimension, else a (stack of) matrix."""
+    vector = np.ndim(b) == 1
+    gm = g[..., None] if vector else g
+    xm = ans[..., None] if vector else ans
+    b_bar = np.linalg.solve(_t(a), gm)
+    if k == 1:
+        return unbroadcast(b_bar[..., 0] if vector else b_bar, b)
+    return unbroadcast(-b_bar @ _t(xm), a)
+
+
+def det_adjoint(g, a, ans):
+    """Adjoint of np.linalg.det: g det(a) inv(a).T, or g adj(a).T from the SVD where a is
+    singular (the adjugate is the derivative of det everywhere)."""
+    g = np.asanyarray(g)[..., None, None]
+    if np.all(ans != 0):
+        return g * np.asanyarray(ans)[..., None, None] * _t(np.linalg.inv(a))
+    u, s, vt = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    adjugate = sign[..., None, None] * (_t(vt) * _prod_others(s, -1)[..., None, :]) @ _t(u)
+    return g * _t(adjugate)
+
+
+def slogdet_adjoint(g, a):
+    """Adjoint of np.linalg.slogdet(a) = (sign, log|det a|): the sign carries none."""
+    g = g[1]
+    if _is_zero(g):
+        return zeros_like(a)
+    return np.asanyarray(g)[..., None, None] * _t(np.linalg.inv(a))
+
+
+def cholesky_adjoint(g, ans, upper=False):
+    """Adjoint of np.linalg.cholesky(a, upper=upper), which reads one triangle of a."""
+    L, g = (_t(ans), _t(g)) if upper else (ans, g)
+    phi = np.tril(_t(L) @ g)
+    phi = phi - 0.5 * phi * np.eye(np.shape(L)[-1])
+    inner = np.linalg.solve(_t(L), phi)  # L^-T phi
+    sym = _t(np.linalg.solve(_t(L), _t(inner)))  # L^-T phi L^-1
+    return _fold(0.5 * (sym + _t(sym)), lower=not upper)
+
+
+def eigh_adjoint(g, a, ans, UPLO="L", values_only: bool = False):
+    """Adjoint of np.linalg.eigh(a, UPLO) = (w, v) (or of eigvalsh, values_only), which
+    reads one triangle of a. Eigenvectors have no derivative at repeated eigenvalues."""
+    if values_only:
+        gw, gv = g, 0.0
+        w, v = np.linalg.eigh(a, UPLO)
+    else:
+        (gw, gv), (w, v) = g, ans
+    inner = 0.0 if _is_zero(gw) else np.asanyarray(gw)[..., None, :] * np.eye(np.shape(w)[-1])
+    if not _is_zero(gv):
+        gap = w[..., None, :] - w[..., :, None]  # w_j - w_i
+        off = ~np.eye(np.shape(w)[-1], dtype=bool)
+        if np.any((gap == 0) & off):
+            raise NotImplementedError("the gradient through the eigenvectors of "
+                                      "np.linalg.eigh at a repeated eigenvalue is not defined")
+        inner = inner + np.where(off, 1.0 / np.where(off, gap, 1.0), 0.0) * (_t(v) @ gv)
+    if _is_zero(inner):
+        return zeros_like(a)
+    return _fold(v @ inner @ _t(v), lower=UPLO.upper() == "L")
+
+
+def pinv_adjoint(g, a, ans, hermitian=False):
+    """Adjoint of p = np.linalg.pinv(a), where the rank of a does not change:
+    -p' g p' + (1 - a p)' g' p p' + p' p g' (1 - p a), with ' the transpose."""
+    p = ans
+    pt = _t(p)
+    eye_m = np.eye(np.shape(a)[-2])
+    eye_n = np.eye(np.shape(a)[-1])
+    out = -pt @ g @ pt + (eye_m - a @ p) @ _t(g) @ p @ pt + pt @ p @ _t(g) @ (eye_n - p @ a)
+    return _fold(out) if hermitian else out
+
+
+def lstsq_adjoint(g, a, b, ans, rcond=None, k: int = 0):
+    """Adjoint of a (k=0) or b (k=1) in np.linalg.lstsq(a, b, rcond) = (x, residuals, rank,
+    singular values): x is pinv(a) @ b, differentiable where the rank of a stays the same."""
+    gx, gres, _, gs = g
+    x, res, _, _ = ans
+    vector = np.ndim(b) == 1
+    bm = b[:, None] if vector else b
+    xm = x[:, None] if vector else x
+    out = zeros_like(b if k else a)
+    if not _is_zero(gx):
+        gxm = gx[:, None] if vector else gx
+        p = np.linalg.pinv(a) if rcond is None else np.linalg.pinv(a, rcond=rcond)
+        if k:
+            out = out + np.reshape(_t(p) @ gxm, np.shape(b))
+        else:
+            out = out + pinv_adjoint(gxm @ _t(bm), a, p)
+    if not _is_zero(gres) and np.size(res):
+        r = bm - a @ xm  # residuals are |b - a x|^2 per column, at the optimal x
+        gr = np.reshape(gres, (1, -1)) * 2 * r
+        out = out + (np.reshape(gr, np.shape(b)) if k else -gr @ _t(xm))
+    if not _is_zero(gs) and not k:
+        u, _, vt = np.linalg.svd(a, full_matrices=False)
+        out = out + (u * gs) @ vt
+    return out
+
+
+def field_adjoint(g, result, name: str):
+    """Adjoint of a named tuple read by field (np.linalg.slogdet(a).logabsdet): g at that
+    field, zero adjoints at the others."""
+    fields = getattr(result, "_fields", None)
+    if fields is None or name not in fields:
+        raise NotImplementedError(f"the gradient of the attribute .{name} of a "
+                                  f"{type(result).__name__}")
+    return tuple(g if f == name else 0.0 for f in fields)
+
+
+def qr_adjoint(g, a, ans, mode="reduced"):
+    """Adjoint of np.linalg.qr(a, mode): (q, r) for 'reduced' (and 'complete' when a has
+    no more rows than columns), r alone for 'r'."""
+    m, n = np.shape(a)[-2:]
+    if mode not in ("reduced", "r") and not (mode == "complete" and m <= n):
+        raise NotImplementedError(f"the gradient of np.linalg.qr with mode={mode!r}")
+    if mode == "r":
+        q, r = np.linalg.qr(a)
+        gq, gr = 0.0, g
+    else:
+        (gq, gr), (q, r) = g, ans
+    gq = zeros_like(q) if _is_zero(gq) else gq
+    gr = zeros_like(r) if _is_zero(gr) else gr
+    if m >= n:
+        return _qr_square_adjoint(gq, gr, q, r)
+    y = a[..., :, m:]  # a = [x | y], r = [u | v], x = q u
+    u, gu, gv = r[..., :, :m], gr[..., :, :m], gr[..., :, m:]
+    gx = _qr_square_adjoint(gq + y @ _t(gv), gu, q, u)
+    return np.concatenate([gx, q @ gv], -1)
+
+
+def _qr_square_adjoint(gq, gr, q, r):
+    """Adjoint of a = q r with r square upper triangular: (gq + q copyltu(M)) r^-T,
+    M = r gr' - gq' q."""
+    mid = r @ _t(gr) - _t(gq) @ q
+    sym = np.tril(mid, -1)
+    sym = sym + _t(sym) + mid * np.eye(np.shape(mid)[-1])
+    return _t(np.linalg.solve(r, _t(gq + q @ sym)))
 
 
 def _einsum_terms(spec: str, ndims: list[int]) -> tuple[list[str], str]:
@@ -587,12 +832,85 @@ def einsum_adjoint(g, spec: str, operands, k: int):
 
 
 def norm_adjoint(g, x, ans, ord=None, axis=None, keepdims=False):
-    """Adjoint of np.linalg.norm for the 2-norm of vectors (and Frobenius of matrices)."""
-    if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) > 1 and axis is None):
-        raise NotImplementedError(f"the gradient of np.linalg.norm with ord={ord!r}")
-    g, _ = _expand(g, x, axis, keepdims)
-    n, _ = _expand(ans, x, axis, keepdims)
-    return g * x / n
+    """Adjoint of np.linalg.norm(x, ord, axis, keepdims): vector norms (ord None, 2, 1, inf,
+    -inf, 0, any p) and matrix norms ('fro', 'nuc', 2, -2, 1, -1, inf, -inf). At a kink the
+    gradient is the midpoint of the subgradients: 0 at the origin, ties share equally."""
+    nd = np.ndim(x)
+    if axis is None and (ord is None or nd == 1):
+        axes = tuple(range(nd))  # the 2-norm of x.ravel()
+    elif axis is None:
+        axes = (0, 1) if nd == 2 else None
+    else:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if axes is None:
+        raise NotImplementedError(f"the gradient of np.linalg.norm of a {nd}-d array with "
+                                  f"ord={ord!r} and no axis")
+    g, _ = _expand(g, x, axes, keepdims)
+    n, _ = _expand(ans, x, axes, keepdims)
+    if len(axes) == 2 and ord not in (None, "fro"):
+        return _matrix_norm_adjoint(g, x, n, ord, axes)
+    if ord in (None, 2, "fro"):
+        return safe_ratio(g * x, n)
+    if len(axes) != 1:
+        raise NotImplementedError(f"the gradient of np.linalg.norm with ord={ord!r} over "
+                                  f"axes {axes}")
+    return g * _vector_norm_derivative(x, n, ord, axes[0])
+
+
+def vector_norm_adjoint(g, x, ans, ord=2, axis=None, keepdims=False):
+    """Adjoint of np.linalg.vector_norm(x, axis=axis, keepdims=..., ord=ord): a vector norm
+    over `axis` (all axes, or a tuple of them, taken as one flattened vector)."""
+    nd = np.ndim(x)
+    axes = _axes(axis, nd)
+    g, _ = _expand(g, x, axes, keepdims)
+    n, _ = _expand(ans, x, axes, keepdims)
+    if ord in (None, 2):
+        return safe_ratio(g * x, n)
+    last = tuple(range(nd - len(axes), nd))
+    moved = np.moveaxis(x, axes, last)
+    flat = np.reshape(moved, moved.shape[:nd - len(axes)] + (-1,))
+    n = np.reshape(np.moveaxis(n, axes, last) if np.ndim(n) else n, flat.shape[:-1] + (1,))
+    d = np.reshape(_vector_norm_derivative(flat, n, ord, -1), moved.shape)
+    return g * np.moveaxis(d, last, axes)
+
+
+def _vector_norm_derivative(x, n, ord, axis):
+    if ord == 0:
+        return zeros_like(x)
+    if ord == 1:
+        return np.sign(x)
+    if ord in (np.inf, -np.inf):
+        size = np.abs(x)
+        return np.sign(x) * extremum_adjoint(1.0, size, n, axis=axis, keepdims=True)
+    if not isinstance(ord, (int, float)):
+        raise NotImplementedError(f"the gradient of np.linalg.norm with ord={ord!r} for a "
+                                  "vector")
+    size = np.abs(x)
+    return np.sign(x) * safe_ratio(size ** (ord - 1), n ** (ord - 1))
+
+
+def _matrix_norm_adjoint(g, x, n, ord, axes):
+    moved = np.moveaxis(x, axes, (-2, -1))
+    gm = np.moveaxis(g, axes, (-2, -1)) if np.ndim(g) else g
+    if ord in (1, -1, np.inf, -np.inf):  # the largest (smallest) column or row sum of |x|
+        over = -2 if ord in (1, -1) else -1
+        sums = np.sum(np.abs(moved), axis=over, keepdims=True)
+        pick = np.max(sums, -1 if over == -2 else -2, keepdims=True) if ord in (1, np.inf) \
+            else np.min(sums, -1 if over == -2 else -2, keepdims=True)
+        hit = sums == pick
+        share = hit / np.sum(hit, axis=(-2, -1), keepdims=True)
+        return np.moveaxis(gm * np.sign(moved) * share, (-2, -1), axes)
+    if ord not in ("nuc", 2, -2):
+        raise NotImplementedError(f"the gradient of np.linalg.norm with ord={ord!r} for a "
+                                  "matrix")
+    u, s, vt = np.linalg.svd(moved, full_matrices=False)
+    if ord == "nuc":  # the sum of singular values: u v' over the nonzero ones
+        tol = np.max(s, -1, keepdims=True) * max(np.shape(moved)[-2:]) * np.finfo(float).eps
+        weight = (s > tol) * 1.0
+    else:  # the largest (smallest) singular value: its vectors, shared among ties
+        hit = s == (s[..., :1] if ord == 2 else s[..., -1:])
+        weight = hit / np.sum(hit, -1, keepdims=True)
+    return np.moveaxis(gm * ((u * weight[..., None, :]) @ vt), (-2, -1), axes)
 
 
 # ---------------------------------------------------------------- assembly
