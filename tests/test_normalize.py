@@ -61,7 +61,7 @@ def f(X, w):
     for row_index in row_index_range:
         row = X[row_index]
         roww = row @ w
-        total = total + roww
+        total += roww
     return total
 """),
     "branch_return": ("""\
