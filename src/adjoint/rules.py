@@ -107,7 +107,7 @@ RULES: dict[Any, dict[str, str]] = {
     np.fmod:           {"x1": "g", "x2": "-g * (x1 - ans) / x2"},
     np.copysign:       {"x1": "g * np.sign(x1) * np.sign(ans)", "x2": "runtime.zeros_like(x2)"},
     np.ldexp:          {"x1": "g * np.exp2(x2)"},
-    np.modf:           {"x": "runtime.densify_item(g, 0, x)"},
+    np.modf:           {"x": "runtime.densify_item(g, 0, ans, x)"},
     np.negative:       {"x": "-g"},
     np.positive:       {"x": "g"},
     np.conjugate:      {"x": "g"},
@@ -190,7 +190,7 @@ RULES: dict[Any, dict[str, str]] = {
     np.linalg.inv:     {"a": "runtime.inv_adjoint(g, ans)"},
     np.linalg.solve:   {"a": "runtime.solve_adjoint(g, a, b, ans, 0)", "b": "runtime.solve_adjoint(g, a, b, ans, 1)"},
     np.linalg.det:     {"a": "runtime.det_adjoint(g, a, ans)"},
-    np.linalg.slogdet: {"a": "runtime.slogdet_adjoint(g, a)"},
+    np.linalg.slogdet: {"a": "runtime.slogdet_adjoint(g, a, ans)"},
     np.linalg.cholesky: {"a": "runtime.cholesky_adjoint(g, ans, upper)"},
     np.linalg.eigh:    {"a": "runtime.eigh_adjoint(g, a, ans, UPLO)"},
     np.linalg.eigvalsh: {"a": "runtime.eigh_adjoint(g, a, ans, UPLO, values_only=True)"},
@@ -204,9 +204,38 @@ RULES: dict[Any, dict[str, str]] = {
     np.ravel:          {"a": "runtime.reshape_like(g, a)"},
     np.squeeze:        {"a": "runtime.reshape_like(g, a)"},
     np.expand_dims:    {"a": "runtime.reshape_like(g, a)"},
+    np.swapaxes:       {"a": "np.swapaxes(g, axis1, axis2)"},
+    np.moveaxis:       {"a": "np.moveaxis(g, destination, source)"},
+    np.broadcast_to:   {"array": "runtime.unbroadcast(g, array)"},
+    np.atleast_1d:     {"arys": "runtime.atleast_adjoint(g, arys, k, ans)"},
+    np.atleast_2d:     {"arys": "runtime.atleast_adjoint(g, arys, k, ans)"},
+    np.atleast_3d:     {"arys": "runtime.atleast_adjoint(g, arys, k, ans)"},
+    np.repeat:         {"a": "runtime.repeat_adjoint(g, a, repeats, axis)"},
+    np.tile:           {"A": "runtime.tile_adjoint(g, A, reps)"},
+    np.pad:            {"array": "runtime.pad_adjoint(g, array, pad_width, mode, reflect_type)"},
+    np.flip:           {"m": "np.flip(g, axis)"},
+    np.fliplr:         {"m": "np.fliplr(g)"},
+    np.flipud:         {"m": "np.flipud(g)"},
+    np.roll:           {"a": "runtime.roll_adjoint(g, shift, axis)"},
+    np.diff:           {"a": "runtime.diff_adjoint(g, a, n, axis, prepend, append)"},
     np.copy:           {"a": "g"},
+    np.asarray:        {"a": "runtime.cast_adjoint(g, a, dtype)"},
+    np.array:          {"object": "runtime.cast_adjoint(g, object, dtype)"},
     np.concatenate:    {"arrays": "runtime.split_like(g, arrays, axis)"},
     np.stack:          {"arrays": "runtime.unstack(g, arrays, axis)"},
+    np.hstack:         {"tup": "runtime.stack_adjoint(g, tup, 'h')"},
+    np.vstack:         {"tup": "runtime.stack_adjoint(g, tup, 'v')"},
+    np.dstack:         {"tup": "runtime.stack_adjoint(g, tup, 'd')"},
+    np.column_stack:   {"tup": "runtime.stack_adjoint(g, tup, 'column')"},
+    np.split:          {"ary": "runtime.split_adjoint(g, ary, indices_or_sections, axis)"},
+    np.array_split:    {"ary": "runtime.split_adjoint(g, ary, indices_or_sections, axis, 'array_split')"},
+    np.hsplit:         {"ary": "runtime.split_adjoint(g, ary, indices_or_sections, 1 if np.ndim(ary) > 1 else 0)"},
+    np.vsplit:         {"ary": "runtime.split_adjoint(g, ary, indices_or_sections, 0)"},
+    np.take:           {"a": "runtime.take_axis_adjoint(g, a, indices, axis, mode)"},
+    np.take_along_axis: {"arr": "runtime.take_along_axis_adjoint(g, arr, indices, axis)"},
+    np.sort:           {"a": "runtime.sort_adjoint(g, a, axis)"},
+    np.select:         {"choicelist": "runtime.select_adjoint(g, condlist, choicelist)",
+                        "default": "runtime.select_default_adjoint(g, condlist, default)"},
     np.where:          {"x": "runtime.where_adjoint(g, condition, True)",
                         "y": "runtime.where_adjoint(g, condition, False)"},
     np.clip:           {"a": "runtime.clip_adjoint(g, a, a_min, a_max, min, max)",
@@ -247,6 +276,8 @@ SIGNATURES: dict[Any, str] = {
     math.remainder: "x, y, /",
     max: "*args, key=None, default=None",
     min: "*args, key=None, default=None",
+    np.pad: "array, pad_width, mode='constant', *, stat_length=None, constant_values=0, "
+            "end_values=0, reflect_type='even'",
 }
 
 # math functions newer than the oldest Python adjoint supports: rule, signature
@@ -260,6 +291,9 @@ for _name, (_rule, _signature) in {
         RULES[getattr(math, _name)] = _rule
         SIGNATURES[getattr(math, _name)] = _signature
 
+if hasattr(np, "unstack"):  # NumPy 2.1
+    RULES[np.unstack] = {"x": "runtime.unstack_adjoint(g, x, axis)"}
+
 # numpy 2's array-API linear algebra
 for _name, _rule in {
     "vector_norm": {"x": "runtime.vector_norm_adjoint(g, x, ans, ord, axis, keepdims)"},
@@ -272,7 +306,8 @@ for _name, _rule in {
 METHODS: dict[str, Any] = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
     "std": np.std, "var": np.var, "cumsum": np.cumsum, "cumprod": np.cumprod,
-    "trace": np.trace, "diagonal": np.diagonal,
+    "trace": np.trace, "diagonal": np.diagonal, "swapaxes": np.swapaxes, "repeat": np.repeat,
+    "take": np.take, "astype": np.asarray, "conj": np.conjugate, "conjugate": np.conjugate,
     "dot": np.dot, "reshape": np.reshape, "ravel": np.ravel, "flatten": np.ravel,
     "transpose": np.transpose, "squeeze": np.squeeze, "copy": np.copy, "clip": np.clip,
     "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "any": np.any,
@@ -282,6 +317,7 @@ METHODS: dict[str, Any] = {
 METHOD_SIGNATURES: dict[str, str] = {
     "reshape": "a, /, *shape, order='C'",
     "transpose": "a, /, *axes",
+    "astype": "a, /, dtype, order='K', casting='unsafe', subok=True, copy=True",
 }
 # Attribute reads: x.T is np.transpose(x); x.shape and friends are passive.
 ATTRS: dict[str, Any] = {"T": np.transpose}

@@ -16,7 +16,7 @@ import operator
 
 import numpy as np
 
-from .errors import NonScalarOutput
+from .errors import InternalError, NonScalarOutput
 
 # ---------------------------------------------------------------- shapes
 
@@ -211,9 +211,21 @@ def fmax_adjoint(g, x, y, lower: bool = False):
     return g * (wins + 0.5 * (x == y) + (np.isnan(y) & ~np.isnan(x)))
 
 
-def densify_item(g, k: int, x):
-    """Item k of a tuple adjoint, as zeros shaped like `x` when it is a symbolic zero."""
-    return densify(g[k], x)
+def parts(g, values) -> list:
+    """The adjoint of a tuple-valued result (np.linalg.eigh, np.split, ...), item by item,
+    each checked against its item's shape; a zero adjoint stays the number 0.0."""
+    items = _items(g, len(values))
+    for item, value in zip(items, values, strict=True):
+        if not _is_zero(item) and np.shape(item) != np.shape(value):
+            raise InternalError(
+                f"the adjoint of an item of a tuple result has shape {np.shape(item)}, but "
+                f"the item has shape {np.shape(value)}: a bug in adjoint")
+    return list(items)
+
+
+def densify_item(g, k: int, ans, x):
+    """Item k of the adjoint of the tuple `ans`, as zeros shaped like `x` when it is zero."""
+    return densify(parts(g, ans)[k], x)
 
 
 def digamma(x: float) -> float:
@@ -431,7 +443,7 @@ def average_adjoint(g, a, ans, axis=None, weights=None, returned=False, keepdims
     """Adjoint of `a` (or of `weights`, with of='weights') in
     np.average(a, axis, weights, returned, keepdims=...)."""
     if returned:  # ans and g are pairs: (average, sum of weights)
-        (ans, _), (g, g_total) = ans, g
+        (ans, _), (g, g_total) = ans, parts(g, ans)
     else:
         g_total = 0.0
     if weights is None:
@@ -472,7 +484,7 @@ def logsumexp_adjoint(g, a, ans, axis=None, b=None, keepdims=False, return_sign=
     """Adjoint of `a` (or of `b`, with of_b) in scipy.special.logsumexp(a, axis, b=b, ...)."""
     shape = np.broadcast_shapes(np.shape(a), np.shape(b)) if b is not None else np.shape(a)
     if return_sign:  # ans is (log|s|, sign of s): the sign carries no derivative
-        g, (ans, sign) = g[0], ans
+        g, (ans, sign) = parts(g, ans)[0], ans
         if _is_zero(g):
             return zeros_like(b if of_b else a)
         g = g * sign
@@ -666,9 +678,9 @@ def det_adjoint(g, a, ans):
     return g * _t(adjugate)
 
 
-def slogdet_adjoint(g, a):
+def slogdet_adjoint(g, a, ans):
     """Adjoint of np.linalg.slogdet(a) = (sign, log|det a|): the sign carries none."""
-    g = g[1]
+    g = parts(g, ans)[1]
     if _is_zero(g):
         return zeros_like(a)
     return np.asanyarray(g)[..., None, None] * _t(np.linalg.inv(a))
@@ -691,7 +703,7 @@ def eigh_adjoint(g, a, ans, UPLO="L", values_only: bool = False):
         gw, gv = g, 0.0
         w, v = np.linalg.eigh(a, UPLO)
     else:
-        (gw, gv), (w, v) = g, ans
+        (gw, gv), (w, v) = parts(g, ans), ans
     inner = 0.0 if _is_zero(gw) else np.asanyarray(gw)[..., None, :] * np.eye(np.shape(w)[-1])
     if not _is_zero(gv):
         gap = w[..., None, :] - w[..., :, None]  # w_j - w_i
@@ -719,7 +731,7 @@ def pinv_adjoint(g, a, ans, hermitian=False):
 def lstsq_adjoint(g, a, b, ans, rcond=None, k: int = 0):
     """Adjoint of a (k=0) or b (k=1) in np.linalg.lstsq(a, b, rcond) = (x, residuals, rank,
     singular values): x is pinv(a) @ b, differentiable where the rank of a stays the same."""
-    gx, gres, _, gs = g
+    gx, gres, _, gs = parts(g, ans)
     x, res, _, _ = ans
     vector = np.ndim(b) == 1
     bm = b[:, None] if vector else b
@@ -762,7 +774,7 @@ def qr_adjoint(g, a, ans, mode="reduced"):
         q, r = np.linalg.qr(a)
         gq, gr = 0.0, g
     else:
-        (gq, gr), (q, r) = g, ans
+        (gq, gr), (q, r) = parts(g, ans), ans
     gq = zeros_like(q) if _is_zero(gq) else gq
     gr = zeros_like(r) if _is_zero(gr) else gr
     if m >= n:
@@ -917,10 +929,187 @@ def _matrix_norm_adjoint(g, x, n, ord, axes):
 
 
 def split_like(g, arrays, axis=0):
-    """Adjoint of np.concatenate(arrays, axis): g cut into pieces shaped like the inputs."""
+    """Adjoint of np.concatenate(arrays, axis): g cut into pieces shaped like the inputs
+    (axis=None: the inputs were flattened)."""
+    if axis is None:
+        cuts = np.cumsum([np.size(a) for a in arrays])[:-1]
+        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, cuts), arrays,
+                                                             strict=True)]
     sizes = [np.shape(a)[axis] if np.ndim(a) else 1 for a in arrays]
     cuts = np.cumsum(sizes)[:-1]
     return list(np.split(g, cuts, axis=axis))
+
+
+STACKS = {"h": (np.atleast_1d, 1), "v": (np.atleast_2d, 0), "d": (np.atleast_3d, 2)}
+
+
+def stack_adjoint(g, items, kind: str):
+    """Adjoint of np.hstack, np.vstack, np.dstack or np.column_stack (kind 'h', 'v', 'd',
+    'column') of `items`: g cut into pieces, each shaped like its item."""
+    if kind == "column":
+        shapes = [np.shape(x) if np.ndim(x) > 1 else (np.size(x), 1) for x in items]
+        axis = 1
+    else:
+        promote, axis = STACKS[kind]
+        shapes = [np.shape(promote(x)) for x in items]
+        if kind == "h" and len(shapes[0]) == 1:
+            axis = 0
+    cuts = np.cumsum([shape[axis] for shape in shapes])[:-1]
+    return [np.reshape(p, np.shape(x)) for p, x in zip(np.split(g, cuts, axis=axis), items,
+                                                         strict=True)]
+
+
+def split_adjoint(g, ary, indices_or_sections, axis=0, how: str = "split"):
+    """Adjoint of np.split (np.array_split with how='array_split'): the pieces' adjoints,
+    zeros for the pieces not used, put back together."""
+    pieces = getattr(np, how)(ary, indices_or_sections, axis)
+    return np.concatenate([densify(p, x) for p, x in zip(parts(g, pieces), pieces,
+                                                         strict=True)], axis)
+
+
+def unstack_adjoint(g, x, axis=0):
+    """Adjoint of np.unstack(x, axis): the items' adjoints stacked back."""
+    items = [np.take(x, k, axis=axis) for k in range(np.shape(x)[axis])]
+    return np.stack([densify(p, v) for p, v in zip(parts(g, items), items, strict=True)], axis)
+
+
+def atleast_adjoint(g, arys, k: int, ans):
+    """Adjoint of arys[k] in np.atleast_1d/2d/3d(*arys): a list of results for several."""
+    g = g if len(arys) == 1 else densify(parts(g, ans)[k], ans[k])
+    return np.reshape(g, np.shape(arys[k]))
+
+
+def cast_adjoint(g, a, dtype=None):
+    """Adjoint of np.asarray(a, dtype), np.array(a, dtype) and a.astype(dtype): g shaped like
+    `a` (item by item for a list); zero for a cast to integers or booleans, whose derivative
+    is zero like np.trunc's."""
+    if dtype is not None and not np.issubdtype(np.dtype(dtype), np.inexact):
+        return zeros_like(a)
+    if isinstance(a, (list, tuple)):
+        return [cast_adjoint(g[k], item) for k, item in enumerate(a)]
+    return np.reshape(g, np.shape(a)) if np.ndim(a) or np.ndim(g) else g
+
+
+def repeat_adjoint(g, a, repeats, axis=None):
+    """Adjoint of np.repeat(a, repeats, axis): each entry gets the sum of its copies."""
+    if axis is None:
+        flat = np.ravel(a)
+        owner = np.repeat(np.arange(np.size(flat)), repeats)
+        return np.reshape(np.bincount(owner, weights=np.ravel(g), minlength=np.size(flat)),
+                          np.shape(a))
+    out = zeros_like(a)
+    owner = np.repeat(np.arange(np.shape(a)[axis]), repeats)
+    np.add.at(np.moveaxis(out, axis, 0), owner, np.moveaxis(g, axis, 0))
+    return out
+
+
+def tile_adjoint(g, a, reps):
+    """Adjoint of np.tile(a, reps): the sum over the tiles."""
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    nd = max(np.ndim(a), len(reps))
+    shape = (1,) * (nd - np.ndim(a)) + np.shape(a)
+    reps = (1,) * (nd - len(reps)) + reps
+    tiles = np.reshape(g, [n for pair in zip(reps, shape, strict=True) for n in pair])
+    return np.reshape(np.sum(tiles, axis=tuple(range(0, 2 * nd, 2))), np.shape(a))
+
+
+def pad_adjoint(g, array, pad_width, mode="constant", reflect_type="even"):
+    """Adjoint of np.pad(array, pad_width, mode) for the modes that copy entries: 'constant'
+    (and 'empty'), 'edge', 'wrap', 'reflect' and 'symmetric' (reflect_type='even')."""
+    if mode in ("constant", "empty"):
+        widths = np.broadcast_to(pad_width, (np.ndim(array), 2))
+        return g[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, np.shape(array),
+                                                                 strict=True))] * 1.0
+    if mode not in ("edge", "wrap", "reflect", "symmetric") or reflect_type != "even":
+        raise NotImplementedError(f"the gradient of np.pad with mode={mode!r}"
+                                  + (f", reflect_type={reflect_type!r}"
+                                     if reflect_type != "even" else ""))
+    # each entry of the result copies one entry of `array`: pad the indices to find which
+    index = np.pad(np.reshape(np.arange(np.size(array)), np.shape(array)), pad_width, mode)
+    return np.reshape(np.bincount(np.ravel(index), weights=np.ravel(g),
+                                  minlength=np.size(array)), np.shape(array))
+
+
+def diff_adjoint(g, a, n=1, axis=-1, prepend=None, append=None):
+    """Adjoint of `a` in np.diff(a, n, axis, prepend=..., append=...)."""
+    before = 0 if prepend is None else (np.shape(prepend)[axis] if np.ndim(prepend) else 1)
+    for _ in range(n):  # the adjoint of one difference: -g[i] + g[i-1]
+        pad = [(0, 0)] * np.ndim(g)
+        pad[axis] = (1, 1)
+        padded = np.pad(g, pad)
+        g = np.take(padded, range(0, np.shape(padded)[axis] - 1), axis) - np.take(
+            padded, range(1, np.shape(padded)[axis]), axis)
+    return np.take(g, range(before, before + np.shape(a)[axis]), axis)
+
+
+def roll_adjoint(g, shift, axis=None):
+    """Adjoint of np.roll(a, shift, axis): rolled back."""
+    return np.roll(g, np.negative(shift), axis)
+
+
+def take_axis_adjoint(g, a, indices, axis=None, mode="raise"):
+    """Adjoint of np.take(a, indices, axis, mode=mode): g added back at the indices
+    (repeated indices add up)."""
+    n = np.size(a) if axis is None else np.shape(a)[axis]
+    indices = np.asarray(indices)
+    if mode == "wrap":
+        indices = indices % n
+    elif mode == "clip":
+        indices = np.clip(indices, 0, n - 1)
+    out = zeros_like(a)
+    if axis is None:
+        np.add.at(np.reshape(out, -1), indices, g)
+        return out
+    axis = axis % np.ndim(a)
+    index = (slice(None),) * axis + (indices,)
+    np.add.at(out, index, g)
+    return out
+
+
+def take_along_axis_adjoint(g, arr, indices, axis=-1):
+    """Adjoint of np.take_along_axis(arr, indices, axis): g added back along the axis."""
+    if axis is None:
+        out = zeros_like(np.ravel(arr))
+        np.add.at(out, indices, g)
+        return np.reshape(out, np.shape(arr))
+    axis = axis % np.ndim(arr)
+    out = zeros_like(arr)
+    grid = np.ogrid[tuple(slice(n) for n in np.shape(indices))]
+    index = tuple(indices if k == axis else grid[k] for k in range(np.ndim(arr)))
+    np.add.at(out, index, g)
+    return out
+
+
+def sort_adjoint(g, a, axis=-1):
+    """Adjoint of np.sort(a, axis): g sent back through the sorting permutation (among
+    equal entries any order is as good: they move together)."""
+    if axis is None:
+        out = zeros_like(np.ravel(a))
+        out[np.argsort(a, axis=None, kind="stable")] = g
+        return np.reshape(out, np.shape(a))
+    order = np.argsort(a, axis=axis, kind="stable")
+    out = zeros_like(a)
+    np.put_along_axis(out, order, g, axis)
+    return out
+
+
+def select_adjoint(g, condlist, choicelist):
+    """Adjoint of each choice in np.select(condlist, choicelist, default): g where its
+    condition is the first one true (np.where, so unselected NaNs stay out)."""
+    taken = False
+    out = []
+    for cond, choice in zip(condlist, choicelist, strict=True):
+        here = cond & ~taken
+        out.append(unbroadcast(np.where(here, g, 0.0), choice))
+        taken = taken | cond
+    return out
+
+
+def select_default_adjoint(g, condlist, default):
+    """Adjoint of `default` in np.select(condlist, choicelist, default): g where no
+    condition holds."""
+    hit = np.logical_or.reduce([np.broadcast_to(c, np.shape(g)) for c in condlist])
+    return unbroadcast(np.where(hit, 0.0, g), default)
 
 
 def unstack(g, arrays, axis=0):
@@ -978,9 +1167,12 @@ def reshape_like(g, x):
 
 
 def transpose_adjoint(g, axes=None):
-    if axes is None:
+    """Adjoint of np.transpose(a, axes) and a.transpose(*axes): the inverse permutation."""
+    if axes is not None and len(axes) == 1 and not isinstance(axes[0], int):
+        axes = axes[0]  # a.transpose((1, 0))
+    if not axes:
         return np.transpose(g)
-    return np.transpose(g, np.argsort(axes))
+    return np.transpose(g, np.argsort([a % len(axes) for a in axes]))
 
 
 def sequence_adjoint(g, items):
