@@ -29,11 +29,13 @@ import math
 import operator
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import runtime
 from .errors import AdjointError
 from .ir import Parts, Ref
 
@@ -325,20 +327,22 @@ PASSIVE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # fmt: on
 
 
-def _field(name: str):
-    """The rule key of a field of the named tuples numpy.linalg returns: r.logabsdet."""
+def _field(owner: str, name: str):
+    """The rule key of a field of a named tuple numpy.linalg returns: r.logabsdet."""
     def field(result):
         return getattr(result, name)
 
-    field.__name__ = field.__qualname__ = name
+    field.__name__ = name
+    field.__qualname__ = f"{owner}.{name}"
     field.__module__ = "numpy.linalg"
     RULES[field] = {"result": f"runtime.field_adjoint(g, result, {name!r})"}
     return field
 
 
 # slogdet(a).logabsdet, eigh(a).eigenvectors, qr(a).R: the adjoint of a named tuple
-ATTRS.update({name: _field(name) for name in (
-    "sign", "logabsdet", "eigenvalues", "eigenvectors", "Q", "R")})
+ATTRS.update({name: _field(owner, name) for owner, names in (
+    ("SlogdetResult", ("sign", "logabsdet")), ("EighResult", ("eigenvalues", "eigenvectors")),
+    ("QRResult", ("Q", "R"))) for name in names})
 # fmt: off
 
 
@@ -521,6 +525,8 @@ def is_passive(fn: Any) -> bool:
 
 def name_of(fn: Any) -> str:
     """How a function is written in messages: np.sin, math.exp, operator.mul."""
+    if _anonymous(fn):
+        return f"a {type(fn).__name__} object"
     module = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
     special = sys.modules.get("scipy.special")
@@ -539,48 +545,120 @@ def name_of(fn: Any) -> str:
     return f"{module}.{name}" if module else name
 
 
-def registration_hint(fn: Any) -> str:
-    """The line that would add a rule for `fn`."""
+def _anonymous(fn: Any) -> bool:
+    """A callable object with no name of its own: functools.partial, np.vectorize(...)."""
+    return not hasattr(fn, "__qualname__") and not isinstance(fn, np.ufunc)
+
+
+LIBRARIES = ("numpy", "math", "builtins", "operator", "_operator", "scipy")
+
+
+def registration_hint(fn: Any, spelling: str | None = None) -> str:
+    """The line that would add a rule for `fn`, called as `spelling` in the user's code:
+    adjoint.register(np.median, a="g * ..."). Without a spelling, a library function is
+    named as in messages (np.median, math.ulp) and the user's own by its bare name."""
+    module = (getattr(fn, "__module__", None) or "").split(".")[0]
+    if spelling is None and _anonymous(fn):
+        spelling = "<the function>"  # an object whose name only the caller's code knows
+    if spelling is None and (module in LIBRARIES or isinstance(fn, np.ufunc)):
+        spelling = name_of(fn)
+    elif spelling is None:  # the user's own: as their code most likely calls it
+        spelling = fn.__name__ if "<locals>" in fn.__qualname__ else fn.__qualname__
+    extra = ""
     try:
-        params = [p for p in signature_of(fn).parameters
-                  if signature_of(fn).parameters[p].default is inspect.Parameter.empty]
+        sig = signature_of(fn)
+        params = [p.name for p in sig.parameters.values() if p.default is p.empty and p.kind in (
+            p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     except AdjointError:
-        params = ["x"]
-    formulas = ", ".join(f'{p}="g * ..."' for p in params[:3]) or 'x="g * ..."'
-    return f"adjoint.register({name_of(fn)}, {formulas})"
+        params = []
+    if not params:  # no signature, or only *args/**kwargs: say what the parameters are
+        extra, params = 'signature="x, /", ', ["x"]
+    formulas = ", ".join(f'{p}="g * ..."' for p in params[:3])
+    return f"adjoint.register({spelling}, {extra}{formulas})"
 
 
 def register(fn: Any = None, /, *, signature: str | None = None, passive: bool = False,
-             **formulas: str):
+             **formulas: str | Callable):
     """Add a derivative rule for `fn`, as the built-in rules are written.
 
-    Each keyword names a parameter of `fn` and gives its contribution to the
-    adjoint as a Python expression in `g` (the adjoint of the result), `ans`
-    (the result) and the parameters. `passive=True` declares `fn`'s result
-    constant (zero derivative). Works as a decorator when `fn` is left out::
+    Each keyword names a parameter of `fn` and gives its contribution to the adjoint: either
+    a Python expression in `g` (the adjoint of `fn`'s result), `ans` (the result), `fn`'s
+    parameters and the modules np, math and runtime, or, for a hard case, a function of
+    some of those names that computes it. The emitted code calls such a helper as
+    `runtime.<its name>(...)`, so the module that registers it must be imported before a
+    saved gradient file runs (as it is when the registration sits beside `fn`).
+    `passive=True` declares `fn`'s result constant (zero derivative). `signature="x, y, /"`
+    gives the parameters of a function inspect cannot read. Works as a decorator when `fn`
+    is left out::
 
         adjoint.register(softplus, x="g * (1 - np.exp(-ans))")
+
+        def softplus_dx(g, x):  # takes any of g, ans, k and softplus's parameters
+            return g / (1 + np.exp(-x))
+
+        adjoint.register(softplus, x=softplus_dx)
 
         @adjoint.register(x="g * 2 * x")
         def square(x):
             return x * x
+
+    Check a rule with adjoint.testing.check_grads on a function that calls `fn`.
     """
     if fn is None:
-        return lambda f: register(f, signature=signature, passive=passive, **formulas) or f
-    REGISTERED.add(fn)
+        return lambda f: register(f, signature=signature, passive=passive, **formulas)
     if passive:
+        if formulas:
+            raise AdjointError(f"{name_of(fn)} is declared passive: it takes no formulas")
+        REGISTERED.add(fn)
         PASSIVE.add(fn)
         return fn
+    if not formulas:
+        raise AdjointError(f"register({name_of(fn)}) needs a formula for at least one "
+                           "parameter (x=\"g * ...\"), or passive=True")
     if signature is not None:
         SIGNATURES[fn] = signature
     sig = signature_of(fn)
+    table = {}
     for param, formula in formulas.items():
         if param not in sig.parameters:
             raise AdjointError(f"{name_of(fn)} has no parameter {param!r} "
                                f"(its parameters: {', '.join(sig.parameters)})")
+        if callable(formula):
+            formula = _helper_formula(fn, param, formula, sig)
+        elif not isinstance(formula, str):
+            raise AdjointError(f"the rule for {param!r} of {name_of(fn)} must be a formula "
+                               f"(a string) or a function, not {formula!r}")
         template(formula, frozenset(sig.parameters))
-    RULES[fn] = dict(formulas)
+        table[param] = formula
+    REGISTERED.add(fn)
+    PASSIVE.discard(fn)
+    RULES[fn] = table
     return fn
+
+
+def _helper_formula(fn: Any, param: str, helper: Callable, sig: inspect.Signature) -> str:
+    """The one-line formula that calls a helper given as a rule: runtime.softplus_dx(g, x)."""
+    vocabulary = {"g", "ans", "k", *sig.parameters}
+    try:
+        params = inspect.signature(helper).parameters.values()
+    except (TypeError, ValueError):
+        raise AdjointError(f"cannot read the parameters of {helper!r}, the rule for "
+                           f"{param!r} of {name_of(fn)}") from None
+    args: list[str] = []
+    by_name = False
+    for p in params:
+        if p.name not in vocabulary or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise AdjointError(
+                    f"the rule for {param!r} of {name_of(fn)} takes {p.name!r}, which is not "
+                    f"g, ans, k or a parameter of {name_of(fn)} ({', '.join(sig.parameters)})")
+            by_name = True  # later names must go by keyword
+            continue
+        by_name = by_name or p.kind is p.KEYWORD_ONLY
+        args.append(f"{p.name}={p.name}" if by_name else p.name)
+    short = re.sub(r"\W+", "_", getattr(fn, "__name__", "")).strip("_") or "rule"
+    name = runtime.add_helper(helper, f"{short}_{param}_adjoint")
+    return f"runtime.{name}({', '.join(args)})"
 
 
 # What users registered (the rest of RULES and PASSIVE is adjoint's own table).

@@ -1197,4 +1197,41 @@ def mod_adjoint_rhs(g, x1, x2):
     return unbroadcast(-g * np.floor_divide(x1, x2), x2)
 
 
+# ---------------------------------------------------------------- users' rules
+
+_helpers: dict[str, object] = {}  # runtime.<name> -> a function registered as a rule
+
+
+def add_helper(fn, name: str) -> str:
+    """Make `fn`, a derivative rule given as a function, reachable from emitted code as
+    runtime.<its name> (or `name` for a lambda); returns the name it got."""
+    own = getattr(fn, "__name__", "")
+    base = own if own.isidentifier() else name
+    candidate, n = base, 1
+    while True:
+        other = _helpers.get(candidate)
+        if candidate not in globals() and (other is None or other is fn or _same_function(
+                other, fn)):
+            _helpers[candidate] = fn
+            return candidate
+        n += 1
+        candidate = f"{base}_{n}"
+
+
+def _same_function(a, b) -> bool:
+    """The same function defined again (its module reloaded): it replaces the old one."""
+    key = lambda f: (getattr(f, "__module__", None), getattr(f, "__qualname__", None))  # noqa
+    return key(a) == key(b) and getattr(a, "__name__", "") != "<lambda>"
+
+
+def __getattr__(name: str):
+    try:
+        return _helpers[name]
+    except KeyError:
+        raise AttributeError(
+            f"adjoint.runtime has no {name!r}. If it is a derivative rule registered as a "
+            f"function (adjoint.register(f, x={name})), import the module that registers it "
+            "before running this code") from None
+
+
 __all__ = [name for name in dir() if not name.startswith("_")] + ["operator"]
