@@ -97,6 +97,7 @@ DOMAINS = {
                 ("math.fmod(-x, y)", {"x": ("gt1", ()), "y": ("pos", ())})],
     math.remainder: [("math.remainder(x, y)", {"x": ("gt1", ()), "y": ("pos", ())})],
     math.ldexp: [("math.ldexp(x, 3)", {"x": ()})],
+    math.nextafter: [("math.nextafter(x, y)", {"x": (), "y": ()})],
     math.modf: [("math.modf(x)[0]", {"x": ("gt1", ())}),
                 ("f, i = math.modf(x)\nf * i", {"x": ("gt1", ())})],
     math.frexp: [("math.frexp(x)[0]", {"x": ("gt1", ())})],
@@ -121,12 +122,18 @@ DOMAINS = {
     np.copysign: [("np.copysign(a, b)", {"a": ("away", (4,)), "b": ("away", (4,))}),
                   ("np.copysign(a, b)", {"a": ("away", (2, 3)), "b": ("away", (3,))})],
     np.ldexp: [("np.ldexp(a, np.array([1, 2, 3]))", {"a": (3,)})],
+    np.frexp: [("np.frexp(x)[0]", {"x": ("gt1", (3,))}),
+               ("m, e = np.frexp(x)\nm * e", {"x": ("away", (3,))})],
+    np.divmod: [("q, r = np.divmod(a, b)\nr", {"a": ("gt1", (3,)), "b": ("pos", ())}),
+                ("np.divmod(a, b)[1] * a", {"a": ("gt1", (2, 3)), "b": ("pos", (3,))})],
+    np.nextafter: [("np.nextafter(a, b)", {"a": (3,), "b": (3,)})],
     np.modf: [("np.modf(x)[0]", {"x": ("gt1", (3,))}),
               ("f, i = np.modf(x)\nf * i", {"x": ("gt1", (3,))}),
               ("f, i = np.modf(x)\ni * x", {"x": ("gt1", (3,))})],
     np.negative: [("np.negative(x)", {"x": (3,)})],
     np.positive: [("np.positive(x)", {"x": (3,)})],
-    np.conjugate: [("np.conjugate(x)", {"x": (3,)}), ("np.conj(x)", {"x": (2, 2)})],
+    np.conjugate: [("np.conjugate(x)", {"x": (3,)}), ("np.conj(x)", {"x": (2, 2)}),
+                   ("x.conj()", {"x": (3,)}), ("x.conjugate()", {"x": (3,)})],
     np.sin: [("np.sin(x)", {"x": (3, 2)})],
     np.cos: [("np.cos(x)", {"x": (3,)})],
     np.tan: [("np.tan(x)", {"x": ("unit", (3,))})],
@@ -241,14 +248,23 @@ DOMAINS = {
     np.matmul: [("np.matmul(a, b)", {"a": (2, 3, 4), "b": (4, 2)}),
                 ("np.matmul(a, b)", {"a": (2, 1, 3, 4), "b": (3, 4, 2)}),
                 ("np.matmul(a, b)", {"a": (3,), "b": (2, 3, 4)}),
-                ("np.matmul(a, b)", {"a": (2, 2, 3), "b": (3,)})],
+                ("np.matmul(a, b)", {"a": (2, 2, 3), "b": (3,)}),
+                ("np.matmul(a, a) * a", {"a": (3,)}), ("np.matmul(a, a) * a", {"a": (2, 2)})],
     np.outer: [("np.outer(a, b)", {"a": (3,), "b": (4,)})],
     np.einsum: [("np.einsum('ij,jk->ik', a, b)", {"a": (2, 3), "b": (3, 4)}),
                 ("np.einsum('ij,ij->i', a, b)", {"a": (2, 3), "b": (2, 3)}),
                 ("np.einsum('ii->i', a)", {"a": (3, 3)}),
                 ("np.einsum('ij->', a)", {"a": (2, 3)}),
                 ("np.einsum('...ij,...jk', a, b)", {"a": (2, 2, 3), "b": (2, 3, 2)}),
-                ("np.einsum('i,j,k->ijk', a, b, c)", {"a": (2,), "b": (3,), "c": (2,)})],
+                ("np.einsum('i,j,k->ijk', a, b, c)", {"a": (2,), "b": (3,), "c": (2,)}),
+                ("np.einsum('...i,...i->...', a, b)", {"a": (2, 3), "b": (3,)}),
+                ("np.einsum('i...,i...->...', a, b)", {"a": (3, 2), "b": (3, 2)}),
+                ("np.einsum('ij,jk,kl->il', a, b, c)", {"a": (2, 3), "b": (3, 2), "c": (2, 2)}),
+                ("np.einsum('ii', a)", {"a": (3, 3)}),
+                ("np.einsum('...ii->...i', a)", {"a": (2, 3, 3)}),
+                ("np.einsum('...ij,...jk->...ik', a, b)", {"a": (2, 2, 3), "b": (1, 3, 2)}),
+                ("np.einsum('ij,ij,j->', a, b, c)", {"a": (2, 3), "b": (2, 3), "c": (3,)}),
+                ("np.einsum('i,i', a, a)", {"a": (3,)})],
     np.linalg.norm: [("np.linalg.norm(x)", {"x": (3, 4)}),
                      ("np.linalg.norm(x, axis=1)", {"x": (3, 4)}),
                      ("np.linalg.norm(x)", {"x": (2, 3, 2)}),
@@ -508,6 +524,19 @@ if HAVE_SCIPY:
 if hasattr(np, "unstack"):  # NumPy 2.1
     DOMAINS[np.unstack] = [("a, b = np.unstack(x)\na * b", {"x": (2, 3)}),
                            ("np.unstack(x, axis=1)[2]", {"x": (2, 3)})]
+
+# NumPy 2's vector and matrix products
+for _name, _cases in {
+    "vecdot": [("np.vecdot(a, b)", {"a": (2, 3), "b": (3,)}),
+               ("np.vecdot(a, b, axis=0)", {"a": (3, 2), "b": (3, 1)})],
+    "matvec": [("np.matvec(a, b)", {"a": (2, 3), "b": (3,)}),
+               ("np.matvec(a, b)", {"a": (2, 3), "b": (4, 3)}),
+               ("np.matvec(a, b)", {"a": (2, 1, 2, 3), "b": (3, 3)})],
+    "vecmat": [("np.vecmat(a, b)", {"a": (2,), "b": (2, 3)}),
+               ("np.vecmat(a, b)", {"a": (4, 2), "b": (2, 3)})],
+}.items():
+    if hasattr(np, _name):
+        DOMAINS[getattr(np, _name)] = _cases
 
 # numpy 2's array-API linear algebra
 for _name, _cases in {

@@ -3,20 +3,38 @@
 A rule maps each differentiable parameter of a function to a Python expression
 for that parameter's contribution to the adjoint. The vocabulary:
 
-    g        the adjoint of the result
+    g        the adjoint of the result (for a function returning a tuple, a tuple
+             with one adjoint per item, the number 0.0 for an item nothing reads)
     ans      the result
     x, axis  the function's parameters, by the names in its signature
+             (SIGNATURES gives them where inspect cannot)
+    k        inside the formula of a *args parameter: the position of the argument
     np, math, runtime   modules, spelled in emitted code as the user imported them
 
-Parameters without a formula are not differentiable: passing a value that
-depends on `wrt` there is refused. Rules are keyed by function object, so every
-alias of `np.sin` finds the same entry. Operators map to `operator.*`.
+A formula for a sequence parameter (np.concatenate's `arrays`) returns one adjoint
+per item. Parameters without a formula are not differentiable: passing a value
+that depends on `wrt` there is refused. Rules are keyed by function object, so
+every alias of `np.sin` finds the same entry. Operators map to `operator.*`.
+Method calls (x.sum(axis=1)) and attributes (x.T) use the rule of the function in
+METHODS and ATTRS. PASSIVE functions have zero derivative; their results carry none.
+scipy.special's rules join the table when SciPy is imported (load_optional).
 
 Elementwise binary functions (operators, two-input ufuncs) broadcast: the
 compiler sums each contribution back to the input's shape (`runtime.unbroadcast`)
-unless it can prove the shapes equal.
+unless it can prove the shapes equal. Other rules sum back themselves.
 
-Users add entries with the call the built-ins use: `register(fn, x="...")`.
+Conventions. At a point where a function is not differentiable, the gradient is
+the midpoint of its subgradients: ties in max/min (np.max, np.maximum, max(),
+norms with ord=inf) share g equally; abs, norms and std give 0 at 0; clip and
+where send g to the input selected, ends of the interval included. Where a
+derivative is infinite or NaN at a finite input (sqrt and log at 0, division by
+0, exp overflowing), formulas multiply with runtime.mul/div, which keep a zero
+adjoint zero, so np.where and np.clip send nothing from the branch not taken
+(runtime.where_adjoint). Functions differentiable only for some arguments refuse
+the others when the gradient runs (NotImplementedError naming the argument).
+
+Users add entries with the call the built-ins use: `register(fn, x="...")`, or
+`register(fn, x=helper)` with a function for the hard cases.
 """
 
 from __future__ import annotations
@@ -93,6 +111,7 @@ RULES: dict[Any, dict[str, str]] = {
     math.fmod:         {"x": "g", "y": "-g * (x - ans) / y"},
     math.remainder:    {"x": "g", "y": "-g * (x - ans) / y"},
     math.ldexp:        {"x": "g * 2.0 ** i"},
+    math.nextafter:    {"x": "g", "y": "0.0"},
     math.modf:         {"x": "g[0]"},
     math.frexp:        {"x": "g[0] * 2.0 ** -ans[1]"},
     math.degrees:      {"x": "g * 180 / math.pi"},
@@ -110,6 +129,10 @@ RULES: dict[Any, dict[str, str]] = {
     np.copysign:       {"x1": "g * np.sign(x1) * np.sign(ans)", "x2": "runtime.zeros_like(x2)"},
     np.ldexp:          {"x1": "g * np.exp2(x2)"},
     np.modf:           {"x": "runtime.densify_item(g, 0, ans, x)"},
+    np.frexp:          {"x": "runtime.densify_item(g, 0, ans, x) / np.exp2(ans[1])"},
+    np.divmod:         {"x1": "runtime.densify_item(g, 1, ans, x1)",
+                        "x2": "-runtime.densify_item(g, 1, ans, ans[1]) * ans[0]"},
+    np.nextafter:      {"x1": "g", "x2": "runtime.zeros_like(x2)"},
     np.negative:       {"x": "-g"},
     np.positive:       {"x": "g"},
     np.conjugate:      {"x": "g"},
@@ -251,9 +274,10 @@ RULES: dict[Any, dict[str, str]] = {
 PASSIVE: set = {
     len, range, int, bool, round, isinstance, print, enumerate, zip, type,
     math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.isclose,
-    math.factorial, math.comb, math.perm, math.gcd, math.lcm, math.isqrt,
+    math.factorial, math.comb, math.perm, math.gcd, math.lcm, math.isqrt, math.ulp,
     np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.sign, np.fix, np.signbit,
-    np.heaviside,
+    np.heaviside, np.spacing, np.gcd, np.lcm, np.logical_xor, np.invert, np.bitwise_and,
+    np.bitwise_or, np.bitwise_xor, np.left_shift, np.right_shift, np.isnat,
     np.argmax, np.argmin, np.argsort, np.nonzero, np.shape, np.ndim, np.size,
     np.isnan, np.isinf, np.isfinite, np.isclose, np.allclose, np.array_equal,
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
@@ -276,6 +300,7 @@ SIGNATURES: dict[Any, str] = {
     math.copysign: "x, y, /",
     math.fmod: "x, y, /",
     math.remainder: "x, y, /",
+    math.nextafter: "x, y, /",
     max: "*args, key=None, default=None",
     min: "*args, key=None, default=None",
     np.pad: "array, pad_width, mode='constant', *, stat_length=None, constant_values=0, "
@@ -292,6 +317,17 @@ for _name, (_rule, _signature) in {
     if hasattr(math, _name):
         RULES[getattr(math, _name)] = _rule
         SIGNATURES[getattr(math, _name)] = _signature
+
+# NumPy 2's vector and matrix products (generalized ufuncs: core dimensions, no broadcasting
+# rule of their own)
+for _name, _rule in {
+    "vecdot": {"x1": "runtime.vecdot_adjoint(g, x1, x2, axis, 0)", "x2": "runtime.vecdot_adjoint(g, x1, x2, axis, 1)"},
+    "matvec": {"x1": "runtime.matvec_adjoint(g, x1, x2, 0)", "x2": "runtime.matvec_adjoint(g, x1, x2, 1)"},
+    "vecmat": {"x1": "runtime.matvec_adjoint(g, x2, x1, 1, True)", "x2": "runtime.matvec_adjoint(g, x2, x1, 0, True)"},
+}.items():
+    if hasattr(np, _name):
+        RULES[getattr(np, _name)] = _rule
+        SIGNATURES[getattr(np, _name)] = "x1, x2, /, *, axis=-1" if _name == "vecdot" else "x1, x2, /"
 
 if hasattr(np, "unstack"):  # NumPy 2.1
     RULES[np.unstack] = {"x": "runtime.unstack_adjoint(g, x, axis)"}
@@ -380,8 +416,8 @@ MODULES = {"np": np, "math": math, "runtime": None, "operator": operator}
 
 def broadcasts(fn: Any) -> bool:
     """Whether `fn` broadcasts its inputs elementwise (contributions need unbroadcasting)."""
-    if isinstance(fn, np.ufunc):
-        return fn.nin >= 2
+    if isinstance(fn, np.ufunc):  # not a generalized ufunc (np.matmul): those have core dims
+        return fn.nin >= 2 and fn.signature is None
     return fn in BROADCASTING_EXTRA or (
         getattr(fn, "__module__", None) in ("_operator", "operator")
         and fn not in (operator.neg, operator.pos, operator.matmul)

@@ -564,6 +564,22 @@ def tensordot_adjoint(g, a, b, axes, k: int):
     return einsum_adjoint(g, spec, (a, b), k)
 
 
+def vecdot_adjoint(g, x1, x2, axis=-1, k: int = 0):
+    """Adjoint of x1 (k=0) or x2 (k=1) in np.vecdot(x1, x2, axis=axis) (real arrays)."""
+    other, target = (x2, x1) if k == 0 else (x1, x2)
+    return unbroadcast(np.expand_dims(g, axis) * other, target)
+
+
+def matvec_adjoint(g, m, v, k: int, transposed: bool = False):
+    """Adjoint of the matrix m (k=0) or the vector v (k=1) in np.matvec(m, v), stacks of
+    matrix-vector products; transposed: in np.vecmat(v, m), which uses m's transpose."""
+    mt = _t(m) if transposed else m
+    if k == 1:
+        return unbroadcast((_t(mt) @ g[..., None])[..., 0], v)
+    part = g[..., :, None] * v[..., None, :]
+    return unbroadcast(_t(part) if transposed else part, m)
+
+
 def inner_adjoint(g, a, b, k: int):
     """Adjoint of a (k=0) or b (k=1) in np.inner(a, b): a sum over the last axes."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
@@ -829,6 +845,9 @@ def einsum_adjoint(g, spec: str, operands, k: int):
     part = np.einsum(",".join([output, *others]) + "->" + kept, g, *rest, optimize=True)
     shape = np.shape(ops[k])
     sizes = dict(zip(target, shape, strict=True))
+    wide = tuple(i for i, c in enumerate(kept) if sizes[c] == 1 and np.shape(part)[i] != 1)
+    if wide:  # a length-1 axis of operand k that the ellipsis broadcast
+        part = np.sum(part, axis=wide, keepdims=True)
     distinct = "".join(dict.fromkeys(target))
     for c in distinct:  # letters summed away inside operand k alone come back by broadcasting
         if c not in kept:
