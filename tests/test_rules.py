@@ -5,6 +5,7 @@ A rule without a domain entry fails here: adding a rule means saying where to te
 
 import math
 import operator
+import re
 import warnings
 
 import numpy as np
@@ -154,8 +155,6 @@ def test_where_on_scalars():
 
 def test_every_method_form_has_a_domain():
     """x.sum(...), x.T: each method and attribute the table maps is tested in that form."""
-    import re
-
     exprs = [entry[0] for entries in DOMAINS.values() for entry in entries]
     missing = []
     for name, fn in [*rules.METHODS.items(), *rules.ATTRS.items()]:
@@ -165,3 +164,35 @@ def test_every_method_form_has_a_domain():
         if not rules.is_passive(fn) and not any(form.search(e) for e in exprs):
             missing.append(name)
     assert not missing, f"method forms without a domain entry: {missing}"
+
+
+# ---- arguments a rule does not support are refused when the gradient runs, never wrong
+
+REFUSED = [
+    ("w, v = np.linalg.eigh(x)\nreturn np.sum(v ** 3)", np.eye(3), "repeated eigenvalue"),
+    ("return np.sum(np.pad(x, 1, mode='linear_ramp'))", np.ones(3), "mode='linear_ramp'"),
+    ("return np.sum(np.pad(x, 1, mode='mean'))", np.ones(3), "mode='mean'"),
+    ("return np.sum(np.pad(x, 1, mode='reflect', reflect_type='odd'))", np.ones(3),
+     "reflect_type='odd'"),
+    ("q, r = np.linalg.qr(x, mode='complete')\nreturn np.sum(q)", np.ones((3, 2)),
+     "mode='complete'"),
+    ("return max(x[0], x[1], key=abs)", np.ones(2), "key="),
+    ("return np.var(x, where=x > 0)", np.ones(3), "where="),
+]
+
+
+@pytest.mark.parametrize("body,x,message", REFUSED, ids=[c[2] for c in REFUSED])
+def test_refused_arguments(body, x, message):
+    import adjoint
+
+    lines = "".join(f"    {line}\n" for line in body.splitlines())
+    f = make_function(f"def f(x):\n{lines}")
+    with pytest.raises(NotImplementedError, match=re.escape(message)):
+        adjoint.grad(f)(x)
+
+
+def test_eigenvalues_alone_are_fine_at_repeated_eigenvalues():
+    import adjoint
+
+    f = make_function("def f(x):\n    w, v = np.linalg.eigh(x)\n    return np.sum(w ** 2)\n")
+    np.testing.assert_allclose(adjoint.grad(f)(np.eye(3)), 2 * np.eye(3))

@@ -661,8 +661,12 @@ def _fold(g, lower: bool = True):
     of it as a symmetric matrix (np.linalg.eigh, cholesky): from a gradient `g` for the
     symmetric matrix, the off-diagonal entries of the triangle read get g_ij + g_ji."""
     both = g + _t(g)
-    diag = g * np.eye(np.shape(g)[-1])
-    return (np.tril(both, -1) if lower else np.triu(both, 1)) + diag
+    return (np.tril(both, -1) if lower else np.triu(both, 1)) + _diagonal_part(g)
+
+
+def _diagonal_part(m):
+    """m with its off-diagonal entries zeroed (no identity matrix allocated)."""
+    return np.triu(np.tril(m))
 
 
 def inv_adjoint(g, ans):
@@ -706,7 +710,7 @@ def cholesky_adjoint(g, ans, upper=False):
     """Adjoint of np.linalg.cholesky(a, upper=upper), which reads one triangle of a."""
     L, g = (_t(ans), _t(g)) if upper else (ans, g)
     phi = np.tril(_t(L) @ g)
-    phi = phi - 0.5 * phi * np.eye(np.shape(L)[-1])
+    phi = phi - 0.5 * _diagonal_part(phi)
     inner = np.linalg.solve(_t(L), phi)  # L^-T phi
     sym = _t(np.linalg.solve(_t(L), _t(inner)))  # L^-T phi L^-1
     return _fold(0.5 * (sym + _t(sym)), lower=not upper)
@@ -720,17 +724,18 @@ def eigh_adjoint(g, a, ans, UPLO="L", values_only: bool = False):
         w, v = np.linalg.eigh(a, UPLO)
     else:
         (gw, gv), (w, v) = parts(g, ans), ans
-    inner = 0.0 if _is_zero(gw) else np.asanyarray(gw)[..., None, :] * np.eye(np.shape(w)[-1])
+    out = 0.0 if _is_zero(gw) else (v * gw[..., None, :]) @ _t(v)  # v diag(gw) v'
     if not _is_zero(gv):
-        gap = w[..., None, :] - w[..., :, None]  # w_j - w_i
-        off = ~np.eye(np.shape(w)[-1], dtype=bool)
-        if np.any((gap == 0) & off):
+        gap = w[..., None, :] - w[..., :, None]  # w_j - w_i: zero on the diagonal
+        if np.sum(gap == 0) > np.size(w):
             raise NotImplementedError("the gradient through the eigenvectors of "
                                       "np.linalg.eigh at a repeated eigenvalue is not defined")
-        inner = inner + np.where(off, 1.0 / np.where(off, gap, 1.0), 0.0) * (_t(v) @ gv)
-    if _is_zero(inner):
+        zero = gap == 0
+        inner = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, gap)) * (_t(v) @ gv)
+        out = out + v @ inner @ _t(v)
+    if _is_zero(out):
         return zeros_like(a)
-    return _fold(v @ inner @ _t(v), lower=UPLO.upper() == "L")
+    return _fold(out, lower=UPLO.upper() == "L")
 
 
 def pinv_adjoint(g, a, ans, hermitian=False):
@@ -738,9 +743,9 @@ def pinv_adjoint(g, a, ans, hermitian=False):
     -p' g p' + (1 - a p)' g' p p' + p' p g' (1 - p a), with ' the transpose."""
     p = ans
     pt = _t(p)
-    eye_m = np.eye(np.shape(a)[-2])
-    eye_n = np.eye(np.shape(a)[-1])
-    out = -pt @ g @ pt + (eye_m - a @ p) @ _t(g) @ p @ pt + pt @ p @ _t(g) @ (eye_n - p @ a)
+    left = _t(g) @ p @ pt  # (1 - a p) left, without forming the identity
+    right = pt @ p @ _t(g)  # right (1 - p a)
+    out = -pt @ g @ pt + (left - a @ (p @ left)) + (right - (right @ p) @ a)
     return _fold(out) if hermitian else out
 
 
