@@ -108,8 +108,11 @@ class Classes:
         self.parent[self.find(a)] = self.find(b)
 
     def members(self, x: str) -> set[str]:
-        root = self.find(x)
-        return {n for n in self.parent if self.find(n) == root} | {x}
+        if not hasattr(self, "_groups"):
+            self._groups: dict[str, set] = {}
+            for n in self.parent:
+                self._groups.setdefault(self.find(n), set()).add(n)
+        return self._groups.get(self.find(x), set()) | {x}
 
 
 def aliases(fn: ir.Function) -> Classes:
@@ -169,24 +172,32 @@ def liveness(body: list, live_out: set) -> dict[int, set]:
 
 
 def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
-    """For each statement (by id), the objects each name may point to just before it runs.
+    """For each in-place write (by id), the objects each name may point to just before it.
 
     An object is (site, age): the site is the statement that made it (or the parameter), and
     the age tells the latest object from a site ('new') from all earlier ones ('old'), so
     `new = u.copy()` in a loop never aliases the `u` of the previous trip."""
     before: dict[int, dict[str, frozenset]] = {}
+    in_loops = {id(x) for s in ir.walk(fn.body) if isinstance(s, (For, While))
+                for x in ir.walk(s.body + (s.prelude if isinstance(s, While) else []))}
 
     def join(a: dict, b: dict) -> dict:
-        return {k: a.get(k, frozenset()) | b.get(k, frozenset()) for k in a.keys() | b.keys()}
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = out[k] | v if k in out else v
+        return out
 
     def pts(state: dict, a) -> frozenset:
         return state.get(a.id, frozenset()) if isinstance(a, Name) else frozenset()
 
     def transfer(s, state: dict) -> dict:
+        """The state after s (updated in place)."""
         if isinstance(s, Assign) and s.target:
             site = id(s)
-            state = {k: frozenset((x, "old") if x == site else (x, age) for x, age in v)
-                     for k, v in state.items()}
+            if site in in_loops:  # it runs again: what it made before is now old
+                for k, v in state.items():
+                    if (site, "new") in v:
+                        state[k] = (v - {(site, "new")}) | {(site, "old")}
             p = s.prim
             shared: frozenset = frozenset()
             if p.kind in ("copy", "index") or (p.kind == "attr" and p.spelling in (
@@ -209,15 +220,15 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
 
     def block(stmts: list, state: dict) -> dict:
         for s in stmts:
-            before[id(s)] = join(before.get(id(s), {}), state)
+            if isinstance(s, (SetItem, ir.Append)) or (isinstance(s, Assign) and s.inplace):
+                before[id(s)] = join(before.get(id(s), {}), state)
             if isinstance(s, If):
                 state = join(block(s.body, dict(state)), block(s.orelse, dict(state)))
             elif isinstance(s, (For, While)):
                 head = dict(state)
                 while True:
-                    end = block(s.body, block(s.prelude, dict(head)) if isinstance(s, While)
-                                else dict(head))
-                    new = join(head, end)
+                    inner = block(s.prelude, dict(head)) if isinstance(s, While) else dict(head)
+                    new = join(head, block(s.body, inner))
                     if new == head:
                         break
                     head = new

@@ -82,20 +82,22 @@ def check_emitted(fn: Emitted) -> None:
     params = {p.strip().split("=")[0].strip("* ") for p in fn.params.split(",")}
 
     def block(items: list, bound: set) -> set:
+        """The names surely bound after `items`; `bound` is updated in place."""
         for item in items:
             if isinstance(item, Block):
                 head = item.head
                 need(head, (), bound, item)
                 if head[:1] == ("for ",):
                     inner = block(item.body, bound | {head[1].name})
-                    bound = bound | (inner - {head[1].name})
+                    bound |= inner - {head[1].name}
                 elif text(head).startswith("while"):
-                    bound = bound | block(item.body, set(bound))
+                    bound |= block(item.body, set(bound))
                 else:
-                    bound = block(item.body, set(bound)) & block(item.orelse, set(bound))
+                    both = block(item.body, set(bound)) & block(item.orelse, set(bound))
+                    bound |= both
             elif not item.comment:
                 need(item.parts, item.binds, bound, item)
-                bound = bound | set(item.binds)
+                bound.update(item.binds)
         return bound
 
     def need(parts, binds, bound: set, item) -> None:

@@ -54,33 +54,44 @@ def is_copy(item) -> bool:
 
 
 def propagate_copies(body: list) -> list:
-    """Drop `a = b` where a and b are each bound once and every read of a follows the copy
-    in the same block (with b not bound again there): those reads read b."""
-    binds, _ = counts(body)
+    """Drop `a = b` where a is bound once and every read of a follows the copy in the same
+    block, with b not bound again before the last of them: those reads read b. One pass
+    takes the copies that touch no name another copy of the pass touches (optimize repeats
+    passes until nothing changes)."""
+    binds, total_reads = counts(body)
 
     def block(items: list) -> list:
-        items = list(items)
-        k = 0
-        while k < len(items):
-            item = items[k]
-            if isinstance(item, Block):
-                items[k] = Block(item.head, block(item.body), block(item.orelse))
-            elif is_copy(item):
-                a, b = item.parts[0].name, item.parts[2].name
-                rest = items[k + 1:]
-                _, rest_reads = counts(rest)
-                readers = [j for j, x in enumerate(rest) if counts([x])[1][a]]
-                span = rest[: readers[-1] + 1] if readers else []
-                span_binds, _ = counts(span)
-                if binds[a] == 1 and span_binds[b] == 0 and rest_reads[a] == total_reads[a] \
-                        and not _rebinds_in_reader(span, b):
-                    items[k + 1:] = rename(span, {a: b}) + rest[len(span):]
-                    del items[k]
-                    continue
-            k += 1
-        return items
+        items = [Block(x.head, block(x.body), block(x.orelse)) if isinstance(x, Block) else x
+                 for x in items]
+        read_at: dict[str, list] = {}
+        bound_at: dict[str, list] = {}
+        for j, item in enumerate(items):
+            b_j, r_j = counts([item])
+            for name in r_j:
+                read_at.setdefault(name, []).extend([j] * r_j[name])
+            for name in b_j:
+                bound_at.setdefault(name, []).append(j)
+        mapping: dict[str, str] = {}
+        dropped: set[int] = set()
+        touched: set[str] = set()
+        for k, item in enumerate(items):
+            if not is_copy(item):
+                continue
+            a, b = item.parts[0].name, item.parts[2].name
+            readers = [j for j in read_at.get(a, ()) if j > k]
+            if binds[a] != 1 or not readers or len(readers) != total_reads[a] or {a, b} & touched:
+                continue
+            last = readers[-1]
+            if any(k < j <= last for j in bound_at.get(b, ())) or _rebinds_in_reader(
+                    items[k + 1:last + 1], b):
+                continue
+            mapping[a] = b
+            touched |= {a, b}
+            dropped.add(k)
+        if not mapping:
+            return items
+        return [x for j, x in enumerate(rename(items, mapping)) if j not in dropped]
 
-    _, total_reads = counts(body)
     return block(body)
 
 
@@ -123,6 +134,8 @@ def _pure(item: Line) -> bool:
 
 
 def _live_block(items: list, live: set) -> tuple[list, set]:
+    """The items without dead stores, and what is live before them (`live`, the names live
+    after them, is updated in place)."""
     out: list = []
     for item in reversed(items):
         if isinstance(item, Block):
@@ -130,10 +143,11 @@ def _live_block(items: list, live: set) -> tuple[list, set]:
             out.append(item)
         elif item.comment:
             out.append(item)
-        elif _pure(item) and not (set(item.binds) & live):
+        elif _pure(item) and not any(b in live for b in item.binds):
             continue
         else:
-            live = (live - set(item.binds)) | _reads(item.parts, item.binds)
+            live.difference_update(item.binds)
+            live.update(_reads(item.parts, item.binds))
             out.append(item)
     return _drop_empty_comments(out[::-1]), live
 

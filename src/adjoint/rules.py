@@ -496,7 +496,22 @@ class Rule:
         return any("ans" in self.template(p).slots for p in self.formulas)
 
 
+_signatures: dict = {}
+
+
 def signature_of(fn: Any, method: str | None = None) -> inspect.Signature:
+    """The signature a call of `fn` (or of the method form `method`) binds to (cached)."""
+    try:
+        key = (fn, method, SIGNATURES.get(fn))
+        if key in _signatures:
+            return _signatures[key]
+    except TypeError:  # unhashable
+        return _signature_of(fn, method)
+    _signatures[key] = sig = _signature_of(fn, method)
+    return sig
+
+
+def _signature_of(fn: Any, method: str | None = None) -> inspect.Signature:
     text = METHOD_SIGNATURES.get(method) if method else None
     text = text or SIGNATURES.get(fn)
     if text is None:
@@ -729,32 +744,38 @@ def instantiate(tpl: Template, env: dict[str, Parts]) -> Parts:
 def fold(parts: Parts) -> Parts:
     """Fold constant arithmetic, drop `* 1`, `** 1`, `+ 0` and runtime keyword arguments
     left at None or False."""
-    node, refs = _to_ast(parts)
-    tree = ast.fix_missing_locations(_Folder().visit(ast.Expression(node)))
-    return _from_ast(tree.body, refs)
+    return _refill(_fold_text(_pattern(parts)), parts)
 
 
-def _to_ast(parts: Parts) -> tuple[ast.AST, dict[str, Ref]]:
-    refs: dict[str, Ref] = {}
-    text = []
+def _pattern(parts: Parts) -> str:
+    """The parts as text, each Ref replaced by a numbered placeholder."""
+    out, k = [], 0
     for p in parts:
         if isinstance(p, Ref):
-            key = f"__ref{len(refs)}__"
-            refs[key] = p
-            text.append(key)
+            out.append(f"__ref{k}__")
+            k += 1
         else:
-            text.append(p)
-    return ast.parse("".join(text), mode="eval").body, refs
+            out.append(p)
+    return "".join(out)
 
 
-def _from_ast(node: ast.AST, refs: dict[str, Ref]) -> Parts:
+def _refill(text: str | None, parts: Parts) -> Parts | None:
+    if text is None:
+        return None
+    refs = [p for p in parts if isinstance(p, Ref)]
     out: list = []
-    for piece in re.split(r"(__ref\d+__)", ast.unparse(node)):
-        if piece in refs:
-            out.append(refs[piece])
+    for piece in re.split(r"(__ref\d+__)", text):
+        if piece.startswith("__ref") and piece.endswith("__"):
+            out.append(refs[int(piece[5:-2])])
         elif piece:
             out.append(piece)
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_text(text: str) -> str:
+    tree = ast.parse(text, mode="eval")
+    return ast.unparse(ast.fix_missing_locations(_Folder().visit(tree)).body)
 
 
 def negation(parts: Parts) -> Parts | None:
@@ -762,12 +783,17 @@ def negation(parts: Parts) -> Parts | None:
     or `a * b / c`, so that `x_bar + -a` can be written `x_bar - a`; None for anything else."""
     if not parts or not (isinstance(parts[0], str) and parts[0].startswith("-")):
         return None
-    node, refs = _to_ast(parts)
+    return _refill(_negated_text(_pattern(parts)), parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _negated_text(text: str) -> str | None:
+    node = ast.parse(text, mode="eval").body
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         tight = (ast.Name, ast.Constant, ast.Call, ast.Attribute, ast.Subscript)
         if isinstance(node.operand, tight) or (isinstance(node.operand, ast.BinOp) and isinstance(
                 node.operand.op, (ast.Mult, ast.Div, ast.Pow, ast.MatMult))):
-            return _from_ast(node.operand, refs)
+            return ast.unparse(node.operand)
         return None
     parent, chain = None, node
     while isinstance(chain, ast.BinOp) and isinstance(chain.op, (ast.Mult, ast.Div)):
@@ -775,7 +801,7 @@ def negation(parts: Parts) -> Parts | None:
     if parent is None or not (isinstance(chain, ast.UnaryOp) and isinstance(chain.op, ast.USub)):
         return None
     parent.left = chain.operand
-    return _from_ast(node, refs)
+    return ast.unparse(node)
 
 
 class _Folder(ast.NodeTransformer):
