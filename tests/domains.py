@@ -24,11 +24,6 @@ except ImportError:  # SciPy is optional: its rules are registered only when it 
     scipy = None
 HAVE_SCIPY = scipy is not None
 
-# compiler limitations a case below runs into (marked xfail, so fixing them shows)
-UNPACK_SHAPES = ("targets of one unpacking (u, v = f(...)) share one shape term in "
-                 "activity.shapes, so u * v is taken as same-shape and u's adjoint is not "
-                 "unbroadcast")
-
 DOMAINS = {
     # operators, with broadcasting
     operator.add: [("a + b", {"a": (3, 4), "b": (4,)}), ("a + b", {"a": (), "b": (2, 3)}),
@@ -346,8 +341,7 @@ DOMAINS = {
                       {"a": ("sym", (2, 3, 3))}),
                      ("w, v = np.linalg.eigh(a + a.T)\nw[-1] * v[:, -1] ** 2", {"a": (3, 3)}),
                      ("np.linalg.eigh(a)[0]", {"a": ("sym", (3, 3))}),
-                     ("w, v = np.linalg.eigh(a)\nw * v * v", {"a": ("sym", (3, 3))},
-                      {"xfail": UNPACK_SHAPES})],
+                     ("w, v = np.linalg.eigh(a)\nw * v * v", {"a": ("sym", (3, 3))})],
     np.linalg.eigvalsh: [("np.linalg.eigvalsh(a)", {"a": ("sym", (3, 3))}),
                          ("np.linalg.eigvalsh(a, UPLO='U')", {"a": ("sym", (2, 3, 3))})],
     np.linalg.pinv: [("np.linalg.pinv(a)", {"a": (3, 2)}), ("np.linalg.pinv(a)", {"a": (2, 3)}),
@@ -390,8 +384,7 @@ DOMAINS = {
                     ("np.atleast_1d(x, y)[1]", {"x": (), "y": (2,)})],
     np.atleast_2d: [("np.atleast_2d(x)", {"x": (3,)})],
     np.atleast_3d: [("np.atleast_3d(x)", {"x": (2, 3)}),
-                    ("u, v = np.atleast_3d(x, y)\nu * v", {"x": (2,), "y": (2, 1)},
-                     {"xfail": UNPACK_SHAPES}),
+                    ("u, v = np.atleast_3d(x, y)\nu * v", {"x": (2,), "y": (2, 1)}),
                     ("u, v = np.atleast_3d(x, y)\nu[0] * v", {"x": (2,), "y": (2, 1)})],
     np.repeat: [("np.repeat(x, 2)", {"x": (2, 3)}), ("np.repeat(x, 3, axis=1)", {"x": (2, 2)}),
                 ("np.repeat(x, [1, 0, 2], axis=0)", {"x": (3, 2)}),
@@ -560,9 +553,5 @@ DOMAINS.update({
     rules.ATTRS["Q"]: [("np.linalg.qr(a).Q", {"a": (3, 2)})],
     rules.ATTRS["R"]: [("np.linalg.qr(a).R", {"a": (3, 3)}),
                        ("r = np.linalg.qr(a)\nr[1] * r[0][0]", {"a": (3, 3)}),
-                       ("r = np.linalg.qr(a)\nr.R * r.Q[0]", {"a": (3, 3)},
-                        {"xfail": "two fields of one result (r.R, r.Q): reverse.sequences() "
-                                  "does not count a call result read by attribute as a tuple, "
-                                  "so the two field adjoints are joined with + (tuple "
-                                  "concatenation) instead of runtime.add_seq"})],
+                       ("r = np.linalg.qr(a)\nr.R * r.Q[0]", {"a": (3, 3)})],
 })

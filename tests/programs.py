@@ -376,4 +376,10 @@ def f(xs, w):
     xs.append(w * 2.0)
     return sum(v * v for v in xs)
 """, lambda r: [[r.normal(), r.normal()], r.normal()], (0, 1), mutates=True),
+    Program("unpacked_items_of_different_shapes", """
+def f(x, y):
+    t = (x, y)
+    a, b = t
+    return np.sum(a * b)
+""", lambda r: [r.normal(size=3), r.normal(size=(2, 3))], (0, 1)),
 ]

@@ -499,6 +499,8 @@ def shapes(fn: ir.Function, kind: dict[str, str]) -> dict[str, object]:
         for s in defining:
             new_term = infer(s)
             for name in ir.defs(s):
+                if isinstance(s, Unpack):  # each item of a tuple has a shape of its own
+                    new_term = ("def", id(s), name)
                 old = term.get(name, BOTTOM)
                 if old == new_term or new_term == BOTTOM:
                     continue

@@ -823,6 +823,7 @@ class RuleRow:
 
 def rule_rows() -> dict[str, list[RuleRow]]:
     """group -> its rows, from the rule table; passive wins, as in the compiler."""
+    rules_.load_optional(import_=True)  # list scipy.special's rules when SciPy is installed
     rows: dict[str, str] = {}
     for fn, formulas in rules_.RULES.items():
         rows[display_name(fn)] = ", ".join(formulas)

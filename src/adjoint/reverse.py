@@ -927,6 +927,9 @@ def sequences(fn: ir.Function) -> set[str]:
             found.add(s.value.id)
         elif isinstance(s, ir.Append):
             found.add(s.target)
+        elif isinstance(s, Assign) and s.prim.kind == "attr" and s.prim.key in rules.FIELDS \
+                and isinstance(s.args[0], Name):
+            found.add(s.args[0].id)  # r.Q, r.R: r is a named tuple
     changed = True
     while changed:
         changed = False

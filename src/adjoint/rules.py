@@ -363,10 +363,15 @@ PASSIVE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # fmt: on
 
 
+FIELDS: set = set()  # the keys of named-tuple fields: what they are read from is a tuple
+
+
 def _field(owner: str, name: str):
     """The rule key of a field of a named tuple numpy.linalg returns: r.logabsdet."""
     def field(result):
         return getattr(result, name)
+
+    FIELDS.add(field)
 
     field.__name__ = name
     field.__qualname__ = f"{owner}.{name}"
