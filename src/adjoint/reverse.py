@@ -596,7 +596,7 @@ class Sweep:
                               MissingRule)
         name = rules.name_of(p.key) if p.key is not None else p.spelling
         return self.error(s, f"no derivative rule for {name}; add one with\n    "
-                          f"{rules.registration_hint(p.key)}", MissingRule)
+                          f"{rules.registration_hint(p.key, p.spelling or None)}", MissingRule)
 
     def rule_contributions(self, s: Assign, rule: rules.Rule, g: str) -> list:
         args = list(s.args)

@@ -88,7 +88,11 @@ def check_grads(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bool = 
     differentiate a small function that calls it::
 
         adjoint.register(softplus, x="g / (1 + np.exp(-x))")
-        check_grads(lambda_free_function_calling_softplus, [np.linspace(-2, 2, 5)])
+
+        def uses_softplus(x):
+            return np.sum(softplus(x) * x)
+
+        check_grads(uses_softplus, [np.linspace(-2.0, 2.0, 5)])
     """
     kwargs = dict(kwargs or {})
     args = list(args)
