@@ -190,7 +190,7 @@ def test_unknown_runtime_name_says_what_to_import():
     ("np.median(x)", 'adjoint.register(np.median, a="g * ...")'),
     ("np.convolve(x, x)", 'adjoint.register(np.convolve, a="g * ...", v="g * ...")'),
     ("np.i0(x)", 'adjoint.register(np.i0, x="g * ...")'),
-    ("vec(x)", 'adjoint.register(<the function>, signature="x, /", x="g * ...")'),
+    ("vec(x)", 'adjoint.register(vec, signature="x, /", x="g * ...")'),
 ])
 def test_missing_rule_says_what_to_paste(call, hint):
     vec = np.vectorize(lambda v: v * 2)
