@@ -38,6 +38,19 @@ docs: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests samples benchmarks
 
+# Gradient/primal ratios against hand-written numpy, autograd, JAX and PyTorch, generation time
+# and memory, printed as markdown. The peers are the optional `bench` extra (torch pinned: its
+# CPU wheel). `make bench BENCH_ARGS=--quick` is a smoke run.
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 # Lines of code per module (no blank lines, comments or docstring-only lines).
 sz:
 	@for f in src/adjoint/*.py; do \
