@@ -14,7 +14,6 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
     dt_v_stack = []
     dt_x_stack = []
     dt_x_x_stack = []
-    neg_k_stack = []
     neg_k_x_stack = []
     total_stack = []
     v_stack = []
@@ -25,7 +24,6 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
     range_2 = range(steps)
     for _ in range_2:
         neg_k = -k
-        neg_k_stack.append(neg_k)
         neg_k_x = neg_k * x
         neg_k_x_stack.append(neg_k_x)
         c_v = c * v
@@ -55,7 +53,6 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
     c_bar = runtime.zeros_like(c)
     k_bar = runtime.zeros_like(k)
     for _ in reversed(range_2):
-        neg_k = neg_k_stack.pop()
         neg_k_x = neg_k_x_stack.pop()
         c_v = c_v_stack.pop()
         a = a_stack.pop()

@@ -28,8 +28,6 @@ def make_Qs_fwd(icf, d):
     i_stack = []
     i_range_stack = []
     j_stack = []
-    j_range_stack = []
-    j_range_2_stack = []
     pos_stack = []
     icf_shape = icf.shape
     K = icf_shape[0]
@@ -38,7 +36,6 @@ def make_Qs_fwd(icf, d):
     k_range = range(K)
     for k in k_range:
         j_range = range(d)
-        j_range_stack.append(j_range)
         j_stack.append(j)
         for j in j_range:
             icf_k_j = icf[k, j]
@@ -48,7 +45,6 @@ def make_Qs_fwd(icf, d):
         pos_stack.append(pos)
         pos = d
         j_range_2 = range(d)
-        j_range_2_stack.append(j_range_2)
         j_stack.append(j)
         for j in j_range_2:
             j_shifted = j + 1
@@ -61,19 +57,17 @@ def make_Qs_fwd(icf, d):
                 Qs[k, i, j] = Qs_k_i_j
                 pos_stack.append(pos)
                 pos = pos + 1
-    return Qs, (Qs, Qs_k_i_j, Qs_k_i_j_stack, Qs_k_j_j, Qs_k_j_j_stack, i, i_range, i_range_stack, i_stack, icf, j, j_range, j_range_2, j_range_2_stack, j_range_stack, j_stack, k, k_range, pos, pos_stack)
+    return Qs, (Qs, Qs_k_i_j, Qs_k_i_j_stack, Qs_k_j_j, Qs_k_j_j_stack, i, i_range, i_range_stack, i_stack, icf, j, j_range, j_range_2, j_stack, k, k_range, pos, pos_stack)
 
 
 def make_Qs_bwd(saved, make_Qs_bar):
-    Qs, Qs_k_i_j, Qs_k_i_j_stack, Qs_k_j_j, Qs_k_j_j_stack, i, i_range, i_range_stack, i_stack, icf, j, j_range, j_range_2, j_range_2_stack, j_range_stack, j_stack, k, k_range, pos, pos_stack = saved
+    Qs, Qs_k_i_j, Qs_k_i_j_stack, Qs_k_j_j, Qs_k_j_j_stack, i, i_range, i_range_stack, i_stack, icf, j, j_range, j_range_2, j_stack, k, k_range, pos, pos_stack = saved
     # backward
     Qs_bar = make_Qs_bar
     # grad of: for k in range(K):
     Qs_bar = runtime.owned(Qs_bar, Qs)
     icf_bar = runtime.zeros_like(icf)
     for k in reversed(k_range):
-        j_range = j_range_stack.pop()
-        j_range_2 = j_range_2_stack.pop()
         # grad of: for j in range(d):
         for j in reversed(j_range_2):
             i_range = i_range_stack.pop()
@@ -197,11 +191,8 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
     # forward
     Qxc_stack = []
     Qxc_sq_stack = []
-    log_sum_exp_main_stack = []
     log_sum_exp_saved_stack = []
     sum_Qxc_sq_scaled_stack = []
-    total_stack = []
-    total_2_stack = []
     xc_stack = []
     x_shape = x.shape
     n, d = x_shape
@@ -217,7 +208,6 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         Qxc = np.einsum("kij,kj->ki", Qs, xc)
         Qxc_stack.append(Qxc)
         total_2 = alpha + sum_qs
-        total_2_stack.append(total_2)
         Qxc_sq = Qxc ** 2
         Qxc_sq_stack.append(Qxc_sq)
         sum_Qxc_sq = np.sum(Qxc_sq, axis=1)
@@ -225,9 +215,7 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         sum_Qxc_sq_scaled_stack.append(sum_Qxc_sq_scaled)
         main = total_2 - sum_Qxc_sq_scaled
         log_sum_exp_main, log_sum_exp_saved = log_sum_exp_fwd(main)
-        log_sum_exp_main_stack.append(log_sum_exp_main)
         log_sum_exp_saved_stack.append(log_sum_exp_saved)
-        total_stack.append(total)
         total = total + log_sum_exp_main
     n_scaled = -0.5 * n
     n_scaled_d = n_scaled * d
@@ -258,16 +246,11 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
     for i in reversed(i_range):
         xc = xc_stack.pop()
         Qxc = Qxc_stack.pop()
-        total_2 = total_2_stack.pop()
         Qxc_sq = Qxc_sq_stack.pop()
         sum_Qxc_sq_scaled = sum_Qxc_sq_scaled_stack.pop()
-        log_sum_exp_main = log_sum_exp_main_stack.pop()
         log_sum_exp_saved = log_sum_exp_saved_stack.pop()
         # grad of: total = total + log_sum_exp(main)
-        total = total_stack.pop()
-        log_sum_exp_main_bar = runtime.unbroadcast(total_bar, log_sum_exp_main)
-        total_bar = runtime.unbroadcast(total_bar, total)
-        main_bar = log_sum_exp_bwd(log_sum_exp_saved, log_sum_exp_main_bar)
+        main_bar = log_sum_exp_bwd(log_sum_exp_saved, total_bar)
         # grad of: main = alpha + sum_qs - 0.5 * np.sum(Qxc ** 2, axis=1)
         total_2_bar = runtime.unbroadcast(main_bar, total_2)
         sum_Qxc_sq_scaled_bar = runtime.unbroadcast(-main_bar, sum_Qxc_sq_scaled)
@@ -277,8 +260,8 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         alpha_bar = alpha_bar + runtime.unbroadcast(total_2_bar, alpha)
         sum_qs_bar = sum_qs_bar + runtime.unbroadcast(total_2_bar, sum_qs)
         # grad of: Qxc = np.einsum("kij,kj->ki", Qs, xc)
-        Qs_bar = Qs_bar + runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', ('kij,kj->ki', Qs, xc)[1:], 0)
-        xc_bar = runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', ('kij,kj->ki', Qs, xc)[1:], 1)
+        Qs_bar = Qs_bar + runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', (Qs, xc), 0)
+        xc_bar = runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', (Qs, xc), 1)
         # grad of: xc = x[i] - means
         means_bar = means_bar + runtime.unbroadcast(-xc_bar, means)
     # grad of: sum_qs = np.sum(icf[:, :d], axis=1)

@@ -352,7 +352,7 @@ def kinds(fn: ir.Function, scalar_params: set[str] = frozenset(),
         if p.kind == "call":
             if p.key in INT_FUNCS:
                 return "int"
-            if p.key in SCALAR_FUNCS and numeric:
+            if (p.key in SCALAR_FUNCS or isinstance(p.key, np.ufunc)) and numeric and args:
                 return "scalar"
             if p.key is np.shape:
                 return "shape"
@@ -660,6 +660,16 @@ def choose_recompute(fn: ir.Function, plan: Plan, where: dict, kind: dict[str, s
     for s in ir.walk(fn.body):
         if isinstance(s, (SetItem, ir.Append)):
             mutated |= classes.members(s.target)
+    definitions: dict[str, int] = {}
+    for s in ir.walk(fn.body):
+        for n in ir.defs(s):
+            definitions[n] = definitions.get(n, 0) + 1
+    for sid, saves in plan.saves.items():  # a value no trip changes needs no record
+        d = stmts[sid]
+        if isinstance(d, Assign) and d.adjoint is None and not d.inplace and d.target in saves \
+                and definitions[d.target] == 1 and d.target not in mutated \
+                and _invariant(d, stmts, where, mutated):
+            del saves[d.target]
     changed = True
     while changed:
         changed = False
@@ -670,6 +680,18 @@ def choose_recompute(fn: ir.Function, plan: Plan, where: dict, kind: dict[str, s
                                                for u in ir.uses(d)):
                 saves[d.target] = "recompute"
                 changed = True
+
+
+def _invariant(d, stmts: dict, where: dict, mutated: set) -> bool:
+    """Whether d computes the same value on every trip of the loops around it: nothing it
+    reads is written inside them (not even a loop counter)."""
+    loops = [stmts[x] for x in where[id(d)].loops]
+    if not loops:
+        return False
+    written = set()
+    for x in ir.walk(loops[:1]):
+        written |= ir.defs(x)
+    return not (ir.uses(d) & (written | mutated))
 
 
 def _available(u: str, d, stmts: dict, where: dict, plan: Plan, mutated: set) -> bool:

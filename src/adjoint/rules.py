@@ -736,8 +736,8 @@ def instantiate(tpl: Template, env: dict[str, Parts]) -> Parts:
     for name, parts in env.items():
         if name not in tpl.slots:
             continue
-        if not any(isinstance(p, Ref) for p in parts) and name not in MODULES:
-            constant = True
+        if name not in MODULES and tuple(parts) != tuple(p for p in parts if isinstance(p, Ref)):
+            constant = True  # a number, a tuple of arguments...: there may be something to fold
         if len(parts) == 1 and (isinstance(parts[0], Ref) or not str(parts[0]).startswith("-")):
             filled[name] = parts
         else:
@@ -840,6 +840,23 @@ class _Folder(ast.NodeTransformer):
             return node.left
         return node
 
+    def visit_Subscript(self, node):
+        """(a, b, c)[1:] is (b, c); (a, b, c)[0] is a."""
+        self.generic_visit(node)
+        if not isinstance(node.value, ast.Tuple):
+            return node
+        items, key = node.value.elts, node.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, int) and \
+                -len(items) <= key.value < len(items):
+            return items[key.value]
+        if isinstance(key, ast.Slice) and key.step is None and all(
+                b is None or (isinstance(b, ast.Constant) and isinstance(b.value, int))
+                for b in (key.lower, key.upper)):
+            lo = key.lower.value if key.lower else None
+            hi = key.upper.value if key.upper else None
+            return ast.Tuple(items[lo:hi], ast.Load())
+        return node
+
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.UnaryOp) and \
@@ -876,14 +893,6 @@ class _Folder(ast.NodeTransformer):
         if isinstance(node, ast.UnaryOp):
             return isinstance(node.op, (ast.USub, ast.UAdd)) and self.polynomial(node.operand)
         return isinstance(node, ast.Name) or self.number(node)
-
-    def visit_Subscript(self, node):
-        self.generic_visit(node)
-        if isinstance(node.value, ast.Tuple) and self.number(node.slice) and \
-                isinstance(node.slice.value, int) and \
-                -len(node.value.elts) <= node.slice.value < len(node.value.elts):
-            return node.value.elts[node.slice.value]  # (x, y)[0] is x
-        return node
 
     def visit_Compare(self, node):
         self.generic_visit(node)
