@@ -13,11 +13,31 @@ import platform
 import sys
 import time
 
-import numpy as np
 
-from . import compile_time, memory, ratios
-from . import tools as tools_
-from .workloads import all_workloads
+def limit_threads(argv: list[str]) -> str:
+    """One compute thread per library unless `--threads=N` says otherwise (`0`: the libraries'
+    defaults). Set before numpy, torch or JAX load their thread pools. On a small machine,
+    pools of several libraries in one process take turns badly: a numpy matmul timed after a
+    torch or JAX call waits milliseconds for BLAS threads to wake, which drowns the
+    measurement."""
+    threads = next((a.split("=", 1)[1] for a in argv if a.startswith("--threads=")), "1")
+    if threads != "0":
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, threads)
+        if threads == "1":
+            os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                  "intra_op_parallelism_threads=1")
+    return threads
+
+
+if __name__ == "__main__":
+    limit_threads(sys.argv)
+
+import numpy as np  # noqa: E402
+
+from . import compile_time, memory, ratios  # noqa: E402
+from . import tools as tools_  # noqa: E402
+from .workloads import all_workloads  # noqa: E402
 
 SECTIONS = ("ratios", "compile", "memory")
 
@@ -42,15 +62,14 @@ def machine(tools: list[tools_.Tool]) -> str:
         if v is not None and family not in families:
             families.add(family)
             versions.append(f"{family} {v}")
-    if "PyTorch" in families:
-        import torch
-
-        versions[-1] += f" ({torch.get_num_threads()} threads)"
     load = ""
     if hasattr(os, "getloadavg"):
         load = f" Load average at the start: {os.getloadavg()[0]:.2f}."
+    blas = os.environ.get("OPENBLAS_NUM_THREADS")
+    threads = (f" Compute threads: {blas} per library." if blas
+               else " Compute threads: the libraries' defaults.")
     return (f"Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
-            f"{platform.machine()}. " + ", ".join(versions) + f". All float64.{load}")
+            f"{platform.machine()}. " + ", ".join(versions) + f". All float64.{threads}{load}")
 
 
 def ratio_section(workload_names=None, tool_names=None, *, quick=False, rounds=None,
@@ -96,6 +115,9 @@ def main(argv=None) -> None:
     parser.add_argument("--workloads", help="comma-separated workload names (default: all)")
     parser.add_argument("--tools", help="comma-separated tool names (default: all)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; quick 1)")
+    parser.add_argument("--threads", default="1", metavar="N",
+                        help="compute threads per library, given as --threads=N (default 1; "
+                        "0: the libraries' defaults)")
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
     log = lambda message: print(message, file=sys.stderr, flush=True)  # progress on stderr

@@ -62,6 +62,7 @@ class Primal(Tool):
 
 class Adjoint(Tool):
     name = "adjoint"
+    warms_up = True  # the first call specializes the gradient on its scalar arguments
 
     def version(self):
         import adjoint
