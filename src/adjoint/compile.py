@@ -28,10 +28,7 @@ def to_source(functions: list[Emitted]) -> str:
             chunks.append(fn)
             continue
         check_emitted(fn)
-        out = [f"def {fn.name}({fn.params}):"]
-        if fn.doc:
-            out.append(f'{INDENT}"""{fn.doc}"""')
-        out += _body(fn.body, 1)
+        out = [f"def {fn.name}({fn.params}):", *_body(fn.body, 1)]
         chunks.append("\n".join(out) + "\n")
     return "\n\n".join(chunks)
 

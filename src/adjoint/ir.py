@@ -498,8 +498,6 @@ class Emitted:
     name: str
     params: str  # the parameter list, as text
     body: list  # of Line | Block
-    returns: tuple = ()  # names the function returns (kept by optimize)
-    doc: str = ""
     result_kind: str | None = None  # 'scalar' or 'int' when the primal result surely is one
     primal: frozenset = frozenset()  # names of the user's code (checked by its own structure)
 

@@ -8,6 +8,7 @@ stage: every gradient test runs with it on and off.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from .ir import Block, Emitted, Line, Ref, read_refs
 
@@ -19,7 +20,7 @@ def optimize(fn: Emitted) -> Emitted:
         if new == body:
             break
         body = new
-    return Emitted(fn.name, fn.params, body, fn.returns, fn.doc, fn.result_kind, fn.primal)
+    return replace(fn, body=body)
 
 
 def lines(body: list):

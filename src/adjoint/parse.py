@@ -199,7 +199,6 @@ class Nested:
                      self.parent.dedent, self.parent.module, funcdef, dict(self.parent.namespace),
                      frozenset(local), self.parent._positions, tuple(self.free), dict(bindings),
                      self.code)
-        src.original = self.funcdef
         return src
 
 

@@ -496,9 +496,6 @@ class Rule:
     def template(self, param: str) -> Template:
         return template(self.formulas[param], frozenset(self.signature.parameters))
 
-    @property
-    def reads_ans(self) -> bool:
-        return any("ans" in self.template(p).slots for p in self.formulas)
 
 
 _signatures: dict = {}
