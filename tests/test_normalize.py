@@ -41,9 +41,7 @@ def f(y, v):
 def f(y, v):
     y = y.copy()
     v_scaled = v * 2.0
-    y_old = y[1:3]
-    y_new = y_old + v_scaled
-    y[1:3] = y_new
+    y[1:3] += v_scaled
     f = np.sum(y)
     return f
 """),

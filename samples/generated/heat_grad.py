@@ -12,8 +12,6 @@ def grad_loss(u0, kappa, target, steps=40, loss_bar=1.0):
     # forward
     kappa_lap_stack = []
     lap_stack = []
-    u_new_stack = []
-    u_old_stack = []
     u = u0.copy()
     t_range = range(steps)
     for t in t_range:
@@ -26,11 +24,7 @@ def grad_loss(u0, kappa, target, steps=40, loss_bar=1.0):
         lap_stack.append(lap)
         kappa_lap = kappa * lap
         kappa_lap_stack.append(kappa_lap)
-        u_old = u[1:-1]
-        u_old_stack.append(u_old)
-        u_new = u_old + kappa_lap
-        u_new_stack.append(u_new)
-        u[1:-1] = u_new
+        u[1:-1] += kappa_lap
         u_0 = u[1]
         u[0] = u_0
         u_1 = u[-2]
@@ -50,8 +44,6 @@ def grad_loss(u0, kappa, target, steps=40, loss_bar=1.0):
     for t in reversed(t_range):
         lap = lap_stack.pop()
         kappa_lap = kappa_lap_stack.pop()
-        u_old = u_old_stack.pop()
-        u_new = u_new_stack.pop()
         # grad of: u[-1] = u[-2]
         u_1_bar = u_bar[-1].copy()
         u_bar[-1] = 0.0
@@ -61,11 +53,7 @@ def grad_loss(u0, kappa, target, steps=40, loss_bar=1.0):
         u_bar[0] = 0.0
         u_bar[1] += u_0_bar
         # grad of: u[1:-1] += kappa * lap
-        u_new_bar = runtime.unbroadcast(u_bar[1:-1].copy(), u_new)
-        u_bar[1:-1] = 0.0
-        u_old_bar = runtime.unbroadcast(u_new_bar, u_old)
-        kappa_lap_bar = runtime.unbroadcast(u_new_bar, kappa_lap)
-        u_bar[1:-1] += u_old_bar
+        kappa_lap_bar = runtime.unbroadcast(u_bar[1:-1].copy(), kappa_lap)
         kappa_bar = kappa_bar + runtime.unbroadcast(kappa_lap_bar * lap, kappa)
         lap_bar = runtime.unbroadcast(kappa_lap_bar * kappa, lap)
         # grad of: lap = u[:-2] - 2.0 * u[1:-1] + u[2:]

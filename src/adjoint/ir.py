@@ -118,6 +118,7 @@ class SetItem:
     index: Index
     value: Atom
     origin: Origin | None = None
+    op: str = ""  # '+' or '-' for target[index] += value (added in place, not replaced)
 
 
 @dataclass
@@ -414,7 +415,7 @@ def stmt_parts(s: Stmt) -> Parts:
             return (Ref(s.target), f" {s.prim.spelling}= ", *atom_parts(s.args[1]))
         return (Ref(s.target), " = ", *prim_parts(s)) if s.target else prim_parts(s)
     if isinstance(s, SetItem):
-        return (Ref(s.target), "[", *index_parts(s.index), "] = ", *atom_parts(s.value))
+        return (Ref(s.target), "[", *index_parts(s.index), f"] {s.op}= ", *atom_parts(s.value))
     if isinstance(s, Append):
         return (Ref(s.target), ".append(", *atom_parts(s.value), ")")
     if isinstance(s, Unpack):

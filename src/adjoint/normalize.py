@@ -315,6 +315,9 @@ class Normalizer:
             self.local_name(s.target)
             self.emit(Assign(s.target.value, Prim("binop", key, spelling),
                              (Name(s.target.value), value), node=s, inplace=True))
+        elif isinstance(s.target, cst.Subscript) and spelling in ("+", "-"):
+            base = self.target_base(s.target)  # y[i] += v: added in place
+            self.emit(ir.SetItem(base, self.index(s.target), value, op=spelling))
         elif isinstance(s.target, cst.Subscript):
             base = self.target_base(s.target)
             index = self.index(s.target)

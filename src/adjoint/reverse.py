@@ -698,6 +698,16 @@ class Sweep:
         y = s.target
         if y not in self.active or y not in self.defined:
             return []
+        if s.op:  # y[i] += v: y_bar is unchanged, v gets (minus) its slice
+            if not self.is_active(s.value):
+                return []
+            part = (Ref(self.bar(y)), "[", *ir.index_parts(s.index), "]")
+            if y not in self.seqs:
+                part = (*part, ".copy()")
+            target_term = activity.index_term(self.shape.get(y), s.index, self.kinds)
+            if not (self.known_shape(s.value.id) and self.shape.get(s.value.id) == target_term):
+                part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(s.value.id), ")")
+            return self.add(s.value.id, ("-", *part) if s.op == "-" else part, True)
         out = self.own(y)
         idx = ir.index_parts(s.index)
         if self.is_active(s.value):
