@@ -58,22 +58,22 @@ def rodrigues_rotate_bwd(saved, rodrigues_rotate_bar):
         dot_v_bar = runtime.unbroadcast(prod_2_bar * cos_theta_shifted, dot_v)
         cos_theta_shifted_bar = runtime.unbroadcast(prod_2_bar * dot_v, cos_theta_shifted)
         cos_theta_bar = -cos_theta_shifted_bar
-        v_bar = v_bar + runtime.dot_lhs(dot_v_bar, v, X)
+        v_bar += runtime.dot_lhs(dot_v_bar, v, X)
         X_bar = runtime.dot_rhs(dot_v_bar, v, X)
         X_cos_theta_bar = runtime.unbroadcast(total_bar, X_cos_theta)
         prod_bar = runtime.unbroadcast(total_bar, prod)
         cross_v_bar = runtime.unbroadcast(prod_bar * sin_theta, cross_v)
         sin_theta_bar = runtime.unbroadcast(prod_bar * cross_v, sin_theta)
         theta_bar = sin_theta_bar * np.cos(theta)
-        v_bar = v_bar + runtime.cross_adjoint(cross_v_bar, v, X, 0, -1, -1, -1, None)
+        v_bar += runtime.cross_adjoint(cross_v_bar, v, X, 0, -1, -1, -1, None)
         X_bar = X_bar + runtime.cross_adjoint(cross_v_bar, v, X, 1, -1, -1, -1, None)
-        X_bar = X_bar + runtime.unbroadcast(X_cos_theta_bar * cos_theta, X)
-        cos_theta_bar = cos_theta_bar + runtime.unbroadcast(X_cos_theta_bar * X, cos_theta)
+        X_bar += runtime.unbroadcast(X_cos_theta_bar * cos_theta, X)
+        cos_theta_bar += runtime.unbroadcast(X_cos_theta_bar * X, cos_theta)
         # grad of: cos_theta = np.cos(theta)
-        theta_bar = theta_bar - cos_theta_bar * np.sin(theta)
+        theta_bar -= cos_theta_bar * np.sin(theta)
         # grad of: v = r / theta
         r_bar = runtime.unbroadcast(v_bar / theta, r)
-        theta_bar = theta_bar + runtime.unbroadcast(-v_bar * v / theta, theta)
+        theta_bar += runtime.unbroadcast(-v_bar * v / theta, theta)
         # grad of: theta = np.sqrt(theta2)
         theta2_bar = theta_bar / (2 * theta)
     else:
@@ -85,7 +85,7 @@ def rodrigues_rotate_bwd(saved, rodrigues_rotate_bar):
         theta2_bar = 0.0
     # grad of: theta2 = np.dot(r, r)
     r_bar = r_bar + runtime.dot_lhs(theta2_bar, r, r)
-    r_bar = r_bar + runtime.dot_rhs(theta2_bar, r, r)
+    r_bar += runtime.dot_rhs(theta2_bar, r, r)
     return r_bar, X_bar
 
 
@@ -133,14 +133,14 @@ def project_bwd(saved, project_bar):
     cam_10_s_bar = runtime.unbroadcast(cam_10_s_s_bar * s, cam_10_s)
     s_bar = runtime.unbroadcast(cam_10_s_s_bar * cam_10_s, s)
     cam_10_bar = runtime.unbroadcast(cam_10_s_bar * s, cam_10)
-    s_bar = s_bar + runtime.unbroadcast(cam_10_s_bar * cam_10, s)
+    s_bar += runtime.unbroadcast(cam_10_s_bar * cam_10, s)
     cam_bar[10] += cam_10_bar
     cam_9_bar = runtime.unbroadcast(cam_9_s_shifted_bar * s, cam_9)
-    s_bar = s_bar + runtime.unbroadcast(cam_9_s_shifted_bar * cam_9, s)
+    s_bar += runtime.unbroadcast(cam_9_s_shifted_bar * cam_9, s)
     cam_bar[9] += cam_9_bar
     # grad of: s = np.dot(u, u)
-    u_bar = u_bar + runtime.dot_lhs(s_bar, u, u)
-    u_bar = u_bar + runtime.dot_rhs(s_bar, u, u)
+    u_bar += runtime.dot_lhs(s_bar, u, u)
+    u_bar += runtime.dot_rhs(s_bar, u, u)
     # grad of: u = Xc[0:2] / Xc[2]
     Xc_part_bar = runtime.unbroadcast(u_bar / Xc_2, Xc_part)
     Xc_2_bar = runtime.unbroadcast(-u_bar * u / Xc_2, Xc_2)

@@ -263,11 +263,11 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         Qs_bar = Qs_bar + runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', (Qs, xc), 0)
         xc_bar = runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', (Qs, xc), 1)
         # grad of: xc = x[i] - means
-        means_bar = means_bar + runtime.unbroadcast(-xc_bar, means)
+        means_bar += runtime.unbroadcast(-xc_bar, means)
     # grad of: sum_qs = np.sum(icf[:, :d], axis=1)
     icf_part_bar = runtime.sum_adjoint(sum_qs_bar, icf_part, axis=1)
     icf_bar = runtime.owned(icf_bar, icf)
     icf_bar[:, :d] += icf_part_bar
     # grad of: Qs = make_Qs(icf, d)
-    icf_bar = icf_bar + make_Qs_bwd(make_Qs_saved, Qs_bar)
+    icf_bar += make_Qs_bwd(make_Qs_saved, Qs_bar)
     return alpha_bar, means_bar, icf_bar

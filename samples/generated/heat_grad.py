@@ -54,7 +54,7 @@ def grad_loss(u0, kappa, target, steps=40, loss_bar=1.0):
         u_bar[1] += u_0_bar
         # grad of: u[1:-1] += kappa * lap
         kappa_lap_bar = runtime.unbroadcast(u_bar[1:-1].copy(), kappa_lap)
-        kappa_bar = kappa_bar + runtime.unbroadcast(kappa_lap_bar * lap, kappa)
+        kappa_bar += runtime.unbroadcast(kappa_lap_bar * lap, kappa)
         lap_bar = runtime.unbroadcast(kappa_lap_bar * kappa, lap)
         # grad of: lap = u[:-2] - 2.0 * u[1:-1] + u[2:]
         u_bar[2:] += lap_bar

@@ -26,7 +26,7 @@ def grad_loss(w, b, X, y, lam=0.1, loss_bar=1.0):
     sum_w_w_bar = runtime.unbroadcast(loss_bar * lam, sum_w_w)
     w_w_bar = runtime.sum_adjoint(sum_w_w_bar, w_w)
     w_bar = w_w_bar * w
-    w_bar = w_bar + w_w_bar * w
+    w_bar += w_w_bar * w
     # grad of: mse = np.mean(resid ** 2)
     resid_sq_bar = runtime.mean_adjoint(mse_bar, resid_sq)
     resid_bar = resid_sq_bar * 2 * resid
@@ -35,5 +35,5 @@ def grad_loss(w, b, X, y, lam=0.1, loss_bar=1.0):
     # grad of: pred = X @ w + b
     Xw_bar = runtime.unbroadcast(pred_bar, Xw)
     b_bar = runtime.unbroadcast(pred_bar, b)
-    w_bar = w_bar + runtime.matmul_rhs(Xw_bar, X, w)
+    w_bar += runtime.matmul_rhs(Xw_bar, X, w)
     return w_bar, b_bar

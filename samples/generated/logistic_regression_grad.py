@@ -35,13 +35,13 @@ def grad_loss(w, b, X, y, loss_bar=1.0):
     log_q_bar = runtime.unbroadcast(y_shifted_log_q_bar * y_shifted, log_q)
     log_p_bar = runtime.unbroadcast(y_log_p_bar * y, log_p)
     # grad of: log_q = -logits + log_p
-    log_p_bar = log_p_bar + log_q_bar
+    log_p_bar += log_q_bar
     logits_bar = -log_q_bar
     # grad of: # log(sigmoid(z)) = -log(1 + exp(-z)), and log(1 - sigmoid(z)) = -z - log(1 + exp(-z)) log_p = -np.log1p(np.exp(-logits))
     log1p_exp_neg_logits_bar = -log_p_bar
     exp_neg_logits_bar = log1p_exp_neg_logits_bar / (1 + exp_neg_logits)
     neg_logits_bar = exp_neg_logits_bar * exp_neg_logits
-    logits_bar = logits_bar - neg_logits_bar
+    logits_bar -= neg_logits_bar
     # grad of: logits = X @ w + b
     Xw_bar = runtime.unbroadcast(logits_bar, Xw)
     b_bar = runtime.unbroadcast(logits_bar, b)

@@ -100,7 +100,7 @@ def lstm_cell_bwd(saved, lstm_cell_bar):
     prod_bar = runtime.unbroadcast(total_2_bar, prod)
     bias_part_2_bar = runtime.unbroadcast(total_2_bar, bias_part_2)
     bias_bar[b:2 * b] += bias_part_2_bar
-    hidden_bar = hidden_bar + runtime.unbroadcast(prod_bar * weight_part_2, hidden)
+    hidden_bar += runtime.unbroadcast(prod_bar * weight_part_2, hidden)
     weight_part_2_bar = runtime.unbroadcast(prod_bar * hidden, weight_part_2)
     weight_bar[b:2 * b] += weight_part_2_bar
     # grad of: forget = sigmoid(x * weight[0:b] + bias[0:b])
@@ -108,7 +108,7 @@ def lstm_cell_bwd(saved, lstm_cell_bar):
     x_weight_part_bar = runtime.unbroadcast(total_bar, x_weight_part)
     bias_part_bar = runtime.unbroadcast(total_bar, bias_part)
     bias_bar[0:b] += bias_part_bar
-    x_bar = x_bar + runtime.unbroadcast(x_weight_part_bar * weight_part, x)
+    x_bar += runtime.unbroadcast(x_weight_part_bar * weight_part, x)
     weight_part_bar = runtime.unbroadcast(x_weight_part_bar * x, weight_part)
     weight_bar[0:b] += weight_part_bar
     return weight_bar, bias_bar, hidden_bar, cell_bar, x_bar
@@ -258,7 +258,7 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
         # grad of: ypred, state = predict(main_params, extra_params, state, sequence[t])
         predict_main_params_bar = (ypred_bar, state_bar)
         main_params_part, extra_params_part, state_part = predict_bwd(predict_saved, predict_main_params_bar)
-        main_params_bar = main_params_bar + main_params_part
-        extra_params_bar = extra_params_bar + extra_params_part
+        main_params_bar += main_params_part
+        extra_params_bar += extra_params_part
         state_bar = state_part
     return main_params_bar, extra_params_bar

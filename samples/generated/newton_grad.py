@@ -66,19 +66,19 @@ def grad_root(a, b, tol=1e-12, root_bar=1.0):
         slope_bar = runtime.unbroadcast(-step_bar * step / slope, slope)
         # grad of: slope = 3.0 * x ** 2 + a
         x_sq_scaled_bar = runtime.unbroadcast(slope_bar, x_sq_scaled)
-        a_bar = a_bar + runtime.unbroadcast(slope_bar, a)
+        a_bar += runtime.unbroadcast(slope_bar, a)
         x_sq_bar = x_sq_scaled_bar * 3.0
         x_bar = x_bar + x_sq_bar * 2 * x
         # grad of: f = x ** 3 + a * x - b
         x_cube_plus_a_x_bar = runtime.unbroadcast(f_bar, x_cube_plus_a_x)
-        b_bar = b_bar + runtime.unbroadcast(-f_bar, b)
+        b_bar += runtime.unbroadcast(-f_bar, b)
         x_cube_bar = runtime.unbroadcast(x_cube_plus_a_x_bar, x_cube)
         a_x_bar = runtime.unbroadcast(x_cube_plus_a_x_bar, a_x)
-        a_bar = a_bar + runtime.unbroadcast(a_x_bar * x, a)
-        x_bar = x_bar + runtime.unbroadcast(a_x_bar * a, x)
-        x_bar = x_bar + x_cube_bar * 3 * x ** 2
+        a_bar += runtime.unbroadcast(a_x_bar * x, a)
+        x_bar += runtime.unbroadcast(a_x_bar * a, x)
+        x_bar += x_cube_bar * 3 * x ** 2
     # grad of: x = b / (1.0 + a)
-    b_bar = b_bar + runtime.unbroadcast(x_bar / a_shifted, b)
+    b_bar += runtime.unbroadcast(x_bar / a_shifted, b)
     a_shifted_bar = runtime.unbroadcast(-x_bar * x / a_shifted, a_shifted)
-    a_bar = a_bar + a_shifted_bar
+    a_bar += a_shifted_bar
     return a_bar, b_bar

@@ -281,11 +281,23 @@ class Sweep:
             return [self.assign(xb, contrib)]
         if x in self.seqs:
             return [self.assign(xb, (RUNTIME, ".add_seq(", Ref(xb), ", ", *contrib, ")"))]
-        self.owned.add(x)
         negated = rules.negation(contrib)
+        if x in self.owned:  # an array this sweep made and nothing else holds: add in place
+            if negated is not None:
+                return [self.line((Ref(xb), " -= ", *negated), (xb,))]
+            return [self.line((Ref(xb), " += ", *contrib), (xb,))]
+        self.owned.add(x)
         if negated is not None:  # x_bar - g, not x_bar + -g
             return [self.assign(xb, (Ref(xb), " - ", *negated))]
         return [self.assign(xb, (Ref(xb), " + ", *contrib))]
+
+    def shared(self, parts) -> None:
+        """A value that may be another adjoint itself (g, not g * w): neither may then be
+        updated in place."""
+        primal_of = {b: p for p, b in self.namer.adjoints.items() if isinstance(p, str)}
+        for p in parts:
+            if isinstance(p, Ref) and p.name in primal_of:
+                self.owned.discard(primal_of[p.name])
 
     def own(self, x: str) -> list[Line]:
         """Make x_bar an array this sweep may update in place."""
@@ -305,6 +317,7 @@ class Sweep:
         self.defined.add(x)
         self.owned.discard(x)
         if x in self.untouched:
+            self.owned.add(x)
             return self.assign(self.bar(x), (RUNTIME, ".zeros_like(", ShapeRef(x), ")"))
         self.zeroed.add(x)
         return self.assign(self.bar(x), ("0.0",))
@@ -548,6 +561,8 @@ class Sweep:
                         out += self.own(x)
                         out.append(self.index_add(x, parts))
                     else:
+                        if not fresh:
+                            self.shared(parts)
                         out += self.add(x, parts, fresh)
             else:
                 summed = ir.join([p for p, _ in items], " + ")
@@ -635,14 +650,13 @@ class Sweep:
             tpl = rule.template(name)
             env_k = dict(env, k=(str(k),)) if k is not None else env
             parts = rules.instantiate(tpl, env_k)
-            fresh = tpl_fresh(tpl.formula)
             if s.target in self.masked and elementwise(rule.fn):
                 # g may hold the zeros np.where (or clip, maximum) put where a branch was not
                 # taken; keep them zero even through an infinite derivative (0 * inf is nan)
                 parts = (RUNTIME, ".keep_zeros(", Ref(g), ", ", *parts, ")")
             if rules.broadcasts(rule.fn) and not self.same_shape(atom, s):
                 parts = (RUNTIME, ".unbroadcast(", *parts, ", ", ShapeRef(atom.id), ")")
-            out.append((atom.id, parts, fresh, "ans" in tpl.slots))
+            out.append((atom.id, parts, fresh(parts), "ans" in tpl.slots))
         return out
 
     def call_contributions(self, s: Assign, g: str) -> list:
@@ -868,14 +882,26 @@ FRESH_HELPERS = {"sum_adjoint", "mean_adjoint", "extremum_adjoint", "prod_adjoin
                  "unstack", "split_like", "sequence_adjoint"}
 
 
-@functools.cache
-def tpl_fresh(formula: str) -> bool:
-    """Whether a formula surely builds a new value (so it may be updated in place)."""
-    node = ast.parse(formula, mode="eval").body
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
-            node.func.value, ast.Name) and node.func.value.id == "runtime":
-        return node.func.attr in FRESH_HELPERS
-    return isinstance(node, (ast.BinOp, ast.UnaryOp))
+def fresh(parts) -> bool:
+    """Whether an emitted expression surely builds a new value, one nothing else holds (so
+    it may be updated in place): arithmetic, or a runtime helper that allocates; not a bare
+    name, and not what unbroadcast or keep_zeros may hand back unchanged."""
+    return _fresh_text(rules._pattern(parts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fresh_text(text: str) -> bool:
+    def new(node) -> bool:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
+                node.func.value, ast.Name) and node.func.value.id == RUNTIME:
+            if node.func.attr == "unbroadcast":
+                return new(node.args[0])
+            if node.func.attr == "keep_zeros":
+                return new(node.args[1])
+            return node.func.attr in FRESH_HELPERS
+        return isinstance(node, (ast.BinOp, ast.UnaryOp))
+
+    return new(ast.parse(text, mode="eval").body)
 
 
 def _annotated(fn: ir.Function, typ: type) -> set[str]:

@@ -11,6 +11,7 @@ broadcasting, and `unbroadcast` and `densify` give it its proper shape.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 
@@ -21,11 +22,18 @@ from .errors import InternalError, NonScalarOutput
 # ---------------------------------------------------------------- shapes
 
 
+def _shape(x) -> tuple:
+    try:
+        return x.shape  # an array: no dispatch (np.shape costs ten times more)
+    except AttributeError:
+        return np.shape(x)
+
+
 def unbroadcast(g, x):
     """`g`, summed over the axes along which `x` was broadcast to g's shape."""
     if type(g) is float:
         return g
-    gshape, xshape = np.shape(g), np.shape(x)
+    gshape, xshape = _shape(g), _shape(x)
     if gshape == xshape:
         return g
     if len(gshape) < len(xshape) or (gshape != xshape and not gshape):
@@ -91,6 +99,10 @@ def add_at(acc, index, g):
     """acc[index] += g, adding repeated fancy indices once each; returns acc."""
     if isinstance(acc, list):
         acc[index] = acc[index] + g
+    elif isinstance(index, (int, np.integer, slice)) or (type(index) is tuple and all(
+            isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+            for i in index)):
+        acc[index] += g  # basic indexing selects each entry once
     else:
         np.add.at(acc, index, g)
     return acc
@@ -301,7 +313,7 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
 def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
     """Adjoint of np.sum(x, axis, keepdims=keepdims, where=where): g repeated along the
     summed axes (and 0 where `where` leaves an entry out)."""
-    if not np.shape(x):
+    if not _shape(x):
         return g if where is None else np.where(where, g, 0.0)
     g, shape = _expand(g, x, axis, keepdims)
     dtype = np.result_type(getattr(x, "dtype", float), g, 1.0)  # float32 stays float32
@@ -838,17 +850,27 @@ def _einsum_terms(spec: str, ndims: list[int]) -> tuple[list[str], str]:
     return out_terms, output
 
 
-def einsum_adjoint(g, spec: str, operands, k: int):
-    """Adjoint of operand k of np.einsum(spec, *operands), for any subscripts."""
-    ops = list(operands)
-    terms, output = _einsum_terms(spec, [np.ndim(o) for o in ops])
+@functools.lru_cache(maxsize=512)
+def _einsum_plan(spec: str, ndims: tuple, k: int) -> tuple:
+    """How to get the adjoint of operand k: the einsum to run, and whether its result is
+    already the adjoint (no broadcast or diagonal letters to restore)."""
+    terms, output = _einsum_terms(spec, list(ndims))
     target = terms[k]
     others = [t for j, t in enumerate(terms) if j != k]
-    rest = [o for j, o in enumerate(ops) if j != k]
     available = set(output).union(*others)
     kept = "".join(dict.fromkeys(c for c in target if c in available))
-    part = np.einsum(",".join([output, *others]) + "->" + kept, g, *rest, optimize=True)
-    shape = np.shape(ops[k])
+    return ",".join([output, *others]) + "->" + kept, target, kept, kept == target
+
+
+def einsum_adjoint(g, spec: str, operands, k: int):
+    """Adjoint of operand k of np.einsum(spec, *operands), for any subscripts."""
+    ops = tuple(operands)
+    sub, target, kept, simple = _einsum_plan(spec, tuple(np.ndim(o) for o in ops), k)
+    rest = ops[:k] + ops[k + 1:]
+    part = np.einsum(sub, g, *rest, optimize=len(rest) > 1)
+    shape = _shape(ops[k])
+    if simple and _shape(part) == shape:
+        return part
     sizes = dict(zip(target, shape, strict=True))
     wide = tuple(i for i, c in enumerate(kept) if sizes[c] == 1 and np.shape(part)[i] != 1)
     if wide:  # a length-1 axis of operand k that the ellipsis broadcast
