@@ -73,7 +73,7 @@ def rodrigues_rotate_bwd(saved, rodrigues_rotate_bar):
         theta_bar -= cos_theta_bar * np.sin(theta)
         # grad of: v = r / theta
         r_bar = runtime.unbroadcast(v_bar / theta, r)
-        theta_bar += runtime.unbroadcast(-v_bar * v / theta, theta)
+        theta_bar -= runtime.unbroadcast(v_bar * v / theta, theta)
         # grad of: theta = np.sqrt(theta2)
         theta2_bar = theta_bar / (2 * theta)
     else:
@@ -143,14 +143,14 @@ def project_bwd(saved, project_bar):
     u_bar += runtime.dot_rhs(s_bar, u, u)
     # grad of: u = Xc[0:2] / Xc[2]
     Xc_part_bar = runtime.unbroadcast(u_bar / Xc_2, Xc_part)
-    Xc_2_bar = runtime.unbroadcast(-u_bar * u / Xc_2, Xc_2)
+    Xc_2_bar = -runtime.unbroadcast(u_bar * u / Xc_2, Xc_2)
     Xc_bar = runtime.zeros_like(Xc)
     Xc_bar[2] += Xc_2_bar
     Xc_bar[0:2] += Xc_part_bar
     # grad of: Xc = rodrigues_rotate(cam[0:3], X - cam[3:6])
     cam_part_part, diff_part = rodrigues_rotate_bwd(rodrigues_rotate_saved, Xc_bar)
     X_bar = runtime.unbroadcast(diff_part, X)
-    cam_part_2_bar = runtime.unbroadcast(-diff_part, cam_part_2)
+    cam_part_2_bar = -runtime.unbroadcast(diff_part, cam_part_2)
     cam_bar[3:6] += cam_part_2_bar
     cam_bar[0:3] += cam_part_part
     return cam_bar, X_bar

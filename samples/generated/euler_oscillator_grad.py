@@ -79,7 +79,7 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
         v_bar = v_bar + runtime.unbroadcast(dt_v_bar * dt, v)
         # grad of: a = -k * x - c * v
         neg_k_x_bar = runtime.unbroadcast(a_bar, neg_k_x)
-        c_v_bar = runtime.unbroadcast(-a_bar, c_v)
+        c_v_bar = -runtime.unbroadcast(a_bar, c_v)
         c_bar += runtime.unbroadcast(c_v_bar * v, c)
         v_bar += runtime.unbroadcast(c_v_bar * c, v)
         neg_k_bar = runtime.unbroadcast(neg_k_x_bar * x, neg_k)

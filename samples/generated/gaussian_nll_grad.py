@@ -36,8 +36,8 @@ def grad_nll(mu, log_sigma, x, nll_bar=1.0):
     z_bar = z_sq_bar * 2 * z
     # grad of: z = (x - mu) / sigma
     x_minus_mu_bar = runtime.unbroadcast(z_bar / sigma, x_minus_mu)
-    sigma_bar = runtime.unbroadcast(-z_bar * z / sigma, sigma)
-    mu_bar = runtime.unbroadcast(-x_minus_mu_bar, mu)
+    sigma_bar = -runtime.unbroadcast(z_bar * z / sigma, sigma)
+    mu_bar = -runtime.unbroadcast(x_minus_mu_bar, mu)
     # grad of: sigma = np.exp(log_sigma)
     log_sigma_bar += sigma_bar * sigma
     return mu_bar, log_sigma_bar

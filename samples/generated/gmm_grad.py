@@ -116,7 +116,7 @@ def log_sum_exp_bwd(saved, log_sum_exp_bar):
     exp_v_minus_v_max_bar = runtime.sum_adjoint(sum_max_bar, exp_v_minus_v_max)
     v_minus_v_max_bar = exp_v_minus_v_max_bar * exp_v_minus_v_max
     v_bar = v_minus_v_max_bar
-    v_max_bar = v_max_bar + runtime.unbroadcast(-v_minus_v_max_bar, v_max)
+    v_max_bar = v_max_bar - runtime.unbroadcast(v_minus_v_max_bar, v_max)
     # grad of: v_max = np.max(v)
     v_bar = v_bar + runtime.extremum_adjoint(v_max_bar, v, v_max)
     return v_bar
@@ -166,7 +166,7 @@ def log_wishart_prior_bwd(saved, log_wishart_prior_bar):
     # grad of: out = np.sum(0.5 * gamma ** 2 * frobenius - m * sum_qs)
     diff_bar = runtime.sum_adjoint(out_bar, diff)
     prod_bar = runtime.unbroadcast(diff_bar, prod)
-    m_sum_qs_bar = runtime.unbroadcast(-diff_bar, m_sum_qs)
+    m_sum_qs_bar = -runtime.unbroadcast(diff_bar, m_sum_qs)
     sum_qs_bar = runtime.unbroadcast(m_sum_qs_bar * m, sum_qs)
     frobenius_bar = runtime.unbroadcast(prod_bar * gamma_sq_scaled, frobenius)
     # grad of: frobenius = np.sum(diag ** 2, axis=1) + np.sum(icf[:, d:] ** 2, axis=1)
@@ -235,7 +235,7 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
     log_wishart_prior_2_bar = runtime.unbroadcast(objective_bar, log_wishart_prior_2)
     icf_bar = log_wishart_prior_bwd(log_wishart_prior_saved, log_wishart_prior_2_bar)
     total_3_bar = runtime.unbroadcast(diff_bar, total_3)
-    prod_bar = runtime.unbroadcast(-diff_bar, prod)
+    prod_bar = -runtime.unbroadcast(diff_bar, prod)
     log_sum_exp_alpha_bar = runtime.unbroadcast(prod_bar * n, log_sum_exp_alpha)
     alpha_bar = log_sum_exp_bwd(log_sum_exp_saved_2, log_sum_exp_alpha_bar)
     total_bar = runtime.unbroadcast(total_3_bar, total)
@@ -253,7 +253,7 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         main_bar = log_sum_exp_bwd(log_sum_exp_saved, total_bar)
         # grad of: main = alpha + sum_qs - 0.5 * np.sum(Qxc ** 2, axis=1)
         total_2_bar = runtime.unbroadcast(main_bar, total_2)
-        sum_Qxc_sq_scaled_bar = runtime.unbroadcast(-main_bar, sum_Qxc_sq_scaled)
+        sum_Qxc_sq_scaled_bar = -runtime.unbroadcast(main_bar, sum_Qxc_sq_scaled)
         sum_Qxc_sq_bar = sum_Qxc_sq_scaled_bar * 0.5
         Qxc_sq_bar = runtime.sum_adjoint(sum_Qxc_sq_bar, Qxc_sq, axis=1)
         Qxc_bar = Qxc_sq_bar * 2 * Qxc
@@ -263,7 +263,7 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         Qs_bar = Qs_bar + runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', (Qs, xc), 0)
         xc_bar = runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', (Qs, xc), 1)
         # grad of: xc = x[i] - means
-        means_bar += runtime.unbroadcast(-xc_bar, means)
+        means_bar -= runtime.unbroadcast(xc_bar, means)
     # grad of: sum_qs = np.sum(icf[:, :d], axis=1)
     icf_part_bar = runtime.sum_adjoint(sum_qs_bar, icf_part, axis=1)
     icf_bar = runtime.owned(icf_bar, icf)

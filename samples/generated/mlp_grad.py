@@ -37,13 +37,13 @@ def grad_loss(W1, b1, W2, b2, X, labels, loss_bar=1.0):
     runtime.add_at(log_probs_bar, (arange_n, labels), picked_bar)
     # grad of: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     shifted_bar = runtime.unbroadcast(log_probs_bar, shifted)
-    log_sum_exp_shifted_bar = runtime.unbroadcast(-log_probs_bar, log_sum_exp_shifted)
+    log_sum_exp_shifted_bar = -runtime.unbroadcast(log_probs_bar, log_sum_exp_shifted)
     sum_exp_shifted_bar = log_sum_exp_shifted_bar / sum_exp_shifted
     exp_shifted_bar = runtime.sum_adjoint(sum_exp_shifted_bar, exp_shifted, axis=1, keepdims=True)
     shifted_bar = shifted_bar + exp_shifted_bar * exp_shifted
     # grad of: shifted = logits - np.max(logits, axis=1, keepdims=True)
     logits_bar = runtime.unbroadcast(shifted_bar, logits)
-    max_logits_bar = runtime.unbroadcast(-shifted_bar, max_logits)
+    max_logits_bar = -runtime.unbroadcast(shifted_bar, max_logits)
     logits_bar = logits_bar + runtime.extremum_adjoint(max_logits_bar, logits, max_logits, axis=1, keepdims=True)
     # grad of: logits = h @ W2 + b2
     hW2_bar = runtime.unbroadcast(logits_bar, hW2)

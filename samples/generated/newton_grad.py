@@ -59,11 +59,11 @@ def grad_root(a, b, tol=1e-12, root_bar=1.0):
         step = step_stack.pop()
         # grad of: x = x - step
         x = x_stack.pop()
-        step_bar = runtime.unbroadcast(-x_bar, step)
+        step_bar = -runtime.unbroadcast(x_bar, step)
         x_bar = runtime.unbroadcast(x_bar, x)
         # grad of: step = f / slope
         f_bar = runtime.unbroadcast(step_bar / slope, f)
-        slope_bar = runtime.unbroadcast(-step_bar * step / slope, slope)
+        slope_bar = -runtime.unbroadcast(step_bar * step / slope, slope)
         # grad of: slope = 3.0 * x ** 2 + a
         x_sq_scaled_bar = runtime.unbroadcast(slope_bar, x_sq_scaled)
         a_bar += runtime.unbroadcast(slope_bar, a)
@@ -71,7 +71,7 @@ def grad_root(a, b, tol=1e-12, root_bar=1.0):
         x_bar = x_bar + x_sq_bar * 2 * x
         # grad of: f = x ** 3 + a * x - b
         x_cube_plus_a_x_bar = runtime.unbroadcast(f_bar, x_cube_plus_a_x)
-        b_bar += runtime.unbroadcast(-f_bar, b)
+        b_bar -= runtime.unbroadcast(f_bar, b)
         x_cube_bar = runtime.unbroadcast(x_cube_plus_a_x_bar, x_cube)
         a_x_bar = runtime.unbroadcast(x_cube_plus_a_x_bar, a_x)
         a_bar += runtime.unbroadcast(a_x_bar * x, a)
@@ -79,6 +79,6 @@ def grad_root(a, b, tol=1e-12, root_bar=1.0):
         x_bar += x_cube_bar * 3 * x ** 2
     # grad of: x = b / (1.0 + a)
     b_bar += runtime.unbroadcast(x_bar / a_shifted, b)
-    a_shifted_bar = runtime.unbroadcast(-x_bar * x / a_shifted, a_shifted)
+    a_shifted_bar = -runtime.unbroadcast(x_bar * x / a_shifted, a_shifted)
     a_bar += a_shifted_bar
     return a_bar, b_bar

@@ -655,7 +655,11 @@ class Sweep:
                 # taken; keep them zero even through an infinite derivative (0 * inf is nan)
                 parts = (RUNTIME, ".keep_zeros(", Ref(g), ", ", *parts, ")")
             if rules.broadcasts(rule.fn) and not self.same_shape(atom, s):
-                parts = (RUNTIME, ".unbroadcast(", *parts, ", ", ShapeRef(atom.id), ")")
+                negated = rules.negation(parts)  # -unbroadcast(g): negate the smaller array
+                inner = negated if negated is not None else parts
+                parts = (RUNTIME, ".unbroadcast(", *inner, ", ", ShapeRef(atom.id), ")")
+                if negated is not None:
+                    parts = ("-", *parts)
             out.append((atom.id, parts, fresh(parts), "ans" in tpl.slots))
         return out
 

@@ -54,6 +54,8 @@ def _is_zero(g) -> bool:
 def zeros_like(x):
     """A zero adjoint for `x`: 0.0 for a number, float zeros for an array, one per item of a
     list or tuple (as a list), one per entry of a dict."""
+    if type(x) is np.ndarray:  # the common case, without dispatch
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else np.float64)
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
     if isinstance(x, dict):
@@ -294,12 +296,10 @@ def dist_adjoint(g, p, q, ans):
 
 def _expand(g, x, axis, keepdims, shape=None):
     """g with the reduced axes put back (length 1), after a reduction of x over `axis`."""
-    shape = np.shape(x) if shape is None else shape
+    shape = _shape(x) if shape is None else shape
     if axis is not None and not keepdims and np.ndim(g):  # a number broadcasts as it is
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
-        axes = sorted(a % len(shape) for a in axes)
-        for a in axes:
-            g = np.expand_dims(g, a)
+        axes = {axis % len(shape)} if isinstance(axis, int) else {a % len(shape) for a in axis}
+        g = g.reshape([1 if k in axes else n for k, n in enumerate(shape)])
     return g, shape
 
 
@@ -345,7 +345,10 @@ def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
     hit = x == a
     if where is not None:
         hit = hit & where
-    return g * hit / np.maximum(hit.sum(axis=axis, keepdims=True), 1)
+    count = hit.sum(axis=axis, keepdims=True)
+    if np.all(count == 1):  # no ties: no need to divide
+        return g * hit
+    return g * hit / np.maximum(count, 1)
 
 
 def ptp_adjoint(g, x, axis=None, keepdims=False):
@@ -613,8 +616,18 @@ def kron_adjoint(g, a, b, k: int):
     return np.reshape(part, np.shape(a if k == 0 else b))
 
 
+def _cross3(u, v):
+    """u x v for two 3-vectors (np.cross is slow on small vectors)."""
+    u0, u1, u2 = u
+    v0, v1, v2 = v
+    return np.array([u1 * v2 - u2 * v1, u2 * v0 - u0 * v2, u0 * v1 - u1 * v0])
+
+
 def cross_adjoint(g, a, b, k: int, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Adjoint of a (k=0) or b (k=1) in np.cross(a, b, ...), for 3- and 2-vectors."""
+    if type(g) is np.ndarray and g.shape == (3,) and axis is None and _shape(a) == (3,) \
+            and _shape(b) == (3,):  # two 3-vectors, the common case
+        return _cross3(b, g) if k == 0 else _cross3(g, a)
     if axis is not None:
         axisa = axisb = axisc = axis
     x = np.moveaxis(a, axisa, -1)
