@@ -1,0 +1,184 @@
+"""The emitted code of the shapes EMITTED.md describes, as golden text, each gradient also
+checked against central differences. A change to the emitter shows here as a diff."""
+
+import numpy as np
+import pytest
+from conftest import make_function
+
+import adjoint
+from adjoint.testing import check_grads
+
+# name: (source, wrt, arguments, the emitted code for those arguments)
+CASES = {
+    "loop_overwrite": ("""\
+def f1(x, a):
+    for i in range(3):
+        x = np.sin(x) * a
+    return np.sum(x)
+""", ('x', 'a'), lambda: [np.linspace(-1.0, 1.0, 4), np.linspace(0.5, 1.5, 4)], """\
+def grad_f1(x, a, f1_bar=1.0):
+    # forward
+    sin_x_stack = []
+    x_stack = []
+    i_range = range(3)
+    for i in i_range:
+        sin_x = np.sin(x)
+        sin_x_stack.append(sin_x)
+        x_stack.append(x)
+        x = sin_x * a
+    f1 = np.sum(x)
+    f1_bar = runtime.check_seed(f1, f1_bar, 'f1')
+    # backward
+    # grad of: return np.sum(x)
+    x_bar = runtime.sum_adjoint(f1_bar, x)
+    # grad of: for i in range(3):
+    a_bar = runtime.zeros_like(a)
+    for i in reversed(i_range):
+        sin_x = sin_x_stack.pop()
+        # grad of: x = np.sin(x) * a
+        sin_x_bar = runtime.unbroadcast(x_bar * a, sin_x)
+        a_bar += runtime.unbroadcast(x_bar * sin_x, a)
+        x = x_stack.pop()
+        x_bar = sin_x_bar * np.cos(x)
+    return x_bar, a_bar
+"""),
+    "while_trip_count": ("""\
+def f2(x, c):
+    while x > 0.1:
+        x = x * c
+    return x
+""", ('x', 'c'), lambda: [3.0, 0.7], """\
+def grad_f2(x, c, f2_bar=1.0):
+    # forward
+    x_stack = []
+    trips = 0
+    while x > 0.1:
+        trips += 1
+        x_stack.append(x)
+        x = x * c
+    f2_bar = runtime.check_seed(x, f2_bar, 'f2')
+    # backward
+    x_bar = f2_bar
+    # grad of: while x > 0.1:
+    c_bar = runtime.zeros_like(c)
+    for _ in range(trips):
+        # grad of: x = x * c
+        x = x_stack.pop()
+        c_bar += x_bar * x
+        x_bar = x_bar * c
+    return x_bar, c_bar
+"""),
+    "branch": ("""\
+def f3(x, y):
+    if x > y:
+        z = x * y
+    else:
+        z = np.exp(x)
+    return z
+""", ('x', 'y'), lambda: [1.5, 0.3], """\
+def grad_f3(x, y, f3_bar=1.0):
+    # forward
+    x_gt_y = x > y
+    if x_gt_y:
+        z = x * y
+    else:
+        z = np.exp(x)
+    f3_bar = runtime.check_seed(z, f3_bar, 'f3')
+    # backward
+    # grad of: if x > y:
+    if x_gt_y:
+        # grad of: z = x * y
+        x_bar = f3_bar * y
+        y_bar = f3_bar * x
+    else:
+        # grad of: z = np.exp(x)
+        x_bar = f3_bar * z
+        y_bar = runtime.zeros_like(y)
+    return x_bar, y_bar
+"""),
+    "filled_in_place": ("""\
+def f4(x):
+    y = np.zeros_like(x)
+    for i in range(1, len(x)):
+        y[i] = y[i - 1] + x[i] ** 2
+    return np.sum(y)
+""", ('x',), lambda: [np.linspace(0.1, 1.0, 5)], """\
+def grad_f4(x, f4_bar=1.0):
+    # forward
+    y = np.zeros_like(x)
+    len_x = len(x)
+    i_range = range(1, len_x)
+    for i in i_range:
+        y_im1 = y[i - 1]
+        x_i = x[i]
+        x_i_sq = x_i ** 2
+        y_i = y_im1 + x_i_sq
+        y[i] = y_i
+    f4 = np.sum(y)
+    f4_bar = runtime.check_seed(f4, f4_bar, 'f4')
+    # backward
+    # grad of: return np.sum(y)
+    y_bar = runtime.sum_adjoint(f4_bar, y)
+    # grad of: for i in range(1, len(x)):
+    x_bar = runtime.zeros_like(x)
+    for i in reversed(i_range):
+        x_i = x[i]
+        # grad of: y[i] = y[i - 1] + x[i] ** 2
+        y_i_bar = y_bar[i].copy()
+        y_bar[i] = 0.0
+        x_i_bar = y_i_bar * 2 * x_i
+        x_bar[i] += x_i_bar
+        y_bar[i - 1] += y_i_bar
+    return x_bar,
+"""),
+    "helper": ("""\
+def sq_norm(v):
+    return np.sum(v * v)
+
+def f5(x, w):
+    r = x * w
+    return sq_norm(r) + sq_norm(x)
+""", ('x', 'w'), lambda: [np.linspace(-1.0, 1.0, 3), np.linspace(0.5, 1.5, 3)], """\
+def sq_norm_fwd(v):
+    # forward
+    v_v = v * v
+    sq_norm = np.sum(v_v)
+    return sq_norm, (v, v_v)
+
+
+def sq_norm_bwd(saved, sq_norm_bar):
+    v, v_v = saved
+    # backward
+    # grad of: return np.sum(v * v)
+    v_v_bar = runtime.sum_adjoint(sq_norm_bar, v_v)
+    v_bar = v_v_bar * v
+    v_bar += v_v_bar * v
+    return v_bar
+
+
+def grad_f5(x, w, f5_bar=1.0):
+    # forward
+    r = x * w
+    sq_norm_r, sq_norm_saved = sq_norm_fwd(r)
+    sq_norm_x, sq_norm_saved_2 = sq_norm_fwd(x)
+    f5 = sq_norm_r + sq_norm_x
+    f5_bar = runtime.check_seed(f5, f5_bar, 'f5')
+    # backward
+    # grad of: return sq_norm(r) + sq_norm(x)
+    x_bar = sq_norm_bwd(sq_norm_saved_2, f5_bar)
+    r_bar = sq_norm_bwd(sq_norm_saved, f5_bar)
+    # grad of: r = x * w
+    x_bar = x_bar + runtime.unbroadcast(r_bar * w, x)
+    w_bar = runtime.unbroadcast(r_bar * x, w)
+    return x_bar, w_bar
+"""),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_emitted(name):
+    src, wrt, args, expected = CASES[name]
+    f = make_function(src)
+    df = adjoint.grad(f, wrt=wrt)
+    assert adjoint.source(df, *args()) == expected
+    check_grads(f, args(), wrt)
