@@ -2,12 +2,17 @@
 
 import itertools
 import linecache
+import os
+import tempfile
 import textwrap
 
 import numpy as np
 import pytest
 
 _counter = itertools.count()
+
+# the tests keep emitted gradients in a cache folder of their own, never the user's
+os.environ["ADJOINT_CACHE"] = tempfile.mkdtemp(prefix="adjoint-test-cache-")
 
 
 def make_function(src: str, namespace: dict | None = None, name: str | None = None):

@@ -136,3 +136,39 @@ def test_dot_product_test_catches_a_wrong_rule():
 
     with pytest.raises(AssertionError, match="dot-product test"):
         dot_product_test(uses, [X])
+
+
+def test_disk_cache(tmp_path, monkeypatch):
+    """A gradient compiled once is loaded from disk later; a changed source is compiled anew."""
+    import importlib.util
+    import sys
+
+    from adjoint import api
+
+    def module(text: str):
+        path = tmp_path / "cached_module.py"
+        path.write_text("import numpy as np\n\n" + text)
+        spec = importlib.util.spec_from_file_location("cached_module", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["cached_module"] = mod
+        spec.loader.exec_module(mod)
+        return mod
+
+    monkeypatch.setenv("ADJOINT_CACHE", str(tmp_path / "cache"))
+    f = module("def cached(x):\n    return np.sum(np.sin(x) * x)\n").cached
+    first = api.compile_grad(f)
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled again instead of loading from the cache")
+
+    with monkeypatch.context() as m:
+        m.setattr(api.Program, "add", no_compiling)
+        again = api.compile_grad(f)
+    assert again.source == first.source
+    np.testing.assert_allclose(again.function(X), np.sin(X) + X * np.cos(X))
+    g = module("def cached(x):\n    return np.sum(np.cos(x) * x)\n").cached  # a new source
+    assert api.compile_grad(g).source != first.source
+    monkeypatch.setenv("ADJOINT_CACHE", "0")
+    assert api.cache_dir() is None
+    del sys.modules["cached_module"]

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
 import operator
+import os
+import sys
+import tempfile
+import types
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import libcst
@@ -50,6 +57,9 @@ class Program:
         self.namespace: dict = dict(BASE_NAMESPACE)
         self.sources: dict[str, Any] = {}
         self.lifted: dict = {}
+        self.modules: dict[str, str] = {}  # global name -> the module it was read from
+        self.compiled: list = []  # the user functions this module differentiates
+        self.portable = True  # whether its names all come from modules (no closures)
 
     def add(self, fn: Any, wrt, *, mode: str = "grad", as_tuple: bool | None = None,
             bindings: dict | None = None, names: tuple = (), kinds: tuple = ((), ())):
@@ -57,6 +67,9 @@ class Program:
         src = parse_.parse(fn, bindings)
         namer = Namer(RESERVED | self.names.taken)
         normalized = normalize_.normalize(src, namer)
+        self.compiled.append(fn)
+        self.portable &= not bindings and isinstance(fn, types.FunctionType) and not (
+            fn.__closure__)
         wrt_names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
         if mode != "split":
             names = (self.names.fresh(("value_and_grad_" if mode == "value" else "grad_")
@@ -68,7 +81,7 @@ class Program:
                                    scalar_params=set(kinds[0]), int_params=set(kinds[1]))
         if self.optimize:
             emitted = [optimize_.optimize(e) for e in emitted]
-        self.merge(normalized.globals, normalized.name)
+        self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
         self.functions += emitted
         return emitted, wrt_names
 
@@ -108,11 +121,12 @@ class Program:
             self.lifted[nested] = name
             code = libcst.Module([nested.lifted().with_changes(name=libcst.Name(name))]).code
             self.functions.append(code.strip() + "\n")
+            self.portable = False
             self.merge({k: v for k, v in nested.parent.namespace.items()
                         if k in libcst_names(nested.funcdef)}, nested.__name__)
         return self.lifted[nested]
 
-    def merge(self, globals_: dict, owner: str) -> None:
+    def merge(self, globals_: dict, owner: str, module: str | None = None) -> None:
         for name, obj in globals_.items():
             if name in self.namespace and self.namespace[name] is not obj and \
                     name not in BASE_NAMESPACE:
@@ -120,6 +134,7 @@ class Program:
                                f"{self.sources[name]}; rename one of them")
             self.namespace[name] = obj
             self.sources.setdefault(name, owner)
+            self.modules.setdefault(name, module)
 
     def source(self) -> str:
         """The module text: each function after the helpers it calls."""
@@ -141,14 +156,116 @@ def libcst_names(node) -> set[str]:
 def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True,
                  kinds: tuple = ((), ())) -> Compiled:
     """The gradient of `fn` as live code: the pipeline, then compile. `kinds` names the
-    parameters known to hold scalars and ints (the code then skips broadcasting sums)."""
+    parameters known to hold scalars and ints (the code then skips broadcasting sums).
+    The emitted source is kept on disk (see `cache_dir`) and reused while the sources of
+    the functions it came from, the rule table and adjoint's version are unchanged."""
+    key = cache_key(fn, wrt, value, optimize, kinds)
+    hit = load_cached(key)
+    if hit is not None:
+        return hit
     program = Program(optimize)
     (top, *_), names = program.add(fn, wrt, mode="value" if value else "grad",
                                    as_tuple=isinstance(wrt, (tuple, list)), kinds=kinds)
     text = program.source()
     live = emit.load(text, dict(program.namespace), top.name)[top.name]
     seed = top.params.rsplit(",", 1)[-1].split("=")[0].strip()
-    return Compiled(text, live, top.name, tuple(names), program.namespace, seed)
+    compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed)
+    if key is not None and program.portable:
+        store_cached(key, compiled, program)
+    return compiled
+
+
+# ---------------------------------------------------------------- the cache on disk
+
+
+def cache_dir() -> Path | None:
+    """Where emitted gradients are kept between runs: $ADJOINT_CACHE if it is a path,
+    nothing if it is 0 (or off), else adjoint/ in the user's cache folder."""
+    setting = os.environ.get("ADJOINT_CACHE", "")
+    if setting.lower() in ("0", "off", "false", "no"):
+        return None
+    if setting:
+        return Path(setting)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "adjoint"
+
+
+@functools.lru_cache(maxsize=1)
+def _package_hash() -> str:
+    """A hash of adjoint's own source files: a changed compiler makes new keys."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _fingerprint() -> str:
+    """What the rule table says, so a registered rule makes a new key."""
+    from . import rules
+
+    text = _package_hash()
+    text += repr(sorted((rules.name_of(f), repr(v)) for f, v in rules.RULES.items()))
+    text += repr(sorted(rules.name_of(f) for f in rules.PASSIVE))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cache_key(fn, wrt, value, optimize, kinds) -> str | None:
+    from . import __version__
+
+    if cache_dir() is None or not isinstance(fn, types.FunctionType) or fn.__closure__:
+        return None
+    try:
+        parts = [__version__, _fingerprint(), fn.__module__, fn.__qualname__, source_hash(fn),
+                 repr(wrt), value, optimize, repr(kinds)]
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+def _resolve(module: str, qualname: str):
+    obj = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def store_cached(key: str, compiled: Compiled, program: Program) -> None:
+    names = emit.free_names(compiled.source)
+    entry = {"source": compiled.source, "name": compiled.name, "wrt": list(compiled.wrt),
+             "seed": compiled.seed,
+             "depends": [[f.__module__, f.__qualname__, source_hash(f)]
+                         for f in program.compiled],
+             "globals": {n: program.modules.get(n) for n in sorted(names)
+                         if n in program.namespace and n not in BASE_NAMESPACE}}
+    if any(m is None for m in entry["globals"].values()):
+        return
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".entry.")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(entry, fh)
+        os.replace(tmp, folder / f"{key}.json")
+    except OSError:  # a cache that cannot be written is no cache
+        pass
+
+
+def load_cached(key: str | None) -> Compiled | None:
+    if key is None:
+        return None
+    try:
+        entry = json.loads((cache_dir() / f"{key}.json").read_text())
+        for module, qualname, digest in entry["depends"]:
+            if source_hash(_resolve(module, qualname)) != digest:
+                return None
+        namespace = dict(BASE_NAMESPACE)
+        for name, module in entry["globals"].items():
+            namespace[name] = sys.modules[module].__dict__[name]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    live = emit.load(entry["source"], dict(namespace), entry["name"])[entry["name"]]
+    return Compiled(entry["source"], live, entry["name"], tuple(entry["wrt"]), namespace,
+                    entry["seed"])
 
 
 def resolve_wrt(fn, wrt) -> tuple[str, ...]:
