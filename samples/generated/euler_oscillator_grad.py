@@ -21,8 +21,8 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
     x = x0
     v = v0
     total = 0.0
-    range_2 = range(steps)
-    for _ in range_2:
+    loop_range = range(steps)
+    for _ in loop_range:
         neg_k = -k
         neg_k_x = neg_k * x
         neg_k_x_stack.append(neg_k_x)
@@ -52,7 +52,7 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
     x_bar = 0.0
     c_bar = runtime.zeros_like(c)
     k_bar = runtime.zeros_like(k)
-    for _ in reversed(range_2):
+    for _ in reversed(loop_range):
         neg_k_x = neg_k_x_stack.pop()
         c_v = c_v_stack.pop()
         a = a_stack.pop()

@@ -383,7 +383,7 @@ class Normalizer:
         prologue: list[tuple[Any, ir.Atom]] = []  # (target node, atom holding its value)
         if fn is range and isinstance(target, cst.Name):
             counter = self.target_name(target)
-            rng = self.call(it, self.namer.fresh(f"{counter}_range"))
+            rng = self.call(it, self.namer.fresh(f"{counter.strip('_') or 'loop'}_range"))
         else:
             if fn is enumerate and isinstance(target, cst.Tuple) and len(it.args) == 1 and len(
                     target.elements) == 2:
