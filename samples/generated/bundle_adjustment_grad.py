@@ -42,11 +42,11 @@ def rodrigues_rotate_fwd(r, X):
     else:
         cross_r = np.cross(r, X)
         Xc = X + cross_r
-    return Xc, (X, X_cos_theta, cos_theta, cos_theta_shifted, cross_r, cross_v, dot_v, prod, prod_2, r, sin_theta, theta, theta2_ne_0, total, v, v_prod_2)
+    return Xc, (X, X_cos_theta, cos_theta, cos_theta_shifted, cross_r, cross_v, dot_v, prod, prod_2, r, sin_theta, theta, theta2, theta2_ne_0, total, v, v_prod_2)
 
 
 def rodrigues_rotate_bwd(saved, rodrigues_rotate_bar):
-    X, X_cos_theta, cos_theta, cos_theta_shifted, cross_r, cross_v, dot_v, prod, prod_2, r, sin_theta, theta, theta2_ne_0, total, v, v_prod_2 = saved
+    X, X_cos_theta, cos_theta, cos_theta_shifted, cross_r, cross_v, dot_v, prod, prod_2, r, sin_theta, theta, theta2, theta2_ne_0, total, v, v_prod_2 = saved
     # backward
     # grad of: if theta2 != 0:
     if theta2_ne_0:
@@ -84,6 +84,7 @@ def rodrigues_rotate_bwd(saved, rodrigues_rotate_bar):
         X_bar = X_bar + runtime.cross_adjoint(cross_r_bar, r, X, 1, -1, -1, -1, None)
         theta2_bar = 0.0
     # grad of: theta2 = np.dot(r, r)
+    theta2_bar = runtime.densify(theta2_bar, theta2)
     r_bar = r_bar + runtime.dot_lhs(theta2_bar, r, r)
     r_bar += runtime.dot_rhs(theta2_bar, r, r)
     return r_bar, X_bar

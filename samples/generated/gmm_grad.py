@@ -265,9 +265,11 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         # grad of: xc = x[i] - means
         means_bar -= runtime.unbroadcast(xc_bar, means)
     # grad of: sum_qs = np.sum(icf[:, :d], axis=1)
+    sum_qs_bar = runtime.densify(sum_qs_bar, sum_qs)
     icf_part_bar = runtime.sum_adjoint(sum_qs_bar, icf_part, axis=1)
     icf_bar = runtime.owned(icf_bar, icf)
     icf_bar[:, :d] += icf_part_bar
     # grad of: Qs = make_Qs(icf, d)
+    Qs_bar = runtime.densify(Qs_bar, Qs)
     icf_bar += make_Qs_bwd(make_Qs_saved, Qs_bar)
     return alpha_bar, means_bar, icf_bar

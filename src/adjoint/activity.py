@@ -184,7 +184,14 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
     def join(a: dict, b: dict) -> dict:
         out = dict(a)
         for k, v in b.items():
-            out[k] = out[k] | v if k in out else v
+            if k not in out:
+                out[k] = v
+            elif isinstance(v, tuple):  # what each item of a packed tuple points to
+                old = out[k]
+                out[k] = tuple(x | y for x, y in zip(old, v, strict=True)) if len(
+                    old) == len(v) else ()
+            else:
+                out[k] = out[k] | v
         return out
 
     def pts(state: dict, a) -> frozenset:
@@ -196,7 +203,10 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
             site = id(s)
             if site in in_loops:  # it runs again: what it made before is now old
                 for k, v in state.items():
-                    if (site, "new") in v:
+                    if isinstance(v, tuple):
+                        state[k] = tuple((x - {(site, "new")}) | {(site, "old")}
+                                         if (site, "new") in x else x for x in v)
+                    elif (site, "new") in v:
                         state[k] = (v - {(site, "new")}) | {(site, "old")}
             p = s.prim
             shared: frozenset = frozenset()
@@ -211,11 +221,17 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
             if s.inplace:  # the same array, updated (or a new number)
                 shared |= pts(state, s.args[0])
             state[s.target] = frozenset({(site, "new")}) | shared
+            state[("items", s.target)] = tuple(pts(state, a) for a in s.args) if p.kind in (
+                "tuple", "list") else ()
         elif isinstance(s, Unpack):
-            for t in s.targets:
-                state[t] = pts(state, s.value)
+            items = state.get(("items", s.value.id), ()) if isinstance(s.value, Name) else ()
+            for k, t in enumerate(s.targets):  # item by item when the tuple was packed here
+                state[t] = items[k] if len(items) == len(s.targets) else pts(state, s.value)
         elif isinstance(s, ir.Append):
             state[s.target] = state.get(s.target, frozenset()) | pts(state, s.value)
+            state[("items", s.target)] = ()  # the items known when it was packed changed
+        elif isinstance(s, SetItem):
+            state[("items", s.target)] = ()
         return state
 
     def block(stmts: list, state: dict) -> dict:
@@ -521,6 +537,7 @@ class Place:
     loops: tuple  # ids of enclosing loops, outermost first
     block: int  # id of the list the statement sits in
     top: bool  # directly in the function body
+    arms: tuple = ()  # (id of an enclosing if, 0 for its body or 1 for its else)
 
 
 @dataclass
@@ -545,17 +562,24 @@ def places(fn: ir.Function) -> dict[int, Place]:
     out: dict[int, Place] = {}
     counter = [0]
 
-    def block(stmts: list, loops: tuple, top: bool) -> None:
+    def block(stmts: list, loops: tuple, top: bool, arms: tuple) -> None:
         for s in stmts:
             counter[0] += 1
             pos = counter[0]
             inner = loops + (id(s),) if isinstance(s, (For, While)) else loops
-            for b in ir.blocks(s):
-                block(b, inner, False)
-            out[id(s)] = Place(pos, counter[0], loops, id(stmts), top)
+            for k, b in enumerate(ir.blocks(s)):
+                block(b, inner, False, arms + ((id(s), k),) if isinstance(s, If) else arms)
+            out[id(s)] = Place(pos, counter[0], loops, id(stmts), top, arms)
 
-    block(fn.body, (), True)
+    block(fn.body, (), True, ())
     return out
+
+
+def exclusive(a: Place, b: Place) -> bool:
+    """Whether two statements lie in different arms of one if: one never runs after the
+    other (within a trip of any loop around that if)."""
+    arms = dict(a.arms)
+    return any(arms.get(i, k) != k for i, k in b.arms)
 
 
 def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int, set],
@@ -593,7 +617,8 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
         for d in defs_of.get(name, ()):
             dp = where[id(d)]
             relevant = [(p, sid) for p, sid, _ in found
-                        if not (isinstance(d, For) and name == d.target and inside(sid, id(d)))]
+                        if not (isinstance(d, For) and name == d.target and inside(sid, id(d)))
+                        and (shares_loop(sid, id(d)) or not exclusive(where[sid], dp))]
             if not any(p < dp.pos or shares_loop(sid, id(d)) for p, sid in relevant):
                 continue
             if not dp.loops:

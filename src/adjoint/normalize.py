@@ -357,7 +357,8 @@ class Normalizer:
     def for_(self, s: cst.For) -> None:
         if s.asynchronous is not None:
             raise self.error(s, "async for is not supported")
-        self.loop(s.target, s.iter, lambda: self.out.extend(self.sub_block(s.body.body)), s)
+        self.loop(s.target, s.iter, lambda: self.out.extend(self.sub_block(s.body.body)), s,
+                  s.body)
         self.loop_else(s)
 
     def loop_else(self, s) -> None:
@@ -374,7 +375,28 @@ class Normalizer:
         self.origin = ir.Origin("else:", s.orelse)
         self.emit(ir.If(Name(flag), [], orelse))
 
-    def loop(self, target, it, body, node) -> None:
+    def assigned_in(self, node) -> set[str]:
+        """Names bound inside a statement (for loop bodies)."""
+        found: set[str] = set()
+
+        class V(cst.CSTVisitor):
+            def visit_AssignTarget(self, n) -> None:
+                found.update(x.value for x in _target_names(n.target))
+
+            def visit_AugAssign(self, n) -> None:
+                found.update(x.value for x in _target_names(n.target))
+
+            def visit_AnnAssign(self, n) -> None:
+                found.update(x.value for x in _target_names(n.target))
+
+            def visit_For(self, n) -> None:
+                found.update(x.value for x in _target_names(n.target))
+
+        if node is not None:
+            node.visit(V())
+        return found
+
+    def loop(self, target, it, body, node, body_node=None) -> None:
         """Emit `for target in it:` with `body()` emitting the body. Loops run over a range:
         `for x in xs` becomes `for x_index in range(len(xs)): x = xs[x_index]` (and likewise
         enumerate, zip, and a dict's keys, values and items)."""
@@ -400,7 +422,12 @@ class Normalizer:
             elif dict_view(it) is not None:
                 seqs, counter = self.dict_loop(target, it)
             else:
-                seqs = [(target, self.expr(it))]
+                seq = self.expr(it)
+                if isinstance(seq, Name) and seq.id in self.assigned_in(body_node):
+                    # `for row in A` keeps iterating the A it started with, even if the body
+                    # rebinds A: index a name of its own
+                    seq = self.assign(None, ir.COPY, [seq], hint=f"{seq.id}_items")
+                seqs = [(target, seq)]
                 base = target.value if isinstance(target, cst.Name) else "item"
                 counter = self.namer.fresh(f"{base}_index")
             self.locals.add(counter)
@@ -867,6 +894,15 @@ class Normalizer:
         if not isinstance(node, cst.Assert) and text.startswith("(") and text.endswith(")"):
             text = text[1:-1]
         return " ".join(text.split()), [Name(n) for n in order]
+
+
+def _target_names(node) -> list:
+    """The Name nodes an assignment target binds (a plain name, or names in a tuple)."""
+    if isinstance(node, cst.Name):
+        return [node]
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return [n for el in node.elements for n in _target_names(el.value)]
+    return []
 
 
 def dict_view(it) -> tuple[str, Any] | None:

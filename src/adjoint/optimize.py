@@ -158,7 +158,7 @@ def _live_compound(item: Block, live: set) -> tuple[Block, set]:
     if item.head[:1] in (("for ",), ("while ",)) or item.head[:1] == ("while True:",) or \
             text_of(item.head).startswith(("for ", "while ")):
         target = {item.head[1].name} if item.head[:1] == ("for ",) else set()
-        inside = set(live)
+        inside = set(live) | (head - target)  # a while test is read before every trip
         while True:  # what is live at the top of the body is live at its end
             body, top = _live_block(item.body, set(inside))
             new = inside | top

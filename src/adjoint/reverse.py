@@ -112,7 +112,7 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
             bound |= set(item.binds)
         elif item.head[:1] == ("for ",):
             bound.add(item.head[1].name)
-    saved = sorted({r for item in optimize.lines(backward)
+    saved = sorted({r for item in optimize.lines(backward + sweep.epilogue())
                     for r in ir.refs(item.head if isinstance(item, Block) else item.parts)
                     if r in bound})
     result = fn.body[-1].value
@@ -502,16 +502,36 @@ class Sweep:
                              "derivative; adjoint cannot see what it changes. Assign its "
                              "result instead")
         contributions: list = []
+        first: list[Line] = []
         if t is not None and t in self.active:
             if t in self.defined:
                 g = self.bar(t)
+                maybe_zero = t in self.zeroed
+                if maybe_zero and not self.elementwise_rule(s):
+                    # a rule that needs g's shape gets real zeros, not the 0.0 that stands
+                    # for them (the 0.0 came from a branch or loop where t was not read)
+                    first.append(self.assign(g, (RUNTIME, ".densify(", Ref(g), ", ",
+                                                 ShapeRef(t), ")")))
+                    maybe_zero = False
                 self.defined.discard(t)
                 self.owned.discard(t)
                 contributions = self.contributions(s, g)
+                if maybe_zero:  # an adjoint a zero adjoint defines may be zero itself
+                    self.zeroed.update(x for x, *_ in contributions
+                                       if x is not None and x not in self.defined)
             else:  # nothing flowed back into t; still refuse what has no rule
                 self.contributions(s, self.bar(t))
                 self.defined.discard(t)
-        return self.self_restore(s, contributions)
+        return first + self.self_restore(s, contributions)
+
+    def elementwise_rule(self, s: Assign) -> bool:
+        """Whether s's adjoint works as well with the number 0.0 for g as with zeros."""
+        p = s.prim
+        if p.kind in ("copy", "index", "tuple", "list", "dict"):
+            return True
+        if s.adjoint is not None or p.key is None:
+            return False
+        return elementwise(p.key)
 
     def self_restore(self, s: Assign, contributions) -> list[Line]:
         """Emit contributions; a statement that overwrites one of its own inputs restores
@@ -716,6 +736,14 @@ class Sweep:
         y = s.target
         if y not in self.active or y not in self.defined:
             return []
+        if isinstance(s.value, Name) and s.value.id == y and not s.op:  # y[a:b] = y
+            part = self.namer.cached(("part", id(s)), f"{y}_part_bar")
+            out = self.own(y)
+            idx = ir.index_parts(s.index)
+            out.append(self.assign(part, (Ref(self.bar(y)), "[", *idx, "].copy()")))
+            out.append(self.line((Ref(self.bar(y)), "[", *idx, "] = 0.0")))
+            return out + self.add(y, (RUNTIME, ".unbroadcast(", Ref(part), ", ", ShapeRef(y),
+                                      ")"), True)
         if s.op:  # y[i] += v: y_bar is unchanged, v gets (minus) its slice
             if not self.is_active(s.value):
                 return []
@@ -767,10 +795,10 @@ class Sweep:
     # ---- compound statements
 
     def snapshot(self):
-        return set(self.defined), set(self.owned)
+        return set(self.defined), set(self.owned), set(self.zeroed)
 
     def restore_state(self, state) -> None:
-        self.defined, self.owned = set(state[0]), set(state[1])
+        self.defined, self.owned, self.zeroed = set(state[0]), set(state[1]), set(state[2])
 
     def if_adjoint(self, s: ir.If) -> list:
         start = self.snapshot()
@@ -787,6 +815,7 @@ class Sweep:
             orelse.append(self.zero(x))
         self.defined = merged
         self.owned = after_body[1] & after_else[1]
+        self.zeroed |= after_body[2] | after_else[2]
         if not body and not orelse:
             return []
         test = ir.atom_parts(s.test)

@@ -121,7 +121,10 @@ def snapshot(x):
 
 
 def refill(x, values) -> None:
-    """Put `values` back into x, in place: x's identity is the caller's."""
+    """Put `values` back into x, in place: x's identity is the caller's (a number the
+    caller holds never changed)."""
+    if not hasattr(x, "__setitem__"):
+        return
     if isinstance(x, list):
         x[:] = values
     elif isinstance(x, dict):
@@ -133,7 +136,7 @@ def refill(x, values) -> None:
 
 def restore(x, values):
     """x with its old values: written back in place for an array, else the old value."""
-    if hasattr(x, "shape") and hasattr(values, "shape") and x.shape == values.shape:
+    if hasattr(x, "__setitem__") and hasattr(values, "shape") and _shape(x) == values.shape:
         x[...] = values
         return x
     return values
