@@ -197,6 +197,10 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
     def pts(state: dict, a) -> frozenset:
         return state.get(a.id, frozenset()) if isinstance(a, Name) else frozenset()
 
+    def contents(state: dict, a) -> frozenset:
+        """What the items of a list, tuple or dict a may point to."""
+        return state.get(("contents", a.id), frozenset()) if isinstance(a, Name) else frozenset()
+
     def transfer(s, state: dict) -> dict:
         """The state after s (updated in place)."""
         if isinstance(s, Assign) and s.target:
@@ -209,26 +213,38 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                     elif (site, "new") in v:
                         state[k] = (v - {(site, "new")}) | {(site, "old")}
             p = s.prim
+            args = (*s.args, *(v for _, v in s.kwargs))
             shared: frozenset = frozenset()
+            inside = frozenset().union(*(contents(state, a) for a in args))
             if p.kind in ("copy", "index") or (p.kind == "attr" and p.spelling in (
                     "T", "real", "imag")) or (p.kind == "call" and p.key in VIEWS) or (
                     p.kind == "method" and p.spelling in VIEW_METHODS):
                 shared = pts(state, s.args[0])
-            elif p.kind in ("tuple", "list", "dict") or (
-                    p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key)):
-                for a in (*s.args, *(v for _, v in s.kwargs)):  # containers, user functions
-                    shared |= pts(state, a)
+                if p.kind == "index":  # an item of a container, or a view of an array
+                    shared |= contents(state, s.args[0])
+            elif p.kind in ("tuple", "list", "dict"):  # a new container holding the args
+                inside |= frozenset().union(*(pts(state, a) for a in args))
+            elif p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key):
+                for a in args:  # a user function may return its arguments or their items
+                    shared |= pts(state, a) | contents(state, a)
+                inside |= shared
             if s.inplace:  # the same array, updated (or a new number)
                 shared |= pts(state, s.args[0])
             state[s.target] = frozenset({(site, "new")}) | shared
+            state[("contents", s.target)] = inside
             state[("items", s.target)] = tuple(pts(state, a) for a in s.args) if p.kind in (
                 "tuple", "list") else ()
         elif isinstance(s, Unpack):
             items = state.get(("items", s.value.id), ()) if isinstance(s.value, Name) else ()
+            inside = contents(state, s.value)
             for k, t in enumerate(s.targets):  # item by item when the tuple was packed here
-                state[t] = items[k] if len(items) == len(s.targets) else pts(state, s.value)
-        elif isinstance(s, ir.Append):
-            state[s.target] = state.get(s.target, frozenset()) | pts(state, s.value)
+                state[t] = items[k] if len(items) == len(s.targets) else pts(
+                    state, s.value) | inside
+                state[("contents", t)] = inside
+        elif isinstance(s, ir.Append):  # the list holds one more object; it is still the list
+            key = ("contents", s.target)
+            state[key] = state.get(key, frozenset()) | pts(state, s.value) | contents(
+                state, s.value)
             state[("items", s.target)] = ()  # the items known when it was packed changed
         elif isinstance(s, SetItem):
             state[("items", s.target)] = ()
@@ -287,7 +303,8 @@ def check_writes(fn: ir.Function) -> None:
         state = before.get(id(s), {})
         objects = state.get(s.target, frozenset())
         others = {z for z in live_after.get(id(s), set()) - {s.target}
-                  if state.get(z, frozenset()) & objects}
+                  if (state.get(z, frozenset()) | state.get(("contents", z), frozenset()))
+                  & objects}
         if isinstance(s, ir.Append) and isinstance(s.value, Name):
             others.discard(s.value.id)  # the appended value itself: the list only holds it
         if others:

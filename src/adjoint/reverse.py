@@ -836,8 +836,14 @@ class Sweep:
             self.restore_state(entry)
             body = self.block(s.body, origin=s.origin)
             missing = self.defined - entry[0]
-            if not missing:
+            # the next (earlier) iteration starts from what this one leaves: 0.0 for an
+            # adjoint the body zeroes, or that it no longer defines
+            zeroed = ((self.zeroed & self.defined) | (entry[0] - self.defined)) - entry[2]
+            if not missing and not zeroed:
                 break
+            if not missing:
+                entry = (entry[0], entry[1], entry[2] | zeroed)
+                continue
             self.restore_state(entry)
             self.current = id(s)
             for x in sorted(missing):
