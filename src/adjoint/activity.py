@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import math
 import operator
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ir, rules
-from .errors import UnsupportedSyntax
+from . import ir, naming, rules
+from . import normalize as normalize_
+from . import parse as parse_
+from .errors import AdjointError, UnsupportedSyntax
 from .ir import Assign, Const, For, If, Name, SetItem, Unpack, While
 
 # Calls whose result may share memory with their first argument.
@@ -197,6 +200,14 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
     def pts(state: dict, a) -> frozenset:
         return state.get(a.id, frozenset()) if isinstance(a, Name) else frozenset()
 
+    def age(objects: frozenset, site) -> frozenset:
+        """The objects, with those site made last counted among the old."""
+        made = {o for o, when in objects if when == "new" and (o == site or (
+            isinstance(o, tuple) and o[0] == "item" and o[1] == site))}
+        if not made:
+            return objects
+        return frozenset((o, "old" if o in made else when) for o, when in objects)
+
     def contents(state: dict, a) -> frozenset:
         """What the items of a list, tuple or dict a may point to."""
         return state.get(("contents", a.id), frozenset()) if isinstance(a, Name) else frozenset()
@@ -208,10 +219,9 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
             if site in in_loops:  # it runs again: what it made before is now old
                 for k, v in state.items():
                     if isinstance(v, tuple):
-                        state[k] = tuple((x - {(site, "new")}) | {(site, "old")}
-                                         if (site, "new") in x else x for x in v)
-                    elif (site, "new") in v:
-                        state[k] = (v - {(site, "new")}) | {(site, "old")}
+                        state[k] = tuple(age(x, site) for x in v)
+                    else:
+                        state[k] = age(v, site)
             p = s.prim
             args = (*s.args, *(v for _, v in s.kwargs))
             shared: frozenset = frozenset()
@@ -224,7 +234,8 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                     shared |= contents(state, s.args[0])
             elif p.kind in ("tuple", "list", "dict"):  # a new container holding the args
                 inside |= frozenset().union(*(pts(state, a) for a in args))
-            elif p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key):
+            elif p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key) \
+                    and returns_fresh(p.key) is None:
                 for a in args:  # a user function may return its arguments or their items
                     shared |= pts(state, a) | contents(state, a)
                 inside |= shared
@@ -234,6 +245,9 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
             state[("contents", s.target)] = inside
             state[("items", s.target)] = tuple(pts(state, a) for a in s.args) if p.kind in (
                 "tuple", "list") else ()
+            if p.kind == "call" and not rules.lookup(p.key) and returns_fresh(p.key):
+                state[("items", s.target)] = tuple(  # new objects, one per item
+                    frozenset({(("item", site, k), "new")}) for k in range(returns_fresh(p.key)))
         elif isinstance(s, Unpack):
             items = state.get(("items", s.value.id), ()) if isinstance(s.value, Name) else ()
             inside = contents(state, s.value)
@@ -252,7 +266,8 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
 
     def block(stmts: list, state: dict) -> dict:
         for s in stmts:
-            if isinstance(s, (SetItem, ir.Append)) or (isinstance(s, Assign) and s.inplace):
+            if isinstance(s, (SetItem, ir.Append, ir.Return)) or (
+                    isinstance(s, Assign) and s.inplace):
                 before[id(s)] = join(before.get(id(s), {}), state)
             if isinstance(s, If):
                 state = join(block(s.body, dict(state)), block(s.orelse, dict(state)))
@@ -271,6 +286,38 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
 
     block(fn.body, {p.name: frozenset({(("param", p.name), "new")}) for p in fn.params})
     return before
+
+
+_fresh: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def returns_fresh(obj) -> int | None:
+    """Whether the user function obj returns only values it made itself: never one of its
+    arguments, an item of one, or a view of one (judged from its source). None when it may
+    (or adjoint cannot tell); else the number of items of the tuple it returns when they
+    are all different objects, 0 when that is not known."""
+    try:
+        if obj in _fresh:
+            return _fresh[obj]
+        _fresh[obj] = None  # what a recursive call sees while the answer is worked out
+    except TypeError:  # not a function adjoint can read
+        return None
+    try:
+        fn = normalize_.normalize(parse_.parse(obj), naming.Namer())
+    except AdjointError:
+        return None
+    result = fn.body[-1].value
+    if not isinstance(result, Name):
+        _fresh[obj] = 0
+        return 0
+    state = points_to(fn).get(id(fn.body[-1]), {})
+    objects = state.get(result.id, frozenset()) | state.get(("contents", result.id), frozenset())
+    if any(isinstance(site, tuple) and site[0] == "param" for site, _ in objects):
+        return None
+    items = state.get(("items", result.id), ())
+    distinct = all(a.isdisjoint(b) for k, a in enumerate(items) for b in items[k + 1:])
+    _fresh[obj] = len(items) if distinct else 0
+    return _fresh[obj]
 
 
 def mutated_params(fn: ir.Function) -> dict[str, list]:
