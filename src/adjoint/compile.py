@@ -54,6 +54,18 @@ def check(source: str, namespace: dict) -> None:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise InternalError(f"emitted code does not parse ({exc}):\n{source}") from None
+    top = top_level(tree)
+    for fn, node in _unbound_reads(tree):
+        if node.id not in namespace and node.id not in top:
+            raise InternalError(
+                f"emitted code reads {node.id!r}, which nothing defines (line "
+                f"{node.lineno} of the emitted {fn.name}); this is a bug in adjoint:\n"
+                + source)
+
+
+def _unbound_reads(tree: ast.Module):
+    """(function, Name node) for each name a top-level function reads that neither it
+    nor builtins bind."""
     for fn in tree.body:
         if not isinstance(fn, ast.FunctionDef):
             continue
@@ -62,13 +74,9 @@ def check(source: str, namespace: dict) -> None:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 bound.add(node.id)
         for node in ast.walk(fn):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                if node.id not in bound and node.id not in namespace and not hasattr(
-                        builtins, node.id) and node.id not in top_level(tree):
-                    raise InternalError(
-                        f"emitted code reads {node.id!r}, which nothing defines (line "
-                        f"{node.lineno} of the emitted {fn.name}); this is a bug in adjoint:\n"
-                        + source)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
+                    node.id not in bound and not hasattr(builtins, node.id):
+                yield fn, node
 
 
 def check_emitted(fn: Emitted) -> None:
@@ -215,16 +223,4 @@ def _public(module: str, qual: str, obj) -> str:
 def free_names(source: str) -> set[str]:
     """Names the functions in `source` read but do not bind."""
     tree = ast.parse(source)
-    out: set[str] = set()
-    for fn in tree.body:
-        if not isinstance(fn, ast.FunctionDef):
-            continue
-        bound = {a.arg for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs}
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                bound.add(node.id)
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
-                    node.id not in bound and not hasattr(builtins, node.id):
-                out.add(node.id)
-    return out - top_level(tree)
+    return {node.id for _, node in _unbound_reads(tree)} - top_level(tree)
