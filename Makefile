@@ -51,6 +51,12 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# A long random-program campaign (tests/fuzzing): FUZZ_PROGRAMS programs (default 3000), or
+# FUZZ_SECONDS of them; prints each new kind of failure shrunk, then one line
+# `fuzz: N programs checked, K wrong gradients, E errors`. FUZZ_SEED picks the programs.
+fuzz: $(STAMP)
+	PYTHONPATH=tests $(BIN)/python -m fuzzing
+
 # Lines of code per module (no blank lines, comments or docstring-only lines).
 sz:
 	@for f in src/adjoint/*.py; do \

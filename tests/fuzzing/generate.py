@@ -1,0 +1,1174 @@
+"""Random programs in adjoint's language, as a hypothesis strategy: `programs()`.
+
+A program is a module of helper functions and `f`, with arguments to call `f` on. The
+generator knows each name's kind (float scalar, float array of a known shape, int with a known
+range, list of floats), so every program runs: shapes broadcast, indices are in bounds, loops
+end (`for` over ranges and rows, `while` with an int counter or a sum that grows by at least
+0.5 a trip). Values stay in a safe domain: log, sqrt and division only see 1 + x**2 or
+1.5 + sin(x), and exp only sin(x).
+
+Derivatives must exist at the drawn point. Each comparison's constant is chosen when the
+program first runs it, a distance away from the value compared (`Probe`); a program is
+rejected when a later comparison or a kink (abs, max, np.maximum, np.where, np.clip) comes
+within MARGIN of its switching point, or when any of them switches at the points where the
+central differences of `adjoint.testing.check_grads` (seed 0) evaluate `f`.
+
+Arrays are written in place only where no other name can share their memory (results of
+arithmetic, np.zeros, .copy()); a stored view of such an array becomes a copy. Writes into
+shared arrays are refused by design, and writes into arguments change the caller's arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import itertools
+import math
+import operator
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+
+# Known bugs the generator steers around, each kept as a test in tests/test_regressions.py;
+# delete an entry when its bug is fixed, and the generator writes the construct again.
+AVOID = {
+    "swap_then_write": "test_write_after_swap",  # a, b = b, a; a[0] = 1.0
+    "append_after_item_read": "test_append_after_reading_an_item",  # b = a[0]; a.append(x)
+    "write_array_made_in_loop": "test_array_made_and_written_in_loop",  # and ..._rebound_and_
+    "list_read_on_one_path": "test_list_read_only_on_path_not_taken",  # if c: return acc[0]
+    "augmented_item_write": "test_augmented_item_write_then_read_on_path_not_taken",  # x[0] += c
+    "rebind_zipped": "test_zip_over_name_rebound_in_body",  # for a, b in zip(y, x): x = ...
+}
+
+MARGIN = 1e-3  # no comparison or kink this close to switching at the drawn point
+FD_EPS = 1e-6  # check_grads' default step
+MAX_TRIPS = 16  # loop iterations in one nest of loops
+CONSTS = ["0.5", "1.5", "2.0", "0.3", "-0.7", "3.0", "-1.2"]
+
+
+# ---------------------------------------------------------------- program text
+
+
+class Slot:
+    """A rendered argument; `{0:o}` in a template parenthesizes it when it is an operator."""
+
+    def __init__(self, text: str, op: bool):
+        self.text, self.op = text, op
+
+    def __format__(self, spec: str) -> str:
+        return f"({self.text})" if spec == "o" and self.op else self.text
+
+
+@dataclass(eq=False)
+class Expr:
+    fmt: str
+    args: tuple = ()
+    op: bool = False  # an operator at the top: parenthesized where it is an operand
+    probe: str | None = None  # the template while probing (records kinks)
+    refs: frozenset = frozenset()  # names whose memory the value may share
+    kind: str = "a"  # 'a' float (array or scalar), 'i' int
+
+    def render(self, ctx: Ctx) -> str:
+        fmt = self.probe if ctx.probing and self.probe else self.fmt
+        return fmt.format(*(Slot(a.render(ctx), a.op) for a in self.args))
+
+
+@dataclass(eq=False)
+class Cmp(Expr):
+    """`lhs > C`, C chosen at the first run: C = value + offset (times 1 + |value| if rel)."""
+
+    k: int = 0
+    rel: bool = True
+    offset: float = 0.5
+
+    def render(self, ctx: Ctx) -> str:
+        lhs = Slot(self.args[0].render(ctx), self.args[0].op)
+        if ctx.probing:
+            return f"_P.cmp({self.k}, {lhs}, {self.fmt!r}, {self.offset!r}, {self.rel})"
+        return f"{lhs:o} {self.fmt} {ctx.consts.get(self.k, self.offset)!r}"
+
+
+@dataclass
+class Ctx:
+    probing: bool
+    consts: dict
+
+
+@dataclass(eq=False)
+class Line:
+    fmt: str
+    args: tuple = ()
+
+    def render(self, ctx: Ctx, ind: str) -> list[str]:
+        return [ind + Expr(self.fmt, self.args).render(ctx)]
+
+
+@dataclass(eq=False)
+class Block:
+    fmt: str  # the header, e.g. "if {0}:"
+    args: tuple
+    body: list
+    orelse: list | None = None
+
+    def render(self, ctx: Ctx, ind: str) -> list[str]:
+        out = [ind + Expr(self.fmt, self.args).render(ctx)]
+        for s in self.body:
+            out += s.render(ctx, ind + "    ")
+        if self.orelse:
+            first = self.orelse[0]
+            if len(self.orelse) == 1 and isinstance(first, Block) and first.fmt == "if {0}:":
+                inner = first.render(ctx, ind)
+                out += [ind + "el" + inner[0][len(ind):]] + inner[1:]
+            else:
+                out.append(ind + "else:")
+                for s in self.orelse:
+                    out += s.render(ctx, ind + "    ")
+        return out
+
+
+@dataclass(eq=False)
+class Def:
+    name: str
+    params: list[str]  # as written, defaults included
+    body: list
+
+    def render(self, ctx: Ctx) -> list[str]:
+        out = [f"def {self.name}({', '.join(self.params)}):"]
+        for s in self.body:
+            out += s.render(ctx, "    ")
+        return out
+
+
+def name(n: str, kind: str = "a") -> Expr:
+    return Expr(n, refs=frozenset([n]), kind=kind)
+
+
+def const(text: str) -> Expr:
+    return Expr(text, op=text.startswith("-"))
+
+
+def fresh_copy(e: Expr, shape) -> Expr:
+    """A copy that shares nothing (`float` for scalars: adjoint's points-to sees through
+    nothing else)."""
+    return Expr("np.copy({0})" if shape else "float({0})", (e,))
+
+
+class Hang(BaseException):
+    """A program, or its gradient, ran past its time limit (a BaseException, so that no
+    `except Exception` on the way swallows it and runs on)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise Hang when the block runs longer than `seconds` (main thread, Unix; nests)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer else seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
+
+
+# ---------------------------------------------------------------- probing
+
+
+class Reject(Exception):
+    """The program is fine, but not at this point: a comparison or kink is too close."""
+
+
+class Probe:
+    """Bound to `_P` while the probing version of a program runs: chooses the constants of
+    comparisons at their first run and records how close each comparison and kink came to
+    switching (`margin`) and which way each went (`trace`)."""
+
+    OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
+
+    def __init__(self, consts: dict | None = None):
+        self.fixed = consts is not None
+        self.consts = dict(consts or {})
+        self.margin = math.inf
+        self.trace: list = []
+
+    def cmp(self, k: int, value, op: str, offset: float, rel: bool) -> bool:
+        v = float(value)
+        if k not in self.consts:
+            if self.fixed:
+                raise Reject
+            self.consts[k] = round(v + offset * (1 + abs(v) if rel else 1), 3)
+        c = self.consts[k]
+        self.margin = min(self.margin, abs(v - c))
+        result = self.OPS[op](v, c)
+        self.trace.append((k, result))
+        return result
+
+    def gap(self, k: int, a, b):
+        d = np.asarray(a - b, dtype=float)
+        if d.size:
+            self.margin = min(self.margin, float(np.min(np.abs(d))))
+        self.trace.append((k, tuple(np.sign(d).ravel())))
+        return a
+
+    def ties(self, k: int, a, axis=None):
+        """No ties among the values np.max/np.min choose from."""
+        x = np.asarray(a, dtype=float)
+        x, axis = (x.ravel(), 0) if axis is None else (x, axis)
+        if x.shape[axis] > 1:
+            gaps = np.diff(np.sort(x, axis=axis), axis=axis)
+            self.margin = min(self.margin, float(np.min(gaps)))
+        self.trace.append((k, tuple(np.argsort(x, axis=axis).ravel())))
+        return a
+
+
+# ---------------------------------------------------------------- kinds of names
+
+
+@dataclass
+class Var:
+    kind: str  # 's' float scalar, 'a' float array, 'i' int, 'l' list of floats
+    shape: tuple = ()  # of the array, or of each item of the list
+    lo: int = 0  # an int's range
+    hi: int = 0
+    owned: bool = False  # an array no other name shares: writable in place
+    fixed: bool = False  # a loop counter: never reassigned
+    level: int = 0  # loops around the statement that bound it
+
+
+@dataclass
+class Helper:
+    name: str
+    params: list[tuple[str, Var]]
+    returns: list[tuple]  # shapes
+    default: bool  # the last parameter has a default
+
+
+@dataclass
+class Builder:
+    """What one program's functions share: shapes, helpers, fresh names, probe ids."""
+
+    pool: list
+    helpers: list = field(default_factory=list)
+    counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    probes: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
+
+
+# ---------------------------------------------------------------- the generator
+
+
+class Gen:
+    """Draws the statements of one function, keeping `env` (name -> Var) up to date."""
+
+    def __init__(self, draw, b: Builder, params: dict[str, Var], main: bool):
+        self.draw, self.b, self.main = draw, b, main
+        self.env: dict[str, Var] = dict(params)
+        self.trips = 1  # iterations of the loops around the current statement
+        self.loop = None  # 'for' or 'while' when inside a loop
+        self.branches = 0  # if statements around the current statement
+        self.loops = 0  # loops around the current statement
+        self.fixed: set[str] = set()
+
+    # ---- drawing; the first option is the simplest, where shrinking goes
+
+    def pick(self, options):
+        options = [(w, v) for w, v in options if w > 0]
+        r = self.draw(st.integers(0, sum(w for w, _ in options) - 1))
+        for w, v in options:
+            if r < w:
+                return v
+            r -= w
+        raise AssertionError
+
+    def choice(self, seq):
+        return seq[self.draw(st.integers(0, len(seq) - 1))]
+
+    def chance(self, p: float) -> bool:
+        return self.draw(st.integers(0, 99)) >= 100 - round(100 * p)
+
+    def probe_id(self) -> int:
+        return next(self.b.probes)
+
+    # ---- names
+
+    def floats(self, shape) -> list[str]:
+        return [n for n, v in self.env.items() if v.kind in "sa" and v.shape == shape]
+
+    def arrays(self, ndim: int | None = None) -> list[str]:
+        return [n for n, v in self.env.items()
+                if v.kind == "a" and (ndim is None or len(v.shape) == ndim)]
+
+    def ints(self, lo: int = -10**9, hi: int = 10**9) -> list[str]:
+        return [n for n, v in self.env.items() if v.kind == "i" and lo <= v.lo and v.hi <= hi]
+
+    def lists(self, shape=None) -> list[str]:
+        return [n for n, v in self.env.items()
+                if v.kind == "l" and (shape is None or v.shape == shape)]
+
+    def dims(self) -> list[int]:
+        return sorted({d for s in self.b.pool for d in s})
+
+    def kind_of(self, shape) -> str:
+        return "s" if shape == () else "a"
+
+    def unshared(self, e: Expr, shape) -> Expr:
+        """`e`, or a copy of it when it may share the memory of a name written in place."""
+        if any(self.env.get(r, Var("s")).owned or (self.env.get(r, Var("s")).kind == "l" and
+               "append_after_item_read" in AVOID) for r in e.refs):
+            return fresh_copy(e, shape)
+        return e
+
+    def store(self, e: Expr, shape) -> tuple[Expr, bool]:
+        """The expression to store under a name, and whether the name then owns its value:
+        no other name may share its memory, so it may be written in place (`y[i] = v`,
+        `y += v`; adjoint counts `s += v` on a number as in place too)."""
+        e = self.unshared(e, shape)
+        return e, not e.refs
+
+    def bind(self, target: str, e: Expr, shape) -> Expr:
+        old = self.env.get(target)
+        e, owned = self.store(e, shape)
+        if old is not None and old.owned and not owned and self.loop:
+            e, owned = fresh_copy(e, shape), True  # ownership may not change inside a loop
+        self.env[target] = Var(self.kind_of(shape), shape, owned=owned, level=self.loops)
+        return e
+
+    def writable(self, arrays_only: bool) -> list[str]:
+        """Names that may be written in place."""
+        return [n for n, v in self.env.items() if v.owned and n not in self.fixed
+                and (v.kind == "a" or (v.kind == "s" and not arrays_only))
+                and not (v.kind == "a" and v.level and "write_array_made_in_loop" in AVOID)]
+
+    # ---- expressions
+
+    def expr(self, shape, budget: int) -> Expr:
+        if budget <= 0:
+            return self.leaf(shape)
+        b = budget - 1
+        opts = [(6, lambda: self.leaf(shape)), (4, lambda: self.unary(shape, b)),
+                (5, lambda: self.binary(shape, b)), (1, lambda: self.kink(shape, b)),
+                (1, lambda: self.ifexp(shape, b)),
+                (1, lambda: self.with_int(shape, b))]
+        if shape == ():
+            opts += [(4, lambda: self.reduce(b)), (2, lambda: self.element(b)),
+                     (1, lambda: self.dot(b))]
+        else:
+            opts += [(3, lambda: self.shaped(shape, b))]
+        calls = [h for h in self.b.helpers if shape in h.returns]
+        if calls:
+            opts.append((2, lambda: self.call(self.choice(calls), shape, b)))
+        if self.lists(shape) or (shape == () and self.lists()):
+            opts.append((2, lambda: self.from_list(shape, b)))
+        return self.pick(opts)()
+
+    def leaf(self, shape) -> Expr:
+        names = self.floats(shape)
+        opts = []
+        if names:
+            opts.append((8, lambda: name(self.choice(names))))
+        if shape == ():
+            opts.append((1, lambda: const(self.choice(CONSTS))))
+            if self.ints():
+                opts.append((1, lambda: Expr("float({0})", (self.int_expr(),))))
+        else:
+            opts.append((1 if names else 4, lambda: self.broadcast(shape)))
+        return self.pick(opts)()
+
+    def broadcast(self, shape) -> Expr:
+        """An array of this shape from a smaller name (or a constant)."""
+        smaller = [s for s in [(), shape[-1:]] if s != shape]
+        names = [n for s in smaller for n in self.floats(s)]
+        if names:
+            src = name(self.choice(names))
+        else:
+            src = const(self.choice(CONSTS))
+        form = self.choice(["{0:o} * np.ones(S)", "np.zeros(S) + {0:o}",
+                            "np.broadcast_to({0}, S) * 1.0"])
+        return Expr(form.replace("S", repr(shape)), (src,), op=True)
+
+    def operand_shapes(self, shape) -> tuple:
+        """Two shapes that broadcast to `shape`, at least one of them equal to it."""
+        other = self.choice([shape, (), shape[-1:]] if shape else [()])
+        return (shape, other) if self.chance(0.5) else (other, shape)
+
+    UNARY = ["np.sin({0})", "np.cos({0})", "np.tanh({0})", "-{0:o}", "{0:o} ** 2",
+             "np.exp(np.sin({0}))", "np.log(1.0 + {0:o} ** 2)", "np.sqrt(1.0 + {0:o} ** 2)",
+             "{0:o} / (1.0 + {0:o} ** 2)", "np.arctan({0})", "np.square({0})",
+             "np.arcsinh({0})", "np.log1p({0:o} ** 2)", "np.expm1(np.tanh({0}))",
+             "np.cosh(np.tanh({0}))", "np.hypot({0}, 1.0)", "np.logaddexp({0}, 0.5)",
+             "2.0 * {0:o}", "{0:o} - 1.0", "np.cbrt(2.0 + np.sin({0}))", "np.positive({0})"]
+    MATH = ["math.sin({0})", "math.exp(math.tanh({0}))", "math.sqrt(1.0 + {0:o} ** 2)",
+            "math.log(1.0 + {0:o} ** 2)", "math.atan({0})", "float({0})", "math.cos({0})",
+            "math.tanh({0})", "abs(math.tanh({0}) + 2.0)", "math.hypot({0}, 1.0)",
+            "pow({0}, 2)"]
+
+    def unary(self, shape, b: int) -> Expr:
+        table = self.UNARY + (self.MATH if shape == () else [])
+        t = self.choice(table)
+        return Expr(t, (self.expr(shape, b),), op=not t[0].isalpha())
+
+    BINARY = ["{0:o} + {1:o}", "{0:o} - {1:o}", "{0:o} * {1:o}", "{0:o} / (1.5 + np.sin({1}))",
+              "{0:o} / (1.0 + {1:o} ** 2)", "np.add({0}, {1})", "np.multiply({0}, {1})",
+              "np.power(1.0 + {0:o} ** 2, np.sin({1}))", "np.logaddexp({0}, {1})",
+              "np.arctan2({0}, 2.0 + np.cos({1}))", "np.subtract({0}, {1})",
+              "np.hypot({0}, 1.0 + {1:o} ** 2)", "np.divide({0}, 2.0 + np.tanh({1}))"]
+
+    def binary(self, shape, b: int) -> Expr:
+        t = self.choice(self.BINARY)
+        s0, s1 = self.operand_shapes(shape)
+        return Expr(t, (self.expr(s0, b), self.expr(s1, b)), op=not t[0].isalpha())
+
+    def nonscalar_shape(self) -> tuple:
+        return self.choice([s for s in self.b.pool if s])
+
+    REDUCE = ["np.sum({0})", "np.mean({0})", "{0:o}.sum()", "{0:o}.mean()", "np.prod({0})",
+              "np.linalg.norm(1.0 + {0:o} ** 2)", "np.sum({0}, axis=None)",
+              "np.average({0})", "np.nansum({0})", "math.fsum(np.ravel({0}))"]
+
+    def reduce(self, b: int) -> Expr:
+        s = self.nonscalar_shape()
+        opts = [(10, "np.sum({0})"), (len(self.REDUCE), None)]
+        t = self.pick(opts) or self.choice(self.REDUCE)
+        if math.prod(s) > 1 and self.chance(0.15):
+            t = self.choice(["np.std({0})", "np.var({0})"])
+        return Expr(t, (self.expr(s, b),))
+
+    def element(self, b: int) -> Expr:
+        s = self.nonscalar_shape()
+        idx = ", ".join(f"{{{k + 1}}}" for k in range(len(s)))
+        return self.view("{0:o}[" + idx + "]", self.expr(s, b), *[self.index(d) for d in s])
+
+    def dot(self, b: int) -> Expr:
+        s = self.choice([s for s in self.b.pool if len(s) == 1])
+        t = self.choice(["np.dot({0}, {1})", "{0:o} @ {1:o}", "np.inner({0}, {1})",
+                         "np.vdot({0}, {1})", "{0:o}.dot({1})"])
+        return Expr(t, (self.expr(s, b), self.expr(s, b)), op="@" in t)
+
+    def shaped(self, shape, b: int) -> Expr:
+        """Arrays from arrays of other shapes: reductions along an axis, products, rows,
+        slices, transposes, stacks."""
+        opts = []
+        E = self.expr
+        twod = [s for s in self.b.pool if len(s) == 2]
+        if len(shape) == 1:
+            d = shape[0]
+            for p, q in twod:
+                if q == d:
+                    opts += [
+                        (2, lambda p=p, q=q: Expr(self.choice(
+                            ["np.sum({0}, axis=0)", "{0:o}.mean(axis=0)",
+                             "np.cumsum({0}, axis=0)[-1]"]), (E((p, q), b),))),
+                        (2, lambda p=p, q=q: Expr("{0:o} @ {1:o}", (E((p,), b), E((p, q), b)),
+                                                  op=True)),
+                        (2, lambda p=p, q=q: self.view("{0:o}[{1}]", E((p, q), b), self.index(p))),
+                        (1, lambda p=p, q=q: Expr("{0:o}.T @ {1:o}", (E((p, q), b), E((p,), b)),
+                                                  op=True))]
+                if p == d:
+                    opts += [
+                        (2, lambda p=p, q=q: Expr(self.choice(
+                            ["np.sum({0}, axis=1)", "{0:o}.mean(axis=-1)", "np.prod({0}, axis=1)"]),
+                            (E((p, q), b),))),
+                        (2, lambda p=p, q=q: Expr(
+                            self.choice(["{0:o} @ {1:o}", "np.dot({0}, {1})"]),
+                            (E((p, q), b), E((q,), b)), op=True)),
+                        (2, lambda p=p, q=q: self.view("{0:o}[:, {1}]", E((p, q), b),
+                                                       self.index(q)))]
+                if p * q == d:
+                    opts.append((1, lambda p=p, q=q: self.view(
+                        self.choice(["{0:o}.ravel()", "{0:o}.reshape(-1)", "np.ravel({0})"]),
+                        E((p, q), b))))
+            for (L,) in [s for s in self.b.pool if len(s) == 1]:
+                if L > d:
+                    a = self.draw(st.integers(0, L - d))
+                    opts.append((1, lambda L=L, a=a: self.view(f"{{0:o}}[{a}:{a + d}]",
+                                                               E((L,), b))))
+            opts += [(1, lambda: self.view("{0:o}[::-1]", E(shape, b))),
+                     (1, lambda: Expr("np.cumsum({0})", (E(shape, b),)))]
+            if d >= 2:
+                a = self.draw(st.integers(1, d - 1))
+                opts.append((1, lambda: Expr("np.concatenate([{0}, {1}])",
+                                             (E((a,), b), E((d - a,), b)))))
+        else:
+            p, q = shape
+            opts += [(2, lambda: Expr("np.outer({0}, {1})", (E((p,), b), E((q,), b)))),
+                     (1, lambda: Expr("{0:o}[:, None] * {1:o}", (E((p,), b), E((q,), b)),
+                                      op=True)),
+                     (2, lambda: self.view(self.choice(["{0:o}.T", "np.transpose({0})"]),
+                                           E((q, p), b))),
+                     (1, lambda: Expr(self.choice(["np.tril({0})", "np.triu({0})"]),
+                                      (E(shape, b),)))]
+            for r in self.dims():
+                opts.append((1, lambda r=r: Expr("{0:o} @ {1:o}", (E((p, r), b), E((r, q), b)),
+                                                 op=True)))
+            if p == 2:
+                opts.append((1, lambda: Expr("np.stack([{0}, {1}])", (E((q,), b), E((q,), b)))))
+            if q == 2:
+                opts.append((1, lambda: Expr("np.stack([{0}, {1}], axis=1)",
+                                             (E((p,), b), E((p,), b)))))
+        return self.pick(opts)()
+
+    def view(self, fmt: str, *args: Expr) -> Expr:
+        """A result that shares the memory of its first argument."""
+        return Expr(fmt, args, refs=args[0].refs)
+
+    def kink(self, shape, b: int) -> Expr:
+        """Functions with kinks, each wrapped while probing to record its margin."""
+        k = self.probe_id()
+        a = self.expr(shape, b)
+        s0, s1 = self.operand_shapes(shape)
+        forms = [
+            lambda: Expr("np.maximum({0}, {1})", (self.expr(s0, b), self.expr(s1, b)),
+                         probe=f"np.maximum(_P.gap({k}, {{0}}, {{1}}), {{1}})"),
+            lambda: Expr("np.minimum({0}, {1})", (self.expr(s0, b), self.expr(s1, b)),
+                         probe=f"np.minimum(_P.gap({k}, {{0}}, {{1}}), {{1}})"),
+            lambda: Expr("abs({0})", (a,), probe=f"abs(_P.gap({k}, {{0}}, 0.0))"),
+            lambda: Expr("np.abs({0})", (a,), probe=f"np.abs(_P.gap({k}, {{0}}, 0.0))"),
+            lambda: Expr("np.where({0:o} > 0.0, {1}, {2})",
+                         (self.expr(shape, b), a, self.expr(shape, b)),
+                         probe=f"np.where(_P.gap({k}, {{0}}, 0.0) > 0.0, {{1}}, {{2}})"),
+            lambda: Expr("np.clip({0}, -0.5, 0.5)", (a,), probe=f"np.clip(_P.gap({k}, _P.gap("
+                         f"{k}, {{0}}, -0.5), 0.5), -0.5, 0.5)"),
+        ]
+        if shape == ():
+            s = self.nonscalar_shape()
+            forms += [
+                lambda: Expr("max({0}, {1})", (a, self.expr((), b)),
+                             probe=f"max(_P.gap({k}, {{0}}, {{1}}), {{1}})"),
+                lambda: Expr("min({0}, {1}, 0.5)", (a, self.expr((), b)),
+                             probe=f"min(_P.gap({k}, _P.gap({k}, {{0}}, {{1}}), 0.5), {{1}}, "
+                                   f"_P.gap({k}, 0.5, {{1}}))"),
+                lambda: Expr("np.max({0})", (self.expr(s, b),),
+                             probe=f"np.max(_P.ties({k}, {{0}}))"),
+                lambda: Expr("{0:o}.min()", (self.expr(s, b),),
+                             probe=f"_P.ties({k}, {{0}}).min()")]
+        elif len(shape) == 1:
+            for p, q in [s for s in self.b.pool if len(s) == 2]:
+                if q == shape[0]:
+                    forms.append(lambda p=p, q=q: Expr(
+                        "np.max({0}, axis=0)", (self.expr((p, q), b),),
+                        probe=f"np.max(_P.ties({k}, {{0}}, 0), axis=0)"))
+        return self.choice(forms)()
+
+    def ifexp(self, shape, b: int) -> Expr:
+        x, y = self.expr(shape, b), self.expr(shape, b)
+        return Expr("{1:o} if {0} else {2:o}", (self.cond(b), x, y), op=True, refs=x.refs | y.refs)
+
+    def with_int(self, shape, b: int) -> Expr:
+        """Floats mixed with passive ints: counters, lengths, shapes."""
+        t = self.choice(["{0:o} * {1:o}", "{0:o} / {1:o}", "{0:o} + {1:o}"])
+        n = self.int_expr()
+        if t == "{0:o} / {1:o}":
+            n = Expr("(1 + abs({0}))", (n,))
+        return Expr(t, (self.expr(shape, b), n), op=True)
+
+    def call(self, h: Helper, shape, b: int) -> Expr:
+        """A call of a helper; adjoint takes its result to share its arguments' memory."""
+        args = self.call_args(h, b)
+        if len(h.returns) == 1:
+            return Expr(f"{h.name}({{0}})", (args,), refs=args.refs)
+        return Expr(f"{h.name}({{0}})[{h.returns.index(shape)}]", (args,), refs=args.refs)
+
+    def call_args(self, h: Helper, b: int) -> Expr:
+        """The arguments of a call of `h`: the last one maybe by keyword, or left out when
+        it has a default; an int parameter gets the value the helper was written for."""
+        parts, exprs = [], []
+        for k, (p, v) in enumerate(h.params):
+            last = k == len(h.params) - 1
+            if last and h.default and self.chance(0.3):
+                break
+            if v.kind == "i":
+                same = [n for n, w in self.env.items() if w.kind == "i" and w.lo == w.hi == v.lo]
+                e = Expr(self.choice([str(v.lo)] + same), kind="i")
+            else:
+                e = self.unshared(self.expr(v.shape, b), v.shape)
+            slot = f"{{{len(exprs)}}}"
+            parts.append(f"{p}={slot}" if last and self.chance(0.3) else slot)
+            exprs.append(e)
+        return Expr(", ".join(parts), tuple(exprs),
+                    refs=frozenset().union(*(e.refs for e in exprs)))
+
+    def from_list(self, shape, b: int) -> Expr:
+        opts = []
+        same = self.lists(shape)
+        if same:
+            n = self.choice(same)
+            opts += [(3, lambda n=n: Expr(f"{n}[{self.choice(['-1', '0'])}]", (),
+                                          refs=frozenset([n]))),
+                     (2, lambda n=n: Expr(f"sum({n})", ())),
+                     (1, lambda n=n: Expr(f"np.mean(np.stack({n}), axis=0)", ()))]
+        if shape == () and self.lists():
+            m = self.choice(self.lists())
+            opts += [(2, lambda: Expr(f"np.sum(np.stack({m}))", ())),
+                     (1, lambda: Expr(f"sum(np.sum(t ** 2) for t in {m})", ())),
+                     (1, lambda: Expr(f"sum([np.sum(np.sin(t)) for t in {m}])", ()))]
+        return self.pick(opts)()
+
+    def cond(self, b: int) -> Expr:
+        opts = [(6, lambda: self.cmp(b))]
+        ints = self.ints(0)
+        if ints:
+            opts.append((2, lambda: Expr(f"{self.choice(ints)} % 2 == {self.choice('01')}", (),
+                                         op=True)))
+            opts.append((1, lambda: Expr(f"{self.choice(ints)} > {self.draw(st.integers(0, 3))}",
+                                         (), op=True)))
+        if b > 0:
+            opts += [(1, lambda: Expr("{0} and {1}", (self.cond(b - 1), self.cond(b - 1)),
+                                      op=True)),
+                     (1, lambda: Expr("{0} or {1}", (self.cond(b - 1), self.cond(b - 1)), op=True)),
+                     (1, lambda: Expr("not {0}", (self.cond(b - 1),), op=True))]
+        return self.pick(opts)()
+
+    def cmp(self, b: int, lhs: Expr | None = None, op: str | None = None,
+            offset: float | None = None, rel: bool = True) -> Cmp:
+        lhs = lhs or self.expr((), min(b, 2))
+        op = op or self.choice([">", "<", ">=", "<="])
+        if offset is None:
+            offset = self.choice([0.3, -0.3, 0.1, -0.1, 0.6, -0.6, 1.0, -1.0, 0.05, -0.05])
+        return Cmp(op, (lhs,), op=True, k=self.probe_id(), rel=rel, offset=offset)
+
+    # ---- ints
+
+    def int_expr(self) -> Expr:
+        opts = []
+        ints = self.ints()
+        if ints:
+            opts.append((4, lambda: name(self.choice(ints), "i")))
+        arrays = self.arrays()
+        if arrays:
+            opts.append((2, lambda: Expr(f"len({self.choice(arrays)})", (), kind="i")))
+            opts.append((1, lambda: Expr(f"{self.choice(arrays)}.shape[0]", (), kind="i")))
+        opts.append((1, lambda: Expr(str(self.draw(st.integers(1, 3))), (), kind="i")))
+        return self.pick(opts)()
+
+    def index(self, dim: int) -> Expr:
+        """An int in [-dim, dim - 1]."""
+        opts = [(2, lambda: const(str(self.draw(st.integers(-dim, dim - 1)))))]
+        ok = self.ints(-dim, dim - 1)
+        if ok:
+            opts.append((5, lambda: name(self.choice(ok), "i")))
+        shifted = self.ints(1 - dim, dim)
+        if shifted:
+            opts.append((2, lambda: Expr("{0} - 1", (name(self.choice(shifted), "i"),),
+                                         op=True)))
+        nonneg = self.ints(0)
+        if nonneg:
+            opts.append((1, lambda: Expr(f"{{0}} % {dim}", (name(self.choice(nonneg), "i"),),
+                                         op=True)))
+            small = self.ints(0, dim - 1)
+            if small:
+                opts.append((1, lambda: Expr(f"{dim} - 1 - {{0}}", (name(self.choice(small)),),
+                                             op=True)))
+        return self.pick(opts)()
+
+    # ---- statements
+
+    def block(self, depth: int, most: int, least: int = 1) -> list:
+        out = []
+        for _ in range(self.draw(st.integers(least, most))):
+            stmts, ends = self.statement(depth)
+            out += stmts
+            if ends:
+                break
+        return out
+
+    def reassignable(self) -> list[str]:
+        return [n for n, v in self.env.items() if v.kind in "sa" and n not in self.fixed]
+
+    def statement(self, depth: int) -> tuple[list, bool]:
+        opts = [(8, self.assign_new), (4, self.reassign) if self.reassignable() else (0, None),
+                (2, self.augassign), (2, self.make_array), (1, self.int_var),
+                (1, self.tuple_assign), (2, self.new_list)]
+        if self.writable(arrays_only=True):
+            opts.append((4, self.write))
+        if self.lists():
+            opts.append((4 if self.loop else 2, self.append))
+        if any(len(h.returns) == 2 for h in self.b.helpers):
+            opts.append((2, self.tuple_call))
+        if depth < 3:
+            opts += [(3, self.if_), (2, self.for_range), (2, self.for_iter),
+                     (1, self.while_counter), (1, self.while_sum)]
+        if self.loop:
+            opts.append((3, self.jump))
+        if self.main:
+            opts.append((1, self.early_return))
+        stmts = self.pick(opts)(depth)
+        if isinstance(stmts, tuple):
+            return stmts
+        return stmts, False
+
+    def budget(self) -> int:
+        return self.draw(st.integers(1, 3))
+
+    def assign_new(self, depth: int) -> list:
+        shape = self.choice(self.b.pool)
+        e = self.expr(shape, self.budget())
+        target = self.b.fresh("v")
+        return [Line(f"{target} = {{0}}", (self.bind(target, e, shape),))]
+
+    def reassign(self, depth: int) -> list:
+        target = self.choice(self.reassignable())
+        shape = self.env[target].shape
+        e = self.expr(shape, self.budget())
+        return [Line(f"{target} = {{0}}", (self.bind(target, e, shape),))]
+
+    def augassign(self, depth: int) -> list:
+        names = self.writable(arrays_only=False)
+        if not names:
+            return self.assign_new(depth)
+        target = self.choice(names)
+        shape = self.env[target].shape
+        s = self.choice([shape, (), shape[-1:]]) if shape else ()
+        op = self.choice(["+=", "-=", "*=", "/="] + (["**="] if shape == () else []))
+        e = self.expr(s, self.budget())
+        if op == "/=":
+            e = Expr("(1.5 + np.sin({0}))", (e,))
+        elif op == "**=":
+            e = const("2")
+        return [Line(f"{target} {op} {{0}}", (e,))]
+
+    def make_array(self, depth: int) -> list:
+        shape = self.nonscalar_shape()
+        forms = [lambda: Expr("np.zeros_like({0})", (self.expr(shape, 1),)),
+                 lambda: Expr(f"np.zeros({shape if len(shape) > 1 else shape[0]!r})", ()),
+                 lambda: Expr("{0:o}.copy()", (self.expr(shape, 1),)),
+                 lambda: Expr("np.copy({0})", (self.expr(shape, 1),))]
+        ones = self.arrays(1)
+        if len(shape) == 1 and any(self.env[n].shape == shape for n in ones):
+            n = self.choice([n for n in ones if self.env[n].shape == shape])
+            forms.append(lambda: Expr(f"np.zeros(len({n}))", ()))
+        e = self.choice(forms)()
+        existing = [n for n in self.floats(shape) if n not in self.fixed]
+        target = self.choice(existing) if existing and self.chance(0.3) else self.b.fresh("y")
+        return [Line(f"{target} = {{0}}", (self.bind(target, e, shape),))]
+
+    def write(self, depth: int) -> list:
+        target = self.choice(self.writable(arrays_only=True))
+        shape = self.env[target].shape
+        op = "=" if "augmented_item_write" in AVOID else self.choice(["=", "+=", "-=", "*="])
+        forms = [lambda: ([self.index(shape[0])], shape[1:])]
+        d = shape[0]
+        if d >= 2:
+            a = self.draw(st.integers(0, d - 2))
+            e = self.draw(st.integers(a + 1, d))
+            forms.append(lambda: ([const(f"{a}:{e}")], (e - a,) + shape[1:]))
+        if len(shape) == 2:
+            forms += [lambda: ([self.index(shape[0]), self.index(shape[1])], ()),
+                      lambda: ([const(":"), self.index(shape[1])], (shape[0],))]
+        idx, sub = self.choice(forms)()
+        s = self.choice([sub, ()]) if sub else ()
+        where = ", ".join(f"{{{k + 1}}}" for k in range(len(idx)))
+        return [Line(f"{target}[{where}] {op} {{0}}", (self.expr(s, self.budget()), *idx))]
+
+    def int_var(self, depth: int) -> list:
+        target = self.b.fresh("n")
+        arrays = self.arrays()
+        v = self.draw(st.integers(0, 4))
+        forms = [lambda: (str(v), v)]
+        for a in arrays:
+            s = self.env[a].shape
+            forms += [lambda a=a, s=s: (f"len({a})", s[0]),
+                      lambda a=a, s=s: (f"{a}.shape[{len(s) - 1}]", s[-1]),
+                      lambda a=a, s=s: (f"{a}.size // 2", math.prod(s) // 2)]
+        text, value = self.choice(forms)()
+        self.env[target] = Var("i", lo=value, hi=value)
+        return [Line(f"{target} = {text}")]
+
+    def tuple_assign(self, depth: int) -> list:
+        swaps = [(a, c) for a in self.reassignable() for c in self.reassignable()
+                 if a < c and self.env[a].shape == self.env[c].shape
+                 and self.env[a].owned == self.env[c].owned
+                 and not ("swap_then_write" in AVOID and self.env[a].owned)]
+        if swaps and self.chance(0.5):
+            a, c = self.choice(swaps)
+            return [Line(f"{a}, {c} = {c}, {a}")]
+        shapes = [self.choice(self.b.pool) for _ in range(2)]
+        exprs = [self.expr(s, self.budget()) for s in shapes]
+        targets = [self.b.fresh("v") for _ in shapes]
+        stored = [self.bind(t, e, s) for t, e, s in zip(targets, exprs, shapes, strict=True)]
+        return [Line(f"{targets[0]}, {targets[1]} = {{0}}, {{1}}", tuple(stored))]
+
+    def tuple_call(self, depth: int) -> list:
+        h = self.choice([h for h in self.b.helpers if len(h.returns) == 2])
+        targets = [self.b.fresh("p") for _ in h.returns]
+        args = self.call_args(h, self.budget())
+        for t, s in zip(targets, h.returns, strict=True):
+            self.env[t] = Var(self.kind_of(s), s, owned=not args.refs, level=self.loops)
+        return [Line(f"{targets[0]}, {targets[1]} = {h.name}({{0}})", (args,))]
+
+    def new_list(self, depth: int) -> list:
+        shape = self.choice(self.b.pool)
+        target = self.b.fresh("acc")
+        src = self.lists()
+        if src and self.chance(0.3):
+            n = self.choice(src)
+            self.env[target] = Var("l", self.env[n].shape)
+            return [Line(f"{target} = [np.sin(t) * 2.0 for t in {n}]")]
+        e = self.to_list(self.expr(shape, self.budget()), shape)
+        self.env[target] = Var("l", shape)
+        return [Line(f"{target} = [{{0}}]", (e,))]
+
+    def to_list(self, e: Expr, shape) -> Expr:
+        """An item to put in a list."""
+        return self.store(e, shape)[0]
+
+    def append(self, depth: int) -> list:
+        n = self.choice(self.lists())
+        shape = self.env[n].shape
+        e = self.to_list(self.expr(shape, self.budget()), shape)
+        return [Line(f"{n}.append({{0}})", (e,))]
+
+    # ---- control flow
+
+    def snapshot(self) -> dict:
+        return copy.deepcopy(self.env)
+
+    @staticmethod
+    def merge(a: dict, b: dict) -> dict:
+        out = {}
+        for n, v in a.items():
+            w = b.get(n)
+            if w is not None and (w.kind, w.shape) == (v.kind, v.shape):
+                out[n] = Var(v.kind, v.shape, min(v.lo, w.lo), max(v.hi, w.hi),
+                             v.owned and w.owned, v.fixed, max(v.level, w.level))
+        return out
+
+    def if_(self, depth: int) -> list:
+        cond = self.cond(2)
+        before = self.snapshot()
+        self.branches += 1
+        body = self.block(depth + 1, 3)
+        after_body, self.env = self.env, self.snapshot_of(before)
+        orelse = None
+        if self.chance(0.5):
+            orelse = self.block(depth + 1, 3) if self.chance(0.7) else self.if_(depth + 1)
+        self.branches -= 1
+        self.env = self.merge(after_body, self.env)
+        return [Block("if {0}:", (cond,), body, orelse)]
+
+    @staticmethod
+    def snapshot_of(env: dict) -> dict:
+        return copy.deepcopy(env)
+
+    def loop_body(self, depth: int, trips: int, kind: str, setup=None) -> list:
+        before = self.snapshot()
+        saved = self.trips, self.loop
+        self.trips, self.loop = self.trips * max(trips, 1), kind
+        self.loops += 1
+        if setup:
+            setup()
+        body = self.block(depth + 1, 4)
+        after = self.env
+        self.trips, self.loop = saved
+        self.loops -= 1
+        self.env = {n: dataclasses.replace(v, owned=v.owned and after.get(n, v).owned)
+                    for n, v in before.items()}
+        return body
+
+    def room(self, trips: int) -> bool:
+        return self.trips * max(trips, 1) <= MAX_TRIPS
+
+    def for_range(self, depth: int) -> list:
+        forms = []
+        for K in range(1, 5):
+            forms.append((f"range({K})", 0, K - 1, K))
+        for a in self.arrays():
+            s = self.env[a].shape
+            d = s[0]
+            forms += [(f"range(len({a}))", 0, d - 1, d),
+                      (f"range(1, {a}.shape[0])", 1, d - 1, d - 1),
+                      (f"range(len({a}) - 1, -1, -1)", 0, d - 1, d),
+                      (f"range(0, {a}.shape[{len(s) - 1}], 2)", 0, s[-1] - 1, (s[-1] + 1) // 2)]
+        for n in self.ints(0, 4):
+            v = self.env[n]
+            if v.lo == v.hi:
+                forms.append((f"range({n})", 0, v.lo - 1, v.lo))
+        forms = [f for f in forms if self.room(f[3])]
+        if not forms:
+            return self.assign_new(depth)
+        header, lo, hi, trips = self.choice(forms)
+        i = self.b.fresh("i")
+
+        def setup():
+            self.env[i] = Var("i", lo=lo, hi=hi, fixed=True)
+            self.fixed.add(i)
+
+        body = self.loop_body(depth, trips, "for", setup)
+        self.fixed.discard(i)
+        return [Block(f"for {i} in {header}:", (), body)]
+
+    def for_iter(self, depth: int) -> list:
+        arrays = [a for a in self.arrays() if self.room(self.env[a].shape[0])]
+        if not arrays:
+            return self.assign_new(depth)
+        a = self.choice(arrays)
+        s = self.env[a].shape
+        self.env[a].owned = False  # its rows are alive while the loop runs
+        saved_fixed = set(self.fixed)
+        item = self.b.fresh("row" if len(s) == 2 else "t")
+        form = self.choice(["plain", "enumerate", "zip"])
+        others = [o for o in self.arrays(len(s)) if self.env[o].shape[1:] == s[1:] and o != a]
+        if form == "zip" and not others:
+            form = "plain"
+        counter = self.b.fresh("j")
+        other_item = self.b.fresh("u")
+        trips = s[0]
+        if form == "enumerate":
+            header = f"for {counter}, {item} in enumerate({a}):"
+        elif form == "zip":
+            o = self.choice(others)
+            self.env[o].owned = False
+            trips = min(trips, self.env[o].shape[0])
+            header = f"for {item}, {other_item} in zip({a}, {o}):"
+        else:
+            header = f"for {item} in {a}:"
+
+        def setup():
+            self.env[item] = Var(self.kind_of(s[1:]), s[1:], fixed=True)
+            self.fixed.add(item)
+            if form == "enumerate":
+                self.env[counter] = Var("i", lo=0, hi=s[0] - 1, fixed=True)
+            if form == "zip":
+                self.env[other_item] = Var(self.kind_of(s[1:]), s[1:], fixed=True)
+                self.fixed.add(other_item)
+
+        if "rebind_zipped" in AVOID and form != "plain":
+            self.fixed |= {a, o} if form == "zip" else {a}
+        body = self.loop_body(depth, trips, "for", setup)
+        self.fixed = saved_fixed
+        return [Block(header, (), body)]
+
+    def while_counter(self, depth: int) -> list:
+        K = self.draw(st.integers(1, 4))
+        if not self.room(K):
+            return self.assign_new(depth)
+        k = self.b.fresh("k")
+        cond = Expr(f"{k} < {K}", (), op=True)
+        if self.chance(0.4):
+            cond = Expr("{0} and {1}", (cond, self.cmp(1)), op=True)
+
+        def setup():
+            self.env[k] = Var("i", lo=1, hi=K, fixed=True)
+            self.fixed.add(k)
+
+        body = self.loop_body(depth, K, "while", setup)
+        self.fixed.discard(k)
+        self.env[k] = Var("i", lo=0, hi=K)
+        step = self.choice([f"{k} = {k} + 1", f"{k} += 1"])
+        return [Line(f"{k} = 0"), Block("while {0}:", (cond,), [Line(step)] + body)]
+
+    def while_sum(self, depth: int) -> list:
+        """`while s < C` where every trip adds at least 0.5 to s: at most 6 trips."""
+        if not self.room(6):
+            return self.assign_new(depth)
+        s = self.b.fresh("s")
+        start, owned = self.store(self.expr((), self.budget()), ())
+        step = Expr("0.5 + {0:o} ** 2", (self.expr((), 1),), op=True)
+        if not owned:  # `s += step` writes s in place
+            start = fresh_copy(start, ())
+        self.env[s] = Var("s", owned=True)
+        offset = self.choice([0.3, 0.8, 1.2, 2.5])
+        cond = self.cmp(0, name(s), "<", offset, rel=False)
+
+        def setup():
+            self.fixed.add(s)
+
+        body = self.loop_body(depth, 6, "while", setup)
+        self.fixed.discard(s)
+        return [Line(f"{s} = {{0}}", (start,)),
+                Block("while {0}:", (cond,), [Line(self.choice([f"{s} += {{0}}",
+                                                                f"{s} = {s} + {{0}}"]), (step,))]
+                      + body)]
+
+    def jump(self, depth: int) -> tuple[list, bool]:
+        word = self.choice(["break", "continue"])
+        if self.chance(0.2):
+            return [Line(word)], True
+        return [Block("if {0}:", (self.cond(1),), [Line(word)])], False
+
+    def early_return(self, depth: int) -> tuple[list, bool]:
+        ret = Line("return {0}", (self.result(),))
+        if depth == 0 and not self.loop and self.chance(0.1):
+            return [ret], True
+        return [Block("if {0}:", (self.cond(1),), [ret])], False
+
+    def result(self) -> Expr:
+        """The scalar `f` returns: a sum over live float names, and maybe more."""
+        names = [n for n, v in self.env.items() if v.kind in "sal"]
+        terms = []
+        chosen = names[-3:] if self.chance(0.8) else [self.choice(names)]
+        if "list_read_on_one_path" in AVOID:  # every return reads every list
+            chosen += [n for n in self.lists() if n not in chosen]
+        for n in chosen:
+            v = self.env[n]
+            if v.kind == "l":
+                terms.append(Expr(f"np.sum(np.stack({n}))", ()))
+            elif v.kind == "s":
+                terms.append(name(n))
+            else:
+                t = self.choice(["np.sum({0})", "np.sum(np.sin({0}))", "np.mean({0:o} ** 2)"])
+                terms.append(Expr(t, (name(n),)))
+        if self.chance(0.3):
+            terms.append(self.expr((), 2))
+        fmt = " + ".join(f"{{{k}:o}}" for k in range(len(terms)))
+        return Expr(fmt, tuple(terms), op=len(terms) > 1)
+
+
+# ---------------------------------------------------------------- whole programs
+
+
+@dataclass(eq=False)
+class Program:
+    source: str
+    args: list
+    wrt: tuple
+    value: float
+    probe_source: str = ""
+    namespace: dict = field(default_factory=dict)  # globals beyond np and math
+
+    def __repr__(self) -> str:
+        shown = ", ".join(_show(a) for a in self.args)
+        return f"Program(wrt={self.wrt}, args=[{shown}]):\n{self.source}"
+
+
+def _show(a) -> str:
+    if isinstance(a, np.ndarray):
+        return f"np.array({np.round(a, 4).tolist()})"
+    return repr(a)
+
+
+def helper(draw, b: Builder, k: int) -> tuple[Def, Helper]:
+    names = ["p", "q", "r"][: draw(st.integers(1, 3))]
+    params: list[tuple[str, Var]] = []
+    for n in names:
+        shape = draw(st.sampled_from(b.pool))
+        params.append((n, scalar_param() if shape == () else Var("a", shape)))
+    if draw(st.integers(0, 9)) == 0:
+        v = draw(st.integers(1, 3))
+        params.append(("m", Var("i", lo=v, hi=v)))
+    default = params[-1][1].kind == "s" and draw(st.booleans())
+    g = Gen(draw, b, dict(params), main=False)
+    body = g.block(1, 3) if draw(st.booleans()) else []
+    returns = [draw(st.sampled_from(b.pool)) for _ in range(draw(st.integers(1, 2)))]
+    values = []
+    for s in returns:
+        e = g.expr(s, 2)
+        values.append(fresh_copy(e, s) if e.refs and s else e)
+    fmt = ", ".join(f"{{{j}}}" for j in range(len(values)))
+    body.append(Line(f"return {fmt}", tuple(values)))
+    written = [n for n, _ in params]
+    if default:
+        written[-1] += "=0.5"
+    return Def(f"h{k}", written, body), Helper(f"h{k}", params, returns, default)
+
+
+def scalar_param() -> Var:
+    return Var("s", owned=True)
+
+
+def make_args(rng: np.random.Generator, params: list[tuple[str, Var]]) -> list:
+    out = []
+    for _, v in params:
+        if v.kind == "i":
+            out.append(v.lo)
+        elif v.kind == "s":
+            out.append(float(np.round(rng.uniform(-1.5, 1.5), 3)))
+        else:
+            out.append(np.round(rng.uniform(-1.5, 1.5, size=v.shape), 3))
+    return out
+
+
+def fd_points(args: list, wrt_positions: list[int], seed: int = 0):
+    """The points where check_grads(..., seed=seed) evaluates f: one direction per `wrt`
+    argument, drawn in order, each argument moved by +-eps alone."""
+    rng = np.random.default_rng(seed)
+    for k in wrt_positions:
+        x = args[k]
+        v = float(rng.normal()) if np.ndim(x) == 0 else rng.normal(size=np.shape(x))
+        for step in (FD_EPS, -FD_EPS):
+            moved = copy.deepcopy(args)
+            moved[k] = x + step * v
+            yield moved
+
+
+def run_probe(source: str, args: list, consts: dict | None = None) -> Probe:
+    probe = Probe(consts)
+    ns = {"np": np, "math": math, "_P": probe, "__name__": "fuzz_probe"}
+    exec(compile(source, "<fuzz-probe>", "exec"), ns)
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        try:
+            with time_limit(10):  # every loop ends by construction: a hang is a bug here
+                value = ns["f"](*copy.deepcopy(args))
+        except (FloatingPointError, OverflowError, ZeroDivisionError) as e:
+            raise Reject from e
+    if not (np.ndim(value) == 0 and np.isfinite(value) and abs(value) < 1e6):
+        raise Reject
+    probe.value = float(value)
+    return probe
+
+
+class GeneratorBug(Exception):
+    """The generator wrote a program that does not run: a bug here, not in adjoint."""
+
+
+@st.composite
+def programs(draw) -> Program:
+    """A random program in adjoint's language, with arguments where its gradient exists."""
+    n, m = draw(st.integers(1, 4)), draw(st.integers(2, 4))
+    b = Builder([(), (n,), (m,), (m, n)])
+    defs = []
+    for k in range(draw(st.integers(0, 2))):
+        d, h = helper(draw, b, k + 1)
+        defs.append(d)
+        b.helpers.append(h)
+    params: list[tuple[str, Var]] = []
+    for pname, shape in [("x", (n,)), ("A", (m, n)), ("y", (m,)), ("c", ())]:
+        if not params or draw(st.booleans()):
+            params.append((pname, scalar_param() if shape == () else Var("a", shape)))
+    if draw(st.integers(0, 4)) == 0:
+        v = draw(st.integers(0, 3))
+        params.append(("k", Var("i", lo=v, hi=v)))
+    g = Gen(draw, b, dict(params), main=True)
+    body = g.block(0, 8, least=2)
+    if not (body and isinstance(body[-1], Line) and body[-1].fmt.startswith("return")):
+        body.append(Line("return {0}", (g.result(),)))
+    defs.append(Def("f", [p for p, _ in params], body))
+    wrt = tuple(p for p, v in params if v.kind != "i")
+    positions = [k for k, (_, v) in enumerate(params) if v.kind != "i"]
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    args = make_args(rng, params)
+
+    def render(ctx: Ctx) -> str:
+        return "\n\n".join("\n".join(d.render(ctx)) for d in defs) + "\n"
+
+    probe_source = render(Ctx(True, {}))
+    try:
+        probe = run_probe(probe_source, args)
+        smooth = probe.margin >= MARGIN and all(
+            run_probe(probe_source, moved, probe.consts).trace == probe.trace
+            for moved in fd_points(args, positions))
+    except Reject:
+        smooth = False
+    except (Exception, Hang) as e:
+        raise GeneratorBug(f"{type(e).__name__}: {e}\n{probe_source}") from e
+    assume(smooth)
+    source = render(Ctx(False, probe.consts))
+    return Program(source, args, wrt, probe.value, probe_source)
