@@ -185,20 +185,26 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                 for x in ir.walk(s.body + (s.prelude if isinstance(s, While) else []))}
 
     def join(a: dict, b: dict) -> dict:
-        out = dict(a)
-        for k, v in b.items():
-            if k not in out:
-                out[k] = v
-            elif isinstance(v, tuple):  # what each item of a packed tuple points to
-                old = out[k]
-                out[k] = tuple(x | y for x, y in zip(old, v, strict=True)) if len(
-                    old) == len(v) else ()
+        out = {}
+        for k in a.keys() | b.keys():
+            if isinstance(k, tuple) and k[0] in ("items", "held"):
+                # what each item of a tuple packed on both paths points to; else unknown
+                x, y = a.get(k, ()), b.get(k, ())
+                out[k] = tuple(p | q for p, q in zip(x, y, strict=True)) if len(x) == len(y) else ()
             else:
-                out[k] = out[k] | v
+                out[k] = a.get(k, frozenset()) | b.get(k, frozenset())
         return out
 
     def pts(state: dict, a) -> frozenset:
         return state.get(a.id, frozenset()) if isinstance(a, Name) else frozenset()
+
+    containers = {id(s) for s in ir.walk(fn.body) if isinstance(s, Assign) and s.target
+                  and s.prim.kind in ("tuple", "list", "dict")}
+
+    def views(objects: frozenset) -> frozenset:
+        """What an item of one of the objects may share memory with: the object itself,
+        unless it is a list, tuple or dict (whose items are its contents)."""
+        return frozenset(o for o in objects if o[0] not in containers)
 
     def age(objects: frozenset, site) -> frozenset:
         """The objects, with those site made last counted among the old."""
@@ -231,7 +237,7 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                     p.kind == "method" and p.spelling in VIEW_METHODS):
                 shared = pts(state, s.args[0])
                 if p.kind == "index":  # an item of a container, or a view of an array
-                    shared |= contents(state, s.args[0])
+                    shared = views(shared) | contents(state, s.args[0])
             elif p.kind in ("tuple", "list", "dict"):  # a new container holding the args
                 inside |= frozenset().union(*(pts(state, a) for a in args))
             elif p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key) \
@@ -243,32 +249,38 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                 shared |= pts(state, s.args[0])
             state[s.target] = frozenset({(site, "new")}) | shared
             state[("contents", s.target)] = inside
-            state[("items", s.target)] = tuple(pts(state, a) for a in s.args) if p.kind in (
-                "tuple", "list") else ()
+            packed = p.kind in ("tuple", "list")
+            state[("items", s.target)] = tuple(pts(state, a) for a in s.args) if packed else ()
+            state[("held", s.target)] = tuple(contents(state, a) for a in s.args) if packed \
+                else ()
             if p.kind == "call" and not rules.lookup(p.key) and returns_fresh(p.key):
-                state[("items", s.target)] = tuple(  # new objects, one per item
-                    frozenset({(("item", site, k), "new")}) for k in range(returns_fresh(p.key)))
+                n = returns_fresh(p.key)  # new objects, one per item
+                state[("items", s.target)] = tuple(
+                    frozenset({(("item", site, k), "new")}) for k in range(n))
+                state[("held", s.target)] = (frozenset(),) * n
         elif isinstance(s, Unpack):
             items = state.get(("items", s.value.id), ()) if isinstance(s.value, Name) else ()
+            held = state.get(("held", s.value.id), ()) if isinstance(s.value, Name) else ()
             inside = contents(state, s.value)
+            known = len(items) == len(held) == len(s.targets)
             for k, t in enumerate(s.targets):  # item by item when the tuple was packed here
-                state[t] = items[k] if len(items) == len(s.targets) else pts(
-                    state, s.value) | inside
-                state[("contents", t)] = inside
+                state[t] = items[k] if known else views(pts(state, s.value)) | inside
+                state[("contents", t)] = held[k] if known else inside
+                state[("items", t)] = state[("held", t)] = ()
         elif isinstance(s, ir.Append):  # the list holds one more object; it is still the list
             key = ("contents", s.target)
             state[key] = state.get(key, frozenset()) | pts(state, s.value) | contents(
                 state, s.value)
-            state[("items", s.target)] = ()  # the items known when it was packed changed
+            state[("items", s.target)] = state[("held", s.target)] = ()  # items changed
         elif isinstance(s, SetItem):
-            state[("items", s.target)] = ()
+            state[("items", s.target)] = state[("held", s.target)] = ()
         return state
 
     def block(stmts: list, state: dict) -> dict:
         for s in stmts:
             if isinstance(s, (SetItem, ir.Append, ir.Return)) or (
                     isinstance(s, Assign) and s.inplace):
-                before[id(s)] = join(before.get(id(s), {}), state)
+                before[id(s)] = join(before[id(s)], state) if id(s) in before else dict(state)
             if isinstance(s, If):
                 state = join(block(s.body, dict(state)), block(s.orelse, dict(state)))
             elif isinstance(s, (For, While)):

@@ -403,6 +403,14 @@ class Normalizer:
         origin = self.origin
         fn = self.resolve_callee(it.func) if isinstance(it, cst.Call) else None
         prologue: list[tuple[Any, ir.Atom]] = []  # (target node, atom holding its value)
+        rebound = self.assigned_in(body_node)
+
+        def pin(seq: ir.Atom) -> ir.Atom:
+            """`for row in A` keeps iterating the A it started with, even if the body
+            rebinds A: the loop indexes a name of its own."""
+            if isinstance(seq, Name) and seq.id in rebound:
+                return self.assign(None, ir.COPY, [seq], hint=f"{seq.id}_items")
+            return seq
         if fn is range and isinstance(target, cst.Name):
             counter = self.target_name(target)
             rng = self.call(it, self.namer.fresh(f"{counter.strip('_') or 'loop'}_range"))
@@ -413,21 +421,16 @@ class Normalizer:
                 if not isinstance(counter_node, cst.Name):
                     raise self.error(counter_node, "the counter of enumerate must be a name")
                 counter = self.target_name(counter_node)
-                seqs = [(target, self.expr(it.args[0].value))]
+                seqs = [(target, pin(self.expr(it.args[0].value)))]
             elif fn is zip and isinstance(target, cst.Tuple) and len(it.args) == len(
                     target.elements) and not any(a.keyword or a.star for a in it.args):
-                seqs = [(el.value, self.expr(a.value))
+                seqs = [(el.value, pin(self.expr(a.value)))
                         for el, a in zip(target.elements, it.args, strict=True)]
                 counter = self.namer.fresh("k")
             elif dict_view(it) is not None:
-                seqs, counter = self.dict_loop(target, it)
+                seqs, counter = self.dict_loop(target, it, pin)
             else:
-                seq = self.expr(it)
-                if isinstance(seq, Name) and seq.id in self.assigned_in(body_node):
-                    # `for row in A` keeps iterating the A it started with, even if the body
-                    # rebinds A: index a name of its own
-                    seq = self.assign(None, ir.COPY, [seq], hint=f"{seq.id}_items")
-                seqs = [(target, seq)]
+                seqs = [(target, pin(self.expr(it)))]
                 base = target.value if isinstance(target, cst.Name) else "item"
                 counter = self.namer.fresh(f"{base}_index")
             self.locals.add(counter)
@@ -462,11 +465,11 @@ class Normalizer:
         self.origin = origin
         self.emit(ir.For(counter, rng, inner))
 
-    def dict_loop(self, target, it):
+    def dict_loop(self, target, it, pin):
         """`for k in d.keys()`, `for v in d.values()`, `for k, v in d.items()`: over a list of
         the keys, reading each value by key."""
         view, base_node = dict_view(it)
-        base = self.expr(base_node)
+        base = pin(self.expr(base_node))
         keys = self.assign(None, Prim("call", list, "list"), [base], hint="keys")
         counter = self.namer.fresh("key_index")
         key_node = target.elements[0].value if view == "items" else target

@@ -243,8 +243,15 @@ class Sweep:
         self.reads: dict[int, set] = defaultdict(set)
         self.value_reads: dict[int, set] = defaultdict(set)
         self.current: int | None = None
-        self.stacks: dict[str, str] = {}
-        self.uses_stacks: set[str] = set()
+        self.stacks: dict[tuple[str, bool], str] = {}
+        # names whose values are pushed both after statements (popped at the top of the
+        # reverse block) and before in-place changes (popped where the change is undone):
+        # the two kinds go on stacks of their own, so each is popped in push order
+        after = {v for saves in plan.saves.values() for v, m in saves.items() if m == "after"}
+        changed = {v for saves in plan.saves.values() for v, m in saves.items()
+                   if m == "before"}
+        changed |= {s.target for s in ir.walk(fn.body) if id(s) in plan.slices}
+        self.mixed = after & changed
         self.dry = False
         self.modules = module_aliases(fn)
 
@@ -265,10 +272,12 @@ class Sweep:
     def assign(self, name: str, parts) -> Line:
         return self.line((Ref(name), " = ", *parts), (name,))
 
-    def stack(self, v: str) -> str:
-        self.stacks[v] = self.namer.cached(("stack", v), f"{v}_stack")
-        self.uses_stacks.add(v)
-        return self.stacks[v]
+    def stack(self, v: str, old: bool = False) -> str:
+        """The stack of v's values; old: of the values statements overwrite."""
+        old = old and v in self.mixed
+        self.stacks[v, old] = self.namer.cached(("stack", v, old),
+                                                f"{v}_undo_stack" if old else f"{v}_stack")
+        return self.stacks[v, old]
 
     def add(self, x: str, contrib, fresh: bool = False) -> list[Line]:
         """x_bar = contrib, or x_bar = x_bar + contrib when x_bar has a value."""
@@ -342,7 +351,7 @@ class Sweep:
 
     def prologue(self) -> list[Line]:
         out = [self.assign(v, ("None",)) for v in sorted(self.plan.preinit)]
-        out += [self.assign(self.stacks[v], ("[]",)) for v in sorted(self.uses_stacks)]
+        out += [self.assign(self.stacks[k], ("[]",)) for k in sorted(self.stacks)]
         return out
 
     def forward_sweep(self) -> list:
@@ -355,12 +364,12 @@ class Sweep:
             saves = self.plan.saves.get(id(s), {})
             for v, mode in saves.items():
                 if mode == "before" and getattr(s, "inplace", False):  # a copy: s changes it
-                    out.append(self.line((Ref(self.stack(v)), ".append(", RUNTIME,
+                    out.append(self.line((Ref(self.stack(v, True)), ".append(", RUNTIME,
                                           ".snapshot(", Ref(v), "))")))
                 elif mode == "before":
-                    out.append(self.line((Ref(self.stack(v)), ".append(", Ref(v), ")")))
+                    out.append(self.line((Ref(self.stack(v, True)), ".append(", Ref(v), ")")))
             if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
-                out.append(self.line((Ref(self.stack(s.target)), ".append(",
+                out.append(self.line((Ref(self.stack(s.target, True)), ".append(",
                                       *self.slice_of(s), ")")))
             out.extend(self.forward_stmt(s))
             for v, mode in saves.items():
@@ -468,7 +477,7 @@ class Sweep:
             out.append(self.line((Ref(s.target), ".pop()")))
         elif id(s) in self.plan.slices:
             out.append(self.line((Ref(s.target), "[", *ir.index_parts(s.index), "] = ",
-                                  Ref(self.stack(s.target)), ".pop()")))
+                                  Ref(self.stack(s.target, True)), ".pop()")))
         return out
 
     def stmt(self, s) -> list:
@@ -527,7 +536,7 @@ class Sweep:
     def elementwise_rule(self, s: Assign) -> bool:
         """Whether s's adjoint works as well with the number 0.0 for g as with zeros."""
         p = s.prim
-        if p.kind in ("copy", "index", "tuple", "list", "dict"):
+        if p.kind in ("copy", "index"):
             return True
         if s.adjoint is not None or p.key is None:
             return False
@@ -552,7 +561,7 @@ class Sweep:
 
     def restore_line(self, s, v: str) -> Line:
         """v = v_stack.pop(); an array changed in place gets its old values back in place."""
-        popped = (Ref(self.stack(v)), ".pop()")
+        popped = (Ref(self.stack(v, True)), ".pop()")
         if getattr(s, "inplace", False):
             return self.assign(v, (RUNTIME, ".restore(", Ref(v), ", ", *popped, ")"))
         return self.assign(v, popped)
@@ -747,13 +756,18 @@ class Sweep:
         if s.op:  # y[i] += v: y_bar is unchanged, v gets (minus) its slice
             if not self.is_active(s.value):
                 return []
+            out = []
+            if y in self.zeroed:  # 0.0 on some path: real zeros, to take the slice of
+                out.append(self.assign(self.bar(y), (RUNTIME, ".densify(", Ref(self.bar(y)),
+                                                     ", ", ShapeRef(y), ")")))
+                self.zeroed.discard(y)
             part = (Ref(self.bar(y)), "[", *ir.index_parts(s.index), "]")
             if y not in self.seqs:
                 part = (*part, ".copy()")
             target_term = activity.index_term(self.shape.get(y), s.index, self.kinds)
             if not (self.known_shape(s.value.id) and self.shape.get(s.value.id) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(s.value.id), ")")
-            return self.add(s.value.id, ("-", *part) if s.op == "-" else part, True)
+            return out + self.add(s.value.id, ("-", *part) if s.op == "-" else part, True)
         out = self.own(y)
         idx = ir.index_parts(s.index)
         if self.is_active(s.value):
@@ -839,10 +853,11 @@ class Sweep:
             # the next (earlier) iteration starts from what this one leaves: 0.0 for an
             # adjoint the body zeroes, or that it no longer defines
             zeroed = ((self.zeroed & self.defined) | (entry[0] - self.defined)) - entry[2]
-            if not missing and not zeroed:
+            disowned = entry[1] - self.owned
+            if not missing and not zeroed and not disowned:
                 break
             if not missing:
-                entry = (entry[0], entry[1], entry[2] | zeroed)
+                entry = (entry[0], entry[1] - disowned, entry[2] | zeroed)
                 continue
             self.restore_state(entry)
             self.current = id(s)
