@@ -26,7 +26,7 @@ def test_programs_cover_the_language():
     """The generator writes each construct it is meant to (over a fixed sample)."""
     seen = []
 
-    @settings(CI, max_examples=300)
+    @settings(CI, max_examples=200)
     @given(programs())
     def collect(program):
         seen.append(program.source)

@@ -82,9 +82,10 @@ def f(x, y):
 """, [0.5, 0.7], (0, 1), optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="false refusal: after `a, b = b, a` points-to takes a "
-                   "and b to share memory (the tuple merges them), so `a[0] = 1.0` is refused")
 def test_write_after_swap(optimize):
+    """Used to fail: false refusal: after `a, b = b, a` points-to takes a and b to share memory
+    (the tuple merges them), so `a[0] = 1.0` is refused.
+    """
     check("""
 def f(x):
     a = x * 2.0
@@ -243,9 +244,10 @@ def f(x, A):
 """, [np.array([0.4]), np.ones((2, 1))], (0, 1), optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="false refusal: after `b = a[0]`, `a.append(x)` is "
-                   "refused as a write while b may share a's memory, but an append writes no item")
 def test_append_after_reading_an_item(optimize):
+    """Used to fail: false refusal: after `b = a[0]`, `a.append(x)` is refused as a write while b
+    may share a's memory, but an append writes no item.
+    """
     check("""
 def f(x):
     a = [x * 2.0]
@@ -255,11 +257,11 @@ def f(x):
 """, [np.array([0.4, 0.3])], optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="an array made in a loop body and then written in "
-                   "place: the forward sweep pushes both z and the old z[0] on z_stack, and the "
-                   "reverse sweep pops them the wrong way round (TypeError: 'numpy.float64' "
-                   "object does not support item assignment)")
 def test_array_made_and_written_in_loop(optimize):
+    """Used to fail: an array made in a loop body and then written in place: the forward sweep
+    pushes both z and the old z[0] on z_stack, and the reverse sweep pops them the wrong way
+    round (TypeError: 'numpy.float64' object does not support item assignment).
+    """
     check("""
 def f(y):
     s = 0.0
@@ -271,10 +273,11 @@ def f(y):
 """, [np.array([1.0, -0.9])], optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="a loop body that rebinds x to a new array and writes "
-                   "into it: x[0] = y[1] indexes x_bar while it is the float 0.0 (TypeError), "
-                   "x[0:1] *= y[1:2] fails to broadcast (ValueError)")
 def test_argument_rebound_and_written_in_loop(optimize):
+    """Used to fail: a loop body that rebinds x to a new array and writes into it: x[0] = y[1]
+    indexes x_bar while it is the float 0.0 (TypeError), x[0:1] *= y[1:2] fails to broadcast
+    (ValueError).
+    """
     for write in ("x[0] = y[1]", "x[0:1] *= y[1:2]"):
         check(f"""
 def f(x, y):
@@ -285,10 +288,10 @@ def f(x, y):
 """, [np.array([0.4, 0.3]), np.array([1.0, -0.9])], (0, 1), optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="a list read only on a path not taken: its adjoint is "
-                   "the float 0.0 there, and the adjoint of `acc = [A]` indexes it (TypeError: "
-                   "'float' object is not subscriptable)")
 def test_list_read_only_on_path_not_taken(optimize):
+    """Used to fail: a list read only on a path not taken: its adjoint is the float 0.0 there, and
+    the adjoint of `acc = [A]` indexes it (TypeError: 'float' object is not subscriptable).
+    """
     check("""
 def f(x, A):
     acc = [A]
@@ -298,10 +301,11 @@ def f(x, A):
 """, [np.array([0.4, 0.3]), np.ones((2, 2))], (0, 1), optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="`x[-1] -= c` when x is read later only on a path not "
-                   "taken: its adjoint indexes x_bar while it is the float 0.0 (TypeError); "
-                   "`x[-1] = c` makes x_bar an array first (runtime.owned), `-=` does not")
 def test_augmented_item_write_then_read_on_path_not_taken(optimize):
+    """Used to fail: `x[-1] -= c` when x is read later only on a path not taken: its adjoint
+    indexes x_bar while it is the float 0.0 (TypeError); `x[-1] = c` makes x_bar an array first
+    (runtime.owned), `-=` does not.
+    """
     check("""
 def f(x, c):
     x = x + 1.0
@@ -312,11 +316,11 @@ def f(x, c):
 """, [np.array([0.4, 0.3]), 0.5], (0, 1), optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="wrong value and gradient, silently: zip(y, x) (and "
-                   "enumerate(x)) over a name the body rebinds reads the new x; value_and_grad "
-                   "gives 3.0 and a zero gradient for x where f gives -2.8 (the plain "
-                   "`for b in x` form is right)")
 def test_zip_over_name_rebound_in_body(optimize):
+    """Used to fail: wrong value and gradient, silently: zip(y, x) (and enumerate(x)) over a name
+    the body rebinds reads the new x; value_and_grad gives 3.0 and a zero gradient for x where
+    f gives -2.8 (the plain `for b in x` form is right).
+    """
     src = """
 def f(x, y):
     for a, b in zip(y, x):
@@ -338,3 +342,89 @@ def f(x, y):
         t = t + b * y[i]
     return t
 """, args, (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="after `x, y = y, x`, an argument whose value is not "
+                   "read gets the float 0.0 as gradient (shape ()), not zeros of its shape")
+def test_gradient_shape_after_swap(optimize):
+    check("""
+def f(x, y):
+    x, y = y, x
+    return np.sum(x)
+""", [np.array([0.4, 0.3]), np.array([1.0, 2.0])], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="deep expressions (a sum of 500 terms, x.T 500 times, "
+                   "np.sin nested 198 deep) raise RecursionError from normalize's libcst walk, "
+                   "not an AdjointError")
+@pytest.mark.parametrize("expr", [
+    " + ".join(f"x[{k % 2}] * {k % 7 + 1}.0" for k in range(500)),
+    "np.sum(x" + ".T" * 500 + ")",
+    "np.sum(" + "np.sin(" * 198 + "x" + ")" * 198 + ")",
+], ids=["sum_of_500_terms", "T_500_times", "sin_198_deep"])
+def test_deep_expression(expr):
+    check(f"def f(x):\n    return {expr}\n", [np.array([0.5, 1.5])])
+
+
+def nested(depth: int, header, inner: str) -> str:
+    lines = ["def f(x):", "    y = x * 1.0"]
+    for k in range(depth):
+        lines += ["    " * (k + 1) + line for line in header(k)]
+    return "\n".join(lines + ["    " * (depth + 1) + inner, "    return np.sum(y)"]) + "\n"
+
+
+def test_compile_time_of_nested_loops():
+    """Used to fail: compile time grows exponentially with nesting: while loops ~3x a level (8
+    deep: 2.5 s, 10 deep: 26 s, 19 deep: hours), for loops holding ifs ~2.2x a loop (22 deep: 5
+    s, 30 deep: minutes).
+    """
+    whiles = nested(10, lambda k: [f"k{k} = 0", f"while k{k} < 1:", f"    k{k} += 1"],
+                    "y = np.sin(y) * 1.01")
+    mixed = nested(22, lambda k: [f"for i{k} in range(2):" if k % 2 == 0 else
+                                  f"if y[0] > {-100 - k}.0:"], "y = np.sin(y) * 1.01")
+    for src in (whiles, mixed):
+        with time_limit(3):
+            adjoint.grad(make_function(src))
+
+
+@pytest.mark.xfail(strict=True, reason="`nonlocal s` in a nested def: the emitted code does "
+                   "not compile (SyntaxError: name 's' is parameter and nonlocal), a plain "
+                   "SyntaxError and not an AdjointError")
+def test_nonlocal_in_nested_function():
+    f = make_function("""
+def f(x):
+    s = 1.0
+    def g():
+        nonlocal s
+        s = 2.0
+    g()
+    return np.sum(x) * s
+""")
+    try:
+        check_grads(f, [np.array([0.5, 1.5])])
+    except adjoint.AdjointError:
+        pass
+
+
+@pytest.mark.xfail(strict=True, reason="wrong gradient, silently: a real function of real "
+                   "arguments through complex intermediates, abs(np.sum(x * (1 + 2j))); refuse "
+                   "complex values or differentiate them")
+@pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
+def test_complex_intermediate(optimize):
+    try:
+        check("def f(x):\n    return abs(np.sum(x * (1 + 2j)))\n", [np.array([0.5, 1.5])],
+              optimize=optimize)
+    except adjoint.AdjointError:
+        pass
+
+
+@pytest.mark.xfail(strict=True, reason="a nested def whose default is an outer local, "
+                   "`def g(v, w=x)`: InternalError (emitted g_fwd reads 'x', which nothing "
+                   "defines) instead of a gradient or a refusal with a location")
+def test_nested_default_reads_outer_local(optimize):
+    check("""
+def f(x):
+    def g(v, w=x):
+        return v * w
+    return np.sum(g(x))
+""", [np.array([0.5, 1.5])], optimize=optimize)

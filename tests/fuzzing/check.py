@@ -97,24 +97,25 @@ def _check(f, p: Program) -> Outcome:
 
 
 def _fd_noise(f, p: Program, optimize: bool) -> bool:
-    """Whether central differences with some other step agree with the gradient: then the
-    disagreement came from rounding or curvature, not from adjoint."""
+    """Whether central differences along check_grads' own directions come to the gradient
+    as the step shrinks: then the disagreement came from curvature or rounding, not from
+    adjoint (the generator checked that no branch switches within those steps)."""
     grads = adjoint.grad(f, wrt=p.wrt, optimize=optimize)(*copy.deepcopy(p.args))
     positions = [k for k, a in enumerate(p.args) if not isinstance(a, int)]
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(0)  # the directions of check_grads(..., seed=0)
     for k, g in zip(positions, grads, strict=True):
         x = p.args[k]
         v = float(rng.normal()) if np.ndim(x) == 0 else rng.normal(size=np.shape(x))
         analytic = float(np.sum(g * v))
         errors = []
-        for eps in (1e-3, 1e-4, 1e-5, 1e-7):
+        for eps in (1e-5, 1e-7, 1e-8, 1e-9):
             values = []
             for step in (eps, -eps):
                 args = copy.deepcopy(p.args)
                 args[k] = x + step * v
                 values.append(f(*args))
             errors.append(abs((values[0] - values[1]) / (2 * eps) - analytic))
-        if min(errors) > 1e-5 * (1 + abs(analytic)):
+        if min(errors) > 1e-4 * (1 + abs(analytic)):
             return False
     return True
 
