@@ -344,9 +344,10 @@ def f(x, y):
 """, args, (0, 1), optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="after `x, y = y, x`, an argument whose value is not "
-                   "read gets the float 0.0 as gradient (shape ()), not zeros of its shape")
 def test_gradient_shape_after_swap(optimize):
+    """Used to fail: after `x, y = y, x`, an argument whose value is not read gets the float 0.0
+    as gradient (shape ()), not zeros of its shape.
+    """
     check("""
 def f(x, y):
     x, y = y, x
@@ -428,3 +429,27 @@ def f(x):
         return v * w
     return np.sum(g(x))
 """, [np.array([0.5, 1.5])], optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="a return inside a loop, not taken: the final return "
+                   "pushes the result name on f_undo_stack before anything defines it "
+                   "(UnboundLocalError)")
+def test_return_in_loop_not_taken(optimize):
+    check("""
+def f(x, c):
+    for k in range(1):
+        if c > 0.95:
+            return np.sum(x)
+    return c
+""", [np.array([0.4]), 0.5], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="wrong gradient, silently: `x = np.hypot(x, 2.0)` (or "
+                   "np.logaddexp, np.logaddexp2: rules that read both ans and their argument) in "
+                   "a branch or a loop: the adjoint reads the new x where the rule means the old "
+                   "one, x_bar = safe_ratio(x_bar * x_new, x_new)")
+@pytest.mark.parametrize("expr", ["np.hypot(x, 2.0)", "np.logaddexp(x, 0.5)"])
+@pytest.mark.parametrize("header", ["if c > 0.0:", "for i in range(2):"])
+def test_rule_reading_result_and_overwritten_argument(expr, header, optimize):
+    check(f"def f(x, c):\n    {header}\n        x = {expr}\n    return np.sum(x)\n",
+          [np.array([0.411, -0.691, -1.377]), 1.0], optimize=optimize)
