@@ -197,6 +197,7 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
     # forward
     exp_ypred_stack = []
     log_shifted_stack = []
+    predict_main_params_stack = []
     predict_saved_stack = []
     prod_stack = []
     sum_exp_ypred_shifted_stack = []
@@ -210,6 +211,7 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
         sequence_t = sequence[t]
         predict_main_params, predict_saved = predict_fwd(main_params, extra_params, state, sequence_t)
         predict_saved_stack.append(predict_saved)
+        predict_main_params_stack.append(predict_main_params)
         ypred, state = predict_main_params
         exp_ypred = np.exp(ypred)
         exp_ypred_stack.append(exp_ypred)
@@ -240,6 +242,7 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
     state_bar = 0.0
     for t in reversed(t_range):
         predict_saved = predict_saved_stack.pop()
+        predict_main_params = predict_main_params_stack.pop()
         exp_ypred = exp_ypred_stack.pop()
         sum_exp_ypred_shifted = sum_exp_ypred_shifted_stack.pop()
         log_shifted = log_shifted_stack.pop()
@@ -257,6 +260,7 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
         ypred_bar = ypred_bar + exp_ypred_bar * exp_ypred
         # grad of: ypred, state = predict(main_params, extra_params, state, sequence[t])
         predict_main_params_bar = (ypred_bar, state_bar)
+        predict_main_params_bar = runtime.densify(predict_main_params_bar, predict_main_params)
         main_params_part, extra_params_part, state_part = predict_bwd(predict_saved, predict_main_params_bar)
         main_params_bar += main_params_part
         extra_params_bar += extra_params_part

@@ -155,21 +155,22 @@ def liveness(body: list, live_out: set) -> dict[int, set]:
             live = block(s.body, set(live)) | block(s.orelse, set(live))
             return live | ir.uses(s)
         if isinstance(s, (For, While)):
-            # iterate to a fixpoint: what is live at the top of the body is live at its end
-            inner = set(live)
-            while True:
+            # iterate to a fixpoint: what is live at the top of the body is live at its end;
+            # from the fixpoint an enclosing loop's earlier trip reached (it only grows)
+            inner = set(live) | loops.get(id(s), set())
+            while loops.get(id(s)) != inner:
                 top = block(s.body, set(inner))
                 if isinstance(s, While):
                     top = block(s.prelude, top | ir.uses(s))
-                new = inner | top
-                if new == inner:
-                    break
-                inner = new
+                if top <= inner:
+                    loops[id(s)] = set(inner)
+                inner |= top
             return (inner | live | ir.uses(s)) - ({s.target} if isinstance(s, For) else set())
         if isinstance(s, ir.Return):
             return ir.uses(s)
         return (live - ir.defs(s)) | ir.uses(s)
 
+    loops: dict[int, set] = {}
     block(body, set(live_out))
     return after
 
@@ -284,17 +285,19 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
             if isinstance(s, If):
                 state = join(block(s.body, dict(state)), block(s.orelse, dict(state)))
             elif isinstance(s, (For, While)):
-                head = dict(state)
-                while True:
+                # the loop head only grows, also across trips of enclosing loops: start
+                # from what it was, so nested loops cost no more than their depth times
+                head = join(heads[id(s)], state) if id(s) in heads else dict(state)
+                while heads.get(id(s)) != head:
+                    heads[id(s)] = head
                     inner = block(s.prelude, dict(head)) if isinstance(s, While) else dict(head)
-                    new = join(head, block(s.body, inner))
-                    if new == head:
-                        break
-                    head = new
-                state = head
+                    head = join(head, block(s.body, inner))
+                state = block(s.prelude, dict(head)) if isinstance(s, While) else dict(head)
             else:
                 state = transfer(s, state)
         return state
+
+    heads: dict[int, dict] = {}
 
     block(fn.body, {p.name: frozenset({(("param", p.name), "new")}) for p in fn.params})
     return before
@@ -606,6 +609,9 @@ def shapes(fn: ir.Function, kind: dict[str, str]) -> dict[str, object]:
 # ---------------------------------------------------------------- to be recorded
 
 
+ENTRY = 0  # in reads: what the reverse sweep reads of the function's entry (no statement)
+
+
 @dataclass
 class Place:
     pos: int
@@ -663,14 +669,17 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
     """Which overwritten values the reverse sweep needs, from what each statement's adjoint
     reads (`reads`: id(stmt) -> names; `value_reads`: the subset read for their values)."""
     where = places(fn)
+    where[ENTRY] = Place(0, 0, (), id(fn.body), True)
     plan = Plan()
     params = {p.name for p in fn.params}
     # read positions: a compound statement's adjoint reads at its end (it runs first)
     read_at: dict[str, list] = defaultdict(list)
     for sid, names in reads.items():
-        s, pl = stmts[sid], where[sid]
+        s, pl = stmts.get(sid), where[sid]
         for n in names:
-            if isinstance(s, (If, For, While)):
+            if sid == ENTRY:  # the arguments as they came in
+                pos = 0
+            elif isinstance(s, (If, For, While)):
                 pos = pl.end + 0.5
             elif n in ir.defs(s):  # the statement's own result (ans), or its old value
                 pos = pl.pos - 0.5 if n in ir.uses(s) else pl.pos + 0.5

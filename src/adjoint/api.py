@@ -31,6 +31,7 @@ from .naming import Namer
 RESERVED = {"runtime", "np", "math", "operator", "range", "reversed", "len", "None", "slice",
             "Ellipsis", "float", "_"}
 BASE_NAMESPACE = {"runtime": runtime, "np": np, "math": math, "operator": operator}
+DEEP = 8000  # the recursion limit while compiling: a 2000-term sum is ~6000 frames deep
 
 
 @dataclass
@@ -65,6 +66,17 @@ class Program:
             bindings: dict | None = None, names: tuple = (), kinds: tuple = ((), ())):
         """parse, normalize, reverse (activity inside), optimize."""
         src = parse_.parse(fn, bindings)
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, DEEP))  # libcst walks deep expressions recursively
+        try:
+            return self._add(src, fn, wrt, mode, as_tuple, bindings, names, kinds)
+        except RecursionError:
+            raise src.error(src.funcdef, f"{src.name} nests expressions or blocks too deeply "
+                            "for adjoint; name some intermediate values") from None
+        finally:
+            sys.setrecursionlimit(limit)
+
+    def _add(self, src, fn, wrt, mode, as_tuple, bindings, names, kinds):
         namer = Namer(RESERVED | self.names.taken)
         normalized = normalize_.normalize(src, namer)
         self.compiled.append(fn)

@@ -429,19 +429,24 @@ class Sweep:
             if self.bar(result.id) != self.seed:
                 out.append(self.assign(self.bar(result.id), (Ref(self.seed),)))
         out += self.block(self.fn.body[:-1], pops_for=self.fn.body)
+        if dry:
+            self.epilogue()  # records that it reads the arguments as they came in
         return out
 
     def epilogue(self) -> list[Line]:
         """Gradients with the type and shape of their argument."""
+        self.current = activity.ENTRY
         out = []
         for w in self.wrt:
             if w not in self.defined and w not in self.seqs:
-                out.append(self.assign(self.bar(w), (RUNTIME, ".zeros_like(", Ref(w), ")")))
+                out.append(self.assign(self.bar(w), (RUNTIME, ".zeros_like(", ShapeRef(w),
+                                                     ")")))
             elif w not in self.defined:
-                out.append(self.assign(self.bar(w), (RUNTIME, ".densify(0.0, ", Ref(w), ")")))
+                out.append(self.assign(self.bar(w), (RUNTIME, ".densify(0.0, ", ShapeRef(w),
+                                                     ")")))
             elif w in self.zeroed or w in self.seqs:
                 out.append(self.assign(self.bar(w), (RUNTIME, ".densify(", Ref(self.bar(w)),
-                                                     ", ", Ref(w), ")")))
+                                                     ", ", ShapeRef(w), ")")))
         return out
 
     def block(self, body: list, pops_for: list | None = None, origin=None) -> list:
@@ -515,13 +520,17 @@ class Sweep:
         if t is not None and t in self.active:
             if t in self.defined:
                 g = self.bar(t)
-                maybe_zero = t in self.zeroed
-                if maybe_zero and not self.elementwise_rule(s):
+                maybe_zero = t in self.zeroed  # g may be 0.0, standing for zeros
+                sparse = ("items", t) in self.zeroed  # g is a tuple whose items may be 0.0
+                if (maybe_zero and not self.elementwise_rule(s)) or (
+                        sparse and s.adjoint is not None):
                     # a rule that needs g's shape gets real zeros, not the 0.0 that stands
-                    # for them (the 0.0 came from a branch or loop where t was not read)
+                    # for them (the 0.0 came from a branch or loop where t was not read), and
+                    # so does the split adjoint of a user function (rules take 0.0 items)
                     first.append(self.assign(g, (RUNTIME, ".densify(", Ref(g), ", ",
                                                  ShapeRef(t), ")")))
-                    maybe_zero = False
+                    maybe_zero = sparse = False
+                maybe_zero |= sparse and s.prim.kind in ("tuple", "list", "dict")
                 self.defined.discard(t)
                 self.owned.discard(t)
                 contributions = self.contributions(s, g)
@@ -801,6 +810,9 @@ class Sweep:
                 self.defined.discard(t)
             return []
         items = [(Ref(self.bar(t)),) if t in self.defined else ("0.0",) for t in s.targets]
+        if s.value.id not in self.defined and any(
+                t not in self.defined or t in self.zeroed for t in s.targets):
+            self.zeroed.add(("items", s.value.id))  # an item may be 0.0
         for t in s.targets:
             self.defined.discard(t)
         tup = ("(", *ir.join(items), ",)" if len(items) == 1 else ")")
