@@ -712,6 +712,8 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
                     plan.renames.setdefault(id(d), {})[name] = None
                 else:
                     plan.saves.setdefault(id(d), {})[name] = "before"
+                    if name not in params and not _defined_before(fn, name, where, id(d)):
+                        plan.preinit.add(name)  # a path may reach d with name unbound
                 continue
             loop = dp.loops[-1]
             in_loop_defs = [x for x in defs_of[name] if inside(id(x), loop)]
@@ -835,8 +837,8 @@ def _within_block(where: dict, sid: int, d, dp: Place) -> bool:
 
 
 def _defined_before(fn: ir.Function, name: str, where: dict, loop_id: int) -> bool:
-    """Whether `name` surely has a value when the loop `loop_id` starts: bound by a statement
-    that runs before it in the same block or in an enclosing one."""
+    """Whether `name` surely has a value when the statement (often a loop) `loop_id` starts:
+    bound by a statement that runs before it in the same block or in an enclosing one."""
 
     def search(body: list) -> bool | None:
         for k, s in enumerate(body):

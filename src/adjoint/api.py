@@ -31,7 +31,6 @@ from .naming import Namer
 RESERVED = {"runtime", "np", "math", "operator", "range", "reversed", "len", "None", "slice",
             "Ellipsis", "float", "_"}
 BASE_NAMESPACE = {"runtime": runtime, "np": np, "math": math, "operator": operator}
-DEEP = 8000  # the recursion limit while compiling: a 2000-term sum is ~6000 frames deep
 
 
 @dataclass
@@ -66,17 +65,6 @@ class Program:
             bindings: dict | None = None, names: tuple = (), kinds: tuple = ((), ())):
         """parse, normalize, reverse (activity inside), optimize."""
         src = parse_.parse(fn, bindings)
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, DEEP))  # libcst walks deep expressions recursively
-        try:
-            return self._add(src, fn, wrt, mode, as_tuple, bindings, names, kinds)
-        except RecursionError:
-            raise src.error(src.funcdef, f"{src.name} nests expressions or blocks too deeply "
-                            "for adjoint; name some intermediate values") from None
-        finally:
-            sys.setrecursionlimit(limit)
-
-    def _add(self, src, fn, wrt, mode, as_tuple, bindings, names, kinds):
         namer = Namer(RESERVED | self.names.taken)
         normalized = normalize_.normalize(src, namer)
         self.compiled.append(fn)
@@ -368,8 +356,15 @@ def _gradient(fn, wrt, value: bool, optimize: bool):
 def _check_args(fn, params, args, kwargs) -> None:
     names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
     for k, name in enumerate(names):
-        if name in params and (k < len(args) or name in kwargs):
-            _check_value(fn, name, args[k] if k < len(args) else kwargs[name])
+        if not (k < len(args) or name in kwargs):
+            continue
+        value = args[k] if k < len(args) else kwargs[name]
+        if name in params:
+            _check_value(fn, name, value)
+        elif isinstance(value, complex) or (
+                type(value) is np.ndarray and value.dtype.kind == "c"):
+            raise ApiError(f"cannot differentiate {fn.__name__}: its argument {name} is "
+                           "complex, and adjoint's rules are for real values")
 
 
 def _check_value(fn, name: str, value) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,9 +64,20 @@ REFUSED_STATEMENTS = {
 }
 
 
+DEEP = 8000  # the recursion limit while normalizing: a 2000-term sum is ~6000 frames deep
+
+
 def normalize(source: Source, namer: naming.Namer) -> ir.Function:
     """The function in `source`, in A-normal form."""
-    return Normalizer(source, namer).function()
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, DEEP))  # libcst walks nested expressions recursively
+    try:
+        return Normalizer(source, namer).function()
+    except RecursionError:
+        raise source.error(source.funcdef, f"{source.name} nests expressions or blocks too "
+                           "deeply for adjoint; name some intermediate values") from None
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 class Normalizer:
@@ -522,7 +534,10 @@ class Normalizer:
     def _expr(self, node, target, hint_prefix=None) -> ir.Atom:
         if isinstance(node, cst.Name):
             return self.name(node)
-        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
+        if isinstance(node, cst.Imaginary):
+            raise self.error(node, f"the complex number {node.value} is not supported: "
+                             "adjoint's rules are for real values")
+        if isinstance(node, (cst.Integer, cst.Float)):
             return Const(ast.literal_eval(node.value), node.value)
         if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
             text = self.source.code(node)
@@ -735,6 +750,18 @@ class Normalizer:
             if n in self.nested:
                 raise self.error(node, f"{name} calls {n}, another function defined inside "
                                  f"{self.source.name}; define them at module level")
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            if param.default is None:
+                continue
+            read = {n.value for n in _names_in(param.default)} & self.locals
+            if read:  # evaluated where the def runs, which the lifted function cannot see
+                raise self.error(param.default, f"the default of {param.name.value} reads "
+                                 f"{sorted(read)[0]}, a local of {self.source.name}; pass it "
+                                 "as an argument instead")
+        for inner in _statements_of(node, (cst.Nonlocal, cst.Global)):
+            raise self.error(inner, f"{name} rebinds a name of an enclosing scope "
+                             f"({self.source.code(inner).strip()}); return the value instead")
         self.nested[name] = parse_.Nested(self.source, node, code, free)
 
     def call(self, node: cst.Call, target, statement: bool = False) -> ir.Atom:
@@ -1110,3 +1137,28 @@ def _loop_level(body: list):
             yield from _loop_level(s.body)
             yield from _loop_level(s.orelse)
 
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    """The Name nodes inside an expression."""
+    found: list[cst.Name] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            found.append(n)
+
+    node.visit(V())
+    return found
+
+
+def _statements_of(node: cst.CSTNode, kinds: tuple) -> list:
+    """The nodes of the given kinds inside node."""
+    found: list = []
+
+    class V(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            if isinstance(n, kinds):
+                found.append(n)
+            return True
+
+    node.visit(V())
+    return found

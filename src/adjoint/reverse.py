@@ -37,6 +37,11 @@ class ShapeRef(Ref):
     keep the shape do not need to save it."""
 
 
+class AnsRef(Ref):
+    """The result of the statement a rule differentiates (`ans` in its formula), apart from
+    an argument of the same name: in `x = np.hypot(x, 2.0)` the formula reads both."""
+
+
 def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad",
             as_tuple: bool | None = None, scalar_params: set[str] = frozenset(),
             int_params: set[str] = frozenset(), program=None,
@@ -659,7 +664,7 @@ class Sweep:
             raise self.error(s, f"cannot match the arguments of {rules.name_of(rule.fn)} to "
                              f"its signature: {exc}") from None
         bound.apply_defaults()
-        env = {"g": (Ref(g),), "ans": (Ref(s.target),), **self.modules}
+        env = {"g": (Ref(g),), "ans": (AnsRef(s.target),), **self.modules}
         active_params = []
         for name, value in bound.arguments.items():
             kind = rule.signature.parameters[name].kind
@@ -936,10 +941,10 @@ def index_value(index: ir.Index) -> ir.Parts:
 
 
 def _swap(parts, old: str, new: str):
+    """The parts, reading the result of their statement from `new`."""
     if isinstance(parts, IndexAdd):
         return parts
-    return tuple(Ref(new) if isinstance(p, Ref) and p.name == old and not isinstance(
-        p, ShapeRef) else p for p in parts)
+    return tuple(Ref(new) if isinstance(p, AnsRef) and p.name == old else p for p in parts)
 
 
 # runtime helpers that return a new array (never one of their arguments)
