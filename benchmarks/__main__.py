@@ -101,8 +101,9 @@ def ratio_section(workload_names=None, tool_names=None, *, quick=False, rounds=N
     if footnotes:
         parts += ["", footnotes]
     if any(r.workload.name in ratios.TARGETS for r in rows) and "adjoint" in names:
-        parts += ["", "### adjoint against the targets of issue 7",
-                  "", "Measured here (the issue's 2-core figures in parentheses).", "",
+        parts += ["", "### adjoint against its goals",
+                  "", "Measured here; in parentheses, reference figures from a 2-core machine.",
+                  "",
                   ratios.targets_table(rows)]
     return "\n".join(parts)
 

@@ -210,7 +210,7 @@ def notes(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-# The targets of issue 7: gradient/primal on a 2-core machine.
+# Reference figures of the other tools: gradient/primal on a 2-core machine.
 TARGETS = {
     "scalar_loop": {"hand-written": 2.35, "autograd": 1537, "PyTorch": 618},
     "mlp": {"hand-written": 1.85, "autograd": 4.7, "PyTorch": 2.45},
@@ -222,10 +222,10 @@ TARGETS = {
 
 
 def targets_table(rows: list[Row]) -> str:
-    """adjoint against the issue's goals, each as adjoint's figure divided by the other tool's
+    """adjoint against its goals, each as adjoint's figure divided by the other tool's
     figure measured here: within 1.2x of hand-written, below autograd (100x below on the
-    scalar loop) and below PyTorch eager. The issue's own figures are in parentheses."""
-    lines = ["| workload | adjoint | hand-written (issue) | autograd (issue) | PyTorch (issue) "
+    scalar loop) and below PyTorch eager. The reference figures are in parentheses."""
+    lines = ["| workload | adjoint | hand-written (ref.) | autograd (ref.) | PyTorch (ref.) "
              "| adjoint ÷ hand (goal ≤ 1.2) | adjoint ÷ autograd (goal < 1; scalar loop "
              "≤ 0.01) | adjoint ÷ PyTorch (goal < 1) |", "|" + "---|" * 8]
     for row in rows:
