@@ -69,6 +69,10 @@ def batch(number: int, size: int, counts: dict, known: dict, shrink_seconds: flo
 
 
 def campaign(total: int, seconds: float, first_seed: int, shrink_seconds: float) -> int:
+    # hypothesis has no public limit on shrinking time (its own is 5 minutes)
+    from hypothesis.internal.conjecture import engine
+    if hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        engine.MAX_SHRINKING_SECONDS = shrink_seconds
     counts = {"ok": 0, "wrong": 0, "error": 0}
     known: dict[str, int] = {}  # signature -> programs that failed that way
     start = time.monotonic()

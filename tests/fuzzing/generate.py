@@ -243,8 +243,7 @@ class Var:
     shape: tuple = ()  # of the array, or of each item of the list
     lo: int = 0  # an int's range
     hi: int = 0
-    owned: bool = False  # an array no other name shares: writable in place
-    fixed: bool = False  # a loop counter: never reassigned
+    owned: bool = False  # no other name shares its memory: writable in place
 
 
 @dataclass
@@ -279,8 +278,7 @@ class Gen:
         self.env: dict[str, Var] = dict(params)
         self.trips = 1  # iterations of the loops around the current statement
         self.loop = None  # 'for' or 'while' when inside a loop
-        self.branches = 0  # if statements around the current statement
-        self.fixed: set[str] = set()
+        self.fixed: set[str] = set()  # loop counters and items: never reassigned
 
     # ---- drawing; the first option is the simplest, where shrinking goes
 
@@ -838,25 +836,19 @@ class Gen:
             w = b.get(n)
             if w is not None and (w.kind, w.shape) == (v.kind, v.shape):
                 out[n] = Var(v.kind, v.shape, min(v.lo, w.lo), max(v.hi, w.hi),
-                             v.owned and w.owned, v.fixed)
+                             v.owned and w.owned)
         return out
 
     def if_(self, depth: int) -> list:
         cond = self.cond(2)
         before = self.snapshot()
-        self.branches += 1
         body = self.block(depth + 1, 3)
-        after_body, self.env = self.env, self.snapshot_of(before)
+        after_body, self.env = self.env, copy.deepcopy(before)
         orelse = None
         if self.chance(0.5):
             orelse = self.block(depth + 1, 3) if self.chance(0.7) else self.if_(depth + 1)
-        self.branches -= 1
         self.env = self.merge(after_body, self.env)
         return [Block("if {0}:", (cond,), body, orelse)]
-
-    @staticmethod
-    def snapshot_of(env: dict) -> dict:
-        return copy.deepcopy(env)
 
     def loop_body(self, depth: int, trips: int, kind: str, setup=None) -> list:
         before = self.snapshot()
@@ -896,7 +888,7 @@ class Gen:
         i = self.b.fresh("i")
 
         def setup():
-            self.env[i] = Var("i", lo=lo, hi=hi, fixed=True)
+            self.env[i] = Var("i", lo=lo, hi=hi)
             self.fixed.add(i)
 
         body = self.loop_body(depth, trips, "for", setup)
@@ -930,12 +922,12 @@ class Gen:
             header = f"for {item} in {a}:"
 
         def setup():
-            self.env[item] = Var(self.kind_of(s[1:]), s[1:], fixed=True)
+            self.env[item] = Var(self.kind_of(s[1:]), s[1:])
             self.fixed.add(item)
             if form == "enumerate":
-                self.env[counter] = Var("i", lo=0, hi=s[0] - 1, fixed=True)
+                self.env[counter] = Var("i", lo=0, hi=s[0] - 1)
             if form == "zip":
-                self.env[other_item] = Var(self.kind_of(s[1:]), s[1:], fixed=True)
+                self.env[other_item] = Var(self.kind_of(s[1:]), s[1:])
                 self.fixed.add(other_item)
 
         body = self.loop_body(depth, trips, "for", setup)
@@ -952,7 +944,7 @@ class Gen:
             cond = Expr("{0} and {1}", (cond, self.cmp(1)), op=True)
 
         def setup():
-            self.env[k] = Var("i", lo=1, hi=K, fixed=True)
+            self.env[k] = Var("i", lo=1, hi=K)
             self.fixed.add(k)
 
         body = self.loop_body(depth, K, "while", setup)
