@@ -541,3 +541,72 @@ def f(x, c):
                    "is 0)")
 def test_power_zero_at_zero(optimize):
     check("def f(x):\n    t = x * 0.0\n    return t ** 0 * x\n", [0.5], optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="wrong gradient, silently: a return that ends a loop "
+                   "trip after an inner loop that holds another (not taken) return: the reverse "
+                   "sweep skips the adjoint of the return taken (`if not returned:`), so the "
+                   "gradient for A is 0")
+def test_return_after_inner_loop_with_return(optimize):
+    check("""
+def f(A, c):
+    for k in range(2):
+        for j in range(2):
+            if c > 1.0:
+                return c
+        return np.sum(A * A)
+    return c
+""", [np.array([[1.236, -0.729], [0.807, 0.078]]), -0.485], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="a list appended to and read only on a path not taken: "
+                   "the reverse sweep pairs the list with its adjoint by zip(strict=True) and "
+                   "fails (ValueError: zip() argument 2 is longer than argument 1)")
+def test_appended_list_read_only_on_path_not_taken(optimize):
+    check("""
+def f(x, c):
+    acc = [x]
+    acc.append(x)
+    if c > 0.95:
+        return np.sum(np.stack(acc))
+    return np.sum(x)
+""", [np.array([0.4]), 0.5], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="false refusal: `a, b = h(x, c)` where h returns "
+                   "(q, abs(np.sin(q * np.ones(4)))): writing b[0] is refused as b may share x's "
+                   "memory, but nothing h returns reads p")
+def test_write_into_fresh_item_of_tuple_call(optimize):
+    check("""
+def h(p, q):
+    return q, abs(np.sin(q * np.ones(4)))
+
+def f(x, c):
+    a, b = h(x, c * 1.0)
+    b[0] = a
+    return np.sum(b) + np.sum(x)
+""", [np.array([0.4, 0.3]), 0.5], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="false refusal: `s = c; s += 0.5` on a float is "
+                   "refused as an in-place write while c may share its memory; numbers are "
+                   "never written in place (and the message suggests s = s.copy())")
+def test_augmented_assignment_to_copy_of_float(optimize):
+    check("""
+def f(x, c):
+    s = c
+    s += 0.5
+    return np.sum(x) * s * c
+""", [np.array([0.4, 0.3]), 0.5], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="wrong gradient, silently: `x = x[::-1]` (a subscript "
+                   "of the name it rebinds) in a loop or a branch: the adjoint sets x_bar to zeros "
+                   "before it adds x_bar into it, so the gradient is 0 (x = x[0:2] fails to "
+                   "broadcast)")
+@pytest.mark.parametrize("body", ["x = x[::-1]", "x = x[[2, 0, 1]]", "x = x[0:2]"])
+@pytest.mark.parametrize("header", ["for k in range(2):", "if x[0] < 5.0:"])
+def test_subscript_of_the_name_it_rebinds(body, header, optimize):
+    check(f"def f(x):\n    {header}\n        {body}\n"
+          "    return np.sum(x * np.arange(1.0, 1.0 + len(x)))\n",
+          [np.array([-0.26, 1.43, 0.7])], optimize=optimize)
