@@ -610,3 +610,32 @@ def test_subscript_of_the_name_it_rebinds(body, header, optimize):
     check(f"def f(x):\n    {header}\n        {body}\n"
           "    return np.sum(x * np.arange(1.0, 1.0 + len(x)))\n",
           [np.array([-0.26, 1.43, 0.7])], optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="false refusal: `return v` in a loop trip that does not "
+                   "return, then `v -= x[0]`: refused as writing v while f (the result) may "
+                   "share its memory")
+def test_write_after_returning_a_name_on_another_path(optimize):
+    check("""
+def f(x, c):
+    v = float(c)
+    for i in range(2):
+        if i > 5:
+            return v
+        v -= x[0]
+    return v * x[1]
+""", [np.array([0.4, 0.3]), 0.5], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="false refusal: `a, b = b, a` inside a loop, then "
+                   "`b += 1.0`: points-to joins the trips and takes a and b to share memory")
+def test_write_after_swap_in_loop(optimize):
+    check("""
+def f(x, y):
+    a = x * 1.0
+    b = y * 1.0
+    for i in range(2):
+        a, b = b, a
+    b += 1.0
+    return np.sum(a * b)
+""", [np.array([0.4, 0.3]), np.array([0.8, 0.6])], (0, 1), optimize=optimize)
