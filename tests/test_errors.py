@@ -49,6 +49,18 @@ REFUSED = [
      ".sort()", 2, 5),
     ("alias_write", "def f(x):\n    y = x * 1.0\n    z = y\n    y[0] = 5.0\n"
      "    return np.sum(z)\n", UnsupportedSyntax, "may share its memory", 4, 5),
+    ("alias_write_through_call", "def f(x):\n    def h(p):\n        return p, p * 2.0\n"
+     "    y = x * 1.0\n    a, b = h(y)\n    a[0] = 5.0\n    return np.sum(y) + np.sum(b)\n",
+     UnsupportedSyntax, "y may share its memory", 6, 5),
+    ("alias_write_between_items", "def f(x):\n    def h(p):\n        q = p * 1.0\n"
+     "        return q, q\n    a, b = h(x)\n    a[0] = 5.0\n    return np.sum(b)\n",
+     UnsupportedSyntax, "b may share its memory", 6, 5),
+    ("complex_literal", "def f(x):\n    return abs(np.sum(x * (1 + 2j)))\n", UnsupportedSyntax,
+     "complex number 2j", 2, 32),
+    ("nonlocal", "def f(x):\n    s = 1.0\n    def g():\n        nonlocal s\n        s = 2.0\n"
+     "    g()\n    return x * s\n", UnsupportedSyntax, "nonlocal s", 4, 9),
+    ("nested_default_reads_local", "def f(x):\n    def g(v, w=x):\n        return v * w\n"
+     "    return np.sum(g(x))\n", UnsupportedSyntax, "the default of w reads x", 2, 16),
     ("value_or", "def f(x):\n    y = x or 1.0\n    return y\n", UnsupportedSyntax, "and/or", 2, 9),
     ("nested_as_value", "def f(x):\n    g = lambda v: v\n    return np.sum(list(map(g, x)))\n",
      UnsupportedSyntax, "used as a value", 3, 28),

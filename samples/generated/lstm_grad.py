@@ -210,8 +210,8 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
     for t in t_range:
         sequence_t = sequence[t]
         predict_main_params, predict_saved = predict_fwd(main_params, extra_params, state, sequence_t)
-        predict_saved_stack.append(predict_saved)
         predict_main_params_stack.append(predict_main_params)
+        predict_saved_stack.append(predict_saved)
         ypred, state = predict_main_params
         exp_ypred = np.exp(ypred)
         exp_ypred_stack.append(exp_ypred)
@@ -241,8 +241,8 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
     main_params_bar = runtime.zeros_like(main_params)
     state_bar = 0.0
     for t in reversed(t_range):
-        predict_saved = predict_saved_stack.pop()
         predict_main_params = predict_main_params_stack.pop()
+        predict_saved = predict_saved_stack.pop()
         exp_ypred = exp_ypred_stack.pop()
         sum_exp_ypred_shifted = sum_exp_ypred_shifted_stack.pop()
         log_shifted = log_shifted_stack.pop()

@@ -207,6 +207,12 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
         unless it is a list, tuple or dict (whose items are its contents)."""
         return frozenset(o for o in objects if o[0] not in containers)
 
+    def passed(known: CallAliases | None, s: Assign) -> dict:
+        """The callee's parameter names bound to the call's arguments."""
+        if known is None:
+            return {}
+        return {**dict(zip(known.params, s.args, strict=False)), **dict(s.kwargs)}
+
     def age(objects: frozenset, site) -> frozenset:
         """The objects, with those site made last counted among the old."""
         made = {o for o, when in objects if when == "new" and (o == site or (
@@ -241,9 +247,12 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                     shared = views(shared) | contents(state, s.args[0])
             elif p.kind in ("tuple", "list", "dict"):  # a new container holding the args
                 inside |= frozenset().union(*(pts(state, a) for a in args))
-            elif p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key) \
-                    and returns_fresh(p.key) is None:
-                for a in args:  # a user function may return its arguments or their items
+            elif p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key):
+                # a user function may return its arguments or their items
+                known = call_aliases(p.key)
+                bound = passed(known, s)
+                for a in (args if known is None else (bound[n] for n in known.whole
+                                                      if n in bound)):
                     shared |= pts(state, a) | contents(state, a)
                 inside |= shared
             if s.inplace:  # the same array, updated (or a new number)
@@ -254,11 +263,19 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
             state[("items", s.target)] = tuple(pts(state, a) for a in s.args) if packed else ()
             state[("held", s.target)] = tuple(contents(state, a) for a in s.args) if packed \
                 else ()
-            if p.kind == "call" and not rules.lookup(p.key) and returns_fresh(p.key):
-                n = returns_fresh(p.key)  # new objects, one per item
+            known = call_aliases(p.key) if p.kind == "call" and not rules.lookup(
+                p.key) and not rules.is_passive(p.key) else None
+            if known is not None and known.items is not None:
+                bound = passed(known, s)  # one object per item, and what it may share
+
+                def reach(names: frozenset) -> frozenset:
+                    return frozenset().union(*(pts(state, bound[n]) | contents(
+                        state, bound[n]) for n in names if n in bound))
+
                 state[("items", s.target)] = tuple(
-                    frozenset({(("item", site, k), "new")}) for k in range(n))
-                state[("held", s.target)] = (frozenset(),) * n
+                    frozenset({(("item", site, k), "new")}) | reach(names)
+                    for k, names in enumerate(known.items))
+                state[("held", s.target)] = tuple(reach(names) for names in known.items)
         elif isinstance(s, Unpack):
             items = state.get(("items", s.value.id), ()) if isinstance(s.value, Name) else ()
             held = state.get(("held", s.value.id), ()) if isinstance(s.value, Name) else ()
@@ -303,18 +320,26 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
     return before
 
 
-_fresh: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_aliases: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def returns_fresh(obj) -> int | None:
-    """Whether the user function obj returns only values it made itself: never one of its
-    arguments, an item of one, or a view of one (judged from its source). None when it may
-    (or adjoint cannot tell); else the number of items of the tuple it returns when they
-    are all different objects, 0 when that is not known."""
+@dataclass(frozen=True)
+class CallAliases:
+    """What the result of a user function may share with its arguments, judged from its
+    source: `whole`, the parameters whose objects (or their items) the result may be or hold;
+    `items`, for a tuple it packs of different objects, the same per item (else None)."""
+
+    params: tuple[str, ...]
+    whole: frozenset
+    items: tuple[frozenset, ...] | None
+
+
+def call_aliases(obj) -> CallAliases | None:
+    """CallAliases of the user function obj; None when adjoint cannot read it."""
     try:
-        if obj in _fresh:
-            return _fresh[obj]
-        _fresh[obj] = None  # what a recursive call sees while the answer is worked out
+        if obj in _aliases:
+            return _aliases[obj]
+        _aliases[obj] = None  # what a recursive call sees while the answer is worked out
     except TypeError:  # not a function adjoint can read
         return None
     try:
@@ -322,17 +347,25 @@ def returns_fresh(obj) -> int | None:
     except AdjointError:
         return None
     result = fn.body[-1].value
-    if not isinstance(result, Name):
-        _fresh[obj] = 0
-        return 0
+    params = tuple(p.name for p in fn.params)
+    if not isinstance(result, Name):  # a constant
+        _aliases[obj] = CallAliases(params, frozenset(), None)
+        return _aliases[obj]
     state = points_to(fn).get(id(fn.body[-1]), {})
-    objects = state.get(result.id, frozenset()) | state.get(("contents", result.id), frozenset())
-    if any(isinstance(site, tuple) and site[0] == "param" for site, _ in objects):
-        return None
-    items = state.get(("items", result.id), ())
-    distinct = all(a.isdisjoint(b) for k, a in enumerate(items) for b in items[k + 1:])
-    _fresh[obj] = len(items) if distinct else 0
-    return _fresh[obj]
+
+    def reached(objects: frozenset) -> frozenset:
+        return frozenset(site[1] for site, _ in objects
+                         if isinstance(site, tuple) and site[0] == "param")
+
+    whole = reached(state.get(result.id, frozenset()) | state.get(("contents", result.id),
+                                                                  frozenset()))
+    items, held = state.get(("items", result.id), ()), state.get(("held", result.id), ())
+    distinct = len(items) == len(held) and all(
+        a.isdisjoint(b) for k, a in enumerate(items) for b in items[k + 1:])
+    _aliases[obj] = CallAliases(params, whole, tuple(
+        reached(a | b) for a, b in zip(items, held, strict=True)) if items and distinct
+        else None)
+    return _aliases[obj]
 
 
 def mutated_params(fn: ir.Function) -> dict[str, list]:

@@ -155,7 +155,7 @@ class Normalizer:
         body = self.sub_block(fd.body.body)
         if not single:
             body = single_exit(body, self.result, self.namer)
-        body = structure_jumps(body)
+        body = pin_tests(structure_jumps(body), self.namer)
         if not body or not isinstance(body[-1], ir.Return):
             raise self.error(fd, f"{fd.name.value} can end without returning a value; "
                              "adjoint differentiates functions that always return one")
@@ -1104,6 +1104,22 @@ def _flag_breaks(body: list, flag: str, origin) -> list:
         elif isinstance(s, ir.If):
             s.body = _flag_breaks(s.body, flag, origin)
             s.orelse = _flag_breaks(s.orelse, flag, origin)
+        out.append(s)
+    return out
+
+
+def pin_tests(body: list, namer: naming.Namer) -> list:
+    """`if flag:` whose branches rebind flag tests a copy of it, so the reverse sweep, which
+    replays the branch after the forward sweep has run it, reads the value tested."""
+    out: list = []
+    for s in body:
+        for block in ir.blocks(s):
+            block[:] = pin_tests(block, namer)
+        if isinstance(s, ir.If) and isinstance(s.test, Name) and s.test.id in {
+                n for x in ir.walk(s.body + s.orelse) for n in ir.defs(x)}:
+            held = namer.fresh(f"{s.test.id}_tested")
+            out.append(Assign(held, ir.COPY, (s.test,), origin=s.origin))
+            s.test = Name(held)
         out.append(s)
     return out
 

@@ -367,7 +367,7 @@ class Sweep:
         out: list = []
         for s in body:
             saves = self.plan.saves.get(id(s), {})
-            for v, mode in saves.items():
+            for v, mode in sorted(saves.items()):
                 if mode == "before" and getattr(s, "inplace", False):  # a copy: s changes it
                     out.append(self.line((Ref(self.stack(v, True)), ".append(", RUNTIME,
                                           ".snapshot(", Ref(v), "))")))
@@ -377,7 +377,7 @@ class Sweep:
                 out.append(self.line((Ref(self.stack(s.target, True)), ".append(",
                                       *self.slice_of(s), ")")))
             out.extend(self.forward_stmt(s))
-            for v, mode in saves.items():
+            for v, mode in sorted(saves.items()):
                 if mode == "after":
                     out.append(self.line((Ref(self.stack(v)), ".append(", Ref(v), ")")))
         return out
@@ -457,7 +457,7 @@ class Sweep:
     def block(self, body: list, pops_for: list | None = None, origin=None) -> list:
         out: list = []
         for s in (pops_for if pops_for is not None else body):
-            for v, mode in self.plan.saves.get(id(s), {}).items():
+            for v, mode in sorted(self.plan.saves.get(id(s), {}).items()):
                 self.current = id(s)
                 if mode == "after":
                     out.append(self.assign(v, (Ref(self.stack(v)), ".pop()")))
@@ -480,7 +480,7 @@ class Sweep:
         out = []
         if isinstance(s, Assign) and s.target in ir.names(s.args):
             return out  # restored before its contributions (see assign_adjoint)
-        for v, mode in self.plan.saves.get(id(s), {}).items():
+        for v, mode in sorted(self.plan.saves.get(id(s), {}).items()):
             if mode == "before":
                 out.append(self.restore_line(s, v))
         if id(s) in self.plan.slices and isinstance(s, ir.Append):
@@ -601,6 +601,11 @@ class Sweep:
             if len(items) == 1 or x != s.target:
                 for parts, fresh in items:
                     if isinstance(parts, IndexAdd):
+                        if x == s.target:  # x = x[i]: g is x_bar, which own() replaces
+                            held = self.namer.cached(("new bar", x), f"{x}_new_bar")
+                            out.append(self.assign(held, parts.g))
+                            parts = IndexAdd(parts.index, (Ref(held),), parts.basic,
+                                             parts.container)
                         out += self.own(x)
                         out.append(self.index_add(x, parts))
                     else:

@@ -71,8 +71,8 @@ def densify(x_bar, x):
     adjoint of a tuple or dict becomes a tuple or dict."""
     if isinstance(x, dict):
         return {k: densify(0.0 if _is_zero(x_bar) else x_bar[k], v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        items = [densify(b, v) for b, v in zip(_items(x_bar, len(x)), x, strict=True)]
+    if isinstance(x, (list, tuple)):  # x may have grown since: appends not yet undone
+        items = [densify(b, v) for b, v in zip(_items(x_bar, len(x)), x, strict=False)]
         return tuple(items) if isinstance(x, tuple) else items
     if _is_zero(x_bar) and not isinstance(x, (int, float)):
         return zeros_like(x)
@@ -82,8 +82,8 @@ def densify(x_bar, x):
 def owned(x_bar, x):
     """A fresh array of x's shape holding `x_bar`, safe to update in place (for a list or
     dict: a fresh list or dict of fresh items)."""
-    if isinstance(x, (list, tuple)):
-        return [owned(b, v) for b, v in zip(_items(x_bar, len(x)), x, strict=True)]
+    if isinstance(x, (list, tuple)):  # x may have grown since: appends not yet undone
+        return [owned(b, v) for b, v in zip(_items(x_bar, len(x)), x, strict=False)]
     if isinstance(x, dict):
         return {k: owned(0.0 if _is_zero(x_bar) else x_bar[k], v) for k, v in x.items()}
     out = zeros_like(x)
@@ -1250,8 +1250,10 @@ def add_seq(a, b):
         return a
     if isinstance(a, dict):
         return {k: add_seq(a[k], b[k]) for k in a}
-    if isinstance(a, (list, tuple)):
-        return [add_seq(x, y) for x, y in zip(a, b, strict=True)]
+    if isinstance(a, (list, tuple)):  # a zero list may be longer: its list grew later
+        longer = a if len(a) > len(b) else b
+        return [add_seq(x, y) for x, y in zip(a, b, strict=False)] + list(
+            longer[min(len(a), len(b)):])
     return a + b
 
 
