@@ -405,10 +405,13 @@ def check_writes(fn: ir.Function) -> None:
         if others:
             other = sorted(others)[0]
             node = s.origin.node if s.origin else fn.source.funcdef
+            fix = f"copy first ({s.target} = {s.target}.copy())"
+            if isinstance(s, Assign):  # `t += v`: a number is never written in place
+                fix = f"write {s.target} = {s.target} {s.prim.spelling} ... or {fix}"
             raise fn.source.error(
                 node, f"{s.target} is written in place while {other} may share its memory "
-                f"and is read later; copy first ({s.target} = {s.target}.copy()) so the "
-                "derivative through both is right", UnsupportedSyntax)
+                f"and is read later; {fix} so the derivative through both is right",
+                UnsupportedSyntax)
 
 
 # ---------------------------------------------------------------- kinds
