@@ -660,3 +660,16 @@ def f(x, c):
         c = c / x[0]
     return c + np.sum(v)
 """, [np.array([0.907, -0.976, 0.743, 0.766]), -1.297], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="0.0 ** s ** t: the adjoint of t ** s2 at t = 0 with "
+                   "s2 < 1 is inf * 0 = nan, and runtime.power_exponent_adjoint passes the nan to "
+                   "math.log(0.0) (ValueError: math domain error); f is 0 near the point, so the "
+                   "gradient is 0")
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_power_of_zero_base_twice(optimize):
+    check("""
+def f(a, b):
+    t = 0.0 ** np.sum(a * a)
+    return t ** np.sum(b * b)
+""", [np.array([0.126, -0.132, 0.64]), np.array([0.105, -0.536])], (0, 1), optimize=optimize)
