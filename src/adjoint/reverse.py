@@ -55,28 +55,35 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     activity.check_writes(fn)
     link_calls(fn, wrt, namer, program, activity.kinds(
         fn, set(scalar_params) | _annotated(fn, float), set(int_params) | _annotated(fn, int)))
-    plan = activity.Plan()
+    # what to record: from what a dry reverse sweep reads, again until the reads of what is
+    # recorded (restores, recomputations) ask for nothing more
+    plan, mutated = activity.Plan(), None
     for _ in range(8):
         sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params)
         sweep.backward(dry=True)
         index = {id(s): s for s in ir.walk(fn.body)}
-        plan = activity.to_be_recorded(fn, sweep.reads, sweep.value_reads, index, sweep.kinds)
-        if not plan.renames:
+        new = activity.to_be_recorded(fn, sweep.reads, sweep.value_reads, index, sweep.kinds)
+        if new.renames:
+            fn = apply_renames(fn, new.renames, namer)
+            plan, mutated = activity.Plan(), None
+            continue
+        if mutated is None:
+            mutated = activity.mutated_params(fn)
+            if mutated and mode == "split":
+                param, (s, *_) = next(iter(mutated.items()))
+                raise fn.source.error(
+                    s.origin.node if s.origin else fn.source.funcdef,
+                    f"{fn.name} changes its argument {param} in place; a function called by "
+                    "differentiated code must return new values instead")
+        for stmts in mutated.values():  # the reverse sweep undoes every change to an argument
+            for s in stmts:
+                if isinstance(s, Assign):
+                    new.saves.setdefault(id(s), {})[s.target] = "before"
+                else:
+                    new.slices.add(id(s))
+        if new == plan:
             break
-        fn = apply_renames(fn, plan.renames, namer)
-        plan = activity.Plan()
-    mutated = activity.mutated_params(fn)
-    if mutated and mode == "split":
-        param, (s, *_) = next(iter(mutated.items()))
-        raise fn.source.error(s.origin.node if s.origin else fn.source.funcdef,
-                              f"{fn.name} changes its argument {param} in place; a function "
-                              "called by differentiated code must return new values instead")
-    for stmts in mutated.values():  # the reverse sweep undoes every change to an argument
-        for s in stmts:
-            if isinstance(s, Assign):
-                plan.saves.setdefault(id(s), {})[s.target] = "before"
-            else:
-                plan.slices.add(id(s))
+        plan = new
     sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params)
     backward = sweep.backward()
     forward = sweep.forward_sweep()
@@ -871,6 +878,9 @@ class Sweep:
         for _ in range(4):
             self.restore_state(entry)
             body = self.block(s.body, origin=s.origin)
+            if isinstance(s, ir.For):  # each trip binds the target afresh: nothing flows on
+                self.defined.discard(s.target)
+                self.zeroed.discard(s.target)
             missing = self.defined - entry[0]
             # the next (earlier) iteration starts from what this one leaves: 0.0 for an
             # adjoint the body zeroes, or that it no longer defines
