@@ -294,27 +294,57 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
             state[("items", s.target)] = state[("held", s.target)] = ()
         return state
 
-    def block(stmts: list, state: dict) -> dict:
+    def merge(*states: dict | None) -> dict | None:
+        """The join of the states of the paths that reach a point (None: no path does)."""
+        live = [x for x in states if x is not None]
+        if not live:
+            return None
+        out = live[0]
+        for x in live[1:]:
+            out = join(out, x)
+        return out
+
+    def block(stmts: list, state: dict | None) -> dict | None:
+        """The state after stmts; None when every path leaves by break or continue."""
         for s in stmts:
+            if state is None:
+                return None
             if isinstance(s, (SetItem, ir.Append, ir.Return)) or (
                     isinstance(s, Assign) and s.inplace):
                 before[id(s)] = join(before[id(s)], state) if id(s) in before else dict(state)
+            if isinstance(s, ir.Break):
+                jumps[-1][0].append(state)
+                return None
+            if isinstance(s, ir.Continue):
+                jumps[-1][1].append(state)
+                return None
             if isinstance(s, If):
-                state = join(block(s.body, dict(state)), block(s.orelse, dict(state)))
+                state = merge(block(s.body, dict(state)), block(s.orelse, dict(state)))
             elif isinstance(s, (For, While)):
                 # the loop head only grows, also across trips of enclosing loops: start
                 # from what it was, so nested loops cost no more than their depth times
-                head = join(heads[id(s)], state) if id(s) in heads else dict(state)
-                while heads.get(id(s)) != head:
-                    heads[id(s)] = head
+                head = join(heads[id(s)][0], state) if id(s) in heads else dict(state)
+                if id(s) in heads and heads[id(s)][0] == head:
+                    state = dict(heads[id(s)][1])
+                    continue
+                while True:
+                    jumps.append(([], []))
                     inner = block(s.prelude, dict(head)) if isinstance(s, While) else dict(head)
-                    head = join(head, block(s.body, inner))
-                state = block(s.prelude, dict(head)) if isinstance(s, While) else dict(head)
+                    out = block(s.body, inner)
+                    breaks, continues = jumps.pop()
+                    new = merge(head, out, *continues)
+                    if new == head:
+                        break
+                    head = new
+                done = block(s.prelude, dict(head)) if isinstance(s, While) else dict(head)
+                state = merge(done, *breaks)
+                heads[id(s)] = (head, dict(state))
             else:
                 state = transfer(s, state)
         return state
 
-    heads: dict[int, dict] = {}
+    heads: dict[int, tuple[dict, dict]] = {}
+    jumps: list[tuple[list, list]] = []  # per enclosing loop: states at its breaks, continues
 
     block(fn.body, {p.name: frozenset({(("param", p.name), "new")}) for p in fn.params})
     return before

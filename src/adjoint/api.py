@@ -26,10 +26,9 @@ from . import parse as parse_
 from . import reverse as reverse_
 from . import runtime
 from .errors import ApiError
-from .naming import Namer
+from .naming import EMITTED, Namer
 
-RESERVED = {"runtime", "np", "math", "operator", "range", "reversed", "len", "None", "slice",
-            "Ellipsis", "float", "_"}
+RESERVED = set(EMITTED) | {"None", "_"}
 BASE_NAMESPACE = {"runtime": runtime, "np": np, "math": math, "operator": operator}
 
 

@@ -12,6 +12,9 @@ import re
 from collections.abc import Iterable
 
 MAX_LEN = 16  # longer generated names fall back to the operation's name
+# names the emitted code reads for itself: a local of the user's so named is renamed
+EMITTED = frozenset({"runtime", "np", "math", "operator", "range", "reversed", "len", "slice",
+                     "Ellipsis", "float"})
 
 # How a temporary holding `a OP b` is named, by operator word.
 BINOP_NAMES = {

@@ -156,6 +156,13 @@ class Normalizer:
         if not single:
             body = single_exit(body, self.result, self.namer)
         body = pin_tests(structure_jumps(body), self.namer)
+        for param in params:
+            if param.name in naming.EMITTED:
+                raise self.error(fd.params, f"the parameter {param.name} has the name of "
+                                 "something the emitted gradient calls; rename it")
+        clashes = {n for s in ir.walk(body) for n in ir.defs(s)} & naming.EMITTED
+        if clashes:  # a local named like something the emitted code calls: renamed
+            body = ir.rename(body, {n: self.namer.fresh(f"{n}_") for n in sorted(clashes)})
         if not body or not isinstance(body[-1], ir.Return):
             raise self.error(fd, f"{fd.name.value} can end without returning a value; "
                              "adjoint differentiates functions that always return one")

@@ -53,8 +53,12 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     `<f>_fwd`, the primal returning (result, saved values), and `<f>_bwd(saved, seed)`,
     the reverse sweep. `program` compiles the user functions `fn` calls (api.Program)."""
     activity.check_writes(fn)
-    link_calls(fn, wrt, namer, program, activity.kinds(
-        fn, set(scalar_params) | _annotated(fn, float), set(int_params) | _annotated(fn, int)))
+
+    def kinds_of(fn: ir.Function) -> dict[str, str]:
+        return activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
+                              set(int_params) | _annotated(fn, int))
+
+    link_calls(fn, wrt, namer, program, kinds_of(fn))
     # what to record: from what a dry reverse sweep reads, again until the reads of what is
     # recorded (restores, recomputations) ask for nothing more
     plan, mutated = activity.Plan(), None
@@ -67,8 +71,11 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
             fn = apply_renames(fn, new.renames, namer)
             plan, mutated = activity.Plan(), None
             continue
-        if mutated is None:
-            mutated = activity.mutated_params(fn)
+        if mutated is None:  # `q += v` on a number rebinds q: the caller's q is unchanged
+            numbers = {n for n, k in kinds_of(fn).items() if k in ("scalar", "int")}
+            mutated = {p: found for p, stmts in activity.mutated_params(fn).items()
+                       if (found := [s for s in stmts if not (
+                           isinstance(s, Assign) and s.target in numbers)])}
             if mutated and mode == "split":
                 param, (s, *_) = next(iter(mutated.items()))
                 raise fn.source.error(
@@ -627,6 +634,8 @@ class Sweep:
     def contributions(self, s: Assign, g: str) -> list:
         """(input name, parts, fresh, reads ans) for each active input of s."""
         p = s.prim
+        if not any(self.is_active(a) for a in (*s.args, *(v for _, v in s.kwargs))):
+            return []  # a constant, whatever computed it
         gp = (Ref(g),)
         if p.kind == "copy":
             return [(s.args[0].id, gp, False, False)] if self.is_active(s.args[0]) else []
@@ -705,6 +714,8 @@ class Sweep:
             tpl = rule.template(name)
             env_k = dict(env, k=(str(k),)) if k is not None else env
             parts = rules.instantiate(tpl, env_k)
+            if rules.is_zero_product(parts):
+                continue  # this input's share is zero (x ** 0): nothing flows back
             if s.target in self.masked and elementwise(rule.fn):
                 # g may hold the zeros np.where (or clip, maximum) put where a branch was not
                 # taken; keep them zero even through an infinite derivative (0 * inf is nan)

@@ -743,6 +743,26 @@ def instantiate(tpl: Template, env: dict[str, Parts]) -> Parts:
     return fold(out) if constant else out
 
 
+def is_zero_product(parts: Parts) -> bool:
+    """Whether the formula is a product with the factor 0 (`g * 0 * x ** -1`, the base's
+    share in x ** 0): its value is zero everywhere, even where a factor is not finite."""
+    text = _pattern(parts)
+    if "0" not in text:
+        return False
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return False
+
+    def zero(n) -> bool:
+        if isinstance(n, ast.Constant) and type(n.value) in (int, float):
+            return n.value == 0
+        return isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and (
+            zero(n.left) or zero(n.right))
+
+    return zero(node)
+
+
 def fold(parts: Parts) -> Parts:
     """Fold constant arithmetic, drop `* 1`, `** 1`, `+ 0` and runtime keyword arguments
     left at None or False."""

@@ -48,7 +48,9 @@ def unbroadcast(g, x):
 
 
 def _is_zero(g) -> bool:
-    return type(g) is float and g == 0.0
+    """Whether g is the number 0 standing for zeros of any shape (0.0 divided by a NumPy
+    scalar on its way is still one)."""
+    return (type(g) is float or type(g) is np.float64) and g == 0.0
 
 
 def zeros_like(x):
@@ -210,9 +212,11 @@ def power_exponent_adjoint(g, base, ans):
     """Adjoint of the exponent p in base ** p: g * ans * log(base); 0 where ans is 0
     (base 0, p > 0: the result stays 0 as p moves)."""
     if np.ndim(base) == 0 and np.ndim(ans) == 0 and np.ndim(g) == 0:
-        return g * ans * math.log(base) if g * ans != 0 else 0.0
+        if ans == 0 or g == 0:  # also where g is not finite: the result does not move
+            return 0.0
+        return g * ans * (math.log(base) if base > 0 else math.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _keep_zeros(g * ans, g * ans * np.log(base))
+        return np.where((ans == 0) | (g == 0), 0.0, g * ans * np.log(base))
 
 
 def sinc_derivative(x, ans):
