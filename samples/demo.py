@@ -39,7 +39,7 @@ args = mlp.example(batch=16, d_in=4, d_hidden=5, d_out=3)
 grads = generated.grad_loss(*args)
 print(f"loss = {mlp.loss(*args):.6f}")
 print(f"{'parameter':<10}{'shape':<10}{'adjoint[0]':>16}{'finite diff[0]':>18}{'max |diff|':>14}")
-for k, (name, g) in enumerate(zip(["W1", "b1", "W2", "b2"], grads)):
+for k, (name, g) in enumerate(zip(["W1", "b1", "W2", "b2"], grads, strict=True)):
     numeric = central_difference(mlp.loss, list(args), k)
     print(f"{name:<10}{str(np.shape(g)):<10}{np.ravel(g)[0]:>16.8f}{np.ravel(numeric)[0]:>18.8f}"
           f"{np.max(np.abs(g - numeric)):>14.2e}")

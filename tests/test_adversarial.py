@@ -11,6 +11,7 @@ import copy
 import functools
 import io
 import keyword
+import re
 import textwrap
 import tokenize
 
@@ -380,18 +381,27 @@ def test_static_method():
     np.testing.assert_allclose(adjoint.grad(Model.static_loss)(X), np.cos(X))
 
 
-@pytest.mark.xfail(strict=True, reason="grad of a bound method (or a classmethod) "
-                   "differentiates its function with self as the first parameter: grad(m.loss)(x) "
-                   "raises TypeError (missing argument 'x'), not a gradient or an AdjointError")
 @pytest.mark.parametrize("method", ["bound", "classmethod"])
 def test_bound_methods(method):
+    """A bound method differentiates its function with the object passed in front; wrt counts
+    the method's own parameters."""
     fn = Model().loss if method == "bound" else Model.class_loss
-    try:
-        g = adjoint.grad(fn)(X)
-    except adjoint.AdjointError as err:
-        assert "method" in str(err)
-        return
-    np.testing.assert_allclose(g, np.cos(X) * (2.0 if method == "bound" else 1.0))
+    expected = np.cos(X) * (2.0 if method == "bound" else 1.0)
+    for wrt in (0, "x", -1):
+        gradient = adjoint.grad(fn, wrt=wrt)
+        np.testing.assert_allclose(gradient(X), expected)
+        assert "def grad_" in adjoint.source(gradient, X)
+    value, g = adjoint.value_and_grad(fn)(X)
+    np.testing.assert_allclose(g, expected)
+
+
+@pytest.mark.parametrize("wrt, message", [
+    (1, "wrt=1 is out of range: the bound method Model.loss has 1 parameter(s) (x)"),
+    ("self", "wrt='self' names the object Model.loss is bound to"),
+])
+def test_bound_method_wrt_errors(wrt, message):
+    with pytest.raises(adjoint.AdjointError, match=re.escape(message)):
+        adjoint.grad(Model().loss, wrt=wrt)
 
 
 def test_unbound_method_with_respect_to_x():

@@ -132,6 +132,11 @@ def aliases(fn: ir.Function) -> Classes:
                 for a in s.args:
                     if isinstance(a, Name):
                         classes.union(s.target, a.id)
+        if isinstance(s, Assign) and s.tape:  # what a helper saves may hold its result and
+            classes.union(s.tape, s.target)   # its arguments themselves
+            for a in s.args:
+                if isinstance(a, Name):
+                    classes.union(s.tape, a.id)
         elif isinstance(s, Unpack) and isinstance(s.value, Name):
             for t in s.targets:
                 classes.union(t, s.value.id)
@@ -842,9 +847,12 @@ def choose_recompute(fn: ir.Function, plan: Plan, where: dict, kind: dict[str, s
     for s in ir.walk(fn.body):
         for n in ir.defs(s):
             definitions[n] = definitions.get(n, 0) + 1
-    for sid, saves in plan.saves.items():  # a value no trip changes needs no record
+    # a value no trip changes needs no record, when only its new value is read (the value
+    # before the loop may differ)
+    for sid, saves in plan.saves.items():
         d = stmts[sid]
-        if isinstance(d, Assign) and d.adjoint is None and not d.inplace and d.target in saves \
+        if isinstance(d, Assign) and d.adjoint is None and not d.inplace \
+                and saves.get(d.target) == "after" \
                 and definitions[d.target] == 1 and d.target not in mutated \
                 and _invariant(d, stmts, where, mutated):
             del saves[d.target]

@@ -334,6 +334,8 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _gradient(fn, wrt, value: bool, optimize: bool):
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return _bound_gradient(fn, wrt, value, optimize)
     generic = _compiled(fn, wrt, value, optimize)  # errors surface here, at grad(f)
     params = list(generic.wrt)
 
@@ -349,6 +351,47 @@ def _gradient(fn, wrt, value: bool, optimize: bool):
     gradient.__name__ = generic.name
     gradient.__qualname__ = generic.name
     gradient.__adjoint_options__ = (wrt, value, optimize)
+    return gradient
+
+
+def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool):
+    """A bound method (or a classmethod): the gradient of its function, called with the object
+    it is bound to in front; `wrt` counts and names the method's own parameters."""
+    func, bound = method.__func__, method.__self__
+    code = func.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    own = names[1:]
+
+    def shift(w):
+        if isinstance(w, (tuple, list)):
+            return type(w)(shift(x) for x in w)
+        if isinstance(w, bool) or not isinstance(w, (int, str)):
+            return w  # resolve_wrt says what is wrong with it
+        if isinstance(w, int):
+            if not -len(own) <= w < len(own):
+                raise ApiError(f"wrt={w} is out of range: the bound method {func.__qualname__} "
+                               f"has {len(own)} parameter(s) ({', '.join(own)})")
+            return w + 1 if w >= 0 else w
+        if names and w == names[0]:
+            raise ApiError(f"wrt={w!r} names the object {func.__qualname__} is bound to; "
+                           f"differentiate the function {func.__qualname__} and pass the "
+                           "object yourself")
+        return w
+
+    shifted = shift(wrt)
+    inner = _gradient(func, shifted, value, optimize)
+
+    @functools.wraps(method)
+    def gradient(*args, **kwargs):
+        out = inner(bound, *args, **kwargs)
+        gradient.__adjoint__ = inner.__adjoint__
+        return out
+
+    gradient.__adjoint__ = inner.__adjoint__
+    gradient.__wrapped__ = func
+    gradient.__name__ = gradient.__qualname__ = inner.__name__
+    gradient.__adjoint_options__ = (shifted, value, optimize)
+    gradient.__adjoint_bound__ = (bound,)
     return gradient
 
 
@@ -431,6 +474,7 @@ def source(gradient, *args, **kwargs) -> str:
     if args or kwargs:
         fn = gradient.__wrapped__
         wrt, value, optimize = gradient.__adjoint_options__
+        args = (*getattr(gradient, "__adjoint_bound__", ()), *args)
         compiled = _compiled(fn, wrt, value, optimize, kinds_of(fn, args, kwargs))
     return compiled.source
 

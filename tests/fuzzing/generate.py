@@ -39,7 +39,6 @@ from hypothesis import strategies as st
 # delete an entry when its bug is fixed, and the generator writes the construct again.
 AVOID = {
     "swap_in_loop": "test_write_after_swap_in_loop",  # for: a, b = b, a; then b += 1
-    "write_helper_result": "test_write_into_a_helper_result_it_saved",  # q = h(x); q[0] += c
 }
 
 MARGIN = 1e-3  # no comparison or kink this close to switching at the drawn point
