@@ -706,3 +706,38 @@ def f(c):
     q[0, 0] += c
     return np.sum(q)
 """, [-1.45], optimize=optimize)
+
+
+def test_helper_augmented_assignment_to_float_of_argument(optimize):
+    """Used to fail: a helper's `q += q` on a parameter passed float(c) was refused as a change
+    to its argument in place: float() of an argument of unknown kind was not known to be a
+    number.
+    """
+    check("""
+def h(p, q):
+    q += q
+    return q * p
+
+def f(x, c):
+    return np.sum(h(x, float(c)))
+""", [np.array([0.411, 1.2]), -0.691], (0, 1), optimize=optimize)
+
+
+def test_statement_after_two_ifs_that_may_jump(optimize):
+    """Used to fail, silently: in a loop, after an `if` that may break and a second `if` that
+    may return, the statement after both ran twice on the path taking neither (the rest of the
+    body moved into both arms of the first `if` was copied after the second had taken it in),
+    so the emitted primal computed another function (gradient 2.01, central differences 0.50).
+    """
+    check("""
+def f(x, s):
+    for i in range(2):
+        if s < 1.0:
+            if s > 0.3:
+                break
+        if s > 2.6:
+            if s > 5.0:
+                return np.sum(x)
+        x = x * 2.0
+    return np.sum(x)
+""", [np.array([-1.001, 0.5]), 3.0], (0, 1), optimize=optimize)

@@ -518,7 +518,9 @@ def kinds(fn: ir.Function, scalar_params: set[str] = frozenset(),
         if p.kind == "call":
             if p.key in INT_FUNCS:
                 return "int"
-            if (p.key in SCALAR_FUNCS or isinstance(p.key, np.ufunc)) and numeric and args:
+            if p.key in SCALAR_FUNCS and p.key is not abs and args:
+                return "scalar"  # float() and the math module return a number, whatever
+            if (p.key is abs or isinstance(p.key, np.ufunc)) and numeric and args:
                 return "scalar"
             if p.key is np.shape:
                 return "shape"

@@ -1095,9 +1095,10 @@ def _structure(body: list, jumps: tuple) -> list:
                     s.orelse = _structure(s.orelse + rest, jumps)
                 elif else_jumps:
                     s.body = _structure(s.body + rest, jumps)
-                else:
+                else:  # copy the rest before structuring changes it in place
+                    copies = [_copy(x) for x in rest]
                     s.body = _structure(s.body + rest, jumps)
-                    s.orelse = _structure(s.orelse + [_copy(x) for x in rest], jumps)
+                    s.orelse = _structure(s.orelse + copies, jumps)
                 return out
     return out
 

@@ -23,10 +23,24 @@ from .errors import InternalError, NonScalarOutput
 
 
 def _shape(x) -> tuple:
+    t = type(x)
+    if t is np.ndarray or t is np.float64:  # no dispatch: np.shape costs ten times more
+        return x.shape
+    if t is float or t is int:
+        return ()
     try:
-        return x.shape  # an array: no dispatch (np.shape costs ten times more)
+        return x.shape
     except AttributeError:
         return np.shape(x)
+
+
+def _ndim(x) -> int:
+    t = type(x)
+    if t is np.ndarray:
+        return x.ndim
+    if t is float or t is int or t is np.float64:
+        return 0
+    return np.ndim(x)
 
 
 def unbroadcast(g, x):
@@ -36,6 +50,8 @@ def unbroadcast(g, x):
     gshape, xshape = _shape(g), _shape(x)
     if gshape == xshape:
         return g
+    if not xshape:  # a number broadcast against an array: the sum
+        return g.sum()
     if len(gshape) < len(xshape) or (gshape != xshape and not gshape):
         return np.broadcast_to(g, xshape) * 1.0 if not _is_zero(g) else g
     lead = len(gshape) - len(xshape)
@@ -146,7 +162,7 @@ def restore(x, values):
 
 def check_seed(ans, seed, fname: str):
     """Refuse the default seed 1.0 for a non-scalar result: `grad` needs a scalar."""
-    if type(seed) is float and seed == 1.0 and np.ndim(ans) != 0:
+    if type(seed) is float and seed == 1.0 and _ndim(ans) != 0:
         raise NonScalarOutput(
             f"grad of {fname} needs a scalar result, but {fname} returned an array of shape "
             f"{np.shape(ans)}; reduce it (np.sum, np.mean) or pass {fname}_bar= with the "
@@ -202,7 +218,7 @@ def _keep_zeros(g, out):
 def safe_ratio(num, den):
     """num / den, and 0 where den is 0: the zero subgradient of a norm (hypot, linalg.norm,
     std) at the origin."""
-    if np.ndim(den) == 0 and np.ndim(num) == 0:
+    if _ndim(den) == 0 and _ndim(num) == 0:
         return num / den if den != 0 else 0.0 * num
     zero = den == 0
     return np.where(zero, 0.0, num / np.where(zero, 1.0, den))
@@ -211,7 +227,7 @@ def safe_ratio(num, den):
 def power_exponent_adjoint(g, base, ans):
     """Adjoint of the exponent p in base ** p: g * ans * log(base); 0 where ans is 0
     (base 0, p > 0: the result stays 0 as p moves)."""
-    if np.ndim(base) == 0 and np.ndim(ans) == 0 and np.ndim(g) == 0:
+    if _ndim(base) == 0 and _ndim(ans) == 0 and _ndim(g) == 0:
         if ans == 0 or g == 0:  # also where g is not finite: the result does not move
             return 0.0
         return g * ans * (math.log(base) if base > 0 else math.nan)
@@ -304,7 +320,7 @@ def dist_adjoint(g, p, q, ans):
 def _expand(g, x, axis, keepdims, shape=None):
     """g with the reduced axes put back (length 1), after a reduction of x over `axis`."""
     shape = _shape(x) if shape is None else shape
-    if axis is not None and not keepdims and np.ndim(g):  # a number broadcasts as it is
+    if axis is not None and not keepdims and _ndim(g):  # a number broadcasts as it is
         axes = {axis % len(shape)} if isinstance(axis, int) else {a % len(shape) for a in axis}
         g = g.reshape([1 if k in axes else n for k, n in enumerate(shape)])
     return g, shape
@@ -381,7 +397,7 @@ def prod_adjoint(g, x, ans, axis=None, keepdims=False, initial=None, where=None)
 
 def _prod_others_axes(x, axis):
     """The product of the other entries of each entry's slice, over one or several axes."""
-    nd = np.ndim(x)
+    nd = _ndim(x)
     axes = _axes(axis, nd)
     last = tuple(range(nd - len(axes), nd))
     moved = np.moveaxis(x, axes, last)
@@ -471,9 +487,9 @@ def average_adjoint(g, a, ans, axis=None, weights=None, returned=False, keepdims
     if weights is None:
         return mean_adjoint(g, a, axis, keepdims) if not _is_zero(g) else zeros_like(a)
     w = weights
-    if np.ndim(w) != np.ndim(a):  # 1-d weights along `axis`
-        shape = [1] * np.ndim(a)
-        shape[axis % np.ndim(a)] = np.size(w)
+    if _ndim(w) != _ndim(a):  # 1-d weights along `axis`
+        shape = [1] * _ndim(a)
+        shape[axis % _ndim(a)] = np.size(w)
         w = np.reshape(w, shape)
     g, _ = _expand(g, a, axis, keepdims)
     avg, _ = _expand(ans, a, axis, keepdims)
@@ -533,18 +549,18 @@ def log_softmax_adjoint(g, ans, axis=None):
 
 def matmul_lhs(g, a, b):
     """Adjoint of `a` in a @ b, for vectors, matrices and stacks of matrices."""
-    if np.ndim(b) == 1:
-        return g * b if np.ndim(a) == 1 else unbroadcast(g[..., None] * b, a)
-    if np.ndim(a) == 1:
+    if _ndim(b) == 1:
+        return g * b if _ndim(a) == 1 else unbroadcast(g[..., None] * b, a)
+    if _ndim(a) == 1:
         return unbroadcast((b @ g[..., None])[..., 0], a)
     return unbroadcast(g @ np.swapaxes(b, -1, -2), a)
 
 
 def matmul_rhs(g, a, b):
     """Adjoint of `b` in a @ b."""
-    if np.ndim(a) == 1:
-        return g * a if np.ndim(b) == 1 else unbroadcast(a[:, None] * g[..., None, :], b)
-    if np.ndim(b) == 1:
+    if _ndim(a) == 1:
+        return g * a if _ndim(b) == 1 else unbroadcast(a[:, None] * g[..., None, :], b)
+    if _ndim(b) == 1:
         return unbroadcast((np.swapaxes(a, -1, -2) @ g[..., None])[..., 0], b)
     return unbroadcast(np.swapaxes(a, -1, -2) @ g, b)
 
@@ -552,25 +568,25 @@ def matmul_rhs(g, a, b):
 def dot_lhs(g, a, b):
     """Adjoint of `a` in np.dot(a, b): scalars, vectors, matrices, and N-d arrays (a sum over
     the last axis of a and the second-to-last of b)."""
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    if _ndim(a) == 0 or _ndim(b) == 0:
         return unbroadcast(g * b, a)
-    if np.ndim(a) > 2 or np.ndim(b) > 2:
-        return tensordot_adjoint(g, a, b, ([-1], [max(np.ndim(b) - 2, 0)]), 0)
+    if _ndim(a) > 2 or _ndim(b) > 2:
+        return tensordot_adjoint(g, a, b, ([-1], [max(_ndim(b) - 2, 0)]), 0)
     return matmul_lhs(g, a, b)
 
 
 def dot_rhs(g, a, b):
     """Adjoint of `b` in np.dot(a, b)."""
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    if _ndim(a) == 0 or _ndim(b) == 0:
         return unbroadcast(g * a, b)
-    if np.ndim(a) > 2 or np.ndim(b) > 2:
-        return tensordot_adjoint(g, a, b, ([-1], [max(np.ndim(b) - 2, 0)]), 1)
+    if _ndim(a) > 2 or _ndim(b) > 2:
+        return tensordot_adjoint(g, a, b, ([-1], [max(_ndim(b) - 2, 0)]), 1)
     return matmul_rhs(g, a, b)
 
 
 def tensordot_adjoint(g, a, b, axes, k: int):
     """Adjoint of a (k=0) or b (k=1) in np.tensordot(a, b, axes), through einsum_adjoint."""
-    na, nb = np.ndim(a), np.ndim(b)
+    na, nb = _ndim(a), _ndim(b)
     if isinstance(axes, int):
         axes = (list(range(na - axes, na)), list(range(axes)))
     left, right = ([x] if isinstance(x, int) else list(x) for x in axes)
@@ -604,16 +620,16 @@ def matvec_adjoint(g, m, v, k: int, transposed: bool = False):
 
 def inner_adjoint(g, a, b, k: int):
     """Adjoint of a (k=0) or b (k=1) in np.inner(a, b): a sum over the last axes."""
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    if _ndim(a) == 0 or _ndim(b) == 0:
         return unbroadcast(g * (b if k == 0 else a), a if k == 0 else b)
     return tensordot_adjoint(g, a, b, ([-1], [-1]), k)
 
 
 def kron_adjoint(g, a, b, k: int):
     """Adjoint of a (k=0) or b (k=1) in np.kron(a, b)."""
-    nd = max(np.ndim(a), np.ndim(b))
-    sa = (1,) * (nd - np.ndim(a)) + np.shape(a)
-    sb = (1,) * (nd - np.ndim(b)) + np.shape(b)
+    nd = max(_ndim(a), _ndim(b))
+    sa = (1,) * (nd - _ndim(a)) + np.shape(a)
+    sb = (1,) * (nd - _ndim(b)) + np.shape(b)
     blocks = np.reshape(g, [n for pair in zip(sa, sb, strict=True) for n in pair])
     other = np.reshape(b if k == 0 else a, sb if k == 0 else sa)
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -679,7 +695,7 @@ def diagonal_adjoint(g, a, offset=0, axis1=0, axis2=1):
 def diag_adjoint(g, v, k=0):
     """Adjoint of np.diag(v, k): the k-th diagonal of g for a vector v, g placed on the
     diagonal for a matrix v."""
-    if np.ndim(v) == 1:
+    if _ndim(v) == 1:
         return np.diagonal(g, k) * 1.0
     return diagonal_adjoint(g, v, k, 0, 1)
 
@@ -709,7 +725,7 @@ def inv_adjoint(g, ans):
 def solve_adjoint(g, a, b, ans, k: int):
     """Adjoint of a (k=0) or b (k=1) in x = np.linalg.solve(a, b); b is a vector when it
     has one dimension, else a (stack of) matrix."""
-    vector = np.ndim(b) == 1
+    vector = _ndim(b) == 1
     gm = g[..., None] if vector else g
     xm = ans[..., None] if vector else ans
     b_bar = np.linalg.solve(_t(a), gm)
@@ -786,7 +802,7 @@ def lstsq_adjoint(g, a, b, ans, rcond=None, k: int = 0):
     singular values): x is pinv(a) @ b, differentiable where the rank of a stays the same."""
     gx, gres, _, gs = parts(g, ans)
     x, res, _, _ = ans
-    vector = np.ndim(b) == 1
+    vector = _ndim(b) == 1
     bm = b[:, None] if vector else b
     xm = x[:, None] if vector else x
     out = zeros_like(b if k else a)
@@ -885,7 +901,7 @@ def _einsum_plan(spec: str, ndims: tuple, k: int) -> tuple:
 def einsum_adjoint(g, spec: str, operands, k: int):
     """Adjoint of operand k of np.einsum(spec, *operands), for any subscripts."""
     ops = tuple(operands)
-    sub, target, kept, simple = _einsum_plan(spec, tuple(np.ndim(o) for o in ops), k)
+    sub, target, kept, simple = _einsum_plan(spec, tuple(_ndim(o) for o in ops), k)
     rest = ops[:k] + ops[k + 1:]
     part = np.einsum(sub, g, *rest, optimize=len(rest) > 1)
     shape = _shape(ops[k])
@@ -913,7 +929,7 @@ def norm_adjoint(g, x, ans, ord=None, axis=None, keepdims=False):
     """Adjoint of np.linalg.norm(x, ord, axis, keepdims): vector norms (ord None, 2, 1, inf,
     -inf, 0, any p) and matrix norms ('fro', 'nuc', 2, -2, 1, -1, inf, -inf). At a kink the
     gradient is the midpoint of the subgradients: 0 at the origin, ties share equally."""
-    nd = np.ndim(x)
+    nd = _ndim(x)
     if axis is None and (ord is None or nd == 1):
         axes = tuple(range(nd))  # the 2-norm of x.ravel()
     elif axis is None:
@@ -938,7 +954,7 @@ def norm_adjoint(g, x, ans, ord=None, axis=None, keepdims=False):
 def vector_norm_adjoint(g, x, ans, ord=2, axis=None, keepdims=False):
     """Adjoint of np.linalg.vector_norm(x, axis=axis, keepdims=..., ord=ord): a vector norm
     over `axis` (all axes, or a tuple of them, taken as one flattened vector)."""
-    nd = np.ndim(x)
+    nd = _ndim(x)
     axes = _axes(axis, nd)
     g, _ = _expand(g, x, axes, keepdims)
     n, _ = _expand(ans, x, axes, keepdims)
@@ -947,7 +963,7 @@ def vector_norm_adjoint(g, x, ans, ord=2, axis=None, keepdims=False):
     last = tuple(range(nd - len(axes), nd))
     moved = np.moveaxis(x, axes, last)
     flat = np.reshape(moved, moved.shape[:nd - len(axes)] + (-1,))
-    n = np.reshape(np.moveaxis(n, axes, last) if np.ndim(n) else n, flat.shape[:-1] + (1,))
+    n = np.reshape(np.moveaxis(n, axes, last) if _ndim(n) else n, flat.shape[:-1] + (1,))
     d = np.reshape(_vector_norm_derivative(flat, n, ord, -1), moved.shape)
     return g * np.moveaxis(d, last, axes)
 
@@ -969,7 +985,7 @@ def _vector_norm_derivative(x, n, ord, axis):
 
 def _matrix_norm_adjoint(g, x, n, ord, axes):
     moved = np.moveaxis(x, axes, (-2, -1))
-    gm = np.moveaxis(g, axes, (-2, -1)) if np.ndim(g) else g
+    gm = np.moveaxis(g, axes, (-2, -1)) if _ndim(g) else g
     if ord in (1, -1, np.inf, -np.inf):  # the largest (smallest) column or row sum of |x|
         over = -2 if ord in (1, -1) else -1
         sums = np.sum(np.abs(moved), axis=over, keepdims=True)
@@ -1001,7 +1017,7 @@ def split_like(g, arrays, axis=0):
         cuts = np.cumsum([np.size(a) for a in arrays])[:-1]
         return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, cuts), arrays,
                                                              strict=True)]
-    sizes = [np.shape(a)[axis] if np.ndim(a) else 1 for a in arrays]
+    sizes = [np.shape(a)[axis] if _ndim(a) else 1 for a in arrays]
     cuts = np.cumsum(sizes)[:-1]
     return list(np.split(g, cuts, axis=axis))
 
@@ -1013,7 +1029,7 @@ def stack_adjoint(g, items, kind: str):
     """Adjoint of np.hstack, np.vstack, np.dstack or np.column_stack (kind 'h', 'v', 'd',
     'column') of `items`: g cut into pieces, each shaped like its item."""
     if kind == "column":
-        shapes = [np.shape(x) if np.ndim(x) > 1 else (np.size(x), 1) for x in items]
+        shapes = [np.shape(x) if _ndim(x) > 1 else (np.size(x), 1) for x in items]
         axis = 1
     else:
         promote, axis = STACKS[kind]
@@ -1053,7 +1069,7 @@ def cast_adjoint(g, a, dtype=None):
         return zeros_like(a)
     if isinstance(a, (list, tuple)):
         return [cast_adjoint(g[k], item) for k, item in enumerate(a)]
-    return np.reshape(g, np.shape(a)) if np.ndim(a) or np.ndim(g) else g
+    return np.reshape(g, np.shape(a)) if _ndim(a) or _ndim(g) else g
 
 
 def repeat_adjoint(g, a, repeats, axis=None):
@@ -1072,8 +1088,8 @@ def repeat_adjoint(g, a, repeats, axis=None):
 def tile_adjoint(g, a, reps):
     """Adjoint of np.tile(a, reps): the sum over the tiles."""
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
-    nd = max(np.ndim(a), len(reps))
-    shape = (1,) * (nd - np.ndim(a)) + np.shape(a)
+    nd = max(_ndim(a), len(reps))
+    shape = (1,) * (nd - _ndim(a)) + np.shape(a)
     reps = (1,) * (nd - len(reps)) + reps
     tiles = np.reshape(g, [n for pair in zip(reps, shape, strict=True) for n in pair])
     return np.reshape(np.sum(tiles, axis=tuple(range(0, 2 * nd, 2))), np.shape(a))
@@ -1083,7 +1099,7 @@ def pad_adjoint(g, array, pad_width, mode="constant", reflect_type="even"):
     """Adjoint of np.pad(array, pad_width, mode) for the modes that copy entries: 'constant'
     (and 'empty'), 'edge', 'wrap', 'reflect' and 'symmetric' (reflect_type='even')."""
     if mode in ("constant", "empty"):
-        widths = np.broadcast_to(pad_width, (np.ndim(array), 2))
+        widths = np.broadcast_to(pad_width, (_ndim(array), 2))
         return g[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, np.shape(array),
                                                                  strict=True))] * 1.0
     if mode not in ("edge", "wrap", "reflect", "symmetric") or reflect_type != "even":
@@ -1098,9 +1114,9 @@ def pad_adjoint(g, array, pad_width, mode="constant", reflect_type="even"):
 
 def diff_adjoint(g, a, n=1, axis=-1, prepend=None, append=None):
     """Adjoint of `a` in np.diff(a, n, axis, prepend=..., append=...)."""
-    before = 0 if prepend is None else (np.shape(prepend)[axis] if np.ndim(prepend) else 1)
+    before = 0 if prepend is None else (np.shape(prepend)[axis] if _ndim(prepend) else 1)
     for _ in range(n):  # the adjoint of one difference: -g[i] + g[i-1]
-        pad = [(0, 0)] * np.ndim(g)
+        pad = [(0, 0)] * _ndim(g)
         pad[axis] = (1, 1)
         padded = np.pad(g, pad)
         g = np.take(padded, range(0, np.shape(padded)[axis] - 1), axis) - np.take(
@@ -1126,7 +1142,7 @@ def take_axis_adjoint(g, a, indices, axis=None, mode="raise"):
     if axis is None:
         np.add.at(np.reshape(out, -1), indices, g)
         return out
-    axis = axis % np.ndim(a)
+    axis = axis % _ndim(a)
     index = (slice(None),) * axis + (indices,)
     np.add.at(out, index, g)
     return out
@@ -1138,10 +1154,10 @@ def take_along_axis_adjoint(g, arr, indices, axis=-1):
         out = zeros_like(np.ravel(arr))
         np.add.at(out, indices, g)
         return np.reshape(out, np.shape(arr))
-    axis = axis % np.ndim(arr)
+    axis = axis % _ndim(arr)
     out = zeros_like(arr)
     grid = np.ogrid[tuple(slice(n) for n in np.shape(indices))]
-    index = tuple(indices if k == axis else grid[k] for k in range(np.ndim(arr)))
+    index = tuple(indices if k == axis else grid[k] for k in range(_ndim(arr)))
     np.add.at(out, index, g)
     return out
 
