@@ -5,6 +5,8 @@ refusal of supported code. A test marked xfail(strict=True) is a known bug (the 
 marker, and the entry of tests/fuzzing/generate.py's AVOID that steers the generator around it).
 """
 
+import copy
+
 import numpy as np
 import pytest
 from conftest import make_function
@@ -741,3 +743,26 @@ def f(x, s):
         x = x * 2.0
     return np.sum(x)
 """, [np.array([-1.001, 0.5]), 3.0], (0, 1), optimize=optimize)
+
+
+VALUE_RESTORED = {
+    "rebound": ("def f(x, c):\n    for i in range(2):\n        c = np.sum(x * c)\n    return c\n",
+                [np.array([0.3, 0.5]), 0.7]),
+    "written_in_place": ("def f(x):\n    y = x * 2.0\n    for i in range(2):\n"
+                         "        y[i] = y[i] * y[i]\n    return np.sum(y)\n",
+                         [np.array([0.3, 0.5])]),
+    "in_place_result": ("def f(x):\n    y = x * 2.0\n    for i in range(2):\n"
+                        "        y[i] = y[i] * y[i]\n    return y\n", [np.array([0.3, 0.5])]),
+}
+
+
+@pytest.mark.parametrize("name", VALUE_RESTORED)
+def test_value_of_a_result_the_reverse_sweep_restores(name, optimize):
+    """Used to fail, silently: value_and_grad returned the result after the reverse sweep had
+    restored it (by name, or in place) to an earlier value (0.7 for 0.448 in "rebound")."""
+    source, args = VALUE_RESTORED[name]
+    f = make_function(source)
+    expected = f(*copy.deepcopy(args))
+    seed = {"f_bar": np.ones_like(expected)} if np.ndim(expected) else {}
+    value, _ = adjoint.value_and_grad(f, optimize=optimize)(*copy.deepcopy(args), **seed)
+    np.testing.assert_allclose(value, expected, rtol=1e-12)

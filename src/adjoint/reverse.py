@@ -110,16 +110,37 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     keep = [Line((Ref(a), " = ", RUNTIME, ".snapshot(", Ref(p), ")"), (a,))
             for p, a in after.items()]
     reapply = [Line((RUNTIME, ".refill(", Ref(p), ", ", Ref(a), ")")) for p, a in after.items()]
+    value = result
+    if mode == "value" and (held := value_kept(fn, plan, namer)):
+        value = Name(held[0])
+        keep.append(Line((Ref(held[0]), " = ", *held[1]), (held[0],)))
     body = [Line(("# forward",), comment=True), *sweep.prologue(), *forward, *check, *keep,
             Line(("# backward",), comment=True), *backward, *sweep.epilogue(), *reapply]
     if mode == "value":
-        returned = (*ir.atom_parts(result), ", ", *(("(", *returned, ")") if as_tuple
-                                                   else returned))
+        returned = (*ir.atom_parts(value), ", ", *(("(", *returned, ")") if as_tuple
+                                                  else returned))
     body.append(Line(("return ", *returned)))
     params = format_params(fn.params, sweep.seed)
     name = names[0] if names else namer.fresh(
         ("value_and_grad_" if mode == "value" else "grad_") + fn.name)
     return [ir.Emitted(name, params, body, primal=frozenset(sweep.primal))]
+
+
+def value_kept(fn: ir.Function, plan: activity.Plan, namer: Namer):
+    """(name, parts) binding the result before the reverse sweep when the sweep restores it,
+    by name or in place (a copy then); None when it leaves the result as it is."""
+    result = fn.body[-1].value
+    if not isinstance(result, Name):
+        return None
+    members = activity.aliases(fn).members(result.id)
+    stmts = {id(s): s for s in ir.walk(fn.body)}
+    in_place = any(stmts[sid].target in members for sid in plan.slices)
+    if not in_place and not any(result.id in saves for saves in plan.saves.values()):
+        return None
+    name = namer.fresh(f"{result.id}_value")
+    if in_place:
+        return name, (RUNTIME, ".snapshot(", Ref(result.id), ")")
+    return name, (Ref(result.id),)
 
 
 def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned,

@@ -1,5 +1,6 @@
-"""Checking one random program: its gradient against central differences, with the
-optimizer on and off, and the two gradients against each other."""
+"""Checking one random program: the value its emitted code computes against its own, its
+gradient against central differences, with the optimizer on and off, and the two gradients
+against each other."""
 
 from __future__ import annotations
 
@@ -80,6 +81,11 @@ def _check(f, p: Program) -> Outcome:
     scale = 1.0 + abs(value)
     grads = {}
     for optimize in (True, False):
+        emitted, _ = adjoint.value_and_grad(f, wrt=p.wrt, optimize=optimize)(
+            *copy.deepcopy(p.args))
+        if not np.allclose(emitted, value, rtol=1e-9, atol=1e-12 * scale):
+            raise AssertionError(f"optimize={optimize}: the emitted forward sweep computes "
+                                 f"{emitted!r}, the program {value!r}")
         try:
             grads[optimize] = check_grads(f, copy.deepcopy(p.args), p.wrt, optimize=optimize,
                                           rtol=1e-4, atol=1e-6 * scale)
