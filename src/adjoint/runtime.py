@@ -338,6 +338,11 @@ def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
     summed axes (and 0 where `where` leaves an entry out)."""
     if not _shape(x):
         return g if where is None else np.where(where, g, 0.0)
+    if axis is None and where is None and type(x) is np.ndarray and x.dtype == np.float64 \
+            and (type(g) is float or type(g) is np.float64):  # the common case, no dispatch
+        out = np.empty(x.shape)
+        out.fill(g)
+        return out
     g, shape = _expand(g, x, axis, keepdims)
     dtype = np.result_type(getattr(x, "dtype", float), g, 1.0)  # float32 stays float32
     out = np.empty_like(x, dtype=dtype)
@@ -361,8 +366,12 @@ def _count(shape, axis):
 def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
     """Adjoint of max/min (np.max, np.amax, np.nanmax, ...): g goes to the positions that
     attain the extremum, split equally among ties; none if `initial` beat every entry."""
-    if not np.shape(x):
+    if not _shape(x):
         return g
+    if axis is None and where is None:  # a full reduction: one position, or ties
+        hit = np.equal(x, ans)
+        count = np.count_nonzero(hit)
+        return g * hit if count == 1 else g * hit / max(count, 1)
     g, shape = _expand(g, x, axis, keepdims)
     a, _ = _expand(ans, x, axis, keepdims)
     hit = x == a
