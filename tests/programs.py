@@ -274,6 +274,13 @@ def f(a, b):
         total = total + np.sum(v)
     return total
 """, lambda r: [r.normal(size=3), r.normal(size=2)], (0, 1)),
+    Program("dict_param_loop", """
+def f(params):
+    total = 0.0
+    for k, v in params.items():
+        total = total + np.sum(v ** 2) * (2.0 if k == "w" else 1.0)
+    return total
+""", lambda r: [{"w": r.normal(size=3), "s": 1.5}]),
     Program("tuple_of_arrays_param", """
 def f(layers, x):
     for W, b in layers:

@@ -766,3 +766,39 @@ def test_value_of_a_result_the_reverse_sweep_restores(name, optimize):
     seed = {"f_bar": np.ones_like(expected)} if np.ndim(expected) else {}
     value, _ = adjoint.value_and_grad(f, optimize=optimize)(*copy.deepcopy(args), **seed)
     np.testing.assert_allclose(value, expected, rtol=1e-12)
+
+
+COMPREHENSION_NAMES = {
+    "chained_comparison": "sum(x[i] for i in range(4) if 0 < i < 3)",
+    "boolean_operation": "sum(x[i] for i in range(4) if i > 0 and i < 3)",
+    "not_in": "sum(x[i] for i in range(4) if i not in (1, 2))",
+    "attribute": "sum(np.sum(v.T * 2.0) for v in [x, x * x])",
+    "method": "sum(v.sum() for v in [x, x * x])",
+}
+
+
+@pytest.mark.parametrize("name", COMPREHENSION_NAMES)
+def test_comprehension_variable_shadowing_a_local(name, optimize):
+    """Used to fail, silently: a condition written as a chained comparison, `and`/`or` or
+    `not in` read a comprehension's variable by its name in the enclosing function (the local
+    i = 0, not the comprehension's i); attributes and methods of a comprehension variable were
+    looked up among the module's globals ("v.T is not defined")."""
+    check(f"""
+def f(x):
+    i = 0
+    v = 2.0
+    return {COMPREHENSION_NAMES[name]} + x[i] * v
+""", [np.array([0.3, 0.5, -0.2, 0.9])], optimize=optimize)
+
+
+def test_calling_a_comprehension_variable_is_refused():
+    """Used to fail, silently: `f(x) for f in fs` called the module's global f."""
+    f = make_function("""
+def f(x):
+    return np.tan(x)
+
+def g(x, fs=(np.sin, np.cos)):
+    return sum(np.sum(f(x)) for f in fs)
+""")
+    with pytest.raises(adjoint.AdjointError, match="calling f, a local variable"):
+        adjoint.grad(f)

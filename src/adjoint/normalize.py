@@ -714,7 +714,7 @@ class Normalizer:
 
     def attribute(self, node: cst.Attribute, target) -> ir.Atom:
         dotted = dotted_name(node)
-        if dotted and dotted[0] not in self.locals:
+        if dotted and not self.is_local(dotted[0]):
             obj = self.source.resolve(dotted)
             if obj is not MISSING:
                 self.globals[dotted[0]] = self.source.resolve(dotted[:1])
@@ -729,8 +729,14 @@ class Normalizer:
             key = np_shape_key(attr)
         return self.assign(target, Prim("attr", key, attr), [base], node=node, hint=hint)
 
+    def is_local(self, name: str) -> bool:
+        """Whether `name` is the function's own variable or a comprehension's."""
+        return name in self.locals or name in self.scope
+
     def resolve_callee(self, func: cst.BaseExpression) -> Any:
         dotted = dotted_name(func)
+        if dotted and dotted[0] in self.scope:  # a comprehension variable
+            return MISSING
         if dotted and len(dotted) == 1 and dotted[0] in self.nested:
             return self.nested[dotted[0]]
         if dotted and dotted[0] in self.source.bindings:
@@ -791,14 +797,14 @@ class Normalizer:
             return Const(None, "None")
         method = None
         if fn is MISSING and isinstance(func, cst.Attribute) and not (
-                dotted_name(func) and dotted_name(func)[0] not in self.locals):
+                dotted_name(func) and not self.is_local(dotted_name(func)[0])):
             method = func.attr.value
             args.append(self.expr(func.value))
         elif isinstance(fn, parse_.Nested):
             kwargs += [(n, Name(n)) for n in fn.free]
         elif fn is MISSING:
             dotted = dotted_name(func)
-            if dotted and dotted[0] in self.locals:
+            if dotted and self.is_local(dotted[0]):
                 raise self.error(func, f"calling {'.'.join(dotted)}, a local variable, is "
                                  "not supported yet")
             if dotted:
@@ -892,7 +898,7 @@ class Normalizer:
         """Register the global names a passive expression reads; return its local names."""
         local = set()
         for n in self.names_in(node):
-            if n in self.locals:
+            if self.is_local(n):
                 local.add(n)
             elif n not in ("True", "False", "None"):
                 obj = self.source.resolve([n])
@@ -902,7 +908,8 @@ class Normalizer:
         return local
 
     def passive_template(self, node) -> tuple[str, list[Name]]:
-        """`node`'s code as a format template over the local names it reads."""
+        """`node`'s code as a format template over the local names it reads (a
+        comprehension's variables by their emitted names)."""
         self.passive_names(node)
         code = self.source.code(node).strip()
         if isinstance(node, cst.Assert):
@@ -916,7 +923,7 @@ class Normalizer:
             starts.append(starts[-1] + len(line))
         spots = sorted(
             (starts[n.lineno - 1] + n.col_offset, starts[n.lineno - 1] + n.end_col_offset, n.id)
-            for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in self.locals
+            for n in ast.walk(tree) if isinstance(n, ast.Name) and self.is_local(n.id)
         )
         order: list[str] = []
         out, pos = [], 0
@@ -930,7 +937,7 @@ class Normalizer:
         text = "".join(out)
         if not isinstance(node, cst.Assert) and text.startswith("(") and text.endswith(")"):
             text = text[1:-1]
-        return " ".join(text.split()), [Name(n) for n in order]
+        return " ".join(text.split()), [Name(self.scope.get(n, n)) for n in order]
 
 
 def _target_names(node) -> list:

@@ -117,7 +117,7 @@ def _items(x_bar, n):
 
 def add_at(acc, index, g):
     """acc[index] += g, adding repeated fancy indices once each; returns acc."""
-    if isinstance(acc, list):
+    if isinstance(acc, (list, dict)):
         acc[index] = acc[index] + g
     elif isinstance(index, (int, np.integer, slice)) or (type(index) is tuple and all(
             isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
