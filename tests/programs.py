@@ -281,6 +281,20 @@ def f(params):
         total = total + np.sum(v ** 2) * (2.0 if k == "w" else 1.0)
     return total
 """, lambda r: [{"w": r.normal(size=3), "s": 1.5}]),
+    Program("one_line_suites", """
+def f(x):
+    s = 0.0
+    for v in x: s = s + v * v
+    else: s = s * 2.0
+    if s > 100.0: s = s + 1.0
+    elif s > 0.1: s = s * 3.0
+    else: s = -s
+    k = 0
+    while k < 2: k += 1
+    def h(t): return t * 2.0 + k
+    return h(s)
+""", vec(3)),
+    Program("one_line_def", "def f(x): return np.sum(np.sin(x) * x)", vec(3)),
     Program("tuple_of_arrays_param", """
 def f(layers, x):
     for W, b in layers:

@@ -6,6 +6,7 @@ import traceback
 
 import numpy as np
 import pytest
+from conftest import make_function
 
 import adjoint
 
@@ -172,3 +173,55 @@ def test_disk_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ADJOINT_CACHE", "0")
     assert api.cache_dir() is None
     del sys.modules["cached_module"]
+
+
+def test_globals_are_read_at_each_call():
+    """Numbers and arrays the function reads from its module are read when the gradient
+    runs, as Python reads them; a change the code was specialized on (a float that becomes
+    an array, an int slice bound) compiles it again."""
+    f = make_function("""
+def helper(x):
+    return x * SCALE
+
+def f(x):
+    return np.sum(helper(x)[N:] ** 2)
+""", {"SCALE": 2.0, "N": 1})
+    g = adjoint.grad(f)
+    after_first = np.arange(3) >= 1
+    np.testing.assert_allclose(g(X), 2 * X * 2.0 ** 2 * after_first)
+    f.__globals__["SCALE"] = 3.0
+    np.testing.assert_allclose(g(X), 2 * X * 3.0 ** 2 * after_first)
+    f.__globals__["SCALE"] = Y  # an array now, no longer a number
+    np.testing.assert_allclose(g(X), 2 * X * Y ** 2 * after_first)
+    f.__globals__["N"] = 2
+    np.testing.assert_allclose(g(X), 2 * X * Y ** 2 * (np.arange(3) >= 2))
+
+
+def test_disk_cache_entry_for_another_kind_of_global(tmp_path, monkeypatch):
+    """A cached gradient compiled while a global held a number is not loaded once it holds
+    an array; the one loaded reads the global's value of the moment."""
+    import importlib.util
+    import sys
+
+    from adjoint import api
+
+    path = tmp_path / "module_with_global.py"
+    path.write_text("import numpy as np\n\nSCALE = 2.0\n\n\n"
+                    "def scaled(x):\n    return np.sum((x * SCALE) ** 2)\n")
+    spec = importlib.util.spec_from_file_location("module_with_global", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["module_with_global"] = mod
+    spec.loader.exec_module(mod)
+    monkeypatch.setenv("ADJOINT_CACHE", str(tmp_path / "cache"))
+    try:
+        api.compile_grad(mod.scaled)
+        mod.SCALE = 5.0
+        loaded = api.compile_grad(mod.scaled)
+        assert loaded.refresh()
+        np.testing.assert_allclose(loaded.function(X), 2 * X * 25.0)
+        mod.SCALE = Y
+        assert not loaded.refresh()
+        again = api.compile_grad(mod.scaled)
+        np.testing.assert_allclose(again.function(X), 2 * X * Y ** 2)
+    finally:
+        del sys.modules["module_with_global"]

@@ -42,6 +42,18 @@ class Compiled:
     wrt: tuple[str, ...]
     namespace: dict
     seed: str = ""  # the keyword that takes the adjoint of the result
+    data: tuple = ()  # (name, function it is read from, signature) of each global datum
+
+    def refresh(self) -> bool:
+        """Put the current values of the global data the code reads into its namespace;
+        False when one changed in a way the code was specialized on (recompile)."""
+        live = self.function.__globals__
+        for name, owner, signature in self.data:
+            value = current_global(owner, name)
+            if value is MISSING_GLOBAL or global_signature(value) != signature:
+                return False
+            live[name] = value
+        return True
 
 
 class Program:
@@ -57,6 +69,7 @@ class Program:
         self.sources: dict[str, Any] = {}
         self.lifted: dict = {}
         self.modules: dict[str, str] = {}  # global name -> the module it was read from
+        self.owners: dict[str, Any] = {}  # global name -> the function that reads it
         self.compiled: list = []  # the user functions this module differentiates
         self.portable = True  # whether its names all come from modules (no closures)
 
@@ -81,6 +94,8 @@ class Program:
         if self.optimize:
             emitted = [optimize_.optimize(e) for e in emitted]
         self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
+        for name in normalized.globals:
+            self.owners.setdefault(name, src.fn)
         self.functions += emitted
         return emitted, wrt_names
 
@@ -125,6 +140,13 @@ class Program:
                         if k in libcst_names(nested.funcdef)}, nested.__name__)
         return self.lifted[nested]
 
+    def data(self) -> tuple:
+        """The module-level (or closure) values the code reads that are data, not code:
+        read again at each call, as Python would."""
+        return tuple((n, self.owners[n], global_signature(v))
+                     for n, v in sorted(self.namespace.items(), key=lambda kv: kv[0])
+                     if n in self.owners and n not in BASE_NAMESPACE and is_data(v))
+
     def merge(self, globals_: dict, owner: str, module: str | None = None) -> None:
         for name, obj in globals_.items():
             if name in self.namespace and self.namespace[name] is not obj and \
@@ -138,6 +160,39 @@ class Program:
     def source(self) -> str:
         """The module text: each function after the helpers it calls."""
         return emit.to_source(self.functions)
+
+
+MISSING_GLOBAL = object()
+
+
+def is_data(value: Any) -> bool:
+    """Whether a global the code reads is data (a number, an array, a tuple...): code
+    (modules, functions, classes) decides what is compiled; data is read at each call."""
+    return not (isinstance(value, (types.ModuleType, type)) or callable(value))
+
+
+def global_signature(value: Any) -> tuple:
+    """What the compiled code depends on in a global datum: the value of an int, a string
+    or a tuple (slice bounds, axes, subscripts), only the type of anything else."""
+    if isinstance(value, (bool, int, np.integer, str, bytes, type(None))) or (
+            isinstance(value, tuple) and all(
+                isinstance(v, (bool, int, np.integer, str, type(None))) for v in value)):
+        return (type(value), value)
+    return (type(value),)
+
+
+def current_global(fn: Any, name: str) -> Any:
+    """The value `name` has now where `fn` (a function or a module) reads it: a closure
+    cell, or the module's globals."""
+    if isinstance(fn, types.ModuleType):
+        return vars(fn).get(name, MISSING_GLOBAL)
+    code = getattr(fn, "__code__", None)
+    if code is not None and name in code.co_freevars and fn.__closure__:
+        try:
+            return fn.__closure__[code.co_freevars.index(name)].cell_contents
+        except ValueError:
+            return MISSING_GLOBAL
+    return getattr(fn, "__globals__", {}).get(name, MISSING_GLOBAL)
 
 
 def libcst_names(node) -> set[str]:
@@ -168,7 +223,8 @@ def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True,
     text = program.source()
     live = emit.load(text, dict(program.namespace), top.name)[top.name]
     seed = top.params.rsplit(",", 1)[-1].split("=")[0].strip()
-    compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed)
+    compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed,
+                        program.data())
     if key is not None and program.portable:
         store_cached(key, compiled, program)
     return compiled
@@ -235,7 +291,8 @@ def store_cached(key: str, compiled: Compiled, program: Program) -> None:
              "depends": [[f.__module__, f.__qualname__, source_hash(f)]
                          for f in program.compiled],
              "globals": {n: program.modules.get(n) for n in sorted(names)
-                         if n in program.namespace and n not in BASE_NAMESPACE}}
+                         if n in program.namespace and n not in BASE_NAMESPACE},
+             "data": {n: repr(signature) for n, _, signature in compiled.data}}
     if any(m is None for m in entry["globals"].values()):
         return
     folder = cache_dir()
@@ -258,13 +315,19 @@ def load_cached(key: str | None) -> Compiled | None:
             if source_hash(_resolve(module, qualname)) != digest:
                 return None
         namespace = dict(BASE_NAMESPACE)
+        data = []
         for name, module in entry["globals"].items():
             namespace[name] = sys.modules[module].__dict__[name]
+            if name in entry["data"]:
+                signature = global_signature(namespace[name])
+                if repr(signature) != entry["data"][name]:
+                    return None  # compiled for a global of another kind
+                data.append((name, sys.modules[module], signature))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     live = emit.load(entry["source"], dict(namespace), entry["name"])[entry["name"]]
     return Compiled(entry["source"], live, entry["name"], tuple(entry["wrt"]), namespace,
-                    entry["seed"])
+                    entry["seed"], tuple(data))
 
 
 def resolve_wrt(fn, wrt) -> tuple[str, ...]:
@@ -302,7 +365,7 @@ def _compiled(fn, wrt, value, optimize, kinds=((), ())) -> Compiled:
         per_function = _cache.setdefault(fn, {})
     except TypeError:
         per_function = {}
-    if key not in per_function:
+    if key not in per_function or not per_function[key].refresh():
         per_function[key] = compile_grad(fn, wrt, value=value, optimize=optimize, kinds=kinds)
     return per_function[key]
 

@@ -112,9 +112,11 @@ class Normalizer:
         self.emit(Assign(name, prim, tuple(args), tuple(kwargs), index, node=node))
         return Name(name)
 
-    def sub_block(self, stmts) -> list:
+    def sub_block(self, suite) -> list:
+        """The statements of an indented block, or of a suite on its header's line
+        (`if c: return x`)."""
         saved, self.out = self.out, []
-        for s in stmts:
+        for s in ([suite] if isinstance(suite, cst.SimpleStatementSuite) else suite.body):
             self.statement(s)
         body, self.out = self.out, saved
         return body
@@ -148,11 +150,13 @@ class Normalizer:
         if returns == 0:
             raise self.error(fd, f"{fd.name.value} returns nothing; adjoint differentiates "
                              "functions that return a value")
-        last = fd.body.body[-1] if fd.body.body else None
-        single = returns == 1 and isinstance(last, cst.SimpleStatementLine) and isinstance(
+        last = fd.body if isinstance(fd.body, cst.SimpleStatementSuite) else (
+            fd.body.body[-1] if fd.body.body else None)
+        single = returns == 1 and isinstance(last, (
+            cst.SimpleStatementLine, cst.SimpleStatementSuite)) and isinstance(
             last.body[-1], cst.Return)
         self.result = None if single else self.namer.fresh(fd.name.value)
-        body = self.sub_block(fd.body.body)
+        body = self.sub_block(fd.body)
         if not single:
             body = single_exit(body, self.result, self.namer)
         body = pin_tests(structure_jumps(body), self.namer)
@@ -173,7 +177,7 @@ class Normalizer:
     # ------------------------------------------------------------ statements
 
     def statement(self, stmt: cst.CSTNode) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in stmt.body:
                 self.origin = ir.Origin(self.source.code(stmt).strip(), stmt)
                 self.small(small)
@@ -361,7 +365,7 @@ class Normalizer:
     def if_(self, s: cst.If) -> None:
         test = self.test_atom(s.test)
         origin = self.origin
-        body = self.sub_block(s.body.body)
+        body = self.sub_block(s.body)
         orelse: list = []
         if isinstance(s.orelse, cst.If):
             saved, self.out = self.out, []
@@ -369,14 +373,14 @@ class Normalizer:
             self.if_(s.orelse)
             orelse, self.out = self.out, saved
         elif isinstance(s.orelse, cst.Else):
-            orelse = self.sub_block(s.orelse.body.body)
+            orelse = self.sub_block(s.orelse.body)
         self.origin = origin
         self.emit(ir.If(test, body, orelse))
 
     def for_(self, s: cst.For) -> None:
         if s.asynchronous is not None:
             raise self.error(s, "async for is not supported")
-        self.loop(s.target, s.iter, lambda: self.out.extend(self.sub_block(s.body.body)), s,
+        self.loop(s.target, s.iter, lambda: self.out.extend(self.sub_block(s.body)), s,
                   s.body)
         self.loop_else(s)
 
@@ -387,7 +391,7 @@ class Normalizer:
         loop = self.out.pop()
         flag = self.namer.fresh("broke")
         loop.body = _flag_breaks(loop.body, flag, loop.origin)
-        orelse = self.sub_block(s.orelse.body.body)
+        orelse = self.sub_block(s.orelse.body)
         self.origin = loop.origin
         self.emit(Assign(flag, ir.COPY, (Const(False, "False"),)))
         self.out.append(loop)
@@ -520,7 +524,7 @@ class Normalizer:
         saved, self.out = self.out, []
         test = self.test_atom(s.test)
         prelude, self.out = self.out, saved
-        body = self.sub_block(s.body.body)
+        body = self.sub_block(s.body)
         self.origin = origin
         self.emit(ir.While(prelude, test, body, trips=self.namer.fresh("trips")))
         self.loop_else(s)
