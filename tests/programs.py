@@ -281,6 +281,22 @@ def f(params):
         total = total + np.sum(v ** 2) * (2.0 if k == "w" else 1.0)
     return total
 """, lambda r: [{"w": r.normal(size=3), "s": 1.5}]),
+    Program("write_after_stacking_a_copy", """
+def f(x):
+    v = 0.5 * np.ones((3,))
+    kept = [np.stack([v, v + x[0]], axis=1)]
+    v[0] = x[1]
+    return np.sum(np.stack(kept) ** 2) + np.sum(v * x[1])
+""", vec(2)),
+    Program("zero_adjoint_times_broadcast_operand", """
+def f(x, y):
+    m = np.zeros((2, 3)) + x
+    s = np.sum(x)
+    while s < 0.518:
+        s = s + 0.5 + np.sum(m) ** 2
+        m = np.hypot(y, 1.0)[:, None] * x
+    return s
+""", lambda r: [np.array([0.644, -0.73, 0.304]), r.normal(size=2)], (0, 1)),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

@@ -55,6 +55,9 @@ REFUSED = [
     ("alias_write_between_items", "def f(x):\n    def h(p):\n        q = p * 1.0\n"
      "        return q, q\n    a, b = h(x)\n    a[0] = 5.0\n    return np.sum(b)\n",
      UnsupportedSyntax, "b may share its memory", 6, 5),
+    ("write_into_a_split_part", "def f(x):\n    y = x * 1.0\n    parts = np.split(y, 2)\n"
+     "    p = parts[0]\n    p[0] = 5.0\n    return np.sum(y * y)\n", UnsupportedSyntax,
+     "y may share its memory", 5, 5),
     ("complex_literal", "def f(x):\n    return abs(np.sum(x * (1 + 2j)))\n", UnsupportedSyntax,
      "complex number 2j", 2, 32),
     ("nonlocal", "def f(x):\n    s = 1.0\n    def g():\n        nonlocal s\n        s = 2.0\n"

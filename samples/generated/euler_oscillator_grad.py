@@ -71,11 +71,13 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
         v = v_stack.pop()
         dt_a_bar = runtime.unbroadcast(v_bar, dt_a)
         v_bar = runtime.unbroadcast(v_bar, v)
+        dt_a_bar = runtime.densify(dt_a_bar, dt_a)
         a_bar = runtime.unbroadcast(dt_a_bar * dt, a)
         # grad of: x = x + dt * v
         x = x_stack.pop()
         dt_v_bar = runtime.unbroadcast(x_bar, dt_v)
         x_bar = runtime.unbroadcast(x_bar, x)
+        dt_v_bar = runtime.densify(dt_v_bar, dt_v)
         v_bar = v_bar + runtime.unbroadcast(dt_v_bar * dt, v)
         # grad of: a = -k * x - c * v
         neg_k_x_bar = runtime.unbroadcast(a_bar, neg_k_x)

@@ -37,6 +37,9 @@ VIEWS = {np.reshape, np.ravel, np.transpose, np.squeeze, np.expand_dims, np.asar
          np.swapaxes, np.moveaxis, np.diagonal, np.broadcast_to, np.atleast_1d, np.atleast_2d,
          np.real, np.imag}
 VIEW_METHODS = {"reshape", "ravel", "transpose", "squeeze", "view", "swapaxes", "diagonal"}
+# functions returning a list (or tuple) of views of their first argument
+SPLITS = {np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, np.broadcast_arrays} | (
+    {np.unstack} if hasattr(np, "unstack") else set())
 
 
 @dataclass
@@ -126,7 +129,7 @@ def aliases(fn: ir.Function) -> Classes:
             view = p.kind in ("copy", "index") or (p.kind == "attr" and p.spelling in (
                 "T", "real", "imag")) or (p.kind == "call" and p.key in VIEWS) or (
                 p.kind == "method" and p.spelling in VIEW_METHODS)
-            if view:
+            if view or (p.kind == "call" and p.key in SPLITS):
                 classes.union(s.target, s.args[0].id)
             if p.kind in ("tuple", "list", "dict"):
                 for a in s.args:
@@ -252,6 +255,11 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                     shared = views(shared) | contents(state, s.args[0])
             elif p.kind in ("tuple", "list", "dict"):  # a new container holding the args
                 inside |= frozenset().union(*(pts(state, a) for a in args))
+            elif p.kind == "call" and p.key in SPLITS:  # a list of views of the array
+                inside = views(pts(state, s.args[0])) if s.args else inside
+            elif p.kind == "call" and rules.lookup(p.key) and getattr(
+                    p.key, "__module__", "").startswith("numpy"):
+                inside = frozenset()  # a new array holds nothing of its arguments
             elif p.kind == "call" and not rules.lookup(p.key) and not rules.is_passive(p.key):
                 # a user function may return its arguments or their items
                 known = call_aliases(p.key)

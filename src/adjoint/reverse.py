@@ -589,7 +589,34 @@ class Sweep:
             return True
         if s.adjoint is not None or p.key is None:
             return False
-        return elementwise(p.key)
+        if not elementwise(p.key):
+            return False
+        rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None)
+        return rule is None or not rules.broadcasts(p.key) or self.zero_keeps_shape(s, rule)
+
+    def zero_keeps_shape(self, s: Assign, rule: rules.Rule) -> bool:
+        """Whether, with the number 0.0 for g, each input's contribution still has a shape it
+        unbroadcasts from: not when its formula multiplies g by another input (0.0 * b has b's
+        shape) that may have neither the result's shape nor none."""
+        try:
+            bound = rule.signature.bind(*s.args, **dict(s.kwargs)).arguments
+        except TypeError:
+            return False
+
+        def fits(a) -> bool:
+            return self.kind(a) in ("int", "scalar") or (
+                isinstance(a, Name) and self.same_shape(a, s))
+
+        for name, atom in bound.items():
+            if not isinstance(atom, (Name, Const)):
+                return False
+            if not self.is_active(atom) or name not in rule.formulas:
+                continue
+            slots = rule.template(name).slots
+            if any(other != name and other in slots and not fits(a)
+                   for other, a in bound.items()):
+                return False
+        return True
 
     def self_restore(self, s: Assign, contributions) -> list[Line]:
         """Emit contributions; a statement that overwrites one of its own inputs restores
