@@ -297,6 +297,19 @@ def f(x, y):
         m = np.hypot(y, 1.0)[:, None] * x
     return s
 """, lambda r: [np.array([0.644, -0.73, 0.304]), r.normal(size=2)], (0, 1)),
+    Program("augmented_write_into_a_view_of_a_result_a_rule_reads", """
+def f(A, y, c):
+    v = np.hypot(y, A)[0:1]
+    v += c
+    return np.sum(v)
+""", lambda r: [r.normal(size=(2, 1)), r.normal(size=2), 1.2], (0, 1, 2)),
+    Program("item_write_into_a_row_of_a_result_a_rule_reads", """
+def f(A, c):
+    H = np.linalg.inv(A)
+    v = H[0]
+    v[0] = c
+    return np.sum(v * v)
+""", lambda r: [np.eye(2) * 2.0 + 0.3 * r.normal(size=(2, 2)), 1.2], (0, 1)),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

@@ -116,7 +116,7 @@ class Classes:
     def members(self, x: str) -> set[str]:
         if not hasattr(self, "_groups"):
             self._groups: dict[str, set] = {}
-            for n in self.parent:
+            for n in {*self.parent, *self.parent.values()}:  # roots are only values
                 self._groups.setdefault(self.find(n), set()).add(n)
         return self._groups.get(self.find(x), set()) | {x}
 
@@ -812,6 +812,15 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
                 if name not in params and not _defined_before(fn, name, where, dp.loops[0]):
                     plan.preinit.add(name)
     choose_recompute(fn, plan, where, kind or {})
+    # `v += c` on an array changes what shares its memory too: keep v's old values when
+    # another name for that memory is read before (`v = h[0:1]`, and h's rule reads h)
+    for s in ir.walk(fn.body):
+        if isinstance(s, Assign) and s.inplace and s.target:
+            sp = where[id(s)]
+            if any(is_value and (p < sp.pos or shares_loop(sid, id(s)))
+                   for member in classes.members(s.target) - {s.target}
+                   for p, sid, is_value in read_at.get(member, ())):
+                plan.saves.setdefault(id(s), {})[s.target] = "before"
     # in-place writes: keep the overwritten slice when the old contents are read later (an
     # append is undone by popping the list)
     for s in ir.walk(fn.body):
