@@ -419,10 +419,13 @@ class Normalizer:
             node.visit(V())
         return found
 
-    def loop(self, target, it, body, node, body_node=None) -> None:
+    def loop(self, target, it, body, node, body_node=None, bind=None) -> None:
         """Emit `for target in it:` with `body()` emitting the body. Loops run over a range:
         `for x in xs` becomes `for x_index in range(len(xs)): x = xs[x_index]` (and likewise
-        enumerate, zip, and a dict's keys, values and items)."""
+        enumerate, zip, and a dict's keys, values and items). `bind()` runs once the
+        iterable is read, before the targets are named (a comprehension's variables take
+        their names there: `for x in x` reads the outer x)."""
+        bind = bind or (lambda: None)
         origin = self.origin
         fn = self.resolve_callee(it.func) if isinstance(it, cst.Call) else None
         prologue: list[tuple[Any, ir.Atom]] = []  # (target node, atom holding its value)
@@ -435,25 +438,34 @@ class Normalizer:
                 return self.assign(None, ir.COPY, [seq], hint=f"{seq.id}_items")
             return seq
         if fn is range and isinstance(target, cst.Name):
+            hint = self.scope.get(target.value, target.value)
+            rng = self.call(it, self.namer.fresh(f"{hint.strip('_') or 'loop'}_range"))
+            bind()
             counter = self.target_name(target)
-            rng = self.call(it, self.namer.fresh(f"{counter.strip('_') or 'loop'}_range"))
         else:
             if fn is enumerate and isinstance(target, cst.Tuple) and len(it.args) == 1 and len(
                     target.elements) == 2:
                 counter_node, target = target.elements[0].value, target.elements[1].value
                 if not isinstance(counter_node, cst.Name):
                     raise self.error(counter_node, "the counter of enumerate must be a name")
-                counter = self.target_name(counter_node)
                 seqs = [(target, pin(self.expr(it.args[0].value)))]
+                bind()
+                counter = self.target_name(counter_node)
             elif fn is zip and isinstance(target, cst.Tuple) and len(it.args) == len(
                     target.elements) and not any(a.keyword or a.star for a in it.args):
                 seqs = [(el.value, pin(self.expr(a.value)))
                         for el, a in zip(target.elements, it.args, strict=True)]
+                bind()
                 counter = self.namer.fresh("k")
             elif dict_view(it) is not None:
-                seqs, counter = self.dict_loop(target, it, pin)
+                seqs, counter = self.dict_loop(target, *dict_view(it), pin, bind)
+            elif indexes_itself(target, it, body_node or node):
+                # `for k in d: ... d[k]`: the keys of a dict (an element that indexes its
+                # own sequence is a key or an int, never a value with a derivative)
+                seqs, counter = self.dict_loop(target, "keys", it, pin, bind)
             else:
                 seqs = [(target, pin(self.expr(it)))]
+                bind()
                 base = target.value if isinstance(target, cst.Name) else "item"
                 counter = self.namer.fresh(f"{base}_index")
             self.locals.add(counter)
@@ -488,11 +500,11 @@ class Normalizer:
         self.origin = origin
         self.emit(ir.For(counter, rng, inner))
 
-    def dict_loop(self, target, it, pin):
+    def dict_loop(self, target, view: str, base_node, pin, bind):
         """`for k in d.keys()`, `for v in d.values()`, `for k, v in d.items()`: over a list of
         the keys, reading each value by key."""
-        view, base_node = dict_view(it)
         base = pin(self.expr(base_node))
+        bind()
         keys = self.assign(None, Prim("call", list, "list"), [base], hint="keys")
         counter = self.namer.fresh("key_index")
         key_node = target.elements[0].value if view == "items" else target
@@ -670,7 +682,10 @@ class Normalizer:
         """[e for x in xs if c] as a loop appending to a list; with total, sum(e for ...)
         as a loop adding into an accumulator. Comprehension variables get names of their
         own, as in Python they do not leak."""
-        result = target or self.namer.fresh("total" if total else "items")
+        # `x = sum(x * 2.0 for ...)` reads x in the loop: accumulate in a name of its own
+        reads_target = target is not None and target in self.names_in(node)
+        result = target if target and not reads_target else self.namer.fresh(
+            "total" if total else "items")
         if total:
             self.assign(result, ir.COPY, [Const(0, "0")], node=node)
         else:
@@ -680,9 +695,11 @@ class Normalizer:
         def level(comp: cst.CompFor) -> None:
             if comp.asynchronous is not None:
                 raise self.error(comp, "async comprehensions are not supported")
-            for name in self.names_in(comp.target):
-                self.scope[name] = self.namer.fresh(name)
-            self.loop(comp.target, comp.iter, lambda: inner(comp), node)
+
+            def bind() -> None:  # after the iterable is read: `for x in x` reads the outer x
+                for name in self.names_in(comp.target):
+                    self.scope[name] = self.namer.fresh(name)
+            self.loop(comp.target, comp.iter, lambda: inner(comp), node, bind=bind)
 
         def inner(comp: cst.CompFor) -> None:
             def rest(ifs: list) -> None:
@@ -704,6 +721,8 @@ class Normalizer:
 
         level(node.for_in)
         self.scope = saved_scope
+        if reads_target:
+            return self.assign(target, ir.COPY, [Name(result)], node=node)
         return Name(result)
 
     def dict_literal(self, node: cst.Dict, target) -> ir.Atom:
@@ -951,6 +970,23 @@ def _target_names(node) -> list:
     if isinstance(node, (cst.Tuple, cst.List)):
         return [n for el in node.elements for n in _target_names(el.value)]
     return []
+
+
+def indexes_itself(target, it, scope_node) -> bool:
+    """Whether `for k in d` reads d[k] (or d[..., k, ...]) in `scope_node`."""
+    if not (isinstance(target, cst.Name) and isinstance(it, cst.Name)) or scope_node is None:
+        return False
+    found = []
+
+    class V(cst.CSTVisitor):
+        def visit_Subscript(self, n: cst.Subscript) -> None:
+            if isinstance(n.value, cst.Name) and n.value.value == it.value and any(
+                    isinstance(el.slice, cst.Index) and isinstance(el.slice.value, cst.Name)
+                    and el.slice.value.value == target.value for el in n.slice):
+                found.append(n)
+
+    scope_node.visit(V())
+    return bool(found)
 
 
 def dict_view(it) -> tuple[str, Any] | None:
