@@ -310,6 +310,30 @@ def f(A, c):
     v[0] = c
     return np.sum(v * v)
 """, lambda r: [np.eye(2) * 2.0 + 0.3 * r.normal(size=(2, 2)), 1.2], (0, 1)),
+    Program("enumerate_zip", """
+def f(x):
+    s = 1.0
+    for i, (a, b) in enumerate(zip(x, x[1:])):
+        if a > b:
+            continue
+        s = s * (a - b) + i
+    return s
+""", lambda r: [np.array([0.3, 0.9, -0.4, 0.5])]),
+    Program("reversed_loop", """
+def f(x):
+    s = 0.0
+    for v in reversed(x):
+        s = s * 0.5 + v * v
+    return s
+""", vec(4)),
+    Program("numpy_call_on_a_list_built_in_a_loop", """
+def f(x):
+    return np.sum([v ** 2 for v in x if abs(v) < 1.0]) + np.max([v * 3.0 for v in x])
+""", lambda r: [np.array([0.3, -0.5, 2.0, 0.1])]),
+    Program("list_parameter_to_numpy_calls", """
+def f(xs):
+    return np.sum(np.array(xs) ** 2) + np.sum(xs) * np.mean(xs)
+""", lambda r: [[0.5, -1.0, 2.0]]),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

@@ -58,6 +58,8 @@ REFUSED = [
     ("write_into_a_split_part", "def f(x):\n    y = x * 1.0\n    parts = np.split(y, 2)\n"
      "    p = parts[0]\n    p[0] = 5.0\n    return np.sum(y * y)\n", UnsupportedSyntax,
      "y may share its memory", 5, 5),
+    ("loop_over_map", "def f(x):\n    s = 0.0\n    for v in map(np.sin, x):\n"
+     "        s = s + v\n    return s\n", UnsupportedSyntax, "loops run over lists", 3, 14),
     ("complex_literal", "def f(x):\n    return abs(np.sum(x * (1 + 2j)))\n", UnsupportedSyntax,
      "complex number 2j", 2, 32),
     ("nonlocal", "def f(x):\n    s = 1.0\n    def g():\n        nonlocal s\n        s = 2.0\n"

@@ -90,7 +90,8 @@ class Program:
             namer.reserve(n)
         emitted = reverse_.reverse(normalized, list(wrt_names), namer, mode=mode,
                                    as_tuple=as_tuple, program=self, names=names,
-                                   scalar_params=set(kinds[0]), int_params=set(kinds[1]))
+                                   scalar_params=set(kinds[0]), int_params=set(kinds[1]),
+                                   seq_params=set(kinds[2]) if len(kinds) > 2 else set())
         if self.optimize:
             emitted = [optimize_.optimize(e) for e in emitted]
         self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
@@ -374,12 +375,13 @@ def _freeze(wrt):
     return tuple(wrt) if isinstance(wrt, list) else wrt
 
 
-def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(parameters holding scalars, parameters holding ints) for a call: the gradient is
-    specialized on them, as a scalar never needs a broadcasting sum."""
+def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
+    """(parameters holding scalars, holding ints, holding lists or tuples) for a call: the
+    gradient is specialized on them, as a scalar never needs a broadcasting sum and the
+    adjoint of a list is a list."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    scalars, ints = [], []
+    scalars, ints, seqs = [], [], []
     for k, name in enumerate(names):
         if k < len(args):
             value = args[k]
@@ -393,6 +395,10 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], tuple[str, ...]]:
             scalars.append(name)
         elif isinstance(value, (int, np.integer)):
             ints.append(name)
+        elif isinstance(value, (list, tuple)):
+            seqs.append(name)
+    if seqs:
+        return tuple(scalars), tuple(ints), tuple(seqs)
     return tuple(scalars), tuple(ints)
 
 

@@ -430,6 +430,7 @@ class Normalizer:
         fn = self.resolve_callee(it.func) if isinstance(it, cst.Call) else None
         prologue: list[tuple[Any, ir.Atom]] = []  # (target node, atom holding its value)
         rebound = self.assigned_in(body_node)
+        backwards = False
 
         def pin(seq: ir.Atom) -> ir.Atom:
             """`for row in A` keeps iterating the A it started with, even if the body
@@ -448,7 +449,15 @@ class Normalizer:
                 counter_node, target = target.elements[0].value, target.elements[1].value
                 if not isinstance(counter_node, cst.Name):
                     raise self.error(counter_node, "the counter of enumerate must be a name")
-                seqs = [(target, pin(self.expr(it.args[0].value)))]
+                inner = it.args[0].value
+                if isinstance(inner, cst.Call) and self.resolve_callee(inner.func) is zip and \
+                        isinstance(target, cst.Tuple) and len(inner.args) == len(
+                        target.elements) and not any(a.keyword or a.star for a in inner.args):
+                    # enumerate(zip(xs, ys)): the counter indexes every sequence
+                    seqs = [(el.value, pin(self.expr(a.value)))
+                            for el, a in zip(target.elements, inner.args, strict=True)]
+                else:
+                    seqs = [(target, pin(self.expr(inner)))]
                 bind()
                 counter = self.target_name(counter_node)
             elif fn is zip and isinstance(target, cst.Tuple) and len(it.args) == len(
@@ -463,7 +472,19 @@ class Normalizer:
                 # `for k in d: ... d[k]`: the keys of a dict (an element that indexes its
                 # own sequence is a key or an int, never a value with a derivative)
                 seqs, counter = self.dict_loop(target, "keys", it, pin, bind)
+            elif fn is reversed and len(it.args) == 1 and not it.args[0].keyword and \
+                    not it.args[0].star:
+                backwards = True  # for v in reversed(xs): the indices from the last down
+                seqs = [(target, pin(self.expr(it.args[0].value)))]
+                bind()
+                base = target.value if isinstance(target, cst.Name) else "item"
+                counter = self.namer.fresh(f"{base}_index")
             else:
+                if fn in (zip, enumerate, map, filter, reversed, iter) or isinstance(
+                        it, (cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+                    raise self.error(it, "loops run over lists, tuples, arrays, range, and "
+                                     "enumerate or zip of them unpacked into names; build a "
+                                     "list first (or index with range)")
                 seqs = [(target, pin(self.expr(it)))]
                 bind()
                 base = target.value if isinstance(target, cst.Name) else "item"
@@ -476,8 +497,15 @@ class Normalizer:
                 n = self.assign(None, Prim("call", min, "min"), lengths, hint="n")
             else:
                 n = lengths[0]
-            rng = self.assign(None, Prim("call", range, "range"), [n],
-                              hint=f"{counter}_range")
+            if backwards:
+                last = self.assign(None, Prim("binop", operator.sub, "-"), [n, Const(1, "1")],
+                                   hint="last")
+                rng = self.assign(None, Prim("call", range, "range"),
+                                  [last, Const(-1, "-1"), Const(-1, "-1")],
+                                  hint=f"{counter}_range")
+            else:
+                rng = self.assign(None, Prim("call", range, "range"), [n],
+                                  hint=f"{counter}_range")
             prologue = seqs
         saved, self.out = self.out, []
         self.origin = origin

@@ -45,7 +45,7 @@ class AnsRef(Ref):
 def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad",
             as_tuple: bool | None = None, scalar_params: set[str] = frozenset(),
             int_params: set[str] = frozenset(), program=None,
-            names: tuple[str, ...] = ()) -> list[ir.Emitted]:
+            names: tuple[str, ...] = (), seq_params: set[str] = frozenset()) -> list[ir.Emitted]:
     """The emitted adjoint of `fn` with respect to the parameters `wrt`.
 
     mode 'grad': one function running both sweeps and returning the gradients; 'value': the
@@ -63,7 +63,7 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     # recorded (restores, recomputations) ask for nothing more
     plan, mutated = activity.Plan(), None
     for _ in range(8):
-        sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params)
+        sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params, seq_params)
         sweep.backward(dry=True)
         index = {id(s): s for s in ir.walk(fn.body)}
         new = activity.to_be_recorded(fn, sweep.reads, sweep.value_reads, index, sweep.kinds)
@@ -91,7 +91,7 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
         if new == plan:
             break
         plan = new
-    sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params)
+    sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params, seq_params)
     backward = sweep.backward()
     forward = sweep.forward_sweep()
     grads = tuple(namer.bar(w) for w in wrt)
@@ -256,13 +256,13 @@ class Sweep:
     """Emits the forward and reverse sweeps of one function for one plan."""
 
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: activity.Plan,
-                 scalar_params, int_params=frozenset()):
+                 scalar_params, int_params=frozenset(), seq_params=frozenset()):
         self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
         act = activity.analyze(fn, set(wrt))
         self.active = act.active | set(wrt)
         self.kinds = activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
                                     set(int_params) | _annotated(fn, int))
-        self.seqs = sequences(fn)
+        self.seqs = sequences(fn, seq_params)
         self.masked = masked(fn)
         self.shape = activity.shapes(fn, self.kinds)
         self.primal = {p.name for p in fn.params}
@@ -774,8 +774,15 @@ class Sweep:
                 parts = (RUNTIME, ".unbroadcast(", *inner, ", ", ShapeRef(atom.id), ")")
                 if negated is not None:
                     parts = ("-", *parts)
-            out.append((atom.id, parts, fresh(parts), "ans" in tpl.slots))
+            out.append((atom.id, *self.as_items(atom.id, parts), "ans" in tpl.slots))
         return out
+
+    def as_items(self, x: str, parts) -> tuple:
+        """(parts, fresh) of a rule's contribution to x: the adjoint of a list is a list, where
+        a NumPy rule gives an array (one item per entry)."""
+        if x in self.seqs and not _lists(parts):
+            return (RUNTIME, ".densify(", *parts, ", ", Ref(x), ")"), True
+        return parts, fresh(parts)
 
     def call_contributions(self, s: Assign, g: str) -> list:
         """A call of the user's own function: its `_bwd` takes the saved values and g."""
@@ -783,12 +790,12 @@ class Sweep:
         targets = [s.args[k] for k in positions] + [dict(s.kwargs)[k] for k in keywords]
         call = (bwd, "(", Ref(s.tape), ", ", Ref(g), ")")
         if len(targets) == 1:
-            return [(targets[0].id, call, False, False)]
+            return [(targets[0].id, self.as_items(targets[0].id, call)[0], False, False)]
         parts = [self.namer.cached(("part", id(s), j), f"{a.id}_part")
                  for j, a in enumerate(targets)]
         head = self.line((*ir.join([(Ref(p),) for p in parts]), " = ", *call), parts)
-        return [(None, head, False, False)] + [(a.id, (Ref(p),), False, False)
-                                               for a, p in zip(targets, parts, strict=True)]
+        return [(None, head, False, False)] + [(a.id, self.as_items(a.id, (Ref(p),))[0], False,
+                                                False) for a, p in zip(targets, parts, strict=True)]
 
     def same_shape(self, atom, s: Assign) -> bool:
         """Whether input `atom` surely has the shape of s's result: its shape term is the
@@ -1027,6 +1034,16 @@ FRESH_HELPERS = {"sum_adjoint", "mean_adjoint", "extremum_adjoint", "prod_adjoin
                  "unstack", "split_like", "sequence_adjoint"}
 
 
+LIST_HELPERS = {"unstack", "split_like", "sequence_adjoint", "add_seq", "densify", "owned"}
+
+
+def _lists(parts) -> bool:
+    """Whether an emitted expression surely gives the adjoint of a list as a list."""
+    parts = tuple(parts)
+    return len(parts) >= 2 and parts[0] == RUNTIME and isinstance(parts[1], str) and \
+        parts[1].lstrip(".").split("(")[0] in LIST_HELPERS
+
+
 def fresh(parts) -> bool:
     """Whether an emitted expression surely builds a new value, one nothing else holds (so
     it may be updated in place): arithmetic, or a runtime helper that allocates; not a bare
@@ -1095,9 +1112,10 @@ def masked(fn: ir.Function) -> set[str]:
     return found
 
 
-def sequences(fn: ir.Function) -> set[str]:
-    """Names that hold tuples or lists (their adjoints add item by item)."""
-    found = set()
+def sequences(fn: ir.Function, params=frozenset()) -> set[str]:
+    """Names that hold tuples or lists (their adjoints add item by item); `params` are the
+    parameters known to."""
+    found = set(params)
     for s in ir.walk(fn.body):
         if isinstance(s, Assign) and s.prim.kind in ("tuple", "list", "dict") and s.target:
             found.add(s.target)
