@@ -338,7 +338,7 @@ def why_different(old: str | None, new: str) -> list[str]:
         out.append(f"its command line differs: {before.command}")
     if not out:
         out.append("its code differs from what adjoint emits now (edited by hand, or a helper "
-                   "function or derivative rule changed)")
+                   "function, a constant it copies or a derivative rule changed)")
     return out
 
 
