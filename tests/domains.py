@@ -15,7 +15,7 @@ import operator
 
 import numpy as np
 
-from adjoint import rules
+from adjoint import rules, runtime
 
 try:
     import scipy
@@ -467,6 +467,22 @@ DOMAINS = {
               ("np.clip(a, min=lo, max=1.0)", {"a": ("away", (4,)), "lo": ("unit", ())}),
               ("a.clip(min=0.0)", {"a": ("away", (4,))}),
               ("np.clip(a, 1.5, 1.0)", {"a": ("away", (4,))})],
+    # the runtime's helpers (the gradient of emitted code)
+    runtime.check_seed: [("runtime.check_seed(a, s, 'f')", {"a": (3,), "s": (3,)}),
+                         ("runtime.check_seed(a, s, 'f')", {"a": (), "s": ()})],
+    runtime.unbroadcast: [("runtime.unbroadcast(v, x)", {"v": (3, 4), "x": (4,)}),
+                          ("runtime.unbroadcast(v, x)", {"v": (2, 3), "x": (2, 1)}),
+                          ("runtime.unbroadcast(v, x)", {"v": (), "x": (3,)}),
+                          ("runtime.unbroadcast(v, x)", {"v": (3,), "x": ()}),
+                          ("runtime.unbroadcast(v, x)", {"v": (3,), "x": (3,)})],
+    runtime.sum_adjoint: [("runtime.sum_adjoint(v, x)", {"v": (), "x": (2, 3)}),
+                          ("runtime.sum_adjoint(v, x, axis=1)", {"v": (2,), "x": (2, 3)}),
+                          ("runtime.sum_adjoint(v, x, axis=0, keepdims=True)",
+                           {"v": (1, 3), "x": (2, 3)})],
+    runtime.mean_adjoint: [("runtime.mean_adjoint(v, x)", {"v": (), "x": (2, 3)}),
+                           ("runtime.mean_adjoint(v, x, axis=-1)", {"v": (2,), "x": (2, 3)})],
+    runtime.densify: [("runtime.densify(v, x)", {"v": (3,), "x": (3,)})],
+    runtime.owned: [("runtime.owned(v, x)", {"v": (3,), "x": (3,)})],
 }
 
 # math functions newer than the oldest supported Python

@@ -225,3 +225,43 @@ def test_disk_cache_entry_for_another_kind_of_global(tmp_path, monkeypatch):
         np.testing.assert_allclose(again.function(X), 2 * X * Y ** 2)
     finally:
         del sys.modules["module_with_global"]
+
+
+def test_gradient_of_a_gradient():
+    """The emitted code of straight-line code differentiates again: second derivatives, and
+    Hessian-vector products through a gradient called inside a function."""
+    from adjoint.testing import check_grads
+
+    f = make_function("def f(x):\n    return x ** 3 + np.sin(x) * x\n")
+    d2 = adjoint.grad(adjoint.grad(f))
+    np.testing.assert_allclose(d2(0.7), 6 * 0.7 + 2 * np.cos(0.7) - 0.7 * np.sin(0.7))
+    g = make_function("def g(x):\n"
+                      "    return np.sum(np.tanh(x) ** 2) + np.mean(x * x) * np.sum(x)\n")
+    hvp = make_function("def hvp(x, v):\n    return np.sum(dg(x) * v)\n",
+                        {"dg": adjoint.grad(g)})
+    check_grads(hvp, [X, Y], (0, 1))
+
+
+def test_gradient_of_a_gradient_with_a_loop_is_refused():
+    f = make_function("def f(x):\n    s = 0.0\n    for i in range(3):\n"
+                      "        s = s + np.sin(x) * i\n    return np.sum(s)\n")
+    with pytest.raises(adjoint.AdjointError, match="pop"):
+        adjoint.grad(adjoint.grad(f))
+
+
+def test_decorated_function_is_refused_with_a_reason():
+    import functools
+
+    f = make_function("def f(x):\n    return np.sum(x * x)\n")
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        return f(*args)
+
+    with pytest.raises(adjoint.AdjointError, match="wrapped by a decorator"):
+        adjoint.grad(wrapper)
+
+
+def test_seed_of_another_shape_is_refused():
+    with pytest.raises(adjoint.AdjointError, match="f_bar has shape"):
+        adjoint.grad(f)(X, Y, f_bar=np.ones(3))

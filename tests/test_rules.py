@@ -13,7 +13,7 @@ import pytest
 from conftest import make_function
 from domains import DOMAINS, HAVE_SCIPY, scipy
 
-from adjoint import rules
+from adjoint import rules, runtime
 from adjoint.testing import check_grads
 
 SAMPLERS = {
@@ -25,7 +25,7 @@ SAMPLERS = {
     "spd": lambda rng, shape: _spd(rng, shape),
     "sym": lambda rng, shape: _sym(rng, shape),
 }
-NAMESPACE = {"np": np, "math": math, "operator": operator, "scipy": scipy}
+NAMESPACE = {"np": np, "math": math, "operator": operator, "scipy": scipy, "runtime": runtime}
 
 
 def _spd(rng, shape):

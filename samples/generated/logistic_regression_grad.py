@@ -37,7 +37,7 @@ def grad_loss(w, b, X, y, loss_bar=1.0):
     # grad of: log_q = -logits + log_p
     log_p_bar += log_q_bar
     logits_bar = -log_q_bar
-    # grad of: # log(sigmoid(z)) = -log(1 + exp(-z)), and log(1 - sigmoid(z)) = -z - log(1 + exp(-z)) log_p = -np.log1p(np.exp(-logits))
+    # grad of: log_p = -np.log1p(np.exp(-logits))
     log1p_exp_neg_logits_bar = -log_p_bar
     exp_neg_logits_bar = log1p_exp_neg_logits_bar / (1 + exp_neg_logits)
     neg_logits_bar = exp_neg_logits_bar * exp_neg_logits

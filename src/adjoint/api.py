@@ -416,6 +416,7 @@ def _gradient(fn, wrt, value: bool, optimize: bool):
         return compiled.function(*args, **kwargs)
 
     gradient.__adjoint__ = generic
+    gradient.__adjoint_generic__ = generic  # grad(gradient) differentiates this code
     gradient.__wrapped__ = fn
     gradient.__name__ = generic.name
     gradient.__qualname__ = generic.name

@@ -179,7 +179,7 @@ class Normalizer:
     def statement(self, stmt: cst.CSTNode) -> None:
         if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in stmt.body:
-                self.origin = ir.Origin(self.source.code(stmt).strip(), stmt)
+                self.origin = ir.Origin(self.statement_text(stmt), stmt)
                 self.small(small)
             return
         self.origin = ir.Origin(self.header(stmt), stmt)
@@ -195,9 +195,22 @@ class Normalizer:
             what = REFUSED_STATEMENTS.get(type(stmt), type(stmt).__name__)
             raise self.error(stmt, f"{what} is not supported inside a differentiated function")
 
+    def statement_text(self, stmt) -> str:
+        """A simple statement's code, without comments."""
+        return "; ".join(self.source.code(small).strip() for small in stmt.body)
+
     def header(self, stmt) -> str:
-        """The first line of a compound statement, for `# grad of:` comments."""
-        return self.source.code(stmt).strip().splitlines()[0]
+        """The first line of a compound statement, without comments, for `# grad of:`."""
+        code = self.source.code
+        if isinstance(stmt, cst.For):
+            return f"for {code(stmt.target)} in {code(stmt.iter)}:"
+        if isinstance(stmt, cst.While):
+            return f"while {code(stmt.test)}:"
+        if isinstance(stmt, cst.If):
+            return f"if {code(stmt.test)}:"
+        lines = [x for x in code(stmt).strip().splitlines() if not x.lstrip().startswith("#")]
+        return lines[0] if lines else ""
+
 
     def small(self, s: cst.BaseSmallStatement) -> None:
         if isinstance(s, cst.Assign):
@@ -794,7 +807,9 @@ class Normalizer:
             return self.source.resolve(dotted)
         if not dotted or dotted[0] in self.locals:
             return MISSING
-        return self.source.resolve(dotted)
+        obj = self.source.resolve(dotted)
+        generic = getattr(obj, "__adjoint_generic__", None)
+        return obj if generic is None else generic.function  # a gradient: its emitted code
 
     def define_nested(self, node: cst.FunctionDef, code_name: str) -> None:
         """A def (or named lambda) inside the function: calls of it are calls of a function

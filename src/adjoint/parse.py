@@ -99,6 +99,14 @@ def _unwrap(fn: Any) -> Any:
         )
     if isinstance(fn, (types.MethodType, staticmethod, classmethod)):
         fn = fn.__func__
+    generic = getattr(fn, "__adjoint_generic__", None)
+    if generic is not None:  # a gradient made by adjoint: its emitted code, differentiated
+        return generic.function
+    if isinstance(fn, types.FunctionType) and getattr(fn, "__wrapped__", None) is not None:
+        raise ApiError(
+            f"{fn.__qualname__} is wrapped by a decorator (functools.wraps): its code is the "
+            "wrapper's, not the function's. Differentiate the function itself (pass "
+            f"{fn.__qualname__}.__wrapped__ if the decorator does not change what it computes)")
     if not isinstance(fn, types.FunctionType):
         raise ApiError(
             f"adjoint needs a Python function defined in a file; {fn!r} is a "

@@ -212,6 +212,10 @@ def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, program,
             raise fn.source.error(s.node, "calls of your own functions cannot be "
                                   "differentiated here", MissingRule)
         params = program.params(s.prim.key)[:len(s.args)]
+        if len(params) < len(s.args):
+            raise fn.source.error(s.node, f"{s.prim.spelling} is called with {len(s.args)} "
+                                  f"positional arguments but has {len(params)} parameters "
+                                  "(*args is not supported)")
         passed = [*zip(params, s.args, strict=True), *s.kwargs]
         bindings = {k: a.value for k, a in passed if isinstance(a, Const) and callable(a.value)}
         scalars = tuple(k for k, a in passed if kind_of(a, kinds) == "scalar")
@@ -714,6 +718,11 @@ class Sweep:
 
     def missing_rule(self, s: Assign) -> Exception:
         p = s.prim
+        if p.kind == "method" and p.key is None and p.spelling == "pop":
+            return self.error(s, "no derivative rule for .pop(): a list popped is not "
+                              "differentiated (the gradient of a loop pops its records, so "
+                              "only the gradient of straight-line code differentiates again)",
+                              MissingRule)
         if p.kind == "method" and p.key is None:
             return self.error(s, f"no derivative rule for the method .{p.spelling}(); "
                               "call the numpy function instead, or register a rule for it",

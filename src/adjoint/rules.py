@@ -268,6 +268,13 @@ RULES: dict[Any, dict[str, str]] = {
                         "a_max": "runtime.clip_adjoint(g, a, a_min, a_max, min, max, of='a_max')",
                         "min": "runtime.clip_adjoint(g, a, min, a_max, None, max, of='a_min')",
                         "max": "runtime.clip_adjoint(g, a, a_min, max, min, None, of='a_max')"},
+    # the runtime's own helpers, so straight-line emitted code differentiates again
+    runtime.check_seed:   {"seed": "g", "ans": "0.0"},
+    runtime.unbroadcast:  {"v": "runtime.broadcast_back(g, v)", "x": "0.0"},
+    runtime.sum_adjoint:  {"v": "runtime.sum_back(g, v, axis, keepdims, where)", "x": "0.0"},
+    runtime.mean_adjoint: {"v": "runtime.mean_back(g, v, x, axis, keepdims, where)", "x": "0.0"},
+    runtime.densify:      {"v": "g", "x": "0.0"},
+    runtime.owned:        {"v": "g", "x": "0.0"},
 }
 
 # Functions whose derivative is zero wherever it exists: their results carry no gradient.
@@ -283,7 +290,7 @@ PASSIVE: set = {
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
     np.identity, np.arange, np.floor_divide, np.greater, np.less, np.equal, np.not_equal,
     np.greater_equal, np.less_equal, np.logical_and, np.logical_or, np.logical_not,
-    np.any, np.all,
+    np.any, np.all, runtime.zeros_like,
     operator.floordiv, operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
     operator.ne, operator.not_, operator.and_, operator.or_, operator.invert, operator.is_,
     operator.is_not, operator.contains,
@@ -291,6 +298,12 @@ PASSIVE: set = {
 
 # Signatures where inspect cannot read one.
 SIGNATURES: dict[Any, str] = {
+    # runtime helpers take the adjoint g as an argument: here it is v, as g is the formula's
+    runtime.unbroadcast: "v, x",
+    runtime.sum_adjoint: "v, x, axis=None, keepdims=False, where=None",
+    runtime.mean_adjoint: "v, x, axis=None, keepdims=False, where=None",
+    runtime.densify: "v, x",
+    runtime.owned: "v, x",
     math.log: "x, base=None, /",
     math.hypot: "*coordinates",
     math.fsum: "seq, /",

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from .errors import InternalError, NonScalarOutput
+from .errors import ApiError, InternalError, NonScalarOutput
 
 # ---------------------------------------------------------------- shapes
 
@@ -168,6 +168,10 @@ def check_seed(ans, seed, fname: str):
             f"{np.shape(ans)}; reduce it (np.sum, np.mean) or pass {fname}_bar= with the "
             "shape of the result to get a vector-Jacobian product"
         )
+    if not isinstance(ans, (list, tuple, dict)) and not isinstance(seed, (
+            list, tuple, dict)) and (_ndim(seed) or _ndim(ans)) and _shape(seed) != _shape(ans):
+        raise ApiError(f"{fname}_bar has shape {np.shape(seed)}, but {fname} returned shape "
+                       f"{np.shape(ans)}; the seed is the adjoint of the result, of its shape")
     return seed
 
 
@@ -348,6 +352,36 @@ def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
     out = np.empty_like(x, dtype=dtype)
     out[...] = g
     return out if where is None else np.where(where, out, 0.0)
+
+
+def broadcast_back(c, v):
+    """Adjoint of v in unbroadcast(v, x): c (x's shape) spread back over v's shape."""
+    vshape = _shape(v)
+    if _shape(c) == vshape:
+        return c
+    if len(_shape(c)) <= len(vshape):
+        return np.broadcast_to(c, vshape) * 1.0
+    return unbroadcast(c, v)
+
+
+def sum_back(c, v, axis=None, keepdims=False, where=None):
+    """Adjoint of v in sum_adjoint(v, x, axis, keepdims, where): c (x's shape) summed
+    over the axes v was repeated along."""
+    if where is not None:
+        c = np.where(where, c, 0.0)
+    if not _shape(c):
+        return c
+    out = np.sum(c, axis=axis, keepdims=keepdims)
+    return np.reshape(out, _shape(v)) if _ndim(v) else out
+
+
+def mean_back(c, v, x, axis=None, keepdims=False, where=None):
+    """Adjoint of v in mean_adjoint(v, x, axis, keepdims, where)."""
+    if where is not None:
+        n = np.sum(np.broadcast_to(where, np.shape(x)), axis=axis, keepdims=keepdims)
+        return sum_back(c / np.maximum(n, 1), v, axis, keepdims, where)
+    n = np.size(x) if axis is None else _count(np.shape(x), axis)
+    return sum_back(c, v, axis, keepdims) / n
 
 
 def mean_adjoint(g, x, axis=None, keepdims=False, where=None):

@@ -157,7 +157,8 @@ def dot_product_test(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bo
 
 def _names(f, wrt) -> tuple[tuple, list]:
     names = resolve_wrt(normalize(parse(f), _namer()), wrt)
-    code = f.__code__
+    generic = getattr(f, "__adjoint_generic__", None)  # a gradient: its emitted function's
+    code = (f if generic is None else generic.function).__code__
     return names, list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
 
 
