@@ -58,15 +58,20 @@ class Namer:
     def __init__(self, reserved: Iterable[str] = ()):
         self.taken: set[str] = set(reserved)
         self.adjoints: dict[str, str] = {}
+        self.primals: dict[str, str] = {}  # x_bar -> x
+        self._next: dict[str, int] = {}  # base -> the first suffix that may be free
 
     def reserve(self, name: str) -> None:
         self.taken.add(name)
 
     def fresh(self, base: str) -> str:
         base = identifier(base)
-        name, k = base, 2
+        name, k = base, self._next.get(base, 2)
+        if name in self.taken:
+            name = f"{base}_{k}"
         while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
+            name, k = f"{base}_{k + 1}", k + 1
+        self._next[base] = k
         self.taken.add(name)
         return name
 
@@ -80,6 +85,7 @@ class Namer:
         """The adjoint of `name`: `x_bar`, the same answer every time."""
         if name not in self.adjoints:
             self.adjoints[name] = self.fresh(f"{name}_bar")
+            self.primals[self.adjoints[name]] = name
         return self.adjoints[name]
 
 

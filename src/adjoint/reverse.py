@@ -347,7 +347,7 @@ class Sweep:
     def shared(self, parts) -> None:
         """A value that may be another adjoint itself (g, not g * w): neither may then be
         updated in place."""
-        primal_of = {b: p for p, b in self.namer.adjoints.items() if isinstance(p, str)}
+        primal_of = self.namer.primals
         for p in parts:
             if isinstance(p, Ref) and p.name in primal_of:
                 self.owned.discard(primal_of[p.name])
