@@ -334,6 +334,14 @@ def f(x):
 def f(xs):
     return np.sum(np.array(xs) ** 2) + np.sum(xs) * np.mean(xs)
 """, lambda r: [[0.5, -1.0, 2.0]]),
+    Program("dict_filled_by_key", """
+def f(x):
+    d = {}
+    d["a"] = x * 2.0
+    d["b"] = d["a"] ** 2
+    d["a"] = d["a"] + d["b"]
+    return np.sum(d["a"])
+""", vec(2)),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

@@ -424,7 +424,16 @@ class Sweep:
     def single_use(self, name: str) -> bool:
         return sum(name in ir.uses(x) or name in ir.defs(x) for x in ir.walk(self.fn.body)) == 2
 
+    def keyed(self, s: ir.SetItem) -> bool:
+        """Whether s may write a dict entry by key (one that may not exist yet)."""
+        items = s.index.items
+        return s.target in self.seqs and len(items) == 1 and not isinstance(
+            items[0], ir.Slice) and not (isinstance(items[0], Const) and isinstance(
+                items[0].value, int)) and self.kind(items[0]) != "int"
+
     def slice_of(self, s: ir.SetItem) -> ir.Parts:
+        if self.keyed(s):  # the entry, or a mark that there was none
+            return (RUNTIME, ".entry(", Ref(s.target), ", ", *ir.index_parts(s.index), ")")
         part = (Ref(s.target), "[", *ir.index_parts(s.index), "]")
         return part if s.target in self.seqs else (*part, ".copy()")
 
@@ -524,6 +533,10 @@ class Sweep:
                 out.append(self.restore_line(s, v))
         if id(s) in self.plan.slices and isinstance(s, ir.Append):
             out.append(self.line((Ref(s.target), ".pop()")))
+        elif id(s) in self.plan.slices and self.keyed(s):
+            out.append(self.line((RUNTIME, ".put_entry(", Ref(s.target), ", ",
+                                  *ir.index_parts(s.index), ", ",
+                                  Ref(self.stack(s.target, True)), ".pop())")))
         elif id(s) in self.plan.slices:
             out.append(self.line((Ref(s.target), "[", *ir.index_parts(s.index), "] = ",
                                   Ref(self.stack(s.target, True)), ".pop()")))

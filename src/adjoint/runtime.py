@@ -128,6 +128,24 @@ def add_at(acc, index, g):
     return acc
 
 
+NO_ENTRY = object()  # what runtime.entry keeps for a dict entry that did not exist
+
+
+def entry(d, key):
+    """d[key], or NO_ENTRY for a key a dict does not have yet."""
+    if isinstance(d, dict) and key not in d:
+        return NO_ENTRY
+    return d[key]
+
+
+def put_entry(d, key, value) -> None:
+    """d[key] = value, or the entry removed again where there was none."""
+    if value is NO_ENTRY:
+        del d[key]
+    else:
+        d[key] = value
+
+
 def snapshot(x):
     """A copy of x's current values (an array, list or dict changes in place; a number
     does not)."""
