@@ -265,3 +265,21 @@ def test_decorated_function_is_refused_with_a_reason():
 def test_seed_of_another_shape_is_refused():
     with pytest.raises(adjoint.AdjointError, match="f_bar has shape"):
         adjoint.grad(f)(X, Y, f_bar=np.ones(3))
+
+
+def test_helper_changing_an_array_argument_in_place_is_refused_when_it_runs():
+    """`q += q` in a helper rebinds a number, but would change an array the caller holds:
+    the emitted code checks which it is."""
+    f = make_function("""
+def h(q):
+    q += q
+    return q * 2.0
+
+def f(x, c):
+    return np.sum(h(x)) + h(c)
+""")
+    g = adjoint.grad(f, wrt=(0, 1))
+    with pytest.raises(adjoint.AdjointError, match="h changes its argument q in place"):
+        g(X, 0.5)
+    source = adjoint.source(g)
+    assert "runtime.rebinds(q, 'h', 'q')" in source

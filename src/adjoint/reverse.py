@@ -61,7 +61,7 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
     link_calls(fn, wrt, namer, program, kinds_of(fn))
     # what to record: from what a dry reverse sweep reads, again until the reads of what is
     # recorded (restores, recomputations) ask for nothing more
-    plan, mutated = activity.Plan(), None
+    plan, mutated, guards = activity.Plan(), None, {}
     for _ in range(8):
         sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params, seq_params)
         sweep.backward(dry=True)
@@ -77,11 +77,16 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
                        if (found := [s for s in stmts if not (
                            isinstance(s, Assign) and s.target in numbers)])}
             if mutated and mode == "split":
-                param, (s, *_) = next(iter(mutated.items()))
-                raise fn.source.error(
-                    s.origin.node if s.origin else fn.source.funcdef,
-                    f"{fn.name} changes its argument {param} in place; a function called by "
-                    "differentiated code must return new values instead")
+                for param, stmts in mutated.items():
+                    for s in stmts:
+                        if not isinstance(s, Assign):  # an item write: surely in place
+                            raise fn.source.error(
+                                s.origin.node if s.origin else fn.source.funcdef,
+                                f"{fn.name} changes its argument {param} in place; a function "
+                                "called by differentiated code must return new values instead")
+                # `q += v` of an argument that may be a number: checked when it runs
+                guards = {id(s): param for param, stmts in mutated.items() for s in stmts}
+                mutated = {}
         for stmts in mutated.values():  # the reverse sweep undoes every change to an argument
             for s in stmts:
                 if isinstance(s, Assign):
@@ -92,6 +97,7 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
             break
         plan = new
     sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params, seq_params)
+    sweep.guards = guards
     backward = sweep.backward()
     forward = sweep.forward_sweep()
     grads = tuple(namer.bar(w) for w in wrt)
@@ -262,6 +268,7 @@ class Sweep:
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: activity.Plan,
                  scalar_params, int_params=frozenset(), seq_params=frozenset()):
         self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
+        self.guards: dict[int, str] = {}  # id(q += v) -> the argument q may be
         act = activity.analyze(fn, set(wrt))
         self.active = act.active | set(wrt)
         self.kinds = activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
@@ -415,6 +422,9 @@ class Sweep:
             if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
                 out.append(self.line((Ref(self.stack(s.target, True)), ".append(",
                                       *self.slice_of(s), ")")))
+            if id(s) in self.guards:  # `q += v` rebinds a number; an array would change
+                out.append(self.line((RUNTIME, ".rebinds(", Ref(s.target), ", ",
+                                      repr(self.fn.name), ", ", repr(self.guards[id(s)]), ")")))
             out.extend(self.forward_stmt(s))
             for v, mode in sorted(saves.items()):
                 if mode == "after":

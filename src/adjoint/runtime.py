@@ -128,6 +128,15 @@ def add_at(acc, index, g):
     return acc
 
 
+def rebinds(value, fname: str, param: str) -> None:
+    """Refuse `q += v` in a function the differentiated code calls when q holds an array:
+    it would change the caller's array in place."""
+    if hasattr(value, "__setitem__"):
+        raise ApiError(f"{fname} changes its argument {param} in place (an augmented "
+                       f"assignment on an array); a function called by differentiated code "
+                       "must return new values instead")
+
+
 NO_ENTRY = object()  # what runtime.entry keeps for a dict entry that did not exist
 
 
