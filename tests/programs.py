@@ -342,6 +342,13 @@ def f(x):
     d["a"] = d["a"] + d["b"]
     return np.sum(d["a"])
 """, vec(2)),
+    Program("dict_entries_rewritten_in_a_loop_over_its_keys", """
+def f(x):
+    d = {"a": x, "b": x * x}
+    for k in d:
+        d[k] = d[k] * 2.0
+    return np.sum(d["a"] ** 2 + d["b"])
+""", vec(2)),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

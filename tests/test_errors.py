@@ -60,6 +60,9 @@ REFUSED = [
      "y may share its memory", 5, 5),
     ("loop_over_map", "def f(x):\n    s = 0.0\n    for v in map(np.sin, x):\n"
      "        s = s + v\n    return s\n", UnsupportedSyntax, "loops run over lists", 3, 14),
+    ("write_into_a_row_of_list_of_an_array", "def f(x):\n    A = np.outer(x, x)\n"
+     "    rows = list(A)\n    r = rows[0]\n    r[0] = 5.0\n    return np.sum(A)\n",
+     UnsupportedSyntax, "A may share its memory", 5, 5),
     ("complex_literal", "def f(x):\n    return abs(np.sum(x * (1 + 2j)))\n", UnsupportedSyntax,
      "complex number 2j", 2, 32),
     ("nonlocal", "def f(x):\n    s = 1.0\n    def g():\n        nonlocal s\n        s = 2.0\n"

@@ -255,6 +255,10 @@ def points_to(fn: ir.Function) -> dict[int, dict[str, frozenset]]:
                     shared = views(shared) | contents(state, s.args[0])
             elif p.kind in ("tuple", "list", "dict"):  # a new container holding the args
                 inside |= frozenset().union(*(pts(state, a) for a in args))
+            elif p.kind == "call" and p.key in (list, tuple) and len(s.args) == 1:
+                # a new list: the items of a list, the rows (views) of an array, the keys
+                # of a dict
+                inside = contents(state, s.args[0]) | views(pts(state, s.args[0]))
             elif p.kind == "call" and p.key in SPLITS:  # a list of views of the array
                 inside = views(pts(state, s.args[0])) if s.args else inside
             elif p.kind == "call" and rules.lookup(p.key) and getattr(
