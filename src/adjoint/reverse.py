@@ -904,6 +904,8 @@ class Sweep:
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(v), ")")
             out += self.add(v, part, True)
         out.append(self.line((Ref(self.bar(y)), "[", *idx, "] = 0.0")))
+        if y in self.seqs:  # that item's adjoint is now the number 0.0, standing for zeros
+            self.zeroed.add(("items", y))
         return out
 
     def append_adjoint(self, s: ir.Append) -> list[Line]:
