@@ -522,6 +522,9 @@ class Normalizer:
             prologue = seqs
         saved, self.out = self.out, []
         self.origin = origin
+        if isinstance(target, cst.Name) and len(prologue) == 1 and reads_of(
+                target.value, self.source.funcdef) == 1:
+            prologue = []  # `for _ in xs`: the items are never read, only counted
         for tnode, seq in prologue:
             if seq is None:  # the value of a dict entry: d[key]
                 tnode, base, key = tnode
@@ -1016,20 +1019,41 @@ def _target_names(node) -> list:
 
 
 def indexes_itself(target, it, scope_node) -> bool:
-    """Whether `for k in d` reads d[k] (or d[..., k, ...]) in `scope_node`."""
+    """Whether `for k in d` reads d[k] (or d[..., k, ...]) in `scope_node`, or compares k
+    with a string: then d is a dict and k its keys."""
     if not (isinstance(target, cst.Name) and isinstance(it, cst.Name)) or scope_node is None:
         return False
     found = []
+    strings = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+
+    def is_k(n) -> bool:
+        return isinstance(n, cst.Name) and n.value == target.value
 
     class V(cst.CSTVisitor):
         def visit_Subscript(self, n: cst.Subscript) -> None:
             if isinstance(n.value, cst.Name) and n.value.value == it.value and any(
-                    isinstance(el.slice, cst.Index) and isinstance(el.slice.value, cst.Name)
-                    and el.slice.value.value == target.value for el in n.slice):
+                    isinstance(el.slice, cst.Index) and is_k(el.slice.value) for el in n.slice):
+                found.append(n)
+
+        def visit_Comparison(self, n: cst.Comparison) -> None:
+            sides = [n.left, *(c.comparator for c in n.comparisons)]
+            if any(is_k(x) for x in sides) and any(isinstance(x, strings) for x in sides):
                 found.append(n)
 
     scope_node.visit(V())
     return bool(found)
+
+
+def reads_of(name: str, node) -> int:
+    """How many times `name` appears as a name in `node`."""
+    count = [0]
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            count[0] += n.value == name
+
+    node.visit(V())
+    return count[0]
 
 
 def dict_view(it) -> tuple[str, Any] | None:
