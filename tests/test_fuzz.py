@@ -27,7 +27,7 @@ def test_programs_cover_the_language():
     """The generator writes each construct it is meant to (over a fixed sample)."""
     seen = []
 
-    @settings(CI, max_examples=200)
+    @settings(CI, max_examples=400)
     @given(programs())
     def collect(program):
         seen.append(program.source)
@@ -37,7 +37,8 @@ def test_programs_cover_the_language():
     for construct in ["for i", "for t", "enumerate(", "while ", "if ", "else:", "elif ",
                       "break", "continue", "def h", ", p", ".append(", "] = ", " += ",
                       "np.zeros", ".copy()", "len(", ".shape[", " @ ", "np.maximum(", "abs(",
-                      " if ", " else ", "math."]:
+                      " if ", " else ", "math.", "sum(", " for ", " in (", " not in (", " and ",
+                      " or ", "not ", '= {"', 'P["', ".items()", ".values()", ".keys()"]:
         assert construct in text, construct
 
 

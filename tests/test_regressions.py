@@ -802,3 +802,103 @@ def g(x, fs=(np.sin, np.cos)):
 """)
     with pytest.raises(adjoint.AdjointError, match="calling f, a local variable"):
         adjoint.grad(f)
+
+
+def test_comprehension_variable_named_as_its_iterable(optimize):
+    """Used to fail: a comprehension variable named as its own iterable, sum(np.sum(x) for x
+    in x): the iterable was read under the variable's emitted name (InternalError: emitted
+    code reads 'x_2', which nothing defines; unoptimized, UnboundLocalError).
+    """
+    check("""
+def f(x):
+    return sum(np.sum(x) for x in x)
+""", [np.array([[0.3, 0.5], [0.1, 0.2]])], optimize=optimize)
+
+
+COMPREHENSION_TARGETS = {
+    "element": "x = sum(x * 2.0 for i in range(2))",
+    "list": "x = sum([x * 2.0 for i in range(2)])",
+    "iterable": "x = sum(v * 2.0 for v in x)",
+}
+
+
+@pytest.mark.parametrize("name", COMPREHENSION_TARGETS)
+def test_comprehension_assigned_to_a_name_it_reads(name, optimize):
+    """Used to fail, silently: `x = sum(x * 2.0 for i in range(2))` started the sum in x
+    itself (x = 0) before the element read x: the emitted forward computed 0.0 for 5.44, the
+    gradient was 0 for [9.6, 16.0]; with `for v in x`, TypeError (len of the int 0).
+    """
+    check(f"""
+def f(x):
+    {COMPREHENSION_TARGETS[name]}
+    return np.sum(x * x)
+""", [np.array([0.3, 0.5])], optimize=optimize)
+
+
+DICT_KEYS = {
+    "loop": "t = 0.0\n    for k in P:\n        t = t + np.sum(P[k] ** 2)\n    return t",
+    "comprehension": "return sum(np.sum(P[k] ** 2) for k in P)",
+}
+
+
+@pytest.mark.parametrize("name", DICT_KEYS)
+def test_loop_over_the_keys_of_a_dict(name, optimize):
+    """Used to fail: `for k in P` over a dict (not P.keys()) indexed P by position (KeyError:
+    0); P.keys(), .values() and .items() worked.
+    """
+    check(f"def f(P):\n    {DICT_KEYS[name]}\n",
+          [{"w": np.array([0.3, 0.5]), "b": 0.7}], optimize=optimize)
+
+
+FLOAT_ARGUMENTS = {
+    "dict_entry": ('return h(P["w"])', [{"w": 0.7}]),
+    "fresh_value": ("return h(np.sin(P))", [0.7]),
+}
+
+
+@pytest.mark.parametrize("name", FLOAT_ARGUMENTS)
+def test_helper_augmented_assignment_to_float_argument(name, optimize):
+    """Used to fail: false refusal: a helper's `q += q` on a float parameter was refused as
+    changing its argument in place when the argument was h(P['w']) with P = {'w': 0.7}, or
+    h(np.sin(c)) (a new value); only constants and float(...) passed.
+    """
+    body, args = FLOAT_ARGUMENTS[name]
+    check(f"""
+def h(q):
+    q += q
+    return q * 2.0
+
+def f(P):
+    {body}
+""", args, optimize=optimize)
+
+
+def test_loop_over_the_keys_of_a_dict_not_read_by_key(optimize):
+    """Used to fail: `for k in P` over a dict whose body does not read P[k] (here only
+    `k == 'w'`) indexed P by position: KeyError: 0 (with no read of k at all, KeyError
+    unoptimized only). A loop variable compared with a string is a key; one never read is
+    not bound.
+    """
+    check("""
+def f(x, P):
+    t = 0.0
+    for k in P:
+        t = t + np.sum(x) * (2.0 if k == "w" else 1.0)
+    return t
+""", [np.array([0.3, 0.5]), {"w": 0.7}], (0, 1), optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, reason="false refusal: in `for t in x` inside another loop, x "
+                   "rebound to a sum accumulated in a loop (x = sum(x * t for i in range(1)), "
+                   "or acc = 0.0; for ...: acc = acc + x) and then x[0] = 1.0: 'x is written in "
+                   "place while x_items may share its memory' (x_items is adjoint's own name); "
+                   "without the outer loop, or with np.copy(sum(...)), it passes")
+def test_write_after_accumulated_rebind_in_nested_loop(optimize):
+    check("""
+def f(x):
+    for k in range(2):
+        for t in x:
+            x = sum(x * t for i in range(1))
+            x[0] = 1.0
+    return np.sum(x)
+""", [np.array([0.3, 0.5])], optimize=optimize)

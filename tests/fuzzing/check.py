@@ -18,7 +18,7 @@ import numpy as np
 import adjoint
 from adjoint.testing import check_grads
 
-from .generate import Hang, Program, fd_points, time_limit
+from .generate import Hang, Program, direction, fd_points, inner, moved, time_limit
 
 _files = itertools.count()
 
@@ -96,10 +96,17 @@ def _check(f, p: Program) -> Outcome:
                 continue
             raise AssertionError(f"optimize={optimize}: {e}") from None
     for name, a, b in zip(p.wrt, grads[True], grads[False], strict=True):
-        if not np.allclose(a, b, rtol=1e-9, atol=1e-12 * scale):
+        if not _close(a, b, scale):
             raise AssertionError(f"the optimized and unoptimized gradients for {name} differ: "
                                  f"{a!r} != {b!r}")
     return Outcome("ok")
+
+
+def _close(a, b, scale: float) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            _close(a[k], b[k], scale) for k in a)
+    return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12 * scale))
 
 
 def _fd_noise(f, p: Program, optimize: bool) -> bool:
@@ -111,14 +118,14 @@ def _fd_noise(f, p: Program, optimize: bool) -> bool:
     rng = np.random.default_rng(0)  # the directions of check_grads(..., seed=0)
     for k, g in zip(positions, grads, strict=True):
         x = p.args[k]
-        v = float(rng.normal()) if np.ndim(x) == 0 else rng.normal(size=np.shape(x))
-        analytic = float(np.sum(g * v))
+        v = direction(x, rng)
+        analytic = inner(g, v)
         errors = []
         for eps in (1e-5, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11):
             values = []
             for step in (eps, -eps):
                 args = copy.deepcopy(p.args)
-                args[k] = x + step * v
+                args[k] = moved(x, v, step)
                 values.append(f(*args))
             errors.append(abs((values[0] - values[1]) / (2 * eps) - analytic))
         if min(errors) > 1e-3 * (1 + abs(analytic)):

@@ -13,6 +13,14 @@ rejected when a later comparison or a kink (abs, max, np.maximum, np.where, np.c
 within MARGIN of its switching point, or when any of them switches at the points where the
 central differences of `adjoint.testing.check_grads` (seed 0) evaluate `f`.
 
+Conditions are comparisons, chained comparisons (`C1 < e <= C2`), `and`/`or`/`not`, and tests
+of ints (`0 < i < 3`, `i in (0, 2)`) and of dict keys. Comprehensions (`sum(e for i in range(n)
+if c)`, `[e for t in xs if c]`, nested `for` clauses, over ranges, rows, lists, enumerate, zip
+and dicts) may name their variable like one of the function's; one whose items are read
+(stacked, indexed, or summed into an array) is rejected where it has none. Dicts of floats, a
+parameter `P` or literals, are read by key and iterated by .items(), .values(), .keys() and
+`for k in d`.
+
 Arrays are written in place only where no other name can share their memory (results of
 arithmetic, np.zeros, .copy()); a stored view of such an array becomes a copy. Writes into
 shared arrays are refused by design, and writes into arguments change the caller's arrays.
@@ -26,6 +34,7 @@ import dataclasses
 import itertools
 import math
 import operator
+import re
 import signal
 import threading
 import time
@@ -39,6 +48,8 @@ from hypothesis import strategies as st
 # delete an entry when its bug is fixed, and the generator writes the construct again.
 AVOID = {
     "swap_in_loop": "test_write_after_swap_in_loop",  # for: a, b = b, a; then b += 1
+    # for _: for t in x: x = sum(... for ...); x[0] = v
+    "accumulated_rebind": "test_write_after_accumulated_rebind_in_nested_loop",
 }
 
 MARGIN = 1e-3  # no comparison or kink this close to switching at the drawn point
@@ -69,6 +80,7 @@ class Expr:
     probe: str | None = None  # the template while probing (records kinks)
     refs: frozenset = frozenset()  # names whose memory the value may share
     kind: str = "a"  # 'a' float (array or scalar), 'i' int
+    logic: bool = False  # `and`, `or` or `not` at the top: parenthesized inside another
 
     def render(self, ctx: Ctx) -> str:
         fmt = self.probe if ctx.probing and self.probe else self.fmt
@@ -88,6 +100,26 @@ class Cmp(Expr):
         if ctx.probing:
             return f"_P.cmp({self.k}, {lhs}, {self.fmt!r}, {self.offset!r}, {self.rel})"
         return f"{lhs:o} {self.fmt} {ctx.consts.get(self.k, self.offset)!r}"
+
+
+@dataclass(eq=False)
+class Chain(Expr):
+    """`C1 op1 lhs op2 C2`, both constants chosen at the first run like Cmp's (`ops` and
+    `offsets` in that order; the first comparison reads `lhs op1' C1` with op1 flipped)."""
+
+    ks: tuple = (0, 0)
+    ops: tuple = ("<", "<")
+    offsets: tuple = (-0.5, 0.5)
+    rel: bool = True
+
+    def render(self, ctx: Ctx) -> str:
+        lhs = Slot(self.args[0].render(ctx), self.args[0].op)
+        if ctx.probing:
+            return (f"_P.chain({self.ks!r}, {lhs}, {self.ops!r}, {self.offsets!r}, "
+                    f"{self.rel})")
+        (k1, k2), (o1, o2) = self.ks, self.offsets
+        c1, c2 = ctx.consts.get(k1, o1), ctx.consts.get(k2, o2)
+        return f"{c1!r} {self.ops[0]} {lhs:o} {self.ops[1]} {c2!r}"
 
 
 @dataclass
@@ -216,6 +248,29 @@ class Probe:
         self.trace.append((k, result))
         return result
 
+    FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">="}
+
+    def chain(self, ks: tuple, value, ops: tuple, offsets: tuple, rel: bool) -> bool:
+        """`C1 op1 value op2 C2`: both sides are measured, whichever decides."""
+        first = self.cmp(ks[0], value, self.FLIP[ops[0]], offsets[0], rel)
+        second = self.cmp(ks[1], value, ops[1], offsets[1], rel)
+        return first and second
+
+    @staticmethod
+    def total(items: list, nonempty: bool):
+        """sum(items) of a comprehension; an empty one is rejected where its sum would be
+        the int 0 and not an array."""
+        if nonempty and not items:
+            raise Reject
+        return sum(items)
+
+    @staticmethod
+    def nonempty(items: list) -> list:
+        """A stored list comprehension: its items are read by index and stacked."""
+        if not items:
+            raise Reject
+        return items
+
     def gap(self, k: int, a, b):
         d = np.asarray(a - b, dtype=float)
         if d.size:
@@ -239,11 +294,13 @@ class Probe:
 
 @dataclass
 class Var:
-    kind: str  # 's' float scalar, 'a' float array, 'i' int, 'l' list of floats
+    kind: str  # 's' float scalar, 'a' float array, 'i' int, 'l' list of floats,
+    # 'd' dict of floats by str key, 'k' a key of a dict (in a loop over it)
     shape: tuple = ()  # of the array, or of each item of the list
     lo: int = 0  # an int's range
     hi: int = 0
     owned: bool = False  # no other name shares its memory: writable in place
+    keys: tuple = ()  # a dict's (key, shape) pairs; a key variable's possible keys
 
 
 @dataclass
@@ -252,6 +309,18 @@ class Helper:
     params: list[tuple[str, Var]]
     returns: list[tuple]  # shapes
     default: bool  # the last parameter has a default
+    written: frozenset = frozenset()  # float parameters it writes in place (q += ...)
+
+
+@dataclass
+class CompState:
+    """The variables one comprehension binds while its element and conditions are drawn."""
+
+    fixed: set  # Gen.fixed before it
+    saved: dict = field(default_factory=dict)  # name -> its Var outside (None: unbound)
+    src: dict = field(default_factory=dict)  # name -> what its values may share
+    names: list = field(default_factory=list)
+    read: set = field(default_factory=set)  # words of its conditions so far
 
 
 @dataclass
@@ -280,6 +349,8 @@ class Gen:
         self.loop = None  # 'for' or 'while' when inside a loop
         self.fixed: set[str] = set()  # loop counters and items: never reassigned
         self.loop_owned: set[str] = set()  # owned where an enclosing loop starts
+        self.comp_depth = 0  # comprehensions around the current expression
+        self.iterated: set[str] = set()  # arrays iterated by a for-in inside another loop
 
     # ---- drawing; the first option is the simplest, where shrinking goes
 
@@ -317,6 +388,12 @@ class Gen:
         return [n for n, v in self.env.items()
                 if v.kind == "l" and (shape is None or v.shape == shape)]
 
+    def dicts(self) -> list[str]:
+        return [n for n, v in self.env.items() if v.kind == "d"]
+
+    def keyvars(self) -> list[str]:
+        return [n for n, v in self.env.items() if v.kind == "k"]
+
     def dims(self) -> list[int]:
         return sorted({d for s in self.b.pool for d in s})
 
@@ -338,6 +415,9 @@ class Gen:
 
     def bind(self, target: str, e: Expr, shape) -> Expr:
         old = self.env.get(target)
+        if "accumulated_rebind" in AVOID and target in self.iterated and \
+                e.fmt.startswith("sum("):
+            e = fresh_copy(e, shape)
         e, owned = self.store(e, shape)
         if not owned and old is not None and (old.owned or target in self.loop_owned):
             if self.loop:  # the writes of the next trip expect an array of its own
@@ -370,6 +450,8 @@ class Gen:
             opts.append((2, lambda: self.call(self.choice(calls), shape, b)))
         if self.lists(shape) or (shape == () and self.lists()):
             opts.append((2, lambda: self.from_list(shape, b)))
+        if self.comp_depth == 0 or (self.comp_depth == 1 and self.chance(0.2)):
+            opts.append((1, lambda: self.comp_sum(shape, b)))
         return self.pick(opts)()
 
     def leaf(self, shape) -> Expr:
@@ -377,6 +459,9 @@ class Gen:
         opts = []
         if names:
             opts.append((8, lambda: name(self.choice(names))))
+        entries = [(d, k) for d in self.dicts() for k, s in self.env[d].keys if s == shape]
+        if entries:
+            opts.append((3, lambda: self.entry(*self.choice(entries))))
         if shape == ():
             opts.append((1, lambda: const(self.choice(CONSTS))))
             if self.ints():
@@ -384,6 +469,11 @@ class Gen:
         else:
             opts.append((1 if names else 4, lambda: self.broadcast(shape)))
         return self.pick(opts)()
+
+    @staticmethod
+    def entry(d: str, key: str) -> Expr:
+        """A dict's value read by key (it shares the dict's memory)."""
+        return Expr(f'{d}["{key}"]', refs=frozenset([d]))
 
     def broadcast(self, shape) -> Expr:
         """An array of this shape from a smaller name (or a constant)."""
@@ -592,6 +682,9 @@ class Gen:
                 e = Expr(self.choice([str(v.lo)] + same), kind="i")
             else:
                 e = self.unshared(self.expr(v.shape, b), v.shape)
+                if p in h.written and "helper_writes_float_argument" in AVOID and \
+                        not e.fmt.startswith("float("):
+                    e = Expr("float({0})", (e,))
             slot = f"{{{len(exprs)}}}"
             parts.append(f"{p}={slot}" if last and self.chance(0.3) else slot)
             exprs.append(e)
@@ -614,20 +707,307 @@ class Gen:
                      (1, lambda: Expr(f"sum([np.sum(np.sin(t)) for t in {m}])", ()))]
         return self.pick(opts)()
 
+    # ---- comprehensions
+
+    def shadowable(self, comp: CompState) -> list[str]:
+        """Names a comprehension variable may reuse: in Python 3 it does not leak, and after
+        the comprehension the name is the function's again. Not the names of an entry read
+        by a loop's key (`d[k]`), nor an earlier variable of the same comprehension."""
+        pinned = {w for n in self.env if "[" in n for w in re.findall(r"\w+", n)}
+        return [n for n, v in self.env.items() if "[" not in n and n not in pinned
+                and v.kind in "sail" and n not in comp.names]
+
+    def comp_name(self, comp: CompState, prefix: str, kind: str, iterable: str,
+                  reuse: float = 0.3) -> str:
+        """A fresh name, or one of the function's; in a `for` after the first, not one its
+        iterable or an earlier condition reads (they run inside the comprehension, where
+        the name is bound)."""
+        if self.chance(reuse):
+            inside = comp.names or "comp_var_named_as_its_iterable" in AVOID
+            avoid = set(re.findall(r"\w+", iterable)) | comp.read if inside else set()
+            names = [n for n in self.shadowable(comp) if n not in avoid]
+            same = [n for n in names if self.env[n].kind == kind]
+            names = same if same and self.chance(0.7) else names
+            if names:
+                return self.choice(names)
+        return self.b.fresh(prefix)
+
+    def comp_bind(self, comp: CompState, n: str, var: Var, src: frozenset) -> None:
+        if n not in comp.saved:
+            comp.saved[n] = self.env.get(n)
+        self.env[n] = var
+        comp.src[n] = src
+        comp.names.append(n)
+        self.fixed.add(n)
+
+    def comp_refs(self, e: Expr, comp: CompState) -> frozenset:
+        """What `e` may share, comprehension variables taken back to what they iterate."""
+        out = set()
+        for r in e.refs:
+            out |= comp.src.get(r, {r})
+        return frozenset(out)
+
+    def comp_end(self, comp: CompState) -> None:
+        for n, v in comp.saved.items():
+            if v is None:
+                self.env.pop(n, None)
+            else:
+                self.env[n] = v
+        self.fixed = comp.fixed
+        self.comp_depth -= 1
+
+    def comp_clauses(self, b: int) -> tuple[CompState, list]:
+        """The `for` and `if` clauses of a comprehension, its variables bound in env until
+        comp_end: one `for` or two nested, each maybe with conditions."""
+        comp = CompState(fixed=set(self.fixed))
+        self.comp_depth += 1
+        parts: list = []
+        trips = 1
+        for _ in range(2 if self.chance(0.25) and self.trips <= 4 else 1):
+            header, names, n = self.comp_for(comp, 16 // trips)
+            trips *= max(n, 1)
+            parts.append(header)
+            for _ in range(self.pick([(5, 0), (6, 1), (1, 2)])):
+                parts.append(self.comp_cond(names, b))
+                comp.read |= set(re.findall(r"\w+", parts[-1].render(Ctx(False, {}))))
+        return comp, parts
+
+    def comp_for(self, comp: CompState, room: int) -> tuple[str, list, int]:
+        """One `for` clause: its text, the names it binds, its trips."""
+        opts = []
+        ranges = [f for f in self.range_forms() if f[3] <= room]
+        if ranges:
+            opts.append((4, lambda: self.comp_range(comp, self.choice(ranges))))
+        arrays = [a for a in self.arrays() if self.env[a].shape[0] <= room]
+        if arrays:
+            opts.append((3, lambda: self.comp_rows(comp, self.choice(arrays))))
+            opts.append((1, lambda: self.comp_enumerate(comp, self.choice(arrays))))
+        lists = self.lists()
+        if lists:
+            opts.append((2, lambda: self.comp_list(comp, self.choice(lists))))
+        dicts = [d for d in self.dicts() if len({s for _, s in self.env[d].keys}) == 1
+                 and len(self.env[d].keys) <= room]
+        if dicts:
+            opts.append((4, lambda: self.comp_dict(comp, self.choice(dicts))))
+        if not opts:
+            return self.comp_range(comp, ("range(1)", 0, 0, 1))
+        return self.pick(opts)()
+
+    def comp_range(self, comp: CompState, form) -> tuple[str, list, int]:
+        header, lo, hi, trips = form
+        i = self.comp_name(comp, "i", "i", header, reuse=0.5)  # i = 1; sum(x[i] for i in ...)
+        self.comp_bind(comp, i, Var("i", lo=lo, hi=hi), frozenset())
+        return f"for {i} in {header}", [i], trips
+
+    def comp_rows(self, comp: CompState, a: str) -> tuple[str, list, int]:
+        s = self.env[a].shape
+        src = self.comp_refs(name(a), comp)
+        others = [o for o in self.arrays(len(s)) if self.env[o].shape[1:] == s[1:] and o != a]
+        o = self.choice(others) if others and self.chance(0.3) else None
+        it = f"{a} {o}"
+        t = self.comp_name(comp, "row" if len(s) == 2 else "t", self.kind_of(s[1:]), it)
+        if o:
+            src_o = self.comp_refs(name(o), comp)
+            u = self.comp_name(comp, "u", self.kind_of(s[1:]), it)
+            if u == t:
+                u = self.b.fresh("u")
+            trips = min(s[0], self.env[o].shape[0])
+            self.comp_bind(comp, t, Var(self.kind_of(s[1:]), s[1:]), src)
+            self.comp_bind(comp, u, Var(self.kind_of(s[1:]), s[1:]), src_o)
+            return f"for {t}, {u} in zip({a}, {o})", [t, u], trips
+        self.comp_bind(comp, t, Var(self.kind_of(s[1:]), s[1:]), src)
+        return f"for {t} in {a}", [t], s[0]
+
+    def comp_enumerate(self, comp: CompState, a: str) -> tuple[str, list, int]:
+        s = self.env[a].shape
+        src = self.comp_refs(name(a), comp)
+        j = self.comp_name(comp, "j", "i", a)
+        t = self.comp_name(comp, "t", self.kind_of(s[1:]), a)
+        if t == j:
+            t = self.b.fresh("t")
+        self.comp_bind(comp, j, Var("i", lo=0, hi=s[0] - 1), frozenset())
+        self.comp_bind(comp, t, Var(self.kind_of(s[1:]), s[1:]), src)
+        return f"for {j}, {t} in enumerate({a})", [j, t], s[0]
+
+    def comp_list(self, comp: CompState, n: str) -> tuple[str, list, int]:
+        shape = self.env[n].shape
+        src = self.comp_refs(name(n), comp)
+        t = self.comp_name(comp, "t", self.kind_of(shape), n)
+        self.comp_bind(comp, t, Var(self.kind_of(shape), shape), src)
+        return f"for {t} in {n}", [t], 4  # lists grow in loops: a guess
+
+    def comp_dict(self, comp: CompState, d: str) -> tuple[str, list, int]:
+        keys = self.env[d].keys
+        shape = keys[0][1]
+        src = self.comp_refs(name(d), comp)
+        value = Var(self.kind_of(shape), shape)
+        form = self.choice(["values", "items", "keys", "in"])
+        if form == "in" and "dict_keys_loop_unread" in AVOID:
+            form = "keys"
+        if form == "values":
+            v = self.comp_name(comp, "val", value.kind, d)
+            self.comp_bind(comp, v, value, src)
+            return f"for {v} in {d}.values()", [v], len(keys)
+        k = self.b.fresh("key")
+        self.comp_bind(comp, k, Var("k", keys=tuple(key for key, _ in keys)), frozenset())
+        if form == "items":
+            v = self.comp_name(comp, "val", value.kind, d)
+            self.comp_bind(comp, v, value, src)
+            return f"for {k}, {v} in {d}.items()", [k, v], len(keys)
+        self.comp_bind(comp, f"{d}[{k}]", value, src)
+        return f"for {k} in {d}" + (".keys()" if form == "keys" else ""), [k, f"{d}[{k}]"], \
+            len(keys)
+
+    def comp_cond(self, names: list, b: int) -> Expr:
+        """An `if` of a comprehension, mostly about the variables of its `for`."""
+        opts = [(1, lambda: self.cond(min(b, 1)))]
+        ints = [n for n in names if self.env[n].kind == "i"]
+        if ints:
+            opts.append((4, lambda: self.int_cond(self.choice(ints))))
+        keys = [n for n in names if self.env[n].kind == "k"]
+        if keys:
+            opts.append((3, lambda: self.key_cond(self.choice(keys))))
+        data = [n for n in names if self.env[n].kind in "sai"]
+        terms = [n for n in data if self.var_term(n, (), draw=False) is not None]
+        if terms:
+            opts += [(4, lambda: self.cmp(b, self.var_term(self.choice(terms), ()))),
+                     (1, lambda: self.chain(b, self.var_term(self.choice(terms), ())))]
+        if b > 0:
+            opts += [(1, lambda: self.logic("and", self.comp_cond(names, b - 1),
+                                            self.comp_cond(names, b - 1))),
+                     (1, lambda: self.logic("or", self.comp_cond(names, b - 1),
+                                            self.comp_cond(names, b - 1))),
+                     (1, lambda: self.logic("not", self.comp_cond(names, b - 1)))]
+        return self.pick(opts)()
+
+    def var_term(self, n: str, shape, draw: bool = True) -> Expr | None:
+        """An expression of `shape` reading the comprehension variable n: `x[i]` for an int,
+        `t`, `t.sum()`, `np.sum(t * t)`, `v.T` for a float; None when there is none (with
+        draw=False: whether there is one, drawing nothing)."""
+        v = self.env[n]
+        if v.kind == "i":
+            rows = [a for a in self.arrays() if self.env[a].shape[0] > v.hi and v.lo >= 0
+                    and self.reshaped(self.env[a].shape[1:], shape)]
+            if not rows:
+                return None
+            if not draw:
+                return True
+            a = self.choice(rows)
+            return self.reshape(Expr(f"{a}[{n}]", refs=frozenset([a])), self.env[a].shape[1:],
+                                shape)
+        if v.kind in "sa" and self.reshaped(v.shape, shape):
+            return self.reshape(name(n), v.shape, shape) if draw else True
+        return None
+
+    @staticmethod
+    def reshaped(s, shape) -> bool:
+        return s == shape or shape == () or s == () or (len(s) == 2 and s[::-1] == shape)
+
+    def reshape(self, e: Expr, s, shape) -> Expr:
+        """An expression of `shape` from `e` of shape s (see reshaped)."""
+        if s == shape:
+            forms = [("{0}", e.refs), ("np.sin({0})", ()), ("{0:o} * {0:o}", ())]
+            if len(s) == 1 or (len(s) == 2 and s[0] == s[1]):
+                forms.append(("{0:o}.T", e.refs))
+        elif shape == ():
+            forms = [("np.sum({0})", ()), ("{0:o}.sum()", ()), ("np.sum({0:o} * {0:o})", ()),
+                     ("{0:o}.mean()", ())]
+            if len(s) == 1:
+                forms += [("np.dot({0}, {0})", ()), ("{0:o} @ {0:o}", ()), ("{0:o}[-1]", ())]
+            forms += [("np.sum({0:o}.T * 2.0)", ()), ("np.sum({0:o}.T @ {0:o})", ())]
+        elif s == ():
+            forms = [(f"{{0:o}} * np.ones({shape!r})", ())]
+        else:
+            forms = [("{0:o}.T", e.refs), ("np.transpose({0})", e.refs)]
+        fmt, refs = self.choice(forms)
+        if fmt == "{0}":
+            return e
+        return Expr(fmt, (e,), op=fmt.startswith("{0:o} "), refs=frozenset(refs))
+
+    def comp_element(self, names: list, shape, b: int) -> Expr:
+        """The element of a comprehension: mostly an expression of one of its variables."""
+        terms = [n for n in names if self.var_term(n, shape, draw=False) is not None]
+        if not terms or self.chance(0.3):
+            return self.expr(shape, b)
+        e = self.var_term(self.choice(terms), shape)
+        if self.chance(0.5):
+            t = self.choice(["{0:o} * {1:o}", "{0:o} + {1:o}", "{1:o} - {0:o}"])
+            e = Expr(t, (e, self.expr(shape, max(b - 1, 0))), op=True)
+        return e
+
+    def comp_text(self, comp_parts: list, element: Expr) -> tuple[str, tuple]:
+        """`{0} for ... if {1}` and its arguments, the element first."""
+        args, words = [element], ["{0}"]
+        for part in comp_parts:
+            if isinstance(part, str):
+                words.append(part)
+            else:
+                words.append(f"if {{{len(args)}}}")
+                args.append(part)
+        return " ".join(words), tuple(args)
+
+    def comp_sum(self, shape, b: int) -> Expr:
+        """`sum(e for ... if ...)`, `sum([...])`, `np.sum(np.stack([...]))`: the sum of a
+        comprehension."""
+        if shape == () and self.dicts() and self.chance(0.3):
+            return self.dict_sum(b)
+        comp, parts = self.comp_clauses(b)
+        element = self.comp_element(comp.names, shape, b)
+        self.comp_end(comp)
+        text, args = self.comp_text(parts, element)
+        nonempty = shape != ()
+        form = self.choice(["gen", "list", "stack"])
+        if form == "gen":
+            fmt = f"sum({text})"
+        elif form == "list":
+            fmt = f"sum([{text}])"
+        else:
+            fmt = f"np.sum(np.stack([{text}]), axis=0)" if shape else \
+                f"np.sum(np.stack([{text}]))"
+            return Expr(fmt, args, probe=fmt.replace(f"[{text}]", f"_P.nonempty([{text}])"))
+        return Expr(fmt, args, probe=f"_P.total([{text}], {nonempty})")
+
+    UNARY_ANY = ["{0:o} ** 2", "np.sin({0})", "np.tanh({0})", "{0:o} * {0:o}",
+                 "np.log(1.0 + {0:o} ** 2)"]
+
+    def dict_sum(self, b: int) -> Expr:
+        """A sum over a dict of values of any shapes: each reduced to a number."""
+        d = self.choice(self.dicts())
+        keys = [k for k, _ in self.env[d].keys]
+        k, v = self.b.fresh("key"), self.b.fresh("val")
+        f = self.choice(["np.sum", "np.mean"])
+        u = self.choice(self.UNARY_ANY).replace("{0:o}", v).replace("{0}", v)
+        element = f"{f}({u})"
+        if self.chance(0.5):
+            element += f' * (2.0 if {k} == "{self.choice(keys)}" else 1.0)'
+        fmt = f"{{0:o}} * sum({element} for {k}, {v} in {d}.items()"
+        if self.chance(0.4):
+            self.env[k] = Var("k", keys=tuple(keys))
+            cond = self.key_cond(k)
+            del self.env[k]
+            fmt += f" if {cond.fmt}"
+        return Expr(fmt + ")", (self.expr((), max(b - 1, 0)),), op=True)
+
     def cond(self, b: int) -> Expr:
-        opts = [(6, lambda: self.cmp(b))]
+        opts = [(6, lambda: self.cmp(b)), (2, lambda: self.chain(b))]
         ints = self.ints(0)
         if ints:
-            opts.append((2, lambda: Expr(f"{self.choice(ints)} % 2 == {self.choice('01')}", (),
-                                         op=True)))
-            opts.append((1, lambda: Expr(f"{self.choice(ints)} > {self.draw(st.integers(0, 3))}",
-                                         (), op=True)))
+            opts.append((3, lambda: self.int_cond(self.choice(ints))))
+        keys = self.keyvars()
+        if keys:
+            opts.append((2, lambda: self.key_cond(self.choice(keys))))
         if b > 0:
-            opts += [(1, lambda: Expr("{0} and {1}", (self.cond(b - 1), self.cond(b - 1)),
-                                      op=True)),
-                     (1, lambda: Expr("{0} or {1}", (self.cond(b - 1), self.cond(b - 1)), op=True)),
-                     (1, lambda: Expr("not {0}", (self.cond(b - 1),), op=True))]
+            opts += [(1, lambda: self.logic("and", self.cond(b - 1), self.cond(b - 1))),
+                     (1, lambda: self.logic("or", self.cond(b - 1), self.cond(b - 1))),
+                     (1, lambda: self.logic("not", self.cond(b - 1)))]
         return self.pick(opts)()
+
+    @staticmethod
+    def logic(word: str, *args: Expr) -> Expr:
+        """`a and b`, `a or b`, `not a`, an inner `and`/`or`/`not` in parentheses."""
+        slots = [f"({{{k}}})" if a.logic else f"{{{k}}}" for k, a in enumerate(args)]
+        fmt = f"not {slots[0]}" if word == "not" else f" {word} ".join(slots)
+        return Expr(fmt, args, op=True, logic=True)
 
     def cmp(self, b: int, lhs: Expr | None = None, op: str | None = None,
             offset: float | None = None, rel: bool = True) -> Cmp:
@@ -636,6 +1016,45 @@ class Gen:
         if offset is None:
             offset = self.choice([0.3, -0.3, 0.1, -0.1, 0.6, -0.6, 1.0, -1.0, 0.05, -0.05])
         return Cmp(op, (lhs,), op=True, k=self.probe_id(), rel=rel, offset=offset)
+
+    def chain(self, b: int, lhs: Expr | None = None) -> Chain:
+        """A chained comparison `C1 < lhs <= C2` (or with >), mostly true at the first run."""
+        lhs = lhs or self.expr((), min(b, 2))
+        below = [-0.3, -0.1, -0.6, -1.0, -0.05, 0.1]
+        above = [0.3, 0.1, 0.6, 1.0, 0.05, -0.1]
+        lo, hi = self.choice(below), self.choice(above)
+        if self.chance(0.5):
+            ops, offsets = (self.choice(["<", "<="]), self.choice(["<", "<="])), (lo, hi)
+        else:
+            ops, offsets = (self.choice([">", ">="]), self.choice([">", ">="])), (hi, lo)
+        return Chain("", (lhs,), op=True, ks=(self.probe_id(), self.probe_id()), ops=ops,
+                     offsets=offsets)
+
+    def int_cond(self, n: str) -> Expr:
+        """A test of an int with a known range: parity, a comparison, a chained comparison,
+        membership in a tuple."""
+        v = self.env[n]
+        lo, hi = v.lo, v.hi
+        c = self.draw(st.integers(lo - 1, hi + 1))
+        forms = [
+            lambda: f"{n} % 2 == {self.choice('01')}",
+            lambda: f"{n} {self.choice(['>', '<', '>=', '<=', '==', '!='])} {c}",
+            lambda: f"{c} {self.choice(['<', '<='])} {n} {self.choice(['<', '<='])} "
+                    f"{self.draw(st.integers(c, hi + 2))}",
+            lambda: f"{n} {self.choice(['in', 'not in'])} {self.int_tuple(lo, hi)}"]
+        return Expr(self.choice(forms)(), (), op=True)
+
+    def int_tuple(self, lo: int, hi: int) -> str:
+        items = sorted({self.draw(st.integers(lo, hi + 1)) for _ in range(self.draw(
+            st.integers(1, 3)))})
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(map(str, items))})"
+
+    def key_cond(self, k: str) -> Expr:
+        keys = list(self.env[k].keys)
+        key = self.choice(keys)
+        forms = [lambda: f'{k} == "{key}"', lambda: f'{k} != "{key}"',
+                 lambda: f'{k} {self.choice(["in", "not in"])} ("{key}", "{self.choice(keys)}")']
+        return Expr(self.choice(forms)(), (), op=True)
 
     # ---- ints
 
@@ -695,9 +1114,12 @@ class Gen:
             opts.append((4 if self.loop else 2, self.append))
         if any(len(h.returns) == 2 for h in self.b.helpers):
             opts.append((2, self.tuple_call))
+        opts.append((1 if len(self.dicts()) < 2 else 0, self.new_dict))
         if depth < 3:
             opts += [(3, self.if_), (2, self.for_range), (2, self.for_iter),
                      (1, self.while_counter), (1, self.while_sum)]
+            if self.dicts():
+                opts.append((2, self.for_dict))
         if self.loop:
             opts.append((3, self.jump))
         if self.main:
@@ -720,6 +1142,9 @@ class Gen:
         target = self.choice(self.reassignable())
         shape = self.env[target].shape
         e = self.expr(shape, self.budget())
+        if "comp_assigned_to_a_name_it_reads" in AVOID and e.fmt.startswith("sum(") and \
+                target in re.findall(r"\w+", e.render(Ctx(False, {}))):
+            target = self.b.fresh("v")
         return [Line(f"{target} = {{0}}", (self.bind(target, e, shape),))]
 
     def augassign(self, depth: int) -> list:
@@ -815,6 +1240,17 @@ class Gen:
             n = self.choice(src)
             self.env[target] = Var("l", self.env[n].shape)
             return [Line(f"{target} = [np.sin(t) * 2.0 for t in {n}]")]
+        if self.chance(0.35):  # [e for t in xs if c], kept only where it has items
+            comp, parts = self.comp_clauses(self.budget())
+            e = self.comp_element(comp.names, shape, self.budget())
+            refs = self.comp_refs(e, comp)
+            self.comp_end(comp)
+            if any(self.env.get(r, Var("s")).owned for r in refs):
+                e = fresh_copy(e, shape)
+            text, args = self.comp_text(parts, e)
+            self.env[target] = Var("l", shape)
+            return [Line(f"{target} = {{0}}", (Expr(f"[{text}]", args,
+                                                    probe=f"_P.nonempty([{text}])"),))]
         e = self.to_list(self.expr(shape, self.budget()), shape)
         self.env[target] = Var("l", shape)
         return [Line(f"{target} = [{{0}}]", (e,))]
@@ -829,6 +1265,23 @@ class Gen:
         e = self.to_list(self.expr(shape, self.budget()), shape)
         return [Line(f"{n}.append({{0}})", (e,))]
 
+    KEYS = ["w", "b", "u", "z"]
+
+    def dict_keys(self) -> tuple:
+        """(key, shape) pairs of a dict: all of one shape, or of any."""
+        keys = self.KEYS[: self.draw(st.integers(1, 3))]
+        shape = self.choice(self.b.pool)
+        uniform = self.chance(0.5)
+        return tuple((k, shape if uniform else self.choice(self.b.pool)) for k in keys)
+
+    def new_dict(self, depth: int) -> list:
+        target = self.b.fresh("d")
+        keys = self.dict_keys()
+        values = [self.store(self.expr(s, self.budget()), s)[0] for _, s in keys]
+        self.env[target] = Var("d", keys=keys)
+        items = ", ".join(f'"{k}": {{{j}}}' for j, (k, _) in enumerate(keys))
+        return [Line(f"{target} = {{{{{items}}}}}", tuple(values))]
+
     # ---- control flow
 
     def snapshot(self) -> dict:
@@ -839,9 +1292,9 @@ class Gen:
         out = {}
         for n, v in a.items():
             w = b.get(n)
-            if w is not None and (w.kind, w.shape) == (v.kind, v.shape):
-                out[n] = Var(v.kind, v.shape, min(v.lo, w.lo), max(v.hi, w.hi),
-                             v.owned and w.owned)
+            if w is not None and (w.kind, w.shape, w.keys) == (v.kind, v.shape, v.keys):
+                out[n] = dataclasses.replace(v, lo=min(v.lo, w.lo), hi=max(v.hi, w.hi),
+                                             owned=v.owned and w.owned)
         return out
 
     def if_(self, depth: int) -> list:
@@ -872,7 +1325,8 @@ class Gen:
     def room(self, trips: int) -> bool:
         return self.trips * max(trips, 1) <= MAX_TRIPS
 
-    def for_range(self, depth: int) -> list:
+    def range_forms(self) -> list[tuple[str, int, int, int]]:
+        """`range(...)` headers with the counter's range and the trips."""
         forms = []
         for K in range(1, 5):
             forms.append((f"range({K})", 0, K - 1, K))
@@ -887,7 +1341,10 @@ class Gen:
             v = self.env[n]
             if v.lo == v.hi:
                 forms.append((f"range({n})", 0, v.lo - 1, v.lo))
-        forms = [f for f in forms if self.room(f[3])]
+        return forms
+
+    def for_range(self, depth: int) -> list:
+        forms = [f for f in self.range_forms() if self.room(f[3])]
         if not forms:
             return self.assign_new(depth)
         header, lo, hi, trips = self.choice(forms)
@@ -926,6 +1383,9 @@ class Gen:
             header = f"for {item}, {other_item} in zip({a}, {o}):"
         else:
             header = f"for {item} in {a}:"
+        saved_iterated = set(self.iterated)
+        if self.loop:
+            self.iterated |= {a, o} if form == "zip" else {a}
 
         def setup():
             self.env[item] = Var(self.kind_of(s[1:]), s[1:])
@@ -937,17 +1397,63 @@ class Gen:
                 self.fixed.add(other_item)
 
         body = self.loop_body(depth, trips, "for", setup)
-        self.fixed = saved_fixed
+        self.fixed, self.iterated = saved_fixed, saved_iterated
         return [Block(header, (), body)]
+
+    def for_dict(self, depth: int) -> list:
+        """`for k, v in d.items()`, `for v in d.values()`, `for k in d` reading d[k]. Values
+        of one shape make a loop variable of that shape; values of several shapes go into
+        a number, `acc = acc + np.sum(v ** 2) * (2.0 if k == "w" else 1.0)`, first."""
+        d = self.choice(self.dicts())
+        keys = self.env[d].keys
+        if not self.room(len(keys)):
+            return self.assign_new(depth)
+        form = self.choice(["items", "values", "keys", "in"])
+        k, v = self.b.fresh("key"), self.b.fresh("val")
+        if form == "items":
+            header = f"for {k}, {v} in {d}.items():"
+        elif form == "values":
+            header, k = f"for {v} in {d}.values():", None
+        else:
+            header = f"for {k} in {d}" + (".keys():" if form == "keys" else ":")
+            v = f"{d}[{k}]"
+        shapes = {s for _, s in keys}
+        pre, first = [], []
+        reads = form == "in" and "dict_keys_loop_unread" in AVOID  # d[k] in the first line
+        if len(shapes) > 1 or reads or self.chance(0.2):
+            acc = self.b.fresh("s")
+            self.env[acc] = Var("s", owned=True)
+            pre = [Line(f"{acc} = 0.0")]
+            u = self.choice(self.UNARY_ANY).replace("{0:o}", v).replace("{0}", v)
+            term = f"{self.choice(['np.sum', 'np.mean'])}({u})"
+            if k and self.chance(0.5):
+                term += f' * (2.0 if {k} == "{self.choice(keys)[0]}" else 1.0)'
+            first = [Line(f"{acc} = {acc} + {term} * {{0:o}}", (self.expr((), 1),))]
+        saved_fixed = set(self.fixed)
+
+        def setup():
+            if k:
+                self.env[k] = Var("k", keys=tuple(key for key, _ in keys))
+            if len(shapes) == 1:
+                (s,) = shapes
+                self.env[v] = Var(self.kind_of(s), s)
+                self.fixed.add(v)
+            if pre:
+                self.fixed.add(acc)
+
+        body = self.loop_body(depth, len(keys), "for", setup) if not first or \
+            self.chance(0.5) else []
+        self.fixed = saved_fixed
+        return pre + [Block(header, (), first + body)]
 
     def while_counter(self, depth: int) -> list:
         K = self.draw(st.integers(1, 4))
         if not self.room(K):
             return self.assign_new(depth)
         k = self.b.fresh("k")
-        cond = Expr(f"{k} < {K}", (), op=True)
-        if self.chance(0.4):
-            cond = Expr("{0} and {1}", (cond, self.cmp(1)), op=True)
+        cond = Expr(self.choice([f"{k} < {K}", f"0 <= {k} < {K}"]), (), op=True)
+        if self.chance(0.4):  # `and` keeps the end
+            cond = self.logic("and", cond, self.cmp(1) if self.chance(0.5) else self.cond(1))
 
         def setup():
             self.env[k] = Var("i", lo=1, hi=K)
@@ -970,7 +1476,14 @@ class Gen:
             start = fresh_copy(start, ())
         self.env[s] = Var("s", owned=True)
         offset = self.choice([0.3, 0.8, 1.2, 2.5])
-        cond = self.cmp(0, name(s), "<", offset, rel=False)
+        if self.chance(0.3):  # s only grows: C1 < s holds throughout
+            cond = Chain("", (name(s),), op=True, ks=(self.probe_id(), self.probe_id()),
+                         ops=("<", "<"), offsets=(-5.0, offset), rel=False)
+        else:
+            cond = self.cmp(0, name(s), "<", offset, rel=False)
+        ints = self.ints(0)
+        if ints and self.chance(0.2):
+            cond = self.logic("and", cond, self.int_cond(self.choice(ints)))
 
         def setup():
             self.fixed.add(s)
@@ -1032,6 +1545,8 @@ class Program:
 
 
 def _show(a) -> str:
+    if isinstance(a, dict):
+        return "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in a.items()) + "}"
     if isinstance(a, np.ndarray):
         return f"np.array({np.round(a, 4).tolist()})"
     return repr(a)
@@ -1059,7 +1574,11 @@ def helper(draw, b: Builder, k: int) -> tuple[Def, Helper]:
     written = [n for n, _ in params]
     if default:
         written[-1] += "=0.5"
-    return Def(f"h{k}", written, body), Helper(f"h{k}", params, returns, default)
+    d = Def(f"h{k}", written, body)
+    text = "\n".join(d.render(Ctx(False, {})))
+    inplace = frozenset(n for n, v in params if v.kind == "s"
+                        and re.search(rf"^\s+{n} [-+*/]+= ", text, re.M))
+    return d, Helper(f"h{k}", params, returns, default, inplace)
 
 
 def scalar_param() -> Var:
@@ -1067,15 +1586,41 @@ def scalar_param() -> Var:
 
 
 def make_args(rng: np.random.Generator, params: list[tuple[str, Var]]) -> list:
+    def value(shape):
+        if shape == ():
+            return float(np.round(rng.uniform(-1.5, 1.5), 3))
+        return np.round(rng.uniform(-1.5, 1.5, size=shape), 3)
+
     out = []
     for _, v in params:
         if v.kind == "i":
             out.append(v.lo)
-        elif v.kind == "s":
-            out.append(float(np.round(rng.uniform(-1.5, 1.5), 3)))
+        elif v.kind == "d":
+            out.append({k: value(s) for k, s in v.keys})
         else:
-            out.append(np.round(rng.uniform(-1.5, 1.5, size=v.shape), 3))
+            out.append(value(v.shape))
     return out
+
+
+def direction(x, rng: np.random.Generator):
+    """check_grads' random direction for an argument (a dict's in the order of its keys)."""
+    if isinstance(x, dict):
+        return {k: direction(v, rng) for k, v in x.items()}
+    return float(rng.normal()) if np.ndim(x) == 0 else rng.normal(size=np.shape(x))
+
+
+def moved(x, v, step: float):
+    """x + step v, for a dict entry by entry."""
+    if isinstance(x, dict):
+        return {k: moved(x[k], v[k], step) for k in x}
+    return x + step * v
+
+
+def inner(g, v) -> float:
+    """<g, v>, for dicts summed over their entries."""
+    if isinstance(g, dict):
+        return sum(inner(g[k], v[k]) for k in g)
+    return float(np.sum(np.asarray(g) * np.asarray(v)))
 
 
 def fd_points(args: list, wrt_positions: list[int], seed: int = 0):
@@ -1084,11 +1629,11 @@ def fd_points(args: list, wrt_positions: list[int], seed: int = 0):
     rng = np.random.default_rng(seed)
     for k in wrt_positions:
         x = args[k]
-        v = float(rng.normal()) if np.ndim(x) == 0 else rng.normal(size=np.shape(x))
+        v = direction(x, rng)
         for step in (FD_EPS, -FD_EPS):
-            moved = copy.deepcopy(args)
-            moved[k] = x + step * v
-            yield moved
+            point = copy.deepcopy(args)
+            point[k] = moved(x, v, step)
+            yield point
 
 
 def run_probe(source: str, args: list, consts: dict | None = None) -> Probe:
@@ -1125,6 +1670,9 @@ def programs(draw) -> Program:
     for pname, shape in [("x", (n,)), ("A", (m, n)), ("y", (m,)), ("c", ())]:
         if not params or draw(st.booleans()):
             params.append((pname, scalar_param() if shape == () else Var("a", shape)))
+    if draw(st.integers(0, 4)) == 0:  # a dict of parameters, read by key or iterated
+        g = Gen(draw, b, {}, main=True)
+        params.append(("P", Var("d", keys=g.dict_keys())))
     if draw(st.integers(0, 4)) == 0:
         v = draw(st.integers(0, 3))
         params.append(("k", Var("i", lo=v, hi=v)))
@@ -1146,8 +1694,8 @@ def programs(draw) -> Program:
         probe = run_probe(probe_source, args)
         smooth = probe.margin >= MARGIN
         values = []
-        for moved in fd_points(args, positions) if smooth else ():
-            other = run_probe(probe_source, moved, probe.consts)
+        for point in fd_points(args, positions) if smooth else ():
+            other = run_probe(probe_source, point, probe.consts)
             smooth = smooth and other.trace == probe.trace
             values.append(other.value)
         # slopes so steep that central differences cannot tell the gradient (a sine of a
