@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -297,14 +298,12 @@ def store_cached(key: str, compiled: Compiled, program: Program) -> None:
     if any(m is None for m in entry["globals"].values()):
         return
     folder = cache_dir()
-    try:
+    with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".entry.")
         with os.fdopen(fd, "w") as fh:
             json.dump(entry, fh)
         os.replace(tmp, folder / f"{key}.json")
-    except OSError:  # a cache that cannot be written is no cache
-        pass
 
 
 def load_cached(key: str | None) -> Compiled | None:

@@ -481,7 +481,7 @@ class Normalizer:
                 counter = self.namer.fresh("k")
             elif dict_view(it) is not None:
                 seqs, counter = self.dict_loop(target, *dict_view(it), pin, bind)
-            elif indexes_itself(target, it, body_node or node):
+            elif iterates_keys(target, it, body_node or node):
                 # `for k in d: ... d[k]`: the keys of a dict (an element that indexes its
                 # own sequence is a key or an int, never a value with a derivative)
                 seqs, counter = self.dict_loop(target, "keys", it, pin, bind)
@@ -1018,7 +1018,7 @@ def _target_names(node) -> list:
     return []
 
 
-def indexes_itself(target, it, scope_node) -> bool:
+def iterates_keys(target, it, scope_node) -> bool:
     """Whether `for k in d` reads d[k] (or d[..., k, ...]) in `scope_node`, or compares k
     with a string: then d is a dict and k its keys."""
     if not (isinstance(target, cst.Name) and isinstance(it, cst.Name)) or scope_node is None:

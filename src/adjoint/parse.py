@@ -10,6 +10,7 @@ when an error needs one.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import inspect
 import linecache
@@ -162,10 +163,8 @@ def _parse(fn: Any) -> Source:
     namespace = dict(fn.__globals__)
     if fn.__closure__:
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__, strict=True):
-            try:
+            with contextlib.suppress(ValueError):  # empty: defined later in the enclosing scope
                 namespace[name] = cell.cell_contents
-            except ValueError:  # an empty cell: defined later in the enclosing scope
-                pass
     return Source(fn, filename, first_line, dedent, module, funcdef, namespace,
                   _local_names(fn.__code__), code_object=fn.__code__)
 

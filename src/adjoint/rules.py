@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import functools
 import inspect
 import math
@@ -571,10 +572,8 @@ def load_optional(import_: bool = False) -> bool:
     Returns whether it added any."""
     global _optional_loaded
     if import_ and not _optional_loaded:
-        try:
+        with contextlib.suppress(ImportError):
             import scipy.special  # noqa: F401
-        except ImportError:
-            pass
     if _optional_loaded or "scipy.special" not in sys.modules:
         return False
     _optional_loaded = True
