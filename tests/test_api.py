@@ -102,7 +102,12 @@ def test_specialized_on_scalar_arguments():
     scalar = adjoint.source(df)
     assert "runtime.unbroadcast" not in scalar
     assert adjoint.source(df, 0.5, 2.0) == scalar
-    assert adjoint.source(df, np.ones(2), np.ones(2)) == generic
+    # the code for no call in particular takes a to hold an array, and checks it does
+    assert "    runtime.check_arrays('scalar_f', a=a)\n" in generic
+    assert adjoint.source(df, np.ones(2), np.ones(2)) == generic.replace(
+        "    runtime.check_arrays('scalar_f', a=a)\n", "")
+    with pytest.raises(adjoint.AdjointError, match="compiled for an array or a number in a"):
+        df.__adjoint_generic__.function([0.5, 1.0], 2.0)
 
 
 def test_compiled_once():

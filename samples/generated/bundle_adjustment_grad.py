@@ -253,6 +253,7 @@ def residuals_bwd(saved, residuals_bar):
 
 def grad_objective(cams, X, w, obs, feats, objective_bar=1.0):
     # forward
+    runtime.check_arrays('objective', cams=cams, X=X, w=w, obs=obs, feats=feats)
     residuals_cams, residuals_saved = residuals_fwd(cams, X, w, obs, feats)
     reproj_err, w_err = residuals_cams
     reproj_err_sq = reproj_err ** 2

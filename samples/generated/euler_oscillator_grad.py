@@ -8,6 +8,7 @@ from adjoint import runtime
 
 def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
     # forward
+    runtime.check_arrays('loss', k=k, c=c, x0=x0, v0=v0)
     a_stack = []
     c_v_stack = []
     dt_a_stack = []

@@ -12,6 +12,7 @@ from adjoint import runtime
 
 def grad_nll(mu, log_sigma, x, nll_bar=1.0):
     # forward
+    runtime.check_arrays('nll', log_sigma=log_sigma)
     sigma = np.exp(log_sigma)
     x_minus_mu = x - mu
     z = x_minus_mu / sigma

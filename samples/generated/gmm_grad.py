@@ -189,6 +189,7 @@ def log_wishart_prior_bwd(saved, log_wishart_prior_bar):
 
 def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
     # forward
+    runtime.check_arrays('objective', alpha=alpha, means=means, icf=icf, x=x, gamma=gamma, m=m)
     Qxc_stack = []
     Qxc_sq_stack = []
     log_sum_exp_saved_stack = []
@@ -260,8 +261,8 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         alpha_bar = alpha_bar + runtime.unbroadcast(total_2_bar, alpha)
         sum_qs_bar = sum_qs_bar + runtime.unbroadcast(total_2_bar, sum_qs)
         # grad of: Qxc = np.einsum("kij,kj->ki", Qs, xc)
-        Qs_bar = Qs_bar + runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', (Qs, xc), 0)
-        xc_bar = runtime.einsum_adjoint(Qxc_bar, 'kij,kj->ki', (Qs, xc), 1)
+        Qs_bar = Qs_bar + runtime.einsum_operand_adjoint(Qxc_bar, ('kij,kj->ki', Qs, xc), 1)
+        xc_bar = runtime.einsum_operand_adjoint(Qxc_bar, ('kij,kj->ki', Qs, xc), 2)
         # grad of: xc = x[i] - means
         means_bar -= runtime.unbroadcast(xc_bar, means)
     # grad of: sum_qs = np.sum(icf[:, :d], axis=1)

@@ -10,6 +10,7 @@ from adjoint import runtime
 
 def grad_loss(u0, kappa, target, steps=40, loss_bar=1.0):
     # forward
+    runtime.check_arrays('loss', u0=u0, kappa=kappa)
     kappa_lap_stack = []
     lap_stack = []
     u = u0.copy()

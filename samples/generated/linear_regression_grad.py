@@ -10,6 +10,7 @@ from adjoint import runtime
 
 def grad_loss(w, b, X, y, lam=0.1, loss_bar=1.0):
     # forward
+    runtime.check_arrays('loss', w=w)
     Xw = X @ w
     pred = Xw + b
     resid = pred - y

@@ -100,7 +100,7 @@ def lstm_cell_bwd(saved, lstm_cell_bar):
     prod_bar = runtime.unbroadcast(total_2_bar, prod)
     bias_part_2_bar = runtime.unbroadcast(total_2_bar, bias_part_2)
     bias_bar[b:2 * b] += bias_part_2_bar
-    hidden_bar += runtime.unbroadcast(prod_bar * weight_part_2, hidden)
+    hidden_bar = runtime.add_seq(hidden_bar, runtime.unbroadcast(prod_bar * weight_part_2, hidden))
     weight_part_2_bar = runtime.unbroadcast(prod_bar * hidden, weight_part_2)
     weight_bar[b:2 * b] += weight_part_2_bar
     # grad of: forget = sigmoid(x * weight[0:b] + bias[0:b])
@@ -108,7 +108,7 @@ def lstm_cell_bwd(saved, lstm_cell_bar):
     x_weight_part_bar = runtime.unbroadcast(total_bar, x_weight_part)
     bias_part_bar = runtime.unbroadcast(total_bar, bias_part)
     bias_bar[0:b] += bias_part_bar
-    x_bar += runtime.unbroadcast(x_weight_part_bar * weight_part, x)
+    x_bar = runtime.add_seq(x_bar, runtime.unbroadcast(x_weight_part_bar * weight_part, x))
     weight_part_bar = runtime.unbroadcast(x_weight_part_bar * x, weight_part)
     weight_bar[0:b] += weight_part_bar
     return weight_bar, bias_bar, hidden_bar, cell_bar, x_bar
@@ -177,14 +177,14 @@ def predict_bwd(saved, predict_bar):
         cell_bar = runtime.unbroadcast(new_state_bar[i + 1].copy(), cell)
         new_state_bar[i + 1] = 0.0
         # grad of: new_state[i] = hidden
-        hidden_bar = hidden_bar + runtime.unbroadcast(new_state_bar[i].copy(), hidden)
+        hidden_bar = runtime.add_seq(hidden_bar, runtime.unbroadcast(new_state_bar[i].copy(), hidden))
         new_state_bar[i] = 0.0
         # grad of: hidden, cell = lstm_cell(main_params[i], main_params[i + 1], state[i], state[i + 1], x)
         lstm_cell_i_bar = (hidden_bar, cell_bar)
         main_params_i_part_2, main_params_ip1_part_2, state_i_part_2, state_ip1_part_2, x_2_part = lstm_cell_bwd(lstm_cell_saved, lstm_cell_i_bar)
         x_2_bar = x_2_part
-        state_bar[i + 1] += state_ip1_part_2
-        state_bar[i] += state_i_part_2
+        state_bar[i + 1] = runtime.add_seq(state_bar[i + 1], state_ip1_part_2)
+        state_bar[i] = runtime.add_seq(state_bar[i], state_i_part_2)
         main_params_bar[i + 1] += main_params_ip1_part_2
         main_params_bar[i] += main_params_i_part_2
     # grad of: x = x * extra_params[0]
@@ -195,6 +195,7 @@ def predict_bwd(saved, predict_bar):
 
 def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0):
     # forward
+    runtime.check_arrays('objective', main_params=main_params, extra_params=extra_params, sequence=sequence)
     exp_ypred_stack = []
     log_shifted_stack = []
     predict_main_params_stack = []
@@ -257,7 +258,7 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
         log_shifted_bar = -runtime.unbroadcast(ynorm_bar, log_shifted)
         sum_exp_ypred_shifted_bar = log_shifted_bar / sum_exp_ypred_shifted
         exp_ypred_bar = runtime.sum_adjoint(sum_exp_ypred_shifted_bar, exp_ypred)
-        ypred_bar = ypred_bar + exp_ypred_bar * exp_ypred
+        ypred_bar = runtime.add_seq(ypred_bar, exp_ypred_bar * exp_ypred)
         # grad of: ypred, state = predict(main_params, extra_params, state, sequence[t])
         predict_main_params_bar = (ypred_bar, state_bar)
         predict_main_params_bar = runtime.densify(predict_main_params_bar, predict_main_params)

@@ -8,6 +8,7 @@ from adjoint import runtime
 
 def grad_root(a, b, tol=1e-12, root_bar=1.0):
     # forward
+    runtime.check_arrays('root', a=a, b=b)
     a_x_stack = []
     f_stack = []
     slope_stack = []

@@ -10,6 +10,7 @@ from adjoint import runtime
 
 def grad_rosenbrock(x, rosenbrock_bar=1.0):
     # forward
+    runtime.check_arrays('rosenbrock', x=x)
     x_odd = x[0::2]
     x_even = x[1::2]
     x_odd_sq = x_odd ** 2

@@ -526,7 +526,7 @@ def kinds(fn: ir.Function, scalar_params: set[str] = frozenset(),
         if p.kind == "compare":
             return "int" if numeric else None
         if p.kind == "call" and s.adjoint is not None:  # a user function: what it returns
-            return s.adjoint[4]
+            return s.adjoint[4] if s.adjoint[4] in ("scalar", "int") else None
         if p.kind == "call":
             if p.key in INT_FUNCS:
                 return "int"

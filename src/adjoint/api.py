@@ -92,7 +92,9 @@ class Program:
         emitted = reverse_.reverse(normalized, list(wrt_names), namer, mode=mode,
                                    as_tuple=as_tuple, program=self, names=names,
                                    scalar_params=set(kinds[0]), int_params=set(kinds[1]),
-                                   seq_params=set(kinds[2]) if len(kinds) > 2 else set())
+                                   seq_params=set(kinds[2]) if len(kinds) > 2 else set(),
+                                   array_params=set(kinds[3]) if len(kinds) > 3 else set(),
+                                   assume_arrays=mode != "split" and len(kinds) < 4)
         if self.optimize:
             emitted = [optimize_.optimize(e) for e in emitted]
         self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
@@ -375,12 +377,12 @@ def _freeze(wrt):
 
 
 def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
-    """(parameters holding scalars, holding ints, holding lists or tuples) for a call: the
-    gradient is specialized on them, as a scalar never needs a broadcasting sum and the
-    adjoint of a list is a list."""
+    """(parameters holding scalars, holding ints, holding lists or tuples, holding arrays)
+    for a call: the gradient is specialized on them, as a scalar never needs a broadcasting
+    sum, the adjoint of a list is a list, and the adjoints of an array add with `+`."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    scalars, ints, seqs = [], [], []
+    scalars, ints, seqs, arrays = [], [], [], []
     for k, name in enumerate(names):
         if k < len(args):
             value = args[k]
@@ -396,9 +398,10 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
             ints.append(name)
         elif isinstance(value, (list, tuple)):
             seqs.append(name)
-    if seqs:
-        return tuple(scalars), tuple(ints), tuple(seqs)
-    return tuple(scalars), tuple(ints)
+        elif type(value) is np.ndarray or hasattr(value, "__array_namespace__") or hasattr(
+                value, "__array_function__"):
+            arrays.append(name)
+    return tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays)
 
 
 def _gradient(fn, wrt, value: bool, optimize: bool):

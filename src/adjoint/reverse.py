@@ -45,25 +45,36 @@ class AnsRef(Ref):
 def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad",
             as_tuple: bool | None = None, scalar_params: set[str] = frozenset(),
             int_params: set[str] = frozenset(), program=None,
-            names: tuple[str, ...] = (), seq_params: set[str] = frozenset()) -> list[ir.Emitted]:
+            names: tuple[str, ...] = (), seq_params: set[str] = frozenset(),
+            array_params: set[str] = frozenset(),
+            assume_arrays: bool = False) -> list[ir.Emitted]:
     """The emitted adjoint of `fn` with respect to the parameters `wrt`.
 
     mode 'grad': one function running both sweeps and returning the gradients; 'value': the
     same, returning (value, gradients); 'split' (for functions the differentiated code calls):
     `<f>_fwd`, the primal returning (result, saved values), and `<f>_bwd(saved, seed)`,
-    the reverse sweep. `program` compiles the user functions `fn` calls (api.Program)."""
+    the reverse sweep. `program` compiles the user functions `fn` calls (api.Program).
+    `assume_arrays`: code for no call in particular takes the parameters it does not use as
+    lists to hold arrays or numbers, and checks that they do when it runs."""
     activity.check_writes(fn)
 
     def kinds_of(fn: ir.Function) -> dict[str, str]:
         return activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
                               set(int_params) | _annotated(fn, int))
 
-    link_calls(fn, wrt, namer, program, kinds_of(fn))
+    assumed: tuple[str, ...] = ()
+    if assume_arrays:  # parameters of no known kind that the code does not use as lists
+        seqs = sequences(fn, seq_params)
+        assumed = tuple(p.name for p in fn.params if p.name not in seqs
+                        and p.name not in array_params and kinds_of(fn).get(p.name) is None)
+    relied = link_calls(fn, wrt, namer, program, kinds_of(fn), seq_params,
+                        (set(array_params), set(assumed)))
     # what to record: from what a dry reverse sweep reads, again until the reads of what is
     # recorded (restores, recomputations) ask for nothing more
     plan, mutated, guards = activity.Plan(), None, {}
     for _ in range(8):
-        sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params, seq_params)
+        sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params, seq_params,
+                      (set(array_params), set(assumed)))
         sweep.backward(dry=True)
         index = {id(s): s for s in ir.walk(fn.body)}
         new = activity.to_be_recorded(fn, sweep.reads, sweep.value_reads, index, sweep.kinds)
@@ -96,8 +107,10 @@ def reverse(fn: ir.Function, wrt: list[str], namer: Namer, *, mode: str = "grad"
         if new == plan:
             break
         plan = new
-    sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params, seq_params)
+    sweep = Sweep(fn, wrt, namer, plan, scalar_params, int_params, seq_params,
+                  (set(array_params), set(assumed)))
     sweep.guards = guards
+    sweep.relied |= relied
     backward = sweep.backward()
     forward = sweep.forward_sweep()
     grads = tuple(namer.bar(w) for w in wrt)
@@ -176,6 +189,9 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     fwd_params = format_params(fn.params, None)
     fwd = ir.Emitted(names[0], fwd_params, fwd_body, primal=frozenset(sweep.primal))
     fwd.result_kind = sweep.kinds.get(result.id) if isinstance(result, Name) else None
+    if fwd.result_kind is None and isinstance(result, Name) and result.id in sweep.arrays \
+            and result.id not in sweep.seqs:
+        fwd.result_kind = "array"  # not a list: its adjoints add with +
     return [fwd, ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body,
                             primal=frozenset(sweep.primal))]
 
@@ -198,11 +214,20 @@ def kind_of(a, kinds: dict) -> str | None:
 
 
 def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, program,
-               kinds: dict | None = None) -> None:
+               kinds: dict | None = None, seq_params=frozenset(),
+               array_params=(frozenset(), frozenset())) -> set[str]:
     """Point each call of a user function with active arguments at its emitted adjoint: the
     forward sweep calls `f_fwd` and keeps what it returns for `f_bwd`. Calls of functions
-    defined inside this one, with nothing to differentiate, call their lifted primal."""
+    defined inside this one, with nothing to differentiate, call their lifted primal. The
+    callee is specialized on the arguments known to be numbers, ints, lists and arrays
+    (`array_params`: the parameters known to hold arrays, and those taken to); returns the
+    names passed as arrays only because a parameter is taken to hold one."""
     kinds = kinds or {}
+    seqs = sequences(fn, seq_params)
+    known, assumed = array_params
+    arrs = arrays(fn, kinds, (known | assumed) - seqs)
+    sure = arrays(fn, kinds, known - seqs) if assumed else arrs
+    relied: set[str] = set()
     active = activity.analyze(fn, set(wrt)).active | set(wrt)
     for s in ir.walk(fn.body):
         if not (isinstance(s, Assign) and s.prim.kind == "call" and is_user_function(s.prim.key)):
@@ -226,11 +251,16 @@ def link_calls(fn: ir.Function, wrt: list[str], namer: Namer, program,
         bindings = {k: a.value for k, a in passed if isinstance(a, Const) and callable(a.value)}
         scalars = tuple(k for k, a in passed if kind_of(a, kinds) == "scalar")
         ints = tuple(k for k, a in passed if kind_of(a, kinds) == "int")
+        lists = tuple(k for k, a in passed if isinstance(a, Name) and a.id in seqs)
+        arrays_ = tuple(k for k, a in passed if isinstance(a, Name) and a.id in arrs
+                        and kind_of(a, kinds) is None)
+        relied |= {a.id for _, a in passed if isinstance(a, Name) and a.id in arrs - sure}
         fwd, bwd, result = program.split(s.prim.key, positions, keywords, set(namer.taken),
-                                         bindings, (scalars, ints))
+                                         bindings, (scalars, ints, lists, arrays_))
         short = s.prim.spelling.split(".")[-1]
         s.tape = namer.cached(("tape", id(s)), f"{short}_saved")
         s.adjoint = (fwd, bwd, positions, keywords, result)
+    return relied
 
 
 def format_params(params: list[ir.Param], seed: str | None) -> str:
@@ -266,14 +296,20 @@ class Sweep:
     """Emits the forward and reverse sweeps of one function for one plan."""
 
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: activity.Plan,
-                 scalar_params, int_params=frozenset(), seq_params=frozenset()):
+                 scalar_params, int_params=frozenset(), seq_params=frozenset(),
+                 array_params=(frozenset(), frozenset())):
         self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
         self.guards: dict[int, str] = {}  # id(q += v) -> the argument q may be
         act = activity.analyze(fn, set(wrt))
+        refuse_opaque_subscripts(fn, act)
         self.active = act.active | set(wrt)
         self.kinds = activity.kinds(fn, set(scalar_params) | _annotated(fn, float),
                                     set(int_params) | _annotated(fn, int))
         self.seqs = sequences(fn, seq_params)
+        known, self.assumed = array_params  # parameters known to hold arrays; taken to
+        self.arrays = arrays(fn, self.kinds, (known | self.assumed) - self.seqs)
+        self.sure = arrays(fn, self.kinds, known - self.seqs) if self.assumed else self.arrays
+        self.relied: set[str] = set()  # names whose adjoints add with + only if as taken
         self.masked = masked(fn)
         self.shape = activity.shapes(fn, self.kinds)
         self.primal = {p.name for p in fn.params}
@@ -305,6 +341,19 @@ class Sweep:
         self.mixed = after & changed
         self.dry = False
         self.modules = module_aliases(fn)
+
+    def is_array(self, x: str) -> bool:
+        """Whether x surely holds an array or a number (its adjoints add with +)."""
+        if x in self.arrays and x not in self.sure:
+            self.relied.add(x)
+        return x in self.arrays
+
+    def checked_params(self) -> list[str]:
+        """The parameters taken to hold arrays that the emitted code depends on."""
+        every = {p.name for p in self.fn.params if p.name in self.assumed}
+        known = self.sure | every
+        return [p.name for p in self.fn.params if p.name in every and self.relied - arrays(
+            self.fn, self.kinds, known - {p.name} - self.seqs)]
 
     # ------------------------------------------------------------ emission helpers
 
@@ -339,7 +388,7 @@ class Sweep:
             if tuple(contrib) == (Ref(xb),):  # x = x + ...: the adjoint passes through
                 return []
             return [self.assign(xb, contrib)]
-        if x in self.seqs:
+        if x in self.seqs or not self.is_array(x):  # a list's adjoints add item by item
             return [self.assign(xb, (RUNTIME, ".add_seq(", Ref(xb), ", ", *contrib, ")"))]
         negated = rules.negation(contrib)
         if x in self.owned:  # an array this sweep made and nothing else holds: add in place
@@ -401,7 +450,11 @@ class Sweep:
     # ------------------------------------------------------------ forward sweep
 
     def prologue(self) -> list[Line]:
-        out = [self.assign(v, ("None",)) for v in sorted(self.plan.preinit)]
+        out = []
+        if self.relied and (params := self.checked_params()):
+            checked = ir.join([(f"{p}=", Ref(p)) for p in params])
+            out.append(self.line((RUNTIME, f".check_arrays({self.fn.name!r}, ", *checked, ")")))
+        out += [self.assign(v, ("None",)) for v in sorted(self.plan.preinit)]
         out += [self.assign(self.stacks[k], ("[]",)) for k in sorted(self.stacks)]
         return out
 
@@ -702,7 +755,10 @@ class Sweep:
                             self.shared(parts)
                         out += self.add(x, parts, fresh)
             else:
-                summed = ir.join([p for p, _ in items], " + ")
+                summed = items[0][0]
+                for parts, _ in items[1:]:
+                    summed = (*summed, " + ", *parts) if self.is_array(x) else (
+                        RUNTIME, ".add_seq(", *summed, ", ", *parts, ")")
                 out += self.add(x, summed, True)
         return out
 
@@ -718,7 +774,8 @@ class Sweep:
             base = s.args[0]
             if not self.is_active(base):
                 return []
-            return [(base.id, IndexAdd(s.index, gp, self.basic(s.index), s.target in self.seqs),
+            return [(base.id, IndexAdd(s.index, gp, self.basic(s.index),
+                                       s.target in self.seqs or not self.is_array(s.target)),
                      True, False)]
         if p.kind in ("tuple", "list"):
             return [(a.id, (Ref(g), f"[{k}]"), False, False)
@@ -855,7 +912,9 @@ class Sweep:
 
     def index_add(self, x: str, add: IndexAdd) -> Line:
         xb = self.bar(x)
-        if x in self.seqs:  # an item of a list or dict: replaced, never updated in place
+        if x in self.seqs or (add.container and add.basic):
+            # an item of a list or dict: replaced, never updated in place (+= would extend an
+            # item that is a list)
             item = (Ref(xb), "[", *ir.index_parts(add.index), "]")
             if add.container:
                 return self.line((*item, " = ", RUNTIME, ".add_seq(", *item, ", ", *add.g, ")"))
@@ -1176,7 +1235,75 @@ def sequences(fn: ir.Function, params=frozenset()) -> set[str]:
                     isinstance(s.args[0], Name) and s.args[0].id not in found:
                 found.add(s.args[0].id)  # an item is a container: so is what holds it
                 changed = True
+            elif isinstance(s, Assign) and s.prim.kind == "index" and s.target not in found \
+                    and isinstance(s.args[0], Name) and s.args[0].id in found and any(
+                        isinstance(i, ir.Slice) for i in s.index.items):
+                found.add(s.target)  # a slice of a list is a list
+                changed = True
     return found
+
+
+# functions of the libraries with rules that return a tuple or list of arrays
+CONTAINER_RESULTS = {np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, np.meshgrid,
+                     np.broadcast_arrays, np.linalg.qr, np.linalg.eigh, np.linalg.svd,
+                     np.linalg.slogdet, np.linalg.eig, np.histogram, np.gradient,
+                     getattr(np, "unstack", np.split)}
+NUMBER_BUILTINS = {abs, pow, float, sum, max, min, len, int, round}
+
+
+def arrays(fn: ir.Function, kinds: dict, params=frozenset()) -> set[str]:
+    """Names that surely hold an array or a number, never a list, tuple or dict, so their
+    adjoints add with `+`: numbers, what NumPy calls and arithmetic on such values return,
+    items and attributes of arrays; `params` are the parameters known to hold arrays."""
+    defs: dict[str, list] = defaultdict(list)
+    for s in ir.walk(fn.body):
+        for name in ir.defs(s):
+            defs[name].append(s)
+    found = set(params) | {n for n, k in kinds.items() if k in ("int", "scalar")}
+    found |= {n for n in defs if n not in {p.name for p in fn.params}}
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(found):
+            if kinds.get(name) in ("int", "scalar"):
+                continue
+            if not all(_makes_array(s, name, found, kinds) for s in defs.get(name, ())):
+                found.discard(name)
+                changed = True
+    return found
+
+
+def _makes_array(s, name: str, found: set, kinds: dict) -> bool:
+    """Whether statement s, binding `name`, surely binds an array or a number when the names
+    in `found` do."""
+    def arrayish(a) -> bool:
+        return not isinstance(a, Name) or a.id in found
+
+    if isinstance(s, ir.For):
+        return name == s.trips or arrayish(s.iter)
+    if isinstance(s, ir.Unpack):
+        return arrayish(s.value)
+    if not isinstance(s, Assign) or name != s.target:
+        return name == getattr(s, "trips", None)
+    p = s.prim
+    if p.kind in ("unary", "compare"):
+        return True  # on a list: an error, or a bool
+    if p.kind == "binop":  # list + array is an array; list + list and list * 2 are lists
+        return any(isinstance(a, Name) and a.id in found and kinds.get(a.id) != "int" or (
+            isinstance(a, Const) and isinstance(a.value, float)) for a in s.args)
+    if p.kind in ("copy", "index", "attr"):
+        return all(arrayish(a) for a in s.args)
+    if p.kind == "method":
+        return bool(s.args) and arrayish(s.args[0]) and p.spelling.split(".")[-1] != "tolist"
+    if p.kind != "call" or s.adjoint is not None or p.key is None:
+        return s.adjoint is not None and s.adjoint[4] in ("scalar", "int", "array")
+    if isinstance(p.key, np.ufunc):
+        return p.key.nout == 1
+    if p.key in NUMBER_BUILTINS:
+        return True
+    module = getattr(p.key, "__module__", None) or ""
+    return module.split(".")[0] in ("numpy", "scipy", "math") and p.key not in CONTAINER_RESULTS \
+        and not (p.key in (np.atleast_1d, np.atleast_2d, np.atleast_3d) and len(s.args) > 1)
 
 
 def module_aliases(fn: ir.Function) -> dict[str, ir.Parts]:
@@ -1198,3 +1325,34 @@ def is_user_function(obj) -> bool:
     module = getattr(obj, "__module__", "") or ""
     top = module.split(".")[0]
     return top not in ("numpy", "scipy", "math", "builtins", "adjoint")
+
+
+# what adjoint differentiates an index read of (the index itself carries no derivative)
+SUBSCRIPTABLE = (np.ndarray, np.generic, list, tuple, dict, str, bytes, int, float, range)
+
+
+def refuse_opaque_subscripts(fn: ir.Function, act: activity.Activity) -> None:
+    """Refuse obj[i] where obj, a global, is no array, list, tuple or dict (np.s_, np.mgrid,
+    an object of the user's class) and i carries a derivative: adjoint cannot know what the
+    subscript computes, and would give it none. (np.r_[...] and np.c_[...] written so are
+    calls with a rule, normalize.index_concat.)"""
+    bound: dict[str, list] = defaultdict(list)  # name -> the constants assigned to it
+    for s in ir.walk(fn.body):
+        for name in ir.defs(s):
+            bound[name].append(s.args[0] if isinstance(s, Assign) and s.prim.kind == "copy"
+                               and isinstance(s.args[0], Const) else None)
+    for s in ir.walk(fn.body):
+        if not (isinstance(s, Assign) and s.prim.kind == "index" and s.target in act.useful
+                and any(isinstance(a, Name) and a.id in act.varied for a in s.index.atoms())):
+            continue
+        base = s.args[0]
+        label = base.id if isinstance(base, Name) else base.text
+        if isinstance(base, Name) and len(bound.get(base.id, ())) == 1:
+            base = bound[base.id][0] or base  # a name only ever holding one global
+        if isinstance(base, Const) and not isinstance(base.value, SUBSCRIPTABLE):
+            hint = f"; write {base.text}[...] itself" if isinstance(
+                base.value, rules.AXIS_CONCATENATOR) else ""
+            raise fn.source.error(s.node, f"{label}[...] reads an index that carries a "
+                                  f"derivative, but {label} is of type {type(base.value).__name__}, "
+                                  "not an array, list, tuple or dict: adjoint cannot "
+                                  f"differentiate its subscript{hint}")
