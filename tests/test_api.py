@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import os
 import traceback
 
 import numpy as np
@@ -110,6 +111,28 @@ def test_specialized_on_scalar_arguments():
         df.__adjoint_generic__.function([0.5, 1.0], 2.0)
 
 
+def euler(k, c, steps=50, dt=0.01):
+    x, v, total = 1.0, 0.0, 0.0
+    for _ in range(steps):
+        a = -k * x - c * v
+        x = x + dt * v
+        v = v + dt * a
+        total = total + dt * x * x
+    return total
+
+
+def test_specialized_on_defaults():
+    """A call that leaves float and int defaults out gets the code for numbers, as one that
+    passes the same values does."""
+    df = adjoint.grad(euler, wrt=(0, 1))
+    left_out = df(4.0, 0.3)
+    code = adjoint.source(df)
+    passed = df(4.0, 0.3, 50, 0.01)
+    assert adjoint.source(df) == code
+    assert "runtime.unbroadcast" not in code and "densify" not in code
+    assert left_out == passed
+
+
 def test_compiled_once():
     assert adjoint.grad(f).__adjoint__ is adjoint.grad(f).__adjoint__
 
@@ -178,6 +201,47 @@ def test_disk_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ADJOINT_CACHE", "0")
     assert api.cache_dir() is None
     del sys.modules["cached_module"]
+
+
+# (module text before, after): the same `def loss`, a name bound to something else
+REBOUND = [
+    ("act = np.sin", "act = np.tanh"),
+    ("from scipy.special import expit as act", "from scipy.special import log_expit as act"),
+    ("import helper_module as lib\nact = lib.act", "import helper_module as lib\nact = lib.other"),
+]
+
+
+@pytest.mark.parametrize("before, after", REBOUND, ids=["alias", "import", "helper"])
+def test_disk_cache_follows_rebound_names_across_processes(tmp_path, before, after):
+    """A new process whose module binds a name the function reads to something else never
+    loads the gradient compiled for the old binding."""
+    import subprocess
+    import sys
+
+    (tmp_path / "helper_module.py").write_text(
+        "import numpy as np\n\n\ndef act(x):\n    return np.sin(x)\n\n\n"
+        "def other(x):\n    return x * x\n")
+    script = ("import numpy as np, adjoint, rebound_module as m\n"
+              "print(repr(adjoint.grad(m.loss)(np.array([0.5, 1.0])).tolist()))")
+    env = {**os.environ, "ADJOINT_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+
+    def gradient(binding: str) -> list:
+        (tmp_path / "rebound_module.py").write_text(
+            f"import numpy as np\n{binding}\n\n\ndef loss(x):\n    return np.sum(act(x))\n")
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, check=True, cwd=tmp_path)
+        return eval(out.stdout)
+
+    first = gradient(before)
+    assert list((tmp_path / "cache").glob("*.json"))
+    assert gradient(before) == first  # loaded from disk
+    ns: dict = {"np": np}
+    exec(f"import scipy.special\n{after}" if "helper" not in after else
+         "act = lambda x: x * x", ns)
+    x = np.array([0.5, 1.0])
+    h = 1e-6
+    expected = (ns["act"](x + h) - ns["act"](x - h)) / (2 * h)
+    np.testing.assert_allclose(gradient(after), expected, rtol=1e-6)
 
 
 def test_globals_are_read_at_each_call():

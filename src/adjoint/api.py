@@ -72,7 +72,9 @@ class Program:
         self.modules: dict[str, str] = {}  # global name -> the module it was read from
         self.owners: dict[str, Any] = {}  # global name -> the function that reads it
         self.compiled: list = []  # the user functions this module differentiates
+        self.resolved: list = []  # (module, {'a.b': object}) of each: what its names meant
         self.portable = True  # whether its names all come from modules (no closures)
+        self.defaults: dict[str, str] = {}  # name holding a default value -> its function
 
     def add(self, fn: Any, wrt, *, mode: str = "grad", as_tuple: bool | None = None,
             bindings: dict | None = None, names: tuple = (), kinds: tuple = ((), ())):
@@ -98,6 +100,12 @@ class Program:
         if self.optimize:
             emitted = [optimize_.optimize(e) for e in emitted]
         self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
+        self.resolved.append((getattr(fn, "__module__", None), src.resolved))
+        for name, value in getattr(normalized, "defaults", {}).items():
+            self.namespace[name] = value  # a default its text no longer means: held, not read
+            self.sources.setdefault(name, normalized.name)
+            self.defaults[name] = normalized.name
+            self.portable = False
         for name in normalized.globals:
             self.owners.setdefault(name, src.fn)
         self.functions += emitted
@@ -216,7 +224,8 @@ def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True,
     """The gradient of `fn` as live code: the pipeline, then compile. `kinds` names the
     parameters known to hold scalars and ints (the code then skips broadcasting sums).
     The emitted source is kept on disk (see `cache_dir`) and reused while the sources of
-    the functions it came from, the rule table and adjoint's version are unchanged."""
+    the functions it came from, what each name they read meant, the rule table and adjoint's
+    version are unchanged."""
     key = cache_key(fn, wrt, value, optimize, kinds)
     hit = load_cached(key)
     if hit is not None:
@@ -288,17 +297,57 @@ def _resolve(module: str, qualname: str):
     return obj
 
 
+def binding(obj: Any) -> list | None:
+    """What a name meant, as far as the emitted code depends on it: the name of a module, the
+    module, qualified name and source of a function, the name of a ufunc, the kind of a datum
+    (read at each call); None when it cannot be told again in another process."""
+    if obj is MISSING_GLOBAL:
+        return None
+    if isinstance(obj, types.ModuleType):
+        return ["module", obj.__name__]
+    if isinstance(obj, np.ufunc):
+        return ["ufunc", obj.__name__]
+    if is_data(obj):
+        return ["data", repr(global_signature(obj))]
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if not (isinstance(module, str) and isinstance(qualname, str)):
+        return None
+    if isinstance(obj, types.FunctionType):
+        try:
+            return ["function", module, qualname, source_hash(obj)]
+        except (OSError, TypeError):
+            return None
+    return ["object", module, qualname]
+
+
+def _lookup(module: str | None, dotted: str) -> Any:
+    """The object `dotted` names now in `module`'s globals (or builtins), or MISSING_GLOBAL."""
+    import builtins
+
+    head, *rest = dotted.split(".")
+    space = vars(sys.modules[module]) if module in sys.modules else {}
+    obj = space.get(head, getattr(builtins, head, MISSING_GLOBAL))
+    for attr in rest:
+        obj = getattr(obj, attr, MISSING_GLOBAL)
+    return obj
+
+
 def store_cached(key: str, compiled: Compiled, program: Program) -> None:
     names = emit.free_names(compiled.source)
+    bindings = [[module, dotted, binding(obj)] for module, resolved in program.resolved
+                for dotted, obj in sorted(resolved.items())]
     entry = {"source": compiled.source, "name": compiled.name, "wrt": list(compiled.wrt),
              "seed": compiled.seed,
              "depends": [[f.__module__, f.__qualname__, source_hash(f)]
                          for f in program.compiled],
+             "bindings": bindings,
              "globals": {n: program.modules.get(n) for n in sorted(names)
                          if n in program.namespace and n not in BASE_NAMESPACE},
              "data": {n: repr(signature) for n, _, signature in compiled.data}}
-    if any(m is None for m in entry["globals"].values()):
-        return
+    if any(m is None for m in entry["globals"].values()) or any(
+            b is None or m is None for m, _, b in bindings):
+        return  # a name whose meaning cannot be checked in another process: not kept
     folder = cache_dir()
     with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
         folder.mkdir(parents=True, exist_ok=True)
@@ -316,6 +365,9 @@ def load_cached(key: str | None) -> Compiled | None:
         for module, qualname, digest in entry["depends"]:
             if source_hash(_resolve(module, qualname)) != digest:
                 return None
+        for module, dotted, meant in entry["bindings"]:
+            if binding(_lookup(module, dotted)) != meant:
+                return None  # a name now means something else: compiled for other bindings
         namespace = dict(BASE_NAMESPACE)
         data = []
         for name, module in entry["globals"].items():
@@ -382,12 +434,17 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
     sum, the adjoint of a list is a list, and the adjoints of an array add with `+`."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    defaults = dict(zip(reversed(code.co_varnames[:code.co_argcount]),
+                        reversed(fn.__defaults__ or ()), strict=False))
+    defaults.update(fn.__kwdefaults__ or {})
     scalars, ints, seqs, arrays = [], [], [], []
     for k, name in enumerate(names):
         if k < len(args):
             value = args[k]
         elif name in kwargs:
             value = kwargs[name]
+        elif name in defaults:  # the default, as Python computed it when the def ran
+            value = defaults[name]
         else:
             continue
         if isinstance(value, bool):
@@ -574,6 +631,12 @@ def generate(targets: list[tuple[Any, Any]], *, command: str, origins: list[str]
             for fn, wrt in targets]
     code = program.source()
     free = emit.free_names(code)
+    for name, owner in program.defaults.items():
+        if name in free:
+            raise ApiError(f"a default of {owner} is no longer what its text says (the name "
+                           "was rebound after the def); a generated file cannot hold that "
+                           f"value: write the default as a literal ({name.rsplit('_default', 1)[0]}"
+                           f"={program.namespace[name]!r}) or use adjoint.grad")
     used = {n: program.namespace[n] for n in free if n in program.namespace}
     user_module = targets[0][0].__module__ if targets else None
     lines = [

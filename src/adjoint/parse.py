@@ -43,6 +43,7 @@ class Source:
     extra_params: tuple = ()  # free variables of a nested function, passed by keyword
     bindings: dict = field(default_factory=dict)  # parameters known to hold these functions
     code_object: Any = None  # to find the code of functions nested in this one
+    resolved: dict = field(default_factory=dict)  # 'a.b.c' -> the object it meant, as looked up
 
     @property
     def name(self) -> str:
@@ -70,6 +71,7 @@ class Source:
             obj = getattr(obj, attr, MISSING)
             if obj is MISSING:
                 return MISSING
+        self.resolved[".".join(dotted)] = obj
         return obj
 
     def code(self, node: cst.CSTNode) -> str:
