@@ -259,7 +259,10 @@ DOMAINS = {
                 ("np.einsum('...ii->...i', a)", {"a": (2, 3, 3)}),
                 ("np.einsum('...ij,...jk->...ik', a, b)", {"a": (2, 2, 3), "b": (1, 3, 2)}),
                 ("np.einsum('ij,ij,j->', a, b, c)", {"a": (2, 3), "b": (2, 3), "c": (3,)}),
-                ("np.einsum('i,i', a, a)", {"a": (3,)})],
+                ("np.einsum('i,i', a, a)", {"a": (3,)}),
+                ("np.einsum(a, [0, 1], b, [1, 2], [0, 2])", {"a": (2, 3), "b": (3, 2)}),
+                ("np.einsum(a, (0, 1), (1, 0))", {"a": (2, 3)}),
+                ("np.einsum(a, [Ellipsis, 0], a, [Ellipsis, 0])", {"a": (2, 3)})],
     np.linalg.norm: [("np.linalg.norm(x)", {"x": (3, 4)}),
                      ("np.linalg.norm(x, axis=1)", {"x": (3, 4)}),
                      ("np.linalg.norm(x)", {"x": (2, 3, 2)}),
@@ -418,16 +421,22 @@ DOMAINS = {
     np.concatenate: [("np.concatenate([a, b])", {"a": (2, 3), "b": (1, 3)}),
                      ("np.concatenate((a, b), axis=1)", {"a": (2, 3), "b": (2, 1)}),
                      ("np.concatenate([a, b], axis=None)", {"a": (2, 2), "b": (3,)}),
-                     ("np.concat([a, b, a], axis=-1)", {"a": (2, 1), "b": (2, 2)})],
+                     ("np.concat([a, b, a], axis=-1)", {"a": (2, 1), "b": (2, 2)}),
+                     ("np.concatenate(a)", {"a": (3, 2)}),
+                     ("np.concatenate(a, axis=None)", {"a": (2, 3)})],
     np.hstack: [("np.hstack([a, b])", {"a": (2,), "b": (3,)}),
                 ("np.hstack((a, b))", {"a": (2, 1), "b": (2, 2)}),
-                ("np.hstack([a, b])", {"a": (), "b": (2,)})],
+                ("np.hstack([a, b])", {"a": (), "b": (2,)}),
+                ("np.hstack(a)", {"a": (3, 2)})],
     np.vstack: [("np.vstack([a, b])", {"a": (3,), "b": (2, 3)}),
-                ("np.vstack((a, b))", {"a": (), "b": ()})],
+                ("np.vstack((a, b))", {"a": (), "b": ()}),
+                ("np.vstack(a)", {"a": (3, 2)}), ("np.vstack(a)", {"a": (3,)})],
     np.dstack: [("np.dstack([a, b])", {"a": (2, 3), "b": (2, 3, 2)}),
-                ("np.dstack([a, b])", {"a": (2,), "b": (2,)})],
+                ("np.dstack([a, b])", {"a": (2,), "b": (2,)}),
+                ("np.dstack(a)", {"a": (3, 2)})],
     np.column_stack: [("np.column_stack([a, b])", {"a": (3,), "b": (3, 2)}),
-                      ("np.column_stack((a, b, a))", {"a": (2,), "b": (2,)})],
+                      ("np.column_stack((a, b, a))", {"a": (2,), "b": (2,)}),
+                      ("np.column_stack(a)", {"a": (3, 2)})],
     np.split: [("np.split(x, 2)[1]", {"x": (4,)}), ("a, b = np.split(x, 2)\na * b", {"x": (4,)}),
                ("a, b, c = np.split(x, [1, 2], axis=1)\nc", {"x": (2, 4)}),
                ("a, b = np.split(x, 2, axis=-1)\na", {"x": (2, 4)})],
@@ -456,7 +465,15 @@ DOMAINS = {
                  {"a": (2, 3), "b": (3,), "c": ()}),
                 ("np.select([a > 0], [np.log(a)], default=a)", {"a": (4,)}, {"quiet": True})],
     np.stack: [("np.stack([a, b])", {"a": (3,), "b": (3,)}),
-               ("np.stack((a, b), axis=1)", {"a": (2, 3), "b": (2, 3)})],
+               ("np.stack((a, b), axis=1)", {"a": (2, 3), "b": (2, 3)}),
+               ("np.stack(a, axis=-1)", {"a": (3, 2)})],
+    # np.r_[...] and np.c_[...] are normalized to runtime.index_concat(np.r_, ...)
+    runtime.index_concat: [("np.r_[a, b]", {"a": (2,), "b": (3,)}),
+                           ("np.r_[a, 0:2, 2.0 * b, 7.0]", {"a": (2,), "b": ()}),
+                           ("np.r_['1', a, b]", {"a": (2, 1), "b": (2, 3)}),
+                           ("np.r_['0,2,0', a, b]", {"a": (3,), "b": (2, 1)}),
+                           ("np.c_[a, b]", {"a": (3,), "b": (3, 2)}),
+                           ("np.c_[a, 0.0:1.0:3j]", {"a": (3,)})],
     np.where: [("np.where(c > 0, a, b)", {"c": (4,), "a": (4,), "b": (4,)}),
                ("np.where(c > 0, a, b)", {"c": (3, 4), "a": (4,), "b": ()})],
     np.clip: [("np.clip(a, -0.5, 0.5)", {"a": ("away", (5,))}),
@@ -483,6 +500,7 @@ DOMAINS = {
                            ("runtime.mean_adjoint(v, x, axis=-1)", {"v": (2,), "x": (2, 3)})],
     runtime.densify: [("runtime.densify(v, x)", {"v": (3,), "x": (3,)})],
     runtime.owned: [("runtime.owned(v, x)", {"v": (3,), "x": (3,)})],
+    runtime.keep_zeros: [("runtime.keep_zeros(v, out)", {"v": (3,), "out": (3,)})],
 }
 
 # math functions newer than the oldest supported Python
@@ -529,6 +547,10 @@ if HAVE_SCIPY:
         sp.log_softmax: [("scipy.special.log_softmax(x)", {"x": (4,)}),
                          ("scipy.special.log_softmax(x, axis=-1)", {"x": (3, 4)})],
     })
+
+if hasattr(np, "row_stack"):  # deprecated in NumPy 2.0
+    DOMAINS[np.row_stack] = [("np.row_stack([a, b])", {"a": (3,), "b": (2, 3)}, {"quiet": True}),
+                             ("np.row_stack(a)", {"a": (3, 2)}, {"quiet": True})]
 
 if hasattr(np, "unstack"):  # NumPy 2.1
     DOMAINS[np.unstack] = [("a, b = np.unstack(x)\na * b", {"x": (2, 3)}),

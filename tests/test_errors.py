@@ -10,7 +10,13 @@ import pytest
 from conftest import make_function
 
 import adjoint
-from adjoint.errors import ApiError, MissingRule, NonScalarOutput, UnsupportedSyntax
+from adjoint.errors import (
+    ApiError,
+    MissingRule,
+    NonScalarOutput,
+    UnsupportedArgument,
+    UnsupportedSyntax,
+)
 
 # (name, source, error class, words the message contains, line, column of the construct)
 REFUSED = [
@@ -72,14 +78,29 @@ REFUSED = [
     ("value_or", "def f(x):\n    y = x or 1.0\n    return y\n", UnsupportedSyntax, "and/or", 2, 9),
     ("nested_as_value", "def f(x):\n    g = lambda v: v\n    return np.sum(list(map(g, x)))\n",
      UnsupportedSyntax, "used as a value", 3, 28),
+    ("r_matrix_directive", "def f(x):\n    return np.sum(np.r_['r', x, x])\n",
+     UnsupportedSyntax, "np.r_['r', ...] builds a matrix", 2, 19),
+    ("subscript_of_index_expression", "def f(x):\n    s = np.s_[x]\n    return np.sum(s)\n",
+     UnsupportedSyntax, "np.s_[...] reads an index that carries a derivative", 2, 9),
+    ("subscript_of_an_alias_of_r_", "def f(x):\n    r = np.r_\n    return np.sum(r[x, x])\n",
+     UnsupportedSyntax, "write np.r_[...] itself", 3, 19),
+    ("subscript_of_a_user_object", "def f(x):\n    return np.sum(BOX[x, 1.0] * 2.0)\n",
+     UnsupportedSyntax, "BOX is of type Box", 2, 19),
 ]
+
+
+class Box:
+    """An object whose subscript adjoint cannot see into."""
+
+    def __getitem__(self, key):
+        return key[0]
 
 
 @pytest.mark.parametrize("name,src,error,words,line,col",
                          [r for r in REFUSED if r[2] is not None],
                          ids=[r[0] for r in REFUSED if r[2] is not None])
 def test_refused(name, src, error, words, line, col):
-    f = make_function(src)
+    f = make_function(src, {"BOX": Box()})
     with pytest.raises(error) as info:
         adjoint.grad(f)(np.array([1.0, 2.0]))
     err = info.value
@@ -155,5 +176,76 @@ def test_source_of_something_else():
 
 
 def test_every_error_is_an_adjoint_error():
-    for cls in (ApiError, MissingRule, NonScalarOutput, UnsupportedSyntax):
+    for cls in (ApiError, MissingRule, NonScalarOutput, UnsupportedSyntax, UnsupportedArgument):
         assert issubclass(cls, adjoint.AdjointError)
+
+
+def test_tuple_result_names_has_aux():
+    def with_aux(x):
+        return np.sum(x * x), x
+
+    with pytest.raises(NonScalarOutput, match="has_aux=True"):
+        adjoint.grad(with_aux)(np.ones(2))
+    (value, aux), g = adjoint.value_and_grad(with_aux, has_aux=True)(np.array([1.0, 2.0]))
+    assert value == 5.0 and aux.tolist() == [1.0, 2.0] and g.tolist() == [2.0, 4.0]
+    g, aux = adjoint.grad(with_aux, has_aux=True)(np.array([1.0, 2.0]))
+    assert g.tolist() == [2.0, 4.0] and aux.tolist() == [1.0, 2.0]
+    with pytest.raises(ApiError, match="must return"):
+        adjoint.grad(square, has_aux=True)(np.ones(2))
+
+
+# ---- the API boundary: an exception adjoint raises by mistake is an InternalError naming
+# the function and the stage; the user's own code's exceptions pass unchanged
+
+def broken(*args, **kwargs):
+    raise KeyError(0)
+
+
+@pytest.mark.parametrize("module, attribute, stage", [
+    ("adjoint.normalize", "normalize", "normalizing"),
+    ("adjoint.reverse", "reverse", "differentiating"),
+    ("adjoint.optimize", "optimize", "optimizing"),
+    ("adjoint.compile", "load", "compiling"),
+])
+def test_internal_errors_name_function_and_stage(monkeypatch, module, attribute, stage):
+    import importlib
+
+    monkeypatch.setenv("ADJOINT_CACHE", "0")
+    monkeypatch.setattr(importlib.import_module(module), attribute, broken)
+    f = make_function("def victim(x):\n    return np.sum(np.sin(x))\n")
+    with pytest.raises(adjoint.errors.InternalError, match=f"{stage}.*victim") as info:
+        adjoint.grad(f)
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_internal_error_in_the_reverse_sweep(monkeypatch):
+    from adjoint import runtime
+
+    f = make_function("def victim(x):\n    return np.sum(np.sin(x) * x)\n")
+    df = adjoint.grad(f)
+    space: dict = {}  # a runtime helper with a bug: its code is the runtime's
+    exec(compile("def sum_adjoint(*args, **kwargs):\n    raise KeyError(0)\n", runtime.__file__,
+                 "exec"), space)
+    monkeypatch.setattr(runtime, "sum_adjoint", space["sum_adjoint"])
+    with pytest.raises(adjoint.errors.InternalError, match="victim.*sum_adjoint|sum_adjoint"):
+        df(np.ones(2))
+
+
+def test_the_users_own_errors_pass_unchanged():
+    f = make_function("""
+def shapes(x, y):
+    return np.sum(x @ y)
+""")
+    with pytest.raises(ValueError, match="matmul"):
+        adjoint.grad(f)(np.ones((2, 3)), np.ones((2, 3)))
+    g = make_function("""
+def helper(x):
+    if np.any(x < 0):
+        return np.sum(np.log(x))
+    return np.sum(x)
+
+def lookup(x, table):
+    return table["missing"] * np.sum(x)
+""")
+    with pytest.raises(KeyError):
+        adjoint.grad(g)(np.ones(2), {"w": 1.0})

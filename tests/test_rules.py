@@ -14,6 +14,7 @@ from conftest import make_function
 from domains import DOMAINS, HAVE_SCIPY, scipy
 
 from adjoint import rules, runtime
+from adjoint.errors import UnsupportedArgument
 from adjoint.testing import check_grads
 
 SAMPLERS = {
@@ -178,6 +179,7 @@ REFUSED = [
      "mode='complete'"),
     ("return max(x[0], x[1], key=abs)", np.ones(2), "key="),
     ("return np.var(x, where=x > 0)", np.ones(3), "where="),
+    ("d = 'c'\nreturn np.sum(np.r_[d, x, x])", np.ones(3), "the directive 'c'"),
 ]
 
 
@@ -187,8 +189,12 @@ def test_refused_arguments(body, x, message):
 
     lines = "".join(f"    {line}\n" for line in body.splitlines())
     f = make_function(f"def f(x):\n{lines}")
-    with pytest.raises(NotImplementedError, match=re.escape(message)):
+    with pytest.raises(UnsupportedArgument, match=re.escape(message)) as info, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.r_['c', ...]: np.matrix
         adjoint.grad(f)(x)
+    assert isinstance(info.value, adjoint.AdjointError)
+    assert isinstance(info.value, NotImplementedError)  # as before it was an AdjointError
 
 
 def test_eigenvalues_alone_are_fine_at_repeated_eigenvalues():

@@ -38,7 +38,7 @@ def grad_loss(W1, b1, W2, b2, X, labels, loss_bar=1.0):
     # grad of: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     shifted_bar = runtime.unbroadcast(log_probs_bar, shifted)
     log_sum_exp_shifted_bar = -runtime.unbroadcast(log_probs_bar, log_sum_exp_shifted)
-    sum_exp_shifted_bar = log_sum_exp_shifted_bar / sum_exp_shifted
+    sum_exp_shifted_bar = runtime.keep_zeros(log_sum_exp_shifted_bar, log_sum_exp_shifted_bar / sum_exp_shifted)
     exp_shifted_bar = runtime.sum_adjoint(sum_exp_shifted_bar, exp_shifted, axis=1, keepdims=True)
     shifted_bar = shifted_bar + exp_shifted_bar * exp_shifted
     # grad of: shifted = logits - np.max(logits, axis=1, keepdims=True)

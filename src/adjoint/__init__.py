@@ -6,12 +6,20 @@
 """
 
 from .api import grad, source, value_and_grad
-from .errors import AdjointError, ApiError, MissingRule, NonScalarOutput, UnsupportedSyntax
+from .errors import (
+    AdjointError,
+    ApiError,
+    MissingRule,
+    NonScalarOutput,
+    UnsupportedArgument,
+    UnsupportedSyntax,
+)
 from .rules import register, stop_gradient
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdjointError", "ApiError", "MissingRule", "NonScalarOutput", "UnsupportedSyntax",
+    "AdjointError", "ApiError", "MissingRule", "NonScalarOutput", "UnsupportedArgument",
+    "UnsupportedSyntax",
     "grad", "register", "source", "stop_gradient", "value_and_grad",
 ]

@@ -26,7 +26,7 @@ from . import optimize as optimize_
 from . import parse as parse_
 from . import reverse as reverse_
 from . import runtime
-from .errors import ApiError
+from .errors import AdjointError, ApiError, from_adjoint, internal, stage
 from .naming import EMITTED, Namer
 
 RESERVED = set(EMITTED) | {"None", "_"}
@@ -79,9 +79,11 @@ class Program:
     def add(self, fn: Any, wrt, *, mode: str = "grad", as_tuple: bool | None = None,
             bindings: dict | None = None, names: tuple = (), kinds: tuple = ((), ())):
         """parse, normalize, reverse (activity inside), optimize."""
-        src = parse_.parse(fn, bindings)
+        with stage("reading", fn):
+            src = parse_.parse(fn, bindings)
         namer = Namer(RESERVED | self.names.taken)
-        normalized = normalize_.normalize(src, namer)
+        with stage("normalizing", fn):
+            normalized = normalize_.normalize(src, namer)
         self.compiled.append(fn)
         self.portable &= not bindings and isinstance(fn, types.FunctionType) and not (
             fn.__closure__)
@@ -91,14 +93,11 @@ class Program:
                                       + normalized.name),)
         for n in names:
             namer.reserve(n)
-        emitted = reverse_.reverse(normalized, list(wrt_names), namer, mode=mode,
-                                   as_tuple=as_tuple, program=self, names=names,
-                                   scalar_params=set(kinds[0]), int_params=set(kinds[1]),
-                                   seq_params=set(kinds[2]) if len(kinds) > 2 else set(),
-                                   array_params=set(kinds[3]) if len(kinds) > 3 else set(),
-                                   assume_arrays=mode != "split" and len(kinds) < 4)
+        with stage("differentiating", fn):
+            emitted = self.reverse(normalized, wrt_names, namer, mode, as_tuple, names, kinds)
         if self.optimize:
-            emitted = [optimize_.optimize(e) for e in emitted]
+            with stage("optimizing the gradient of", fn):
+                emitted = [optimize_.optimize(e) for e in emitted]
         self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
         self.resolved.append((getattr(fn, "__module__", None), src.resolved))
         for name, value in getattr(normalized, "defaults", {}).items():
@@ -110,6 +109,16 @@ class Program:
             self.owners.setdefault(name, src.fn)
         self.functions += emitted
         return emitted, wrt_names
+
+    def reverse(self, normalized, wrt_names, namer, mode, as_tuple, names, kinds):
+        """The reverse stage, specialized on the argument kinds: (scalars, ints[, lists,
+        arrays]); without lists and arrays, the code for no call in particular."""
+        return reverse_.reverse(normalized, list(wrt_names), namer, mode=mode,
+                                as_tuple=as_tuple, program=self, names=names,
+                                scalar_params=set(kinds[0]), int_params=set(kinds[1]),
+                                seq_params=set(kinds[2]) if len(kinds) > 2 else set(),
+                                array_params=set(kinds[3]) if len(kinds) > 3 else set(),
+                                assume_arrays=mode != "split" and len(kinds) < 4)
 
     @staticmethod
     def params(fn) -> list[str]:
@@ -233,8 +242,9 @@ def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True,
     program = Program(optimize)
     (top, *_), names = program.add(fn, wrt, mode="value" if value else "grad",
                                    as_tuple=isinstance(wrt, (tuple, list)), kinds=kinds)
-    text = program.source()
-    live = emit.load(text, dict(program.namespace), top.name)[top.name]
+    with stage("compiling the gradient of", fn):
+        text = program.source()
+        live = emit.load(text, dict(program.namespace), top.name)[top.name]
     seed = top.params.rsplit(",", 1)[-1].split("=")[0].strip()
     compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed,
                         program.data())
@@ -461,29 +471,59 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
     return tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays)
 
 
-def _gradient(fn, wrt, value: bool, optimize: bool):
+def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
-        return _bound_gradient(fn, wrt, value, optimize)
-    generic = _compiled(fn, wrt, value, optimize)  # errors surface here, at grad(f)
+        return _bound_gradient(fn, wrt, value, optimize, has_aux)
+    generic = _compiled(fn, wrt, value or has_aux, optimize)  # errors surface at grad(f)
     params = list(generic.wrt)
 
     @functools.wraps(fn)
     def gradient(*args, **kwargs):
-        compiled = _compiled(fn, wrt, value, optimize, kinds_of(fn, args, kwargs))
+        compiled = _compiled(fn, wrt, value or has_aux, optimize, kinds_of(fn, args, kwargs))
         gradient.__adjoint__ = compiled
         _check_args(fn, params, args, kwargs)
-        return compiled.function(*args, **kwargs)
+        if not has_aux:
+            return _run(compiled, fn, args, kwargs)
+        kwargs.setdefault(compiled.seed, (1.0, 0.0))  # the auxiliary data carries no adjoint
+        result, grads = _run(compiled, fn, args, kwargs)
+        if not isinstance(result, (tuple, list)) or len(result) != 2 or np.ndim(result[0]):
+            raise ApiError(f"with has_aux=True, {fn.__name__} must return (a scalar, auxiliary "
+                           f"data); it returned {_brief(result)}")
+        return (result, grads) if value else (grads, result[1])
 
     gradient.__adjoint__ = generic
     gradient.__adjoint_generic__ = generic  # grad(gradient) differentiates this code
     gradient.__wrapped__ = fn
     gradient.__name__ = generic.name
     gradient.__qualname__ = generic.name
-    gradient.__adjoint_options__ = (wrt, value, optimize)
+    gradient.__adjoint_options__ = (wrt, value or has_aux, optimize)
     return gradient
 
 
-def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool):
+def _run(compiled: Compiled, fn, args, kwargs):
+    """Run emitted code; an exception adjoint raised (not the user's code, computing the
+    function) becomes an InternalError naming the function and where it failed."""
+    try:
+        return compiled.function(*args, **kwargs)
+    except AdjointError:
+        raise
+    except Exception as exc:
+        where = from_adjoint(exc)
+        if where is None:
+            raise
+        raise internal(exc, fn.__qualname__, where) from exc
+
+
+def _brief(value) -> str:
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return f"a pair whose first item has shape {np.shape(value[0])}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool,
+                    has_aux: bool = False):
     """A bound method (or a classmethod): the gradient of its function, called with the object
     it is bound to in front; `wrt` counts and names the method's own parameters."""
     func, bound = method.__func__, method.__self__
@@ -508,7 +548,7 @@ def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool):
         return w
 
     shifted = shift(wrt)
-    inner = _gradient(func, shifted, value, optimize)
+    inner = _gradient(func, shifted, value, optimize, has_aux)
 
     @functools.wraps(method)
     def gradient(*args, **kwargs):
@@ -558,7 +598,7 @@ def _check_value(fn, name: str, value) -> None:
                        "complex inputs are not supported")
 
 
-def grad(fn=None, wrt=0, *, optimize: bool = True):
+def grad(fn=None, wrt=0, *, optimize: bool = True, has_aux: bool = False):
     """The gradient of `fn` with respect to the parameters `wrt`.
 
     `wrt` is a position, a parameter name, or a tuple of them; the gradient
@@ -577,18 +617,19 @@ def grad(fn=None, wrt=0, *, optimize: bool = True):
             return np.sin(x) * y
     """
     if fn is None:
-        return lambda f: _gradient(f, wrt, False, optimize)
+        return lambda f: _gradient(f, wrt, False, optimize, has_aux)
     if isinstance(fn, (int, str, tuple, list)):
         raise ApiError("grad's first argument is the function; pass wrt by keyword: "
                        "grad(f, wrt=...)")
-    return _gradient(fn, wrt, False, optimize)
+    return _gradient(fn, wrt, False, optimize, has_aux)
 
 
-def value_and_grad(fn=None, wrt=0, *, optimize: bool = True):
-    """Like `grad`, but the function returns `(value, gradient)`."""
+def value_and_grad(fn=None, wrt=0, *, optimize: bool = True, has_aux: bool = False):
+    """Like `grad`, but the function returns `(value, gradient)`; with `has_aux`,
+    `((value, aux), gradient)`."""
     if fn is None:
-        return lambda f: _gradient(f, wrt, True, optimize)
-    return _gradient(fn, wrt, True, optimize)
+        return lambda f: _gradient(f, wrt, True, optimize, has_aux)
+    return _gradient(fn, wrt, True, optimize, has_aux)
 
 
 def source(gradient, *args, **kwargs) -> str:

@@ -6,6 +6,12 @@ file, line and a caret under the construct.
 
 from __future__ import annotations
 
+import contextlib
+import linecache
+import os
+import traceback
+from typing import Any
+
 
 class AdjointError(Exception):
     """Base class of every error raised by adjoint."""
@@ -28,6 +34,12 @@ class MissingRule(UnsupportedSyntax):
     """A call to a function that has no derivative rule."""
 
 
+class UnsupportedArgument(AdjointError, NotImplementedError):
+    """A function called with an argument whose derivative adjoint does not support, found
+    when the gradient runs (np.pad with mode='mean', max() with key=, an eigenvector at a
+    repeated eigenvalue); the message names the function and the argument."""
+
+
 class InternalError(AdjointError):
     """The emitter produced code that fails its own checks: a bug in adjoint."""
 
@@ -38,3 +50,64 @@ class ApiError(AdjointError, TypeError):
 
 class NonScalarOutput(AdjointError, ValueError):
     """`grad` of a function whose result is not a scalar."""
+
+
+# ---------------------------------------------------------------- the API boundary
+
+
+@contextlib.contextmanager
+def stage(what: str, fn: Any):
+    """Turn an unexpected exception of a compiler stage into an InternalError naming the
+    function and the stage, the original chained; adjoint's own errors pass unchanged."""
+    try:
+        yield
+    except AdjointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary: any other exception is a bug
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+        raise InternalError(f"adjoint failed while {what} {name} ({type(exc).__name__}: "
+                            f"{exc}); this is a bug in adjoint, please report it") from exc
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def from_adjoint(exc: BaseException) -> str | None:
+    """Where adjoint, not the user's code, raised `exc` while a gradient ran: 'the runtime'
+    or 'the reverse sweep' of an emitted function; None for the user's own code (the
+    forward sweep computing the function, a rule written by the user)."""
+    frames = list(traceback.walk_tb(exc.__traceback__))
+    for frame, lineno in reversed(frames):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<adjoint "):
+            return "the reverse sweep" if _in_reverse_sweep(filename, lineno) else None
+        if os.path.dirname(os.path.abspath(filename)) == _PACKAGE and not filename.endswith(
+                "api.py"):
+            return f"adjoint.{os.path.basename(filename)[:-3]}.{frame.f_code.co_name}"
+        if not _library(filename):
+            return None  # the user's own code
+    return None
+
+
+def _in_reverse_sweep(filename: str, lineno: int) -> bool:
+    lines = linecache.getlines(filename)
+    for line in reversed(lines[:lineno]):
+        text = line.strip()
+        if text == "# backward":
+            return True
+        if text == "# forward" or text.startswith("def "):
+            return False
+    return False
+
+
+def _library(filename: str) -> bool:
+    """NumPy's, SciPy's or Python's own code, which both sweeps call."""
+    parts = os.path.abspath(filename).split(os.sep)
+    return "site-packages" in parts or "dist-packages" in parts or filename.startswith(
+        "<frozen") or os.path.dirname(os.path.abspath(filename)) == os.path.dirname(
+        os.__file__)
+
+
+def internal(exc: Exception, fname: str, where: str) -> InternalError:
+    return InternalError(f"the gradient of {fname} failed in {where} ({type(exc).__name__}: "
+                         f"{exc}); this is a bug in adjoint, please report it")

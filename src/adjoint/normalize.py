@@ -14,6 +14,7 @@ last statement. Each statement remembers the user statement it came from.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import sys
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from typing import Any
 
 import libcst as cst
 
-from . import ir, naming, rules
+from . import ir, naming, rules, runtime
 from . import parse as parse_
 from .errors import UnsupportedSyntax
 from .ir import Assign, Const, Name, Prim
@@ -87,6 +88,7 @@ class Normalizer:
         self.out: list = []
         self.origin: ir.Origin | None = None
         self.globals: dict[str, Any] = {}
+        self.defaults: dict[str, Any] = {}  # name -> a default value its text no longer means
         self.result: str | None = None  # the name every `return` assigns, when there are several
         self.scope: dict[str, str] = {}  # comprehension variables -> their emitted names
         self.nested: dict[str, parse_.Nested] = {}  # functions defined inside this one
@@ -127,6 +129,30 @@ class Normalizer:
 
     # ------------------------------------------------------------ function
 
+    def default(self, param: cst.Param) -> str:
+        """The text of a parameter's default, for the value Python computed when the def ran
+        (`__defaults__`), not for what its text means now: a name rebound since then gives
+        the old value, written as a literal or bound to a name of its own."""
+        text = self.source.code(param.default)
+        fn = self.source.fn
+        if getattr(fn, "__code__", None) is not self.source.code_object:
+            return text  # a nested def: its defaults are evaluated as the lifted def runs
+        name = param.name.value
+        values = dict(zip(reversed(fn.__code__.co_varnames[:fn.__code__.co_argcount]),
+                          reversed(fn.__defaults__ or ()), strict=False))
+        values.update(fn.__kwdefaults__ or {})
+        if name not in values:
+            return text
+        value = values[name]
+        if _literal_value(value) and not _is_literal_text(param.default):
+            return repr(value)
+        if _is_literal_text(param.default) or self.source.resolve(
+                text.split(".")) is value and _dotted(param.default):
+            return text
+        held = self.namer.fresh(f"{name}_default")
+        self.defaults[held] = value
+        return held
+
     def function(self) -> ir.Function:
         fd = self.source.funcdef
         p = fd.params
@@ -142,9 +168,10 @@ class Normalizer:
                 if param.name.value in self.source.extra_params:
                     params.append(ir.Param(param.name.value, None, "keyword"))
                     continue
-                default = self.source.code(param.default) if param.default else None
+                default = None
                 if param.default is not None:
                     self.passive_names(param.default)
+                    default = self.default(param)
                 params.append(ir.Param(param.name.value, default, kind))
         returns = count_returns(fd)
         if returns == 0:
@@ -172,6 +199,7 @@ class Normalizer:
                              "adjoint differentiates functions that always return one")
         fn = ir.Function(fd.name.value, params, body, self.source)
         fn.globals = self.globals
+        fn.defaults = self.defaults
         return fn
 
     # ------------------------------------------------------------ statements
@@ -608,7 +636,8 @@ class Normalizer:
             return Const(ast.literal_eval(node.value), node.value)
         if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
             text = self.source.code(node)
-            return Const(ast.literal_eval(text), text)
+            value = ast.literal_eval(f"({text})")  # "a"\n"b" across lines, in parentheses
+            return Const(value, text if "\n" not in text else repr(value))
         if isinstance(node, cst.UnaryOperation):
             return self.unary(node, target)
         if isinstance(node, cst.BinaryOperation):
@@ -631,6 +660,8 @@ class Normalizer:
             return self.attribute(node, target)
         if isinstance(node, cst.Subscript):
             base = self.expr(node.value)
+            if isinstance(base, Const) and isinstance(base.value, rules.AXIS_CONCATENATOR):
+                return self.index_concat(node, base, target)
             index = self.index(node)
             hint = self.index_hint(base, index)
             return self.assign(target, Prim("index"), [base], index=index, node=node, hint=hint)
@@ -923,6 +954,30 @@ class Normalizer:
             else:
                 items.append(self.index_item(s.value))
         return ir.Index(tuple(items))
+
+    def index_concat(self, node: cst.Subscript, maker: Const, target) -> ir.Atom:
+        """np.r_[a, b:c, d] (np.c_, any AxisConcatenator) as a call with a derivative rule:
+        runtime.index_concat(np.r_, a, slice(b, c, None), d)."""
+        if self.is_local("slice") or self.source.resolve(["slice"]) is not slice:
+            raise self.error(node, f"{maker.text}[...] needs the builtin slice, which a name "
+                             "of this module hides")
+        items: list[ir.Atom] = []
+        for el in node.slice:
+            if not isinstance(el.slice, cst.Slice):
+                items.append(self.expr(el.slice.value))
+                continue
+            bounds = [Const(None, "None") if x is None else Const(
+                ast.literal_eval(x.value), x.value) if isinstance(x, cst.Imaginary)
+                else self.expr(x) for x in (el.slice.lower, el.slice.upper, el.slice.step)]
+            items.append(self.assign(None, Prim("call", slice, "slice"), bounds, node=node,
+                                     hint="span"))
+        if items and isinstance(items[0], Const) and isinstance(items[0].value, str) and \
+                items[0].value in ("r", "c"):
+            raise self.error(node, f"{maker.text}[{items[0].text}, ...] builds a matrix; "
+                             f"adjoint differentiates {maker.text}[...] building arrays only")
+        self.globals["slice"] = slice
+        return self.assign(target, Prim("call", runtime.index_concat, "runtime.index_concat"),
+                           [maker, *items], node=node, hint="joined")
 
     def index_item(self, node) -> ir.Atom | ir.Expr:
         """An index: arithmetic on names and numbers stays inline (`y[i - 1]`)."""
@@ -1286,6 +1341,29 @@ def _names_in(node: cst.CSTNode) -> list[cst.Name]:
 
     node.visit(V())
     return found
+
+
+def _literal_value(value) -> bool:
+    """A value its repr writes exactly: a Python number, bool, None or string, or a tuple of
+    them."""
+    if isinstance(value, tuple):
+        return all(_literal_value(v) for v in value)
+    return type(value) in (int, float, bool, str, type(None)) and (
+        not isinstance(value, float) or math.isfinite(value))
+
+
+def _is_literal_text(node: cst.CSTNode) -> bool:
+    try:
+        ast.literal_eval(cst.Module([]).code_for_node(node))
+    except (ValueError, SyntaxError, TypeError):
+        return False
+    return True
+
+
+def _dotted(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.Attribute):
+        return _dotted(node.value)
+    return isinstance(node, cst.Name)
 
 
 def _statements_of(node: cst.CSTNode, kinds: tuple) -> list:

@@ -17,6 +17,7 @@ import functools
 import inspect
 import math
 import operator
+import re
 import types
 from collections import defaultdict
 from dataclasses import replace
@@ -310,7 +311,7 @@ class Sweep:
         self.arrays = arrays(fn, self.kinds, (known | self.assumed) - self.seqs)
         self.sure = arrays(fn, self.kinds, known - self.seqs) if self.assumed else self.arrays
         self.relied: set[str] = set()  # names whose adjoints add with + only if as taken
-        self.masked = masked(fn)
+        self.masked = masked(fn, self.active)
         self.shape = activity.shapes(fn, self.kinds)
         self.primal = {p.name for p in fn.params}
         for s in ir.walk(fn.body):
@@ -853,7 +854,8 @@ class Sweep:
             parts = rules.instantiate(tpl, env_k)
             if rules.is_zero_product(parts):
                 continue  # this input's share is zero (x ** 0): nothing flows back
-            if s.target in self.masked and elementwise(rule.fn):
+            if s.target in self.masked and elementwise(rule.fn) and may_be_infinite(
+                    rule.formulas[name]):
                 # g may hold the zeros np.where (or clip, maximum) put where a branch was not
                 # taken; keep them zero even through an infinite derivative (0 * inf is nan)
                 parts = (RUNTIME, ".keep_zeros(", Ref(g), ", ", *parts, ")")
@@ -1174,6 +1176,9 @@ def _annotated(fn: ir.Function, typ: type) -> set[str]:
 # Their adjoints are zero where an input was not selected: np.where's other branch, the
 # clipped entries of np.clip, the smaller side of np.maximum.
 MASKING = {np.where, np.clip, np.maximum, np.minimum, np.fmax, np.fmin}
+# calls whose adjoint is exactly zero, by structure, at the entries they drop
+SELECTING = {np.tril, np.triu, np.diag, np.diagonal, np.take, np.take_along_axis, np.extract,
+             np.compress, np.select, np.trace, np.delete}
 
 
 def elementwise(fn) -> bool:
@@ -1182,19 +1187,32 @@ def elementwise(fn) -> bool:
         "math", "_operator", "operator") and fn is not operator.matmul
 
 
-def masked(fn: ir.Function) -> set[str]:
-    """Names whose adjoint may hold the structural zeros of a masking call: its inputs,
-    and, going upstream, the inputs of elementwise operations on them."""
+def may_be_infinite(formula) -> bool:
+    """Whether a rule's contribution may be infinite or NaN where g is 0 at a finite input:
+    any but g itself and g times one of the inputs."""
+    return not (isinstance(formula, str) and re.fullmatch(r"-?g( \* (?!ans\b)[a-z_]\w*)?",
+                                                           formula))
+
+
+def masked(fn: ir.Function, active: set[str] = frozenset()) -> set[str]:
+    """Names whose adjoint may hold structural zeros: the inputs of a masking call
+    (np.where, np.clip, np.maximum), of a selection (an index read, np.tril, np.take) and of
+    a product with a value that carries no derivative (a mask), and, going upstream, the
+    inputs of elementwise operations on them."""
     found: set[str] = set()
     changed = True
     while changed:
         changed = False
         for s in ir.walk(fn.body):
             if not (isinstance(s, Assign) and s.prim.kind in ("call", "binop", "unary",
-                                                               "method", "copy")):
+                                                               "method", "copy", "index")):
                 continue
             key = s.prim.key
-            source = (key in MASKING if key is not None else False) or (
+            selects = s.prim.kind == "index" or (key is not None and _hashable(key) and (
+                key in MASKING or key in SELECTING)) or (
+                key in (operator.mul, np.multiply) and any(
+                    isinstance(a, Name) and a.id not in active for a in s.args))
+            source = selects or (
                 s.target in found and (s.prim.kind == "copy" or (
                     key is not None and elementwise(key))))
             if source:
@@ -1203,6 +1221,14 @@ def masked(fn: ir.Function) -> set[str]:
                         found.add(a.id)
                         changed = True
     return found
+
+
+def _hashable(key) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
 
 
 def sequences(fn: ir.Function, params=frozenset()) -> set[str]:
@@ -1352,7 +1378,8 @@ def refuse_opaque_subscripts(fn: ir.Function, act: activity.Activity) -> None:
         if isinstance(base, Const) and not isinstance(base.value, SUBSCRIPTABLE):
             hint = f"; write {base.text}[...] itself" if isinstance(
                 base.value, rules.AXIS_CONCATENATOR) else ""
+            kind = type(base.value).__name__
             raise fn.source.error(s.node, f"{label}[...] reads an index that carries a "
-                                  f"derivative, but {label} is of type {type(base.value).__name__}, "
-                                  "not an array, list, tuple or dict: adjoint cannot "
-                                  f"differentiate its subscript{hint}")
+                                  f"derivative, but {label} is of type {kind}, not an array, "
+                                  "list, tuple or dict: adjoint cannot differentiate its "
+                                  f"subscript{hint}")

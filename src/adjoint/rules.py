@@ -31,7 +31,8 @@ derivative is infinite or NaN at a finite input (sqrt and log at 0, division by
 0, exp overflowing), formulas multiply with runtime.mul/div, which keep a zero
 adjoint zero, so np.where and np.clip send nothing from the branch not taken
 (runtime.where_adjoint). Functions differentiable only for some arguments refuse
-the others when the gradient runs (NotImplementedError naming the argument).
+the others when the gradient runs (adjoint.errors.UnsupportedArgument, also a
+NotImplementedError, naming the function and the argument).
 
 Users add entries with the call the built-ins use: `register(fn, x="...")`, or
 `register(fn, x=helper)` with a function for the hard cases.
@@ -128,9 +129,9 @@ RULES: dict[Any, dict[str, str]] = {
     np.mod:            {"x1": "g", "x2": "-g * np.floor_divide(x1, x2)"},
     np.fmod:           {"x1": "g", "x2": "-g * (x1 - ans) / x2"},
     np.copysign:       {"x1": "g * np.sign(x1) * np.sign(ans)", "x2": "runtime.zeros_like(x2)"},
-    np.ldexp:          {"x1": "g * np.exp2(x2)"},
+    np.ldexp:          {"x1": "np.ldexp(g, x2)"},
     np.modf:           {"x": "runtime.densify_item(g, 0, ans, x)"},
-    np.frexp:          {"x": "runtime.densify_item(g, 0, ans, x) / np.exp2(ans[1])"},
+    np.frexp:          {"x": "np.ldexp(runtime.densify_item(g, 0, ans, x), -ans[1])"},
     np.divmod:         {"x1": "runtime.densify_item(g, 1, ans, x1)",
                         "x2": "-runtime.densify_item(g, 1, ans, ans[1]) * ans[0]"},
     np.nextafter:      {"x1": "g", "x2": "runtime.zeros_like(x2)"},
@@ -151,11 +152,11 @@ RULES: dict[Any, dict[str, str]] = {
     np.arccosh:        {"x": "g / np.sqrt(x * x - 1)"},
     np.arctanh:        {"x": "g / (1 - x * x)"},
     np.exp:            {"x": "g * ans"},
-    np.exp2:           {"x": "g * ans * np.log(2)"},
+    np.exp2:           {"x": "g * ans * math.log(2)"},
     np.expm1:          {"x": "g * (ans + 1)"},
     np.log:            {"x": "g / x"},
-    np.log2:           {"x": "g / (x * np.log(2))"},
-    np.log10:          {"x": "g / (x * np.log(10))"},
+    np.log2:           {"x": "g / (x * math.log(2))"},
+    np.log10:          {"x": "g / (x * math.log(10))"},
     np.log1p:          {"x": "g / (1 + x)"},
     np.logaddexp:      {"x1": "g * np.exp(x1 - ans)", "x2": "g * np.exp(x2 - ans)"},
     np.logaddexp2:     {"x1": "g * np.exp2(x1 - ans)", "x2": "g * np.exp2(x2 - ans)"},
@@ -201,7 +202,7 @@ RULES: dict[Any, dict[str, str]] = {
     np.matmul:         {"x1": "runtime.matmul_lhs(g, x1, x2)", "x2": "runtime.matmul_rhs(g, x1, x2)"},
     np.outer:          {"a": "(g @ np.ravel(b)).reshape(np.shape(a))",
                         "b": "(np.ravel(a) @ g).reshape(np.shape(b))"},
-    np.einsum:         {"operands": "runtime.einsum_adjoint(g, operands[0], operands[1:], k - 1)"},
+    np.einsum:         {"operands": "runtime.einsum_operand_adjoint(g, operands, k)"},
     np.vdot:           {"a": "g * np.reshape(b, np.shape(a))", "b": "g * np.reshape(a, np.shape(b))"},
     np.inner:          {"a": "runtime.inner_adjoint(g, a, b, 0)", "b": "runtime.inner_adjoint(g, a, b, 1)"},
     np.tensordot:      {"a": "runtime.tensordot_adjoint(g, a, b, axes, 0)", "b": "runtime.tensordot_adjoint(g, a, b, axes, 1)"},
@@ -253,6 +254,7 @@ RULES: dict[Any, dict[str, str]] = {
     np.vstack:         {"tup": "runtime.stack_adjoint(g, tup, 'v')"},
     np.dstack:         {"tup": "runtime.stack_adjoint(g, tup, 'd')"},
     np.column_stack:   {"tup": "runtime.stack_adjoint(g, tup, 'column')"},
+    runtime.index_concat: {"items": "runtime.index_concat_adjoint(g, maker, items, k)"},
     np.split:          {"ary": "runtime.split_adjoint(g, ary, indices_or_sections, axis)"},
     np.array_split:    {"ary": "runtime.split_adjoint(g, ary, indices_or_sections, axis, 'array_split')"},
     np.hsplit:         {"ary": "runtime.split_adjoint(g, ary, indices_or_sections, 1 if np.ndim(ary) > 1 else 0)"},
@@ -276,6 +278,7 @@ RULES: dict[Any, dict[str, str]] = {
     runtime.mean_adjoint: {"v": "runtime.mean_back(g, v, x, axis, keepdims, where)", "x": "0.0"},
     runtime.densify:      {"v": "g", "x": "0.0"},
     runtime.owned:        {"v": "g", "x": "0.0"},
+    runtime.keep_zeros:   {"v": "0.0", "out": "runtime.keep_zeros(v, g)"},
 }
 
 # Functions whose derivative is zero wherever it exists: their results carry no gradient.
@@ -291,7 +294,7 @@ PASSIVE: set = {
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
     np.identity, np.arange, np.floor_divide, np.greater, np.less, np.equal, np.not_equal,
     np.greater_equal, np.less_equal, np.logical_and, np.logical_or, np.logical_not,
-    np.any, np.all, runtime.zeros_like,
+    np.any, np.all, runtime.zeros_like, runtime.check_arrays,
     operator.floordiv, operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
     operator.ne, operator.not_, operator.and_, operator.or_, operator.invert, operator.is_,
     operator.is_not, operator.contains,
@@ -305,6 +308,7 @@ SIGNATURES: dict[Any, str] = {
     runtime.mean_adjoint: "v, x, axis=None, keepdims=False, where=None",
     runtime.densify: "v, x",
     runtime.owned: "v, x",
+    runtime.keep_zeros: "v, out",
     math.log: "x, base=None, /",
     math.hypot: "*coordinates",
     math.fsum: "seq, /",
@@ -342,6 +346,9 @@ for _name, _rule in {
     if hasattr(np, _name):
         RULES[getattr(np, _name)] = _rule
         SIGNATURES[getattr(np, _name)] = "x1, x2, /, *, axis=-1" if _name == "vecdot" else "x1, x2, /"
+
+if hasattr(np, "row_stack"):  # deprecated in NumPy 2.0: np.vstack under another name
+    RULES[np.row_stack] = {"tup": "runtime.stack_adjoint(g, tup, 'v')"}
 
 if hasattr(np, "unstack"):  # NumPy 2.1
     RULES[np.unstack] = {"x": "runtime.unstack_adjoint(g, x, axis)"}
@@ -411,12 +418,12 @@ def scipy_rules() -> dict[Any, dict[str, str]]:
         sp.expit:          {"x": "g * ans * (1 - ans)"},
         sp.logit:          {"x": "g / (x * (1 - x))"},
         sp.log_expit:      {"x": "-g * np.expm1(ans)"},
-        sp.erf:            {"x": "g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)"},
-        sp.erfc:           {"x": "-g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)"},
-        sp.erfinv:         {"x": "g * (np.sqrt(np.pi) / 2 * np.exp(ans * ans))"},
-        sp.ndtr:           {"x": "g * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)"},
-        sp.log_ndtr:       {"x": "g * np.exp(-0.5 * x * x - ans) / np.sqrt(2 * np.pi)"},
-        sp.ndtri:          {"x": "g * (np.sqrt(2 * np.pi) * np.exp(0.5 * ans * ans))"},
+        sp.erf:            {"x": "g * (2 / math.sqrt(math.pi)) * np.exp(-x * x)"},
+        sp.erfc:           {"x": "-g * (2 / math.sqrt(math.pi)) * np.exp(-x * x)"},
+        sp.erfinv:         {"x": "g * (math.sqrt(math.pi) / 2 * np.exp(ans * ans))"},
+        sp.ndtr:           {"x": "g * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)"},
+        sp.log_ndtr:       {"x": "g * np.exp(-0.5 * x * x - ans) / math.sqrt(2 * math.pi)"},
+        sp.ndtri:          {"x": "g * (math.sqrt(2 * math.pi) * np.exp(0.5 * ans * ans))"},
         sp.gamma:          {"x": "g * (ans * runtime.polygamma(0, x))"},
         sp.gammaln:        {"x": "g * runtime.polygamma(0, x)"},
         sp.digamma:        {"x": "g * runtime.polygamma(1, x)"},
@@ -428,6 +435,10 @@ def scipy_rules() -> dict[Any, dict[str, str]]:
         sp.log_softmax:    {"x": "runtime.log_softmax_adjoint(g, ans, axis)"},
     }
 # fmt: on
+
+# The class of np.r_ and np.c_, whose subscripts concatenate: normalize writes np.r_[a, b]
+# as the call runtime.index_concat(np.r_, a, b), which has a rule.
+AXIS_CONCATENATOR = type(np.r_).__mro__[1]
 
 BROADCASTING_EXTRA = {np.where, np.clip}
 MODULES = {"np": np, "math": math, "runtime": None, "operator": operator}

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from .errors import ApiError, InternalError, NonScalarOutput
+from .errors import ApiError, InternalError, NonScalarOutput, UnsupportedArgument
 
 # ---------------------------------------------------------------- shapes
 
@@ -78,8 +78,8 @@ def zeros_like(x):
         return [zeros_like(v) for v in x]
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
-    if isinstance(x, (int, float, complex)):
-        return 0.0
+    if isinstance(x, (int, float, complex)) or not hasattr(x, "dtype"):
+        return 0.0  # a number, or what carries no adjoint (None, a function): a zero
     dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else float
     return np.zeros_like(x, dtype=dtype)
 
@@ -118,7 +118,7 @@ def _items(x_bar, n):
 def add_at(acc, index, g):
     """acc[index] += g, adding repeated fancy indices once each; returns acc."""
     if isinstance(acc, (list, dict)):
-        acc[index] = acc[index] + g
+        acc[index] = add_seq(acc[index], g)
     elif isinstance(index, (int, np.integer, slice)) or (type(index) is tuple and all(
             isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
             for i in index)):
@@ -126,6 +126,17 @@ def add_at(acc, index, g):
     else:
         np.add.at(acc, index, g)
     return acc
+
+
+def check_arrays(fname: str, **values) -> None:
+    """Refuse a list, tuple or dict where code compiled for no call in particular took an
+    argument to hold an array or a number (its adjoints add with `+`)."""
+    for name, value in values.items():
+        if isinstance(value, (list, tuple, dict)):
+            raise ApiError(f"this gradient of {fname} was compiled for an array or a number in "
+                           f"{name}, not a {type(value).__name__}: compile it for this call "
+                           f"with adjoint.grad({fname}), which specializes on lists, or pass "
+                           "an array")
 
 
 def rebinds(value, fname: str, param: str) -> None:
@@ -189,6 +200,14 @@ def restore(x, values):
 
 def check_seed(ans, seed, fname: str):
     """Refuse the default seed 1.0 for a non-scalar result: `grad` needs a scalar."""
+    if type(seed) is float and seed == 1.0 and isinstance(ans, (tuple, list, dict)):
+        raise NonScalarOutput(
+            f"grad of {fname} needs a scalar result, but {fname} returned a "
+            f"{type(ans).__name__}; for a function returning (loss, auxiliary data) pass "
+            "has_aux=True, as in JAX")
+    if isinstance(seed, (tuple, list)) and not isinstance(ans, (tuple, list)):
+        raise ApiError(f"{fname}_bar is a {type(seed).__name__}, but {fname} returned no tuple "
+                       f"(with has_aux=True, {fname} must return (a scalar, auxiliary data))")
     if type(seed) is float and seed == 1.0 and _ndim(ans) != 0:
         raise NonScalarOutput(
             f"grad of {fname} needs a scalar result, but {fname} returned an array of shape "
@@ -276,7 +295,21 @@ def fmax_adjoint(g, x, y, lower: bool = False):
     """The share of `x` in g for np.fmax(x, y) (np.fmin with lower=True): 1 where x wins or
     y is NaN, 1/2 on ties."""
     wins = (x < y) if lower else (x > y)
-    return g * (wins + 0.5 * (x == y) + (np.isnan(y) & ~np.isnan(x)))
+    return g * _weights(wins + 0.5 * (x == y) + (np.isnan(y) & ~np.isnan(x)), g, x)
+
+
+def _float_dtype(*values):
+    """The floating dtype of those values that have one (a Python number fits any), float64
+    if none has one."""
+    dtypes = [v.dtype for v in values if getattr(v, "dtype", None) is not None
+              and v.dtype.kind == "f"]
+    return np.result_type(*dtypes) if dtypes else np.float64
+
+
+def _weights(w, *like):
+    """`w`, a mask, counts or weights (booleans, integers, float64), in the floating dtype of
+    `like` (the adjoint g and the argument): a float32 argument keeps a float32 gradient."""
+    return w.astype(_float_dtype(*like), copy=False) if hasattr(w, "astype") else w
 
 
 def parts(g, values) -> list:
@@ -316,7 +349,7 @@ def builtin_extremum_adjoint(g, args, k: int, ans, key=None):
     """Adjoint of args[k] in the builtin max(*args) or min(*args): g where it attains the
     result, split equally among ties; max(items) of one list or array, item by item."""
     if key is not None:
-        raise NotImplementedError("the gradient of max()/min() with key=; compute the values "
+        raise UnsupportedArgument("the gradient of max()/min() with key=; compute the values "
                                   "the key compares and take np.max/np.min of them")
     if len(args) == 1:
         items = args[0]
@@ -332,17 +365,17 @@ def prod_sequence_adjoint(g, items, start=1):
     """Adjoint of each item in math.prod(items, start=start): g times the other factors."""
     values = [start, *items]
     others = _prod_others(np.array(values, dtype=float), 0)
-    return tuple(g * float(v) for v in others[1:])
+    return per_item(tuple(g * float(v) for v in others[1:]), items)
 
 
 def sumprod_adjoint(g, other):
     """Adjoint of one sequence in math.sumprod(p, q): g times the other, item by item."""
-    return tuple(g * v for v in other)
+    return per_item(tuple(g * v for v in other), other)
 
 
 def dist_adjoint(g, p, q, ans):
     """Adjoint of p in math.dist(p, q): g (p - q) / dist, item by item (0 where p == q)."""
-    return tuple(safe_ratio(g * (a - b), ans) for a, b in zip(p, q, strict=True))
+    return per_item(tuple(safe_ratio(g * (a - b), ans) for a, b in zip(p, q, strict=True)), p)
 
 
 # ---------------------------------------------------------------- reductions
@@ -375,7 +408,9 @@ def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
         out.fill(g)
         return out
     g, shape = _expand(g, x, axis, keepdims)
-    dtype = np.result_type(getattr(x, "dtype", float), g, 1.0)  # float32 stays float32
+    own = getattr(x, "dtype", None)  # a list of float32 arrays has the dtype of its items
+    own = own if own is not None else _float_dtype(*x) if isinstance(x, (list, tuple)) else float
+    dtype = np.result_type(own, g, 1.0)  # float32 stays float32
     out = np.empty_like(x, dtype=dtype)
     out[...] = g
     return out if where is None else np.where(where, out, 0.0)
@@ -406,7 +441,7 @@ def mean_back(c, v, x, axis=None, keepdims=False, where=None):
     """Adjoint of v in mean_adjoint(v, x, axis, keepdims, where)."""
     if where is not None:
         n = np.sum(np.broadcast_to(where, np.shape(x)), axis=axis, keepdims=keepdims)
-        return sum_back(c / np.maximum(n, 1), v, axis, keepdims, where)
+        return sum_back(c / _weights(np.maximum(n, 1), c, x), v, axis, keepdims, where)
     n = np.size(x) if axis is None else _count(np.shape(x), axis)
     return sum_back(c, v, axis, keepdims) / n
 
@@ -414,7 +449,7 @@ def mean_back(c, v, x, axis=None, keepdims=False, where=None):
 def mean_adjoint(g, x, axis=None, keepdims=False, where=None):
     """Adjoint of np.mean(x, axis, keepdims=keepdims, where=where)."""
     if where is not None:
-        n = np.sum(np.broadcast_to(where, np.shape(x)), axis=axis, keepdims=True)
+        n = _weights(np.sum(np.broadcast_to(where, np.shape(x)), axis=axis, keepdims=True), g, x)
         return sum_adjoint(_expand(g, x, axis, keepdims)[0] / n, x, axis, True, where)
     n = np.size(x) if axis is None else _count(np.shape(x), axis)
     return sum_adjoint(g / n, x, axis, keepdims)
@@ -432,7 +467,8 @@ def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
     if axis is None and where is None:  # a full reduction: one position, or ties
         hit = np.equal(x, ans)
         count = np.count_nonzero(hit)
-        return g * hit if count == 1 else g * hit / max(count, 1)
+        share = g * _weights(hit, g, x)
+        return share if count == 1 else share / max(count, 1)
     g, shape = _expand(g, x, axis, keepdims)
     a, _ = _expand(ans, x, axis, keepdims)
     hit = x == a
@@ -440,8 +476,8 @@ def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
         hit = hit & where
     count = hit.sum(axis=axis, keepdims=True)
     if np.all(count == 1):  # no ties: no need to divide
-        return g * hit
-    return g * hit / np.maximum(count, 1)
+        return g * _weights(hit, g, x)
+    return g * _weights(hit, g, x) / _weights(np.maximum(count, 1), g, x)
 
 
 def ptp_adjoint(g, x, axis=None, keepdims=False):
@@ -489,7 +525,7 @@ def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, mean=None, correction=N
     """Adjoint of np.var(x, axis, ddof=ddof, keepdims=..., mean=..., correction=...):
     2 (x - mean) / (n - ddof), g spread along the reduced axes."""
     if where is not None:
-        raise NotImplementedError("the gradient of np.var/np.std with where=")
+        raise UnsupportedArgument("the gradient of np.var/np.std with where=")
     ddof = correction if correction is not None else ddof
     n = np.size(x) if axis is None else _count(np.shape(x), axis)
     g, _ = _expand(g, x, axis, keepdims)
@@ -542,7 +578,7 @@ def nansum_adjoint(g, x, axis=None, keepdims=False, where=None):
 def nanmean_adjoint(g, x, axis=None, keepdims=False, where=None):
     """Adjoint of np.nanmean: g over the count of non-NaN entries, 0 at the NaN entries."""
     keep = ~np.isnan(x) if where is None else ~np.isnan(x) & where
-    n = np.sum(keep, axis=axis, keepdims=True)
+    n = _weights(np.sum(keep, axis=axis, keepdims=True), g, x)
     return np.where(keep, sum_adjoint(_expand(g, x, axis, keepdims)[0] / n, x, axis, True), 0.0)
 
 
@@ -574,7 +610,7 @@ def average_adjoint(g, a, ans, axis=None, weights=None, returned=False, keepdims
 
 def maximum_adjoint(g, x, y):
     """The share of `x` in g for np.maximum(x, y) (or minimum): 1 where x wins, 1/2 on ties."""
-    return g * ((x > y) + 0.5 * (x == y))
+    return g * _weights((x > y) + 0.5 * (x == y), g, x)
 
 
 # ---------------------------------------------------------------- scipy.special
@@ -584,7 +620,8 @@ def polygamma(n: int, x):
     """The n-th derivative of the digamma function (SciPy's), for the rules of scipy.special."""
     from scipy import special
 
-    return special.polygamma(n, x)
+    out = special.polygamma(n, x)  # float64 whatever x is
+    return _weights(out, x) if getattr(x, "dtype", None) is not None else out
 
 
 def logsumexp_adjoint(g, a, ans, axis=None, b=None, keepdims=False, return_sign=False,
@@ -846,7 +883,7 @@ def eigh_adjoint(g, a, ans, UPLO="L", values_only: bool = False):
     if not _is_zero(gv):
         gap = w[..., None, :] - w[..., :, None]  # w_j - w_i: zero on the diagonal
         if np.sum(gap == 0) > np.size(w):
-            raise NotImplementedError("the gradient through the eigenvectors of "
+            raise UnsupportedArgument("the gradient through the eigenvectors of "
                                       "np.linalg.eigh at a repeated eigenvalue is not defined")
         zero = gap == 0
         inner = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, gap)) * (_t(v) @ gv)
@@ -898,7 +935,7 @@ def field_adjoint(g, result, name: str):
     field, zero adjoints at the others."""
     fields = getattr(result, "_fields", None)
     if fields is None or name not in fields:
-        raise NotImplementedError(f"the gradient of the attribute .{name} of a "
+        raise UnsupportedArgument(f"the gradient of the attribute .{name} of a "
                                   f"{type(result).__name__}")
     return tuple(g if f == name else 0.0 for f in fields)
 
@@ -908,7 +945,7 @@ def qr_adjoint(g, a, ans, mode="reduced"):
     no more rows than columns), r alone for 'r'."""
     m, n = np.shape(a)[-2:]
     if mode not in ("reduced", "r") and not (mode == "complete" and m <= n):
-        raise NotImplementedError(f"the gradient of np.linalg.qr with mode={mode!r}")
+        raise UnsupportedArgument(f"the gradient of np.linalg.qr with mode={mode!r}")
     if mode == "r":
         q, r = np.linalg.qr(a)
         gq, gr = 0.0, g
@@ -929,7 +966,7 @@ def _qr_square_adjoint(gq, gr, q, r):
     M = r gr' - gq' q."""
     mid = r @ _t(gr) - _t(gq) @ q
     sym = np.tril(mid, -1)
-    sym = sym + _t(sym) + mid * np.eye(np.shape(mid)[-1])
+    sym = sym + _t(sym) + _diagonal_part(mid)
     return _t(np.linalg.solve(r, _t(gq + q @ sym)))
 
 
@@ -966,6 +1003,39 @@ def _einsum_plan(spec: str, ndims: tuple, k: int) -> tuple:
     available = set(output).union(*others)
     kept = "".join(dict.fromkeys(c for c in target if c in available))
     return ",".join([output, *others]) + "->" + kept, target, kept, kept == target
+
+
+def einsum_operand_adjoint(g, operands, k: int):
+    """Adjoint of operands[k] in np.einsum(*operands): the subscripts first
+    (np.einsum('ij,jk', a, b)), or the sublist form (np.einsum(a, [0, 1], b, [1, 2], [0, 2]))."""
+    if isinstance(operands[0], str):
+        return einsum_adjoint(g, operands[0], operands[1:], k - 1)
+    if k % 2:
+        raise UnsupportedArgument(f"the gradient of np.einsum with respect to its argument "
+                                  f"{k}, a sublist of axis labels")
+    spec, arrays = _einsum_sublists(operands)
+    return einsum_adjoint(g, spec, arrays, k // 2)
+
+
+def _einsum_sublists(operands) -> tuple[str, tuple]:
+    """The subscripts string and the arrays of np.einsum's sublist form: (op0, sublist0, op1,
+    sublist1, ..., [output sublist])."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def spell(sublist) -> str:
+        try:
+            return "".join("..." if v is Ellipsis else letters[int(v)] for v in sublist)
+        except (IndexError, TypeError, ValueError):
+            raise UnsupportedArgument(f"the gradient of np.einsum with the sublist "
+                                      f"{sublist!r}: labels must be integers 0 to 51 or "
+                                      "Ellipsis") from None
+
+    pairs = len(operands) // 2
+    arrays = tuple(operands[0:2 * pairs:2])
+    spec = ",".join(spell(operands[2 * j + 1]) for j in range(pairs))
+    if len(operands) % 2:
+        spec += "->" + spell(operands[-1])
+    return spec, arrays
 
 
 def einsum_adjoint(g, spec: str, operands, k: int):
@@ -1007,7 +1077,7 @@ def norm_adjoint(g, x, ans, ord=None, axis=None, keepdims=False):
     else:
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
     if axes is None:
-        raise NotImplementedError(f"the gradient of np.linalg.norm of a {nd}-d array with "
+        raise UnsupportedArgument(f"the gradient of np.linalg.norm of a {nd}-d array with "
                                   f"ord={ord!r} and no axis")
     g, _ = _expand(g, x, axes, keepdims)
     n, _ = _expand(ans, x, axes, keepdims)
@@ -1016,7 +1086,7 @@ def norm_adjoint(g, x, ans, ord=None, axis=None, keepdims=False):
     if ord in (None, 2, "fro"):
         return safe_ratio(g * x, n)
     if len(axes) != 1:
-        raise NotImplementedError(f"the gradient of np.linalg.norm with ord={ord!r} over "
+        raise UnsupportedArgument(f"the gradient of np.linalg.norm with ord={ord!r} over "
                                   f"axes {axes}")
     return g * _vector_norm_derivative(x, n, ord, axes[0])
 
@@ -1047,7 +1117,7 @@ def _vector_norm_derivative(x, n, ord, axis):
         size = np.abs(x)
         return np.sign(x) * extremum_adjoint(1.0, size, n, axis=axis, keepdims=True)
     if not isinstance(ord, (int, float)):
-        raise NotImplementedError(f"the gradient of np.linalg.norm with ord={ord!r} for a "
+        raise UnsupportedArgument(f"the gradient of np.linalg.norm with ord={ord!r} for a "
                                   "vector")
     size = np.abs(x)
     return np.sign(x) * safe_ratio(size ** (ord - 1), n ** (ord - 1))
@@ -1062,18 +1132,19 @@ def _matrix_norm_adjoint(g, x, n, ord, axes):
         pick = np.max(sums, -1 if over == -2 else -2, keepdims=True) if ord in (1, np.inf) \
             else np.min(sums, -1 if over == -2 else -2, keepdims=True)
         hit = sums == pick
-        share = hit / np.sum(hit, axis=(-2, -1), keepdims=True)
+        share = _weights(hit / np.sum(hit, axis=(-2, -1), keepdims=True), x)
         return np.moveaxis(gm * np.sign(moved) * share, (-2, -1), axes)
     if ord not in ("nuc", 2, -2):
-        raise NotImplementedError(f"the gradient of np.linalg.norm with ord={ord!r} for a "
+        raise UnsupportedArgument(f"the gradient of np.linalg.norm with ord={ord!r} for a "
                                   "matrix")
     u, s, vt = np.linalg.svd(moved, full_matrices=False)
     if ord == "nuc":  # the sum of singular values: u v' over the nonzero ones
         tol = np.max(s, -1, keepdims=True) * max(np.shape(moved)[-2:]) * np.finfo(float).eps
-        weight = (s > tol) * 1.0
+        weight = s > tol
     else:  # the largest (smallest) singular value: its vectors, shared among ties
         hit = s == (s[..., :1] if ord == 2 else s[..., -1:])
         weight = hit / np.sum(hit, -1, keepdims=True)
+    weight = _weights(weight, s)
     return np.moveaxis(gm * ((u * weight[..., None, :]) @ vt), (-2, -1), axes)
 
 
@@ -1085,11 +1156,11 @@ def split_like(g, arrays, axis=0):
     (axis=None: the inputs were flattened)."""
     if axis is None:
         cuts = np.cumsum([np.size(a) for a in arrays])[:-1]
-        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, cuts), arrays,
-                                                             strict=True)]
+        return per_item([np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, cuts), arrays,
+                                                                      strict=True)], arrays)
     sizes = [np.shape(a)[axis] if _ndim(a) else 1 for a in arrays]
     cuts = np.cumsum(sizes)[:-1]
-    return list(np.split(g, cuts, axis=axis))
+    return per_item(list(np.split(g, cuts, axis=axis)), arrays)
 
 
 STACKS = {"h": (np.atleast_1d, 1), "v": (np.atleast_2d, 0), "d": (np.atleast_3d, 2)}
@@ -1107,8 +1178,69 @@ def stack_adjoint(g, items, kind: str):
         if kind == "h" and len(shapes[0]) == 1:
             axis = 0
     cuts = np.cumsum([shape[axis] for shape in shapes])[:-1]
-    return [np.reshape(p, np.shape(x)) for p, x in zip(np.split(g, cuts, axis=axis), items,
-                                                         strict=True)]
+    return per_item([np.reshape(p, np.shape(x)) for p, x in zip(
+        np.split(g, cuts, axis=axis), items, strict=True)], items)
+
+
+def per_item(adjoints: list, seq):
+    """The adjoints of the items of a sequence argument, as its adjoint: a list for a list or
+    tuple; for an array (np.vstack(x) stacks the rows of x), an array of its shape and dtype."""
+    if isinstance(seq, (list, tuple)):
+        return adjoints
+    out = zeros_like(seq)
+    for k, a in enumerate(adjoints):  # a may be the number 0.0, standing for zeros
+        out[k] = a
+    return out
+
+
+def index_concat(maker, *items):
+    """np.r_[items] or np.c_[items] (`maker`, the AxisConcatenator), as a call: the compiler
+    writes the subscript so, to differentiate it."""
+    return maker[items]
+
+
+def index_concat_adjoint(g, maker, items, k: int):
+    """Adjoint of items[k] in np.r_[items] or np.c_[items]: the same concatenation run on
+    the positions of items[k]'s entries (-1 for the other items' entries) tells where each
+    entry went."""
+    item = items[k]
+    if getattr(maker, "matrix", False) or (items and isinstance(items[0], str)
+                                           and items[0] in ("r", "c")):
+        raise UnsupportedArgument("the gradient of np.r_[...] or np.c_[...] building a matrix "
+                                  f"(the directive {items[0]!r})")
+    if _is_zero(g):
+        return zeros_like(item)
+    marks = [_concat_marks(v, j == k) for j, v in enumerate(items)]
+    where = np.ravel(maker[tuple(marks)])
+    taken = where >= 0
+    own = getattr(item, "dtype", None)
+    flat = np.zeros(np.size(item), dtype=own if own is not None and own.kind == "f" else g.dtype)
+    flat[where[taken].astype(np.intp)] = np.ravel(g)[taken]
+    return _shaped_like(flat, item)
+
+
+def _concat_marks(item, numbered: bool):
+    """What stands for `item` in index_concat_adjoint: its entries' positions, or -1s; a
+    directive stays, a slice becomes the -1s of its range, a scalar stays a scalar."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, slice):
+        return np.full(np.size(np.r_[item]), -1.0)
+    values = np.arange(float(np.size(item))) if numbered else np.full(np.size(item), -1.0)
+    if type(item) in np.ScalarType:
+        return float(values[0])
+    return np.reshape(values, np.shape(item))
+
+
+def _shaped_like(flat, item):
+    """The entries `flat` in the form of `item`: an array of its shape, a list of the same
+    nesting, or a number."""
+    if isinstance(item, (list, tuple)):
+        sizes = np.cumsum([np.size(v) for v in item])[:-1]
+        return [_shaped_like(p, v) for p, v in zip(np.split(flat, sizes), item, strict=True)]
+    if type(item) in np.ScalarType or not hasattr(item, "shape"):
+        return float(flat[0]) if not isinstance(item, np.generic) else flat.dtype.type(flat[0])
+    return np.reshape(flat, np.shape(item))
 
 
 def split_adjoint(g, ary, indices_or_sections, axis=0, how: str = "split"):
@@ -1139,7 +1271,11 @@ def cast_adjoint(g, a, dtype=None):
         return zeros_like(a)
     if isinstance(a, (list, tuple)):
         return [cast_adjoint(g[k], item) for k, item in enumerate(a)]
-    return np.reshape(g, np.shape(a)) if _ndim(a) or _ndim(g) else g
+    out = np.reshape(g, np.shape(a)) if _ndim(a) or _ndim(g) else g
+    own = getattr(a, "dtype", None)  # float32 cast to float64 and back: a float32 gradient
+    if own is not None and own.kind == "f" and hasattr(out, "astype"):
+        return out.astype(own, copy=False)
+    return out
 
 
 def repeat_adjoint(g, a, repeats, axis=None):
@@ -1147,8 +1283,8 @@ def repeat_adjoint(g, a, repeats, axis=None):
     if axis is None:
         flat = np.ravel(a)
         owner = np.repeat(np.arange(np.size(flat)), repeats)
-        return np.reshape(np.bincount(owner, weights=np.ravel(g), minlength=np.size(flat)),
-                          np.shape(a))
+        total = np.bincount(owner, weights=np.ravel(g), minlength=np.size(flat))
+        return np.reshape(_weights(total, g, a), np.shape(a))
     out = zeros_like(a)
     owner = np.repeat(np.arange(np.shape(a)[axis]), repeats)
     np.add.at(np.moveaxis(out, axis, 0), owner, np.moveaxis(g, axis, 0))
@@ -1173,13 +1309,13 @@ def pad_adjoint(g, array, pad_width, mode="constant", reflect_type="even"):
         return g[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, np.shape(array),
                                                                  strict=True))] * 1.0
     if mode not in ("edge", "wrap", "reflect", "symmetric") or reflect_type != "even":
-        raise NotImplementedError(f"the gradient of np.pad with mode={mode!r}"
+        raise UnsupportedArgument(f"the gradient of np.pad with mode={mode!r}"
                                   + (f", reflect_type={reflect_type!r}"
                                      if reflect_type != "even" else ""))
     # each entry of the result copies one entry of `array`: pad the indices to find which
     index = np.pad(np.reshape(np.arange(np.size(array)), np.shape(array)), pad_width, mode)
-    return np.reshape(np.bincount(np.ravel(index), weights=np.ravel(g),
-                                  minlength=np.size(array)), np.shape(array))
+    total = np.bincount(np.ravel(index), weights=np.ravel(g), minlength=np.size(array))
+    return np.reshape(_weights(total, g, array), np.shape(array))
 
 
 def diff_adjoint(g, a, n=1, axis=-1, prepend=None, append=None):
@@ -1254,7 +1390,7 @@ def select_adjoint(g, condlist, choicelist):
         here = cond & ~taken
         out.append(unbroadcast(np.where(here, g, 0.0), choice))
         taken = taken | cond
-    return out
+    return per_item(out, choicelist)
 
 
 def select_default_adjoint(g, condlist, default):
@@ -1266,7 +1402,7 @@ def select_default_adjoint(g, condlist, default):
 
 def unstack(g, arrays, axis=0):
     """Adjoint of np.stack(arrays, axis)."""
-    return [np.take(g, k, axis=axis) for k in range(len(arrays))]
+    return per_item([np.take(g, k, axis=axis) for k in range(len(arrays))], arrays)
 
 
 def where_adjoint(g, condition, select: bool):
@@ -1329,7 +1465,7 @@ def transpose_adjoint(g, axes=None):
 
 def sequence_adjoint(g, items):
     """Adjoint of each item of a list or tuple passed to `sum(items)`: g, unbroadcast."""
-    return [unbroadcast(g, v) for v in items]
+    return per_item([unbroadcast(g, v) for v in items], items)
 
 
 def add_seq(a, b):

@@ -72,7 +72,16 @@ def _same_kind(g, x) -> bool:
             _same_kind(a, b) for a, b in zip(g, x, strict=True))
     if np.ndim(x) == 0:
         return np.ndim(g) == 0
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":  # an array's gradient is an array
+        return isinstance(g, np.ndarray) and g.shape == x.shape and g.dtype == x.dtype
     return np.shape(g) == np.shape(x)
+
+
+def _kind(x) -> str:
+    """How a value is described in check_grads' messages: a float32 array of shape (3,)."""
+    if isinstance(x, np.ndarray):
+        return f"a {x.dtype} array of shape {x.shape}"
+    return f"a {type(x).__name__} of shape {np.shape(x)}"
 
 
 def check_grads(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bool = True,
@@ -110,8 +119,8 @@ def check_grads(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bool = 
         k = params.index(name)
         x = args[k] if k < len(args) else kwargs[name]
         if not _same_kind(g, x):
-            raise AssertionError(f"gradient for {name} has shape {np.shape(g)}, but {name} "
-                                 f"has shape {np.shape(x)}")
+            raise AssertionError(f"gradient for {name} is {_kind(g)}, but {name} is "
+                                 f"{_kind(x)}")
         v = _direction(x, rng)
         numeric = _directional(f, args, kwargs, {name: (k, v)}, eps)
         analytic = _dot(g, v)

@@ -1,0 +1,254 @@
+"""Programs written for other differentiation tools that adjoint once got silently wrong.
+
+One row per program: its source, the arguments, `wrt`, and the exact gradient where it is known
+by hand (None: central differences alone decide). Every row is checked against central
+differences with the optimizer on and off, and the gradient must have its argument's type,
+shape and dtype.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import make_function
+
+import adjoint
+from adjoint.testing import check_grads
+
+A = np.array([1.0, 2.0])
+B = np.array([3.0])
+
+# (id, source, args, wrt, exact gradient or None)
+CASES = [
+    ("r_ of two arrays", """
+def f(x):
+    b = np.r_[x, x]
+    return np.sum(b * np.arange(1.0, 13.0).reshape(6, 2))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.array([[8.0, 10], [12, 14], [16, 18]])),
+    ("c_ of two arrays", """
+def f(x):
+    return np.sum(np.c_[x, x] * 2.0)
+""", [np.arange(6.0).reshape(3, 2)], 0, np.full((3, 2), 4.0)),
+    ("r_ of a range, an array and a scalar", """
+def f(x):
+    b = np.r_[0:2, x, np.sum(x)]
+    return np.sum(b * np.arange(1.0, 7.0))
+""", [np.array([1.0, 2.0, 3.0])], 0, np.array([9.0, 10.0, 11.0])),
+    ("c_ of two vectors", """
+def f(x):
+    return np.sum(np.c_[x, x ** 2] * np.arange(1.0, 7.0).reshape(3, 2))
+""", [np.array([1.0, 2.0, 3.0])], 0, np.array([5.0, 19.0, 41.0])),
+    ("r_ with an axis directive", """
+def f(x):
+    return np.sum(np.r_['0,2', x, x] * np.arange(1.0, 7.0).reshape(2, 3))
+""", [np.array([1.0, 2.0, 3.0])], 0, np.array([5.0, 7.0, 9.0])),
+    ("vstack of one array", """
+def f(x):
+    return np.sum(np.vstack(x) * np.arange(1.0, 7.0).reshape(3, 2))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.arange(1.0, 7.0).reshape(3, 2)),
+    ("hstack of one array", """
+def f(x):
+    return np.sum(np.hstack(x) * np.arange(1.0, 7.0))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.arange(1.0, 7.0).reshape(3, 2)),
+    ("column_stack of one array", """
+def f(x):
+    return np.sum(np.column_stack(x) * np.arange(1.0, 7.0).reshape(2, 3))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.arange(1.0, 7.0).reshape(2, 3).T),
+    ("dstack of one array", """
+def f(x):
+    return np.sum(np.dstack(x) * np.arange(1.0, 7.0).reshape(1, 2, 3))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.arange(1.0, 7.0).reshape(2, 3).T),
+    ("stack of one array", """
+def f(x):
+    return np.sum(np.stack(x, axis=1) * np.arange(1.0, 7.0).reshape(2, 3))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.arange(1.0, 7.0).reshape(2, 3).T),
+    ("concatenate of one array", """
+def f(x):
+    return np.sum(np.concatenate(x) * np.arange(1.0, 7.0))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.arange(1.0, 7.0).reshape(3, 2)),
+    ("builtin sum over the rows of an array", """
+def f(x):
+    return np.sum(sum(x) * np.array([1.0, 2.0]))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.array([[1.0, 2.0]] * 3)),
+    ("math.fsum of an array", """
+import math
+
+def f(x):
+    return math.fsum(x) * 3.0
+""", [np.array([1.0, 2.0, 3.0])], 0, np.full(3, 3.0)),
+    ("einsum in the sublist form", """
+def f(x):
+    return np.sum(np.einsum(x, (0, 1), (1, 0)) * np.arange(1.0, 7.0).reshape(2, 3))
+""", [np.arange(6.0).reshape(3, 2)], 0, np.arange(1.0, 7.0).reshape(2, 3).T),
+    ("einsum in the sublist form, two operands", """
+def f(x):
+    return np.einsum(x, [0, 1], x, [0, 1])
+""", [np.arange(6.0).reshape(3, 2)], 0, 2.0 * np.arange(6.0).reshape(3, 2)),
+    ("a string literal continued on the next line, in a helper", """
+def scaled(v):
+    note = ("twice "
+            "the value")
+    return v * 2.0
+
+def f(x):
+    return np.sum(scaled(x))
+""", [np.array([1.0, 2.0])], 0, np.array([2.0, 2.0])),
+    ("slice of a list", """
+def f(x):
+    y = x[1:3]
+    return y[0]
+""", [[1.0, 2.0, 3.0]], 0, [0.0, 1.0, 0.0]),
+    ("slice object on a list", """
+def f(x):
+    s = slice(None, -1, None)
+    y = x[s]
+    return y[0]
+""", [[1.0, 2.0, 3.0]], 0, [1.0, 0.0, 0.0]),
+    ("item of a slice of a mixed list", """
+def f(x):
+    return x[1:][0]
+""", [[np.array([1.0]), 2.0, 1.5]], 0, [np.array([0.0]), 1.0, 0.0]),
+    ("list parameter through two levels of helpers", """
+def predict(params, x):
+    W, b = params[0]
+    return np.dot(x, W) + b
+
+def inner(params, x1, x2):
+    return np.sum(predict(params, x1)) + np.sum(predict(params, x2))
+
+def outer(params, x1, x2):
+    return inner(params, x1, x2)
+""", [[(np.ones((2, 1)), np.zeros(1))], np.array([[1.0, 2.0]]), np.array([[10.0, 20.0]])], 0,
+        [(np.array([[11.0], [22.0]]), np.array([2.0]))]),
+    ("recursion over nested lists", """
+def flat(v):
+    if isinstance(v, list):
+        return np.concatenate([flat(u) for u in v])
+    return np.ravel(v)
+
+def f(p):
+    v = flat(p)
+    return np.dot(v, v)
+""", [[[A, B]]], 0, [[2 * A, 2 * B]]),
+    ("item of a nested list read twice", """
+def f(p):
+    a = p[0]
+    return np.sum(a[0] * a[1])
+""", [[[A, A + 1.0]]], 0, [[A + 1.0, A]]),
+    ("defaults keep the values of their def", """
+GAIN = 1.7
+OFFSET = np.array([1.0, -1.0])
+def f(x, gain=GAIN, offset=OFFSET, *, scale=GAIN):
+    return gain * scale * np.sum((x + offset) ** 2)
+GAIN = 2.9
+OFFSET = np.array([5.0, 5.0])
+""", [np.array([1.0, 2.0])], 0, 1.7 * 1.7 * 2 * np.array([2.0, 1.0])),
+    ("tril drops an infinite derivative", """
+def f(x):
+    xy = x.reshape(-1, 2)
+    diff = xy[:, None, :] - xy[None, :, :]
+    d = np.sqrt(np.sum(diff ** 2, axis=-1))
+    return np.sum(np.tril(d, -1) ** 2)
+""", [np.array([0.1, 0.5, 1.2, -0.3, 0.7, 0.9])], 0, None),
+    ("triu and a boolean mask drop an infinite derivative", """
+def f(x):
+    diff = x[:, None] - x[None, :]
+    d = np.sqrt(diff ** 2)
+    upper = np.triu(d, 1)
+    off = d[~np.eye(len(x), dtype=bool)]
+    return np.sum(upper) + np.sum(np.log1p(off))
+""", [np.array([0.3, -0.4, 1.1])], 0, None),
+    ("a mask multiplied in drops an infinite derivative", """
+def f(x, mask):
+    d = np.sqrt(x * x)
+    return np.sum(d * mask)
+""", [np.array([0.0, 2.0, -1.5]), np.array([0.0, 1.0, 1.0])], 0, np.array([0.0, 1.0, -1.0])),
+    ("an index selection drops an infinite derivative", """
+def f(x):
+    r = np.log(x)
+    return r[1] + r[2] ** 2
+""", [np.array([0.0, 2.0, 3.0])], 0, np.array([0.0, 0.5, 2 * np.log(3.0) / 3])),
+]
+
+
+def _same(got, want):
+    if isinstance(want, (list, tuple)):
+        assert type(got) is type(want) and len(got) == len(want), (got, want)
+        for g, w in zip(got, want, strict=True):
+            _same(g, w)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("src, args, wrt, exact", [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_reproduction(src, args, wrt, exact, optimize):
+    f = make_function(src)
+    (got,) = check_grads(f, args, (wrt,), optimize=optimize)
+    if exact is not None:
+        _same(got, exact)
+    assert np.all(np.isfinite(np.concatenate([np.ravel(v) for v in _leaves(got)])))
+
+
+def _leaves(g):
+    if isinstance(g, dict):
+        g = list(g.values())
+    if isinstance(g, (list, tuple)):
+        return [leaf for item in g for leaf in _leaves(item)]
+    return [np.asarray(g, dtype=float)]
+
+
+def _same_type(got, want):
+    """The gradient has its argument's type, shape and dtype (an array's is an array)."""
+    if isinstance(want, (list, tuple)):
+        assert type(got) is type(want) and len(got) == len(want), (got, want)
+        for g, w in zip(got, want, strict=True):
+            _same_type(g, w)
+    elif isinstance(want, np.ndarray):
+        assert isinstance(got, np.ndarray), f"a {type(got).__name__} for an array"
+        assert (got.shape, got.dtype) == (want.shape, want.dtype), (got, want)
+
+
+@pytest.mark.parametrize("src, args, wrt, exact", [c[1:] for c in CASES if c[4] is not None],
+                         ids=[c[0] for c in CASES if c[4] is not None])
+def test_reproduction_type(src, args, wrt, exact):
+    _same_type(adjoint.grad(make_function(src), wrt=wrt)(*args), args[wrt])
+
+
+def test_row_stack_is_vstack():
+    """np.row_stack (deprecated in NumPy 2) differentiates as np.vstack, also of one array."""
+    if not hasattr(np, "row_stack"):
+        pytest.skip("this NumPy has no np.row_stack")
+    f = make_function("def f(x):\n    return np.sum(np.row_stack(x) * np.arange(1.0, 7.0)"
+                      ".reshape(3, 2))\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        g = adjoint.grad(f)(np.zeros((3, 2)))
+    _same_type(g, np.zeros((3, 2)))
+    np.testing.assert_array_equal(g, np.arange(1.0, 7.0).reshape(3, 2))
+
+
+F32 = [  # bodies whose adjoints once made a float32 argument's gradient float64
+    "np.max(x)", "np.min(x)", "np.sum(np.maximum(x, 0.0))", "np.sum(np.minimum(x, 0.0) ** 2)",
+    "np.max(np.stack([x, -x]), axis=0, where=np.array([True, False, True]), initial=-9.0)"
+    ".sum()", "np.ptp(x)", "np.sum(np.fmax(x, 0.5) + np.fmin(x, 0.5))",
+    "np.mean(x, where=x > -5.0)", "np.nanmean(x)", "np.sum(np.exp2(x) + np.log2(x * x))",
+    "np.sum(np.log10(x * x))", "np.sum(np.ldexp(x, np.array([1, 2, 3])))",
+    "np.sum(np.frexp(x * 1.5)[0])", "np.sum(x.astype(np.float64) ** 2)", "np.sum(np.repeat(x, 2))",
+    "np.sum(np.pad(x, 2, mode='edge') ** 2)", "np.linalg.norm(x, np.inf)",
+    "np.linalg.norm(np.outer(x, x) + np.eye(3, dtype=np.float32), 'nuc')",
+    "np.linalg.norm(np.outer(x, x), 1)", "np.linalg.norm(np.outer(x, x), 2)",
+    "np.sum(np.linalg.qr(np.outer(x, x) + np.diag(x))[1])", "np.sum(np.r_[x, 2.0] ** 2)",
+    "np.sum(sum([x, x]) ** 2)", "np.sum(np.sum([x, x * 2.0]))", "math.fsum(x)",
+]
+
+
+@pytest.mark.parametrize("body", F32)
+def test_float32_is_kept(body):
+    """The gradient of a float32 argument is float32 through every adjoint."""
+    f = make_function(f"import math\n\ndef f(x):\n    return {body}\n")
+    x = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    g = adjoint.grad(f)(x)
+    assert g.dtype == np.float32, body
+    (want,) = check_grads(f, [x.astype(np.float64)], (0,))
+    np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
