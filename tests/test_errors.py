@@ -137,9 +137,17 @@ def test_bad_wrt(wrt, words):
         adjoint.grad(two, wrt=wrt)
 
 
+class ForeignArray:
+    """An array type without NumPy's protocols (as an array-API-only library makes)."""
+
+    dtype = "foreign.float64"
+    shape = (2,)
+
+
 @pytest.mark.parametrize("value,words", [(3, "integer"), (True, "integer"),
                                          (np.arange(3), "integer"), (1 + 2j, "complex"),
-                                         (np.ones(2, complex), "complex")])
+                                         (np.ones(2, complex), "complex"),
+                                         (ForeignArray(), "array type adjoint does not know")])
 def test_bad_argument_kinds(value, words):
     with pytest.raises(ApiError, match=words):
         adjoint.grad(square)(value)

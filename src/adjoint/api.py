@@ -588,14 +588,28 @@ def _check_value(fn, name: str, value) -> None:
         for v in value:
             _check_value(fn, name, v)
         return
-    if isinstance(value, (bool, int, np.integer)) or (
-            hasattr(value, "dtype") and not np.issubdtype(value.dtype, np.inexact)):
+    kind = _dtype_kind(fn, name, value)
+    if isinstance(value, (bool, int, np.integer)) or kind in ("b", "i", "u"):
         raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: it holds "
                        f"integers or booleans ({type(value).__name__}); pass floats")
-    if isinstance(value, complex) or (hasattr(value, "dtype") and np.issubdtype(
-            value.dtype, np.complexfloating)):
+    if isinstance(value, complex) or kind == "c":
         raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: "
                        "complex inputs are not supported")
+
+
+def _dtype_kind(fn, name: str, value) -> str | None:
+    """NumPy's kind letter of an array argument's dtype (None for a number); an array type
+    whose dtype NumPy cannot read (an array-API-only array) is refused by name."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return None
+    if isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "__array_function__"):
+        with contextlib.suppress(TypeError):
+            return np.dtype(dtype).kind
+    raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: it holds a "
+                   f"{type(value).__module__}.{type(value).__name__} of dtype {dtype}, an array "
+                   "type adjoint does not know; pass a NumPy array (or one that implements "
+                   "NumPy's array protocols)")
 
 
 def grad(fn=None, wrt=0, *, optimize: bool = True, has_aux: bool = False):
