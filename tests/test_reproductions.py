@@ -120,6 +120,21 @@ def outer(params, x1, x2):
     return inner(params, x1, x2)
 """, [[(np.ones((2, 1)), np.zeros(1))], np.array([[1.0, 2.0]]), np.array([[10.0, 20.0]])], 0,
         [(np.array([[11.0], [22.0]]), np.array([2.0]))]),
+    ("lists joined with +", """
+def f(xs):
+    ys = xs[::-1]
+    zs = ys + xs
+    return np.sum(np.stack(zs) * np.arange(4.0)[:, None])
+""", [[A, np.array([0.5, -1.0])]], 0, [np.full(2, 3.0), np.full(2, 3.0)]),
+    ("a list slice passed to a helper twice", """
+def h(ps):
+    return ps[0] * ps[1]
+
+def f(ps):
+    q = h(ps)
+    r = h(ps[::-1])
+    return np.sum(q + r)
+""", [[A, np.array([0.5, -1.0])]], 0, [np.array([1.0, -2.0]), np.array([2.0, 4.0])]),
     ("recursion over nested lists", """
 def flat(v):
     if isinstance(v, list):

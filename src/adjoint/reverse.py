@@ -786,6 +786,8 @@ class Sweep:
                     for key, a in zip(p.key, s.args, strict=True) if self.is_active(a)]
         if p.key is not None and rules.is_passive(p.key):
             return []  # a constant result (np.zeros_like(x)): nothing flows back
+        if p.kind == "binop" and any(isinstance(a, Name) and a.id in self.seqs for a in s.args):
+            return self.sequence_binop(s, g)
         if p.kind == "expr":
             raise self.error(s, "cannot differentiate through this expression (and/or, "
                              "chained comparison); write it with if statements")
@@ -796,6 +798,15 @@ class Sweep:
         if rule is None:
             raise self.missing_rule(s)
         return self.rule_contributions(s, rule, g)
+
+    def sequence_binop(self, s: Assign, g: str) -> list:
+        """xs + ys of lists or tuples: each gets its part of the joined list's adjoint."""
+        if s.prim.key is not operator.add:
+            raise self.error(s, f"{s.prim.spelling} of a list or tuple (repeating it) is not "
+                             "differentiated; build the list with a comprehension")
+        first = ir.atom_parts(s.args[0])
+        return [(a.id, (RUNTIME, ".joined_part(", Ref(g), ", ", *first, f", {k})"), False, False)
+                for k, a in enumerate(s.args) if self.is_active(a)]
 
     def missing_rule(self, s: Assign) -> Exception:
         p = s.prim
@@ -1129,7 +1140,8 @@ FRESH_HELPERS = {"sum_adjoint", "mean_adjoint", "extremum_adjoint", "prod_adjoin
                  "unstack", "split_like", "sequence_adjoint"}
 
 
-LIST_HELPERS = {"unstack", "split_like", "sequence_adjoint", "add_seq", "densify", "owned"}
+LIST_HELPERS = {"unstack", "split_like", "sequence_adjoint", "add_seq", "densify", "owned",
+                "joined_part"}
 
 
 def _lists(parts) -> bool:
@@ -1260,6 +1272,10 @@ def sequences(fn: ir.Function, params=frozenset()) -> set[str]:
             elif isinstance(s, Assign) and s.prim.kind == "index" and s.target in found and \
                     isinstance(s.args[0], Name) and s.args[0].id not in found:
                 found.add(s.args[0].id)  # an item is a container: so is what holds it
+                changed = True
+            elif isinstance(s, Assign) and s.prim.kind == "binop" and s.target not in found \
+                    and s.prim.key is operator.add and ir.names(s.args) & found:
+                found.add(s.target)  # xs + ys of lists: a list
                 changed = True
             elif isinstance(s, Assign) and s.prim.kind == "index" and s.target not in found \
                     and isinstance(s.args[0], Name) and s.args[0].id in found and any(

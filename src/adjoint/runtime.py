@@ -1468,6 +1468,15 @@ def sequence_adjoint(g, items):
     return per_item([unbroadcast(g, v) for v in items], items)
 
 
+def joined_part(g, first, k: int):
+    """The adjoint of operand k of `first + second` joining two lists or tuples: its items of
+    g, the joined list's adjoint."""
+    if _is_zero(g):
+        return 0.0
+    n = len(first)
+    return list(g[:n]) if k == 0 else list(g[n:])
+
+
 def add_seq(a, b):
     """a + b item by item, for the adjoints of lists, tuples and dicts (a list or dict)."""
     if _is_zero(a):
