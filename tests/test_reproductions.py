@@ -263,7 +263,23 @@ def test_float32_is_kept(body):
     """The gradient of a float32 argument is float32 through every adjoint."""
     f = make_function(f"import math\n\ndef f(x):\n    return {body}\n")
     x = np.array([1.0, -2.0, 3.0], dtype=np.float32)
-    g = adjoint.grad(f)(x)
+    df = adjoint.grad(f)
+    g = df(x)
     assert g.dtype == np.float32, body
+    assert df.__adjoint__.function(x).dtype == np.float32, body  # the code, without the cast
     (want,) = check_grads(f, [x.astype(np.float64)], (0,))
     np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
+
+
+def test_float32_gradient_of_a_function_mixing_float64():
+    """A function that mixes float64 values in still gets its float32 argument's gradient in
+    float32 (as its type and shape, the dtype is the argument's)."""
+    f = make_function("def f(x, w):\n    return np.sum(np.sin(2.0) * x * np.float64(3.0) * w)\n")
+    x, w = np.ones(3, np.float32), np.ones(3)
+    assert adjoint.grad(f)(x, w).dtype == np.float32
+    gx, gw = adjoint.grad(f, wrt=(0, 1))(x, w)
+    assert (gx.dtype, gw.dtype) == (np.float32, np.float64)
+    np.testing.assert_allclose(gx, 3 * np.sin(2.0), rtol=1e-6)
+    (_, aux), g = adjoint.value_and_grad(
+        make_function("def f(x):\n    return np.sum(x * np.float64(2.0)), 1\n"), has_aux=True)(x)
+    assert g.dtype == np.float32 and aux == 1

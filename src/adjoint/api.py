@@ -481,14 +481,19 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     def gradient(*args, **kwargs):
         compiled = _compiled(fn, wrt, value or has_aux, optimize, kinds_of(fn, args, kwargs))
         gradient.__adjoint__ = compiled
-        _check_args(fn, params, args, kwargs)
+        narrow = _check_args(fn, params, args, kwargs)
         if not has_aux:
-            return _run(compiled, fn, args, kwargs)
+            out = _run(compiled, fn, args, kwargs)
+            if not narrow:
+                return out
+            return (out[0], _narrowed(out[1], narrow, wrt)) if value else _narrowed(
+                out, narrow, wrt)
         kwargs.setdefault(compiled.seed, (1.0, 0.0))  # the auxiliary data carries no adjoint
         result, grads = _run(compiled, fn, args, kwargs)
         if not isinstance(result, (tuple, list)) or len(result) != 2 or np.ndim(result[0]):
             raise ApiError(f"with has_aux=True, {fn.__name__} must return (a scalar, auxiliary "
                            f"data); it returned {_brief(result)}")
+        grads = _narrowed(grads, narrow, wrt) if narrow else grads
         return (result, grads) if value else (grads, result[1])
 
     gradient.__adjoint__ = generic
@@ -512,6 +517,16 @@ def _run(compiled: Compiled, fn, args, kwargs):
         if where is None:
             raise
         raise internal(exc, fn.__qualname__, where) from exc
+
+
+def _narrowed(grads, narrow: dict, wrt):
+    """The gradients of float32 (or float16) arrays in their argument's dtype, where the
+    function mixed float64 values in."""
+    if not isinstance(wrt, (tuple, list)):
+        return grads.astype(narrow[0], copy=False) if 0 in narrow and hasattr(
+            grads, "astype") else grads
+    return tuple(g.astype(narrow[k], copy=False) if k in narrow and hasattr(g, "astype")
+                 else g for k, g in enumerate(grads))
 
 
 def _brief(value) -> str:
@@ -564,18 +579,24 @@ def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool,
     return gradient
 
 
-def _check_args(fn, params, args, kwargs) -> None:
+def _check_args(fn, params, args, kwargs) -> dict:
+    """Refuse arguments that cannot be differentiated; returns {position in wrt: dtype} of
+    the differentiated arrays of a float type narrower than float64."""
     names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
+    narrow = {}
     for k, name in enumerate(names):
         if not (k < len(args) or name in kwargs):
             continue
         value = args[k] if k < len(args) else kwargs[name]
         if name in params:
             _check_value(fn, name, value)
+            if type(value) is np.ndarray and value.dtype.kind == "f" and value.itemsize < 8:
+                narrow[params.index(name)] = value.dtype
         elif isinstance(value, complex) or (
                 type(value) is np.ndarray and value.dtype.kind == "c"):
             raise ApiError(f"cannot differentiate {fn.__name__}: its argument {name} is "
                            "complex, and adjoint's rules are for real values")
+    return narrow
 
 
 def _check_value(fn, name: str, value) -> None:
