@@ -158,6 +158,13 @@ def f(x, gain=GAIN, offset=OFFSET, *, scale=GAIN):
 GAIN = 2.9
 OFFSET = np.array([5.0, 5.0])
 """, [np.array([1.0, 2.0])], 0, 1.7 * 1.7 * 2 * np.array([2.0, 1.0])),
+    ("attributes of a module-level array", """
+W0 = np.ones((2, 3))
+
+def f(x):
+    n = W0.shape[0]
+    return np.sum(x * n) + np.sum(W0.T @ x[:2])
+""", [np.ones(3)], 0, np.array([5.0, 5.0, 2.0])),
     ("tril drops an infinite derivative", """
 def f(x):
     xy = x.reshape(-1, 2)

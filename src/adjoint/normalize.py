@@ -17,6 +17,7 @@ import ast
 import math
 import operator
 import sys
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -818,7 +819,10 @@ class Normalizer:
                 self.globals[dotted[0]] = self.source.resolve(dotted[:1])
                 self.namer.reserve(dotted[0])
                 return Const(obj, ".".join(dotted))
-            raise self.error(node, f"{'.'.join(dotted)} is not defined")
+            head = self.source.resolve(dotted[:1])
+            if head is MISSING or isinstance(head, (types.ModuleType, type)):
+                raise self.error(node, f"{'.'.join(dotted)} is not defined")
+            # an attribute of a global datum (W0.shape, W0.T): read as a local's would be
         base = self.expr(node.value)
         attr = node.attr.value
         hint = f"{base.id}_{attr}" if isinstance(base, Name) else attr
