@@ -135,6 +135,17 @@ def f(ps):
     r = h(ps[::-1])
     return np.sum(q + r)
 """, [[A, np.array([0.5, -1.0])]], 0, [np.array([1.0, -2.0]), np.array([2.0, 4.0])]),
+    ("tuple of a list parameter", """
+def f(xs):
+    t = tuple(xs)
+    return np.sum(t[0] * t[1])
+""", [[np.ones(2), np.full(2, 2.0)]], 0, [np.full(2, 2.0), np.ones(2)]),
+    ("list of an array's rows, grown", """
+def f(x):
+    rows = list(x)
+    rows.append(x[0])
+    return np.sum(np.stack(rows) ** 2)
+""", [np.array([[1.0, 2.0], [3.0, 4.0]])], 0, np.array([[4.0, 8.0], [6.0, 8.0]])),
     ("recursion over nested lists", """
 def flat(v):
     if isinstance(v, list):

@@ -810,6 +810,12 @@ class Sweep:
 
     def missing_rule(self, s: Assign) -> Exception:
         p = s.prim
+        if p.key in ITERATORS:
+            name = p.key.__name__
+            return self.error(s, f"{name}(...) of values that carry a derivative is "
+                              "differentiated only as the iterable of a for loop or "
+                              f"comprehension (for ... in {name}(...)); build the list with a "
+                              f"comprehension: [... for ... in {name}(...)]", MissingRule)
         if p.kind == "method" and p.key is None and p.spelling == "pop":
             return self.error(s, "no derivative rule for .pop(): a list popped is not "
                               "differentiated (the gradient of a loop pops its records, so "
@@ -1248,7 +1254,8 @@ def sequences(fn: ir.Function, params=frozenset()) -> set[str]:
     parameters known to."""
     found = set(params)
     for s in ir.walk(fn.body):
-        if isinstance(s, Assign) and s.prim.kind in ("tuple", "list", "dict") and s.target:
+        if isinstance(s, Assign) and s.target and (s.prim.kind in ("tuple", "list", "dict") or (
+                s.prim.kind == "call" and s.prim.key in (list, tuple))):
             found.add(s.target)
         elif isinstance(s, Assign) and s.prim.kind == "index" and isinstance(s.args[0], Name) \
                 and any(isinstance(i, Const) and isinstance(i.value, str) for i in s.index.items):
@@ -1284,6 +1291,10 @@ def sequences(fn: ir.Function, params=frozenset()) -> set[str]:
                 changed = True
     return found
 
+
+# builtins making iterators: a for loop's iterable, written out by normalize; as values their
+# items carry derivatives no rule follows
+ITERATORS = {zip, enumerate, map, filter, reversed, iter, sorted}
 
 # functions of the libraries with rules that return a tuple or list of arrays
 CONTAINER_RESULTS = {np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, np.meshgrid,

@@ -75,6 +75,8 @@ RULES: dict[Any, dict[str, str]] = {
     abs:               {"x": "g * np.sign(x)"},
     pow:               {"base": "g * exp * base ** (exp - 1)", "exp": "runtime.power_exponent_adjoint(g, base, ans)"},
     float:             {"x": "g"},
+    list:              {"iterable": "runtime.items_adjoint(g, iterable)"},
+    tuple:             {"iterable": "runtime.items_adjoint(g, iterable)"},
     sum:               {"iterable": "runtime.sequence_adjoint(g, iterable)", "start": "g"},
     max:               {"args": "runtime.builtin_extremum_adjoint(g, args, k, ans, key=key)"},
     min:               {"args": "runtime.builtin_extremum_adjoint(g, args, k, ans, key=key)"},
@@ -283,7 +285,7 @@ RULES: dict[Any, dict[str, str]] = {
 
 # Functions whose derivative is zero wherever it exists: their results carry no gradient.
 PASSIVE: set = {
-    len, range, int, bool, round, isinstance, print, enumerate, zip, type,
+    len, range, int, bool, round, isinstance, print, type,
     math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.isclose,
     math.factorial, math.comb, math.perm, math.gcd, math.lcm, math.isqrt, math.ulp,
     np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.sign, np.fix, np.signbit,
@@ -308,6 +310,8 @@ SIGNATURES: dict[Any, str] = {
     runtime.mean_adjoint: "v, x, axis=None, keepdims=False, where=None",
     runtime.densify: "v, x",
     runtime.owned: "v, x",
+    list: "iterable=(), /",
+    tuple: "iterable=(), /",
     runtime.keep_zeros: "v, out",
     math.log: "x, base=None, /",
     math.hypot: "*coordinates",

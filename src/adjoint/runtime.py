@@ -1193,6 +1193,14 @@ def per_item(adjoints: list, seq):
     return out
 
 
+def items_adjoint(g, iterable):
+    """Adjoint of list(x) or tuple(x), a new list of x's items (a list's items, an array's
+    rows): g, one adjoint per item, as x's adjoint; a dict's keys carry none."""
+    if _is_zero(g) or isinstance(iterable, dict):
+        return 0.0
+    return per_item([densify(a, v) for a, v in zip(g, iterable, strict=True)], iterable)
+
+
 def index_concat(maker, *items):
     """np.r_[items] or np.c_[items] (`maker`, the AxisConcatenator), as a call: the compiler
     writes the subscript so, to differentiate it."""
