@@ -261,3 +261,19 @@ def lookup(x, table):
 """)
     with pytest.raises(KeyError):
         adjoint.grad(g)(np.ones(2), {"w": 1.0})
+
+
+def test_an_error_of_the_forward_sweep_alone_is_internal():
+    """The forward sweep runs the function as written; an exception there that the function
+    itself does not raise is adjoint's (here: the emitted code's np is broken)."""
+    f = make_function("def victim(x):\n    return np.sum(np.sin(x))\n")
+    df = adjoint.grad(f)
+    df(np.ones(2))
+    space = df.__adjoint__.function.__globals__
+
+    saved, space["np"] = space["np"], object()  # np.sin: an AttributeError
+    try:
+        with pytest.raises(adjoint.errors.InternalError, match="victim.*forward sweep"):
+            df(np.ones(2))
+    finally:
+        space["np"] = saved

@@ -26,7 +26,7 @@ from . import optimize as optimize_
 from . import parse as parse_
 from . import reverse as reverse_
 from . import runtime
-from .errors import AdjointError, ApiError, from_adjoint, internal, stage
+from .errors import FORWARD, AdjointError, ApiError, from_adjoint, internal, stage
 from .naming import EMITTED, Namer
 
 RESERVED = set(EMITTED) | {"None", "_"}
@@ -514,9 +514,23 @@ def _run(compiled: Compiled, fn, args, kwargs):
         raise
     except Exception as exc:
         where = from_adjoint(exc)
-        if where is None:
+        if where is None or (where == FORWARD and _primal_raises(fn, exc, args, kwargs,
+                                                                  compiled.seed)):
             raise
         raise internal(exc, fn.__qualname__, where) from exc
+
+
+def _primal_raises(fn, exc: Exception, args, kwargs, seed: str) -> bool:
+    """Whether the function itself, called as the gradient was (on copies of the arguments),
+    raises what the forward sweep raised: then it is the user's error, not adjoint's."""
+    import copy
+
+    kwargs = {k: v for k, v in kwargs.items() if k != seed}
+    try:
+        fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+    except Exception as again:  # noqa: BLE001 - compared with what the gradient raised
+        return type(again) is type(exc)
+    return False
 
 
 def _narrowed(grads, narrow: dict, wrt):

@@ -72,15 +72,19 @@ def stage(what: str, fn: Any):
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
+FORWARD = "the forward sweep"
+
+
 def from_adjoint(exc: BaseException) -> str | None:
-    """Where adjoint, not the user's code, raised `exc` while a gradient ran: 'the runtime'
-    or 'the reverse sweep' of an emitted function; None for the user's own code (the
-    forward sweep computing the function, a rule written by the user)."""
+    """Where `exc` was raised while a gradient ran: a runtime helper, 'the reverse sweep'
+    of an emitted function, or FORWARD (the forward sweep, which computes the function as
+    the user wrote it, and may be the user's own error); None for the user's own code (a
+    function the forward sweep calls, a rule written by the user)."""
     frames = list(traceback.walk_tb(exc.__traceback__))
     for frame, lineno in reversed(frames):
         filename = frame.f_code.co_filename
         if filename.startswith("<adjoint "):
-            return "the reverse sweep" if _in_reverse_sweep(filename, lineno) else None
+            return "the reverse sweep" if _in_reverse_sweep(filename, lineno) else FORWARD
         if os.path.dirname(os.path.abspath(filename)) == _PACKAGE and not filename.endswith(
                 "api.py"):
             return f"adjoint.{os.path.basename(filename)[:-3]}.{frame.f_code.co_name}"
