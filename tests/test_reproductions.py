@@ -146,6 +146,30 @@ def f(x):
     rows.append(x[0])
     return np.sum(np.stack(rows) ** 2)
 """, [np.array([[1.0, 2.0], [3.0, 4.0]])], 0, np.array([[4.0, 8.0], [6.0, 8.0]])),
+    ("recursion whose other branch computes on arrays", """
+def total(v):
+    if isinstance(v, (list, tuple)):
+        return sum(total(u) for u in v)
+    return np.sum(v ** 2 + v + v)
+
+def f(ps):
+    return total(ps)
+""", [[A, [B]]], 0, [2 * A + 2, [2 * B + 2]]),
+    ("a list added to an array", """
+def f(xs, y):
+    a, b = xs
+    z = xs + y
+    return np.sum(z ** 2) + np.sum(a)
+""", [[A, np.array([2.0, 2.0])], np.array([[1.0, 0.5], [0.2, 0.3]])], 0,
+        [np.array([5.0, 6.0]), np.array([4.4, 4.6])]),
+    ("dict keys tested with in and a break", """
+def f(P):
+    v = P["w"]
+    for key in P:
+        if key in ("w", "b"):
+            break
+    return v * P["b"]
+""", [{"w": -1.377, "b": 0.5}], 0, {"w": 0.5, "b": -1.377}),
     ("recursion over nested lists", """
 def flat(v):
     if isinstance(v, list):
@@ -205,7 +229,11 @@ def f(x):
 
 
 def _same(got, want):
-    if isinstance(want, (list, tuple)):
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), (got, want)
+        for k in want:
+            _same(got[k], want[k])
+    elif isinstance(want, (list, tuple)):
         assert type(got) is type(want) and len(got) == len(want), (got, want)
         for g, w in zip(got, want, strict=True):
             _same(g, w)

@@ -1096,7 +1096,10 @@ def iterates_keys(target, it, scope_node) -> bool:
 
         def visit_Comparison(self, n: cst.Comparison) -> None:
             sides = [n.left, *(c.comparator for c in n.comparisons)]
-            if any(is_k(x) for x in sides) and any(isinstance(x, strings) for x in sides):
+            if any(is_k(x) for x in sides) and any(isinstance(x, strings) or (
+                    isinstance(x, (cst.Tuple, cst.List, cst.Set)) and any(
+                        isinstance(e.value, strings) for e in x.elements))  # k in ("w", "b")
+                    for x in sides):
                 found.append(n)
 
     scope_node.visit(V())

@@ -786,7 +786,8 @@ class Sweep:
                     for key, a in zip(p.key, s.args, strict=True) if self.is_active(a)]
         if p.key is not None and rules.is_passive(p.key):
             return []  # a constant result (np.zeros_like(x)): nothing flows back
-        if p.kind == "binop" and any(isinstance(a, Name) and a.id in self.seqs for a in s.args):
+        if p.kind == "binop" and p.key is operator.add and any(
+                isinstance(a, Name) and a.id in self.seqs for a in s.args):
             return self.sequence_binop(s, g)
         if p.kind == "expr":
             raise self.error(s, "cannot differentiate through this expression (and/or, "
@@ -800,13 +801,11 @@ class Sweep:
         return self.rule_contributions(s, rule, g)
 
     def sequence_binop(self, s: Assign, g: str) -> list:
-        """xs + ys of lists or tuples: each gets its part of the joined list's adjoint."""
-        if s.prim.key is not operator.add:
-            raise self.error(s, f"{s.prim.spelling} of a list or tuple (repeating it) is not "
-                             "differentiated; build the list with a comprehension")
-        first = ir.atom_parts(s.args[0])
-        return [(a.id, (RUNTIME, ".joined_part(", Ref(g), ", ", *first, f", {k})"), False, False)
-                for k, a in enumerate(s.args) if self.is_active(a)]
+        """a + b where a or b may hold a list (names are lists on some paths only): two lists
+        join, and each gets its part of the joined list's adjoint; else arrays add."""
+        a, b = (ir.atom_parts(x) for x in s.args)
+        return [(x.id, (RUNTIME, ".add_adjoint(", Ref(g), ", ", *a, ", ", *b, f", {k})"), False,
+                 False) for k, x in enumerate(s.args) if self.is_active(x)]
 
     def missing_rule(self, s: Assign) -> Exception:
         p = s.prim
@@ -1146,8 +1145,7 @@ FRESH_HELPERS = {"sum_adjoint", "mean_adjoint", "extremum_adjoint", "prod_adjoin
                  "unstack", "split_like", "sequence_adjoint"}
 
 
-LIST_HELPERS = {"unstack", "split_like", "sequence_adjoint", "add_seq", "densify", "owned",
-                "joined_part"}
+LIST_HELPERS = {"unstack", "split_like", "sequence_adjoint", "add_seq", "densify", "owned"}
 
 
 def _lists(parts) -> bool:

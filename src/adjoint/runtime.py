@@ -1476,13 +1476,14 @@ def sequence_adjoint(g, items):
     return per_item([unbroadcast(g, v) for v in items], items)
 
 
-def joined_part(g, first, k: int):
-    """The adjoint of operand k of `first + second` joining two lists or tuples: its items of
-    g, the joined list's adjoint."""
+def add_adjoint(g, a, b, k: int):
+    """The adjoint of operand k of `a + b`: two lists or tuples join, and each gets its
+    items of g, the joined list's adjoint; anything else adds (unbroadcast)."""
+    if not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))):
+        return unbroadcast(g, (a, b)[k])
     if _is_zero(g):
         return 0.0
-    n = len(first)
-    return list(g[:n]) if k == 0 else list(g[n:])
+    return list(g[:len(a)]) if k == 0 else list(g[len(a):])
 
 
 def add_seq(a, b):
@@ -1493,7 +1494,9 @@ def add_seq(a, b):
         return a
     if isinstance(a, dict):
         return {k: add_seq(a[k], b[k]) for k in a}
-    if isinstance(a, (list, tuple)):  # a zero list may be longer: its list grew later
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        # item by item (an array's items are its rows); a zero list may be longer: its list
+        # grew later
         longer = a if len(a) > len(b) else b
         return [add_seq(x, y) for x, y in zip(a, b, strict=False)] + list(
             longer[min(len(a), len(b)):])
