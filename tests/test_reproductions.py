@@ -170,6 +170,14 @@ def f(P):
             break
     return v * P["b"]
 """, [{"w": -1.377, "b": 0.5}], 0, {"w": 0.5, "b": -1.377}),
+    ("a tuple read by item and stacked in a helper", """
+def h(ps, p):
+    return ps[-1] * np.sum(np.stack(ps)) * p
+
+def f(ps, x):
+    return np.sum(h(ps, x))
+""", [(np.ones(2), 2 * np.ones(2)), np.array([0.3, 1.2])], 0,
+        (np.array([3.0, 3.0]), np.array([4.8, 10.2]))),
     ("recursion over nested lists", """
 def flat(v):
     if isinstance(v, list):

@@ -887,8 +887,8 @@ class Sweep:
     def as_items(self, x: str, parts) -> tuple:
         """(parts, fresh) of a rule's contribution to x: the adjoint of a list is a list, where
         a NumPy rule gives an array (one item per entry)."""
-        if x in self.seqs and not _lists(parts):
-            return (RUNTIME, ".densify(", *parts, ", ", Ref(x), ")"), True
+        if x in self.seqs and not _lists(parts):  # not owned: densify makes a tuple a tuple
+            return (RUNTIME, ".densify(", *parts, ", ", Ref(x), ")"), False
         return parts, fresh(parts)
 
     def call_contributions(self, s: Assign, g: str) -> list:
