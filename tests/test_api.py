@@ -266,6 +266,30 @@ def f(x):
     np.testing.assert_allclose(g(X), 2 * X * Y ** 2 * (np.arange(3) >= 2))
 
 
+def test_functions_are_read_at_each_call():
+    """A function global (and a module's attribute) rebound between calls is followed, as
+    Python follows it: the gradient is compiled again for the new binding."""
+    import types
+
+    lib = types.ModuleType("lib")  # a module whose attribute is rebound
+    f = make_function("""
+def f(x):
+    return np.sum(act(x)) + np.sum(np.sin(x))
+""", {"act": np.sin})
+    g = adjoint.value_and_grad(f)
+    np.testing.assert_allclose(g(X)[1], 2 * np.cos(X))
+    f.__globals__["act"] = np.tanh
+    value, grad = g(X)
+    np.testing.assert_allclose(value, f(X))
+    np.testing.assert_allclose(grad, 1 - np.tanh(X) ** 2 + np.cos(X))
+    lib.act = np.sin  # an attribute of a module-like global, rebound
+    h = make_function("def h(x):\n    return np.sum(lib.act(x))\n", {"lib": lib})
+    dh = adjoint.grad(h)
+    np.testing.assert_allclose(dh(X), np.cos(X))
+    lib.act = np.arctan
+    np.testing.assert_allclose(dh(X), 1 / (1 + X * X))
+
+
 def test_disk_cache_entry_for_another_kind_of_global(tmp_path, monkeypatch):
     """A cached gradient compiled while a global held a number is not loaded once it holds
     an array; the one loaded reads the global's value of the moment."""

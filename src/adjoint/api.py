@@ -44,10 +44,15 @@ class Compiled:
     namespace: dict
     seed: str = ""  # the keyword that takes the adjoint of the result
     data: tuple = ()  # (name, function it is read from, signature) of each global datum
+    code: tuple = ()  # (function, 'a.b', object) of each module, function, class it named
 
     def refresh(self) -> bool:
         """Put the current values of the global data the code reads into its namespace;
-        False when one changed in a way the code was specialized on (recompile)."""
+        False when one changed in a way the code was specialized on, or a name of a module,
+        function or class now means another (recompile)."""
+        for owner, dotted, obj in self.code:
+            if named_now(owner, dotted) is not obj:
+                return False
         live = self.function.__globals__
         for name, owner, signature in self.data:
             value = current_global(owner, name)
@@ -72,7 +77,7 @@ class Program:
         self.modules: dict[str, str] = {}  # global name -> the module it was read from
         self.owners: dict[str, Any] = {}  # global name -> the function that reads it
         self.compiled: list = []  # the user functions this module differentiates
-        self.resolved: list = []  # (module, {'a.b': object}) of each: what its names meant
+        self.resolved: list = []  # (function, {'a.b': object}) of each: what its names meant
         self.portable = True  # whether its names all come from modules (no closures)
         self.defaults: dict[str, str] = {}  # name holding a default value -> its function
 
@@ -99,7 +104,7 @@ class Program:
             with stage("optimizing the gradient of", fn):
                 emitted = [optimize_.optimize(e) for e in emitted]
         self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
-        self.resolved.append((getattr(fn, "__module__", None), src.resolved))
+        self.resolved.append((src.fn, src.resolved))
         for name, value in getattr(normalized, "defaults", {}).items():
             self.namespace[name] = value  # a default its text no longer means: held, not read
             self.sources.setdefault(name, normalized.name)
@@ -168,6 +173,12 @@ class Program:
                      for n, v in sorted(self.namespace.items(), key=lambda kv: kv[0])
                      if n in self.owners and n not in BASE_NAMESPACE and is_data(v))
 
+    def code(self) -> tuple:
+        """(function, 'a.b', object) of each module, function or class the compiled functions
+        named: the code is compiled for them, and again when a name means another."""
+        return tuple((owner, dotted, obj) for owner, resolved in self.resolved
+                     for dotted, obj in sorted(resolved.items()) if not is_data(obj))
+
     def merge(self, globals_: dict, owner: str, module: str | None = None) -> None:
         for name, obj in globals_.items():
             if name in self.namespace and self.namespace[name] is not obj and \
@@ -216,6 +227,20 @@ def current_global(fn: Any, name: str) -> Any:
     return getattr(fn, "__globals__", {}).get(name, MISSING_GLOBAL)
 
 
+def named_now(owner: Any, dotted: str) -> Any:
+    """What `a.b.c` means now where `owner` (a function) reads it: its closure, its module's
+    globals, or the builtins."""
+    import builtins
+
+    head, *rest = dotted.split(".")
+    obj = current_global(owner, head)
+    if obj is MISSING_GLOBAL:
+        obj = getattr(builtins, head, MISSING_GLOBAL)
+    for attr in rest:
+        obj = getattr(obj, attr, MISSING_GLOBAL)
+    return obj
+
+
 def libcst_names(node) -> set[str]:
     """Every name a libcst node mentions."""
     found: set[str] = set()
@@ -247,7 +272,7 @@ def compile_grad(fn: Any, wrt=0, *, value: bool = False, optimize: bool = True,
         live = emit.load(text, dict(program.namespace), top.name)[top.name]
     seed = top.params.rsplit(",", 1)[-1].split("=")[0].strip()
     compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed,
-                        program.data())
+                        program.data(), program.code())
     if key is not None and program.portable:
         store_cached(key, compiled, program)
     return compiled
@@ -345,8 +370,8 @@ def _lookup(module: str | None, dotted: str) -> Any:
 
 def store_cached(key: str, compiled: Compiled, program: Program) -> None:
     names = emit.free_names(compiled.source)
-    bindings = [[module, dotted, binding(obj)] for module, resolved in program.resolved
-                for dotted, obj in sorted(resolved.items())]
+    bindings = [[getattr(owner, "__module__", None), dotted, binding(obj)]
+                for owner, resolved in program.resolved for dotted, obj in sorted(resolved.items())]
     entry = {"source": compiled.source, "name": compiled.name, "wrt": list(compiled.wrt),
              "seed": compiled.seed,
              "depends": [[f.__module__, f.__qualname__, source_hash(f)]
@@ -375,9 +400,13 @@ def load_cached(key: str | None) -> Compiled | None:
         for module, qualname, digest in entry["depends"]:
             if source_hash(_resolve(module, qualname)) != digest:
                 return None
+        code = []
         for module, dotted, meant in entry["bindings"]:
-            if binding(_lookup(module, dotted)) != meant:
+            now = _lookup(module, dotted)
+            if binding(now) != meant:
                 return None  # a name now means something else: compiled for other bindings
+            if meant[0] != "data":
+                code.append((sys.modules[module], dotted, now))
         namespace = dict(BASE_NAMESPACE)
         data = []
         for name, module in entry["globals"].items():
@@ -391,7 +420,7 @@ def load_cached(key: str | None) -> Compiled | None:
         return None
     live = emit.load(entry["source"], dict(namespace), entry["name"])[entry["name"]]
     return Compiled(entry["source"], live, entry["name"], tuple(entry["wrt"]), namespace,
-                    entry["seed"], tuple(data))
+                    entry["seed"], tuple(data), tuple(code))
 
 
 def resolve_wrt(fn, wrt) -> tuple[str, ...]:
