@@ -206,8 +206,8 @@ W0 = np.ones((2, 3))
 
 def f(x):
     n = W0.shape[0]
-    return np.sum(x * n) + np.sum(W0.T @ x[:2])
-""", [np.ones(3)], 0, np.array([5.0, 5.0, 2.0])),
+    return np.sum(x * n) + np.sum(W0.T @ x[:2]) + np.sum(x * W0.mean())
+""", [np.ones(3)], 0, np.array([6.0, 6.0, 3.0])),
     ("tril drops an infinite derivative", """
 def f(x):
     xy = x.reshape(-1, 2)

@@ -819,8 +819,7 @@ class Normalizer:
                 self.globals[dotted[0]] = self.source.resolve(dotted[:1])
                 self.namer.reserve(dotted[0])
                 return Const(obj, ".".join(dotted))
-            head = self.source.resolve(dotted[:1])
-            if head is MISSING or isinstance(head, (types.ModuleType, type)):
+            if not self.global_datum(dotted[0]):
                 raise self.error(node, f"{'.'.join(dotted)} is not defined")
             # an attribute of a global datum (W0.shape, W0.T): read as a local's would be
         base = self.expr(node.value)
@@ -830,6 +829,12 @@ class Normalizer:
         if key is None and attr in rules.PASSIVE_ATTRS:
             key = np_shape_key(attr)
         return self.assign(target, Prim("attr", key, attr), [base], node=node, hint=hint)
+
+    def global_datum(self, name: str) -> bool:
+        """Whether `name` is a global holding data (an array, a number), not a module or a
+        class: its attributes and methods are read as a local's are."""
+        head = self.source.resolve([name])
+        return head is not MISSING and not isinstance(head, (types.ModuleType, type))
 
     def is_local(self, name: str) -> bool:
         """Whether `name` is the function's own variable or a comprehension's."""
@@ -901,7 +906,8 @@ class Normalizer:
             return Const(None, "None")
         method = None
         if fn is MISSING and isinstance(func, cst.Attribute) and not (
-                dotted_name(func) and not self.is_local(dotted_name(func)[0])):
+                dotted_name(func) and not self.is_local(dotted_name(func)[0])
+                and not self.global_datum(dotted_name(func)[0])):
             method = func.attr.value
             args.append(self.expr(func.value))
         elif isinstance(fn, parse_.Nested):
