@@ -334,6 +334,10 @@ def test_float32_gradient_of_a_function_mixing_float64():
     gx, gw = adjoint.grad(f, wrt=(0, 1))(x, w)
     assert (gx.dtype, gw.dtype) == (np.float32, np.float64)
     np.testing.assert_allclose(gx, 3 * np.sin(2.0), rtol=1e-6)
+    gx, (gp,) = adjoint.grad(make_function(
+        "def f(x, ps):\n    return np.sum(x * np.ones((2, 1)) + sum(ps))\n"), wrt=(0, 1))(
+        x[:1], [np.array([[-0.5], [1.5]], dtype=np.float32)])
+    assert (gx.dtype, gp.dtype) == (np.float32, np.float32)  # items of a list too
     (_, aux), g = adjoint.value_and_grad(
         make_function("def f(x):\n    return np.sum(x * np.float64(2.0)), 1\n"), has_aux=True)(x)
     assert g.dtype == np.float32 and aux == 1

@@ -563,13 +563,29 @@ def _primal_raises(fn, exc: Exception, args, kwargs, seed: str) -> bool:
 
 
 def _narrowed(grads, narrow: dict, wrt):
-    """The gradients of float32 (or float16) arrays in their argument's dtype, where the
-    function mixed float64 values in."""
+    """The gradients of float32 (or float16) arrays, alone or in containers, in their
+    argument's dtype, where the function mixed float64 values in."""
     if not isinstance(wrt, (tuple, list)):
-        return grads.astype(narrow[0], copy=False) if 0 in narrow and hasattr(
-            grads, "astype") else grads
-    return tuple(g.astype(narrow[k], copy=False) if k in narrow and hasattr(g, "astype")
-                 else g for k, g in enumerate(grads))
+        return _cast_like(grads, narrow[0]) if 0 in narrow else grads
+    return tuple(_cast_like(g, narrow[k]) if k in narrow else g for k, g in enumerate(grads))
+
+
+def _cast_like(g, x):
+    if isinstance(x, dict) and isinstance(g, dict):
+        return {k: _cast_like(g[k], v) if k in g else g for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
+        return type(g)(_cast_like(a, v) for a, v in zip(g, x, strict=False))
+    if type(x) is np.ndarray and hasattr(g, "astype") and g.dtype != x.dtype:
+        return g.astype(x.dtype, copy=False)
+    return g
+
+
+def _has_narrow(x) -> bool:
+    if isinstance(x, dict):
+        return any(_has_narrow(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return any(_has_narrow(v) for v in x)
+    return type(x) is np.ndarray and x.dtype.kind == "f" and x.itemsize < 8
 
 
 def _brief(value) -> str:
@@ -623,8 +639,8 @@ def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool,
 
 
 def _check_args(fn, params, args, kwargs) -> dict:
-    """Refuse arguments that cannot be differentiated; returns {position in wrt: dtype} of
-    the differentiated arrays of a float type narrower than float64."""
+    """Refuse arguments that cannot be differentiated; returns {position in wrt: argument}
+    of the differentiated arguments holding float arrays narrower than float64."""
     names = fn.__code__.co_varnames[: fn.__code__.co_argcount]
     narrow = {}
     for k, name in enumerate(names):
@@ -633,8 +649,8 @@ def _check_args(fn, params, args, kwargs) -> dict:
         value = args[k] if k < len(args) else kwargs[name]
         if name in params:
             _check_value(fn, name, value)
-            if type(value) is np.ndarray and value.dtype.kind == "f" and value.itemsize < 8:
-                narrow[params.index(name)] = value.dtype
+            if _has_narrow(value):
+                narrow[params.index(name)] = value
         elif isinstance(value, complex) or (
                 type(value) is np.ndarray and value.dtype.kind == "c"):
             raise ApiError(f"cannot differentiate {fn.__name__}: its argument {name} is "
