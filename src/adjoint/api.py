@@ -44,14 +44,20 @@ class Compiled:
     namespace: dict
     seed: str = ""  # the keyword that takes the adjoint of the result
     data: tuple = ()  # (name, function it is read from, signature) of each global datum
-    code: tuple = ()  # (function, 'a.b', object) of each module, function, class it named
+    code: tuple = ()  # (globals or None, 'a', ('b',), object, function) of each module,
+    # function or class named a.b (None: a closure's name), to check at each call
 
     def refresh(self) -> bool:
         """Put the current values of the global data the code reads into its namespace;
         False when one changed in a way the code was specialized on, or a name of a module,
         function or class now means another (recompile)."""
-        for owner, dotted, obj in self.code:
-            if named_now(owner, dotted) is not obj:
+        for space, head, rest, obj, owner in self.code:
+            now = space.get(head, MISSING_GLOBAL) if space is not None else named_now(owner, head)
+            if now is MISSING_GLOBAL:
+                now = named_now(owner, head)  # a builtin
+            for attr in rest:
+                now = getattr(now, attr, MISSING_GLOBAL)
+            if now is not obj:
                 return False
         live = self.function.__globals__
         for name, owner, signature in self.data:
@@ -176,7 +182,7 @@ class Program:
     def code(self) -> tuple:
         """(function, 'a.b', object) of each module, function or class the compiled functions
         named: the code is compiled for them, and again when a name means another."""
-        return tuple((owner, dotted, obj) for owner, resolved in self.resolved
+        return tuple(code_entry(owner, dotted, obj) for owner, resolved in self.resolved
                      for dotted, obj in sorted(resolved.items()) if not is_data(obj))
 
     def merge(self, globals_: dict, owner: str, module: str | None = None) -> None:
@@ -225,6 +231,19 @@ def current_global(fn: Any, name: str) -> Any:
         except ValueError:
             return MISSING_GLOBAL
     return getattr(fn, "__globals__", {}).get(name, MISSING_GLOBAL)
+
+
+def code_entry(owner: Any, dotted: str, obj: Any) -> tuple:
+    """What Compiled.refresh checks of a name: where it is read (the globals of `owner`, or
+    None for a closure's name), its head and attributes, and the object it meant."""
+    head, *rest = dotted.split(".")
+    if isinstance(owner, types.ModuleType):
+        space = vars(owner)
+    else:
+        code = getattr(owner, "__code__", None)
+        closed = code is not None and head in code.co_freevars
+        space = None if closed else getattr(owner, "__globals__", None)
+    return space, head, tuple(rest), obj, owner
 
 
 def named_now(owner: Any, dotted: str) -> Any:
@@ -406,7 +425,7 @@ def load_cached(key: str | None) -> Compiled | None:
             if binding(now) != meant:
                 return None  # a name now means something else: compiled for other bindings
             if meant[0] != "data":
-                code.append((sys.modules[module], dotted, now))
+                code.append(code_entry(sys.modules[module], dotted, now))
         namespace = dict(BASE_NAMESPACE)
         data = []
         for name, module in entry["globals"].items():
@@ -473,9 +492,7 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
     sum, the adjoint of a list is a list, and the adjoints of an array add with `+`."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    defaults = dict(zip(reversed(code.co_varnames[:code.co_argcount]),
-                        reversed(fn.__defaults__ or ()), strict=False))
-    defaults.update(fn.__kwdefaults__ or {})
+    defaults = _defaults(fn) if len(args) < len(names) else {}
     scalars, ints, seqs, arrays = [], [], [], []
     for k, name in enumerate(names):
         if k < len(args):
@@ -486,9 +503,11 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
             value = defaults[name]
         else:
             continue
-        if isinstance(value, bool):
+        if type(value) is np.ndarray:
+            arrays.append(name)
+        elif isinstance(value, bool):
             continue
-        if isinstance(value, (float, np.floating)):
+        elif isinstance(value, (float, np.floating)):
             scalars.append(name)
         elif isinstance(value, (int, np.integer)):
             ints.append(name)
@@ -498,6 +517,15 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
                 value, "__array_function__"):
             arrays.append(name)
     return tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays)
+
+
+def _defaults(fn) -> dict:
+    """The parameters with defaults and their values, as the def computed them."""
+    code = fn.__code__
+    out = dict(zip(reversed(code.co_varnames[:code.co_argcount]),
+                   reversed(fn.__defaults__ or ()), strict=False))
+    out.update(fn.__kwdefaults__ or {})
+    return out
 
 
 def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
@@ -581,6 +609,8 @@ def _cast_like(g, x):
 
 
 def _has_narrow(x) -> bool:
+    if type(x) is np.ndarray:
+        return x.dtype.kind == "f" and x.itemsize < 8
     if isinstance(x, dict):
         return any(_has_narrow(v) for v in x.values())
     if isinstance(x, (list, tuple)):
@@ -680,6 +710,8 @@ def _check_value(fn, name: str, value) -> None:
 def _dtype_kind(fn, name: str, value) -> str | None:
     """NumPy's kind letter of an array argument's dtype (None for a number); an array type
     whose dtype NumPy cannot read (an array-API-only array) is refused by name."""
+    if type(value) is np.ndarray:
+        return value.dtype.kind
     dtype = getattr(value, "dtype", None)
     if dtype is None:
         return None
