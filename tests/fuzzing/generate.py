@@ -24,16 +24,32 @@ parameter `P` or literals, are read by key and iterated by .items(), .values(), 
 Arrays are written in place only where no other name can share their memory (results of
 arithmetic, np.zeros, .copy()); a stored view of such an array becomes a copy. Writes into
 shared arrays are refused by design, and writes into arguments change the caller's arrays.
+
+Containers as users write them: list and tuple parameters (arrays, numbers, a list of (W, b)
+tuples, nested lists such as [[a, b]]), literals, items and slices of them (`xs[1:]`,
+`xs[::-1]`, `s = slice(None, -1); xs[s]`, `xs[1:][0]`), unpacking (`W, b = ps[0]`), loops and
+comprehensions over them, the stacking family (np.stack, np.vstack, np.hstack,
+np.column_stack, np.concatenate, np.r_[...], np.c_[...]) on containers and on single arrays,
+recursive helpers (`isinstance(v, list)`), and containers passed through chains of two or
+three helpers, each calling the next twice with the same container. Helpers have defaults
+(literals, module-level constants, a constant rebound after the def, which Python does not
+see), calls leave them out or pass them by keyword, and helpers return mixed tuples
+(`return y, None`, `return y, len(p)`, `return y, np.tanh`). Module-level constants and
+function globals (`act = np.sin`) are read by the functions, and a program may rebind them
+between two calls (`Program.rebinds`): the gradient must follow. A program may be checked
+with float32 arrays too (`Program.float32`).
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import dataclasses
 import itertools
 import math
 import operator
+import os
 import re
 import signal
 import threading
@@ -51,6 +67,38 @@ AVOID = {
     # for _: for t in x: x = sum(... for ...); x[0] = v
     "accumulated_rebind": "test_write_after_accumulated_rebind_in_nested_loop",
 }
+
+# Gates of the constructs below: each is written by default, so the generator reaches the
+# class of bugs found in it; a campaign steers around one while its bug is being fixed with
+# FUZZ_AVOID=name,name (or by adding it to AVOID). The first group had known bugs when they
+# were added (tests/test_reproductions.py).
+GATES = {
+    "r_c": "np.r_[...] and np.c_[...]",
+    "stack_single": "np.vstack, np.hstack, np.stack, np.column_stack, np.concatenate of one array",
+    "float32_extrema": "float32 arguments in programs with max, min, np.maximum or np.minimum",
+    "list_slice": "slices of lists and tuples (x[1:], x[::-1], x[slice(None, -1)])",
+    "container_helpers": "lists and tuples passed to helpers (chains of two and three)",
+    "nested_containers": "nested containers ([[a, b]], [(W, b), (W2, b2)])",
+    "container_recursion": "recursive helpers over nested lists (isinstance(v, list))",
+    "global_defaults": "defaults naming module-level constants, rebound after the def",
+    "tril_nan": "np.tril/np.triu/np.where masking an infinite derivative (sqrt of 0)",
+    # and the rest
+    "swap_in_branch": "a, b = b, a in a branch, then a write into one of them",
+    "key_in_tuple": "a dict's key tested with `key in (...)` (in loops over the dict)",
+    "call_returned_function": "calling a function a helper returned (y, g = h(x); g(y))",
+    "global_methods": "module-level arrays read as names (their attributes, methods)",
+    "float32": "float32 array arguments (the gradient's dtype is the argument's)",
+    "rebind_const": "module-level constants rebound between two calls",
+    "rebind_function": "module-level function globals rebound between two calls",
+    "mixed_returns": "helpers returning (y, None), (y, len(p)), (y, np.tanh)",
+    "containers": "list and tuple parameters and literals",
+}
+PAST = ["write_helper_result", "helper_writes_float_argument", "comp_var_named_as_its_iterable",
+        "dict_keys_loop_unread", "comp_assigned_to_a_name_it_reads"]  # gates of fixed bugs
+for _name in filter(None, os.environ.get("FUZZ_AVOID", "").split(",")):
+    if _name not in GATES and _name not in PAST and _name not in AVOID:
+        raise ValueError(f"FUZZ_AVOID names {_name!r}, not one of {', '.join(GATES)}")
+    AVOID[_name] = "FUZZ_AVOID"
 
 MARGIN = 1e-3  # no comparison or kink this close to switching at the drawn point
 FD_EPS = 1e-6  # check_grads' default step
@@ -81,6 +129,7 @@ class Expr:
     refs: frozenset = frozenset()  # names whose memory the value may share
     kind: str = "a"  # 'a' float (array or scalar), 'i' int
     logic: bool = False  # `and`, `or` or `not` at the top: parenthesized inside another
+    seqargs: dict | None = None  # a call's arguments: the containers passed, by parameter
 
     def render(self, ctx: Ctx) -> str:
         fmt = self.probe if ctx.probing and self.probe else self.fmt
@@ -216,6 +265,32 @@ def time_limit(seconds: float):
             signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
 
 
+@contextlib.contextmanager
+def own_constants():
+    """Hypothesis now and then draws a constant it found in the source of the local modules
+    loaded so far (adjoint's, the tests'): the programs of a seed would change with an edit
+    anywhere, or with the tests that ran before. Inside this block it draws none of them, so
+    a seed (and CI's derandomized sample) writes the same programs."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.floats import float_to_int
+        from sortedcontainers import SortedSet
+
+        empty = providers.Constants(integers=SortedSet(), floats=SortedSet(key=float_to_int),
+                                    bytes=SortedSet(), strings=SortedSet())
+        saved = providers._get_local_constants
+    except (ImportError, AttributeError, TypeError):  # another version of hypothesis
+        yield
+        return
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = saved
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
 # ---------------------------------------------------------------- probing
 
 
@@ -278,6 +353,15 @@ class Probe:
         self.trace.append((k, tuple(np.sign(d).ravel())))
         return a
 
+    def offdiag(self, k: int, d):
+        """Squared distances whose diagonal is masked: the others kept away from 0."""
+        d = np.asarray(d, dtype=float)
+        off = d[~np.eye(len(d), dtype=bool)]
+        if off.size:
+            self.margin = min(self.margin, float(np.min(off)))
+        self.trace.append((k, ()))
+        return d
+
     def ties(self, k: int, a, axis=None):
         """No ties among the values np.max/np.min choose from."""
         x = np.asarray(a, dtype=float)
@@ -292,24 +376,71 @@ class Probe:
 # ---------------------------------------------------------------- kinds of names
 
 
+@dataclass(frozen=True)
+class Seq:
+    """The structure of a list or tuple of known length: each item a shape (a float of that
+    shape) or a Seq."""
+
+    kind: str  # 'list' or 'tuple'
+    items: tuple
+
+    def text(self, parts: list[str]) -> str:
+        """A literal of this kind holding `parts`."""
+        if self.kind == "tuple":
+            return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+        return f"[{', '.join(parts)}]"
+
+
+def leaves(struct) -> list[tuple]:
+    """The shapes of the floats a structure holds, in order."""
+    if isinstance(struct, Seq):
+        return [s for item in struct.items for s in leaves(item)]
+    return [struct]
+
+
+def nested(struct) -> bool:
+    return isinstance(struct, Seq) and any(isinstance(i, Seq) for i in struct.items)
+
+
+def has_tuple(struct) -> bool:
+    return isinstance(struct, Seq) and (struct.kind == "tuple" or any(
+        has_tuple(i) for i in struct.items))
+
+
+def uniform(seq: Seq):
+    """The one structure all items of `seq` share, or None."""
+    first = seq.items[0]
+    return first if all(i == first for i in seq.items) else None
+
+
 @dataclass
 class Var:
     kind: str  # 's' float scalar, 'a' float array, 'i' int, 'l' list of floats,
-    # 'd' dict of floats by str key, 'k' a key of a dict (in a loop over it)
+    # 'd' dict of floats by str key, 'k' a key of a dict (in a loop over it),
+    # 'c' a list or tuple of known structure (seq), 'z' a slice object (slc),
+    # 'f' a function of floats (fn)
     shape: tuple = ()  # of the array, or of each item of the list
     lo: int = 0  # an int's range
     hi: int = 0
     owned: bool = False  # no other name shares its memory: writable in place
     keys: tuple = ()  # a dict's (key, shape) pairs; a key variable's possible keys
+    seq: Seq | None = None
+    slc: tuple | None = None  # (start, stop, step)
+    fn: tuple | None = None  # (shape of its argument, of its result); None: any, the same
 
 
 @dataclass
 class Helper:
     name: str
     params: list[tuple[str, Var]]
-    returns: list[tuple]  # shapes
-    default: bool  # the last parameter has a default
+    returns: list[tuple]  # shapes, or ("none",), ("int", value), ("fn", Var) in a mixed tuple
+    defaults: int = 0  # how many of the last parameters have defaults
     written: frozenset = frozenset()  # float parameters it writes in place (q += ...)
+
+    @property
+    def floats(self) -> list[tuple]:
+        """The shapes of the float results."""
+        return [r for r in self.returns if not (r and isinstance(r[0], str))]
 
 
 @dataclass
@@ -331,6 +462,11 @@ class Builder:
     helpers: list = field(default_factory=list)
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     probes: itertools.count = field(default_factory=lambda: itertools.count(1))
+    globals: dict = field(default_factory=dict)  # module-level names -> Var (read only)
+    values: dict = field(default_factory=dict)  # module-level names -> their value as text
+    module: list = field(default_factory=list)  # module-level lines and defs, in order
+    seqs: list = field(default_factory=list)  # container structures in play
+    recursive: dict = field(default_factory=dict)  # 'flat'/'total' -> whether it takes tuples
 
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
@@ -344,13 +480,15 @@ class Gen:
 
     def __init__(self, draw, b: Builder, params: dict[str, Var], main: bool):
         self.draw, self.b, self.main = draw, b, main
-        self.env: dict[str, Var] = dict(params)
+        self.env: dict[str, Var] = {**copy.deepcopy(b.globals), **params}
         self.trips = 1  # iterations of the loops around the current statement
         self.loop = None  # 'for' or 'while' when inside a loop
-        self.fixed: set[str] = set()  # loop counters and items: never reassigned
+        # loop counters and items, module-level names: never reassigned
+        self.fixed: set[str] = set(b.globals)
         self.loop_owned: set[str] = set()  # owned where an enclosing loop starts
         self.comp_depth = 0  # comprehensions around the current expression
         self.iterated: set[str] = set()  # arrays iterated by a for-in inside another loop
+        self.must: list[Expr] = []  # terms every result adds (calls the program must make)
 
     # ---- drawing; the first option is the simplest, where shrinking goes
 
@@ -443,25 +581,42 @@ class Gen:
         if shape == ():
             opts += [(4, lambda: self.reduce(b)), (2, lambda: self.element(b)),
                      (1, lambda: self.dot(b))]
+            if "tril_nan" not in AVOID:
+                opts.append((1, lambda: self.masked_sqrt(b)))
         else:
             opts += [(3, lambda: self.shaped(shape, b))]
-        calls = [h for h in self.b.helpers if shape in h.returns]
+        calls = [h for h in self.b.helpers if shape in h.floats]
         if calls:
             opts.append((2, lambda: self.call(self.choice(calls), shape, b)))
+            seq_calls = [h for h in calls if any(v.kind == "c" for _, v in h.params)]
+            if seq_calls:  # the same container passed to the same helper twice
+                opts.append((1, lambda: self.call_twice(self.choice(seq_calls), shape, b)))
         if self.lists(shape) or (shape == () and self.lists()):
             opts.append((2, lambda: self.from_list(shape, b)))
+        if self.has_seqs():  # (the forms are many: found only when chosen)
+            opts.append((2, lambda: self.from_seq(shape, b)))
         if self.comp_depth == 0 or (self.comp_depth == 1 and self.chance(0.2)):
             opts.append((1, lambda: self.comp_sum(shape, b)))
         return self.pick(opts)()
 
-    def leaf(self, shape) -> Expr:
+    def leaf_without_items(self, shape) -> Expr:
+        return self.leaf(shape, items=False)
+
+    def leaf(self, shape, items: bool = True) -> Expr:
         names = self.floats(shape)
+        local = [n for n in names if n not in self.b.globals]
         opts = []
-        if names:
-            opts.append((8, lambda: name(self.choice(names))))
+        if local:
+            opts.append((8, lambda: name(self.choice(local))))
+        if len(local) < len(names) and (shape == () or "global_methods" not in AVOID):
+            opts.append((1, lambda: name(self.choice([n for n in names if n not in local]))))
         entries = [(d, k) for d in self.dicts() for k, s in self.env[d].keys if s == shape]
         if entries:
             opts.append((3, lambda: self.entry(*self.choice(entries))))
+        if items and self.has_seqs():
+            opts.append((3, lambda: self.item_read(shape)))
+        if items and self.has_seqs(module=True):
+            opts.append((1, lambda: self.item_read(shape, module=True)))
         if shape == ():
             opts.append((1, lambda: const(self.choice(CONSTS))))
             if self.ints():
@@ -504,6 +659,13 @@ class Gen:
             "pow({0}, 2)"]
 
     def unary(self, shape, b: int) -> Expr:
+        fns = [n for n, v in self.env.items() if v.kind == "f"
+               and (v.fn[1] is None or v.fn[1] == shape)
+               and (n in self.b.globals or "call_returned_function" not in AVOID)]
+        if fns and self.chance(0.4):
+            g = self.choice(fns)
+            arg = self.env[g].fn[0]
+            return Expr(f"{g}({{0}})", (self.expr(shape if arg is None else arg, b),))
         t = self.choice(self.UNARY + (self.MATH if shape == () else []))
         return Expr(t, (self.expr(shape, b),), op=not t[0].isalpha())
 
@@ -531,7 +693,25 @@ class Gen:
         t = self.pick(opts) or self.choice(self.REDUCE)
         if math.prod(s) > 1 and self.chance(0.15):
             t = self.choice(["np.std({0})", "np.var({0})"])
+        elif len(s) == 2 and "stack_single" not in AVOID and self.chance(0.15):
+            t = self.choice(["np.sum(np.concatenate({0}) ** 2)", "np.mean(np.hstack({0}))",
+                             "np.sum(np.sin(np.vstack({0})))", "np.sum(np.column_stack({0}))"])
         return Expr(t, (self.expr(s, b),))
+
+    def masked_sqrt(self, b: int) -> Expr:
+        """Distances between the rows of an array, their zero diagonal left out by np.tril,
+        np.triu or np.where: sqrt's infinite derivative there must not reach the gradient
+        (the rows are kept MARGIN apart)."""
+        p, q = self.choice([s for s in self.b.pool if len(s) == 2])
+        k = self.probe_id()
+        sq = "np.sum(({0:o}[:, None, :] - {0:o}[None, :, :]) ** 2, axis=-1)"
+        mask = self.choice(["np.tril(np.sqrt(@D), -1)", "np.triu(np.sqrt(@D), 1)",
+                            "np.tril(np.sqrt(@D), k=-1)",
+                            f"np.where(np.eye({p}) > 0.0, 0.0, np.sqrt(@D))"])
+        outer = self.choice(["np.sum(@M)", "np.sum(@M ** 2)", "np.sum(np.sin(@M))"])
+        fmt = outer.replace("@M", mask)
+        return Expr(fmt.replace("@D", sq), (self.expr((p, q), b),),
+                    probe=fmt.replace("@D", f"_P.offdiag({k}, {sq})"))
 
     def element(self, b: int) -> Expr:
         s = self.nonscalar_shape()
@@ -605,7 +785,107 @@ class Gen:
             if q == 2:
                 opts.append((1, lambda: Expr("np.stack([{0}, {1}], axis=1)",
                                              (E((p,), b), E((p,), b)))))
+        opts += self.stacked(shape, b)
         return self.pick(opts)()
+
+    def seq_of(self, shapes, b: int) -> tuple[str, tuple]:
+        """A list or tuple literal of expressions of `shapes`: its template and arguments."""
+        slots = [f"{{{k}}}" for k in range(len(shapes))]
+        return Seq(self.choice(["list", "tuple"]), ()).text(slots), \
+            tuple(self.expr(s, b) for s in shapes)
+
+    def stacked(self, shape, b: int) -> list:
+        """The stacking family, np.r_ and np.c_: on lists and tuples of arrays, and on one
+        array (`np.vstack(A)` stacks A's rows, `np.hstack(x)` its entries)."""
+        E, opts = self.expr, []
+        single = "stack_single" not in AVOID
+        rc = "r_c" not in AVOID
+
+        def add(w, fmt, *shapes):
+            opts.append((w, lambda: Expr(fmt, tuple(E(s, b) for s in shapes))))
+
+        def add_seq(w, fmt, shapes):
+            def make():
+                text, args = self.seq_of(shapes, b)
+                return Expr(fmt.replace("SEQ", text), args)
+            opts.append((w, make))
+
+        if len(shape) == 1:
+            (d,) = shape
+            if single:
+                for fmt in ["np.hstack({0})", "np.stack({0})", "np.vstack({0})[:, 0]",
+                            "np.column_stack({0})[0]", "np.vstack({0}).ravel()"]:
+                    add(1, fmt, shape)
+                for s2 in [s for s in self.b.pool if len(s) == 2 and math.prod(s) == d]:
+                    add(1, "np.hstack({0})", s2)
+                    add(1, "np.concatenate({0})", s2)
+                for s2 in [s for s in self.b.pool if len(s) == 2 and s[0] == d]:
+                    add(1, "np.column_stack({0})[0]", s2)
+                for s2 in [s for s in self.b.pool if len(s) == 2 and math.prod(s) > d]:
+                    add(1, f"np.concatenate({{0}})[:{d}]", s2)
+                    add(1, f"np.hstack({{0}})[-{d}:]", s2)
+            if rc:
+                add(1, "np.r_[{0}]", shape)
+                add(1, "np.c_[{0}][:, 0]", shape)
+                add(1, "np.r_[{1}, {0}][1:]", shape, ())
+                add(1, "np.c_[{0}, {1}][:, 1]", shape, shape)
+                if d >= 2:
+                    a = self.draw(st.integers(1, d - 1))
+                    add(2, "np.r_[{0}, {1}]", (a,), (d - a,))
+                    add(1, "np.r_[{0}, {1}]", (d - 1,), ())
+            if d >= 2:
+                a = self.draw(st.integers(1, d - 1))
+                for fmt in ["np.hstack(SEQ)", "np.concatenate(SEQ)"]:
+                    add_seq(1, fmt, [(a,), (d - a,)])
+            for fmt in ["np.hstack(SEQ)", "np.stack(SEQ)", "np.array(SEQ)"]:
+                add_seq(1, fmt, [()] * d)
+            if d <= 4:
+                add_seq(1, "np.column_stack(SEQ)[0]", [()] * d)
+                add_seq(1, "np.vstack(SEQ)[:, 0]", [()] * d)
+            z = [(n, v.slc) for n, v in self.env.items() if v.kind == "z"]
+            for n, sl in z:
+                for (L,) in [s for s in self.b.pool if len(s) == 1]:
+                    if len(range(L)[slice(*sl)]) == d:
+                        opts.append((1, lambda n=n, L=L: self.view(f"{{0:o}}[{n}]", E((L,), b))))
+        elif len(shape) == 2:
+            p, q = shape
+            if single:
+                for fmt in ["np.vstack({0})", "np.stack({0})", "np.column_stack({0:o}.T)"]:
+                    add(1, fmt, shape)
+                add(1, "np.column_stack({0})", (q, p))
+                if q == 1:
+                    add(1, "np.vstack({0})", (p,))
+                if p == 1:
+                    add(1, "np.column_stack({0})", (q,))
+            if rc:
+                add(1, "np.r_[{0}]", shape)
+                add(1, "np.c_[{0}]", shape)
+                if p >= 2:
+                    a = self.draw(st.integers(1, p - 1))
+                    add(1, "np.r_[{0}, {1}]", (a, q), (p - a, q))
+                if q >= 2:
+                    a = self.draw(st.integers(1, q - 1))
+                    add(1, "np.c_[{0}, {1}]", (p, a), (p, q - a))
+                    add(1, "np.c_[{0}, {1}]", (p,), (p, q - 1))
+                if q == 2:
+                    add(1, "np.c_[{0}, {1}]", (p,), (p,))
+                if q == 1:
+                    add(1, "np.c_[{0}]", (p,))
+            if p <= 4:
+                for fmt in ["np.vstack(SEQ)", "np.stack(SEQ)", "np.array(SEQ)"]:
+                    add_seq(1, fmt, [(q,)] * p)
+            if q <= 4:
+                for fmt in ["np.column_stack(SEQ)", "np.stack(SEQ, axis=1)"]:
+                    add_seq(1, fmt, [(p,)] * q)
+            if p >= 2:
+                a = self.draw(st.integers(1, p - 1))
+                for fmt in ["np.vstack(SEQ)", "np.concatenate(SEQ)"]:
+                    add_seq(1, fmt, [(a, q), (p - a, q)])
+            if q >= 2:
+                a = self.draw(st.integers(1, q - 1))
+                for fmt in ["np.hstack(SEQ)", "np.concatenate(SEQ, axis=1)"]:
+                    add_seq(1, fmt, [(p, a), (p, q - a)])
+        return opts
 
     def view(self, fmt: str, *args: Expr) -> Expr:
         """A result that shares the memory of its first argument."""
@@ -661,35 +941,47 @@ class Gen:
             n = Expr("(1 + abs({0}))", (n,))
         return Expr(t, (self.expr(shape, b), n), op=True)
 
-    def call(self, h: Helper, shape, b: int) -> Expr:
+    def call(self, h: Helper, shape, b: int, same: Expr | None = None) -> Expr:
         """A call of a helper; adjoint takes its result to share its arguments' memory."""
-        args = self.call_args(h, b)
+        args = self.call_args(h, b, same)
         refs = args.refs | ({"<result>"} if "write_helper_result" in AVOID else set())
         if len(h.returns) == 1:
             return Expr(f"{h.name}({{0}})", (args,), refs=frozenset(refs))
         return Expr(f"{h.name}({{0}})[{h.returns.index(shape)}]", (args,), refs=frozenset(refs))
 
-    def call_args(self, h: Helper, b: int) -> Expr:
-        """The arguments of a call of `h`: the last one maybe by keyword, or left out when
-        it has a default; an int parameter gets the value the helper was written for."""
-        parts, exprs = [], []
+    def call_args(self, h: Helper, b: int, same: Expr | None = None) -> Expr:
+        """The arguments of a call of `h`: parameters with defaults passed, passed by keyword
+        or left out (the last one maybe by keyword too); an int parameter gets the value the
+        helper was written for; a container one the containers of `same` (an earlier call's
+        arguments) or one of its structure."""
+        parts, exprs, seqs = [], [], {}
+        keyword = False
         for k, (p, v) in enumerate(h.params):
-            last = k == len(h.params) - 1
-            if last and h.default and self.chance(0.3):
-                break
+            if k >= len(h.params) - h.defaults:
+                how = self.pick([(3, "pos"), (2, "kw"), (3, "omit")])
+                keyword = keyword or how != "pos"
+                if how == "omit":
+                    continue
+            elif k == len(h.params) - 1 and self.chance(0.3):
+                keyword = True
             if v.kind == "i":
-                same = [n for n, w in self.env.items() if w.kind == "i" and w.lo == w.hi == v.lo]
-                e = Expr(self.choice([str(v.lo)] + same), kind="i")
+                same_ints = [n for n, w in self.env.items()
+                             if w.kind == "i" and w.lo == w.hi == v.lo]
+                e = Expr(self.choice([str(v.lo)] + same_ints), kind="i")
+            elif v.kind == "c":
+                reuse = same.seqargs.get(p) if same is not None and same.seqargs else None
+                e = reuse or self.seq_expr(v.seq, b)
+                seqs[p] = e
             else:
                 e = self.unshared(self.expr(v.shape, b), v.shape)
                 if p in h.written and "helper_writes_float_argument" in AVOID and \
                         not e.fmt.startswith("float("):
                     e = Expr("float({0})", (e,))
             slot = f"{{{len(exprs)}}}"
-            parts.append(f"{p}={slot}" if last and self.chance(0.3) else slot)
+            parts.append(f"{p}={slot}" if keyword else slot)
             exprs.append(e)
         return Expr(", ".join(parts), tuple(exprs),
-                    refs=frozenset().union(*(e.refs for e in exprs)))
+                    refs=frozenset().union(*(e.refs for e in exprs)), seqargs=seqs)
 
     def from_list(self, shape, b: int) -> Expr:
         opts = []
@@ -707,6 +999,293 @@ class Gen:
                      (1, lambda: Expr(f"sum([np.sum(np.sin(t)) for t in {m}])", ()))]
         return self.pick(opts)()
 
+    # ---- containers: lists and tuples of known structure
+
+    SLICES = [("[1:]", slice(1, None)), ("[:-1]", slice(None, -1)),
+              ("[::-1]", slice(None, None, -1)), ("[1:3]", slice(1, 3)),
+              ("[:2]", slice(None, 2)), ("[-2:]", slice(-2, None)), ("[::2]", slice(None, None, 2))]
+
+    def views(self, module: bool = False) -> list[tuple[str, Seq, frozenset]]:
+        """Containers readable here, as (text, structure, names whose memory it shares): the
+        names, their slices (`xs[1:]`, `xs[s]` with s a slice object), their items that are
+        containers (`ps[0]`) and the slices of those. Those of module-level names only with
+        `module` (they are read less often)."""
+        out: list = []
+        slices = "list_slice" not in AVOID
+        objects = [(n, slice(*v.slc)) for n, v in self.env.items() if v.kind == "z"]
+
+        def add(text: str, seq: Seq, refs: frozenset, depth: int) -> None:
+            out.append((text, seq, refs))
+            if slices:
+                for form, sl in self.SLICES + [(f"[{z}]", sl) for z, sl in objects]:
+                    idx = list(range(len(seq.items)))[sl]
+                    if idx:
+                        out.append((text + form, Seq(seq.kind, tuple(seq.items[i] for i in idx)),
+                                    refs))
+            if depth > 0 and "nested_containers" not in AVOID:
+                for k, item in enumerate(seq.items):
+                    if isinstance(item, Seq):
+                        add(f"{text}[{k}]", item, refs, depth - 1)
+
+        for n, v in self.env.items():
+            if v.kind == "c" and (n in self.b.globals) == module:
+                add(n, v.seq, frozenset([n]), 1)
+        return out
+
+    def item_reads(self, shape, module: bool = False) -> list[tuple[str, frozenset, bool]]:
+        """Floats of `shape` read out of containers (`xs[0]`, `ps[1][0]`, `xs[1:][-1]`), each
+        with what it shares and whether it reads a name's item directly."""
+        out = []
+        for text, seq, refs in self.views(module):
+            n = len(seq.items)
+            for k, item in enumerate(seq.items):
+                if item == shape and not isinstance(item, Seq):
+                    out += [(f"{text}[{k}]", refs, "[" not in text),
+                            (f"{text}[{k - n}]", refs, False)]
+        return out
+
+    def item_read(self, shape, module: bool = False) -> Expr:
+        """An item of a container read (mostly a name's item), or else a leaf."""
+        reads = self.item_reads(shape, module)
+        if not reads:
+            return self.leaf_without_items(shape)
+        direct = [r for r in reads if r[2]]
+        text, refs, _ = self.choice(direct if direct and self.chance(0.6) else reads)
+        return Expr(text, refs=refs)
+
+    def has_seqs(self, module: bool = False) -> bool:
+        return any(v.kind == "c" and (n in self.b.globals) == module
+                   for n, v in self.env.items())
+
+    def from_seq(self, shape, b: int) -> Expr:
+        forms = self.seq_forms(shape)
+        return self.choice(forms)() if forms else self.expr(shape, b)
+
+    def seq_expr(self, seq: Seq, b: int) -> Expr:
+        """A container of structure `seq`: a name or a view of one, or a literal."""
+        same = [(t, r) for t, s, r in self.views() + self.views(module=True) if s == seq]
+        if same and self.chance(0.75):
+            direct = [x for x in same if "[" not in x[0]]
+            t, r = self.choice(direct) if direct and self.chance(0.7) else self.choice(same)
+            return Expr(t, refs=r)
+        return self.seq_literal(seq, b)
+
+    def seq_literal(self, seq: Seq, b: int) -> Expr:
+        parts, args = [], []
+        for item in seq.items:
+            if isinstance(item, Seq):
+                e = self.seq_expr(item, b)
+            else:
+                e = self.store(self.expr(item, b), item)[0]
+            parts.append(f"{{{len(args)}}}")
+            args.append(e)
+        return Expr(seq.text(parts), tuple(args),
+                    refs=frozenset().union(*(e.refs for e in args)))
+
+    def draw_seq(self, depth: int = 1) -> Seq:
+        """A structure: 1 to 3 floats of the pool's shapes, a list of (W, b) tuples, or
+        (depth > 0) a container of containers."""
+        kind = self.choice(["list", "list", "tuple"])
+        if depth > 0 and "nested_containers" not in AVOID and self.chance(0.3):
+            items = tuple(self.draw_seq(0) for _ in range(self.draw(st.integers(1, 2))))
+            return Seq(kind, items)
+        if self.chance(0.25):  # layers
+            twod = [s for s in self.b.pool if len(s) == 2]
+            layer = Seq("tuple", (self.choice(twod), (twod[0][1],)))
+            return Seq("list", (layer,) * self.draw(st.integers(1, 2)))
+        shapes = [s for s in self.b.pool if s] if self.chance(0.8) else self.b.pool
+        n = self.draw(st.integers(1, 3))
+        if self.chance(0.5):
+            return Seq(kind, (self.choice(shapes),) * n)
+        return Seq(kind, tuple(self.choice(shapes) for _ in range(n)))
+
+    def seq_forms(self, shape) -> list:
+        """Floats of `shape` computed from whole containers: stacked, concatenated, summed,
+        flattened by a recursive helper (each a thunk)."""
+        return [lambda fmt=fmt, refs=refs: self.fill(fmt, refs) for text, seq, refs in self.views()
+                for fmt in self.forms_of(text, seq, shape)]
+
+    def fill(self, fmt: str, refs: frozenset = frozenset()) -> Expr:
+        """A form of forms_of with fresh names for its comprehension variables (a call of a
+        recursive helper shares what its argument shares, as adjoint takes it)."""
+        names = {}
+
+        def fresh(m):
+            if m.group(1) not in names:
+                names[m.group(1)] = self.b.fresh("w")
+            return names[m.group(1)]
+
+        text = re.sub(r"@(\d)", fresh, fmt)
+        return Expr(text, op=not isinstance(ast.parse(text, mode="eval").body,
+                                            (ast.Call, ast.Subscript, ast.Name)),
+                    refs=refs if re.search(r"\b(flat|total)\(", text) else frozenset())
+
+    def forms_of(self, text: str, seq: Seq, shape) -> list[str]:
+        u = uniform(seq)
+        flat = leaves(seq)
+        leafy = not nested(seq)
+        n = len(seq.items)
+        w = "@0"
+        forms: list[str] = []
+        if shape == ():
+            if u is not None and not isinstance(u, Seq):
+                forms += [f"np.sum(np.stack({text}))", f"sum(np.sum({w} ** 2) for {w} in {text})",
+                          f"np.mean(np.array({text}))"]
+                if u == ():
+                    forms += [f"sum({text})", f"np.sum(np.hstack({text}))"]
+            if leafy:
+                forms.append(f"np.sum(np.concatenate([np.ravel({w}) for {w} in {text}]) ** 2)")
+                if all(len(s) == 1 for s in flat):
+                    forms += [f"np.sum(np.hstack({text}) ** 2)",
+                              f"np.sum(np.sin(np.concatenate({text})))"]
+                if all(len(s) == 2 and s[1] == flat[0][1] for s in flat):
+                    forms += [f"np.sum(np.vstack({text}) ** 2)",
+                              f"np.sum(np.concatenate({text}, axis=0))"]
+                if all(len(s) == 2 and s[0] == flat[0][0] for s in flat):
+                    forms.append(f"np.sum(np.sin(np.hstack({text})))")
+            if u is not None and not isinstance(u, Seq) and len(u) == 1:
+                forms += [f"np.sum(np.vstack({text}) * 2.0)",
+                          f"np.sum(np.sin(np.column_stack({text})))",
+                          f"np.sum(np.stack({text}, axis=1) ** 2)"]
+            if u is not None and isinstance(u, Seq) and len(u.items) in (2, 3) and \
+                    not nested(u):
+                names = [f"@{k}" for k in range(len(u.items))]
+                forms.append(f"sum({' + '.join(f'np.sum(np.sin({m}))' for m in names)} "
+                             f"for {', '.join(names)} in {text})")
+            if "flat" in self.b.recursive and (self.b.recursive["flat"] or not has_tuple(seq)):
+                forms += [f"np.sum(np.sin(flat({text})))", f"flat({text}) @ flat({text})"]
+            if "total" in self.b.recursive:
+                forms.append(f"total({text})")
+        else:
+            if u is not None and not isinstance(u, Seq):
+                if (n, *u) == shape and len(u) <= 1:
+                    forms += [f"np.stack({text})", f"np.array({text})"]
+                    if len(u) == 1:
+                        forms.append(f"np.vstack({text})")
+                    else:
+                        forms.append(f"np.hstack({text})")
+                if len(u) == 1 and shape == (u[0], n):
+                    forms += [f"np.column_stack({text})", f"np.stack({text}, axis=1)"]
+                if u == shape:
+                    forms += [f"sum({text})", f"np.sum(np.stack({text}), axis=0)",
+                              f"np.mean(np.stack({text}), axis=0)",
+                              f"sum({w} * 2.0 for {w} in {text})"]
+            if leafy and len(shape) == 1 and all(len(s) == 1 for s in flat) and \
+                    sum(s[0] for s in flat) == shape[0]:
+                forms += [f"np.concatenate({text})", f"np.hstack({text})"]
+            if leafy and len(shape) == 2 and all(len(s) == 2 and s[1] == shape[1] for s in flat) \
+                    and sum(s[0] for s in flat) == shape[0]:
+                forms += [f"np.vstack({text})", f"np.concatenate({text})",
+                          f"np.concatenate({text}, axis=0)"]
+            if "flat" in self.b.recursive and (self.b.recursive["flat"] or not has_tuple(seq)) \
+                    and len(shape) == 1 and sum(math.prod(s) for s in flat) == shape[0]:
+                forms.append(f"flat({text})")
+        return forms
+
+    def call_twice(self, h: Helper, shape, b: int) -> Expr:
+        """`h(xs, e1) + h(xs, e2)`: one container, one helper, two calls."""
+        first = self.call(h, shape, b)
+        second = self.call(h, shape, b, same=first.args[0])
+        return Expr(self.choice(["{0:o} + {1:o}", "{0:o} * {1:o}", "{0:o} - {1:o}"]),
+                    (first, second), op=True, refs=first.refs | second.refs)
+
+    def new_container(self, depth: int, form: str | None = None) -> list:
+        """`cs = [e1, e2]`, `cs = xs[1:]`, `cs = list(xs)`, `s = slice(None, -1); cs = xs[s]`."""
+        target = self.b.fresh("cs")
+        views = self.views()
+        long = [v for v in views if len(v[1].items) >= 2 and "[" not in v[0]]
+        opts = [(3, "literal")]
+        if views:
+            opts += [(3, "view"), (1, "convert")]
+        if long and "list_slice" not in AVOID:
+            opts.append((2, "object"))
+        if form not in [f for _, f in opts]:
+            form = self.pick(opts)
+        if form == "literal":
+            seq = self.draw_seq()
+            e = self.seq_literal(seq, self.budget())
+            self.env[target] = Var("c", seq=seq)
+            return [Line(f"{target} = {{0}}", (e,))]
+        if form == "object":
+            text, seq, _ = self.choice(long)
+            sl = self.choice([(None, -1, None)] * 3 + [(1, None, None), (None, None, -1),
+                                                        (0, 2, None), (1, 3, None),
+                                                        (None, 2, None)])
+            idx = list(range(len(seq.items)))[slice(*sl)]
+            if not idx:
+                sl, idx = (None, -1, None), list(range(len(seq.items) - 1))
+            z = self.b.fresh("s")
+            self.env[z] = Var("z", slc=sl)
+            self.fixed.add(z)
+            self.env[target] = Var("c", seq=Seq(seq.kind, tuple(seq.items[i] for i in idx)))
+            args = ", ".join(repr(a) for a in (sl if sl[2] is not None else sl[:2]))
+            return [Line(f"{z} = slice({args})"), Line(f"{target} = {text}[{z}]")]
+        text, seq, _ = self.choice(views)
+        if form == "convert":
+            kind = self.choice(["list", "tuple"])
+            self.env[target] = Var("c", seq=Seq(kind, seq.items))
+            return [Line(f"{target} = {kind}({text})")]
+        self.env[target] = Var("c", seq=seq)
+        return [Line(f"{target} = {text}")]
+
+    def unpack(self, depth: int) -> list:
+        """`W, b = ps[0]`, `a, _ = xs[:2]`."""
+        views = [v for v in self.views() if 2 <= len(v[1].items) <= 3]
+        if not views:
+            return self.new_container(depth)
+        text, seq, _ = self.choice(views)
+        targets = []
+        for item in seq.items:
+            if targets and self.chance(0.15):
+                targets.append("_")
+                continue
+            if isinstance(item, Seq):
+                n = self.b.fresh("cs")
+                self.env[n] = Var("c", seq=item)
+            else:
+                n = self.b.fresh("w")
+                self.env[n] = Var(self.kind_of(item), item)
+            targets.append(n)
+        return [Line(f"{', '.join(targets)} = {text}")]
+
+    def for_seq(self, depth: int) -> list:
+        """`for t in xs:`, `for W, b in ps:`, `for j, t in enumerate(xs[::-1]):`."""
+        views = [v for v in self.views() if uniform(v[1]) is not None
+                 and self.room(len(v[1].items))]
+        if not views:
+            return self.new_container(depth)
+        text, seq, _ = self.choice(views)
+        item = uniform(seq)
+        saved_fixed = set(self.fixed)
+        bound: dict[str, Var] = {}
+        if isinstance(item, Seq) and 2 <= len(item.items) <= 3 and not nested(item) and \
+                self.chance(0.7):
+            names = [self.b.fresh("w") for _ in item.items]
+            for n, s in zip(names, item.items, strict=True):
+                bound[n] = Var(self.kind_of(s), s)
+            target = ", ".join(names)
+        elif isinstance(item, Seq):
+            target = self.b.fresh("cs")
+            bound[target] = Var("c", seq=item)
+        else:
+            target = self.b.fresh("t")
+            bound[target] = Var(self.kind_of(item), item)
+        counter = self.b.fresh("j")
+        if self.chance(0.3):
+            header = f"for {counter}, {target if ',' not in target else f'({target})'} in " \
+                     f"enumerate({text}):"
+            bound[counter] = Var("i", lo=0, hi=len(seq.items) - 1)
+        else:
+            header = f"for {target} in {text}:"
+
+        def setup():
+            self.env.update(bound)
+            self.fixed.update(bound)
+
+        body = self.loop_body(depth, len(seq.items), "for", setup)
+        self.fixed = saved_fixed
+        return [Block(header, (), body)]
+
     # ---- comprehensions
 
     def shadowable(self, comp: CompState) -> list[str]:
@@ -715,7 +1294,7 @@ class Gen:
         by a loop's key (`d[k]`), nor an earlier variable of the same comprehension."""
         pinned = {w for n in self.env if "[" in n for w in re.findall(r"\w+", n)}
         return [n for n, v in self.env.items() if "[" not in n and n not in pinned
-                and v.kind in "sail" and n not in comp.names]
+                and v.kind in "sail" and n not in comp.names and n not in self.b.globals]
 
     def comp_name(self, comp: CompState, prefix: str, kind: str, iterable: str,
                   reuse: float = 0.3) -> str:
@@ -785,6 +1364,10 @@ class Gen:
         lists = self.lists()
         if lists:
             opts.append((2, lambda: self.comp_list(comp, self.choice(lists))))
+        seqs = [v for v in self.views() if len(v[1].items) <= room and uniform(v[1]) is not None
+                and not isinstance(uniform(v[1]), Seq)]
+        if seqs:
+            opts.append((2, lambda: self.comp_seq(comp, *self.choice(seqs))))
         dicts = [d for d in self.dicts() if len({s for _, s in self.env[d].keys}) == 1
                  and len(self.env[d].keys) <= room]
         if dicts:
@@ -835,6 +1418,13 @@ class Gen:
         t = self.comp_name(comp, "t", self.kind_of(shape), n)
         self.comp_bind(comp, t, Var(self.kind_of(shape), shape), src)
         return f"for {t} in {n}", [t], 4  # lists grow in loops: a guess
+
+    def comp_seq(self, comp: CompState, text: str, seq: Seq, refs) -> tuple[str, list, int]:
+        item = uniform(seq)
+        src = self.comp_refs(Expr(text, refs=refs), comp)
+        t = self.comp_name(comp, "t", self.kind_of(item), text)
+        self.comp_bind(comp, t, Var(self.kind_of(item), item), src)
+        return f"for {t} in {text}", [t], len(seq.items)
 
     def comp_dict(self, comp: CompState, d: str) -> tuple[str, list, int]:
         keys = self.env[d].keys
@@ -1052,8 +1642,10 @@ class Gen:
     def key_cond(self, k: str) -> Expr:
         keys = list(self.env[k].keys)
         key = self.choice(keys)
-        forms = [lambda: f'{k} == "{key}"', lambda: f'{k} != "{key}"',
-                 lambda: f'{k} {self.choice(["in", "not in"])} ("{key}", "{self.choice(keys)}")']
+        forms = [lambda: f'{k} == "{key}"', lambda: f'{k} != "{key}"']
+        if "key_in_tuple" not in AVOID:
+            forms.append(lambda: f'{k} {self.choice(["in", "not in"])} ("{key}", '
+                                 f'"{self.choice(keys)}")')
         return Expr(self.choice(forms)(), (), op=True)
 
     # ---- ints
@@ -1068,6 +1660,9 @@ class Gen:
             opts.append((2, lambda: Expr(f"len({self.choice(arrays)})", (), kind="i")))
             opts.append((1, lambda: Expr(f"{self.choice(arrays)}.shape[0]", (), kind="i")))
         opts.append((1, lambda: Expr(str(self.draw(st.integers(1, 3))), (), kind="i")))
+        views = self.views()
+        if views:
+            opts.append((1, lambda: Expr(f"len({self.choice(views)[0]})", (), kind="i")))
         return self.pick(opts)()
 
     def index(self, dim: int) -> Expr:
@@ -1112,14 +1707,21 @@ class Gen:
             opts.append((4, self.write))
         if self.lists():
             opts.append((4 if self.loop else 2, self.append))
-        if any(len(h.returns) == 2 for h in self.b.helpers):
-            opts.append((2, self.tuple_call))
+        if any(len(h.returns) >= 2 for h in self.b.helpers):
+            opts.append((3, self.tuple_call))
         opts.append((1 if len(self.dicts()) < 2 else 0, self.new_dict))
+        seqs = any(v.kind == "c" for v in self.env.values())
+        if "containers" not in AVOID:
+            opts += [(2 if seqs else 1, self.new_container)]
+            if seqs:
+                opts.append((1, self.unpack))
         if depth < 3:
             opts += [(3, self.if_), (2, self.for_range), (2, self.for_iter),
                      (1, self.while_counter), (1, self.while_sum)]
             if self.dicts():
-                opts.append((2, self.for_dict))
+                opts.append((3, self.for_dict))
+            if seqs:
+                opts.append((1, self.for_seq))
         if self.loop:
             opts.append((3, self.jump))
         if self.main:
@@ -1205,6 +1807,8 @@ class Gen:
             forms += [lambda a=a, s=s: (f"len({a})", s[0]),
                       lambda a=a, s=s: (f"{a}.shape[{len(s) - 1}]", s[-1]),
                       lambda a=a, s=s: (f"{a}.size // 2", math.prod(s) // 2)]
+        for text, seq, _ in self.views():
+            forms.append(lambda text=text, seq=seq: (f"len({text})", len(seq.items)))
         text, value = self.choice(forms)()
         self.env[target] = Var("i", lo=value, hi=value)
         return [Line(f"{target} = {text}")]
@@ -1213,7 +1817,8 @@ class Gen:
         swaps = [(a, c) for a in self.reassignable() for c in self.reassignable()
                  if a < c and self.env[a].shape == self.env[c].shape
                  and self.env[a].owned == self.env[c].owned
-                 and not (self.loop and self.env[a].owned and "swap_in_loop" in AVOID)]
+                 and not (self.loop and self.env[a].owned and "swap_in_loop" in AVOID)
+                 and not (depth and self.env[a].owned and "swap_in_branch" in AVOID)]
         if swaps and self.chance(0.5):
             a, c = self.choice(swaps)
             return [Line(f"{a}, {c} = {c}, {a}")]
@@ -1223,14 +1828,35 @@ class Gen:
         stored = [self.bind(t, e, s) for t, e, s in zip(targets, exprs, shapes, strict=True)]
         return [Line(f"{targets[0]}, {targets[1]} = {{0}}, {{1}}", tuple(stored))]
 
-    def tuple_call(self, depth: int) -> list:
-        h = self.choice([h for h in self.b.helpers if len(h.returns) == 2])
-        targets = [self.b.fresh("p") for _ in h.returns]
+    def tuple_call(self, depth: int, h: Helper | None = None) -> list:
+        """`p1, p2 = h(...)`, and mixed tuples: `p1, _ = h(...)` (None), `p1, n2 = h(...)` (an
+        int), `p1, g2 = h(...)` (a function, called later)."""
+        h = h or self.choice([h for h in self.b.helpers if len(h.returns) >= 2])
         args = self.call_args(h, self.budget())
-        for t, s in zip(targets, h.returns, strict=True):
-            self.env[t] = Var(self.kind_of(s), s, owned=not args.refs
-                              and "write_helper_result" not in AVOID)
-        return [Line(f"{targets[0]}, {targets[1]} = {h.name}({{0}})", (args,))]
+        targets, fn = [], None
+        for r in h.returns:
+            if r and r[0] == "none":
+                targets.append("_")
+            elif r and r[0] == "int":
+                targets.append(self.b.fresh("n"))
+                self.env[targets[-1]] = Var("i", lo=r[1], hi=r[1])
+            elif r and r[0] == "fn":
+                targets.append(self.b.fresh("g"))
+                self.env[targets[-1]] = r[1]
+                self.fixed.add(targets[-1])
+                fn = targets[-1]
+            else:
+                targets.append(self.b.fresh("p"))
+                self.env[targets[-1]] = Var(self.kind_of(r), r, owned=not args.refs
+                                            and "write_helper_result" not in AVOID)
+        out = [Line(f"{', '.join(targets)} = {h.name}({{0}})", (args,))]
+        if fn and "call_returned_function" not in AVOID and self.chance(0.7):  # and call it
+            arg, result = self.env[fn].fn
+            shape = arg if arg is not None else self.choice(self.b.pool)
+            target = self.b.fresh("v")
+            e = Expr(f"{fn}({{0}})", (self.expr(shape, 1),))
+            out.append(Line(f"{target} = {{0}}", (self.bind(target, e, result or shape),)))
+        return out
 
     def new_list(self, depth: int) -> list:
         shape = self.choice(self.b.pool)
@@ -1292,7 +1918,8 @@ class Gen:
         out = {}
         for n, v in a.items():
             w = b.get(n)
-            if w is not None and (w.kind, w.shape, w.keys) == (v.kind, v.shape, v.keys):
+            if w is not None and (w.kind, w.shape, w.keys, w.seq, w.slc, w.fn) == \
+                    (v.kind, v.shape, v.keys, v.seq, v.slc, v.fn):
                 out[n] = dataclasses.replace(v, lo=min(v.lo, w.lo), hi=max(v.hi, w.hi),
                                              owned=v.owned and w.owned)
         return out
@@ -1523,6 +2150,7 @@ class Gen:
                 terms.append(Expr(t, (name(n),)))
         if self.chance(0.3):
             terms.append(self.expr((), 2))
+        terms += self.must
         fmt = " + ".join(f"{{{k}:o}}" for k in range(len(terms)))
         return Expr(fmt, tuple(terms), op=len(terms) > 1)
 
@@ -1538,58 +2166,202 @@ class Program:
     value: float
     probe_source: str = ""
     namespace: dict = field(default_factory=dict)  # globals beyond np and math
+    float32: bool = False  # checked again with its arrays in float32
+    # module-level names rebound between calls ({name: value as source}, applied in turn),
+    # and f's value after each
+    rebinds: list = field(default_factory=list)
+    values: list = field(default_factory=list)
 
     def __repr__(self) -> str:
         shown = ", ".join(_show(a) for a in self.args)
-        return f"Program(wrt={self.wrt}, args=[{shown}]):\n{self.source}"
+        extra = ", float32=True" if self.float32 else ""
+        then = "".join(f"# then, between calls: {'; '.join(f'{k} = {v}' for k, v in r.items())}\n"
+                       for r in self.rebinds)
+        return f"Program(wrt={self.wrt}, args=[{shown}]{extra}):\n{self.source}{then}"
 
 
 def _show(a) -> str:
     if isinstance(a, dict):
         return "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in a.items()) + "}"
+    if isinstance(a, list):
+        return "[" + ", ".join(_show(v) for v in a) + "]"
+    if isinstance(a, tuple):
+        return "(" + ", ".join(_show(v) for v in a) + (",)" if len(a) == 1 else ")")
     if isinstance(a, np.ndarray):
         return f"np.array({np.round(a, 4).tolist()})"
     return repr(a)
 
 
-def helper(draw, b: Builder, k: int) -> tuple[Def, Helper]:
-    names = ["p", "q", "r"][: draw(st.integers(1, 3))]
+CONSTANTS = {"SCALE": "0.5", "OFFSET": "-0.7", "G": "1.5"}
+FUNCTIONS = ["np.sin", "np.tanh", "np.cos", "np.arctan"]
+
+
+def new_global(b: Builder, n: str, var: Var, text: str) -> None:
+    """A module-level name, bound where the module defines it so far."""
+    b.globals[n] = var
+    b.values[n] = text
+    b.module.append(Line(f"{n} = {text}"))
+
+
+def default_value(g: Gen, b: Builder, kind: str) -> tuple[str, Var]:
+    """The default of a helper's parameter: a literal, or a module-level constant (maybe
+    rebound after the def: the default stays the value it had at the def)."""
+    if kind == "c":
+        var = Var("c", seq=Seq("tuple", ((), ())))
+        if "global_defaults" not in AVOID and g.chance(0.5):
+            if "WS" not in b.globals:
+                new_global(b, "WS", var, "(0.5, 2.0)")
+            return "WS", var
+        return g.choice(["(0.5, 2.0)", "(1.5, -0.3)"]), var
+    var = Var("s", owned=True)
+    if "global_defaults" not in AVOID and g.chance(0.6):
+        n = g.choice(list(CONSTANTS))
+        if n not in b.globals:
+            new_global(b, n, Var("s"), CONSTANTS[n])
+        return n, var
+    return g.choice(["0.5", "1.5", "2.0", "-0.7"]), var
+
+
+def helper(draw, b: Builder, k: int, below: Helper | None = None,
+           seq: Seq | None = None) -> tuple[Def, Helper]:
+    """A helper h{k}: a container parameter `ps` sometimes (always with `seq`), 1 to 3 float
+    ones, an int one sometimes, parameters with defaults last. `below`: a helper taking a
+    container that this one calls twice, passing its own container along (a chain)."""
+    g = Gen(draw, b, {}, main=False)
     params: list[tuple[str, Var]] = []
-    for n in names:
+    if below is not None:
+        params.append(("ps", next(v for _, v in below.params if v.kind == "c")))
+    elif seq is not None:
+        params.append(("ps", Var("c", seq=seq)))
+    elif b.seqs and "container_helpers" not in AVOID and g.chance(0.3):
+        params.append(("ps", Var("c", seq=g.choice(b.seqs))))
+    for n in ["p", "q", "r"][: draw(st.integers(1, 3))]:
         shape = draw(st.sampled_from(b.pool))
         params.append((n, Var("s", owned=True) if shape == () else Var("a", shape)))
     if draw(st.integers(0, 9)) == 0:
         v = draw(st.integers(1, 3))
         params.append(("m", Var("i", lo=v, hi=v)))
-    default = params[-1][1].kind == "s" and draw(st.booleans())
+    written = [n for n, _ in params]
+    defaults = 0
+    # a default on the last float parameter, or new parameters with defaults
+    if params[-1][1].kind == "s" and g.chance(0.4):
+        text, _ = default_value(g, b, "s")
+        written[-1] += f"={text}"
+        defaults = 1
+    for n, kind in [("scale", "s"), ("ws", "c")]:
+        if g.chance(0.2):
+            text, var = default_value(g, b, kind)
+            params.append((n, var))
+            written.append(f"{n}={text}")
+            defaults += 1
     g = Gen(draw, b, dict(params), main=False)
-    body = g.block(1, 3) if draw(st.booleans()) else []
-    returns = [draw(st.sampled_from(b.pool)) for _ in range(draw(st.integers(1, 2)))]
+    body = g.block(1, 3) if below is None and draw(st.booleans()) else []
     values = []
-    for s in returns:
-        e = g.expr(s, 2)
-        values.append(fresh_copy(e, s) if e.refs and s else e)
+    if below is not None:  # (compiling a chain costs about twice more with each level)
+        shape = g.choice(below.floats)
+        same = Expr("", seqargs={"ps": name("ps")})
+        first = g.call(below, shape, 0, same=same)
+        second = g.call(below, shape, 0, same=same)
+        values.append(Expr(g.choice(["{0:o} + {1:o}", "{0:o} * {1:o}", "{0:o} - {1:o}"]),
+                           (first, second), op=True))
+        returns = [shape]
+    else:
+        returns = [draw(st.sampled_from(b.pool)) for _ in range(draw(st.integers(1, 2)))]
+        for s in returns:
+            e = g.expr(s, 2)
+            values.append(fresh_copy(e, s) if e.refs and s else e)
+        reads = g.seq_forms(())
+        if reads and params[0][0] == "ps":  # read the container, whatever the body did
+            values[0] = Expr("{0:o} * {1:o}", (values[0], g.choice(reads)()), op=True)
+    if len(returns) == 1 and "mixed_returns" not in AVOID and g.chance(0.35):
+        returns, values = mixed_return(g, b, params, returns, values)
     fmt = ", ".join(f"{{{j}}}" for j in range(len(values)))
     body.append(Line(f"return {fmt}", tuple(values)))
-    written = [n for n, _ in params]
-    if default:
-        written[-1] += "=0.5"
     d = Def(f"h{k}", written, body)
     text = "\n".join(d.render(Ctx(False, {})))
     inplace = frozenset(n for n, v in params if v.kind == "s"
                         and re.search(rf"^\s+{n} [-+*/]+= ", text, re.M))
-    return d, Helper(f"h{k}", params, returns, default, inplace)
+    b.module.append(d)
+    if "global_defaults" not in AVOID:
+        for n in [n for n in CONSTANTS if n in b.globals and re.search(rf"={n}\b", text)]:
+            if g.chance(0.7):  # rebound after the def: the default keeps the old value
+                b.values[n] = g.choice([c for c in ["0.25", "2.5", "-1.5"] if c != b.values[n]])
+                b.module.append(Line(f"{n} = {b.values[n]}"))
+    return d, Helper(f"h{k}", params, returns, defaults, inplace)
+
+
+def mixed_return(g: Gen, b: Builder, params, returns, values) -> tuple[list, list]:
+    """`return y, None`, `return np.ravel(p), None`, `return y, len(p)`, `return y, np.tanh`,
+    `return y, h1`: a tuple the caller unpacks."""
+    opts = [(3, "none"), (3, "fn")]
+    arrays = [(n, v) for n, v in params if v.kind in "ac"]
+    if arrays:
+        opts.append((2, "int"))
+    form = g.pick(opts)
+    if form == "none":
+        arrays = [(n, v.shape) for n, v in params if v.kind == "a" and len(v.shape) == 1]
+        if arrays and g.chance(0.6):
+            n, shape = g.choice(arrays)
+            returns, values = [shape], [Expr(f"np.ravel({n})")]
+        return returns + [("none",)], values + [Expr("None")]
+    if form == "int":
+        n, v = g.choice(arrays)
+        size = len(v.seq.items) if v.kind == "c" else v.shape[0]
+        text = f"len({n})" if v.kind == "c" or g.chance(0.5) else f"{n}.shape[0]"
+        return returns + [("int", size)], values + [Expr(text)]
+    fns = [(t, Var("f", fn=(None, None))) for t in FUNCTIONS]
+    fns += [(n, v) for n, v in b.globals.items() if v.kind == "f"]
+    fns += [(h.name, Var("f", fn=(h.params[0][1].shape, h.floats[0]))) for h in b.helpers
+            if len(h.params) - h.defaults == 1 and h.params[0][1].kind in "sa"
+            and len(h.returns) == 1]
+    text, var = g.choice(fns)
+    return returns + [("fn", var)], values + [Expr(text)]
+
+
+RECURSIVE = {
+    "flat": ["def flat(v):", "    if isinstance(v, {types}):",
+             "        return np.concatenate([flat(u) for u in v])", "    return np.ravel(v)"],
+    "total": ["def total(v):", "    if isinstance(v, {types}):",
+              "        return sum(total(u) for u in v)", "    return np.sum(v ** 2)"],
+}
+
+
+def recursive_helper(g: Gen, b: Builder) -> None:
+    """`flat` or `total`: recursion over nested containers, told apart by isinstance."""
+    n = g.choice(list(RECURSIVE))
+    tuples = any(has_tuple(s) for s in b.seqs) or g.chance(0.2)
+    test = g.choice(["isinstance(v, (list, tuple))", "isinstance(v, list) or isinstance(v, tuple)"]
+                    if tuples else ["isinstance(v, list)"])
+    b.recursive[n] = tuples
+    b.module.append(Raw([t.replace("isinstance(v, {types})", test) for t in RECURSIVE[n]]))
+
+
+@dataclass(eq=False)
+class Raw:
+    """A def written out as it is."""
+
+    lines: list
+
+    def render(self, ctx: Ctx) -> list[str]:
+        return list(self.lines)
 
 
 def scalar_param() -> Var:
     return Var("s", owned=True)
 
 
-def make_args(rng: np.random.Generator, params: list[tuple[str, Var]]) -> list:
-    def value(shape):
-        if shape == ():
-            return float(np.round(rng.uniform(-1.5, 1.5), 3))
-        return np.round(rng.uniform(-1.5, 1.5, size=shape), 3)
+def make_args(rng: np.random.Generator, params: list[tuple[str, Var]],
+              float32: bool = False) -> list:
+    """Values for the parameters; with float32, values a float32 holds exactly."""
+    def value(struct):
+        if isinstance(struct, Seq):
+            items = [value(s) for s in struct.items]
+            return items if struct.kind == "list" else tuple(items)
+        if struct == ():
+            v = float(np.round(rng.uniform(-1.5, 1.5), 3))
+            return float(np.float32(v)) if float32 else v
+        a = np.round(rng.uniform(-1.5, 1.5, size=struct), 3)
+        return a.astype(np.float32).astype(np.float64) if float32 else a
 
     out = []
     for _, v in params:
@@ -1597,29 +2369,38 @@ def make_args(rng: np.random.Generator, params: list[tuple[str, Var]]) -> list:
             out.append(v.lo)
         elif v.kind == "d":
             out.append({k: value(s) for k, s in v.keys})
+        elif v.kind == "c":
+            out.append(value(v.seq))
         else:
             out.append(value(v.shape))
     return out
 
 
 def direction(x, rng: np.random.Generator):
-    """check_grads' random direction for an argument (a dict's in the order of its keys)."""
+    """check_grads' random direction for an argument (a dict's in the order of its keys, a
+    list's or tuple's item by item, as a list)."""
     if isinstance(x, dict):
         return {k: direction(v, rng) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [direction(v, rng) for v in x]
     return float(rng.normal()) if np.ndim(x) == 0 else rng.normal(size=np.shape(x))
 
 
 def moved(x, v, step: float):
-    """x + step v, for a dict entry by entry."""
+    """x + step v, for a dict entry by entry, for a list or tuple item by item."""
     if isinstance(x, dict):
         return {k: moved(x[k], v[k], step) for k in x}
+    if isinstance(x, (list, tuple)):
+        return type(x)(moved(a, d, step) for a, d in zip(x, v, strict=True))
     return x + step * v
 
 
 def inner(g, v) -> float:
-    """<g, v>, for dicts summed over their entries."""
+    """<g, v>, for dicts, lists and tuples summed over their entries."""
     if isinstance(g, dict):
         return sum(inner(g[k], v[k]) for k in g)
+    if isinstance(g, (list, tuple)):
+        return sum(inner(a, d) for a, d in zip(g, v, strict=True))
     return float(np.sum(np.asarray(g) * np.asarray(v)))
 
 
@@ -1636,10 +2417,23 @@ def fd_points(args: list, wrt_positions: list[int], seed: int = 0):
             yield point
 
 
-def run_probe(source: str, args: list, consts: dict | None = None) -> Probe:
+def rebind(ns: dict, values: dict) -> None:
+    """Rebind module-level names of a program's namespace, as `name = value` at the module's
+    top level would."""
+    for n, text in values.items():
+        exec(f"{n} = {text}", ns)
+
+
+def run_probe(source: str, args: list, consts: dict | None = None, fixed: bool | None = None,
+              rebinds: list = ()) -> Probe:
+    """Run the probing version of a program (after the rebindings of `rebinds`)."""
     probe = Probe(consts)
+    if fixed is not None:
+        probe.fixed = fixed
     ns = {"np": np, "math": math, "_P": probe, "__name__": "fuzz_probe"}
     exec(compile(source, "<fuzz-probe>", "exec"), ns)
+    for values in rebinds:
+        rebind(ns, values)
     with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
         try:
             with time_limit(10):  # every loop ends by construction: a hang is a bug here
@@ -1656,57 +2450,162 @@ class GeneratorBug(Exception):
     """The generator wrote a program that does not run: a bug here, not in adjoint."""
 
 
+def render_module(items: list, ctx: Ctx) -> str:
+    """Module-level lines and defs, a blank line around each def."""
+    chunks: list[list[str]] = []
+    for item in items:
+        if isinstance(item, (Def, Raw)):
+            chunks.append(item.render(ctx))
+            chunks.append([])
+        else:
+            if not chunks or not chunks[-1]:
+                chunks.append([])
+            chunks[-1] += item.render(ctx, "")
+    return "\n\n".join("\n".join(c) for c in chunks if c) + "\n"
+
+
+def module_globals(draw, b: Builder, g: Gen) -> None:
+    """Module-level constants and functions the program reads (maybe none)."""
+    if g.chance(0.2):
+        new_global(b, "G", Var("s"), CONSTANTS["G"])
+    if g.chance(0.15):
+        shape = g.nonscalar_shape()
+        a = np.round(np.random.default_rng(draw(st.integers(0, 99))).uniform(-1, 1, shape), 2)
+        new_global(b, "W0", Var("a", shape), f"np.array({a.tolist()})")
+    if g.chance(0.2):
+        new_global(b, "act", Var("f", fn=(None, None)), g.choice(FUNCTIONS))
+
+
+def rebinding(g: Gen, b: Builder, source: str) -> dict:
+    """New values for the module-level names the program reads, set between two calls."""
+    out = {}
+    for n, v in b.globals.items():
+        if not re.search(rf"\b{n}\b", source) or not g.chance(0.8):
+            continue
+        if v.kind == "f" and "rebind_function" not in AVOID:
+            out[n] = g.choice([t for t in FUNCTIONS if t != b.values[n]])
+        elif v.kind == "s" and "rebind_const" not in AVOID:
+            out[n] = g.choice([c for c in ["0.25", "2.5", "-1.5", "0.8"] if c != b.values[n]])
+        elif v.kind == "a" and "rebind_const" not in AVOID:
+            out[n] = f"-0.5 * {b.values[n]}"
+        elif v.kind == "c" and "rebind_const" not in AVOID:
+            out[n] = "(1.5, -0.5)"
+    return out
+
+
 @st.composite
-def programs(draw) -> Program:
-    """A random program in adjoint's language, with arguments where its gradient exists."""
+def programs(draw, points: bool = True) -> Program:
+    """A random program in adjoint's language, with arguments where its gradient exists
+    (points=False: without the runs at the points of central differences, which tell
+    whether a branch switches there: for a quick look at what the generator writes)."""
     n, m = draw(st.integers(1, 4)), draw(st.integers(2, 4))
     b = Builder([(), (n,), (m,), (m, n)])
-    defs = []
-    for k in range(draw(st.integers(0, 2))):
-        d, h = helper(draw, b, k + 1)
-        defs.append(d)
-        b.helpers.append(h)
+    g0 = Gen(draw, b, {}, main=True)  # draws the program's outline
+    module_globals(draw, b, g0)
     params: list[tuple[str, Var]] = []
     for pname, shape in [("x", (n,)), ("A", (m, n)), ("y", (m,)), ("c", ())]:
         if not params or draw(st.booleans()):
             params.append((pname, scalar_param() if shape == () else Var("a", shape)))
+    if "containers" not in AVOID:
+        for pname in ["xs", "ps"]:
+            if g0.chance(0.2):
+                params.append((pname, Var("c", seq=g0.draw_seq())))
+    b.seqs = [v.seq for _, v in params if v.kind == "c"]
     if draw(st.integers(0, 4)) == 0:  # a dict of parameters, read by key or iterated
-        g = Gen(draw, b, {}, main=True)
-        params.append(("P", Var("d", keys=g.dict_keys())))
+        params.append(("P", Var("d", keys=g0.dict_keys())))
     if draw(st.integers(0, 4)) == 0:
         v = draw(st.integers(0, 3))
         params.append(("k", Var("i", lo=v, hi=v)))
+    if b.seqs and "container_recursion" not in AVOID and g0.chance(0.4):
+        recursive_helper(g0, b)
+    chained = bool(b.seqs) and "container_helpers" not in AVOID and g0.chance(0.3)
+    for k in range(draw(st.integers(0, 0 if chained else 2))):
+        d, h = helper(draw, b, k + 1)
+        b.helpers.append(h)
+    chain = None
+    if chained:  # a chain of helpers passing a container down, each calling the next twice
+        for level in range(3 if g0.chance(0.45) else 2):
+            k = len(b.helpers) + 1
+            if level == 0:
+                d, chain = helper(draw, b, k, seq=g0.choice(b.seqs))
+            else:
+                d, chain = helper(draw, b, k, below=chain)
+            b.helpers.append(chain)
+    # f: its parameters, maybe one more with a default the calls leave out
     g = Gen(draw, b, dict(params), main=True)
-    body = g.block(0, 8, least=2)
+    written = [p for p, _ in params]
+    if g0.chance(0.15):
+        text, var = default_value(g0, b, "s")
+        written.append(f"scale={text}")
+        g = Gen(draw, b, {**dict(params), "scale": var}, main=True)
+    if chain is not None:
+        shape = g.choice(chain.floats)
+        e = g.call_twice(chain, shape, 1) if g.chance(0.7) else g.call(chain, shape, 1)
+        g.must.append(e if shape == () else Expr("np.sum({0})", (e,)))
+    if b.recursive and g.chance(0.6):  # a recursive helper on a container parameter
+        seq_param, var = g.choice([(p, v) for p, v in params if v.kind == "c"])
+        forms = [f for f in g.forms_of(seq_param, var.seq, ()) if "flat(" in f or "total(" in f]
+        if forms:
+            g.must.append(g.fill(g.choice(forms), frozenset([seq_param])))
+    # constructs that take several draws to come together, often at the start
+    body = []
+    mixed = [h for h in b.helpers if len(h.floats) < len(h.returns)]
+    if mixed and g.chance(0.7):
+        body += g.tuple_call(0, g.choice(mixed))
+    if any(v.kind == "c" for v in g.env.values()) and "list_slice" not in AVOID and \
+            g.chance(0.25):
+        body += g.new_container(0, "object")
+    body += g.block(0, 8, least=2)
     if not (body and isinstance(body[-1], Line) and body[-1].fmt.startswith("return")):
         body.append(Line("return {0}", (g.result(),)))
-    defs.append(Def("f", [p for p, _ in params], body))
+    b.module.append(Def("f", written, body))
+    if written[-1] == "scale=SCALE" and "global_defaults" not in AVOID and g0.chance(0.7):
+        b.values["SCALE"] = g0.choice([c for c in ["0.25", "2.5"] if c != b.values["SCALE"]])
+        b.module.append(Line(f"SCALE = {b.values['SCALE']}"))  # f keeps the old default
     wrt = tuple(p for p, v in params if v.kind != "i")
     positions = [k for k, (_, v) in enumerate(params) if v.kind != "i"]
+    float32 = "float32" not in AVOID and g0.chance(0.15)
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    args = make_args(rng, params)
+    args = make_args(rng, params, float32)
 
     def render(ctx: Ctx) -> str:
-        return "\n\n".join("\n".join(d.render(ctx)) for d in defs) + "\n"
+        return render_module(b.module, ctx)
 
     probe_source = render(Ctx(True, {}))
+    plain = render(Ctx(False, {}))
+    if float32 and "float32_extrema" in AVOID and re.search(r"\b(max|min|maximum|minimum)\(",
+                                                             plain):
+        float32 = False
+    stages = [{}]
+    defs = render_module([d for d in b.module if not isinstance(d, Line)], Ctx(False, {}))
+    again = rebinding(g0, b, defs) if g0.chance(0.6) else {}
+    if again:
+        stages.append(again)
     try:
-        probe = run_probe(probe_source, args)
-        smooth = probe.margin >= MARGIN
+        consts: dict = {}
         values = []
-        for point in fd_points(args, positions) if smooth else ():
-            other = run_probe(probe_source, point, probe.consts)
-            smooth = smooth and other.trace == probe.trace
-            values.append(other.value)
-        # slopes so steep that central differences cannot tell the gradient (a sine of a
-        # value grown by squaring in a loop) say nothing about adjoint
-        slopes = [abs(a - b) / (2 * FD_EPS) for a, b in zip(values[::2], values[1::2],
-                                                             strict=True)]
-        smooth = smooth and all(s < MAX_SLOPE * (1 + abs(probe.value)) for s in slopes)
+        for s in range(len(stages)):
+            probe = run_probe(probe_source, args, consts, fixed=False, rebinds=stages[:s + 1])
+            consts = probe.consts
+            smooth = probe.margin >= MARGIN
+            points = []
+            for point in fd_points(args, positions) if smooth and points else ():
+                other = run_probe(probe_source, point, consts, rebinds=stages[:s + 1])
+                smooth = smooth and other.trace == probe.trace
+                points.append(other.value)
+            # slopes so steep that central differences cannot tell the gradient (a sine of a
+            # value grown by squaring in a loop) say nothing about adjoint
+            slopes = [abs(a - c) / (2 * FD_EPS) for a, c in zip(points[::2], points[1::2],
+                                                                 strict=True)]
+            smooth = smooth and all(x < MAX_SLOPE * (1 + abs(probe.value)) for x in slopes)
+            values.append(probe.value)
+            if not smooth:
+                break
     except Reject:
         smooth = False
     except (Exception, Hang) as e:
         raise GeneratorBug(f"{type(e).__name__}: {e}\n{probe_source}") from e
     assume(smooth)
-    source = render(Ctx(False, probe.consts))
-    return Program(source, args, wrt, probe.value, probe_source)
+    source = render(Ctx(False, consts))
+    return Program(source, args, wrt, values[0], probe_source, float32=float32,
+                   rebinds=stages[1:], values=values)
