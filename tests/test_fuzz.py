@@ -183,6 +183,18 @@ def test_an_escaped_exception_is_counted_apart(monkeypatch):
     assert outcome.signature.startswith("escaped: KeyError from adjoint/api.py")
 
 
+def test_an_internal_error_counts_as_escaped(monkeypatch):
+    """A bug adjoint caught at its boundary (an InternalError) is still adjoint's bug."""
+    def broken(*args, **kwargs):
+        raise KeyError(0)
+
+    monkeypatch.setattr(adjoint.optimize, "optimize", broken)
+    x = np.array([0.3, -1.2])
+    outcome = check(Program("def f(x):\n    return np.sum(np.cos(x))\n", [x], ("x",),
+                            float(np.sum(np.cos(x)))))
+    assert outcome.kind == "escaped" and "InternalError" in outcome.message
+
+
 def test_a_gradient_of_another_dtype_is_caught():
     def f(x, ps):
         return 0.0

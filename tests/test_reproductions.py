@@ -208,6 +208,12 @@ def f(x):
     n = W0.shape[0]
     return np.sum(x * n) + np.sum(W0.T @ x[:2]) + np.sum(x * W0.mean())
 """, [np.ones(3)], 0, np.array([6.0, 6.0, 3.0])),
+    ("std of entries equal but for rounding", """
+def f(c):
+    c /= 1.5 + np.sin(1.5)
+    c **= 2
+    return c + np.std(np.divide(np.zeros((3,)) + c, 2.0 + np.tanh(c)))
+""", [-0.883], 0, None),
     ("tril drops an infinite derivative", """
 def f(x):
     xy = x.reshape(-1, 2)

@@ -536,8 +536,12 @@ def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, mean=None, correction=N
 def std_adjoint(g, x, ans, axis=None, ddof=0, keepdims=False, mean=None, correction=None,
                 where=None):
     """Adjoint of np.std: var's adjoint of g / (2 std); 0 where std is 0 (all entries equal:
-    the zero subgradient, as for a norm at the origin)."""
-    half = safe_ratio(0.5 * g, ans)
+    the zero subgradient, as for a norm at the origin), and where it is at the level of
+    rounding (entries equal but for rounding: x - mean is noise there, not a direction)."""
+    level = np.max(np.abs(x), axis=axis, keepdims=keepdims) * (
+        16 * np.finfo(np.result_type(x, np.float32)).eps)
+    half = safe_ratio(0.5 * g, np.where(ans <= level, 0.0, ans) if np.ndim(ans) else (
+        0.0 if ans <= level else ans))
     return var_adjoint(half, x, axis, ddof, keepdims, mean, correction, where)
 
 

@@ -6,8 +6,9 @@ runs the program (no in-place writes); and all of it again after the program's m
 names are rebound (`Program.rebinds`).
 
 Outcomes: 'ok'; 'wrong' (a wrong gradient, value or dtype); 'error' (an AdjointError, a
-hang, or an exception the program's own code raised); 'escaped' (any other exception from
-inside adjoint or the code it emitted: KeyError, TypeError, IndentationError...).
+hang, or an exception the program's own code raised); 'escaped' (an InternalError, adjoint's
+own bug caught at its boundary, or any other exception from inside adjoint or the code it
+emitted: KeyError, TypeError, IndentationError...).
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def check(p: Program, seconds: float = 30.0) -> Outcome:
         return Outcome("wrong", str(e), frozenset(notes))
     except Hang as e:
         return Outcome("error", f"Hang: {e}", frozenset(notes))
+    except adjoint.errors.InternalError as e:  # adjoint's own bug, caught at its boundary
+        tb = "".join(traceback.format_exception(e.__cause__ or e)[-12:])
+        return Outcome("escaped", f"InternalError: {e}\n{tb}", frozenset(notes))
     except adjoint.AdjointError as e:
         return Outcome("error", f"{type(e).__name__}: {e}", frozenset(notes))
     except Exception as e:  # noqa: BLE001 - what escaped, and from where
