@@ -53,7 +53,8 @@ bench: $(BENCH_STAMP)
 
 # A long random-program campaign (tests/fuzzing): FUZZ_PROGRAMS programs (default 3000), or
 # FUZZ_SECONDS of them; prints each new kind of failure shrunk, then one line
-# `fuzz: N programs checked, K wrong gradients, E errors`. FUZZ_SEED picks the programs.
+# `fuzz: N programs checked, K wrong gradients, E errors, X escaped`. FUZZ_SEED picks the
+# programs; FUZZ_AVOID=gate,gate steers around constructs (tests/fuzzing/generate.py GATES).
 fuzz: $(STAMP)
 	PYTHONPATH=tests $(BIN)/python -m fuzzing
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import adjoint
+from adjoint.testing import _same_kind  # the gradient has its argument's type and shape
 
 from .generate import FD_EPS, Hang, Program, direction, fd_points, inner, moved, rebind, time_limit
 
@@ -218,19 +219,6 @@ def _same_state(a, b) -> bool:
     if isinstance(a, np.ndarray):
         return np.array_equal(a, b, equal_nan=True)
     return True
-
-
-def _same_kind(g, x) -> bool:
-    """The gradient has its argument's type and shape (as check_grads tells)."""
-    if isinstance(x, dict):
-        return isinstance(g, dict) and g.keys() == x.keys() and all(
-            _same_kind(g[k], x[k]) for k in x)
-    if isinstance(x, (list, tuple)):
-        return isinstance(g, (list, tuple)) and len(g) == len(x) and all(
-            _same_kind(a, b) for a, b in zip(g, x, strict=True))
-    if np.ndim(x) == 0:
-        return np.ndim(g) == 0
-    return np.shape(g) == np.shape(x)
 
 
 def _positions(f, wrt) -> list[int]:
