@@ -214,6 +214,16 @@ def f(c):
     c **= 2
     return c + np.std(np.divide(np.zeros((3,)) + c, 2.0 + np.tanh(c)))
 """, [-0.883], 0, None),
+    ("an adjoint zero on every path, added to, then written by item", """
+def f(x, A, y):
+    acc1 = [np.zeros((4,)) + a for a in x]
+    v3 = x
+    for i4 in range(1):
+        return np.sum(np.stack(acc1))
+    if np.mean(y) < 0.05:
+        x = np.hypot(v3, A[-4])
+    return np.sum(x)
+""", [np.array([-0.351, -1.045, -1.42]), np.ones((4, 3)), np.zeros(4)], 0, np.full(3, 4.0)),
     ("tril drops an infinite derivative", """
 def f(x):
     xy = x.reshape(-1, 2)

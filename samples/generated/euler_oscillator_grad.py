@@ -67,7 +67,7 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
         total_bar = runtime.unbroadcast(total_bar, total)
         dt_x_bar = runtime.unbroadcast(dt_x_x_bar * x, dt_x)
         x_bar = x_bar + runtime.unbroadcast(dt_x_x_bar * dt_x, x)
-        x_bar += runtime.unbroadcast(dt_x_bar * dt, x)
+        x_bar = x_bar + runtime.unbroadcast(dt_x_bar * dt, x)
         # grad of: v = v + dt * a
         v = v_stack.pop()
         dt_a_bar = runtime.unbroadcast(v_bar, dt_a)
@@ -84,7 +84,7 @@ def grad_loss(k, c, x0=1.0, v0=0.0, dt=0.01, steps=1000, loss_bar=1.0):
         neg_k_x_bar = runtime.unbroadcast(a_bar, neg_k_x)
         c_v_bar = -runtime.unbroadcast(a_bar, c_v)
         c_bar += runtime.unbroadcast(c_v_bar * v, c)
-        v_bar += runtime.unbroadcast(c_v_bar * c, v)
+        v_bar = v_bar + runtime.unbroadcast(c_v_bar * c, v)
         neg_k_bar = runtime.unbroadcast(neg_k_x_bar * x, neg_k)
         x_bar = x_bar + runtime.unbroadcast(neg_k_x_bar * neg_k, x)
         k_bar -= neg_k_bar

@@ -396,7 +396,8 @@ class Sweep:
             if negated is not None:
                 return [self.line((Ref(xb), " -= ", *negated), (xb,))]
             return [self.line((Ref(xb), " += ", *contrib), (xb,))]
-        self.owned.add(x)
+        if x not in self.zeroed or self.kinds.get(x) in ("scalar", "int"):
+            self.owned.add(x)  # (an array's 0.0 + a contribution 0.0 too is still the number)
         if negated is not None:  # x_bar - g, not x_bar + -g
             return [self.assign(xb, (Ref(xb), " - ", *negated))]
         return [self.assign(xb, (Ref(xb), " + ", *contrib))]
