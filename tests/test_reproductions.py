@@ -224,6 +224,12 @@ def f(x, A, y):
         x = np.hypot(v3, A[-4])
     return np.sum(x)
 """, [np.array([-0.351, -1.045, -1.42]), np.ones((4, 3)), np.zeros(4)], 0, np.full(3, 4.0)),
+    ("a list unpacked, then read by item", """
+def f(x, xs):
+    w6, w7, w8 = xs
+    return np.sum(w8) + np.sum(xs[0] * x)
+""", [np.array([0.411]), [np.array([-1.45]), np.array([0.94]), np.array([1.238])]], 1,
+        [np.array([0.411]), np.array([0.0]), np.array([1.0])]),
     ("tril drops an infinite derivative", """
 def f(x):
     xy = x.reshape(-1, 2)

@@ -1011,7 +1011,7 @@ class Sweep:
         for t in s.targets:
             self.defined.discard(t)
         tup = ("(", *ir.join(items), ",)" if len(items) == 1 else ")")
-        return self.add(s.value.id, tup, True)
+        return self.add(s.value.id, tup)  # a tuple: copied to a list before an item is written
 
     # ---- compound statements
 
