@@ -230,6 +230,13 @@ def f(x, xs):
     return np.sum(w8) + np.sum(xs[0] * x)
 """, [np.array([0.411]), [np.array([-1.45]), np.array([0.94]), np.array([1.238])]], 1,
         [np.array([0.411]), np.array([0.0]), np.array([1.0])]),
+    ("items of a list of several shapes added with broadcasting", """
+def h(ps):
+    return np.sum(ps[2], axis=0) * np.sum(np.sin(ps[2] + ps[0]))
+
+def f(x):
+    return np.sum(h([x, x, np.arange(8.0).reshape(4, 2)]))
+""", [np.array([0.411, -0.691])], 0, None),
     ("tril drops an infinite derivative", """
 def f(x):
     xy = x.reshape(-1, 2)

@@ -625,12 +625,14 @@ def _slice_key(item: ir.Slice):
     return ("exact", lo, hi, 1)
 
 
-def shapes(fn: ir.Function, kind: dict[str, str]) -> dict[str, object]:
+def shapes(fn: ir.Function, kind: dict[str, str],
+           lists: set[str] | frozenset = frozenset()) -> dict[str, object]:
     """A shape term for each name: names with equal terms surely have equal shapes.
 
     'scalar' is shape (); ('param', p) is parameter p's shape; ('row', k, T) is T's shape
     without its first k axes (x[i] for an int i); a name whose definitions disagree, or
-    come from an operation this analysis does not follow, gets a term of its own."""
+    come from an operation this analysis does not follow, gets a term of its own, and so
+    does an item of one of `lists` (names that may hold lists: their items' shapes differ)."""
     term: dict[str, object] = {}
     for p in fn.params:
         term[p.name] = "scalar" if kind.get(p.name) in ("int", "scalar") else ("param", p.name)
@@ -668,7 +670,7 @@ def shapes(fn: ir.Function, kind: dict[str, str]) -> dict[str, object]:
                 return a
             if a == "scalar":
                 return b
-        if p.kind == "index":
+        if p.kind == "index" and not (isinstance(args[0], Name) and args[0].id in lists):
             return index_term(ts[0], s.index, kind) or ("def", id(s))
         return ("def", id(s))
 

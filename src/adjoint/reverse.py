@@ -312,10 +312,14 @@ class Sweep:
         self.sure = arrays(fn, self.kinds, known - self.seqs) if self.assumed else self.arrays
         self.relied: set[str] = set()  # names whose adjoints add with + only if as taken
         self.masked = masked(fn, self.active)
-        self.shape = activity.shapes(fn, self.kinds)
+        # an array's rows have one shape, a list's items not: reads of rows rely on arrays
+        self.relied |= {s.args[0].id for s in ir.walk(fn.body) if isinstance(s, Assign)
+                        and s.prim.kind == "index" and isinstance(s.args[0], Name)
+                        and s.args[0].id in (self.arrays - self.sure) & self.active}
         self.primal = {p.name for p in fn.params}
         for s in ir.walk(fn.body):
             self.primal |= ir.defs(s)
+        self.shape = activity.shapes(fn, self.kinds, self.seqs | (self.primal - self.arrays))
         assigned = set()
         for s in ir.walk(fn.body):
             assigned |= ir.defs(s) | ({s.target} if isinstance(s, ir.SetItem) else set())
