@@ -902,3 +902,27 @@ def f(x):
             x[0] = 1.0
     return np.sum(x)
 """, [np.array([0.3, 0.5])], optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, raises=adjoint.errors.InternalError,
+                   reason="the reverse sweep indexes a 1-d adjoint with two indices: a list "
+                          "item read by a loop over it, written into the array it was taken "
+                          "from after an early return in a nested loop (found by the campaign "
+                          "of round two; loud, not wrong)")
+def test_list_item_written_into_array_after_early_return():
+    check("""
+W0 = np.array([[0.55, -0.12, 0.72], [0.39, -0.81, 0.95], [0.52, 0.57, -0.74]])
+
+def f(x):
+    v1 = W0
+    cs2 = [np.max(v1, axis=0), np.sin(x)]
+    for t3 in cs2:
+        for j6, t5 in enumerate(x):
+            v1 = np.c_[np.zeros((3, 2)) + t5, t5 * np.ones((3, 1))] + np.add(x, t3)[:, None] * \\
+                v1[:, j6 - 1]
+            for t8 in cs2[1:]:
+                if 1.75 > t5 > 0.512 and t5 <= 1.411:
+                    return np.sum(x)
+            v1[j6 % 3] = cs2[0]
+    return np.sum(x) + np.sum(v1)
+""", [np.array([0.375, 1.192, 0.827])])
