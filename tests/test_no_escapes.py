@@ -5,26 +5,15 @@ inside adjoint or the code it emitted. (The random programs of tests/fuzzing cou
 exception as a failure of its own kind, "escaped".)"""
 
 import importlib
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import make_function
 from programs import PROGRAMS
+from test_samples import manifest as samples  # also puts samples/ on sys.path
 
 import adjoint
-
-SAMPLES_DIR = Path(__file__).parent.parent / "samples"
-sys.path.insert(0, str(SAMPLES_DIR))
-
-
-def samples():
-    for line in (SAMPLES_DIR / "SAMPLES").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            target, wrt = line.split()
-            file, func = target.split(":")
-            yield pytest.param(file, func, tuple(wrt.split(",")), id=target)
 
 
 def only_adjoint_errors(f, wrt, args, optimize: bool) -> None:

@@ -375,18 +375,6 @@ def binding(obj: Any) -> list | None:
     return ["object", module, qualname]
 
 
-def _lookup(module: str | None, dotted: str) -> Any:
-    """The object `dotted` names now in `module`'s globals (or builtins), or MISSING_GLOBAL."""
-    import builtins
-
-    head, *rest = dotted.split(".")
-    space = vars(sys.modules[module]) if module in sys.modules else {}
-    obj = space.get(head, getattr(builtins, head, MISSING_GLOBAL))
-    for attr in rest:
-        obj = getattr(obj, attr, MISSING_GLOBAL)
-    return obj
-
-
 def store_cached(key: str, compiled: Compiled, program: Program) -> None:
     names = emit.free_names(compiled.source)
     bindings = [[getattr(owner, "__module__", None), dotted, binding(obj)]
@@ -421,7 +409,7 @@ def load_cached(key: str | None) -> Compiled | None:
                 return None
         code = []
         for module, dotted, meant in entry["bindings"]:
-            now = _lookup(module, dotted)
+            now = named_now(sys.modules.get(module), dotted)
             if binding(now) != meant:
                 return None  # a name now means something else: compiled for other bindings
             if meant[0] != "data":
@@ -492,7 +480,7 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
     sum, the adjoint of a list is a list, and the adjoints of an array add with `+`."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    defaults = _defaults(fn) if len(args) < len(names) else {}
+    defaults = parse_.defaults_of(fn) if len(args) < len(names) else {}
     scalars, ints, seqs, arrays = [], [], [], []
     for k, name in enumerate(names):
         if k < len(args):
@@ -517,15 +505,6 @@ def kinds_of(fn, args, kwargs) -> tuple[tuple[str, ...], ...]:
                 value, "__array_function__"):
             arrays.append(name)
     return tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays)
-
-
-def _defaults(fn) -> dict:
-    """The parameters with defaults and their values, as the def computed them."""
-    code = fn.__code__
-    out = dict(zip(reversed(code.co_varnames[:code.co_argcount]),
-                   reversed(fn.__defaults__ or ()), strict=False))
-    out.update(fn.__kwdefaults__ or {})
-    return out
 
 
 def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):

@@ -139,9 +139,7 @@ class Normalizer:
         if getattr(fn, "__code__", None) is not self.source.code_object:
             return text  # a nested def: its defaults are evaluated as the lifted def runs
         name = param.name.value
-        values = dict(zip(reversed(fn.__code__.co_varnames[:fn.__code__.co_argcount]),
-                          reversed(fn.__defaults__ or ()), strict=False))
-        values.update(fn.__kwdefaults__ or {})
+        values = parse_.defaults_of(fn)
         if name not in values:
             return text
         value = values[name]

@@ -126,6 +126,16 @@ def _local_names(code: types.CodeType) -> frozenset:
     return frozenset(code.co_varnames) | frozenset(code.co_cellvars)
 
 
+def defaults_of(fn: types.FunctionType) -> dict:
+    """Each parameter with a default and its value, as Python computed it when the def ran
+    (`__defaults__`, `__kwdefaults__`)."""
+    code = fn.__code__
+    out = dict(zip(reversed(code.co_varnames[:code.co_argcount]),
+                   reversed(fn.__defaults__ or ()), strict=False))
+    out.update(fn.__kwdefaults__ or {})
+    return out
+
+
 def parse(fn: Any, bindings: dict | None = None) -> Source:
     """Parse a function object (or a `Nested` function) into a `Source`; `bindings` fixes
     parameters that hold functions, so calls through them resolve."""
