@@ -904,11 +904,6 @@ def f(x):
 """, [np.array([0.3, 0.5])], optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, raises=adjoint.errors.InternalError,
-                   reason="the reverse sweep indexes a 1-d adjoint with two indices: a list "
-                          "item read by a loop over it, written into the array it was taken "
-                          "from after an early return in a nested loop (found by the campaign "
-                          "of round two; loud, not wrong)")
 def test_list_item_written_into_array_after_early_return():
     check("""
 W0 = np.array([[0.55, -0.12, 0.72], [0.39, -0.81, 0.95], [0.52, 0.57, -0.74]])

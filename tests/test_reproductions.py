@@ -262,6 +262,49 @@ def f(x):
     r = np.log(x)
     return r[1] + r[2] ** 2
 """, [np.array([0.0, 2.0, 3.0])], 0, np.array([0.0, 0.5, 2 * np.log(3.0) / 3])),
+    ("a value set in an inner loop and read after it, inside the outer loop", """
+def f(x):
+    y = 0.0
+    for i in range(3):
+        for j in range(2):
+            t = np.sin(x[i] * (j + 1))
+        y = y + t * t
+    return y
+""", [np.array([0.3, 0.7, 1.1])], 0, 2 * np.sin(4 * np.array([0.3, 0.7, 1.1]))),
+    ("a while loop's last value read after it, inside a for loop", """
+def f(x):
+    total = 0.0
+    for xi in x:
+        k = 0
+        while k < 3:
+            r = xi ** (k + 1)
+            k += 1
+        total = total + r * xi
+    return total
+""", [np.array([0.5, 1.5, -0.8])], 0, 4 * np.array([0.5, 1.5, -0.8]) ** 3),
+    ("a row computed in a nested loop and used after it, per outer trip", """
+def f(W, x):
+    out = 0.0
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            row = W[i] * x[j]
+        out = out + np.dot(row, row)
+    return out
+""", [np.arange(1.0, 7.0).reshape(2, 3), np.array([0.5, 2.0, -1.0])], 0,
+        2 * np.arange(1.0, 7.0).reshape(2, 3)),
+    ("a list item written into the array it came from after an early return", """
+def f(x):
+    v = np.outer(x, x)
+    rows = [np.max(v, axis=0), np.sin(x)]
+    for r in rows:
+        for j, t in enumerate(x):
+            v = v * t + r[j]
+            for _ in rows[1:]:
+                if t > 2.0:
+                    return np.sum(v)
+            v[j % 3] = rows[0]
+    return np.sum(x) + np.sum(v)
+""", [np.array([0.375, 1.192, 0.827])], 0, None),
 ]
 
 

@@ -808,7 +808,10 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
                 len(in_loop_defs) == 1 and not isinstance(d, For)
                 and not getattr(d, "inplace", False)
                 and all(
-                    (p > dp.pos and _within_block(where, sid, d, dp)) or p > where[loop].end
+                    (p > dp.pos and _within_block(where, sid, d, dp))
+                    # past the loop, but not inside an outer one: the pops of a later trip
+                    # of the outer loop would have run before this read is reversed
+                    or (p > where[loop].end and not shares_loop(sid, id(d)))
                     for p, sid in relevant)
             )
             if after:
