@@ -92,6 +92,7 @@ GATES = {
     "rebind_function": "module-level function globals rebound between two calls",
     "mixed_returns": "helpers returning (y, None), (y, len(p)), (y, np.tanh)",
     "containers": "list and tuple parameters and literals",
+    "names_bound_in_loops": "names a loop binds, read after it (in an outer loop's trip)",
 }
 PAST = ["write_helper_result", "helper_writes_float_argument", "comp_var_named_as_its_iterable",
         "dict_keys_loop_unread", "comp_assigned_to_a_name_it_reads"]  # gates of fixed bugs
@@ -489,6 +490,7 @@ class Gen:
         self.comp_depth = 0  # comprehensions around the current expression
         self.iterated: set[str] = set()  # arrays iterated by a for-in inside another loop
         self.must: list[Expr] = []  # terms every result adds (calls the program must make)
+        self.jumps = 0  # break/continue statements drawn in the current loop's body
 
     # ---- drawing; the first option is the simplest, where shrinking goes
 
@@ -1935,18 +1937,26 @@ class Gen:
         self.env = self.merge(after_body, self.env)
         return [Block("if {0}:", (cond,), body, orelse)]
 
-    def loop_body(self, depth: int, trips: int, kind: str, setup=None) -> list:
+    def loop_body(self, depth: int, trips: int, kind: str, setup=None,
+                  sure: bool | None = None) -> list:
+        """The body of a loop. A loop sure to run a trip without jumping keeps the names its
+        body binds (read after it, as `t` in `for j ...: t = ...` then `y = y + t`)."""
         before = self.snapshot()
-        saved = self.trips, self.loop, self.loop_owned
+        saved = self.trips, self.loop, self.loop_owned, self.jumps
         self.trips, self.loop = self.trips * max(trips, 1), kind
         self.loop_owned = self.loop_owned | {n for n, v in before.items() if v.owned}
         if setup:
             setup()
+        self.jumps = 0
         body = self.block(depth + 1, 4)
-        after = self.env
-        self.trips, self.loop, self.loop_owned = saved
+        after, jumped = self.env, self.jumps
+        self.trips, self.loop, self.loop_owned, self.jumps = saved
         self.env = {n: dataclasses.replace(v, owned=v.owned and after.get(n, v).owned)
                     for n, v in before.items()}
+        if (trips >= 1 if sure is None else sure) and not jumped \
+                and "names_bound_in_loops" not in AVOID:
+            self.env.update({n: v for n, v in after.items()
+                             if n not in before and v.kind not in "kz"})
         return body
 
     def room(self, trips: int) -> bool:
@@ -2079,14 +2089,15 @@ class Gen:
             return self.assign_new(depth)
         k = self.b.fresh("k")
         cond = Expr(self.choice([f"{k} < {K}", f"0 <= {k} < {K}"]), (), op=True)
-        if self.chance(0.4):  # `and` keeps the end
+        anded = self.chance(0.4)
+        if anded:  # `and` keeps the end
             cond = self.logic("and", cond, self.cmp(1) if self.chance(0.5) else self.cond(1))
 
         def setup():
             self.env[k] = Var("i", lo=1, hi=K)
             self.fixed.add(k)
 
-        body = self.loop_body(depth, K, "while", setup)
+        body = self.loop_body(depth, K, "while", setup, sure=not anded)
         self.fixed.discard(k)
         self.env[k] = Var("i", lo=0, hi=K)
         step = self.choice([f"{k} = {k} + 1", f"{k} += 1"])
@@ -2115,7 +2126,7 @@ class Gen:
         def setup():
             self.fixed.add(s)
 
-        body = self.loop_body(depth, 6, "while", setup)
+        body = self.loop_body(depth, 6, "while", setup, sure=False)
         self.fixed.discard(s)
         return [Line(f"{s} = {{0}}", (start,)),
                 Block("while {0}:", (cond,), [Line(self.choice([f"{s} += {{0}}",
@@ -2123,6 +2134,7 @@ class Gen:
                       + body)]
 
     def jump(self, depth: int) -> tuple[list, bool]:
+        self.jumps += 1
         word = self.choice(["break", "continue"])
         if self.chance(0.2):
             return [Line(word)], True
