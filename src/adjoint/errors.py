@@ -85,8 +85,10 @@ def from_adjoint(exc: BaseException) -> str | None:
         filename = frame.f_code.co_filename
         if filename.startswith("<adjoint "):
             return "the reverse sweep" if _in_reverse_sweep(filename, lineno) else FORWARD
-        if os.path.dirname(os.path.abspath(filename)) == _PACKAGE and not filename.endswith(
-                "api.py"):
+        folder = os.path.dirname(os.path.abspath(filename))
+        if os.path.dirname(folder) == _PACKAGE:  # a subpackage's module: adjoint.runtime.<name>
+            return f"adjoint.{os.path.basename(folder)}.{frame.f_code.co_name}"
+        if folder == _PACKAGE and not filename.endswith("api.py"):
             return f"adjoint.{os.path.basename(filename)[:-3]}.{frame.f_code.co_name}"
         if not _library(filename):
             return None  # the user's own code

@@ -1,0 +1,222 @@
+"""Helpers that emitted gradient code calls for the hard cases.
+
+Small and boring on purpose: each helper is a few lines of NumPy that dispatch
+through NumPy's array protocols (no `np.asarray`, no allocation from a bare
+shape), so emitted code runs on any array type that implements them.
+
+A Python float `0.0` stands for a zero adjoint of any shape wherever one is
+needed before a loop or branch: it is the additive identity under
+broadcasting, and `unbroadcast` and `densify` give it its proper shape.
+
+The helpers live in modules by topic (shapes, containers, checks, elementwise, reductions,
+scalars, special, products, linalg, indexing, shaping; trees holds tree_map); emitted code
+reaches each one as runtime.<its name>, from here.
+"""
+
+from __future__ import annotations
+
+import operator
+import types
+
+from . import (
+    checks,
+    containers,
+    elementwise,
+    indexing,
+    linalg,
+    products,
+    reductions,
+    scalars,
+    shapes,
+    shaping,
+    special,
+    trees,
+)
+from .checks import (
+    NO_ENTRY,
+    check_arrays,
+    check_seed,
+    entry,
+    put_entry,
+    rebinds,
+    refill,
+    restore,
+    snapshot,
+)
+from .containers import (
+    add_adjoint,
+    add_seq,
+    densify,
+    densify_item,
+    field_adjoint,
+    items_adjoint,
+    owned,
+    parts,
+    per_item,
+    sequence_adjoint,
+    zeros_like,
+)
+from .elementwise import (
+    clip_adjoint,
+    div,
+    fmax_adjoint,
+    keep_zeros,
+    maximum_adjoint,
+    mod_adjoint_rhs,
+    mul,
+    power_exponent_adjoint,
+    safe_ratio,
+    sinc_derivative,
+    where_adjoint,
+)
+from .indexing import (
+    add_at,
+    index_concat,
+    index_concat_adjoint,
+    select_adjoint,
+    select_default_adjoint,
+    sort_adjoint,
+    take_along_axis_adjoint,
+    take_axis_adjoint,
+)
+from .linalg import (
+    cholesky_adjoint,
+    det_adjoint,
+    diag_adjoint,
+    diagonal_adjoint,
+    eigh_adjoint,
+    inv_adjoint,
+    lstsq_adjoint,
+    norm_adjoint,
+    pinv_adjoint,
+    qr_adjoint,
+    slogdet_adjoint,
+    solve_adjoint,
+    trace_adjoint,
+    vector_norm_adjoint,
+)
+from .products import (
+    cross_adjoint,
+    dot_lhs,
+    dot_rhs,
+    einsum_adjoint,
+    einsum_operand_adjoint,
+    inner_adjoint,
+    kron_adjoint,
+    matmul_lhs,
+    matmul_rhs,
+    matvec_adjoint,
+    tensordot_adjoint,
+    vecdot_adjoint,
+)
+from .reductions import (
+    average_adjoint,
+    cumprod_adjoint,
+    cumsum_adjoint,
+    extremum_adjoint,
+    mean_adjoint,
+    mean_back,
+    nanmean_adjoint,
+    nansum_adjoint,
+    prod_adjoint,
+    ptp_adjoint,
+    std_adjoint,
+    sum_adjoint,
+    sum_back,
+    var_adjoint,
+)
+from .scalars import builtin_extremum_adjoint, dist_adjoint, prod_sequence_adjoint, sumprod_adjoint
+from .shapes import broadcast_back, unbroadcast
+from .shaping import (
+    STACKS,
+    atleast_adjoint,
+    cast_adjoint,
+    diff_adjoint,
+    pad_adjoint,
+    repeat_adjoint,
+    reshape_like,
+    roll_adjoint,
+    split_adjoint,
+    split_like,
+    stack_adjoint,
+    tile_adjoint,
+    transpose_adjoint,
+    unstack,
+    unstack_adjoint,
+)
+from .special import digamma, log_softmax_adjoint, logsumexp_adjoint, polygamma, softmax_adjoint
+
+_MODULES = (checks, containers, elementwise, indexing, linalg, products, reductions, scalars,
+            shapes, shaping, special, trees)
+
+# ---------------------------------------------------------------- users' rules
+
+_helpers: dict[str, object] = {}  # runtime.<name> -> a function registered as a rule
+
+
+def add_helper(fn, name: str) -> str:
+    """Make `fn`, a derivative rule given as a function, reachable from emitted code as
+    runtime.<its name> (or `name` for a lambda); returns the name it got."""
+    own = getattr(fn, "__name__", "")
+    base = own if own.isidentifier() else name
+    candidate, n = base, 1
+    while True:
+        other = _helpers.get(candidate)
+        if not _taken(candidate) and (other is None or other is fn or _same_function(
+                other, fn)):
+            _helpers[candidate] = fn
+            return candidate
+        n += 1
+        candidate = f"{base}_{n}"
+
+
+def _same_function(a, b) -> bool:
+    """The same function defined again (its module reloaded): it replaces the old one."""
+    key = lambda f: (getattr(f, "__module__", None), getattr(f, "__qualname__", None))  # noqa
+    return key(a) == key(b) and getattr(a, "__name__", "") != "<lambda>"
+
+
+def __getattr__(name: str):
+    try:
+        return _helpers[name]
+    except KeyError:
+        raise AttributeError(
+            f"adjoint.runtime has no {name!r}. If it is a derivative rule registered as a "
+            f"function (adjoint.register(f, x={name})), import the module that registers it "
+            "before running this code") from None
+
+
+def _taken(name: str) -> bool:
+    """Whether runtime.<name> already means something: a name of this package or of one of
+    its modules (the names of runtime.py, when the runtime was one module)."""
+    return name in globals() or any(name in vars(module) for module in _MODULES)
+
+
+__all__ = [
+    "NO_ENTRY", "STACKS", "add_adjoint", "add_at", "add_helper", "add_seq", "atleast_adjoint",
+    "average_adjoint", "broadcast_back", "builtin_extremum_adjoint", "cast_adjoint",
+    "check_arrays", "check_seed", "cholesky_adjoint", "clip_adjoint", "cross_adjoint",
+    "cumprod_adjoint", "cumsum_adjoint", "densify", "densify_item", "det_adjoint",
+    "diag_adjoint", "diagonal_adjoint", "diff_adjoint", "digamma", "dist_adjoint", "div",
+    "dot_lhs", "dot_rhs", "eigh_adjoint", "einsum_adjoint", "einsum_operand_adjoint", "entry",
+    "extremum_adjoint", "field_adjoint", "fmax_adjoint", "index_concat", "index_concat_adjoint",
+    "inner_adjoint", "inv_adjoint", "items_adjoint", "keep_zeros", "kron_adjoint",
+    "log_softmax_adjoint", "logsumexp_adjoint", "lstsq_adjoint", "matmul_lhs", "matmul_rhs",
+    "matvec_adjoint", "maximum_adjoint", "mean_adjoint", "mean_back", "mod_adjoint_rhs", "mul",
+    "nanmean_adjoint", "nansum_adjoint", "norm_adjoint", "operator", "owned", "pad_adjoint",
+    "parts", "per_item", "pinv_adjoint", "polygamma", "power_exponent_adjoint", "prod_adjoint",
+    "prod_sequence_adjoint", "ptp_adjoint", "put_entry", "qr_adjoint", "rebinds", "refill",
+    "repeat_adjoint", "reshape_like", "restore", "roll_adjoint", "safe_ratio", "select_adjoint",
+    "select_default_adjoint", "sequence_adjoint", "sinc_derivative", "slogdet_adjoint",
+    "snapshot", "softmax_adjoint", "solve_adjoint", "sort_adjoint", "split_adjoint",
+    "split_like", "stack_adjoint", "std_adjoint", "sum_adjoint", "sum_back", "sumprod_adjoint",
+    "take_along_axis_adjoint", "take_axis_adjoint", "tensordot_adjoint", "tile_adjoint",
+    "trace_adjoint", "transpose_adjoint", "unbroadcast", "unstack", "unstack_adjoint",
+    "var_adjoint", "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
+]
+
+for _name in __all__:  # adjoint.runtime.densify, not adjoint.runtime.containers.densify: in
+    _fn = globals()[_name]  # messages, the rule table and the imports of generated files
+    if isinstance(_fn, types.FunctionType):
+        _fn.__module__ = __name__
+del _name, _fn

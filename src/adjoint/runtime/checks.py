@@ -1,0 +1,101 @@
+"""Checks of arguments and seeds, and the saving and restoring of values changed in place."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ApiError, NonScalarOutput
+from .shapes import _ndim, _shape
+
+
+def check_arrays(fname: str, **values) -> None:
+    """Refuse a list, tuple or dict where code compiled for no call in particular took an
+    argument to hold an array or a number (its adjoints add with `+`)."""
+    for name, value in values.items():
+        if isinstance(value, (list, tuple, dict)):
+            raise ApiError(f"this gradient of {fname} was compiled for an array or a number in "
+                           f"{name}, not a {type(value).__name__}: compile it for this call "
+                           f"with adjoint.grad({fname}), which specializes on lists, or pass "
+                           "an array")
+
+
+def rebinds(value, fname: str, param: str) -> None:
+    """Refuse `q += v` in a function the differentiated code calls when q holds an array:
+    it would change the caller's array in place."""
+    if hasattr(value, "__setitem__"):
+        raise ApiError(f"{fname} changes its argument {param} in place (an augmented "
+                       f"assignment on an array); a function called by differentiated code "
+                       "must return new values instead")
+
+
+NO_ENTRY = object()  # what runtime.entry keeps for a dict entry that did not exist
+
+
+def entry(d, key):
+    """d[key], or NO_ENTRY for a key a dict does not have yet."""
+    if isinstance(d, dict) and key not in d:
+        return NO_ENTRY
+    return d[key]
+
+
+def put_entry(d, key, value) -> None:
+    """d[key] = value, or the entry removed again where there was none."""
+    if value is NO_ENTRY:
+        del d[key]
+    else:
+        d[key] = value
+
+
+def snapshot(x):
+    """A copy of x's current values (an array, list or dict changes in place; a number
+    does not)."""
+    if isinstance(x, list):
+        return list(x)
+    if isinstance(x, dict):
+        return dict(x)
+    return x.copy() if hasattr(x, "copy") and hasattr(x, "shape") else x
+
+
+def refill(x, values) -> None:
+    """Put `values` back into x, in place: x's identity is the caller's (a number the
+    caller holds never changed)."""
+    if not hasattr(x, "__setitem__"):
+        return
+    if isinstance(x, list):
+        x[:] = values
+    elif isinstance(x, dict):
+        x.clear()
+        x.update(values)
+    else:
+        x[...] = values
+
+
+def restore(x, values):
+    """x with its old values: written back in place for an array, else the old value."""
+    if hasattr(x, "__setitem__") and hasattr(values, "shape") and _shape(x) == values.shape:
+        x[...] = values
+        return x
+    return values
+
+
+def check_seed(ans, seed, fname: str):
+    """Refuse the default seed 1.0 for a non-scalar result: `grad` needs a scalar."""
+    if type(seed) is float and seed == 1.0 and isinstance(ans, (tuple, list, dict)):
+        raise NonScalarOutput(
+            f"grad of {fname} needs a scalar result, but {fname} returned a "
+            f"{type(ans).__name__}; for a function returning (loss, auxiliary data) pass "
+            "has_aux=True, as in JAX")
+    if isinstance(seed, (tuple, list)) and not isinstance(ans, (tuple, list)):
+        raise ApiError(f"{fname}_bar is a {type(seed).__name__}, but {fname} returned no tuple "
+                       f"(with has_aux=True, {fname} must return (a scalar, auxiliary data))")
+    if type(seed) is float and seed == 1.0 and _ndim(ans) != 0:
+        raise NonScalarOutput(
+            f"grad of {fname} needs a scalar result, but {fname} returned an array of shape "
+            f"{np.shape(ans)}; reduce it (np.sum, np.mean) or pass {fname}_bar= with the "
+            "shape of the result to get a vector-Jacobian product"
+        )
+    if not isinstance(ans, (list, tuple, dict)) and not isinstance(seed, (
+            list, tuple, dict)) and (_ndim(seed) or _ndim(ans)) and _shape(seed) != _shape(ans):
+        raise ApiError(f"{fname}_bar has shape {np.shape(seed)}, but {fname} returned shape "
+                       f"{np.shape(ans)}; the seed is the adjoint of the result, of its shape")
+    return seed

@@ -1,0 +1,141 @@
+"""Adjoints of lists, tuples and dicts: zeros, dense and owned copies, items, joins."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InternalError, UnsupportedArgument
+from .shapes import _is_zero, unbroadcast
+from .trees import tree_map
+
+
+def zeros_like(x):
+    """A zero adjoint for `x`: 0.0 for a number, float zeros for an array, one per item of a
+    list or tuple (as a list), one per entry of a dict."""
+    if type(x) is np.ndarray:  # the common case: no walk
+        return _zero(x)
+    return tree_map(_zero, x, lists=True)
+
+
+def _zero(x):
+    """zeros_like of a leaf (neither a list, a tuple nor a dict)."""
+    if type(x) is np.ndarray:  # without dispatch
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else np.float64)
+    if isinstance(x, (int, float, complex)) or not hasattr(x, "dtype"):
+        return 0.0  # a number, or what carries no adjoint (None, a function): a zero
+    dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else float
+    return np.zeros_like(x, dtype=dtype)
+
+
+def densify(x_bar, x):
+    """`x_bar` with the type and shape of `x`: a symbolic zero becomes real zeros, and the
+    adjoint of a tuple or dict becomes a tuple or dict."""
+    if isinstance(x, (dict, list, tuple)):  # x may have grown since: appends not yet undone
+        return tree_map(_dense, x, x_bar, strict=False)
+    return _dense(x, x_bar)
+
+
+def _dense(x, x_bar):
+    """densify of the adjoint of a leaf of x."""
+    if _is_zero(x_bar) and not isinstance(x, (int, float)):
+        return _zero(x)
+    return x_bar
+
+
+def owned(x_bar, x):
+    """A fresh array of x's shape holding `x_bar`, safe to update in place (for a list or
+    dict: a fresh list or dict of fresh items)."""
+    if isinstance(x, (dict, list, tuple)):  # x may have grown since: appends not yet undone
+        return tree_map(_owned, x, x_bar, lists=True, strict=False)
+    return _owned(x, x_bar)
+
+
+def _owned(x, x_bar):
+    """owned of the adjoint of a leaf of x."""
+    out = _zero(x)
+    if isinstance(out, float):
+        return x_bar
+    out += x_bar
+    return out
+
+
+def _items(x_bar, n):
+    return [0.0] * n if _is_zero(x_bar) else x_bar
+
+
+def parts(g, values) -> list:
+    """The adjoint of a tuple-valued result (np.linalg.eigh, np.split, ...), item by item,
+    each checked against its item's shape; a zero adjoint stays the number 0.0."""
+    items = _items(g, len(values))
+    for item, value in zip(items, values, strict=True):
+        if not _is_zero(item) and np.shape(item) != np.shape(value):
+            raise InternalError(
+                f"the adjoint of an item of a tuple result has shape {np.shape(item)}, but "
+                f"the item has shape {np.shape(value)}: a bug in adjoint")
+    return list(items)
+
+
+def densify_item(g, k: int, ans, x):
+    """Item k of the adjoint of the tuple `ans`, as zeros shaped like `x` when it is zero."""
+    return densify(parts(g, ans)[k], x)
+
+
+def per_item(adjoints: list, seq):
+    """The adjoints of the items of a sequence argument, as its adjoint: a list for a list or
+    tuple; for an array (np.vstack(x) stacks the rows of x), an array of its shape and dtype."""
+    if isinstance(seq, (list, tuple)):
+        return adjoints
+    out = zeros_like(seq)
+    for k, a in enumerate(adjoints):  # a may be the number 0.0, standing for zeros
+        out[k] = a
+    return out
+
+
+def items_adjoint(g, iterable):
+    """Adjoint of list(x) or tuple(x), a new list of x's items (a list's items, an array's
+    rows): g, one adjoint per item, as x's adjoint; a dict's keys carry none."""
+    if _is_zero(g) or isinstance(iterable, dict):
+        return 0.0
+    return per_item([densify(a, v) for a, v in zip(g, iterable, strict=True)], iterable)
+
+
+def sequence_adjoint(g, items):
+    """Adjoint of each item of a list or tuple passed to `sum(items)`: g, unbroadcast."""
+    return per_item([unbroadcast(g, v) for v in items], items)
+
+
+def add_adjoint(g, a, b, k: int):
+    """The adjoint of operand k of `a + b`: two lists or tuples join, and each gets its
+    items of g, the joined list's adjoint; anything else adds (unbroadcast)."""
+    if not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))):
+        return unbroadcast(g, (a, b)[k])
+    if _is_zero(g):
+        return 0.0
+    return list(g[:len(a)]) if k == 0 else list(g[len(a):])
+
+
+def add_seq(a, b):
+    """a + b item by item, for the adjoints of lists, tuples and dicts (a list or dict)."""
+    if _is_zero(a):
+        return b
+    if _is_zero(b):
+        return a
+    if isinstance(a, dict):
+        return {k: add_seq(a[k], b[k]) for k in a}
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        # item by item (an array's items are its rows); a zero list may be longer: its list
+        # grew later
+        longer = a if len(a) > len(b) else b
+        return [add_seq(x, y) for x, y in zip(a, b, strict=False)] + list(
+            longer[min(len(a), len(b)):])
+    return a + b
+
+
+def field_adjoint(g, result, name: str):
+    """Adjoint of a named tuple read by field (np.linalg.slogdet(a).logabsdet): g at that
+    field, zero adjoints at the others."""
+    fields = getattr(result, "_fields", None)
+    if fields is None or name not in fields:
+        raise UnsupportedArgument(f"the gradient of the attribute .{name} of a "
+                                  f"{type(result).__name__}")
+    return tuple(g if f == name else 0.0 for f in fields)
