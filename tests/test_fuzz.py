@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fuzzing import check as checker
 from fuzzing.check import check
-from fuzzing.generate import Probe, Program, own_constants, programs, run_probe
+from fuzzing.generate import AVOID, Probe, Program, own_constants, programs, run_probe
 from hypothesis import HealthCheck, Phase, given, settings
 
 import adjoint
@@ -87,12 +87,16 @@ NEW = {  # construct: a pattern some program matches
 }
 
 
+# constructs the generator steers around while their known bug is a test of its own
+STEERED = {"a returned function called"} if "call_returned_function" in AVOID else set()
+
+
 def uncovered(seen: list) -> list[str]:
     """The constructs no program of `seen` writes."""
     text = "\n".join(p.source for p in seen)
     out = [c for c in OLD if c not in text]
-    out += [c for c, pattern in NEW.items()
-            if not any(re.search(pattern, p.source, re.M) for p in seen)]
+    out += [c for c, pattern in NEW.items() if c not in STEERED
+            and not any(re.search(pattern, p.source, re.M) for p in seen)]
     # the stacking family and r_/c_, on one array and on lists and tuples of arrays
     forms = {form for p in seen for form in stacking(p.source)}
     out += [f"np.{f} of {what}" for f in ["vstack", "hstack", "column_stack", "stack",

@@ -648,6 +648,20 @@ def f(x, y):
 """, [np.array([0.4, 0.3]), np.array([0.8, 0.6])], (0, 1), optimize=optimize)
 
 
+@pytest.mark.xfail(strict=True, raises=adjoint.AdjointError,
+                   reason="false refusal: calling a function a helper returned (the callee is "
+                          "known only when the code runs)")
+def test_calling_a_function_a_helper_returned(optimize):
+    check("""
+def pick(x):
+    return x * 2.0, np.sin
+
+def f(x):
+    y, act = pick(x)
+    return np.sum(act(y))
+""", [np.array([0.4, 0.3])], optimize=optimize)
+
+
 def test_slice_write_then_name_rebound_in_branch(optimize):
     """Used to fail: wrong gradient, silently: after `x[2:3] *= c` the forward keeps x_old =
     x[2:3], a view; a branch then rebinds x without saving it, so the reverse sweep restores
