@@ -61,6 +61,33 @@ def loss(x):
     return np.sum(cube(x))
 '''
 
+PARAMS = '''\
+"""Functions of a dict of parameters, for `adjoint check`."""
+import numpy as np
+
+import adjoint
+
+
+def cube(x):
+    return x ** 3
+
+
+adjoint.register(cube, x="g * 2 * x")  # wrong on purpose: d/dx x**3 is 3 x**2
+
+
+def loss(p, x):
+    return np.sum(np.tanh(x @ p["w"] + p["b"]) ** 2) + p["scale"] * np.sum(p["w"] ** 2)
+
+
+def wrong(p):
+    return np.sum(cube(p["x"])) + np.sum(p["y"] ** 2)
+
+
+def example():
+    rng = np.random.default_rng(0)
+    return {"w": rng.normal(size=3), "b": 0.5, "scale": 0.1}, rng.normal(size=(4, 3))
+'''
+
 UNSUPPORTED = '''\
 import numpy as np
 
@@ -155,8 +182,8 @@ def test_several_targets_and_all(project):
 
 
 def test_progress_bar_only_for_long_batches_on_a_terminal(project, monkeypatch):
-    monkeypatch.setattr(cli, "_terminal", lambda stream: True)
-    monkeypatch.setattr(cli, "PROGRESS_MIN", 2)
+    monkeypatch.setattr(cli.writing, "is_terminal", lambda stream: True)
+    monkeypatch.setattr(cli.generating, "PROGRESS_MIN", 2)
     assert "differentiating" in run("grad", "model.py", "--all").stderr
     assert "differentiating" not in run("grad", "model.py:loss").stderr
 
@@ -251,6 +278,36 @@ def test_check_fails_on_a_wrong_rule(project):
     assert "12" in result.stdout  # the finite difference at x = 2: 3 * 2 ** 2
     missing = run("check", "wrong.py:loss")
     assert missing.exit_code == 2 and "defines no example()" in missing.stderr
+
+
+CHECK_DICT = {
+    # arguments: (exit status, {row: (its cells up to the errors, verdict)}, words printed)
+    ("params.py:loss",): (0, {"p['w']": ("(3,) all 3", "ok"), "p['b']": ("() all 1", "ok"),
+                              "p['scale']": ("() all 1", "ok")}, []),
+    ("params.py:loss", "--entries", "2"): (0, {"p['w']": ("(3,) 2 of 3", "ok")}, []),
+    ("params.py:wrong", "--args", "{'x': np.array([0.5, 1.0, 2.0]), 'y': np.ones(2)}"):
+        (1, {"p['x']": ("(3,) all 3", "FAIL"), "p['y']": ("(2,) all 2", "ok")},
+         ["p['x']: 3 of 3 entries disagree", "12"]),  # the finite difference at 2: 3 * 2 ** 2
+    ("params.py:loss", "--args", "{'w': np.ones(3), 'b': 1, 'scale': 0.1}, np.ones((4, 3))"):
+        (1, {}, ["Error: cannot differentiate loss with respect to p: it holds integers or "
+                 "booleans (int); pass floats"]),
+}
+
+
+@pytest.mark.parametrize("args", CHECK_DICT, ids=lambda args: " ".join(args))
+def test_check_a_dict_argument(project, args):
+    """Each array or number in a dict argument gets its row, checked by adjoint.testing."""
+    (project / "params.py").write_text(PARAMS)
+    status, rows, words = CHECK_DICT[args]
+    result = run("check", *args)
+    assert result.exit_code == status, result.output
+    cells = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:]
+             if line.strip()}
+    for label, (checked, verdict) in rows.items():
+        assert (" ".join(cells[label][:-3]), cells[label][-1]) == (checked, verdict)
+    for w in words:
+        assert w in result.stdout + result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_rules_lists_the_table():

@@ -1,0 +1,292 @@
+"""The Program driver: the functions of one emitted module, and what their names meant."""
+
+from __future__ import annotations
+
+import math
+import operator
+import types
+from dataclasses import dataclass, replace
+from typing import Any
+
+import libcst
+import numpy as np
+
+from . import compile as emit
+from . import link, runtime
+from . import normalize as normalize_
+from . import optimize as optimize_
+from . import parse as parse_
+from . import reverse as reverse_
+from .errors import ApiError, stage
+from .naming import EMITTED, Namer
+
+RESERVED = set(EMITTED) | {"None", "_"}
+BASE_NAMESPACE = {"runtime": runtime, "np": np, "math": math, "operator": operator}
+
+
+@dataclass
+class Compiled:
+    """One emitted gradient: its source, the live function and what it was built from."""
+
+    source: str
+    function: Any
+    name: str
+    wrt: tuple[str, ...]
+    namespace: dict
+    seed: str = ""  # the keyword that takes the adjoint of the result
+    data: tuple = ()  # (name, function it is read from, signature) of each global datum
+    code: tuple = ()  # (globals or None, 'a', ('b',), object, function) of each module,
+    # function or class named a.b (None: a closure's name), to check at each call
+
+    def refresh(self) -> bool:
+        """Put the current values of the global data the code reads into its namespace;
+        False when one changed in a way the code was specialized on, or a name of a module,
+        function or class now means another (recompile)."""
+        for space, head, rest, obj, owner in self.code:
+            now = space.get(head, MISSING_GLOBAL) if space is not None else named_now(owner, head)
+            if now is MISSING_GLOBAL:
+                now = named_now(owner, head)  # a builtin
+            for attr in rest:
+                now = getattr(now, attr, MISSING_GLOBAL)
+            if now is not obj:
+                return False
+        live = self.function.__globals__
+        for name, owner, signature in self.data:
+            value = current_global(owner, name)
+            if value is MISSING_GLOBAL or global_signature(value) != signature:
+                return False
+            live[name] = value
+        return True
+
+
+class Program:
+    """The functions of one emitted module: a gradient, and the split adjoints (`f_fwd`,
+    `f_bwd`) of the user functions it calls with active arguments, compiled on demand."""
+
+    def __init__(self, optimize: bool = True):
+        self.optimize = optimize
+        self.names = Namer(RESERVED)
+        self.functions: list = []
+        self.callees: dict = {}
+        self.namespace: dict = dict(BASE_NAMESPACE)
+        self.sources: dict[str, Any] = {}
+        self.lifted: dict = {}
+        self.modules: dict[str, str] = {}  # global name -> the module it was read from
+        self.owners: dict[str, Any] = {}  # global name -> the function that reads it
+        self.compiled: list = []  # the user functions this module differentiates
+        self.resolved: list = []  # (function, {'a.b': object}) of each: what its names meant
+        self.portable = True  # whether its names all come from modules (no closures)
+        self.defaults: dict[str, str] = {}  # name holding a default value -> its function
+
+    def add(self, fn: Any, wrt: Any, *, mode: str = "grad", as_tuple: bool | None = None,
+            bindings: dict | None = None, names: tuple = (), kinds: tuple = ((), ())
+            ) -> tuple[list, tuple[str, ...]]:
+        """parse, normalize, reverse (activity inside), optimize."""
+        with stage("reading", fn):
+            src = parse_.parse(fn, bindings)
+        namer = Namer(RESERVED | self.names.taken)
+        with stage("normalizing", fn):
+            normalized = normalize_.normalize(src, namer)
+        self.compiled.append(fn)
+        self.portable &= not bindings and isinstance(fn, types.FunctionType) and not (
+            fn.__closure__)
+        wrt_names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
+        if mode != "split":
+            names = (self.names.fresh(("value_and_grad_" if mode == "value" else "grad_")
+                                      + normalized.name),)
+        for n in names:
+            namer.reserve(n)
+        with stage("differentiating", fn):
+            emitted = self.reverse(normalized, wrt_names, namer, mode, as_tuple, names, kinds)
+        if self.optimize:
+            with stage("optimizing the gradient of", fn):
+                emitted = [optimize_.optimize(e) for e in emitted]
+        self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
+        self.resolved.append((src.fn, src.resolved))
+        for name, value in getattr(normalized, "defaults", {}).items():
+            self.namespace[name] = value  # a default its text no longer means: held, not read
+            self.sources.setdefault(name, normalized.name)
+            self.defaults[name] = normalized.name
+            self.portable = False
+        for name in normalized.globals:
+            self.owners.setdefault(name, src.fn)
+        self.functions += emitted
+        return emitted, wrt_names
+
+    def reverse(self, normalized, wrt_names, namer, mode, as_tuple, names, kinds):
+        """The reverse stage, specialized on the argument kinds: (scalars, ints[, lists,
+        arrays]); without lists and arrays, the code for no call in particular."""
+        spec = link.Spec(tuple(wrt_names), frozenset(kinds[0]), frozenset(kinds[1]),
+                         frozenset(kinds[2]) if len(kinds) > 2 else frozenset(),
+                         frozenset(kinds[3]) if len(kinds) > 3 else frozenset())
+        if mode != "split" and len(kinds) < 4:  # code for no call in particular
+            spec = replace(spec, assumed=link.assumed(normalized, spec))
+        linked, relied = link.link_calls(normalized, spec, namer, self)
+        return reverse_.reverse(linked, spec, namer, mode=mode, as_tuple=as_tuple,
+                                names=names, relied=relied)
+
+    @staticmethod
+    def params(fn: Any) -> list[str]:
+        if isinstance(fn, parse_.Nested):
+            return fn.params()
+        code = fn.__code__
+        return list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+
+    def split(self, fn: Any, positions: Any, keywords: Any, avoid: set[str], bindings: dict,
+              kinds: tuple = ((), ())) -> tuple:
+        """(fwd name, bwd name, kind of the result) of the split adjoint of `fn` for these
+        active arguments, specialized on the arguments known to be scalars or ints."""
+        params = self.params(fn)
+        positional = fn.positional_count() if isinstance(fn, parse_.Nested) else \
+            fn.__code__.co_argcount
+        if any(k >= positional for k in positions):
+            raise ApiError(f"{fn.__qualname__} is called with more positional arguments than "
+                           "it has parameters")
+        wrt = tuple(params[k] for k in positions) + tuple(keywords)
+        key = (fn, wrt, tuple(sorted((k, id(v)) for k, v in bindings.items())), kinds)
+        if key not in self.callees:
+            names = tuple(self.names.fresh(f"{fn.__name__}_{part}") for part in ("fwd", "bwd"))
+            for n in names:
+                if n in avoid:
+                    raise ApiError(f"{n} is both a local name and an emitted function")
+            self.callees[key] = (*names, None)  # a recursive call knows the names only
+            emitted, _ = self.add(fn, wrt, mode="split", bindings=bindings, names=names,
+                                  kinds=kinds)
+            self.callees[key] = (*names, emitted[0].result_kind)
+        return self.callees[key]
+
+    def primal(self, nested: parse_.Nested) -> str:
+        """The module-level name of a function defined inside a differentiated one."""
+        if nested not in self.lifted:
+            name = self.names.fresh(nested.__name__)
+            self.lifted[nested] = name
+            code = libcst.Module([nested.lifted().with_changes(name=libcst.Name(name))]).code
+            self.functions.append(code.strip() + "\n")
+            self.portable = False
+            self.merge({k: v for k, v in nested.parent.namespace.items()
+                        if k in libcst_names(nested.funcdef)}, nested.__name__)
+        return self.lifted[nested]
+
+    def data(self) -> tuple:
+        """The module-level (or closure) values the code reads that are data, not code:
+        read again at each call, as Python would."""
+        return tuple((n, self.owners[n], global_signature(v))
+                     for n, v in sorted(self.namespace.items(), key=lambda kv: kv[0])
+                     if n in self.owners and n not in BASE_NAMESPACE and is_data(v))
+
+    def code(self) -> tuple:
+        """(function, 'a.b', object) of each module, function or class the compiled functions
+        named: the code is compiled for them, and again when a name means another."""
+        return tuple(code_entry(owner, dotted, obj) for owner, resolved in self.resolved
+                     for dotted, obj in sorted(resolved.items()) if not is_data(obj))
+
+    def merge(self, globals_: dict, owner: str, module: str | None = None) -> None:
+        for name, obj in globals_.items():
+            if name in self.namespace and self.namespace[name] is not obj and \
+                    name not in BASE_NAMESPACE:
+                raise ApiError(f"the name {name!r} means different things in {owner} and in "
+                               f"{self.sources[name]}; rename one of them")
+            self.namespace[name] = obj
+            self.sources.setdefault(name, owner)
+            self.modules.setdefault(name, module)
+
+    def source(self) -> str:
+        """The module text: each function after the helpers it calls."""
+        return emit.to_source(self.functions)
+
+
+MISSING_GLOBAL = object()
+
+
+def is_data(value: Any) -> bool:
+    """Whether a global the code reads is data (a number, an array, a tuple...): code
+    (modules, functions, classes) decides what is compiled; data is read at each call."""
+    return not (isinstance(value, (types.ModuleType, type)) or callable(value))
+
+
+def global_signature(value: Any) -> tuple:
+    """What the compiled code depends on in a global datum: the value of an int, a string
+    or a tuple (slice bounds, axes, subscripts), only the type of anything else."""
+    if isinstance(value, (bool, int, np.integer, str, bytes, type(None))) or (
+            isinstance(value, tuple) and all(
+                isinstance(v, (bool, int, np.integer, str, type(None))) for v in value)):
+        return (type(value), value)
+    return (type(value),)
+
+
+def current_global(fn: Any, name: str) -> Any:
+    """The value `name` has now where `fn` (a function or a module) reads it: a closure
+    cell, or the module's globals."""
+    if isinstance(fn, types.ModuleType):
+        return vars(fn).get(name, MISSING_GLOBAL)
+    code = getattr(fn, "__code__", None)
+    if code is not None and name in code.co_freevars and fn.__closure__:
+        try:
+            return fn.__closure__[code.co_freevars.index(name)].cell_contents
+        except ValueError:
+            return MISSING_GLOBAL
+    return getattr(fn, "__globals__", {}).get(name, MISSING_GLOBAL)
+
+
+def code_entry(owner: Any, dotted: str, obj: Any) -> tuple:
+    """What Compiled.refresh checks of a name: where it is read (the globals of `owner`, or
+    None for a closure's name), its head and attributes, and the object it meant."""
+    head, *rest = dotted.split(".")
+    if isinstance(owner, types.ModuleType):
+        space = vars(owner)
+    else:
+        code = getattr(owner, "__code__", None)
+        closed = code is not None and head in code.co_freevars
+        space = None if closed else getattr(owner, "__globals__", None)
+    return space, head, tuple(rest), obj, owner
+
+
+def named_now(owner: Any, dotted: str) -> Any:
+    """What `a.b.c` means now where `owner` (a function) reads it: its closure, its module's
+    globals, or the builtins."""
+    import builtins
+
+    head, *rest = dotted.split(".")
+    obj = current_global(owner, head)
+    if obj is MISSING_GLOBAL:
+        obj = getattr(builtins, head, MISSING_GLOBAL)
+    for attr in rest:
+        obj = getattr(obj, attr, MISSING_GLOBAL)
+    return obj
+
+
+def libcst_names(node: libcst.CSTNode) -> set[str]:
+    """Every name a libcst node mentions."""
+    found: set[str] = set()
+
+    class V(libcst.CSTVisitor):
+        def visit_Name(self, n: libcst.Name) -> None:
+            found.add(n.value)
+
+    node.visit(V())
+    return found
+
+
+def resolve_wrt(fn: Any, wrt: Any) -> tuple[str, ...]:
+    """Parameter names for `wrt`: a position, a name, or a tuple of them."""
+    params = [p.name for p in fn.params]
+    items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
+    if not items:
+        raise ApiError("wrt is empty; name at least one parameter to differentiate with "
+                       "respect to")
+    out = []
+    for w in items:
+        if isinstance(w, bool) or not isinstance(w, (int, str)):
+            raise ApiError(f"wrt must name parameters by position or name, not {w!r}")
+        if isinstance(w, int):
+            if not -len(params) <= w < len(params):
+                raise ApiError(f"wrt={w} is out of range: {fn.name} has {len(params)} "
+                               f"parameter(s) ({', '.join(params)})")
+            w = params[w]
+        elif w not in params:
+            raise ApiError(f"wrt={w!r} names no parameter of {fn.name} (its parameters: "
+                           f"{', '.join(params)})")
+        if w in out:
+            raise ApiError(f"wrt names {w!r} twice")
+        out.append(w)
+    return tuple(out)
