@@ -1,0 +1,247 @@
+"""kinds: which names hold numbers or ints, and the symbolic shapes of the rest."""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from .. import ir, rules
+from ..ir import Assign, Const, For, Name, Unpack, While
+from .dataflow import BOTTOM, solve
+from .memo import per_version
+
+INT_FUNCS = {len, int, round, math.floor, math.ceil, math.trunc, np.argmax, np.argmin, np.ndim,
+             np.size}
+
+
+SCALAR_FUNCS = {float, abs} | {getattr(math, n) for n in dir(math)
+                               if callable(getattr(math, n))} - INT_FUNCS
+
+
+FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.prod}
+
+
+def _join(a: str | None, b: str | None, name: str = "", s=None) -> str | None:
+    if a == BOTTOM:
+        return b
+    if b == BOTTOM or a == b:
+        return a
+    if {a, b} == {"int", "scalar"}:
+        return "scalar"
+    return None
+
+
+@per_version
+def kinds(fn: ir.Function, scalar_params: set[str] = frozenset(),
+          int_params: set[str] = frozenset()) -> dict[str, str]:
+    """Names known to hold an 'int', a 'scalar' (shape ()) or a 'shape' tuple everywhere.
+
+    An optimistic fixpoint: every name starts with no kind and takes the join of what
+    its definitions give."""
+    found: dict[str, str | None] = {}
+    for p in fn.params:
+        found[p.name] = "scalar" if p.name in scalar_params else (
+            "int" if p.name in int_params else None)
+    defining = [s for s in ir.walk(fn.body)
+                if isinstance(s, (For, While, Unpack)) or (isinstance(s, Assign) and s.target)]
+    solve(defining, lambda s: _kind_given(s, found), _join, found)
+    return {n: k for n, k in found.items() if k not in (None, BOTTOM)}
+
+
+def atom_kind(a, kinds: dict) -> str | None:
+    """The kind of an atom once the kinds of names are known: an int (bools count), a
+    'scalar', or None (an array, a list, anything else)."""
+    if isinstance(a, ir.Expr):
+        return "int" if all(atom_kind(x, kinds) == "int" for x in a.args) else None
+    if isinstance(a, Const):
+        return "int" if isinstance(a.value, (int, bool)) else (
+            "scalar" if isinstance(a.value, float) else None)
+    return kinds.get(a.id) if isinstance(a, Name) else None
+
+
+def _kind_of(a, found: dict) -> str | None:
+    if isinstance(a, Const):
+        if isinstance(a.value, (bool, int)):
+            return "int"
+        return "scalar" if isinstance(a.value, float) else None
+    if isinstance(a, ir.Expr):
+        ks = {_kind_of(x, found) for x in a.args}
+        return BOTTOM if BOTTOM in ks else ("int" if ks <= {"int"} else None)
+    if not isinstance(a, Name):
+        return None
+    return found.get(a.id, BOTTOM)
+
+
+def _kind_given(s, found: dict) -> str | None:
+    """The kind statement s gives what it defines, with `found` the kinds known so far."""
+    if isinstance(s, (For, While)):
+        return "int"
+    if isinstance(s, Unpack):
+        return None
+    p, args = s.prim, s.args
+    ks = [_kind_of(a, found) for a in args]
+    if BOTTOM in ks:
+        return BOTTOM
+    numeric = all(k in ("int", "scalar") for k in ks)
+    if p.kind == "copy":
+        return ks[0]
+    if p.kind in ("binop", "unary"):
+        if not numeric:
+            return None
+        return "int" if all(k == "int" for k in ks) and p.key is not operator.truediv \
+            else "scalar"
+    if p.kind == "compare":
+        return "int" if numeric else None
+    if p.kind == "call" and s.adjoint is not None:  # a user function: what it returns
+        return s.adjoint.result if s.adjoint.result in ("scalar", "int") else None
+    if p.kind == "call":
+        return _call_kind(s, numeric)
+    if p.kind == "method":
+        return "scalar" if p.key in FULL_REDUCTIONS and len(args) == 1 and not s.kwargs \
+            else None
+    if p.kind == "attr":
+        return {"shape": "shape", "ndim": "int", "size": "int"}.get(p.spelling)
+    if p.kind == "index" and ks[0] == "shape":
+        items = s.index.items
+        return "int" if len(items) == 1 and _kind_of(items[0], found) == "int" else None
+    return None
+
+
+def _call_kind(s: Assign, numeric: bool) -> str | None:
+    p, args = s.prim, s.args
+    if p.key in INT_FUNCS:
+        return "int"
+    if p.key in SCALAR_FUNCS and p.key is not abs and args:
+        return "scalar"  # float() and the math module return a number, whatever
+    if (p.key is abs or isinstance(p.key, np.ufunc)) and numeric and args:
+        return "scalar"
+    if p.key is np.shape:
+        return "shape"
+    if p.key in FULL_REDUCTIONS and len(args) == 1 and not s.kwargs:
+        return "scalar"
+    return None
+
+
+ELEMENTWISE_LIKE = {np.zeros_like, np.ones_like, np.empty_like, np.copy, abs, float}
+
+
+LIKE_METHODS = {"copy", "astype"}
+
+
+def int_item(item, kind: dict[str, str]) -> bool:
+    """Whether an index item is surely an int."""
+    if isinstance(item, Name):
+        return kind.get(item.id) == "int"
+    if isinstance(item, Const):
+        return isinstance(item.value, int) and not isinstance(item.value, bool)
+    if isinstance(item, ir.Expr):
+        return all(kind.get(x.id) == "int" for x in item.args)
+    return False
+
+
+def index_term(base: object, index: ir.Index, kind: dict[str, str]) -> object | None:
+    """The shape term of base[index], or None when this analysis cannot tell.
+
+    Each index item becomes one operation on an axis: 'int' drops it, 'new' inserts one,
+    and a slice with constant bounds keeps it at a length that depends only on its key:
+    [a:-c], [a:] and [:-c] keep n - (a + c) of n entries (clipped at 0), so u[:-2], u[1:-1]
+    and u[2:] have one shape; other constant slices are equal only to themselves."""
+    if base in (BOTTOM, "scalar"):
+        return None
+    ops = []
+    for item in index.items:
+        if int_item(item, kind):
+            ops.append("int")
+        elif item == ir.NEWAXIS:
+            ops.append("new")
+        elif isinstance(item, ir.Slice):
+            key = _slice_key(item)
+            if key is None:
+                return None
+            ops.append(key)
+        else:
+            return None
+    if isinstance(base, tuple) and base[0] == "index" and all(op == "int" for op in base[2]) \
+            and all(op == "int" for op in ops):
+        return ("index", base[1], base[2] + tuple(ops))
+    return ("index", base, tuple(ops))
+
+
+def _slice_key(item: ir.Slice):
+    bounds = []
+    for b in (item.lower, item.upper, item.step):
+        if b is None:
+            bounds.append(None)
+        elif isinstance(b, Const) and isinstance(b.value, int) and not isinstance(b.value, bool):
+            bounds.append(b.value)
+        else:
+            return None
+    lo, hi, step = bounds
+    if step not in (None, 1):
+        return ("exact", lo, hi, step)
+    lo = lo or 0
+    if lo >= 0 and (hi is None or hi < 0):
+        return ("drop", lo - (hi or 0))
+    return ("exact", lo, hi, 1)
+
+
+@per_version
+def shapes(fn: ir.Function, kind: dict[str, str],
+           lists: set[str] | frozenset = frozenset()) -> dict[str, object]:
+    """A shape term for each name: names with equal terms surely have equal shapes.
+
+    'scalar' is shape (); ('param', p) is parameter p's shape; ('row', k, T) is T's shape
+    without its first k axes (x[i] for an int i); a name whose definitions disagree, or
+    come from an operation this analysis does not follow, gets a term of its own, and so
+    does an item of one of `lists` (names that may hold lists: their items' shapes differ)."""
+    term: dict[str, object] = {}
+    for p in fn.params:
+        term[p.name] = "scalar" if kind.get(p.name) in ("int", "scalar") else ("param", p.name)
+
+    def t(a) -> object:
+        if isinstance(a, Const):
+            return "scalar" if isinstance(a.value, (int, float)) else ("const", id(a))
+        if isinstance(a, Name):
+            if kind.get(a.id) in ("int", "scalar"):
+                return "scalar"
+            return term.get(a.id, BOTTOM)
+        return ("expr", id(a))
+
+    def infer(s) -> object:
+        if not isinstance(s, Assign):
+            return ("def", id(s))
+        p, args = s.prim, s.args
+        ts = [t(a) for a in args]
+        if BOTTOM in ts:
+            return BOTTOM
+        if s.target and kind.get(s.target) in ("int", "scalar"):
+            return "scalar"
+        if p.kind == "copy":
+            return ts[0]
+        elementwise = p.kind == "unary" or (p.kind == "call" and (
+            (isinstance(p.key, np.ufunc) and p.key.nin == 1) or p.key in ELEMENTWISE_LIKE
+            or getattr(p.key, "__module__", None) == "math")) or (
+            p.kind == "method" and p.spelling in LIKE_METHODS)
+        if elementwise and len(args) >= 1 and not s.kwargs:
+            return ts[0]
+        if p.kind in ("binop", "call") and p.key is not None and rules.broadcasts(p.key) and \
+                len(args) == 2 and not s.kwargs:
+            a, b = ts
+            if a == b or b == "scalar":
+                return a
+            if a == "scalar":
+                return b
+        if p.kind == "index" and not (isinstance(args[0], Name) and args[0].id in lists):
+            return index_term(ts[0], s.index, kind) or ("def", id(s))
+        return ("def", id(s))
+
+    def join(old, new_term, name: str, s) -> object:
+        if isinstance(s, Unpack):  # each item of a tuple has a shape of its own
+            new_term = ("def", id(s), name)
+        if old == new_term or new_term == BOTTOM:
+            return old
+        return new_term if old == BOTTOM else ("top", name)
+
+    return solve([s for s in ir.walk(fn.body) if ir.defs(s)], infer, join, term)

@@ -1,0 +1,151 @@
+"""memory: which names may share memory (alias classes) and liveness, the parameters changed
+in place, and the in-place writes that must be refused."""
+
+from __future__ import annotations
+
+from .. import ir
+from ..errors import UnsupportedSyntax
+from ..ir import Assign, For, If, Name, SetItem, Unpack, While
+from .memo import per_version
+from .points_to import SPLITS, VIEW_METHODS, VIEWS, points_to
+
+
+class Classes:
+    """Union-find over names that may share memory."""
+
+    def __init__(self):
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        while self.parent.get(x, x) != x:
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+    def members(self, x: str) -> set[str]:
+        if not hasattr(self, "_groups"):
+            self._groups: dict[str, set] = {}
+            for n in {*self.parent, *self.parent.values()}:  # roots are only values
+                self._groups.setdefault(self.find(n), set()).add(n)
+        return self._groups.get(self.find(x), set()) | {x}
+
+
+@per_version
+def aliases(fn: ir.Function) -> Classes:
+    classes = Classes()
+    for s in ir.walk(fn.body):
+        if isinstance(s, Assign) and s.target and s.args and isinstance(s.args[0], Name):
+            p = s.prim
+            view = p.kind in ("copy", "index") or (p.kind == "attr" and p.spelling in (
+                "T", "real", "imag")) or (p.kind == "call" and p.key in VIEWS) or (
+                p.kind == "method" and p.spelling in VIEW_METHODS)
+            if view or (p.kind == "call" and p.key in SPLITS):
+                classes.union(s.target, s.args[0].id)
+            if p.kind in ("tuple", "list", "dict"):
+                for a in s.args:
+                    if isinstance(a, Name):
+                        classes.union(s.target, a.id)
+        if isinstance(s, Assign) and s.tape:  # what a helper saves may hold its result and
+            classes.union(s.tape, s.target)   # its arguments themselves
+            for a in s.args:
+                if isinstance(a, Name):
+                    classes.union(s.tape, a.id)
+        elif isinstance(s, Unpack) and isinstance(s.value, Name):
+            for t in s.targets:
+                classes.union(t, s.value.id)
+        elif isinstance(s, ir.Append) and isinstance(s.value, Name):
+            classes.union(s.target, s.value.id)
+    return classes
+
+
+def liveness(body: list, live_out: set) -> dict[int, set]:
+    """For each statement (by id), the names live just after it."""
+    after: dict[int, set] = {}
+
+    def block(stmts: list, live: set) -> set:
+        for s in reversed(stmts):
+            live = stmt(s, live)
+        return live
+
+    def stmt(s, live: set) -> set:
+        after[id(s)] = set(live) | after.get(id(s), set())
+        if isinstance(s, If):
+            live = block(s.body, set(live)) | block(s.orelse, set(live))
+            return live | ir.uses(s)
+        if isinstance(s, (For, While)):
+            # iterate to a fixpoint: what is live at the top of the body is live at its end;
+            # from the fixpoint an enclosing loop's earlier trip reached (it only grows)
+            inner = set(live) | loops.get(id(s), set())
+            while loops.get(id(s)) != inner:
+                top = block(s.body, set(inner))
+                if isinstance(s, While):
+                    top = block(s.prelude, top | ir.uses(s))
+                if top <= inner:
+                    loops[id(s)] = set(inner)
+                inner |= top
+            return (inner | live | ir.uses(s)) - ({s.target} if isinstance(s, For) else set())
+        if isinstance(s, ir.Return):
+            return ir.uses(s)
+        return (live - ir.defs(s)) | ir.uses(s)
+
+    loops: dict[int, set] = {}
+    block(body, set(live_out))
+    return after
+
+
+
+
+
+
+
+
+
+
+@per_version
+def mutated_params(fn: ir.Function) -> dict[str, list]:
+    """Parameters whose arrays (or lists) the function changes in place, with the
+    statements that change them."""
+    before = points_to(fn)
+    params = {p.name for p in fn.params}
+    found: dict[str, list] = {}
+    for s in ir.walk(fn.body):
+        if isinstance(s, (SetItem, ir.Append)):
+            target = s.target
+        elif isinstance(s, Assign) and s.inplace:
+            target = s.target
+        else:
+            continue
+        for site, _ in before.get(id(s), {}).get(target, frozenset()):
+            if isinstance(site, tuple) and site[0] == "param" and site[1] in params:
+                found.setdefault(site[1], []).append(s)
+    return found
+
+
+@per_version
+def check_writes(fn: ir.Function) -> None:
+    """Refuse `y[i] = v` (or `y.append(v)`) while another name that may point to y's array
+    is still to be read: its derivative would be lost."""
+    before = points_to(fn)
+    live_after = liveness(fn.body, set())
+    for s in ir.walk(fn.body):
+        if not (isinstance(s, (SetItem, ir.Append)) or (isinstance(s, Assign) and s.inplace)):
+            continue
+        state = before.get(id(s), {})
+        objects = state.get(s.target, frozenset())
+        others = {z for z in live_after.get(id(s), set()) - {s.target}
+                  if (state.get(z, frozenset()) | state.get(("contents", z), frozenset()))
+                  & objects}
+        if isinstance(s, ir.Append) and isinstance(s.value, Name):
+            others.discard(s.value.id)  # the appended value itself: the list only holds it
+        if others:
+            other = sorted(others)[0]
+            node = s.origin.node if s.origin else fn.source.funcdef
+            fix = f"copy first ({s.target} = {s.target}.copy())"
+            if isinstance(s, Assign):  # `t += v`: a number is never written in place
+                fix = f"write {s.target} = {s.target} {s.prim.spelling} ... or {fix}"
+            raise fn.source.error(
+                node, f"{s.target} is written in place while {other} may share its memory "
+                f"and is read later; {fix} so the derivative through both is right",
+                UnsupportedSyntax)

@@ -1,0 +1,198 @@
+"""records: the statement records and atoms of the intermediate form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any
+    text: str
+
+
+@dataclass(frozen=True)
+class Expr:
+    """Integer arithmetic kept inline in an index (`y[i - 1]`): a format template over names.
+    It carries no derivative, and the reverse sweep re-evaluates it."""
+
+    template: str
+    args: tuple = ()
+
+
+Atom = Name | Const
+
+
+@dataclass(frozen=True)
+class Slice:
+    lower: Atom | None
+    upper: Atom | None
+    step: Atom | None
+
+
+NEWAXIS = "None"
+ELLIPSIS = "..."
+IndexItem = Name | Const | Expr | Slice | str
+
+
+@dataclass(frozen=True)
+class Index:
+    items: tuple[IndexItem, ...]
+
+    def atoms(self) -> Iterator[Atom]:
+        for item in self.items:
+            if isinstance(item, Slice):
+                yield from (a for a in (item.lower, item.upper, item.step) if a is not None)
+            elif isinstance(item, Expr):
+                yield from item.args
+            elif isinstance(item, (Name, Const)):
+                yield item
+
+
+@dataclass(frozen=True)
+class Prim:
+    """What an `Assign` computes.
+
+    kind: 'call' f(a), 'method' a.f(b), 'binop' a + b, 'unary' -a, 'compare' a < b,
+    'attr' a.T, 'index' a[i], 'copy' a, 'tuple' (a, b), 'list' [a, b].
+    key is the object the rule table is keyed by (operator.add, np.sin, a user
+    function); spelling is how the primal writes it ('np.sin', '+', 'sum', 'T').
+    """
+
+    kind: str
+    key: Any = None
+    spelling: str = ""
+
+
+COPY = Prim("copy")
+
+
+@dataclass(frozen=True)
+class CallLink:
+    """A call of the user's own function with active arguments, linked to its split adjoint:
+    the forward sweep calls `fwd` and keeps what it saves; the reverse sweep calls `bwd`
+    with those and the seed. `positions`/`keywords`: the arguments that get adjoints;
+    `result`: the kind of value it returns ('scalar', 'int', 'array' or None)."""
+
+    fwd: str
+    bwd: str
+    positions: tuple[int, ...]
+    keywords: tuple[str, ...]
+    result: str | None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The user's statement a record came from: its code and its libcst node."""
+
+    text: str
+    node: Any = field(compare=False, repr=False)
+
+
+@dataclass
+class Assign:
+    target: str | None  # None: a call made for its effect, or an assert
+    prim: Prim
+    args: tuple[Atom, ...] = ()
+    kwargs: tuple[tuple[str, Atom], ...] = ()
+    index: Index | None = None
+    origin: Origin | None = None
+    node: Any = field(default=None, compare=False, repr=False)  # the expression, for errors
+    tape: str | None = None  # a call of a user function: the name of what its _fwd saved
+    adjoint: CallLink | None = None  # ... and the split adjoint it is linked to
+    inplace: bool = False  # x += v: an array is updated in place, as Python does
+
+
+@dataclass
+class SetItem:
+    target: str
+    index: Index
+    value: Atom
+    origin: Origin | None = None
+    op: str = ""  # '+' or '-' for target[index] += value (added in place, not replaced)
+
+
+@dataclass
+class Append:
+    """target.append(value): the list grows; its adjoint list shrinks in the reverse sweep."""
+
+    target: str
+    value: Atom
+    origin: Origin | None = None
+
+
+@dataclass
+class Unpack:
+    targets: tuple[str, ...]
+    value: Atom
+    origin: Origin | None = None
+
+
+@dataclass
+class If:
+    test: Atom
+    body: list
+    orelse: list
+    origin: Origin | None = None
+
+
+@dataclass
+class For:
+    target: str
+    iter: Atom
+    body: list
+    origin: Origin | None = None
+    trips: str | None = None  # counts iterations when the loop can break
+
+
+@dataclass
+class While:
+    prelude: list
+    test: Atom
+    body: list
+    origin: Origin | None = None
+    trips: str = "trips"
+
+
+@dataclass
+class Break:
+    origin: Origin | None = None
+
+
+@dataclass
+class Continue:
+    origin: Origin | None = None
+
+
+@dataclass
+class Return:
+    value: Atom
+    origin: Origin | None = None
+
+
+Stmt = Assign | SetItem | Append | Unpack | If | For | While | Break | Continue | Return
+
+
+@dataclass
+class Param:
+    name: str
+    default: str | None = None  # source text of the default
+    kind: str = "positional"  # or 'keyword'
+
+
+@dataclass
+class Function:
+    name: str
+    params: list[Param]
+    body: list
+    source: Any = field(repr=False, default=None)  # parse.Source, for error locations
+    globals: dict = field(repr=False, default_factory=dict)  # global name -> what it meant
+    defaults: dict = field(repr=False, default_factory=dict)  # held name -> a default value
+

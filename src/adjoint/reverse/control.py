@@ -1,0 +1,96 @@
+"""control: the adjoints of branches and loops."""
+
+from __future__ import annotations
+
+from .. import ir
+from ..ir import Assign, Block, Line, Name, Ref
+
+
+class ControlAdjoint:
+    """Methods of Sweep."""
+
+    def if_adjoint(self, s: ir.If) -> list:
+        start = self.snapshot()
+        body = self.block(s.body, origin=s.origin)
+        after_body = self.snapshot()
+        self.restore_state(start)
+        orelse = self.block(s.orelse, origin=s.origin)
+        after_else = self.snapshot()
+        self.current = id(s)
+        merged = after_body[0] | after_else[0]
+        for x in sorted(merged - after_body[0]):
+            body.append(self.zero(x))
+        for x in sorted(merged - after_else[0]):
+            orelse.append(self.zero(x))
+        self.defined = merged
+        self.owned = after_body[1] & after_else[1]
+        self.zeroed |= after_body[2] | after_else[2]
+        if not body and not orelse:
+            return []
+        test = ir.atom_parts(s.test)
+        self.line(test)  # records that the reverse sweep reads the test
+        if not body:
+            return [Block(("if not ", *test, ":"), orelse)]
+        return [Block(("if ", *test, ":"), body, orelse)]
+
+    def loop_adjoint(self, s) -> list:
+        inplace = self.inplace_targets(s.body)
+        pre: list[Line] = []
+        self.current = id(s)
+        for x in sorted(inplace):
+            if x in self.active and (x in self.defined or x in self.accumulated(s)):
+                pre += self.own(x)
+        entry = self.snapshot()
+        for _ in range(4):
+            self.restore_state(entry)
+            body = self.block(s.body, origin=s.origin)
+            if isinstance(s, ir.For):  # each trip binds the target afresh: nothing flows on
+                self.defined.discard(s.target)
+                self.zeroed.discard(s.target)
+            missing = self.defined - entry[0]
+            # the next (earlier) iteration starts from what this one leaves: 0.0 for an
+            # adjoint the body zeroes, or that it no longer defines
+            zeroed = ((self.zeroed & self.defined) | (entry[0] - self.defined)) - entry[2]
+            disowned = entry[1] - self.owned
+            if not missing and not zeroed and not disowned:
+                break
+            if not missing:
+                entry = (entry[0], entry[1] - disowned, entry[2] | zeroed)
+                continue
+            self.restore_state(entry)
+            self.current = id(s)
+            for x in sorted(missing):
+                pre.append(self.zero(x) if x not in inplace else self.own(x)[0])
+            entry = self.snapshot()
+        self.current = id(s)
+        for x in sorted(entry[0] - self.defined):
+            body.append(self.zero(x))
+        self.defined = set(entry[0])
+        self.owned = entry[1] & self.owned
+        if not body:
+            return pre
+        if isinstance(s, ir.While):
+            head = ("for _ in range(", Ref(s.trips), "):")
+        elif s.trips:
+            head = ("for ", Ref(s.target), " in reversed(", *ir.atom_parts(s.iter), "[:",
+                    Ref(s.trips), "]):")
+        else:
+            head = ("for ", Ref(s.target), " in reversed(", *ir.atom_parts(s.iter), "):")
+        self.line(head)  # records what the loop reads
+        return pre + [Block(head, body)]
+
+    def inplace_targets(self, body: list) -> set[str]:
+        found = set()
+        for s in ir.walk(body):
+            if isinstance(s, Assign) and s.prim.kind == "index" and isinstance(s.args[0], Name):
+                found.add(s.args[0].id)
+            elif isinstance(s, (ir.SetItem, ir.Append)):
+                found.add(s.target)
+        defined_inside = set()
+        for s in ir.walk(body):
+            defined_inside |= ir.defs(s)
+        return found - defined_inside
+
+    def accumulated(self, s) -> set[str]:
+        return {a.id for x in ir.walk(s.body) if isinstance(x, Assign) and x.prim.kind == "index"
+                for a in x.args[:1] if isinstance(a, Name)}

@@ -1,0 +1,96 @@
+"""the forward sweep: the primal with the pushes the plan asks for."""
+
+from __future__ import annotations
+
+from .. import ir
+from ..analysis.plan import Save
+from ..ir import Assign, Block, Const, Line, Name, Ref
+from .refs import RUNTIME
+
+
+class Forward:
+    """Methods of Sweep."""
+
+    def prologue(self) -> list[Line]:
+        out = []
+        if self.relied and (params := self.checked_params()):
+            checked = ir.join([(f"{p}=", Ref(p)) for p in params])
+            out.append(self.line((RUNTIME, f".check_arrays({self.fn.name!r}, ", *checked, ")")))
+        out += [self.assign(v, ("None",)) for v in sorted(self.plan.preinit)]
+        out += [self.assign(self.stacks[k], ("[]",)) for k in sorted(self.stacks)]
+        return out
+
+    def forward_sweep(self) -> list:
+        self.current = None
+        return self.forward(self.fn.body)
+
+    def forward(self, body: list) -> list:
+        out: list = []
+        for s in body:
+            saves = self.plan.saves.get(id(s), {})
+            for v, mode in sorted(saves.items()):
+                if mode is Save.BEFORE and getattr(s, "inplace", False):  # a copy: s changes it
+                    out.append(self.line((Ref(self.stack(v, True)), ".append(", RUNTIME,
+                                          ".snapshot(", Ref(v), "))")))
+                elif mode is Save.BEFORE:
+                    out.append(self.line((Ref(self.stack(v, True)), ".append(", Ref(v), ")")))
+            if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
+                out.append(self.line((Ref(self.stack(s.target, True)), ".append(",
+                                      *self.slice_of(s), ")")))
+            if id(s) in self.guards:  # `q += v` rebinds a number; an array would change
+                out.append(self.line((RUNTIME, ".rebinds(", Ref(s.target), ", ",
+                                      repr(self.fn.name), ", ", repr(self.guards[id(s)]), ")")))
+            out.extend(self.forward_stmt(s))
+            for v, mode in sorted(saves.items()):
+                if mode is Save.AFTER:
+                    out.append(self.line((Ref(self.stack(v)), ".append(", Ref(v), ")")))
+        return out
+
+    def single_use(self, name: str) -> bool:
+        return sum(name in ir.uses(x) or name in ir.defs(x) for x in ir.walk(self.fn.body)) == 2
+
+    def keyed(self, s: ir.SetItem) -> bool:
+        """Whether s may write a dict entry by key (one that may not exist yet)."""
+        items = s.index.items
+        return s.target in self.seqs and len(items) == 1 and not isinstance(
+            items[0], ir.Slice) and not (isinstance(items[0], Const) and isinstance(
+                items[0].value, int)) and self.kind(items[0]) != "int"
+
+    def slice_of(self, s: ir.SetItem) -> ir.Parts:
+        if self.keyed(s):  # the entry, or a mark that there was none
+            return (RUNTIME, ".entry(", Ref(s.target), ", ", *ir.index_parts(s.index), ")")
+        part = (Ref(s.target), "[", *ir.index_parts(s.index), "]")
+        return part if s.target in self.seqs else (*part, ".copy()")
+
+    def forward_stmt(self, s) -> list:
+        if isinstance(s, ir.Return):
+            return []
+        if isinstance(s, ir.If):
+            body, orelse = self.forward(s.body), self.forward(s.orelse)
+            if not body and orelse:
+                return [Block(("if not ", *ir.atom_parts(s.test), ":"), orelse)]
+            return [Block(("if ", *ir.atom_parts(s.test), ":"), body, orelse)]
+        if isinstance(s, ir.For):
+            body = self.forward(s.body)
+            pre = []
+            if s.trips:
+                pre = [self.assign(s.trips, ("0",))]
+                body = [self.line((Ref(s.trips), " += 1"), (s.trips,)), *body]
+            return pre + [Block(("for ", Ref(s.target), " in ", *ir.atom_parts(s.iter), ":"),
+                                body)]
+        if isinstance(s, ir.While):
+            count = self.line((Ref(s.trips), " += 1"), (s.trips,))
+            body = [count, *self.forward(s.body)]
+            prelude = s.prelude
+            if len(prelude) == 1 and isinstance(prelude[0], Assign) and isinstance(
+                    s.test, Name) and prelude[0].target == s.test.id and prelude[0].prim.kind in (
+                    "compare", "expr") and self.single_use(s.test.id):
+                head = ("while ", *ir.prim_parts(prelude[0]), ":")
+                return [self.assign(s.trips, ("0",)), Block(head, body)]
+            if s.prelude:
+                stop = Block(("if not ", *ir.atom_parts(s.test), ":"), [Line(("break",))])
+                loop = Block(("while True:",), [*self.forward(s.prelude), stop, *body])
+            else:
+                loop = Block(("while ", *ir.atom_parts(s.test), ":"), body)
+            return [self.assign(s.trips, ("0",)), loop]
+        return [self.line(ir.stmt_parts(s), tuple(ir.defs(s)))]

@@ -1,0 +1,286 @@
+"""sweep: the emitter of one function's sweeps for one plan, and its ledger of adjoints."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .. import ir, rules
+from ..analysis.activity import analyze
+from ..analysis.kinds import atom_kind, kinds, shapes
+from ..analysis.plan import ENTRY, Plan, Save
+from ..analysis.values import (
+    _annotated,
+    arrays,
+    masked,
+    refuse_opaque_subscripts,
+    sequences,
+)
+from ..errors import UnsupportedSyntax
+from ..ir import Assign, Line, Name, Ref
+from ..naming import Namer
+from .assign import AssignAdjoint
+from .control import ControlAdjoint
+from .forward import Forward
+from .refs import RUNTIME, ShapeRef, module_aliases
+from .writes import WriteAdjoint
+
+
+class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint):
+    """Emits the forward and reverse sweeps of one function for one plan."""
+
+    def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: Plan,
+                 scalar_params, int_params=frozenset(), seq_params=frozenset(),
+                 array_params=(frozenset(), frozenset())):
+        self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
+        self.guards: dict[int, str] = {}  # id(q += v) -> the argument q may be
+        act = analyze(fn, set(wrt))
+        refuse_opaque_subscripts(fn, act)
+        self.active = act.active | set(wrt)
+        self.kinds = kinds(fn, set(scalar_params) | _annotated(fn, float),
+                                    set(int_params) | _annotated(fn, int))
+        self.seqs = sequences(fn, seq_params)
+        known, self.assumed = array_params  # parameters known to hold arrays; taken to
+        self.arrays = arrays(fn, self.kinds, (known | self.assumed) - self.seqs)
+        self.sure = arrays(fn, self.kinds, known - self.seqs) if self.assumed else self.arrays
+        self.relied: set[str] = set()  # names whose adjoints add with + only if as taken
+        self.masked = masked(fn, self.active)
+        # an array's rows have one shape, a list's items not: reads of rows rely on arrays
+        self.relied |= {s.args[0].id for s in ir.walk(fn.body) if isinstance(s, Assign)
+                        and s.prim.kind == "index" and isinstance(s.args[0], Name)
+                        and s.args[0].id in (self.arrays - self.sure) & self.active}
+        self.primal = {p.name for p in fn.params}
+        for s in ir.walk(fn.body):
+            self.primal |= ir.defs(s)
+        self.shape = shapes(fn, self.kinds, self.seqs | (self.primal - self.arrays))
+        assigned = set()
+        for s in ir.walk(fn.body):
+            assigned |= ir.defs(s) | ({s.target} if isinstance(s, ir.SetItem) else set())
+        self.untouched = {p.name for p in fn.params} - assigned
+        result = fn.body[-1].value
+        if isinstance(result, Name) and result.id == fn.name:
+            self.seed = namer.bar(result.id)
+        else:
+            self.seed = namer.cached(("seed", fn.name), f"{fn.name}_bar")
+        self.defined: set[str] = set()
+        self.owned: set[str] = set()
+        self.zeroed: set[str] = set()
+        self.reads: dict[int, set] = defaultdict(set)
+        self.value_reads: dict[int, set] = defaultdict(set)
+        self.current: int | None = None
+        self.stacks: dict[tuple[str, bool], str] = {}
+        # names whose values are pushed both after statements (popped at the top of the
+        # reverse block) and before in-place changes (popped where the change is undone):
+        # the two kinds go on stacks of their own, so each is popped in push order
+        after = {v for saves in plan.saves.values() for v, m in saves.items() if m is Save.AFTER}
+        changed = {v for saves in plan.saves.values() for v, m in saves.items()
+                   if m is Save.BEFORE}
+        changed |= {s.target for s in ir.walk(fn.body) if id(s) in plan.slices}
+        self.mixed = after & changed
+        self.dry = False
+        self.modules = module_aliases(fn)
+
+    def is_array(self, x: str) -> bool:
+        """Whether x surely holds an array or a number (its adjoints add with +)."""
+        if x in self.arrays and x not in self.sure:
+            self.relied.add(x)
+        return x in self.arrays
+
+    def checked_params(self) -> list[str]:
+        """The parameters taken to hold arrays that the emitted code depends on."""
+        every = {p.name for p in self.fn.params if p.name in self.assumed}
+        known = self.sure | every
+        return [p.name for p in self.fn.params if p.name in every and self.relied - arrays(
+            self.fn, self.kinds, known - {p.name} - self.seqs)]
+
+    # ------------------------------------------------------------ emission helpers
+
+    def bar(self, x: str) -> str:
+        return self.namer.bar(x)
+
+    def line(self, parts, binds=()) -> Line:
+        if self.current is not None:
+            for p in parts:
+                if isinstance(p, Ref) and p.name in self.primal and p.name not in binds:
+                    self.reads[self.current].add(p.name)
+                    if not isinstance(p, ShapeRef):
+                        self.value_reads[self.current].add(p.name)
+        return Line(tuple(parts), tuple(binds))
+
+    def assign(self, name: str, parts) -> Line:
+        return self.line((Ref(name), " = ", *parts), (name,))
+
+    def stack(self, v: str, old: bool = False) -> str:
+        """The stack of v's values; old: of the values statements overwrite."""
+        old = old and v in self.mixed
+        self.stacks[v, old] = self.namer.cached(("stack", v, old),
+                                                f"{v}_undo_stack" if old else f"{v}_stack")
+        return self.stacks[v, old]
+
+    def add(self, x: str, contrib, fresh: bool = False) -> list[Line]:
+        """x_bar = contrib, or x_bar = x_bar + contrib when x_bar has a value."""
+        xb = self.bar(x)
+        if x not in self.defined:
+            self.defined.add(x)
+            (self.owned.add if fresh else self.owned.discard)(x)
+            if tuple(contrib) == (Ref(xb),):  # x = x + ...: the adjoint passes through
+                return []
+            return [self.assign(xb, contrib)]
+        if x in self.seqs or not self.is_array(x):  # a list's adjoints add item by item
+            return [self.assign(xb, (RUNTIME, ".add_seq(", Ref(xb), ", ", *contrib, ")"))]
+        negated = rules.negation(contrib)
+        if x in self.owned:  # an array this sweep made and nothing else holds: add in place
+            if negated is not None:
+                return [self.line((Ref(xb), " -= ", *negated), (xb,))]
+            return [self.line((Ref(xb), " += ", *contrib), (xb,))]
+        if x not in self.zeroed or self.kinds.get(x) in ("scalar", "int"):
+            self.owned.add(x)  # (an array's 0.0 + a contribution 0.0 too is still the number)
+        if negated is not None:  # x_bar - g, not x_bar + -g
+            return [self.assign(xb, (Ref(xb), " - ", *negated))]
+        return [self.assign(xb, (Ref(xb), " + ", *contrib))]
+
+    def shared(self, parts) -> None:
+        """A value that may be another adjoint itself (g, not g * w): neither may then be
+        updated in place."""
+        primal_of = self.namer.primals
+        for p in parts:
+            if isinstance(p, Ref) and p.name in primal_of:
+                self.owned.discard(primal_of[p.name])
+
+    def own(self, x: str) -> list[Line]:
+        """Make x_bar an array this sweep may update in place."""
+        if x not in self.defined:
+            self.defined.add(x)
+            self.owned.add(x)
+            return [self.assign(self.bar(x), (RUNTIME, ".zeros_like(", ShapeRef(x), ")"))]
+        if x not in self.owned:
+            self.owned.add(x)
+            return [self.assign(self.bar(x), (RUNTIME, ".owned(", Ref(self.bar(x)), ", ",
+                                              ShapeRef(x), ")"))]
+        return []
+
+    def zero(self, x: str) -> Line:
+        """x_bar = 0: zeros shaped like x for an untouched parameter, else 0.0, a zero of
+        any shape (densified before it is returned)."""
+        self.defined.add(x)
+        self.owned.discard(x)
+        if x in self.untouched:
+            self.owned.add(x)
+            return self.assign(self.bar(x), (RUNTIME, ".zeros_like(", ShapeRef(x), ")"))
+        self.zeroed.add(x)
+        return self.assign(self.bar(x), ("0.0",))
+
+    def is_active(self, a) -> bool:
+        return isinstance(a, Name) and a.id in self.active
+
+    def kind(self, a) -> str | None:
+        return atom_kind(a, self.kinds)
+
+    def error(self, s, msg: str, cls=UnsupportedSyntax) -> Exception:
+        node = getattr(s, "node", None) or (s.origin.node if s.origin else
+                                            self.fn.source.funcdef)
+        return self.fn.source.error(node, msg, cls)
+
+    # ------------------------------------------------------------ forward sweep
+
+    # ------------------------------------------------------------ reverse sweep
+
+    def backward(self, dry: bool = False) -> list:
+        self.dry = dry
+        self.defined, self.owned, self.zeroed = set(), set(), set()
+        result = self.fn.body[-1].value
+        out: list = []
+        if isinstance(result, Name) and result.id in self.active:
+            self.defined.add(result.id)
+            if self.bar(result.id) != self.seed:
+                out.append(self.assign(self.bar(result.id), (Ref(self.seed),)))
+        out += self.block(self.fn.body[:-1], pops_for=self.fn.body)
+        if dry:
+            self.epilogue()  # records that it reads the arguments as they came in
+        return out
+
+    def epilogue(self) -> list[Line]:
+        """Gradients with the type and shape of their argument."""
+        self.current = ENTRY
+        out = []
+        for w in self.wrt:
+            if w not in self.defined and w not in self.seqs:
+                out.append(self.assign(self.bar(w), (RUNTIME, ".zeros_like(", ShapeRef(w),
+                                                     ")")))
+            elif w not in self.defined:
+                out.append(self.assign(self.bar(w), (RUNTIME, ".densify(0.0, ", ShapeRef(w),
+                                                     ")")))
+            elif w in self.zeroed or w in self.seqs:
+                out.append(self.assign(self.bar(w), (RUNTIME, ".densify(", Ref(self.bar(w)),
+                                                     ", ", ShapeRef(w), ")")))
+        return out
+
+    def block(self, body: list, pops_for: list | None = None, origin=None) -> list:
+        out: list = []
+        for s in (pops_for if pops_for is not None else body):
+            for v, mode in sorted(self.plan.saves.get(id(s), {}).items()):
+                self.current = id(s)
+                if mode is Save.AFTER:
+                    out.append(self.assign(v, (Ref(self.stack(v)), ".pop()")))
+                elif mode is Save.RECOMPUTE:
+                    out.extend(self.forward_stmt(s))
+        last_origin = origin
+        for s in reversed(body):
+            self.current = id(s)
+            lines = self.stmt(s)
+            lines += self.restores(s)
+            if lines:
+                if s.origin is not None and s.origin is not last_origin:
+                    out.append(Line((f"# grad of: {' '.join(s.origin.text.split())}",),
+                                    comment=True))
+                    last_origin = s.origin
+                out.extend(lines)
+        return out
+
+    def restores(self, s) -> list[Line]:
+        out = []
+        if isinstance(s, Assign) and s.target in ir.names(s.args):
+            return out  # restored before its contributions (see assign_adjoint)
+        for v, mode in sorted(self.plan.saves.get(id(s), {}).items()):
+            if mode is Save.BEFORE:
+                out.append(self.restore_line(s, v))
+        if id(s) in self.plan.slices and isinstance(s, ir.Append):
+            out.append(self.line((Ref(s.target), ".pop()")))
+        elif id(s) in self.plan.slices and self.keyed(s):
+            out.append(self.line((RUNTIME, ".put_entry(", Ref(s.target), ", ",
+                                  *ir.index_parts(s.index), ", ",
+                                  Ref(self.stack(s.target, True)), ".pop())")))
+        elif id(s) in self.plan.slices:
+            out.append(self.line((Ref(s.target), "[", *ir.index_parts(s.index), "] = ",
+                                  Ref(self.stack(s.target, True)), ".pop()")))
+        return out
+
+    def stmt(self, s) -> list:
+        if isinstance(s, Assign):
+            return self.assign_adjoint(s)
+        if isinstance(s, ir.SetItem):
+            return self.setitem_adjoint(s)
+        if isinstance(s, ir.Append):
+            return self.append_adjoint(s)
+        if isinstance(s, ir.Unpack):
+            return self.unpack_adjoint(s)
+        if isinstance(s, ir.If):
+            return self.if_adjoint(s)
+        if isinstance(s, (ir.For, ir.While)):
+            return self.loop_adjoint(s)
+        if isinstance(s, (ir.Break, ir.Continue)):
+            return []
+        if isinstance(s, ir.Return):
+            raise self.error(s, "a return inside a block is not supported")
+        raise self.error(s, f"cannot differentiate {type(s).__name__}")
+
+    # ---- simple statements
+
+    # ---- compound statements
+
+    def snapshot(self):
+        return set(self.defined), set(self.owned), set(self.zeroed)
+
+    def restore_state(self, state) -> None:
+        self.defined, self.owned, self.zeroed = set(state[0]), set(state[1]), set(state[2])
+
+
