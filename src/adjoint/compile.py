@@ -92,10 +92,10 @@ def check_emitted(fn: Emitted) -> None:
             if isinstance(item, Block):
                 head = item.head
                 need(head, (), bound, item)
-                if head[:1] == ("for ",):
-                    inner = block(item.body, bound | {head[1].name})
-                    bound |= inner - {head[1].name}
-                elif text(head).startswith("while"):
+                if item.target:
+                    inner = block(item.body, bound | {item.target})
+                    bound |= inner - {item.target}
+                elif item.kind == "while":
                     bound |= block(item.body, set(bound))
                 else:
                     both = block(item.body, set(bound)) & block(item.orelse, set(bound))

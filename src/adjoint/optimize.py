@@ -41,8 +41,8 @@ def counts(body: list) -> tuple[Counter, Counter]:
         bound = set() if isinstance(item, Block) else set(item.binds)
         for p in read_refs(parts, tuple(bound)):  # names left of ' = ' are written
             reads[p.name] += 1
-        if isinstance(item, Block) and item.head[:1] == ("for ",):
-            binds[item.head[1].name] += 2  # a loop target is rebound every trip
+        if isinstance(item, Block) and item.target:
+            binds[item.target] += 2  # a loop target is rebound every trip
         for b in bound:
             binds[b] += 1
     return binds, reads
@@ -98,7 +98,7 @@ def propagate_copies(body: list) -> list:
 
 def _rebinds_in_reader(span: list, b: str) -> bool:
     """Whether a loop in `span` rebinds b (its target): a read inside would see the new b."""
-    return any(isinstance(x, Block) and x.head[:1] == ("for ",) and x.head[1].name == b
+    return any(isinstance(x, Block) and x.target == b
                for x in lines(span))
 
 
@@ -155,9 +155,8 @@ def _live_block(items: list, live: set) -> tuple[list, set]:
 
 def _live_compound(item: Block, live: set) -> tuple[Block, set]:
     head = _reads(item.head)
-    if item.head[:1] in (("for ",), ("while ",)) or item.head[:1] == ("while True:",) or \
-            text_of(item.head).startswith(("for ", "while ")):
-        target = {item.head[1].name} if item.head[:1] == ("for ",) else set()
+    if item.kind in ("for", "while"):
+        target = {item.target} if item.target else set()
         inside = set(live) | (head - target)  # a while test is read before every trip
         while True:  # what is live at the top of the body is live at its end
             body, top = _live_block(item.body, set(inside))

@@ -219,6 +219,18 @@ class Block:
     body: list
     orelse: list = field(default_factory=list)
 
+    @property
+    def kind(self) -> str:
+        """'for', 'while' or 'if': the statement the head starts."""
+        start = text(self.head)
+        return "for" if start.startswith("for ") else (
+            "while" if start.startswith("while") else "if")
+
+    @property
+    def target(self) -> str | None:
+        """The name a `for` block binds every trip."""
+        return self.head[1].name if self.head[:1] == ("for ",) else None
+
 
 @dataclass
 class Emitted:

@@ -153,8 +153,8 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     for item in optimize.lines(sweep.prologue() + forward):
         if isinstance(item, Line):
             bound |= set(item.binds)
-        elif item.head[:1] == ("for ",):
-            bound.add(item.head[1].name)
+        elif item.target:
+            bound.add(item.target)
     saved = sorted({r for item in optimize.lines(backward + sweep.epilogue())
                     for r in ir.refs(item.head if isinstance(item, Block) else item.parts)
                     if r in bound})
@@ -186,7 +186,7 @@ def definitely_bound(items: list, bound: set) -> set:
     for item in items:
         if isinstance(item, Line):
             bound |= set(item.binds)
-        elif item.orelse and not item.head[0].startswith(("for", "while")):
+        elif item.orelse and item.kind == "if":
             bound |= definitely_bound(item.body, bound) & definitely_bound(item.orelse, bound)
     return bound
 
