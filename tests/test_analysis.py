@@ -133,7 +133,8 @@ def saves_of(src: str, wrt=("x",)) -> dict[str, dict[str, str]]:
     """The recording plan of a program: its statement's text -> {name: mode}, plus renames
     (top-level redefinitions) as 'renamed'."""
     fn = lowered(src)
-    version, plan, _, _ = record(fn, Spec(tuple(wrt)), naming.Namer(api.RESERVED), "grad")
+    done = record(fn, Spec(tuple(wrt)), naming.Namer(api.RESERVED), "grad")
+    version, plan = done.fn, done.plan
     out: dict[str, dict[str, str]] = {}
     for s in ir.walk(version.body):
         modes = dict(plan.saves.get(id(s), {}))

@@ -3,7 +3,7 @@ _fwd/_bwd split) and the calls of user functions it links."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .. import ir, optimize
 from ..analysis.memory import aliases, check_writes, mutated_params
@@ -27,11 +27,11 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
     the reverse sweep. `relied`: names passed as arrays only because a parameter is taken
     to hold one (the code checks those parameters when it runs)."""
     check_writes(fn)
-    fn, plan, mutated, guards = record(fn, spec, namer, mode)
-    sweep = sweep_of(spec, fn, namer, plan)
-    sweep.guards = guards
+    done = record(fn, spec, namer, mode)
+    fn, plan, mutated, sweep, backward = (done.fn, done.plan, done.mutated, done.sweep,
+                                          done.backward)
+    sweep.guards = done.guards
     sweep.relied |= relied
-    backward = sweep.backward()
     forward = sweep.forward_sweep()
     grads = tuple(namer.bar(w) for w in spec.wrt)
     as_tuple = len(grads) > 1 if as_tuple is None else as_tuple
@@ -50,15 +50,28 @@ def sweep_of(spec: Spec, fn: ir.Function, namer: Namer, plan: Plan) -> Sweep:
                  set(spec.seqs), (set(spec.arrays), set(spec.assumed)))
 
 
-def record(fn: ir.Function, spec: Spec, namer: Namer, mode: str):
-    """What to record: from what a dry reverse sweep reads, again until the reads of what is
-    recorded (restores, recomputations) ask for nothing more. Returns the function version
-    (top-level redefinitions renamed), the plan, the parameters changed in place (with the
-    statements changing them) and the guards of `q += v` on parameters that may be numbers."""
+@dataclass
+class Recorded:
+    """The function version (top-level redefinitions renamed), its plan, the parameters it
+    changes in place (with the statements changing them), the guards of `q += v` on
+    parameters that may be numbers, and the sweep emitted for that plan with its reverse."""
+
+    fn: ir.Function
+    plan: Plan
+    mutated: dict
+    guards: dict
+    sweep: Sweep
+    backward: list
+
+
+def record(fn: ir.Function, spec: Spec, namer: Namer, mode: str) -> Recorded:
+    """What to record: from what a reverse sweep reads, again until the reads of what is
+    recorded (restores, recomputations) ask for nothing more. The sweep that asks for
+    nothing more is the one emitted (its names are all cached, so it is the same sweep)."""
     plan, mutated, guards = Plan(), None, {}
     for _ in range(8):
         sweep = sweep_of(spec, fn, namer, plan)
-        sweep.backward(dry=True)
+        backward = sweep.backward(dry=True)
         index = {id(s): s for s in ir.walk(fn.body)}
         new = to_be_recorded(fn, sweep.reads, sweep.value_reads, index, sweep.kinds)
         if new.renames:
@@ -74,9 +87,10 @@ def record(fn: ir.Function, spec: Spec, namer: Namer, mode: str):
                 else:
                     new.slices.add(id(s))
         if new == plan:
-            break
+            return Recorded(fn, plan, mutated, guards, sweep, backward)
         plan = new
-    return fn, plan, mutated, guards
+    sweep = sweep_of(spec, fn, namer, plan)
+    return Recorded(fn, plan, mutated or {}, guards, sweep, sweep.backward())
 
 
 def _mutated(fn: ir.Function, spec: Spec, mode: str) -> tuple[dict, dict]:

@@ -1,0 +1,153 @@
+"""Calls: what a callee names, nested function definitions, and the call primitives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+import libcst.matchers as m
+
+from .. import ir, naming, rules
+from .. import parse as parse_
+from ..ir import Assign, Const, Name, Prim
+from ..parse import MISSING
+from .base import NormalizerBase
+from .syntax import dotted_name, names_in
+from .tables import REFUSED_CALLS, refused
+
+
+class CallsMixin(NormalizerBase):
+    """Calls of functions, of methods and of functions defined inside this one."""
+
+    def resolve_callee(self, func: cst.BaseExpression) -> Any:
+        dotted = dotted_name(func)
+        if dotted and dotted[0] in self.scope:  # a comprehension variable
+            return MISSING
+        if dotted and len(dotted) == 1 and dotted[0] in self.nested:
+            return self.nested[dotted[0]]
+        if dotted and dotted[0] in self.source.bindings:
+            return self.source.resolve(dotted)
+        if not dotted or dotted[0] in self.locals:
+            return MISSING
+        obj = self.source.resolve(dotted)
+        generic = getattr(obj, "__adjoint_generic__", None)
+        return obj if generic is None else generic.function  # a gradient: its emitted code
+
+    def define_nested(self, node: cst.FunctionDef, code_name: str) -> None:
+        """A def (or named lambda) inside the function: calls of it are calls of a function
+        lifted to module level, its free variables passed by keyword."""
+        name = node.name.value
+        if name in self.nested:
+            raise self.error(node, f"{name} is defined twice inside {self.source.name}")
+        index = self.seen_defs.get(code_name, 0)
+        self.seen_defs[code_name] = index + 1
+        code = parse_.code_of(self.source.code_object, code_name, index)
+        free = tuple(n for n in (code.co_freevars if code is not None else ())
+                     if n in self.locals)
+        if name in free:
+            raise self.error(node, f"{name} calls itself from inside {self.source.name}; "
+                             "define it at module level for recursion")
+        for n in free:
+            if n in self.nested:
+                raise self.error(node, f"{name} calls {n}, another function defined inside "
+                                 f"{self.source.name}; define them at module level")
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            if param.default is None:
+                continue
+            read = names_in(param.default) & self.locals
+            if read:  # evaluated where the def runs, which the lifted function cannot see
+                raise self.error(param.default, f"the default of {param.name.value} reads "
+                                 f"{sorted(read)[0]}, a local of {self.source.name}; pass it "
+                                 "as an argument instead")
+        for inner in m.findall(node, m.Nonlocal() | m.Global()):
+            raise self.error(inner, f"{name} rebinds a name of an enclosing scope "
+                             f"({self.source.code(inner).strip()}); return the value instead")
+        self.nested[name] = parse_.Nested(self.source, node, code, free)
+
+    def call(self, node: cst.Call, target, statement: bool = False) -> ir.Atom:
+        """The recursion into the callee's object and the arguments stays here, not in
+        helpers: a method chain nests without limit, and a helper would cost a frame per
+        level."""
+        func = node.func
+        fn = self.resolve_callee(func)
+        if refused(fn):
+            raise self.error(node, f"{REFUSED_CALLS[fn]}() runs code or reads names adjoint "
+                             "cannot see, so its derivative cannot be known; write the "
+                             "computation out")
+        if _sums_comprehension(node, fn):
+            return self.comprehension(node.args[0].value, target, total=True)
+        if statement and self.appends(node):
+            lst = self.name(func.value)
+            self.emit(ir.Append(lst.id, self.expr(node.args[0].value)))
+            return Const(None, "None")
+        method, kwargs = self.callee(func, fn)
+        args = [self.expr(func.value)] if method is not None else []
+        for arg in node.args:
+            if arg.star:
+                raise self.error(arg, f"{arg.star}-unpacking in a call is not supported")
+            atom = self.expr(arg.value)
+            if arg.keyword is not None:
+                kwargs.append((arg.keyword.value, atom))
+            else:
+                args.append(atom)
+        if any(k == "out" for k, _ in kwargs):
+            raise self.error(node, "out= writes into an existing array; assign the result "
+                             "instead")
+        prim, hint = self.call_prim(func, fn, method, args)
+        if statement:  # a call for its effect: no value
+            self.emit(Assign(None, prim, tuple(args), tuple(kwargs), node=node))
+            return Const(None, "None")
+        return self.assign(target, prim, args, kwargs, node=node, hint=hint)
+
+    def appends(self, node: cst.Call) -> bool:
+        """Whether the call is `xs.append(x)` on a local list (as a statement, an Append)."""
+        func = node.func
+        return isinstance(func, cst.Attribute) and func.attr.value == "append" and \
+            isinstance(func.value, cst.Name) and len(node.args) == 1 and \
+            not node.args[0].keyword and (func.value.value in self.locals
+                                          or func.value.value in self.scope)
+
+    def callee(self, func: cst.BaseExpression, fn: Any) -> tuple[str | None, list]:
+        """The method a call calls (None for a function; its object is the first argument)
+        and the keyword arguments it gets first: a nested function's free variables. A
+        global function's name is registered; a name that is no function is an error."""
+        if fn is MISSING and isinstance(func, cst.Attribute) and not (
+                dotted_name(func) and not self.is_local(dotted_name(func)[0])
+                and not self.global_datum(dotted_name(func)[0])):
+            return func.attr.value, []
+        if isinstance(fn, parse_.Nested):
+            return None, [(n, Name(n)) for n in fn.free]
+        if fn is MISSING:
+            dotted = dotted_name(func)
+            if dotted and self.is_local(dotted[0]):
+                raise self.error(func, f"calling {'.'.join(dotted)}, a local variable, is "
+                                 "not supported yet")
+            if dotted:
+                raise self.error(func, f"{'.'.join(dotted)} is not defined")
+            raise self.error(func, "only calls of named functions are supported")
+        if dotted_name(func)[0] not in self.source.bindings:
+            self.globals[dotted_name(func)[0]] = self.source.resolve(dotted_name(func)[:1])
+            self.namer.reserve(dotted_name(func)[0])
+        return None, []
+
+    def call_prim(self, func: cst.BaseExpression, fn: Any, method: str | None,
+                  args: list) -> tuple[Prim, str]:
+        """The primitive of a call and the hint its result is named by."""
+        first = self.label(args[0]) if args else None
+        if method is not None:
+            key = rules.METHODS.get(method)
+            prim = Prim("method", key, method)
+            hint = naming.call_name(method, first)
+        else:
+            spelling = self.source.code(func)
+            prim = Prim("call", fn, spelling)
+            short = getattr(fn, "__name__", None) or dotted_name(func)[-1]
+            hint = naming.call_name(short, first)
+        return prim, hint
+
+
+def _sums_comprehension(node: cst.Call, fn: Any) -> bool:
+    """`sum(e for x in xs)` or `sum([e for x in xs])`: a loop adding, no list built."""
+    return fn is sum and len(node.args) == 1 and isinstance(node.args[0].value, (
+        cst.GeneratorExp, cst.ListComp)) and not node.args[0].keyword

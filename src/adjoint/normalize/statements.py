@@ -1,0 +1,216 @@
+"""Statements: simple statements, assignment and its targets, `if`, in A-normal form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+
+from .. import ir, naming
+from ..ir import Assign, Name, Prim
+from .base import NormalizerBase
+from .syntax import names_in
+from .tables import AUGOPS, BINOPS, REFUSED_STATEMENTS
+
+
+class StatementsMixin(NormalizerBase):
+    """A user statement to IR statements, each remembering the statement it came from."""
+
+    def statement(self, stmt: cst.CSTNode) -> None:
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in stmt.body:
+                self.origin = ir.Origin(self.statement_text(stmt), stmt)
+                self.small(small)
+            return
+        self.origin = ir.Origin(self.header(stmt), stmt)
+        if isinstance(stmt, cst.If):
+            self.if_(stmt)
+        elif isinstance(stmt, cst.For):
+            self.for_(stmt)
+        elif isinstance(stmt, cst.While):
+            self.while_(stmt)
+        elif isinstance(stmt, cst.FunctionDef):
+            self.define_nested(stmt, stmt.name.value)
+        else:
+            what = REFUSED_STATEMENTS.get(type(stmt), type(stmt).__name__)
+            raise self.error(stmt, f"{what} is not supported inside a differentiated function")
+
+    def statement_text(self, stmt) -> str:
+        """A simple statement's code, without comments."""
+        return "; ".join(self.source.code(small).strip() for small in stmt.body)
+
+    def header(self, stmt) -> str:
+        """The first line of a compound statement, without comments, for `# grad of:`."""
+        code = self.source.code
+        if isinstance(stmt, cst.For):
+            return f"for {code(stmt.target)} in {code(stmt.iter)}:"
+        if isinstance(stmt, cst.While):
+            return f"while {code(stmt.test)}:"
+        if isinstance(stmt, cst.If):
+            return f"if {code(stmt.test)}:"
+        lines = [x for x in code(stmt).strip().splitlines() if not x.lstrip().startswith("#")]
+        return lines[0] if lines else ""
+
+    def small(self, s: cst.BaseSmallStatement) -> None:
+        if isinstance(s, cst.Assign):
+            self.assign_stmt(s.targets, s.value, s)
+        elif isinstance(s, cst.AnnAssign):
+            if s.value is not None:
+                self.assign_stmt([cst.AssignTarget(s.target)], s.value, s)
+        elif isinstance(s, cst.AugAssign):
+            self.aug_assign(s)
+        elif isinstance(s, cst.Return):
+            if s.value is None:
+                raise self.error(s, "`return` without a value; adjoint differentiates "
+                                 "functions that return a value")
+            if self.result is not None:  # several returns: each assigns the one result
+                value = self.expr(s.value, self.result)
+            else:
+                value = self.expr(s.value, self.result_name(s.value))
+            self.emit(ir.Return(value))
+        elif isinstance(s, cst.Expr):
+            if isinstance(s.value, (cst.SimpleString, cst.ConcatenatedString)):
+                return  # docstring
+            if isinstance(s.value, cst.Call):
+                self.call(s.value, None, statement=True)
+            else:
+                self.expr(s.value)
+        elif isinstance(s, cst.Pass):
+            return
+        elif isinstance(s, cst.Break):
+            self.emit(ir.Break())
+        elif isinstance(s, cst.Continue):
+            self.emit(ir.Continue())
+        elif isinstance(s, cst.Assert):
+            self.opaque(s)
+        else:
+            what = REFUSED_STATEMENTS.get(type(s), type(s).__name__)
+            raise self.error(s, f"{what} is not supported inside a differentiated function")
+
+    def result_name(self, value: cst.BaseExpression) -> str | None:
+        if isinstance(value, cst.Name) and value.value in self.locals:
+            return None
+        return self.namer.fresh(self.source.name)
+
+    def assign_stmt(self, targets: Sequence[cst.AssignTarget], value, node) -> None:
+        if len(targets) > 1:
+            atom = self.expr(value)
+            for t in targets:
+                self.bind(t.target, atom, node)
+            return
+        target = targets[0].target
+        if isinstance(target, cst.Name) and isinstance(value, cst.Lambda):
+            body = cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(value.body)])])
+            self.define_nested(cst.FunctionDef(cst.Name(target.value), value.params, body),
+                               "<lambda>")
+        elif isinstance(target, cst.Name):
+            self.local_name(target)
+            self.expr(value, target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple,
+                                                                             cst.List)):
+            self.parallel_assign(target, value, node)
+        elif isinstance(target, cst.Subscript) and not isinstance(value, (
+                cst.Name, cst.Integer, cst.Float, cst.SimpleString)):
+            # the value stored at y[i] is named for its place: y_i
+            name = self.namer.fresh(naming.identifier(self.source.code(target)))
+            self.bind(target, self.expr(value, name), node)
+        else:
+            self.bind(target, self.expr(value), node)
+
+    def parallel_assign(self, target, value, node) -> None:
+        """a, b = x, y: straight into the targets when no element reads a target."""
+        names = [e.value for e in target.elements]
+        simple = all(isinstance(n, cst.Name) for n in names) and len(names) == len(
+            value.elements) and not any(isinstance(e, cst.StarredElement) for e in names)
+        if simple:
+            written = {n.value for n in names}
+            reads = set()
+            for e in value.elements:
+                reads |= names_in(e.value)
+            if not (written & reads):
+                for n, e in zip(names, value.elements, strict=True):
+                    self.local_name(n)
+                    self.expr(e.value, n.value)
+                return
+        self.bind(target, self.expr(value), node)
+
+    def bind(self, target, atom: ir.Atom, node) -> None:
+        """Store an already computed atom into an assignment target."""
+        if isinstance(target, cst.Name):
+            self.assign(self.target_name(target), ir.COPY, [atom], node=node)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            names = []
+            inner = []
+            for el in target.elements:
+                if isinstance(el, cst.StarredElement):
+                    raise self.error(el, "starred assignment targets are not supported")
+                if isinstance(el.value, cst.Name):
+                    names.append(self.target_name(el.value))
+                else:
+                    tmp = self.namer.fresh("item")
+                    names.append(tmp)
+                    inner.append((el.value, tmp))
+            self.emit(ir.Unpack(tuple(names), atom))
+            for t, tmp in inner:
+                self.bind(t, Name(tmp), node)
+        elif isinstance(target, cst.Subscript):
+            base = self.target_base(target)
+            index = self.index(target)
+            self.emit(ir.SetItem(base, index, atom))
+        else:
+            raise self.error(target, "only names, tuples and subscripts can be assigned to")
+
+    def target_base(self, sub: cst.Subscript) -> str:
+        if not isinstance(sub.value, cst.Name) or sub.value.value not in self.locals:
+            raise self.error(sub.value, "only a local variable can be written in place "
+                             "(x[i] = ...)")
+        return sub.value.value
+
+    def aug_assign(self, s: cst.AugAssign) -> None:
+        op = AUGOPS.get(type(s.operator))
+        if op is None:
+            raise self.error(s, f"augmented assignment {s.operator.__class__.__name__}")
+        key, spelling, word = BINOPS[op]
+        value = self.expr(s.value)
+        if isinstance(s.target, cst.Name):  # kept as written: an array changes in place
+            self.local_name(s.target)
+            self.emit(Assign(s.target.value, Prim("binop", key, spelling),
+                             (Name(s.target.value), value), node=s, inplace=True))
+        elif isinstance(s.target, cst.Subscript) and spelling in ("+", "-"):
+            base = self.target_base(s.target)  # y[i] += v: added in place
+            self.emit(ir.SetItem(base, self.index(s.target), value, op=spelling))
+        elif isinstance(s.target, cst.Subscript):
+            base = self.target_base(s.target)
+            index = self.index(s.target)
+            old = self.assign(None, Prim("index", None), [Name(base)], index=index, node=s,
+                              hint=f"{base}_old")
+            new = self.assign(None, Prim("binop", key, spelling), [old, value], node=s,
+                              hint=f"{base}_new")
+            self.emit(ir.SetItem(base, index, new))
+        else:
+            raise self.error(s.target, "augmented assignment to an attribute is not supported")
+
+    def opaque(self, node) -> None:
+        """A statement with no value to differentiate (assert): kept as the user wrote it."""
+        template, args = self.passive_template(node)
+        self.emit(Assign(None, Prim("expr", None, template), args, node=node))
+
+    # ------------------------------------------------------------ if
+
+    def test_atom(self, node) -> ir.Atom:
+        return self.expr(node, hint_prefix="cond")
+
+    def if_(self, s: cst.If) -> None:
+        test = self.test_atom(s.test)
+        origin = self.origin
+        body = self.sub_block(s.body)
+        orelse: list = []
+        if isinstance(s.orelse, cst.If):
+            saved, self.out = self.out, []
+            self.origin = ir.Origin(f"elif {self.source.code(s.orelse.test)}:", s.orelse)
+            self.if_(s.orelse)
+            orelse, self.out = self.out, saved
+        elif isinstance(s.orelse, cst.Else):
+            orelse = self.sub_block(s.orelse.body)
+        self.origin = origin
+        self.emit(ir.If(test, body, orelse))

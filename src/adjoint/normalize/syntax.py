@@ -1,0 +1,100 @@
+"""Questions about libcst trees that normalize asks: names read, names bound, returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+import libcst.matchers as m
+
+# The statements that bind names in a loop body: `x = `, `x += `, `x: T = `, `for x in`.
+_BINDING = m.AssignTarget() | m.AugAssign() | m.AnnAssign() | m.For()
+_STRINGS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+
+
+def names_in(node: cst.CSTNode) -> set[str]:
+    """Every name inside `node`, nested functions and lambdas included."""
+    return {n.value for n in m.findall(node, m.Name())}
+
+
+def reads_of(name: str, node: cst.CSTNode) -> int:
+    """How many times `name` appears as a name in `node`."""
+    return len(m.findall(node, m.Name(name)))
+
+
+def target_names(node: cst.CSTNode) -> list[cst.Name]:
+    """The Name nodes an assignment target binds (a plain name, or names in a tuple)."""
+    if isinstance(node, cst.Name):
+        return [node]
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return [n for el in node.elements for n in target_names(el.value)]
+    return []
+
+
+def assigned_names(node: cst.CSTNode | None) -> set[str]:
+    """Names bound inside a statement (for loop bodies)."""
+    if node is None:
+        return set()
+    return {x.value for n in m.findall(node, _BINDING) for x in target_names(n.target)}
+
+
+def iterates_keys(target: cst.BaseExpression, it: cst.BaseExpression,
+                  scope_node: cst.CSTNode | None) -> bool:
+    """Whether `for k in d` reads d[k] (or d[..., k, ...]) in `scope_node`, or compares k
+    with a string: then d is a dict and k its keys."""
+    if not (isinstance(target, cst.Name) and isinstance(it, cst.Name)) or scope_node is None:
+        return False
+    key = m.Index(value=m.Name(target.value))
+    reads = m.Subscript(value=m.Name(it.value),
+                        slice=[m.ZeroOrMore(), m.SubscriptElement(slice=key), m.ZeroOrMore()])
+    return bool(m.findall(scope_node, reads)) or any(
+        _compares_with_string(c, target.value) for c in m.findall(scope_node, m.Comparison()))
+
+
+def _compares_with_string(n: cst.Comparison, name: str) -> bool:
+    """`k == "w"` or `k in ("w", "b")`: a comparison of the name `name` with strings."""
+    sides = [n.left, *(c.comparator for c in n.comparisons)]
+    return any(isinstance(x, cst.Name) and x.value == name for x in sides) and any(
+        isinstance(x, _STRINGS) or (isinstance(x, (cst.Tuple, cst.List, cst.Set)) and any(
+            isinstance(e.value, _STRINGS) for e in x.elements))  # k in ("w", "b")
+        for x in sides)
+
+
+def dict_view(it: cst.BaseExpression) -> tuple[str, Any] | None:
+    """('items', d) for `d.items()`, and likewise keys and values."""
+    if isinstance(it, cst.Call) and not it.args and isinstance(it.func, cst.Attribute) and \
+            it.func.attr.value in ("items", "keys", "values"):
+        return it.func.attr.value, it.func.value
+    return None
+
+
+def dotted_name(node: cst.BaseExpression) -> list[str] | None:
+    """['np', 'linalg', 'norm'] for `np.linalg.norm`; None if not a dotted name."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return parts[::-1]
+
+
+def count_returns(fd: cst.FunctionDef) -> int:
+    """Returns of `fd` itself (not of functions nested in it).
+
+    A visitor, not a matcher: `findall` cannot stop at nested defs and lambdas."""
+    found = [0]
+
+    class V(cst.CSTVisitor):
+        def visit_Return(self, node) -> None:
+            found[0] += 1
+
+        def visit_FunctionDef(self, node) -> bool:
+            return node is fd
+
+        def visit_Lambda(self, node) -> bool:
+            return False
+
+    fd.visit(V())
+    return found[0]
