@@ -67,6 +67,12 @@ def propagate_copies(body: list) -> list:
         read_at: dict[str, list] = {}
         bound_at: dict[str, list] = {}
         for j, item in enumerate(items):
+            if isinstance(item, Line):  # the common case, without a walk
+                for p in read_refs(item.parts, item.binds):
+                    read_at.setdefault(p.name, []).append(j)
+                for name in set(item.binds):
+                    bound_at.setdefault(name, []).append(j)
+                continue
             b_j, r_j = counts([item])
             for name in r_j:
                 read_at.setdefault(name, []).extend([j] * r_j[name])
