@@ -292,6 +292,13 @@ def f(W, x):
     return out
 """, [np.arange(1.0, 7.0).reshape(2, 3), np.array([0.5, 2.0, -1.0])], 0,
         2 * np.arange(1.0, 7.0).reshape(2, 3)),
+    ("a dict's key read by d[k] only after the loop over its keys", """
+def f(x, P):
+    s = 0.0
+    for k in P:
+        s = s + np.sum(x * 2.0)
+    return s + np.sum(P[k] * x)
+""", [np.array([1.0, 2.0]), {"w": np.array([3.0, 4.0])}], 0, np.array([5.0, 6.0])),
     ("a list item written into the array it came from after an early return", """
 def f(x):
     v = np.outer(x, x)

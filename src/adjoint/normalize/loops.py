@@ -12,7 +12,14 @@ from .. import ir
 from ..ir import Assign, Const, Name, Prim
 from .base import NormalizerBase
 from .jumps import flag_breaks
-from .syntax import assigned_names, dict_view, iterates_keys, names_in, reads_of
+from .syntax import (
+    assigned_names,
+    bindings_of,
+    dict_view,
+    iterates_keys,
+    names_in,
+    reads_of,
+)
 
 # (target node, atom holding the sequence it reads), or ((target, dict, key), None) for d[key]
 Sequences = list[tuple[Any, Any]]
@@ -109,9 +116,12 @@ class LoopsMixin(NormalizerBase):
             return target, seqs, self.namer.fresh("k"), False
         if dict_view(it) is not None:
             return (target, *self.dict_loop(target, *dict_view(it), pin, bind), False)
-        if iterates_keys(target, it, scope_node):
+        if iterates_keys(target, it, scope_node) or (
+                isinstance(target, cst.Name) and bindings_of(target.value, self.source.funcdef)
+                == 1 and iterates_keys(target, it, self.source.funcdef)):
             # `for k in d: ... d[k]`: the keys of a dict (an element that indexes its
-            # own sequence is a key or an int, never a value with a derivative)
+            # own sequence is a key or an int, never a value with a derivative); d[k] may
+            # follow the loop when nothing else binds k
             return (target, *self.dict_loop(target, "keys", it, pin, bind), False)
         backwards = fn is reversed and len(it.args) == 1 and not it.args[0].keyword and \
             not it.args[0].star

@@ -38,6 +38,12 @@ def assigned_names(node: cst.CSTNode | None) -> set[str]:
     return {x.value for n in m.findall(node, _BINDING) for x in target_names(n.target)}
 
 
+def bindings_of(name: str, node: cst.CSTNode) -> int:
+    """How many statements and comprehension clauses in node bind `name`."""
+    binders = m.findall(node, _BINDING | m.CompFor())
+    return sum(name in {x.value for x in target_names(n.target)} for n in binders)
+
+
 def iterates_keys(target: cst.BaseExpression, it: cst.BaseExpression,
                   scope_node: cst.CSTNode | None) -> bool:
     """Whether `for k in d` reads d[k] (or d[..., k, ...]) in `scope_node`, or compares k
