@@ -471,4 +471,34 @@ def f(x, y):
     a, b = t
     return np.sum(a * b)
 """, lambda r: [r.normal(size=3), r.normal(size=(2, 3))], (0, 1)),
+    # ---- random draws: passive values made in the forward sweep as the primal makes them
+    Program("reparameterized_draw", """
+def f(mu, log_sigma, seed=3):
+    rs = np.random.RandomState(seed)
+    eps = rs.randn(*mu.shape)
+    z = mu + np.exp(log_sigma) * eps
+    return np.sum(z ** 2) - np.sum(log_sigma)
+""", lambda r: [r.normal(size=(2, 3)), 0.1 * r.normal(size=(2, 3))], (0, 1)),
+    Program("dropout_mask_from_a_reseeded_global_generator", """
+def f(W, x):
+    np.random.seed(11)
+    h = np.tanh(W @ x)
+    keep = 0.75
+    mask = (np.random.rand(*h.shape) < keep) / keep
+    return np.sum((h * mask) ** 2)
+""", lambda r: [r.normal(size=(4, 3)), r.normal(size=3)], 0),
+    Program("generator_made_inside", """
+def f(theta):
+    rng = np.random.default_rng(5)
+    noise = rng.standard_normal(theta.shape[0])
+    draws = rng.normal(0.0, 1.0, size=(3, theta.shape[0]))
+    return np.sum(np.sin(theta + noise)) + np.sum(draws @ theta)
+""", vec(4)),
+    Program("star_unpacked_shape_in_passive_calls", """
+def f(x):
+    shape = x.shape
+    ones = np.ones(*shape[:1])
+    grid = np.zeros((*shape, 2))
+    return np.sum(x * ones) + np.sum(grid) + np.sum(np.full(x.shape, 2.0) * x ** 2)
+""", vec(3)),
 ]

@@ -20,6 +20,14 @@ from adjoint.errors import (
 
 # (name, source, error class, words the message contains, line, column of the construct)
 REFUSED = [
+    ("starred argument carrying a derivative",
+     "def f(x, y):\n    xs = (x, y)\n    return np.sum(np.hypot(*xs))\n", UnsupportedSyntax,
+     "*-unpacking of xs", 3, 19),
+    ("starred element carrying a derivative",
+     "def f(x, y):\n    xs = [x, y]\n    ys = [*xs, y]\n    return np.sum(ys[0])\n",
+     UnsupportedSyntax, "starred element", 3, 10),
+    ("double-starred argument", "def f(x, kw):\n    return np.sum(np.clip(x, **kw))\n",
+     UnsupportedSyntax, "**-unpacking", 2, 30),
     ("try", "def f(x):\n    try:\n        y = x * 2\n    except ValueError:\n        y = x\n"
      "    return y\n", UnsupportedSyntax, "try/except", 2, 5),
     ("global", "def f(x):\n    global G\n    G = x\n    return x\n", UnsupportedSyntax,
@@ -167,7 +175,8 @@ def test_non_scalar_output():
 
 @pytest.mark.parametrize("fn,words", [
     (len, "source cannot be read"), (np.sin, "source cannot be read"),
-    (functools.partial(two, 1.0), "functools.partial"), (lambda x: x, "lambda"),
+    (functools.partial(two, 1.0), "functools.partial"),
+    (eval("lambda x: x * x"), "source of the lambda at <string>:1"),  # no file to read
 ])
 def test_functions_without_usable_source(fn, words):
     with pytest.raises(ApiError, match=words):

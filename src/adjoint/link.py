@@ -65,6 +65,12 @@ def link_calls(fn: ir.Function, spec: Spec, namer: Namer,
         positions = tuple(k for k, a in enumerate(s.args) if isinstance(a, Name)
                           and a.id in active)
         keywords = tuple(k for k, a in s.kwargs if isinstance(a, Name) and a.id in active)
+        starred = any(isinstance(a, ir.Expr) for a in s.args)
+        if starred and s.target in active and (positions or keywords or ir.names(s.args)
+                                               & active):
+            raise fn.source.error(s.node, f"{s.prim.spelling} is called with *-unpacking "
+                                  "and values that carry a derivative; pass the arguments "
+                                  "one by one")
         if s.target not in active or not (positions or keywords):
             if isinstance(s.prim.key, parse_.Nested):
                 return replace(s, prim=ir.Prim("call", s.prim.key, program.primal(s.prim.key)))

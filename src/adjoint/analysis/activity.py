@@ -31,7 +31,7 @@ def edges(s: ir.Stmt) -> list[tuple[str, str]]:
         if p.kind == "attr" and p.spelling in rules.PASSIVE_ATTRS:
             return []
         sources = [s.args[0]] if p.kind == "index" else [*s.args, *(a for _, a in s.kwargs)]
-        out = [(a.id, s.target) for a in sources if isinstance(a, Name)]
+        out = [(n, s.target) for n in sorted(ir.names(sources))]
     elif isinstance(s, (SetItem, ir.Append)) and isinstance(s.value, Name):
         out = [(s.value.id, s.target)]
     elif isinstance(s, Unpack) and isinstance(s.value, Name):

@@ -60,7 +60,14 @@ def walk(body: list) -> Iterator[Stmt]:
 
 
 def names(atoms) -> set[str]:
-    return {a.id for a in atoms if isinstance(a, Name)}
+    """The names atoms read (those inside an inline expression, `*xs` in a call, too)."""
+    out = set()
+    for a in atoms:
+        if isinstance(a, Name):
+            out.add(a.id)
+        elif isinstance(a, Expr):
+            out |= {x.id for x in a.args if isinstance(x, Name)}
+    return out
 
 
 def uses(stmt: Stmt) -> set[str]:

@@ -84,9 +84,11 @@ class CallsMixin(NormalizerBase):
         method, kwargs = self.callee(func, fn)
         args = [self.expr(func.value)] if method is not None else []
         for arg in node.args:
-            if arg.star:
-                raise self.error(arg, f"{arg.star}-unpacking in a call is not supported")
+            if arg.star == "**":
+                raise self.error(arg, "**-unpacking in a call is not supported")
             atom = self.expr(arg.value)
+            if arg.star:  # passed as it is: refused where it carries a derivative
+                atom = ir.Expr("*{0}", (atom,))
             if arg.keyword is not None:
                 kwargs.append((arg.keyword.value, atom))
             else:

@@ -71,10 +71,13 @@ class ExpressionsMixin(NormalizerBase):
             return self.assign(target, Prim("index"), [base], index=index, node=node, hint=hint)
         if isinstance(node, (cst.Tuple, cst.List)):
             kind = "tuple" if isinstance(node, cst.Tuple) else "list"
+            if any(isinstance(el, cst.StarredElement) for el in node.elements):
+                # `(*x.shape, 2)`: as written (refused where it carries a derivative)
+                template, args = self.passive_template(node)
+                return self.assign(target, Prim("expr", None, template), args, node=node,
+                                   hint=kind[:3] if kind == "tuple" else "items")
             items = []
             for el in node.elements:
-                if isinstance(el, cst.StarredElement):
-                    raise self.error(el, "starred elements are not supported")
                 items.append(self.expr(el.value))
             return self.assign(target, Prim(kind), items, node=node, hint=kind[:3]
                                if kind == "tuple" else "items")

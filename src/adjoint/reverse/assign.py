@@ -68,6 +68,11 @@ class AssignAdjoint:
 
     def assign_adjoint(self, s: Assign) -> list[Line]:
         t = s.target
+        for a in (*s.args, *(v for _, v in s.kwargs)):
+            if isinstance(a, ir.Expr) and ir.names([a]) & self.active:
+                raise self.error(s, f"*-unpacking of {sorted(ir.names([a]) & self.active)[0]}"
+                                 ", which carries a derivative, is not supported; pass its "
+                                 "items one by one")
         if t is None and s.prim.kind in ("method", "call") and any(
                 self.is_active(a) for a in (*s.args, *(v for _, v in s.kwargs))) and not (
                 s.prim.key is not None and rules.is_passive(s.prim.key)):
@@ -229,8 +234,9 @@ class AssignAdjoint:
                 isinstance(a, Name) and a.id in self.seqs for a in s.args):
             return self.sequence_binop(s, g)
         if p.kind == "expr":
-            raise self.error(s, "cannot differentiate through this expression (and/or, "
-                             "chained comparison); write it with if statements")
+            raise self.error(s, "cannot differentiate through this expression (and/or, a "
+                             "chained comparison, a starred element); write it with if "
+                             "statements, or the items one by one")
         if getattr(s, "adjoint", None) is not None:
             return self.call_contributions(s, g)
         rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None) if \
