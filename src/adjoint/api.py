@@ -57,7 +57,9 @@ def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool =
     The emitted source is kept on disk (see `cache_dir`) and reused while the sources of
     the functions it came from, what each name they read meant, the rule table and adjoint's
     version are unchanged."""
-    key = cache_key(fn, wrt, value, optimize, kinds)
+    # a lambda is not kept on disk: it has no name another process could find it by, and
+    # lambdas on one line share their module, qualified name and source line
+    key = None if parse_.is_lambda(fn) else cache_key(fn, wrt, value, optimize, kinds)
     hit = load_cached(key)
     if hit is not None:
         return hit
@@ -70,7 +72,8 @@ def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool =
     seed = top.params.rsplit(",", 1)[-1].split("=")[0].strip()
     compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed,
                         program.data(), program.code())
-    if key is not None and program.portable:
+    if key is not None and program.portable and not any(
+            parse_.is_lambda(f) for f in program.compiled):  # a lambda helper: not found again
         store_cached(key, compiled, program)
     return compiled
 
@@ -97,27 +100,36 @@ def _freeze(wrt):
 def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
         return _bound_gradient(fn, wrt, value, optimize, has_aux)
-    generic = _compiled(fn, wrt, value or has_aux, optimize)  # errors surface at grad(f)
+    try:
+        generic = _compiled(fn, wrt, value or has_aux, optimize)  # errors surface at grad(f)
+    except AdjointError as exc:
+        _located(exc, fn)
+        raise
     params = list(generic.wrt)
 
     @functools.wraps(fn)
     def gradient(*args, **kwargs):
-        compiled = _compiled(fn, wrt, value or has_aux, optimize, kinds_of(fn, args, kwargs))
-        gradient.__adjoint__ = compiled
-        narrow = check_args(fn, params, args, kwargs)
-        if not has_aux:
-            out = _run(compiled, fn, args, kwargs)
-            if not narrow:
-                return out
-            return (out[0], narrowed(out[1], narrow, wrt)) if value else narrowed(
-                out, narrow, wrt)
-        kwargs.setdefault(compiled.seed, (1.0, 0.0))  # the auxiliary data carries no adjoint
-        result, grads = _run(compiled, fn, args, kwargs)
-        if not isinstance(result, (tuple, list)) or len(result) != 2 or np.ndim(result[0]):
-            raise ApiError(f"with has_aux=True, {fn.__name__} must return (a scalar, auxiliary "
-                           f"data); it returned {_brief(result)}")
-        grads = narrowed(grads, narrow, wrt) if narrow else grads
-        return (result, grads) if value else (grads, result[1])
+        try:
+            compiled = _compiled(fn, wrt, value or has_aux, optimize,
+                                 kinds_of(fn, args, kwargs))
+            gradient.__adjoint__ = compiled
+            narrow = check_args(fn, params, args, kwargs)
+            if not has_aux:
+                out = _run(compiled, fn, args, kwargs)
+                if not narrow:
+                    return out
+                return (out[0], narrowed(out[1], narrow, wrt)) if value else narrowed(
+                    out, narrow, wrt)
+            kwargs.setdefault(compiled.seed, (1.0, 0.0))  # the auxiliary data: no adjoint
+            result, grads = _run(compiled, fn, args, kwargs)
+            if not isinstance(result, (tuple, list)) or len(result) != 2 or np.ndim(result[0]):
+                raise ApiError(f"with has_aux=True, {fn.__name__} must return (a scalar, "
+                               f"auxiliary data); it returned {_brief(result)}")
+            grads = narrowed(grads, narrow, wrt) if narrow else grads
+            return (result, grads) if value else (grads, result[1])
+        except AdjointError as exc:
+            _located(exc, fn)
+            raise
 
     gradient.__adjoint__ = generic
     gradient.__adjoint_generic__ = generic  # grad(gradient) differentiates this code
@@ -126,6 +138,17 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     gradient.__qualname__ = generic.name
     gradient.__adjoint_options__ = (wrt, value or has_aux, optimize)
     return gradient
+
+
+def _located(exc: AdjointError, fn) -> None:
+    """Make `exc`'s message name the file and line of `fn` when `fn` is a lambda: its name
+    (`lambda`, or the name it is assigned to) may not tell which one. An error about a place
+    in the source names it already."""
+    code = getattr(fn, "__code__", None)
+    if parse_.is_lambda(fn) and not isinstance(exc, SyntaxError) and exc.args and \
+            isinstance(exc.args[0], str) and code.co_filename not in exc.args[0]:
+        exc.args = (f"{exc.args[0]} (the lambda at {code.co_filename}:{code.co_firstlineno})",
+                    *exc.args[1:])
 
 
 def _run(compiled: Compiled, fn, args, kwargs):

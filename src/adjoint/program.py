@@ -145,7 +145,8 @@ class Program:
         wrt = tuple(params[k] for k in positions) + tuple(keywords)
         key = (fn, wrt, tuple(sorted((k, id(v)) for k, v in bindings.items())), kinds)
         if key not in self.callees:
-            names = tuple(self.names.fresh(f"{fn.__name__}_{part}") for part in ("fwd", "bwd"))
+            base = parse_.function_name(fn)
+            names = tuple(self.names.fresh(f"{base}_{part}") for part in ("fwd", "bwd"))
             for n in names:
                 if n in avoid:
                     raise ApiError(f"{n} is both a local name and an emitted function")

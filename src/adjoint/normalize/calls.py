@@ -144,7 +144,10 @@ class CallsMixin(NormalizerBase):
         else:
             spelling = self.source.code(func)
             prim = Prim("call", fn, spelling)
-            short = getattr(fn, "__name__", None) or dotted_name(func)[-1]
+            short = getattr(fn, "__name__", None)
+            if short == "<lambda>":  # a lambda is named by the name it is called through
+                short = (dotted_name(func) or ["lambda"])[-1]
+            short = short or dotted_name(func)[-1]
             hint = naming.call_name(short, first)
         return prim, hint
 
