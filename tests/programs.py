@@ -471,6 +471,29 @@ def f(x, y):
     a, b = t
     return np.sum(a * b)
 """, lambda r: [r.normal(size=3), r.normal(size=(2, 3))], (0, 1)),
+    # ---- attributes set for their effect: counters, shapes remembered by an object
+    Program("function_attribute_counter", """
+def f(x):
+    f.calls += 1
+    f.last_size = x.shape[0]
+    return np.sum(np.tanh(x) ** 2)
+
+f.calls = 0
+""", vec(3)),
+    Program("object_counts_its_evaluations", """
+class Objective:
+    def __init__(self):
+        self.nfev = 0
+        self.n_in = None
+
+OBJ = Objective()
+
+def f(x, W):
+    OBJ.nfev += 1
+    if OBJ.n_in is None:
+        OBJ.n_in = W.shape[1]
+    return np.sum(np.sin(W @ x)) / OBJ.n_in
+""", lambda r: [r.normal(size=3), r.normal(size=(2, 3))], (0, 1)),
     # ---- random draws: passive values made in the forward sweep as the primal makes them
     Program("reparameterized_draw", """
 def f(mu, log_sigma, seed=3):

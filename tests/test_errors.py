@@ -28,6 +28,9 @@ REFUSED = [
      UnsupportedSyntax, "starred element", 3, 10),
     ("double-starred argument", "def f(x, kw):\n    return np.sum(np.clip(x, **kw))\n",
      UnsupportedSyntax, "**-unpacking", 2, 30),
+    ("attribute set from a differentiated value",
+     "def f(x):\n    f.last = x * 2.0\n    return np.sum(x)\n", UnsupportedSyntax,
+     "an attribute is set from x", 2, 5),
     ("try", "def f(x):\n    try:\n        y = x * 2\n    except ValueError:\n        y = x\n"
      "    return y\n", UnsupportedSyntax, "try/except", 2, 5),
     ("global", "def f(x):\n    global G\n    G = x\n    return x\n", UnsupportedSyntax,

@@ -299,6 +299,39 @@ def f(x, P):
         s = s + np.sum(x * 2.0)
     return s + np.sum(P[k] * x)
 """, [np.array([1.0, 2.0]), {"w": np.array([3.0, 4.0])}], 0, np.array([5.0, 6.0])),
+    ("an attribute of a module-level object that a method changes in the loop", """
+class Stepper:
+    def __init__(self):
+        self.scale = 2.0
+
+    def bump(self):
+        self.scale += 1.0
+
+S = Stepper()
+
+def f(x):
+    S.scale = 2.0
+    s = 0.0
+    for i in range(3):
+        c = S.scale
+        s = s + c * x[i]
+        S.bump()
+    return s
+""", [np.array([0.5, 1.0, 1.5])], 0, np.array([2.0, 3.0, 4.0])),
+    ("an attribute set in the loop that reads it", """
+class Config:
+    scale = 1.0
+
+CFG = Config()
+
+def f(x):
+    CFG.scale = 1.0
+    s = 0.0
+    for xi in x:
+        s = s + CFG.scale * np.sin(xi)
+        CFG.scale = CFG.scale * 2.0
+    return s
+""", [np.array([0.5, 1.0, 1.5])], 0, np.array([1.0, 2.0, 4.0]) * np.cos([0.5, 1.0, 1.5])),
     ("a list item written into the array it came from after an early return", """
 def f(x):
     v = np.outer(x, x)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .. import ir
-from ..ir import Assign, For, If, SetItem, Unpack, While
+from ..ir import Assign, Const, For, If, SetItem, Unpack, While
 from .memo import per_version
 from .memory import aliases
 
@@ -205,6 +205,11 @@ def choose_recompute(fn: ir.Function, plan: Plan, where: dict, kind: dict[str, s
     for s in ir.walk(fn.body):
         if isinstance(s, (SetItem, ir.Append)):
             mutated |= classes.members(s.target)
+        elif isinstance(s, Assign) and s.prim.kind == "setattr":  # obj.n = ...: obj changes
+            mutated |= {m for n in s.prim.key for m in classes.members(n)}
+        # a module-level object read here may change through any call (its methods, a
+        # helper): what is read of it is kept, never taken to hold still or read again
+        mutated |= _objects_read(s)
     definitions: dict[str, int] = {}
     for s in ir.walk(fn.body):
         for n in ir.defs(s):
@@ -225,9 +230,21 @@ def choose_recompute(fn: ir.Function, plan: Plan, where: dict, kind: dict[str, s
             d = stmts[sid]
             if isinstance(d, Assign) and d.adjoint is None and saves.get(d.target) is Save.AFTER \
                     and cheap(d, kind) and all(_available(u, d, stmts, where, plan, mutated)
-                                               for u in ir.uses(d)):
+                                               for u in _reads(d)):
                 saves[d.target] = Save.RECOMPUTE
                 changed = True
+
+
+def _reads(d) -> set[str]:
+    """The names d reads, and the module-level objects whose attributes, methods or items it
+    reads (held as constants, by the name they are read by): their state may change."""
+    return ir.uses(d) | _objects_read(d)
+
+
+def _objects_read(d) -> set[str]:
+    if isinstance(d, Assign) and d.prim.kind in ("attr", "method", "index"):
+        return {a.text for a in d.args[:1] if isinstance(a, Const)}
+    return set()
 
 
 def _invariant(d, stmts: dict, where: dict, mutated: set) -> bool:
@@ -239,7 +256,7 @@ def _invariant(d, stmts: dict, where: dict, mutated: set) -> bool:
     written = set()
     for x in ir.walk(loops[:1]):
         written |= ir.defs(x)
-    return not (ir.uses(d) & (written | mutated))
+    return not (_reads(d) & (written | mutated))
 
 
 def _available(u: str, d, stmts: dict, where: dict, plan: Plan, mutated: set) -> bool:

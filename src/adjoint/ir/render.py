@@ -124,7 +124,7 @@ def prim_parts(s: Assign) -> Parts:
     if p.kind == "dict":  # the keys are literals, kept in p.key
         return ("{", *join([(k, ": ", *atom_parts(a)) for k, a in zip(p.key, args, strict=True)]),
                 "}")
-    if p.kind == "expr":  # passive code kept as written: a format template over args
+    if p.kind in ("expr", "setattr"):  # code kept as written: a format template over args
         return format_parts(p.spelling, args)
     raise ValueError(f"unknown primitive kind {p.kind!r}")
 

@@ -9,7 +9,7 @@ import libcst as cst
 from .. import ir, naming
 from ..ir import Assign, Name, Prim
 from .base import NormalizerBase
-from .syntax import names_in
+from .syntax import dotted_name, names_in
 from .tables import AUGOPS, BINOPS, REFUSED_STATEMENTS
 
 
@@ -99,7 +99,9 @@ class StatementsMixin(NormalizerBase):
                 self.bind(t.target, atom, node)
             return
         target = targets[0].target
-        if isinstance(target, cst.Name) and isinstance(value, cst.Lambda):
+        if isinstance(target, cst.Attribute):
+            self.attribute_write(target, self.expr(value), " = ", node)
+        elif isinstance(target, cst.Name) and isinstance(value, cst.Lambda):
             body = cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(value.body)])])
             self.define_nested(cst.FunctionDef(cst.Name(target.value), value.params, body),
                                "<lambda>")
@@ -157,6 +159,8 @@ class StatementsMixin(NormalizerBase):
             base = self.target_base(target)
             index = self.index(target)
             self.emit(ir.SetItem(base, index, atom))
+        elif isinstance(target, cst.Attribute):
+            self.attribute_write(target, atom, " = ", node)
         else:
             raise self.error(target, "only names, tuples and subscripts can be assigned to")
 
@@ -187,8 +191,21 @@ class StatementsMixin(NormalizerBase):
             new = self.assign(None, Prim("binop", key, spelling), [old, value], node=s,
                               hint=f"{base}_new")
             self.emit(ir.SetItem(base, index, new))
+        elif isinstance(s.target, cst.Attribute):
+            self.attribute_write(s.target, value, f" {spelling}= ", s)
         else:
-            raise self.error(s.target, "augmented assignment to an attribute is not supported")
+            raise self.error(s.target, "augmented assignment to this target is not supported")
+
+    def attribute_write(self, target: cst.Attribute, value: ir.Atom, op: str, node) -> None:
+        """`self.nfev += 1`, `self.n_in = X.shape[1]`, `counter.calls = 0`: the value, then
+        the write as written, for its effect; the reverse sweep refuses it where the value
+        written varies with what is differentiated (a derivative through an object's state
+        would be lost)."""
+        place, args = self.passive_template(target)
+        dotted = dotted_name(target)
+        objects = frozenset({self.scope.get(dotted[0], dotted[0])} if dotted else ())
+        template = f"{place}{op}{{{len(args)}}}"
+        self.emit(Assign(None, Prim("setattr", objects, template), (*args, value), node=node))
 
     def opaque(self, node) -> None:
         """A statement with no value to differentiate (assert): kept as the user wrote it."""

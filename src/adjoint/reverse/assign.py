@@ -68,6 +68,13 @@ class AssignAdjoint:
 
     def assign_adjoint(self, s: Assign) -> list[Line]:
         t = s.target
+        if s.prim.kind == "setattr" and (ir.names(s.args[-1:]) | s.prim.key) & self.varied:
+            obj = sorted(s.prim.key & self.varied)
+            what = f"an attribute of {obj[0]} is assigned" if obj else (
+                f"an attribute is set from {sorted(ir.names(s.args[-1:]))[0]}")
+            raise self.error(s, f"{what}, which varies with what is differentiated: a "
+                             "derivative through an object's state would be lost; keep the "
+                             "value in a local name (or return it)")
         for a in (*s.args, *(v for _, v in s.kwargs)):
             if isinstance(a, ir.Expr) and ir.names([a]) & self.active:
                 raise self.error(s, f"*-unpacking of {sorted(ir.names([a]) & self.active)[0]}"

@@ -36,6 +36,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint):
         act = analyze(fn, set(wrt))
         refuse_opaque_subscripts(fn, act)
         self.active = act.active | set(wrt)
+        self.varied = act.varied | set(wrt)
         self.kinds = kinds(fn, set(scalar_params) | _annotated(fn, float),
                                     set(int_params) | _annotated(fn, int))
         self.seqs = sequences(fn, seq_params)
