@@ -20,6 +20,7 @@ from adjoint import rules, runtime
 try:
     import scipy
     import scipy.special
+    import scipy.stats
 except ImportError:  # SciPy is optional: its rules are registered only when it imports
     scipy = None
 HAVE_SCIPY = scipy is not None
@@ -549,6 +550,54 @@ if HAVE_SCIPY:
         sp.log_softmax: [("scipy.special.log_softmax(x)", {"x": (4,)}),
                          ("scipy.special.log_softmax(x, axis=-1)", {"x": (3, 4)})],
     })
+
+if HAVE_SCIPY:  # scipy.stats: keyed by distribution and method (rules.method_key)
+    st = scipy.stats
+    _LOC_SCALE = {  # distribution -> (its call with x, loc, scale and shapes; their inputs)
+        "norm": ("{}(x, loc, scale)", {"x": (3,), "loc": (), "scale": ("pos", (3,))}),
+        "t": ("{}(x, df, loc, scale)",
+              {"x": (3,), "df": ("gt1", (3,)), "loc": (), "scale": ("pos", ())}),
+        "gamma": ("{}(x + 2, a, loc, scale)",
+                  {"x": ("pos", (3,)), "a": ("pos", ()), "loc": ("unit", ()),
+                   "scale": ("pos", (3,))}),
+        "beta": ("{}(0.5 + 0.3 * x, a, b, 0.1 * loc, 1 + scale)",
+                 {"x": ("unit", (3,)), "a": ("pos", (3,)), "b": ("pos", ()), "loc": ("unit", ()),
+                  "scale": ("pos", ())}),
+    }
+    for _dist, (_call, _inputs) in _LOC_SCALE.items():
+        for _method in ("logpdf", "pdf", "cdf", "sf", "logcdf", "logsf"):
+            _key = rules.method_key(getattr(getattr(st, _dist), _method))
+            _expr = _call.format(f"scipy.stats.{_dist}.{_method}")
+            _wrt = {"wrt": ("x", "loc", "scale")} if _method not in ("logpdf", "pdf") else {}
+            DOMAINS[_key] = [(_expr, _inputs, _wrt)]
+    DOMAINS[rules.method_key(st.norm.logpdf)] += [
+        ("scipy.stats.norm.logpdf(x)", {"x": (2, 3)}),
+        ("scipy.stats.norm.logpdf(x, scale=scale)", {"x": (), "scale": ("pos", (2,))}),
+        ("scipy.stats.norm.logpdf(x, loc, scale)",
+         {"x": (2, 1), "loc": (3,), "scale": ("pos", ())})]
+    DOMAINS[rules.method_key(st.norm.logcdf)] += [
+        ("scipy.stats.norm.logcdf(-10 * x, loc)", {"x": ("pos", (3,)), "loc": ()})]
+    DOMAINS[rules.method_key(st.norm.logsf)] += [
+        ("scipy.stats.norm.logsf(10 * x, loc)", {"x": ("pos", (3,)), "loc": ()})]
+    for _method in ("logpmf", "pmf", "cdf", "sf", "logcdf", "logsf"):
+        DOMAINS[rules.method_key(getattr(st.poisson, _method))] = [
+            (f"scipy.stats.poisson.{_method}(np.array([0, 1, 3]), mu)", {"mu": ("pos", ())}),
+            (f"scipy.stats.poisson.{_method}(np.array([[2], [4]]), 2 * mu, 1)",
+             {"mu": ("pos", (3,))})]
+    for _method in ("logpdf", "pdf"):
+        _call = f"scipy.stats.dirichlet.{_method}"
+        DOMAINS[rules.method_key(getattr(st.dirichlet, _method))] = [
+            (f"{_call}(x / np.sum(x), alpha)", {"x": ("pos", (3,)), "alpha": ("pos", (3,))}),
+            (f"{_call}(x / np.sum(x, axis=0), alpha)",
+             {"x": ("pos", (3, 4)), "alpha": ("pos", (3,))}),
+            (f"{_call}(0.3 * x / np.sum(x), alpha)", {"x": ("pos", (2,)), "alpha": ("pos", (3,))})]
+        _call = f"scipy.stats.multivariate_normal.{_method}"
+        DOMAINS[rules.method_key(getattr(st.multivariate_normal, _method))] = [
+            (f"{_call}(x, mean, cov)", {"x": (4, 3), "mean": (3,), "cov": ("spd", (3, 3))}),
+            (f"{_call}(x, mean, cov)", {"x": (3,), "mean": (3,), "cov": ("pos", (3,))}),
+            (f"{_call}(x, mean, cov=cov)", {"x": (2, 2), "mean": (2,), "cov": ("pos", ())}),
+            (f"{_call}(x, cov=cov)", {"x": (3,), "cov": ("spd", (3, 3))}),
+            (f"{_call}(x, mean, cov)", {"x": (4,), "mean": (), "cov": ("pos", ())})]
 
 if hasattr(np, "row_stack"):  # deprecated in NumPy 2.0
     DOMAINS[np.row_stack] = [("np.row_stack([a, b])", {"a": (3,), "b": (2, 3)}, {"quiet": True}),

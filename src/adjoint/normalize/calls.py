@@ -9,10 +9,12 @@ import libcst.matchers as m
 
 from .. import ir, naming, rules
 from .. import parse as parse_
+from ..errors import MissingRule
 from ..ir import Assign, Const, Name, Prim
 from ..parse import MISSING
+from ..rules import stats as rules_stats
 from .base import NormalizerBase
-from .syntax import dotted_name, names_in
+from .syntax import bindings_of, dotted_name, names_in
 from .tables import REFUSED_CALLS, refused
 
 
@@ -30,8 +32,113 @@ class CallsMixin(NormalizerBase):
         if not dotted or dotted[0] in self.locals:
             return MISSING
         obj = self.source.resolve(dotted)
+        if obj is MISSING and len(dotted) > 1:
+            return self.distribution_method(func, dotted)
         generic = getattr(obj, "__adjoint_generic__", None)
         return obj if generic is None else generic.function  # a gradient: its emitted code
+
+    def distribution_method(self, func: cst.BaseExpression, dotted: list[str]) -> Any:
+        """`norm.logpdf`, `st.norm.logpdf`: a method of a scipy.stats distribution, as the
+        rule table keys it (a bound method is a new object at each read); a frozen
+        distribution's method is refused. MISSING for anything else."""
+        owner = self.source.resolve(dotted[:-1])
+        if rules_stats.is_distribution(owner):
+            return rules.DistributionMethod(type(owner), dotted[-1], owner)
+        dist = rules_stats.frozen_from(owner) if rules_stats.is_frozen(owner) else None
+        if dist is not None and rules.lookup(rules.DistributionMethod(type(dist), dotted[-1],
+                                                                      dist)):
+            raise self.frozen_error(func, ".".join(dotted[:-1]), dist)
+        return MISSING
+
+    def frozen_local(self, func: cst.BaseExpression) -> None:
+        """Refuse `d.logpdf(x)` where every assignment to the local d freezes a distribution
+        (d = norm(a, b)) and the method has a rule: the parameters' derivatives would be
+        lost in the frozen object."""
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
+                and func.value.value in self.locals
+                and func.value.value not in self.scope
+                and func.attr.value in rules_stats.METHOD_NAMES):
+            return
+        name = func.value.value
+        found = self.__dict__.setdefault("_frozen_locals", {})  # name -> what froze it
+        if name not in found:
+            found[name] = self.frozen_by(name)
+        dist = found[name]
+        if dist is not None and rules.lookup(
+                rules.DistributionMethod(type(dist), func.attr.value, dist)) is not None:
+            raise self.frozen_error(func, name, dist)
+
+    def frozen_by(self, name: str) -> Any:
+        """The distribution every assignment to the local `name` freezes (d = norm(a, b)),
+        or None."""
+        p = self.source.funcdef.params
+        if name in {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}:
+            return None
+        values = [a.value for a in m.findall(self.source.funcdef, m.Assign())
+                  if any(isinstance(t.target, cst.Name) and t.target.value == name
+                         for t in a.targets)]
+        if not values or len(values) != bindings_of(name, self.source.funcdef):
+            return None
+        dists = []
+        for value in values:
+            dotted = dotted_name(value.func) if isinstance(value, cst.Call) else None
+            if not dotted or self.is_local(dotted[0]) or dotted[0] in self.source.bindings:
+                return None
+            dists.append(self.source.resolve(dotted))
+            if not rules_stats.is_distribution(dists[-1]):
+                return None
+        return dists[0]
+
+    def frozen_error(self, node: cst.CSTNode, what: str, dist: Any) -> Exception:
+        """The refusal of a frozen distribution's method: what to write instead."""
+        name = rules_stats.distribution_name(dist)
+        return self.error(node, f"{what} is a frozen scipy.stats distribution ({name} with its "
+                          "parameters fixed), whose methods adjoint does not differentiate; "
+                          "pass the parameters to the distribution's method instead: "
+                          f"{rules_stats.unfrozen_spelling(dist)}, or write "
+                          f"{name}(...).logpdf(x) in one expression", MissingRule)
+
+    def unfrozen_call(self, node: cst.Call) -> tuple | None:
+        """`norm(a, b).logpdf(x)`, a frozen distribution's method in one expression, as the
+        call `norm.logpdf(x, a, b)` (the parameters carry derivatives this way):
+        (key, spelling, args, kwargs), the constructor's arguments evaluated first, as Python
+        does. None for any other call."""
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)):
+            return None
+        inner = func.value
+        dotted = dotted_name(inner.func)
+        if not dotted or self.is_local(dotted[0]) or dotted[0] in self.source.bindings:
+            return None
+        dist = self.source.resolve(dotted)
+        if not rules_stats.is_distribution(dist):
+            return None
+        key = rules.DistributionMethod(type(dist), func.attr.value, dist)
+        points, names = key.points(), key.parameters()
+        outer = node.args
+        if points is None or any(a.star for a in (*inner.args, *outer)):
+            return None  # a method whose arguments adjoint cannot place: as Python runs it
+        frozen = [a for a in inner.args if a.keyword is None]
+        named = [(a.keyword.value, a) for a in inner.args if a.keyword is not None]
+        if len(frozen) > len(names) or any(k not in names for k, _ in named if k != "seed"):
+            return None
+        self.callee(inner.func, dist)  # registers the distribution's global name
+        frozen_atoms = [self.expr(a.value) for a in frozen]
+        named_atoms = [(k, self.expr(a.value)) for k, a in named if k != "seed"]
+        args, kwargs = [], []
+        for a in outer:
+            atom = self.expr(a.value)
+            if a.keyword is not None:
+                kwargs.append((a.keyword.value, atom))
+            else:
+                args.append(atom)
+        if len(args) == points and not kwargs:  # norm.logpdf(x, a, b)
+            args += frozen_atoms
+        else:  # the point by keyword: the parameters by name, norm.logpdf(x=x, loc=a, ...)
+            kwargs += list(zip(names, frozen_atoms, strict=False))
+        kwargs += named_atoms
+        spelling = f"{self.source.code(inner.func)}.{func.attr.value}"
+        return key, spelling, args, kwargs
 
     def define_nested(self, node: cst.FunctionDef, code_name: str) -> None:
         """A def (or named lambda) inside the function: calls of it are calls of a function
@@ -81,6 +188,12 @@ class CallsMixin(NormalizerBase):
             lst = self.name(func.value)
             self.emit(ir.Append(lst.id, self.expr(node.args[0].value)))
             return Const(None, "None")
+        if fn is MISSING:
+            self.frozen_local(func)
+        unfrozen = self.unfrozen_call(node) if fn is MISSING else None
+        if unfrozen is not None:
+            key, spelling, args, kwargs = unfrozen
+            return self.distribution_call(node, target, statement, key, spelling, args, kwargs)
         method, kwargs = self.callee(func, fn)
         args = [self.expr(func.value)] if method is not None else []
         for arg in node.args:
@@ -100,6 +213,16 @@ class CallsMixin(NormalizerBase):
         if statement:  # a call for its effect: no value
             self.emit(Assign(None, prim, tuple(args), tuple(kwargs), node=node))
             return Const(None, "None")
+        return self.assign(target, prim, args, kwargs, node=node, hint=hint)
+
+    def distribution_call(self, node: cst.Call, target, statement: bool, key: Any,
+                          spelling: str, args: list, kwargs: list) -> ir.Atom:
+        """The call of a distribution's method with the frozen parameters passed."""
+        prim = Prim("call", key, spelling)
+        if statement:
+            self.emit(Assign(None, prim, tuple(args), tuple(kwargs), node=node))
+            return Const(None, "None")
+        hint = naming.call_name(key.method, self.label(args[0]) if args else None)
         return self.assign(target, prim, args, kwargs, node=node, hint=hint)
 
     def appends(self, node: cst.Call) -> bool:

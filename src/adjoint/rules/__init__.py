@@ -17,7 +17,10 @@ that depends on `wrt` there is refused. Rules are keyed by function object, so
 every alias of `np.sin` finds the same entry. Operators map to `operator.*`.
 Method calls (x.sum(axis=1)) and attributes (x.T) use the rule of the function in
 METHODS and ATTRS. PASSIVE functions have zero derivative; their results carry none.
-scipy.special's rules join the table when SciPy is imported (load_optional).
+scipy.special's rules join the table when SciPy is imported (load_optional), and so do
+scipy.stats' (stats.py): a distribution's method, a new bound method at each read, is keyed
+by the distribution's class and the method's name (DistributionMethod, `method_key`), and
+named scipy.stats.norm.logpdf.
 
 Elementwise binary functions (operators, two-input ufuncs) broadcast: the
 compiler sums each contribution back to the input's shape (`runtime.unbroadcast`)
@@ -37,7 +40,8 @@ NotImplementedError, naming the function and the argument).
 Users add entries with the call the built-ins use: `register(fn, x="...")`, or
 `register(fn, x=helper)` with a function for the hard cases.
 
-The modules: elementwise, reductions, linalg, shaping and special hold the rules by domain;
+The modules: elementwise, reductions, linalg, shaping, special and stats hold the rules by
+domain;
 table joins them into RULES (with PASSIVE, SIGNATURES, METHODS and ATTRS); query looks rules
 up; registration adds users' rules; templates and folding fill formulas in.
 """
@@ -61,6 +65,7 @@ from .query import (
 from .registration import LIBRARIES, REGISTERED, register, registration_hint
 from .shaping import AXIS_CONCATENATOR
 from .special import scipy_rules
+from .stats import DistributionMethod, method_key, stats_rules
 from .table import ATTRS, METHOD_SIGNATURES, METHODS, PASSIVE, PASSIVE_ATTRS, RULES, SIGNATURES
 from .templates import MODULES, Slot, Template, instantiate, template
 
@@ -70,8 +75,9 @@ __all__ = [
     "METHOD_SIGNATURES", "MODULES", "PASSIVE", "PASSIVE_ATTRS", "REGISTERED", "RULES",
     "SIGNATURES",
     # lookup and registration
-    "Rule", "broadcasts", "is_passive", "load_optional", "lookup", "name_of", "register",
-    "registration_hint", "scipy_rules", "signature_of", "stop_gradient",
+    "DistributionMethod", "Rule", "broadcasts", "is_passive", "load_optional", "lookup",
+    "method_key", "name_of", "register", "registration_hint", "scipy_rules", "signature_of",
+    "stats_rules", "stop_gradient",
     # formulas
     "Slot", "Template", "_pattern", "fold", "instantiate", "is_zero_product", "negation",
     "template",

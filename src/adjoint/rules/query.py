@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import inspect
 import operator
 import sys
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..errors import AdjointError
 from .special import scipy_rules
+from .stats import DistributionMethod, method_key, stats_rules
 from .table import METHOD_SIGNATURES, PASSIVE, SIGNATURES
 from .templates import Template, template
 
@@ -39,6 +41,7 @@ _signatures: dict = {}
 
 def signature_of(fn: Any, method: str | None = None) -> inspect.Signature:
     """The signature a call of `fn` (or of the method form `method`) binds to (cached)."""
+    fn = method_key(fn)
     try:
         key = (fn, method, SIGNATURES.get(fn))
         if key in _signatures:
@@ -52,6 +55,11 @@ def signature_of(fn: Any, method: str | None = None) -> inspect.Signature:
 def _signature_of(fn: Any, method: str | None = None) -> inspect.Signature:
     text = METHOD_SIGNATURES.get(method) if method else None
     text = text or SIGNATURES.get(fn)
+    if text is None and isinstance(fn, DistributionMethod):  # norm.logpdf(x, loc=0, scale=1)
+        text = fn.signature_text()
+        own = fn.signature() if text is None else None
+        if own is not None:
+            return own
     if text is None:
         try:
             return inspect.signature(fn)
@@ -74,6 +82,7 @@ def _parse_signature(text: str) -> inspect.Signature:
 
 
 def lookup(fn: Any, method: str | None = None) -> Rule | None:
+    fn = method_key(fn)
     rules = rule_table()
     try:
         formulas = rules.get(fn)
@@ -87,29 +96,35 @@ def lookup(fn: Any, method: str | None = None) -> Rule | None:
 
 
 
-_optional_loaded = False
+# the optional libraries with rules, and the function that makes each one's
+OPTIONAL = {"scipy.special": scipy_rules, "scipy.stats": stats_rules}
+_optional_loaded: set = set()
 
 
 def load_optional(import_: bool = False) -> bool:
-    """Add the rules of optional libraries (scipy.special) once that library is imported:
-    importing SciPy costs more than adjoint itself, and code that calls scipy.special has
-    imported it. `import_=True` imports it if it is installed (to list every rule).
-    Returns whether it added any."""
-    global _optional_loaded
-    if import_ and not _optional_loaded:
-        with contextlib.suppress(ImportError):
-            import scipy.special  # noqa: F401
-    if _optional_loaded or "scipy.special" not in sys.modules:
-        return False
-    _optional_loaded = True
-    rule_table().update(scipy_rules())
-    return True
+    """Add the rules of optional libraries (scipy.special, scipy.stats) once that library is
+    imported: importing SciPy costs more than adjoint itself, and code that calls
+    scipy.special has imported it. `import_=True` imports them if they are installed (to
+    list every rule). Returns whether it added any."""
+    added = False
+    for module, make in OPTIONAL.items():
+        if module in _optional_loaded:
+            continue
+        if import_:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
+        if module not in sys.modules:
+            continue
+        _optional_loaded.add(module)
+        rule_table().update(make())
+        added = True
+    return added
 
 
 
 def is_passive(fn: Any) -> bool:
     try:
-        return fn in PASSIVE
+        return method_key(fn) in PASSIVE
     except TypeError:
         return False
 
@@ -120,6 +135,9 @@ BROADCASTING_EXTRA = {np.where, np.clip}
 
 def broadcasts(fn: Any) -> bool:
     """Whether `fn` broadcasts its inputs elementwise (contributions need unbroadcasting)."""
+    fn = method_key(fn)
+    if isinstance(fn, DistributionMethod):  # norm.logpdf(x, loc, scale), not dirichlet's
+        return fn.elementwise
     if isinstance(fn, np.ufunc):  # not a generalized ufunc (np.matmul): those have core dims
         return fn.nin >= 2 and fn.signature is None
     return fn in BROADCASTING_EXTRA or (
@@ -129,7 +147,9 @@ def broadcasts(fn: Any) -> bool:
 
 
 def name_of(fn: Any) -> str:
-    """How a function is written in messages: np.sin, math.exp, operator.mul."""
+    """How a function is written in messages: np.sin, math.exp, operator.mul,
+    scipy.stats.norm.logpdf."""
+    fn = method_key(fn)
     if _anonymous(fn):
         return f"a {type(fn).__name__} object"
     module = getattr(fn, "__module__", None) or ""

@@ -12,6 +12,7 @@ import numpy as np
 from .. import runtime
 from ..errors import AdjointError
 from .query import _anonymous, name_of, rule_table, signature_of
+from .stats import method_key
 from .table import PASSIVE, SIGNATURES
 from .templates import template
 
@@ -25,6 +26,7 @@ def registration_hint(fn: Any, spelling: str | None = None) -> str:
     """The line that would add a rule for `fn`, called as `spelling` in the user's code:
     adjoint.register(np.median, a="g * ..."). Without a spelling, a library function is
     named as in messages (np.median, math.ulp) and the user's own by its bare name."""
+    fn = method_key(fn)
     module = (getattr(fn, "__module__", None) or "").split(".")[0]
     if spelling is None and _anonymous(fn):
         spelling = "<the function>"  # an object whose name only the caller's code knows
@@ -74,12 +76,13 @@ def register(fn: Any = None, /, *, signature: str | None = None, passive: bool =
     """
     if fn is None:
         return lambda f: register(f, signature=signature, passive=passive, **formulas)
+    given, fn = fn, method_key(fn)  # norm.logpdf: keyed on (norm's class, 'logpdf')
     if passive:
         if formulas:
             raise AdjointError(f"{name_of(fn)} is declared passive: it takes no formulas")
         REGISTERED.add(fn)
         PASSIVE.add(fn)
-        return fn
+        return given
     if not formulas:
         raise AdjointError(f"register({name_of(fn)}) needs a formula for at least one "
                            "parameter (x=\"g * ...\"), or passive=True")
@@ -101,7 +104,7 @@ def register(fn: Any = None, /, *, signature: str | None = None, passive: bool =
     REGISTERED.add(fn)
     PASSIVE.discard(fn)
     rule_table()[fn] = table
-    return fn
+    return given
 
 
 def _helper_formula(fn: Any, param: str, helper: Callable, sig: inspect.Signature) -> str:

@@ -9,7 +9,7 @@ needed before a loop or branch: it is the additive identity under
 broadcasting, and `unbroadcast` and `densify` give it its proper shape.
 
 The helpers live in modules by topic (shapes, containers, checks, elementwise, reductions,
-scalars, special, products, linalg, indexing, shaping; trees holds tree_map); emitted code
+scalars, special, stats, products, linalg, indexing, shaping; trees holds tree_map); emitted code
 reaches each one as runtime.<its name>, from here.
 """
 
@@ -30,6 +30,7 @@ from . import (
     shapes,
     shaping,
     special,
+    stats,
     trees,
 )
 from .checks import (
@@ -145,9 +146,19 @@ from .shaping import (
     unstack_adjoint,
 )
 from .special import digamma, log_softmax_adjoint, logsumexp_adjoint, polygamma, softmax_adjoint
+from .stats import (
+    dirichlet_alpha_adjoint,
+    dirichlet_x_adjoint,
+    mvn_logpdf_adjoint,
+    normal_density,
+    normal_logdensity,
+    stats_density,
+    stats_logdensity,
+    t_df_derivative,
+)
 
 _MODULES = (checks, containers, elementwise, indexing, linalg, products, reductions, scalars,
-            shapes, shaping, special, trees)
+            shapes, shaping, special, stats, trees)
 
 # ---------------------------------------------------------------- users' rules
 
@@ -196,20 +207,22 @@ __all__ = [
     "NO_ENTRY", "STACKS", "add_adjoint", "add_at", "add_helper", "add_seq", "atleast_adjoint",
     "average_adjoint", "broadcast_back", "builtin_extremum_adjoint", "cast_adjoint",
     "check_arrays", "check_seed", "cholesky_adjoint", "clip_adjoint", "cross_adjoint",
-    "cumprod_adjoint", "cumsum_adjoint", "densify", "densify_item", "det_adjoint",
-    "diag_adjoint", "diagonal_adjoint", "diff_adjoint", "digamma", "dist_adjoint", "div",
-    "dot_lhs", "dot_rhs", "eigh_adjoint", "einsum_adjoint", "einsum_operand_adjoint", "entry",
-    "extremum_adjoint", "field_adjoint", "fmax_adjoint", "index_concat", "index_concat_adjoint",
-    "inner_adjoint", "inv_adjoint", "items_adjoint", "keep_zeros", "kron_adjoint",
-    "log_softmax_adjoint", "logsumexp_adjoint", "lstsq_adjoint", "matmul_lhs", "matmul_rhs",
-    "matvec_adjoint", "maximum_adjoint", "mean_adjoint", "mean_back", "mod_adjoint_rhs", "mul",
-    "nanmean_adjoint", "nansum_adjoint", "norm_adjoint", "operator", "owned", "pad_adjoint",
-    "parts", "per_item", "pinv_adjoint", "polygamma", "power_exponent_adjoint", "prod_adjoint",
-    "prod_sequence_adjoint", "ptp_adjoint", "put_entry", "qr_adjoint", "rebinds", "refill",
-    "repeat_adjoint", "reshape_like", "restore", "roll_adjoint", "safe_ratio", "select_adjoint",
-    "select_default_adjoint", "sequence_adjoint", "sinc_derivative", "slogdet_adjoint",
-    "snapshot", "softmax_adjoint", "solve_adjoint", "sort_adjoint", "split_adjoint",
-    "split_like", "stack_adjoint", "std_adjoint", "sum_adjoint", "sum_back", "sumprod_adjoint",
+    "cumprod_adjoint", "cumsum_adjoint", "densify", "densify_item", "det_adjoint", "diag_adjoint",
+    "diagonal_adjoint", "diff_adjoint", "digamma", "dirichlet_alpha_adjoint",
+    "dirichlet_x_adjoint", "dist_adjoint", "div", "dot_lhs", "dot_rhs", "eigh_adjoint",
+    "einsum_adjoint", "einsum_operand_adjoint", "entry", "extremum_adjoint", "field_adjoint",
+    "fmax_adjoint", "index_concat", "index_concat_adjoint", "inner_adjoint", "inv_adjoint",
+    "items_adjoint", "keep_zeros", "kron_adjoint", "log_softmax_adjoint", "logsumexp_adjoint",
+    "lstsq_adjoint", "matmul_lhs", "matmul_rhs", "matvec_adjoint", "maximum_adjoint",
+    "mean_adjoint", "mean_back", "mod_adjoint_rhs", "mul", "mvn_logpdf_adjoint", "nanmean_adjoint",
+    "nansum_adjoint", "norm_adjoint", "normal_density", "normal_logdensity", "operator", "owned",
+    "pad_adjoint", "parts", "per_item", "pinv_adjoint", "polygamma", "power_exponent_adjoint",
+    "prod_adjoint", "prod_sequence_adjoint", "ptp_adjoint", "put_entry", "qr_adjoint", "rebinds",
+    "refill", "repeat_adjoint", "reshape_like", "restore", "roll_adjoint", "safe_ratio",
+    "select_adjoint", "select_default_adjoint", "sequence_adjoint", "sinc_derivative",
+    "slogdet_adjoint", "snapshot", "softmax_adjoint", "solve_adjoint", "sort_adjoint",
+    "split_adjoint", "split_like", "stack_adjoint", "stats_density", "stats_logdensity",
+    "std_adjoint", "sum_adjoint", "sum_back", "sumprod_adjoint", "t_df_derivative",
     "take_along_axis_adjoint", "take_axis_adjoint", "tensordot_adjoint", "tile_adjoint",
     "trace_adjoint", "transpose_adjoint", "unbroadcast", "unstack", "unstack_adjoint",
     "var_adjoint", "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
