@@ -94,6 +94,7 @@ GATES = {
     "mixed_returns": "helpers returning (y, None), (y, len(p)), (y, np.tanh)",
     "containers": "list and tuple parameters and literals",
     "names_bound_in_loops": "names a loop binds, read after it (in an outer loop's trip)",
+    "object_state": "a module-level object's attribute read, set, and changed by its method",
 }
 PAST = ["write_helper_result", "helper_writes_float_argument", "comp_var_named_as_its_iterable",
         "dict_keys_loop_unread", "comp_assigned_to_a_name_it_reads"]  # gates of fixed bugs
@@ -469,6 +470,7 @@ class Builder:
     module: list = field(default_factory=list)  # module-level lines and defs, in order
     seqs: list = field(default_factory=list)  # container structures in play
     recursive: dict = field(default_factory=dict)  # 'flat'/'total' -> whether it takes tuples
+    state: bool = False  # a module-level object STATE whose attribute `scale` changes
 
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
@@ -622,6 +624,8 @@ class Gen:
             opts.append((1, lambda: self.item_read(shape, module=True)))
         if shape == ():
             opts.append((1, lambda: const(self.choice(CONSTS))))
+            if self.b.state:
+                opts.append((1, lambda: const("STATE.scale")))
             if self.ints():
                 opts.append((1, lambda: Expr("float({0})", (self.int_expr(),))))
         else:
@@ -1729,6 +1733,8 @@ class Gen:
             opts.append((3, self.jump))
         if self.main:
             opts.append((1, self.early_return))
+        if self.b.state:
+            opts.append((1, self.state_change))
         stmts = self.pick(opts)(depth)
         if isinstance(stmts, tuple):
             return stmts
@@ -2134,6 +2140,12 @@ class Gen:
                                                                 f"{s} = {s} + {{0}}"]), (step,))]
                       + body)]
 
+    def state_change(self, depth: int) -> list:
+        """STATE's attribute changed as a side effect: by its method, set from itself (a
+        number that carries no derivative), or a counter bumped."""
+        return [Line(self.choice(["STATE.bump()", "STATE.scale = STATE.scale * 1.05 + 0.02",
+                                  "STATE.scale += 0.1", "STATE.calls += 1"]))]
+
     def jump(self, depth: int) -> tuple[list, bool]:
         self.jumps += 1
         word = self.choice(["break", "continue"])
@@ -2487,6 +2499,13 @@ def module_globals(draw, b: Builder, g: Gen) -> None:
         new_global(b, "W0", Var("a", shape), f"np.array({a.tolist()})")
     if g.chance(0.2):
         new_global(b, "act", Var("f", fn=(None, None)), g.choice(FUNCTIONS))
+    if "object_state" not in AVOID and g.chance(0.15):
+        b.state = True
+        b.module.append(Raw(["class State:", "    def __init__(self):",
+                             "        self.scale = 0.5", "        self.calls = 0", "",
+                             "    def bump(self):",
+                             "        self.scale = self.scale * 1.1 + 0.1"]))
+        b.module.append(Line("STATE = State()"))
 
 
 def rebinding(g: Gen, b: Builder, source: str) -> dict:
@@ -2561,7 +2580,7 @@ def programs(draw, points: bool = True) -> Program:
         if forms:
             g.must.append(g.fill(g.choice(forms), frozenset([seq_param])))
     # constructs that take several draws to come together, often at the start
-    body = []
+    body = [Line("STATE.scale = 0.5")] if b.state else []  # each call starts alike
     mixed = [h for h in b.helpers if len(h.floats) < len(h.returns)]
     if mixed and g.chance(0.7):
         body += g.tuple_call(0, g.choice(mixed))
