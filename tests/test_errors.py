@@ -289,3 +289,19 @@ def test_an_error_of_the_forward_sweep_alone_is_internal():
             df(np.ones(2))
     finally:
         space["np"] = saved
+
+
+@pytest.mark.parametrize("op", ["=", "+="])
+def test_write_through_repeated_index_is_refused_when_it_runs(op):
+    """NumPy keeps the last of the values written to one place: a gradient that added them
+    all back would be wrong, so such a write is refused as it runs (distinct ones are not)."""
+    f = make_function(f"""
+def f(x, idx):
+    y = np.zeros(3)
+    y[idx] {op} x
+    return np.sum(y * np.array([1.0, 2.0, 3.0]))
+""")
+    df = adjoint.grad(f, wrt="x")
+    assert np.allclose(df(np.array([3.0, 1.0, 5.0]), np.array([0, 2, 1])), [1.0, 3.0, 2.0])
+    with pytest.raises(UnsupportedArgument, match="picks one place more than once"):
+        df(np.array([3.0, 1.0, 5.0]), np.array([0, 0, 1]))

@@ -332,6 +332,28 @@ def f(x):
         CFG.scale = CFG.scale * 2.0
     return s
 """, [np.array([0.5, 1.0, 1.5])], 0, np.array([1.0, 2.0, 4.0]) * np.cos([0.5, 1.0, 1.5])),
+    ("an index array from argmin along an axis, with repeated entries", """
+def f(x, D):
+    idx = np.argmin(D, axis=1)
+    return np.sum(x[idx] * np.array([1.0, 2.0, 4.0]))
+""", [np.array([3.0, 1.0]), np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])], 0,
+        np.array([3.0, 4.0])),
+    ("hard k-means: points pulled by the centroid argmin assigns", """
+def f(centroids, X):
+    d = np.sum((X[:, None, :] - centroids[None]) ** 2, axis=2)
+    assign = np.argmin(d, axis=1)
+    return np.sum((X - centroids[assign]) ** 2)
+""", [np.array([[0.0, 0.0], [3.0, 3.0]]), np.array([[0.5, 0.1], [0.2, 0.4], [2.5, 3.5]])], 0,
+        np.array([[-1.4, -1.0], [1.0, -1.0]])),
+    ("an array unpacked into names, in a helper called twice", """
+def g(y):
+    a, b = y
+    return a * b
+
+def f(x):
+    y = x + 0.0
+    return g(y) + g(x * 2.0)
+""", [np.array([1.5, -0.7])], 0, np.array([-0.7 * 5, 1.5 * 5])),
     ("a list item written into the array it came from after an early return", """
 def f(x):
     v = np.outer(x, x)

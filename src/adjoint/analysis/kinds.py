@@ -111,6 +111,8 @@ def _kind_given(s, found: dict) -> str | None:
 
 def _call_kind(s: Assign, numeric: bool) -> str | None:
     p, args = s.prim, s.args
+    if p.key in (np.argmax, np.argmin) and (len(args) > 1 or s.kwargs):
+        return None  # along an axis: an array of indices
     if p.key in INT_FUNCS:
         return "int"
     if p.key in SCALAR_FUNCS and p.key is not abs and args:

@@ -37,6 +37,10 @@ class Forward:
             if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
                 out.append(self.line((Ref(self.stack(s.target, True)), ".append(",
                                       *self.slice_of(s), ")")))
+            if isinstance(s, ir.SetItem) and s.target not in self.seqs and not self.basic(
+                    s.index) and self.is_active(s.value):  # repeats would drop values
+                out.append(self.line((RUNTIME, ".check_distinct((", *ir.index_parts(s.index),
+                                      ",), ", repr(self.fn.name), ", ", repr(s.target), ")")))
             if id(s) in self.guards:  # `q += v` rebinds a number; an array would change
                 out.append(self.line((RUNTIME, ".rebinds(", Ref(s.target), ", ",
                                       repr(self.fn.name), ", ", repr(self.guards[id(s)]), ")")))

@@ -40,6 +40,13 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint):
         self.kinds = kinds(fn, set(scalar_params) | _annotated(fn, float),
                                     set(int_params) | _annotated(fn, int))
         self.seqs = sequences(fn, seq_params)
+        # names surely holding a list or tuple: made by a display, list(), tuple() or a call
+        # of a user function (its results), or parameters known to (an unpacked name may
+        # also hold an array: `a, b = y` takes its rows)
+        self.made_seqs = set(seq_params) | {
+            s.target for s in ir.walk(fn.body) if isinstance(s, Assign) and s.target and (
+                s.prim.kind in ("tuple", "list", "dict") or s.adjoint is not None or (
+                    s.prim.kind == "call" and s.prim.key in (list, tuple)))}
         known, self.assumed = array_params  # parameters known to hold arrays; taken to
         self.arrays = arrays(fn, self.kinds, (known | self.assumed) - self.seqs)
         self.sure = arrays(fn, self.kinds, known - self.seqs) if self.assumed else self.arrays

@@ -117,5 +117,10 @@ class WriteAdjoint:
             self.zeroed.add(("items", s.value.id))  # an item may be 0.0
         for t in s.targets:
             self.defined.discard(t)
+        if s.value.id not in self.made_seqs:  # may be an array (`a, b = y` takes its rows):
+            # the adjoint is an array of its shape, or the list of the items' adjoints
+            listed = ("[", *ir.join(items), "]")
+            return self.add(s.value.id, (RUNTIME, ".per_item(", *listed, ", ",
+                                         ShapeRef(s.value.id), ")"))
         tup = ("(", *ir.join(items), ",)" if len(items) == 1 else ")")
         return self.add(s.value.id, tup)  # a tuple: copied to a list before an item is written

@@ -36,6 +36,7 @@ from . import (
 from .checks import (
     NO_ENTRY,
     check_arrays,
+    check_distinct,
     check_seed,
     entry,
     put_entry,
@@ -206,7 +207,8 @@ def _taken(name: str) -> bool:
 __all__ = [
     "NO_ENTRY", "STACKS", "add_adjoint", "add_at", "add_helper", "add_seq", "atleast_adjoint",
     "average_adjoint", "broadcast_back", "builtin_extremum_adjoint", "cast_adjoint",
-    "check_arrays", "check_seed", "cholesky_adjoint", "clip_adjoint", "cross_adjoint",
+    "check_arrays", "check_distinct", "check_seed", "cholesky_adjoint", "clip_adjoint",
+    "cross_adjoint",
     "cumprod_adjoint", "cumsum_adjoint", "densify", "densify_item", "det_adjoint", "diag_adjoint",
     "diagonal_adjoint", "diff_adjoint", "digamma", "dirichlet_alpha_adjoint",
     "dirichlet_x_adjoint", "dist_adjoint", "div", "dot_lhs", "dot_rhs", "eigh_adjoint",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ApiError, NonScalarOutput
+from ..errors import ApiError, NonScalarOutput, UnsupportedArgument
 from .shapes import _ndim, _shape
 
 
@@ -99,3 +99,19 @@ def check_seed(ans, seed, fname: str):
         raise ApiError(f"{fname}_bar has shape {np.shape(seed)}, but {fname} returned shape "
                        f"{np.shape(ans)}; the seed is the adjoint of the result, of its shape")
     return seed
+
+
+def check_distinct(index: tuple, fname: str, target: str) -> None:
+    """Refuse a write `target[index] = v` (or `+=`) through integer arrays that pick one
+    place twice: NumPy keeps the last value written there, and the derivative of the
+    values it drops would be added back."""
+    arrays = [np.asarray(i) for i in index if isinstance(i, (np.ndarray, list))]
+    arrays = [a for a in arrays if a.dtype.kind in "iu" and a.size > 1]
+    if not arrays:
+        return
+    picked = np.stack([a.ravel() for a in np.broadcast_arrays(*arrays)])
+    if np.unique(picked, axis=1).shape[1] < picked.shape[1]:
+        raise UnsupportedArgument(
+            f"{fname} writes into {target} through an index that picks one place more than "
+            "once, where only the last write stays: its derivative is not supported; "
+            "write each place once (np.add.at adds them all up)")
