@@ -471,6 +471,23 @@ def f(x, y):
     a, b = t
     return np.sum(a * b)
 """, lambda r: [r.normal(size=3), r.normal(size=(2, 3))], (0, 1)),
+    # ---- *args: the extra positional arguments, a tuple read by item, unpacked, passed on
+    Program("star_args_data", """
+def f(w, *data):
+    X, y = data[:2]
+    scale = data[2] if len(data) > 2 else 1.0
+    return scale * np.sum((X @ w - y) ** 2) + np.sum(np.ones(*w.shape) * w)
+""", lambda r: [r.normal(size=2), r.normal(size=(3, 2)), r.normal(size=3), 0.5]),
+    Program("star_args_method_style_counter", """
+class Counter:
+    nfev = 0
+
+C = Counter()
+
+def f(x, *args):
+    C.nfev += 1
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+""", vec(4)),
     # ---- attributes set for their effect: counters, shapes remembered by an object
     Program("function_attribute_counter", """
 def f(x):

@@ -54,7 +54,7 @@ REFUSED = [
     ("set", "def f(x):\n    s = {1, 2}\n    return x\n", UnsupportedSyntax, "set literal", 2, 9),
     ("attribute_write", "def f(x):\n    x.attr = 1\n    return x\n", UnsupportedSyntax,
      "assigned", 2, 5),
-    ("star_args", "def f(*x):\n    return x[0]\n", UnsupportedSyntax, "*args", 1, 7),
+    ("star_kwargs", "def f(x, **kw):\n    return x\n", UnsupportedSyntax, "**kwargs", 1, 10),
     ("no_return", "def f(x):\n    y = x\n", UnsupportedSyntax, "returns nothing", 1, 1),
     ("undefined", "def f(x):\n    return x * undefined_name\n", UnsupportedSyntax,
      "'undefined_name' is not defined", 2, 16),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,8 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple[str, ...], ...]:
         elif type(value) is np.ndarray or hasattr(value, "__array_namespace__") or hasattr(
                 value, "__array_function__"):
             arrays.append(name)
+    if code.co_flags & inspect.CO_VARARGS:  # *args: the extra positional arguments, a tuple
+        seqs.append(code.co_varnames[code.co_argcount + code.co_kwonlyargcount])
     return tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays)
 
 

@@ -70,6 +70,7 @@ def _unbound_reads(tree: ast.Module):
         if not isinstance(fn, ast.FunctionDef):
             continue
         bound = {a.arg for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs}
+        bound |= {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
         for node in ast.walk(fn):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 bound.add(node.id)

@@ -83,14 +83,16 @@ class Normalizer(StatementsMixin, LoopsMixin, ExpressionsMixin, CallsMixin, Inde
 
     def parameters(self) -> list[ir.Param]:
         p = self.source.funcdef.params
-        if p.star_arg not in (cst.MaybeSentinel.DEFAULT, None) and isinstance(p.star_arg,
-                                                                               cst.Param):
-            raise self.error(p.star_arg, "*args parameters are not supported")
+        star = p.star_arg if isinstance(p.star_arg, cst.Param) else None
+        if star is not None and isinstance(self.source.fn, parse_.Nested):
+            raise self.error(star, "*args parameters of a function defined inside another "
+                             "are not supported")
         if p.star_kwarg is not None:
             raise self.error(p.star_kwarg, "**kwargs parameters are not supported")
         params = []
-        for kind, group in (("positional", p.posonly_params), ("positional", p.params),
-                            ("keyword", p.kwonly_params)):
+        groups = [("positional", p.posonly_params), ("positional", p.params),
+                  ("var", [star] if star is not None else []), ("keyword", p.kwonly_params)]
+        for kind, group in groups:
             for param in group:
                 if param.name.value in self.source.extra_params:
                     params.append(ir.Param(param.name.value, None, "keyword"))

@@ -212,6 +212,10 @@ def definitely_bound(items: list, bound: set) -> set:
 def format_params(params: list[ir.Param], seed: str | None) -> str:
     out, star = [], False
     for p in params:
+        if p.kind == "var":  # *args: the extra positional arguments, a tuple
+            out.append(f"*{p.name}")
+            star = True
+            continue
         if p.kind == "keyword" and not star:
             out.append("*")
             star = True
