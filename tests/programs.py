@@ -471,6 +471,28 @@ def f(x, y):
     a, b = t
     return np.sum(a * b)
 """, lambda r: [r.normal(size=3), r.normal(size=(2, 3))], (0, 1)),
+    # ---- raise: input validation runs in the forward sweep; a path that raises has none
+    Program("validated_inputs", """
+def f(x, lam=0.5, mode="sq"):
+    if lam < 0:
+        raise ValueError(f"lam must be >= 0, got {lam}")
+    if x.ndim != 1:
+        raise ValueError("x must be 1-d")
+    if mode == "sq":
+        return lam * np.sum(x ** 2)
+    elif mode == "abs":
+        return lam * np.sum(np.abs(x))
+    raise ValueError("unknown mode " + mode)
+""", vec(3)),
+    Program("raise_inside_a_loop", """
+def f(x):
+    s = 0.0
+    for xi in x:
+        if not np.isfinite(xi):
+            raise ValueError("not finite")
+        s = s + np.sin(xi) * xi
+    return s
+""", vec(4)),
     # ---- *args: the extra positional arguments, a tuple read by item, unpacked, passed on
     Program("star_args_data", """
 def f(w, *data):

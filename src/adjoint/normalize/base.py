@@ -108,7 +108,7 @@ class NormalizerBase:
         comprehension's variables by their emitted names)."""
         self.passive_names(node)
         code = self.source.code(node).strip()
-        if isinstance(node, cst.Assert):
+        if isinstance(node, (cst.Assert, cst.Raise)):  # a statement
             tree = ast.parse(code)
         else:
             tree = ast.parse(f"({code})", mode="eval")
@@ -131,7 +131,8 @@ class NormalizerBase:
             pos = end
         out.append(code[pos:].replace("{", "{{").replace("}", "}}"))
         text = "".join(out)
-        if not isinstance(node, cst.Assert) and text.startswith("(") and text.endswith(")"):
+        if not isinstance(node, (cst.Assert, cst.Raise)) and text.startswith("(") and \
+                text.endswith(")"):
             text = text[1:-1]
         return " ".join(text.split()), [Name(self.scope.get(n, n)) for n in order]
 

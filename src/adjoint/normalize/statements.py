@@ -81,7 +81,7 @@ class StatementsMixin(NormalizerBase):
             self.emit(ir.Break())
         elif isinstance(s, cst.Continue):
             self.emit(ir.Continue())
-        elif isinstance(s, cst.Assert):
+        elif isinstance(s, (cst.Assert, cst.Raise)):  # a raise: the path has no gradient
             self.opaque(s)
         else:
             what = REFUSED_STATEMENTS.get(type(s), type(s).__name__)
