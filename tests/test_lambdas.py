@@ -228,11 +228,11 @@ def test_api_errors_about_a_lambda_name_its_file_and_line():
     assert where in str(info.value)
 
 
-def test_starred_lambda_parameters_are_refused_with_their_place():
-    fn = lambda *xs: np.sum(xs[0])  # noqa: E731
-    with pytest.raises(adjoint.AdjointError, match=r"\*args") as info:
-        adjoint.grad(fn)
-    assert info.value.lineno == fn.__code__.co_firstlineno
+def test_starred_lambda_parameters_are_a_tuple():
+    fn = lambda w, *xs: np.sum(w * xs[0]) + len(xs)  # noqa: E731
+    assert np.allclose(adjoint.grad(fn)(X, 2.0 * X, 7.0), 2.0 * X)
+    (g,) = adjoint.grad(fn, wrt="xs")(X, 2.0 * X)
+    assert np.allclose(g, X)
 
 
 def test_lambda_without_a_source_file_is_refused():

@@ -18,6 +18,7 @@ import numpy as np
 
 from .api import grad as _grad
 from .api import resolve_wrt
+from .errors import ApiError
 from .normalize import normalize
 from .parse import parse
 
@@ -333,7 +334,12 @@ def _names(f, wrt) -> tuple[tuple, list]:
     names = resolve_wrt(normalize(parse(f), _namer()), wrt)
     generic = getattr(f, "__adjoint_generic__", None)  # a gradient: its emitted function's
     code = (f if generic is None else generic.function).__code__
-    return names, list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    for name in names:
+        if name not in params:  # *args
+            raise ApiError(f"central differences along {name}, the *args of {f.__name__}, "
+                           "are not supported: check the named parameters")
+    return names, params
 
 
 def _directional(f, args, kwargs, directions: dict, eps: float):
