@@ -354,6 +354,13 @@ def f(x):
     y = x + 0.0
     return g(y) + g(x * 2.0)
 """, [np.array([1.5, -0.7])], 0, np.array([-0.7 * 5, 1.5 * 5])),
+    ("a write through a slice and an index array (checked for repeats as it runs)", """
+def f(x, idx):
+    y = np.zeros((2, 3))
+    y[:, idx] = x
+    return np.sum(y * np.arange(6.0).reshape(2, 3))
+""", [np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([2, 0])], 0,
+        np.array([[2.0, 0.0], [5.0, 3.0]])),
     ("a list item written into the array it came from after an early return", """
 def f(x):
     v = np.outer(x, x)

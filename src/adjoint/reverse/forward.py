@@ -37,10 +37,13 @@ class Forward:
             if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
                 out.append(self.line((Ref(self.stack(s.target, True)), ".append(",
                                       *self.slice_of(s), ")")))
-            if isinstance(s, ir.SetItem) and s.target not in self.seqs and not self.basic(
-                    s.index) and self.is_active(s.value):  # repeats would drop values
-                out.append(self.line((RUNTIME, ".check_distinct((", *ir.index_parts(s.index),
-                                      ",), ", repr(self.fn.name), ", ", repr(s.target), ")")))
+            picks = [i for i in s.index.items if not isinstance(i, (ir.Slice, str))] if \
+                isinstance(s, ir.SetItem) else []
+            if picks and s.target not in self.seqs and not self.basic(s.index) and \
+                    self.is_active(s.value):  # an index picking a place twice drops values
+                out.append(self.line((RUNTIME, ".check_distinct((", *ir.join(
+                    [ir.atom_parts(i) for i in picks]), ",), ", repr(self.fn.name), ", ",
+                                      repr(s.target), ")")))
             if id(s) in self.guards:  # `q += v` rebinds a number; an array would change
                 out.append(self.line((RUNTIME, ".rebinds(", Ref(s.target), ", ",
                                       repr(self.fn.name), ", ", repr(self.guards[id(s)]), ")")))
