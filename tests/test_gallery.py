@@ -515,6 +515,8 @@ CASES = [
      ("positions", "velocities", "masses"), AUTOGRAD),
     ("portfolio mean-variance with np.cov, by the weights", PORTFOLIO,
      "mean_variance_objective", portfolio_args, ("logits",), AUTOGRAD),
+    ("portfolio mean-variance with np.cov, by the weights and the returns", PORTFOLIO,
+     "mean_variance_objective", portfolio_args, ("logits", "returns"), None),
     ("hard k-means: np.argmin(..., axis=1) assigns, indices repeat", HARD_KMEANS,
      "kmeans_loss", lambda rng, ns: [rng.normal(size=(3, 2)), rng.normal(size=(10, 2))],
      ("centroids",), hard_kmeans_exact),
@@ -577,9 +579,6 @@ KNOWN_FAILING = [
     ("softmax classifier, activation lambda looked up in a dict", SOFTMAX_CLASSIFIER,
      "classifier_loss", softmax_args, ("params", "X"), adjoint.AdjointError,
      "refused: calling act, a local variable (a function taken from a dict)"),
-    ("portfolio mean-variance with np.cov, by the returns", PORTFOLIO,
-     "mean_variance_objective", portfolio_args, ("logits", "returns"), adjoint.AdjointError,
-     "refused: no derivative rule for np.cov"),
 ]
 
 

@@ -26,6 +26,7 @@ REDUCTIONS: dict[Any, dict[str, str]] = {
     np.ptp:            {"a": "runtime.ptp_adjoint(g, a, axis=axis, keepdims=keepdims)"},
     np.var:            {"a": "runtime.var_adjoint(g, a, axis=axis, ddof=ddof, keepdims=keepdims, mean=mean, correction=correction, where=where)"},
     np.std:            {"a": "runtime.std_adjoint(g, a, ans, axis=axis, ddof=ddof, keepdims=keepdims, mean=mean, correction=correction, where=where)"},
+    np.cov:            {"m": "runtime.cov_adjoint(g, m, y, rowvar, bias, ddof, fweights, aweights)"},
     np.cumsum:         {"a": "runtime.cumsum_adjoint(g, a, axis)"},
     np.cumprod:        {"a": "runtime.cumprod_adjoint(g, a, ans, axis)"},
 }

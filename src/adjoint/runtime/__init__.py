@@ -113,6 +113,7 @@ from .products import (
 )
 from .reductions import (
     average_adjoint,
+    cov_adjoint,
     cumprod_adjoint,
     cumsum_adjoint,
     extremum_adjoint,
@@ -208,8 +209,8 @@ __all__ = [
     "NO_ENTRY", "STACKS", "add_adjoint", "add_at", "add_helper", "add_seq", "atleast_adjoint",
     "average_adjoint", "broadcast_back", "builtin_extremum_adjoint", "cast_adjoint",
     "check_arrays", "check_distinct", "check_seed", "cholesky_adjoint", "clip_adjoint",
-    "cross_adjoint",
-    "cumprod_adjoint", "cumsum_adjoint", "densify", "densify_item", "det_adjoint", "diag_adjoint",
+    "cov_adjoint", "cross_adjoint", "cumprod_adjoint", "cumsum_adjoint", "densify",
+    "densify_item", "det_adjoint", "diag_adjoint",
     "diagonal_adjoint", "diff_adjoint", "digamma", "dirichlet_alpha_adjoint",
     "dirichlet_x_adjoint", "dist_adjoint", "div", "dot_lhs", "dot_rhs", "eigh_adjoint",
     "einsum_adjoint", "einsum_operand_adjoint", "entry", "extremum_adjoint", "field_adjoint",

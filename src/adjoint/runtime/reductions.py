@@ -229,3 +229,22 @@ def average_adjoint(g, a, ans, axis=None, weights=None, returned=False, keepdims
     share = np.broadcast_to(g * (a - avg) / total + g_total, np.broadcast_shapes(
         np.shape(a), np.shape(w)))
     return np.reshape(unbroadcast(share * 1.0, w), np.shape(weights))
+
+
+def cov_adjoint(g, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                aweights=None):
+    """Adjoint of np.cov(m, rowvar=..., bias=..., ddof=...): C = Xc Xc^T / (n - ddof) over
+    the centred variables Xc, so Xc's adjoint is (G + G^T) Xc / (n - ddof), centred."""
+    if y is not None or fweights is not None or aweights is not None:
+        raise UnsupportedArgument("the gradient of np.cov with y=, fweights= or aweights=")
+    x = np.atleast_2d(np.asarray(m, dtype=float))
+    flip = not rowvar and x.shape[0] != 1
+    if flip:
+        x = x.T
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    centred = x - x.mean(axis=1, keepdims=True)
+    k = x.shape[0]
+    g = np.reshape(g, (k, k))
+    out = (g + g.T) @ centred / (x.shape[1] - ddof)
+    out = out - out.mean(axis=1, keepdims=True)
+    return np.reshape(out.T if flip else out, np.shape(m))
