@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import adjoint
-from adjoint import api, parse
+from adjoint import api, lambdas
 from adjoint.errors import ApiError, MissingRule, NonScalarOutput
 from adjoint.testing import check_grads
 
@@ -245,7 +245,7 @@ def test_without_instruction_columns_lambdas_on_one_line_are_told_by_their_body(
     """Python 3.10 records only the line a lambda starts on: lambdas on one line with the same
     parameters are told apart by the names and constants their bodies read, then by their
     bytecode; where nothing tells them apart, adjoint refuses and says why."""
-    monkeypatch.setattr(parse, "_places", lambda code: [])
+    monkeypatch.setattr(lambdas, "_places", lambda code: [])
     np.testing.assert_allclose(adjoint.grad(SQUARE)(X), 2 * X)  # constants
     np.testing.assert_allclose(adjoint.grad(CUBE)(X), 3 * X ** 2)
     np.testing.assert_allclose(adjoint.grad(NESTED(None))(X), 4 * X ** 3)  # the inner one
@@ -260,7 +260,7 @@ def test_without_instruction_columns_lambdas_on_one_line_are_told_by_their_body(
         adjoint.grad(twin[1])
     # with the columns Python 3.11+ records, the same two are told apart
     monkeypatch.undo()
-    if parse._places(twin[1].__code__):  # not under -X no_debug_ranges
+    if lambdas._places(twin[1].__code__):  # not under -X no_debug_ranges
         assert adjoint.grad(twin[1])(3.0) == 2.0
 
 

@@ -71,16 +71,11 @@ class ExpressionsMixin(NormalizerBase):
             return self.assign(target, Prim("index"), [base], index=index, node=node, hint=hint)
         if isinstance(node, (cst.Tuple, cst.List)):
             kind = "tuple" if isinstance(node, cst.Tuple) else "list"
+            hint = "tup" if kind == "tuple" else "items"
             if any(isinstance(el, cst.StarredElement) for el in node.elements):
-                # `(*x.shape, 2)`: as written (refused where it carries a derivative)
-                template, args = self.passive_template(node)
-                return self.assign(target, Prim("expr", None, template), args, node=node,
-                                   hint=kind[:3] if kind == "tuple" else "items")
-            items = []
-            for el in node.elements:
-                items.append(self.expr(el.value))
-            return self.assign(target, Prim(kind), items, node=node, hint=kind[:3]
-                               if kind == "tuple" else "items")
+                return self.starred_display(node, target, hint)
+            items = [self.expr(el.value) for el in node.elements]
+            return self.assign(target, Prim(kind), items, node=node, hint=hint)
         if isinstance(node, cst.IfExp):
             return self.if_exp(node, target)
         if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
@@ -96,6 +91,11 @@ class ExpressionsMixin(NormalizerBase):
         text = self.source.code(node)
         value = ast.literal_eval(f"({text})")  # "a"\n"b" across lines, in parentheses
         return Const(value, text if "\n" not in text else repr(value))
+
+    def starred_display(self, node, target, hint: str) -> ir.Atom:
+        """`(*x.shape, 2)`: as written (refused where it carries a derivative)."""
+        template, args = self.passive_template(node)
+        return self.assign(target, Prim("expr", None, template), args, node=node, hint=hint)
 
     def name(self, node: cst.Name) -> ir.Atom:
         n = node.value
