@@ -10,6 +10,7 @@ import pytest
 from conftest import make_function
 
 import adjoint
+from adjoint.testing import check_grads
 
 
 def f(x, y):
@@ -376,3 +377,35 @@ def f(x, c):
         g(X, 0.5)
     source = adjoint.source(g)
     assert "runtime.rebinds(q, 'h', 'q')" in source
+
+
+class _Posterior:
+    """A model as people write one: a counter, a prior scale, *extra, a validation raise."""
+
+    def __init__(self, prior_scale):
+        self.prior_scale = prior_scale
+        self.nfev = 0
+
+    def log_posterior(self, w, X, y, *extra, noise=0.5):
+        self.nfev += 1
+        if noise <= 0:
+            raise ValueError("noise must be positive")
+        lp = np.sum(-0.5 * ((y - X @ w) / noise) ** 2)
+        lp = lp - np.sum(w ** 2) / (2 * self.prior_scale ** 2)
+        for e in extra:
+            lp = lp - 0.1 * np.sum(w ** 2) * e
+        return lp
+
+
+def test_bound_method_with_star_args_against_central_differences_and_exact():
+    model = _Posterior(2.0)
+    r = np.random.default_rng(1)
+    X, y, w = r.normal(size=(6, 3)), r.normal(size=6), r.normal(size=3)
+    (g,) = check_grads(model.log_posterior, [w, X, y, 1.5], ("w",))
+    exact = X.T @ (y - X @ w) / 0.25 - w / 4.0 - 0.3 * w
+    np.testing.assert_allclose(g, exact, rtol=1e-10)
+    calls = model.nfev
+    adjoint.grad(model.log_posterior, wrt="w")(w, X, y)
+    assert model.nfev == calls + 1  # one gradient call counts once, as one call of the method
+    with pytest.raises(ValueError, match="noise must be positive"):
+        adjoint.grad(model.log_posterior, wrt="w")(w, X, y, noise=-1.0)

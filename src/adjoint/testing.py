@@ -335,6 +335,8 @@ def _names(f, wrt) -> tuple[tuple, list]:
     generic = getattr(f, "__adjoint_generic__", None)  # a gradient: its emitted function's
     code = (f if generic is None else generic.function).__code__
     params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    if getattr(f, "__self__", None) is not None and hasattr(f, "__func__"):
+        params = params[1:]  # a bound method: the arguments start after self
     for name in names:
         if name not in params:  # *args
             raise ApiError(f"central differences along {name}, the *args of {f.__name__}, "
