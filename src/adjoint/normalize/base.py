@@ -30,6 +30,7 @@ class NormalizerBase:
         self.scope: dict[str, str] = {}  # comprehension variables -> their emitted names
         self.nested: dict[str, parse_.Nested] = {}  # functions defined inside this one
         self.seen_defs: dict[str, int] = {}
+        self.frozen: dict[str, Any] = {}  # local -> the scipy.stats distribution it freezes
         self.locals = set(source.local_names)
         code = getattr(source.fn, "__code__", None)
         for name in self.locals | set(getattr(code, "co_names", ())) | set(

@@ -60,10 +60,9 @@ class CallsMixin(NormalizerBase):
                 and func.attr.value in rules_stats.METHOD_NAMES):
             return
         name = func.value.value
-        found = self.__dict__.setdefault("_frozen_locals", {})  # name -> what froze it
-        if name not in found:
-            found[name] = self.frozen_by(name)
-        dist = found[name]
+        if name not in self.frozen:
+            self.frozen[name] = self.frozen_by(name)
+        dist = self.frozen[name]
         if dist is not None and rules.lookup(
                 rules.DistributionMethod(type(dist), func.attr.value, dist)) is not None:
             raise self.frozen_error(func, name, dist)

@@ -244,7 +244,7 @@ def cov_adjoint(g, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
     ddof = (0 if bias else 1) if ddof is None else ddof
     centred = x - x.mean(axis=1, keepdims=True)
     k = x.shape[0]
-    g = np.reshape(g, (k, k))
+    g = np.broadcast_to(g, (k, k))  # (a 0-d result for one variable, or the number 0.0)
     out = (g + g.T) @ centred / (x.shape[1] - ddof)
     out = out - out.mean(axis=1, keepdims=True)
     return np.reshape(out.T if flip else out, np.shape(m))
