@@ -493,6 +493,48 @@ def f(x):
         s = s + np.sin(xi) * xi
     return s
 """, vec(4)),
+    # ---- try/except: the way it went is recorded and replayed; with: entered around the body
+    Program("try_except_the_way_differs_by_trip", """
+def f(x):
+    total = 0.0
+    for v in x:
+        try:
+            if v < 0.0:
+                raise ValueError("negative")
+            r = np.sqrt(v)
+        except ValueError:
+            r = -0.5 * v
+        total = total + r * v
+    return total
+""", vec(5)),
+    Program("try_cholesky_else_finally", """
+def f(A, b):
+    S = A @ A.T + np.eye(3)
+    try:
+        L = np.linalg.cholesky(S)
+        y = np.sum(np.log(np.diag(L)))
+    except np.linalg.LinAlgError:
+        y = np.sum(np.linalg.solve(S, b))
+    else:
+        y = y + np.sum(b * b)
+    finally:
+        z = y * 2.0
+    return z
+""", lambda r: [r.normal(size=(3, 3)), r.normal(size=3)], (0, 1)),
+    Program("try_returns_from_each_way", """
+def f(x, key):
+    try:
+        return {"a": 2.0, "b": 3.0}[key] * np.sum(x * x)
+    except KeyError:
+        return np.sum(np.sin(x))
+""", lambda r: [r.normal(size=3), "b" if r.random() < 0.5 else "z"]),
+    Program("with_errstate", """
+def f(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(x > 0, np.log(np.abs(x)), 0.0)
+        y = y * x
+    return np.sum(y * x)
+""", vec(4)),
     # ---- *args: the extra positional arguments, a tuple read by item, unpacked, passed on
     Program("star_args_data", """
 def f(w, *data):

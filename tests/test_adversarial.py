@@ -63,6 +63,17 @@ OUTSIDE = {
     "class": "def f(x):\n    class A:\n        k = 2.0\n    return np.sum(x) * A.k\n",
     "with": "def f(x):\n    with np.errstate(all='ignore'):\n        y = np.log(x)\n"
             "    return np.sum(y)\n",
+    "with_open": "def f(x):\n    with open('/dev/null') as fh:\n"
+                 "        y = x * len(fh.read())\n    return np.sum(y + x)\n",
+    "with_suppress": "import contextlib\n\ndef f(x):\n    y = x\n"
+                     "    with contextlib.suppress(ValueError):\n        y = np.log(x)\n"
+                     "    return np.sum(y)\n",
+    "try_appends": "def f(x):\n    xs = [x]\n    try:\n        xs.append(np.log(x))\n"
+                   "    except ValueError:\n        pass\n    return np.sum(xs[-1])\n",
+    "try_partial": "def f(x):\n    try:\n        y = x * 2\n        z = np.log(y)\n"
+                   "    except ValueError:\n        z = x\n    return np.sum(y * z)\n",
+    "try_bare_except_return": "def f(x):\n    try:\n        return np.sum(np.log(x))\n"
+                              "    except:\n        return np.sum(x)\n",
     "walrus": "def f(x):\n    return np.sum((y := x * 2)) + np.sum(y)\n",
     "fstring": "def f(x):\n    s = f'{x[0]}'\n    return np.sum(x)\n",
     "set_literal": "def f(x):\n    s = {1, 2}\n    return np.sum(x) * len(s)\n",
@@ -122,8 +133,9 @@ def test_outside_the_subset(name):
 
 def test_refusals_point_at_the_construct():
     """A few that must be refused, at the line of the construct."""
-    for name, line in [("try_except", 2), ("with", 2), ("walrus", 2), ("fstring", 2),
-                       ("set_literal", 2), ("global", 4), ("del", 3)]:
+    for name, line in [("try_appends", 3), ("try_partial", 2), ("with_suppress", 5),
+                       ("walrus", 2), ("fstring", 2), ("set_literal", 2), ("global", 4),
+                       ("del", 3)]:
         f = make_function(OUTSIDE[name])
         with pytest.raises(adjoint.AdjointError) as info:
             adjoint.grad(f)(X)

@@ -7,9 +7,6 @@ a seeded generator and the module's namespace, for the program's own init helper
 an oracle besides central differences: "autograd" (the same source run with autograd.numpy),
 a function of (args, namespace) giving exact gradients by hand for some of `wrt`, or None.
 Every row is checked against central differences with the optimizer on and off.
-
-KNOWN_FAILING holds gallery programs adjoint refuses or gets wrong today; each is
-xfail(strict=True): the fix removes the marker (and moves the row to CASES).
 """
 
 import copy
@@ -18,7 +15,6 @@ import numpy as np
 import pytest
 from conftest import make_function
 
-import adjoint
 from adjoint.testing import check_grads
 
 AUTOGRAD = "autograd"
@@ -527,6 +523,10 @@ CASES = [
     ("soft k-means, scipy.special.softmax", SOFT_KMEANS, "soft_kmeans_loss",
      lambda rng, ns: [rng.normal(size=(3, 2)), rng.normal(size=(10, 2))],
      ("centroids", "X"), None),
+    ("softmax classifier, activation lambda looked up in a dict", SOFTMAX_CLASSIFIER,
+     "classifier_loss", softmax_args, ("params", "X"), AUTOGRAD),
+    ("Gaussian mixture, autograd's `zip(*unpack_gmm_params(params))`", GMM_STAR, "objective",
+     gmm_args, ("params", "data"), AUTOGRAD),
 ]
 
 
@@ -569,22 +569,3 @@ def test_gallery(src, fname, build, wrt, oracle, optimize):
         for name, g in zip(names, got, strict=True):
             if name in want:
                 _same(g, want[name])
-
-
-# (id, source, function, args(rng, namespace), wrt, exception expected today, reason)
-KNOWN_FAILING = [
-    ("Gaussian mixture, autograd's `zip(*unpack_gmm_params(params))`", GMM_STAR, "objective",
-     gmm_args, ("params", "data"), adjoint.AdjointError,
-     "refused: a loop over zip(*...) of a helper's tuple result"),
-    ("softmax classifier, activation lambda looked up in a dict", SOFTMAX_CLASSIFIER,
-     "classifier_loss", softmax_args, ("params", "X"), adjoint.AdjointError,
-     "refused: calling act, a local variable (a function taken from a dict)"),
-]
-
-
-@pytest.mark.parametrize("src, fname, build, wrt, raises, reason",
-                         [c[1:] for c in KNOWN_FAILING], ids=[c[0] for c in KNOWN_FAILING])
-def test_gallery_known_failing(src, fname, build, wrt, raises, reason, request):
-    request.applymarker(pytest.mark.xfail(strict=True, raises=raises, reason=reason))
-    f = make_function(src, name=fname)
-    check_grads(f, build(np.random.default_rng(0), f.__globals__), wrt)

@@ -124,6 +124,37 @@ def f(x):
             x = x * 2
     return x
 """),
+    "try_returns": ("""\
+def f(x, text):
+    try:
+        return float(text) * x
+    except (TypeError, ValueError) as err:
+        y = np.sin(x) * 2.0
+    return np.sum(y)
+""", """\
+def f(x, text):
+    try:
+        float_text = float(text)
+        f = float_text * x
+    except (TypeError, ValueError) as err:
+        sin_x = np.sin(x)
+        y = sin_x * 2.0
+        f = np.sum(y)
+    return f
+"""),
+    "with_items": ("""\
+def f(x):
+    with np.errstate(divide="ignore"), np.errstate(invalid="ignore") as state:
+        y = np.log(x) * x
+    return np.sum(y)
+""", """\
+def f(x):
+    with np.errstate(divide="ignore"), np.errstate(invalid="ignore") as state:
+        log_x = np.log(x)
+        y = log_x * x
+    f = np.sum(y)
+    return f
+"""),
 }
 
 

@@ -1,6 +1,6 @@
 """The forward and reverse sweeps of each kind of statement, as golden text (the kinds
-tests/test_emitted.py does not show: in-place updates, appends, unpacking, jumps); each
-gradient is also checked against central differences."""
+tests/test_emitted.py does not show: in-place updates, appends, unpacking, jumps, try and
+with); each gradient is also checked against central differences."""
 
 import numpy as np
 import pytest
@@ -282,6 +282,146 @@ def grad_f(x, f_bar=1.0):
             xi_bar = sin_xi_bar * np.cos(xi)
         # grad of: for xi in x:
         x_bar[xi_index] += xi_bar
+    return x_bar,
+"""),
+    "try_except": (
+        "try/except: the way it went is recorded (`caught`) and replayed by the reverse sweep",
+        """\
+def f(x, c):
+    try:
+        s = float(c) * x
+    except ValueError:
+        s = np.sin(x)
+    return np.sum(s * s)
+""", ('x',), lambda: [np.linspace(0.5, 1.0, 3), '2.5'], """\
+def grad_f(x, c, f_bar=1.0):
+    # forward
+    caught = False
+    try:
+        float_c = float(c)
+        s = float_c * x
+    except ValueError:
+        caught = True
+        s = np.sin(x)
+    s_s = s * s
+    f = np.sum(s_s)
+    f_bar = runtime.check_seed(f, f_bar, 'f')
+    # backward
+    # grad of: return np.sum(s * s)
+    s_s_bar = runtime.sum_adjoint(f_bar, s_s)
+    s_bar = s_s_bar * s
+    s_bar += s_s_bar * s
+    # grad of: try:
+    if caught:
+        # grad of: s = np.sin(x)
+        x_bar = s_bar * np.cos(x)
+    else:
+        # grad of: s = float(c) * x
+        x_bar = s_bar * float_c
+    return x_bar,
+"""),
+    "try_in_a_loop": (
+        "a try in a loop, the way differing by trip: `caught` is pushed like a branch's test, "
+        "and a handler first drops what the body pushed part way",
+        """\
+def f(x):
+    total = 0.0
+    for v in x:
+        try:
+            if v < 0.0:
+                raise ValueError(v)
+            r = np.sqrt(v)
+        except ValueError:
+            r = -v
+        total = total + r * v
+    return total
+""", ('x',), lambda: [np.array([0.5, -1.0, 2.0])], """\
+def grad_f(x, f_bar=1.0):
+    # forward
+    r = None
+    caught_stack = []
+    r_stack = []
+    r_v_stack = []
+    total_stack = []
+    total = 0.0
+    len_x = len(x)
+    v_index_range = range(len_x)
+    for v_index in v_index_range:
+        v = x[v_index]
+        caught = False
+        r_stack_mark = len(r_stack)
+        try:
+            v_lt_0_0 = v < 0.0
+            if v_lt_0_0:
+                raise ValueError(v)
+            r_stack.append(r)
+            r = np.sqrt(v)
+        except ValueError:
+            caught = True
+            if len(r_stack) > r_stack_mark:
+                r = r_stack[r_stack_mark]
+                del r_stack[r_stack_mark:]
+            r_stack.append(r)
+            r = -v
+        caught_stack.append(caught)
+        r_v = r * v
+        r_v_stack.append(r_v)
+        total_stack.append(total)
+        total = total + r_v
+    f_bar = runtime.check_seed(total, f_bar, 'f')
+    # backward
+    total_bar = f_bar
+    # grad of: for v in x:
+    x_bar = runtime.zeros_like(x)
+    for v_index in reversed(v_index_range):
+        v = x[v_index]
+        caught = caught_stack.pop()
+        r_v = r_v_stack.pop()
+        # grad of: total = total + r * v
+        total = total_stack.pop()
+        r_v_bar = runtime.unbroadcast(total_bar, r_v)
+        total_bar = runtime.unbroadcast(total_bar, total)
+        r_bar = r_v_bar * v
+        v_bar = r_v_bar * r
+        # grad of: try:
+        if caught:
+            # grad of: r = -v
+            v_bar -= r_bar
+            r = r_stack.pop()
+        else:
+            # grad of: r = np.sqrt(v)
+            v_bar += r_bar / (2 * r)
+            r = r_stack.pop()
+        # grad of: for v in x:
+        x_bar[v_index] += v_bar
+    return x_bar,
+"""),
+    "with_errstate": (
+        "with np.errstate(...): entered around the body, and again around its adjoint",
+        """\
+def f(x):
+    with np.errstate(divide="ignore"):
+        y = np.log(x)
+        y = y * x
+    return np.sum(y)
+""", ('x',), lambda: [np.linspace(0.5, 1.0, 3)], """\
+def grad_f(x, f_bar=1.0):
+    # forward
+    with np.errstate(divide="ignore"):
+        y = np.log(x)
+        y_2 = y * x
+    f = np.sum(y_2)
+    f_bar = runtime.check_seed(f, f_bar, 'f')
+    # backward
+    # grad of: return np.sum(y)
+    y_2_bar = runtime.sum_adjoint(f_bar, y_2)
+    # grad of: with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore"):
+        # grad of: y = y * x
+        y_bar = y_2_bar * x
+        x_bar = y_2_bar * y
+        # grad of: y = np.log(x)
+        x_bar += y_bar / x
     return x_bar,
 """),
 }

@@ -275,12 +275,23 @@ def test_frozen_local_is_refused():
     assert "norm.logpdf(x, loc, scale)" in message
 
 
-def test_frozen_global_is_refused():
-    f = make_function("def f(x):\n    return np.sum(prior.logpdf(x))\n",
-                      {**NAMESPACE, "prior": t(3.0)})
-    with pytest.raises(adjoint.AdjointError, match=r"prior is a frozen scipy.stats "
-                       r"distribution \(t .*t\.logpdf\(x, df, loc, scale\)"):
-        adjoint.grad(f)(X)
+# a module-level frozen distribution: its parameters are data the call passes on
+FROZEN_GLOBALS = [
+    ("t(3.0).logpdf", t(3.0), "logpdf", X),
+    ("norm(0.0, 2.0).logpdf", norm(0.0, 2.0), "logpdf", X),
+    ("norm(loc=1.0, scale=0.5).logcdf", norm(loc=1.0, scale=0.5), "logcdf", X),
+    ("gamma(2.0, scale=1.5).logpdf", st.gamma(2.0, scale=1.5), "logpdf", np.abs(X) + 0.5),
+]
+
+
+@pytest.mark.parametrize("label, prior, method, x", FROZEN_GLOBALS,
+                         ids=[row[0] for row in FROZEN_GLOBALS])
+def test_frozen_global_passes_its_parameters(label, prior, method, x, optimize):
+    f = make_function(f"def f(x):\n    return np.sum(x * prior.{method}(x))\n",
+                      {**NAMESPACE, "prior": prior})
+    check_grads(f, [x], optimize=optimize)
+    src = adjoint.source(adjoint.grad(f), x)
+    assert f"prior.dist.{method}(x, " in src and ("prior.args[0]" in src or "prior.kwds[" in src)
 
 
 def test_frozen_multivariate_global_is_refused():

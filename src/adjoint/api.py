@@ -98,7 +98,8 @@ def _freeze(wrt):
 
 
 def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
-    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+    if isinstance(fn, (types.MethodType, functools.partial)) and isinstance(
+            _bound_parts(fn)[0], types.FunctionType):
         return _bound_gradient(fn, wrt, value, optimize, has_aux)
     try:
         generic = _compiled(fn, wrt, value or has_aux, optimize)  # errors surface at grad(f)
@@ -187,14 +188,15 @@ def _brief(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool,
-                    has_aux: bool = False):
-    """A bound method (or a classmethod): the gradient of its function, called with the object
-    it is bound to in front; `wrt` counts and names the method's own parameters."""
-    func, bound = method.__func__, method.__self__
+def _bound_gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
+    """A bound method, a classmethod or a functools.partial: the gradient of its function,
+    called with the object it is bound to (the arguments the partial fixes) in front; `wrt`
+    counts and names the parameters left to pass."""
+    func, front, fixed = _bound_parts(fn)
+    what = "the partial of" if isinstance(fn, functools.partial) else "the bound method"
     code = func.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    own = names[1:]
+    own = [n for n in names[len(front):] if n not in fixed]
 
     def shift(w):
         if isinstance(w, (tuple, list)):
@@ -203,21 +205,21 @@ def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool,
             return w  # resolve_wrt says what is wrong with it
         if isinstance(w, int):
             if not -len(own) <= w < len(own):
-                raise ApiError(f"wrt={w} is out of range: the bound method {func.__qualname__} "
-                               f"has {len(own)} parameter(s) ({', '.join(own)})")
-            return w + 1 if w >= 0 else w
-        if names and w == names[0]:
-            raise ApiError(f"wrt={w!r} names the object {func.__qualname__} is bound to; "
-                           f"differentiate the function {func.__qualname__} and pass the "
-                           "object yourself")
+                raise ApiError(f"wrt={w} is out of range: {what} {func.__qualname__} "
+                               f"has {len(own)} parameter(s) left ({', '.join(own)})")
+            return own[w]
+        if w in names[:len(front)] or w in fixed:
+            raise ApiError(f"wrt={w!r} names a parameter {what} {func.__qualname__} fixes; "
+                           f"differentiate the function {func.__qualname__} and pass it "
+                           "yourself")
         return w
 
     shifted = shift(wrt)
     inner = _gradient(func, shifted, value, optimize, has_aux)
 
-    @functools.wraps(method)
+    @functools.wraps(fn)
     def gradient(*args, **kwargs):
-        out = inner(bound, *args, **kwargs)
+        out = inner(*front, *args, **{**fixed, **kwargs})
         gradient.__adjoint__ = inner.__adjoint__
         return out
 
@@ -225,8 +227,23 @@ def _bound_gradient(method: types.MethodType, wrt, value: bool, optimize: bool,
     gradient.__wrapped__ = func
     gradient.__name__ = gradient.__qualname__ = inner.__name__
     gradient.__adjoint_options__ = (shifted, value, optimize)
-    gradient.__adjoint_bound__ = (bound,)
+    gradient.__adjoint_bound__ = front
+    gradient.__adjoint_fixed__ = fixed
     return gradient
+
+
+def _bound_parts(fn) -> tuple:
+    """(function, arguments in front, fixed keywords) of a bound method or a partial."""
+    front: tuple = ()
+    fixed: dict = {}
+    while True:
+        if isinstance(fn, functools.partial):
+            front, fixed = (*fn.args, *front), {**fn.keywords, **fixed}
+            fn = fn.func
+        elif isinstance(fn, types.MethodType):
+            front, fn = (fn.__self__, *front), fn.__func__
+        else:
+            return fn, front, fixed
 
 
 def grad(fn: Any = None, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False
@@ -247,6 +264,19 @@ def grad(fn: Any = None, wrt: Any = 0, *, optimize: bool = True, has_aux: bool =
         @adjoint.grad(wrt="x")
         def f(x, y):
             return np.sin(x) * y
+
+    A gradient has its argument's type: an array for an array, a list, tuple or dict of
+    gradients for a list, tuple or dict. A dataclass or named tuple argument gets an object
+    of its type whose float fields hold the gradients and whose other fields (ints,
+    strings, None) keep the argument's values; an object of a plain class gets a dict of
+    its float attributes' gradients::
+
+        @dataclass
+        class ChainParams:
+            stiffness: float
+            x0: np.ndarray
+
+        g = adjoint.grad(energy)(ChainParams(1.3, x0))  # g.stiffness, g.x0
     """
     if fn is None:
         return lambda f: _gradient(f, wrt, False, optimize, has_aux)
@@ -278,6 +308,7 @@ def source(gradient: Any, *args: Any, **kwargs: Any) -> str:
         fn = gradient.__wrapped__
         wrt, value, optimize = gradient.__adjoint_options__
         args = (*getattr(gradient, "__adjoint_bound__", ()), *args)
+        kwargs = {**getattr(gradient, "__adjoint_fixed__", {}), **kwargs}
         compiled = _compiled(fn, wrt, value, optimize, kinds_of(fn, args, kwargs))
     return compiled.source
 

@@ -9,17 +9,22 @@ from typing import Any
 import numpy as np
 
 from . import parse as parse_
+from . import rules
 from .errors import ApiError
+from .runtime import records
 
 
-def kinds_of(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple[str, ...], ...]:
-    """(parameters holding scalars, holding ints, holding lists or tuples, holding arrays)
-    for a call: the gradient is specialized on them, as a scalar never needs a broadcasting
-    sum, the adjoint of a list is a list, and the adjoints of an array add with `+`."""
+def kinds_of(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple, ...]:
+    """(parameters holding scalars, holding ints, holding lists, tuples or records, holding
+    arrays, and (parameter, signature) of each holding a record) for a call: the gradient is
+    specialized on them, as a scalar never needs a broadcasting sum, the adjoint of a list is
+    a list, and the adjoints of an array add with `+`. A record (a named tuple, a dataclass,
+    an object of the user's class: runtime/records.py) is told by its type and what each
+    field holds, so code compiled for one is never run for another."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     defaults = parse_.defaults_of(fn) if len(args) < len(names) else {}
-    scalars, ints, seqs, arrays = [], [], [], []
+    scalars, ints, seqs, arrays, objects = [], [], [], [], []
     for k, name in enumerate(names):
         if k < len(args):
             value = args[k]
@@ -37,14 +42,16 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple[str, ...], ...]:
             scalars.append(name)
         elif isinstance(value, (int, np.integer)):
             ints.append(name)
-        elif isinstance(value, (list, tuple)):
+        elif isinstance(value, (list, tuple)) or records.is_record(value):
             seqs.append(name)
+            if records.is_record(value):
+                objects.append((name, records.signature(value)))
         elif type(value) is np.ndarray or hasattr(value, "__array_namespace__") or hasattr(
                 value, "__array_function__"):
             arrays.append(name)
     if code.co_flags & inspect.CO_VARARGS:  # *args: the extra positional arguments, a tuple
         seqs.append(code.co_varnames[code.co_argcount + code.co_kwonlyargcount])
-    return tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays)
+    return tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays), tuple(objects)
 
 
 def check_args(fn: Any, params: list[str], args: tuple, kwargs: dict) -> dict:
@@ -67,15 +74,20 @@ def check_args(fn: Any, params: list[str], args: tuple, kwargs: dict) -> dict:
     return narrow
 
 
-def _check_value(fn: Any, name: str, value: Any) -> None:
-    """A differentiated argument holds floats: numbers, arrays, or containers of them."""
+def _check_value(fn: Any, name: str, value: Any, inside: frozenset = frozenset()) -> None:
+    """A differentiated argument holds floats: numbers, arrays, or containers of them (a
+    record's fields that hold no floats are static: ints, strings, None); `inside`: the
+    records it is in."""
+    if records.is_record(value):
+        _check_record(fn, name, value, inside)
+        return
     if isinstance(value, dict):
         for v in value.values():
-            _check_value(fn, name, v)
+            _check_value(fn, name, v, inside)
         return
     if isinstance(value, (list, tuple)):
         for v in value:
-            _check_value(fn, name, v)
+            _check_value(fn, name, v, inside)
         return
     kind = _dtype_kind(fn, name, value)
     if isinstance(value, (bool, int, np.integer)) or kind in ("b", "i", "u"):
@@ -84,6 +96,46 @@ def _check_value(fn: Any, name: str, value: Any) -> None:
     if isinstance(value, complex) or kind == "c":
         raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: "
                        "complex inputs are not supported")
+
+
+def _check_record(fn: Any, name: str, value: Any, inside: frozenset) -> None:
+    """Each field of a record that holds floats, checked; refused: a record inside itself
+    (objects that refer to each other are no tree), a field annotated float that holds an
+    int (it would be static, its gradient silently its value), and a field named like an
+    attribute of arrays (p.shape reads as the array attribute)."""
+    if id(value) in inside:
+        raise ApiError(f"cannot differentiate {fn.__name__} with respect to "
+                       f"{name.split('.')[0]}: {name} is an object it is inside (objects that "
+                       "refer to each other are no tree of parameters); pass objects whose "
+                       "fields hold floats, arrays and other such objects")
+    inside = inside | {id(value)}
+    hints = _float_annotated(type(value))
+    for field in records.record_fields(value):
+        item = getattr(value, field)
+        where = f"{name}.{field}"
+        if field in hints and isinstance(item, (int, np.integer)) and not isinstance(
+                item, bool):
+            raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: "
+                           f"{where} is annotated float but holds the int {item!r}; pass "
+                           f"{float(item)!r}")
+        if not records.carries_floats(item):
+            continue  # static: kept as it is in the gradient
+        if field in rules.ARRAY_ATTRS:
+            raise ApiError(f"cannot differentiate {fn.__name__} with respect to {name}: its "
+                           f"field {field!r} has the name of an array attribute, so {where} "
+                           "would read as one; rename the field")
+        _check_value(fn, where, item, inside)
+
+
+def _float_annotated(cls: type) -> set[str]:
+    """The fields of a dataclass or named tuple annotated `float`."""
+    hints: dict = {}
+    for c in reversed(cls.__mro__):
+        try:
+            hints.update(inspect.get_annotations(c))
+        except (TypeError, ValueError):
+            continue
+    return {f for f, h in hints.items() if h is float or h == "float"}
 
 
 def _dtype_kind(fn: Any, name: str, value: Any) -> str | None:
@@ -114,8 +166,13 @@ def narrowed(grads: Any, narrow: dict, wrt: Any) -> Any:
 def _cast_like(g: Any, x: Any) -> Any:
     if isinstance(x, dict) and isinstance(g, dict):
         return {k: _cast_like(g[k], v) if k in g else g for k, v in x.items()}
+    if records.is_record(x) and not isinstance(g, list):  # g: x's type, or a dict
+        return records.rebuild(x, {f: _cast_like(records.field_of(g, x, f, k), getattr(x, f))
+                                   for k, f in enumerate(records.record_fields(x))
+                                   if f in records.differentiable(x)}, lists=False)
     if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
-        return type(g)(_cast_like(a, v) for a, v in zip(g, x, strict=False))
+        items = [_cast_like(a, v) for a, v in zip(g, x, strict=False)]
+        return items if isinstance(g, list) else tuple(items)
     if type(x) is np.ndarray and hasattr(g, "astype") and g.dtype != x.dtype:
         return g.astype(x.dtype, copy=False)
     return g
@@ -128,4 +185,6 @@ def _has_narrow(x: Any) -> bool:
         return any(_has_narrow(v) for v in x.values())
     if isinstance(x, (list, tuple)):
         return any(_has_narrow(v) for v in x)
-    return type(x) is np.ndarray and x.dtype.kind == "f" and x.itemsize < 8
+    if records.is_record(x):
+        return any(_has_narrow(getattr(x, f)) for f in records.differentiable(x))
+    return False

@@ -43,6 +43,12 @@ def _body(items: list, depth: int) -> list[str]:
             if item.orelse:
                 out.append(pad + "else:")
                 out += _body(item.orelse, depth + 1)
+            handled = any(c.head[0] == "except" for c in item.clauses)
+            for clause in item.clauses:
+                if not clause.body and (handled or clause.head == ("else:",)):
+                    continue  # an empty else or finally says nothing
+                out.append(pad + text(clause.head))
+                out += _body(clause.body, depth + 1) or [pad + INDENT + "pass"]
         else:
             out.append(pad + text(item.parts))
     return out
@@ -74,6 +80,8 @@ def _unbound_reads(tree: ast.Module):
         for node in ast.walk(fn):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 bound.add(node.id)
+            elif isinstance(node, ast.ExceptHandler) and node.name:  # except E as err
+                bound.add(node.name)
         for node in ast.walk(fn):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
                     node.id not in bound and not hasattr(builtins, node.id):
@@ -92,8 +100,12 @@ def check_emitted(fn: Emitted) -> None:
         for item in items:
             if isinstance(item, Block):
                 head = item.head
-                need(head, (), bound, item)
-                if item.target:
+                need(head, (), bound | set(item.binds), item)
+                if item.kind == "try":
+                    bound |= tried(item, bound)
+                elif item.kind == "with":
+                    bound |= block(item.body, bound | set(item.binds))
+                elif item.target:
                     inner = block(item.body, bound | {item.target})
                     bound |= inner - {item.target}
                 elif item.kind == "while":
@@ -105,6 +117,20 @@ def check_emitted(fn: Emitted) -> None:
                 need(item.parts, item.binds, bound, item)
                 bound.update(item.binds)
         return bound
+
+    def tried(item: Block, bound: set) -> set:
+        """After a try: what every way through it binds (a handler may start anywhere in the
+        body: it sees only what was bound before it)."""
+        ways = [block(item.body, set(bound))]
+        for clause in item.clauses:
+            need(clause.head, (), bound | set(clause.binds), item)
+            if clause.head == ("else:",):
+                ways[0] = block(clause.body, ways[0])
+            elif clause.head == ("finally:",):
+                return block(clause.body, set.intersection(*ways))
+            else:
+                ways.append(block(clause.body, bound | set(clause.binds)))
+        return set.intersection(*ways)
 
     def need(parts, binds, bound: set, item) -> None:
         for p in read_refs(parts, binds):

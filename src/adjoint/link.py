@@ -60,6 +60,8 @@ def link_calls(fn: ir.Function, spec: Spec, namer: Namer,
     active = analyze(fn, set(spec.wrt)).active | set(spec.wrt)
 
     def link(s):
+        if isinstance(s, Assign) and s.target in active and through_value(s, active):
+            return link_value_call(fn, s, active, namer)
         if not (isinstance(s, Assign) and s.prim.kind == "call" and is_user_function(s.prim.key)):
             return s
         positions = tuple(k for k, a in enumerate(s.args) if isinstance(a, Name)
@@ -68,9 +70,13 @@ def link_calls(fn: ir.Function, spec: Spec, namer: Namer,
         starred = any(isinstance(a, ir.Expr) for a in s.args)
         if starred and s.target in active and (positions or keywords or ir.names(s.args)
                                                & active):
-            raise fn.source.error(s.node, f"{s.prim.spelling} is called with *-unpacking "
-                                  "and values that carry a derivative; pass the arguments "
-                                  "one by one")
+            if isinstance(s.prim.key, parse_.Nested):
+                raise fn.source.error(s.node, f"{s.prim.spelling} is called with *-unpacking "
+                                      "and values that carry a derivative; pass the "
+                                      "arguments one by one")
+            through = replace(s, prim=ir.Prim("call", ir.DYNAMIC, s.prim.spelling), args=(
+                Const(s.prim.key, s.prim.spelling), *s.args))  # its items known as it runs
+            return link_value_call(fn, through, active, namer)
         if s.target not in active or not (positions or keywords):
             if isinstance(s.prim.key, parse_.Nested):
                 return replace(s, prim=ir.Prim("call", s.prim.key, program.primal(s.prim.key)))
@@ -100,3 +106,54 @@ def link_calls(fn: ir.Function, spec: Spec, namer: Namer,
     body = ir.map_stmts(fn.body, link)
     same = all(a is b for a, b in zip(body, fn.body, strict=True))
     return (fn if same else replace(fn, body=body)), frozenset(relied)
+
+
+# methods of objects that are containers' own: never called through a value
+CONTAINER_METHODS = frozenset({"append", "pop", "extend", "insert", "index", "count", "get",
+                               "items", "keys", "values", "copy", "setdefault", "update"})
+
+
+def through_value(s: Assign, active: set) -> bool:
+    """Whether s calls a function held in a value with arguments that carry a derivative: a
+    call through a name or expression, or a method with no rule of an object that carries
+    none (`self.act(z)`, `MODEL.log_prior(w)`: its bound method)."""
+    p = s.prim
+    if p.kind == "call" and p.key is ir.DYNAMIC:
+        rest = (*s.args, *(v for _, v in s.kwargs))  # the function too: refused if active
+    elif p.kind == "method" and p.key is None and p.spelling not in CONTAINER_METHODS:
+        if isinstance(s.args[0], Name) and s.args[0].id in active:
+            return False  # a method of a value that carries a derivative: a rule or refused
+        rest = (*s.args[1:], *(v for _, v in s.kwargs))
+    else:
+        return False
+    return bool(ir.names(rest) & active)
+
+
+def link_value_call(fn: ir.Function, s: Assign, active: set, namer: Namer) -> Assign:
+    """The forward sweep calls `runtime.call_fwd(f, positions, keywords, *args)`, which
+    finds (and compiles, once per function and argument kinds) the split adjoint of the
+    function f holds; the reverse sweep calls `runtime.call_bwd` with what it kept."""
+    if s.prim.kind == "method":  # the bound method, read where the call runs
+        callee: ir.Atom = ir.Expr("{0}." + s.prim.spelling, (s.args[0],))
+        spelling = f"{ir.text(ir.atom_parts(s.args[0]))}.{s.prim.spelling}"
+    else:
+        callee, spelling = s.args[0], s.prim.spelling
+    if ir.names([callee]) & active:  # held with values that do (`y, act = pick(x)`)
+        callee = ir.Expr("runtime.plain({0}, " + repr(spelling) + ")", (callee,))
+    rest = tuple(ir.Expr("runtime.spread({0})", a.args) if isinstance(a, ir.Expr)
+                 and a.template == "*{0}" and ir.names([a]) & active else a for a in s.args[1:])
+    positions = tuple(k for k, a in enumerate(rest) if ir.names([a]) & active)
+    keywords = tuple(k for k, a in s.kwargs if isinstance(a, Name) and a.id in active)
+    marks = (Const(positions, repr(positions)), Const(keywords, repr(keywords)))
+    short = spelling.split(".")[-1].split("[")[0] or "call"
+    tape = namer.cached(("tape", id(s)), f"{naming_short(short)}_saved")
+    return replace(s, prim=ir.Prim("call", ir.DYNAMIC, spelling), args=(callee, *marks, *rest),
+                   tape=tape, adjoint=ir.CallLink("runtime.call_fwd", "runtime.call_bwd",
+                                                  tuple(k + 3 for k in positions), keywords,
+                                                  None))
+
+
+def naming_short(text: str) -> str:
+    """An identifier from the spelling of what is called."""
+    word = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_")
+    return word if word and not word[0].isdigit() else "call"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from .ir import Block, Emitted, Line, Ref, read_refs
+from .ir import Block, Clause, Emitted, Line, Ref, read_refs
 
 
 def optimize(fn: Emitted) -> Emitted:
@@ -27,8 +27,8 @@ def lines(body: list):
     for item in body:
         if isinstance(item, Block):
             yield item
-            yield from lines(item.body)
-            yield from lines(item.orelse)
+            for inner in item.bodies():
+                yield from lines(inner)
         else:
             yield item
 
@@ -37,15 +37,26 @@ def counts(body: list) -> tuple[Counter, Counter]:
     """How many lines bind, and how many read, each name."""
     binds, reads = Counter(), Counter()
     for item in lines(body):
-        parts = item.head if isinstance(item, Block) else item.parts
-        bound = set() if isinstance(item, Block) else set(item.binds)
-        for p in read_refs(parts, tuple(bound)):  # names left of ' = ' are written
+        if isinstance(item, Block):
+            for name in head_reads(item):
+                reads[name] += 1
+            for b in (*item.binds, *(b for c in item.clauses for b in c.binds)):
+                binds[b] += 2  # a name a head binds is never taken for a copy
+            if item.target:
+                binds[item.target] += 2  # a loop target is rebound every trip
+            continue
+        for p in read_refs(item.parts, item.binds):  # names left of ' = ' are written
             reads[p.name] += 1
-        if isinstance(item, Block) and item.target:
-            binds[item.target] += 2  # a loop target is rebound every trip
-        for b in bound:
+        for b in set(item.binds):
             binds[b] += 1
     return binds, reads
+
+
+def head_reads(item: Block) -> list[str]:
+    """The names a block's head and its clauses' heads read (not those they bind)."""
+    bound = {*item.binds, *(b for c in item.clauses for b in c.binds)}
+    heads = [item.head, *(c.head for c in item.clauses)]
+    return [p.name for h in heads for p in read_refs(h) if p.name not in bound]
 
 
 def is_copy(item) -> bool:
@@ -62,8 +73,7 @@ def propagate_copies(body: list) -> list:
     binds, total_reads = counts(body)
 
     def block(items: list) -> list:
-        items = [Block(x.head, block(x.body), block(x.orelse)) if isinstance(x, Block) else x
-                 for x in items]
+        items = [x.rebuilt(block) if isinstance(x, Block) else x for x in items]
         read_at: dict[str, list] = {}
         bound_at: dict[str, list] = {}
         for j, item in enumerate(items):
@@ -104,8 +114,8 @@ def propagate_copies(body: list) -> list:
 
 def _rebinds_in_reader(span: list, b: str) -> bool:
     """Whether a loop in `span` rebinds b (its target): a read inside would see the new b."""
-    return any(isinstance(x, Block) and x.target == b
-               for x in lines(span))
+    return any(isinstance(x, Block) and (x.target == b or b in x.binds or any(
+        b in c.binds for c in x.clauses)) for x in lines(span))
 
 
 def rename(body: list, mapping: dict) -> list:
@@ -116,8 +126,7 @@ def rename(body: list, mapping: dict) -> list:
     out = []
     for item in body:
         if isinstance(item, Block):
-            out.append(Block(parts(item.head), rename(item.body, mapping),
-                             rename(item.orelse, mapping)))
+            out.append(item.rebuilt(lambda b: rename(b, mapping), parts))
         else:
             out.append(Line(parts(item.parts), tuple(mapping.get(b, b) for b in item.binds),
                             item.comment))
@@ -161,6 +170,12 @@ def _live_block(items: list, live: set) -> tuple[list, set]:
 
 def _live_compound(item: Block, live: set) -> tuple[Block, set]:
     head = _reads(item.head)
+    if item.kind == "with":
+        body, top = _live_block(item.body, set(live))
+        return Block(item.head, body, binds=item.binds), (top - set(item.binds)) | set(
+            head_reads(item))
+    if item.kind == "try":
+        return _live_try(item, live)
     if item.kind in ("for", "while"):
         target = {item.target} if item.target else set()
         inside = set(live) | (head - target)  # a while test is read before every trip
@@ -174,6 +189,28 @@ def _live_compound(item: Block, live: set) -> tuple[Block, set]:
     body, live_body = _live_block(item.body, set(live))
     orelse, live_else = _live_block(item.orelse, set(live))
     return Block(item.head, body, orelse), live_body | live_else | head
+
+
+def _live_try(item: Block, live: set) -> tuple[Block, set]:
+    """A try: an exception may leave its body anywhere, so its body is kept as it is, and
+    what a handler reads is live throughout it."""
+    clauses, after = [], set(live)
+    final = [c for c in item.clauses if c.head == ("finally:",)]
+    for c in final:
+        body, after = _live_block(c.body, set(live))
+        clauses.append(Clause(c.head, body, c.binds))
+    normal, handled = set(after), set()
+    for c in reversed([c for c in item.clauses if c.head != ("finally:",)]):
+        body, top = _live_block(c.body, set(after))
+        clauses.insert(0, Clause(c.head, body, c.binds))
+        if c.head == ("else:",):
+            normal = top
+        else:
+            handled |= top - set(c.binds)
+    return Block(item.head, item.body, item.orelse, clauses, item.binds), (
+        normal | handled | set(head_reads(item)) | {
+            n for x in lines(item.body) for n in (
+                head_reads(x) if isinstance(x, Block) else _reads(x.parts, x.binds))})
 
 
 def text_of(parts) -> str:

@@ -117,9 +117,10 @@ def _unwrap(fn: Any) -> Any:
         return generic.function
     if isinstance(fn, types.FunctionType) and getattr(fn, "__wrapped__", None) is not None:
         raise ApiError(
-            f"{fn.__qualname__} is wrapped by a decorator (functools.wraps): its code is the "
-            "wrapper's, not the function's. Differentiate the function itself (pass "
-            f"{fn.__qualname__}.__wrapped__ if the decorator does not change what it computes)")
+            f"{fn.__qualname__} ({_where(fn.__wrapped__)}) is wrapped by a decorator "
+            "(functools.wraps): its code is the wrapper's, not the function's. Differentiate "
+            f"the function itself (pass {fn.__qualname__}.__wrapped__ if the decorator does not "
+            "change what it computes)")
     if not isinstance(fn, types.FunctionType):
         raise ApiError(
             f"adjoint needs a Python function defined in a file; {fn!r} is a "
@@ -127,9 +128,19 @@ def _unwrap(fn: Any) -> Any:
         )
     if fn.__code__.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE
                                | inspect.CO_ASYNC_GENERATOR):
-        raise ApiError(f"adjoint cannot differentiate {fn.__qualname__}: it is a generator or "
-                       "coroutine function; return a value instead of yielding it")
+        raise ApiError(f"adjoint cannot differentiate {fn.__qualname__} ({_where(fn)}): it is "
+                       "a generator or coroutine function; return a value instead of yielding "
+                       "it")
     return fn
+
+
+def _where(fn: Any) -> str:
+    """`file.py, line 12`: where a function's def is (the last function a chain of
+    functools.wraps wrappers wraps)."""
+    while getattr(fn, "__wrapped__", None) is not None:
+        fn = fn.__wrapped__
+    code = getattr(fn, "__code__", None)
+    return f"{code.co_filename}, line {code.co_firstlineno}" if code is not None else "?"
 
 
 def _local_names(code: types.CodeType) -> frozenset:

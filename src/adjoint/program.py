@@ -196,6 +196,19 @@ class Program:
         return emit.to_source(self.functions)
 
 
+def compile_split(fn: Any, positions: tuple, keywords: tuple, kinds: tuple) -> tuple:
+    """(Compiled, fwd, bwd): the split adjoint of `fn` for these active arguments, as live
+    code (a call through a value finds it when the call runs)."""
+    program = Program()
+    fwd, bwd, _ = program.split(fn, positions, keywords, set(), {}, kinds)
+    with stage("compiling the adjoint of", fn):
+        text = program.source()
+        space = emit.load(text, dict(program.namespace), fwd)
+    compiled = Compiled(text, space[fwd], fwd, (), program.namespace, "", program.data(),
+                        program.code())
+    return compiled, space[fwd], space[bwd]
+
+
 MISSING_GLOBAL = object()
 
 
@@ -289,5 +302,8 @@ def resolve_wrt(fn: Any, wrt: Any) -> tuple[str, ...]:
                            f"{', '.join(params)})")
         if w in out:
             raise ApiError(f"wrt names {w!r} twice")
+        if any(p.name == w and getattr(p, "kind", "") == "varkw" for p in fn.params):
+            raise ApiError(f"wrt={w!r} names the **{w} parameter, which holds keyword "
+                           "arguments that are not differentiated; name a parameter of its own")
         out.append(w)
     return tuple(out)

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from . import vspace
 from .api import grad as _grad
 from .api import resolve_wrt
 from .errors import ApiError
 from .normalize import normalize
 from .parse import parse
+from .runtime import records
 
 
 def _perturb(args: list, kwargs: dict, name: str, position: int | None,
@@ -44,72 +46,16 @@ def _moved_values(f, args: list, kwargs: dict, move: Callable[[list, dict, float
     return values
 
 
-# Arguments may be numbers, arrays, and lists, tuples and dicts of them.
-
-def _add(x, d):
-    if isinstance(x, dict):
-        return {k: _add(x[k], d[k]) for k in x}
-    if isinstance(x, (list, tuple)):
-        return type(x)(_add(a, b) for a, b in zip(x, d, strict=True))
-    return x + d
-
-
-def _direction(x, rng):
-    if isinstance(x, dict):
-        return {k: _direction(v, rng) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_direction(v, rng) for v in x]
-    if np.ndim(x) == 0:
-        return float(rng.normal())
-    return rng.normal(size=np.shape(x))
-
-
-def _dot(a, b) -> float:
-    if isinstance(a, dict):
-        return sum(_dot(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return sum(_dot(x, y) for x, y in zip(a, b, strict=True))
-    return float(np.sum(np.asarray(a) * np.asarray(b)))
-
-
-def _scale(d, s):
-    if isinstance(d, dict):
-        return {k: _scale(v, s) for k, v in d.items()}
-    if isinstance(d, list):
-        return [_scale(v, s) for v in d]
-    return d * s
-
-
-def _same_kind(g, x) -> bool:
-    if isinstance(x, dict):
-        return isinstance(g, dict) and g.keys() == x.keys() and all(
-            _same_kind(g[k], x[k]) for k in x)
-    if isinstance(x, (list, tuple)):
-        return isinstance(g, (list, tuple)) and len(g) == len(x) and all(
-            _same_kind(a, b) for a, b in zip(g, x, strict=True))
-    if np.ndim(x) == 0:
-        return np.ndim(g) == 0
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":  # an array's gradient is an array
-        return isinstance(g, np.ndarray) and g.shape == x.shape and g.dtype == x.dtype
-    return np.shape(g) == np.shape(x)
-
-
-def _kind(x) -> str:
-    """How a value is described in check_grads' messages: a float32 array of shape (3,)."""
-    if isinstance(x, np.ndarray):
-        return f"a {x.dtype} array of shape {x.shape}"
-    return f"a {type(x).__name__} of shape {np.shape(x)}"
-
-
 def check_grads(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bool = True,
                 eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0,
                 mutates: bool = False) -> Any:
     """Assert that adjoint's gradient of `f` at `args` matches central differences.
 
     For each parameter in `wrt`, the gradient's inner product with a random direction v is
-    compared with (f(x + eps v) - f(x - eps v)) / (2 eps). Also checks that each gradient
-    has its argument's type and shape, and that the gradient call leaves the arguments as
-    `f` itself leaves them (`mutates=True` for a function that changes its arguments).
+    compared with (f(x + eps v) - f(x - eps v)) / (2 eps); in a dataclass or named tuple, v
+    moves the fields that hold floats only. Also checks that each gradient has its
+    argument's type and shape, and that the gradient call leaves the arguments as `f`
+    itself leaves them (`mutates=True` for a function that changes its arguments).
     Returns the gradients, a tuple in the order of `wrt`. To test a rule you registered,
     differentiate a small function that calls it::
 
@@ -129,18 +75,18 @@ def check_grads(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bool = 
         f(*expected_after[0], **expected_after[1])
     before = copy.deepcopy((args, kwargs))
     grads = df(*args, **kwargs)
-    _same_state((args, kwargs), expected_after, f.__name__)
+    vspace.same_state((args, kwargs), expected_after, f.__name__)
     args, kwargs = before
     rng = np.random.default_rng(seed)
     for name, g in zip(names, grads, strict=True):
         k = params.index(name)
         x = args[k] if k < len(args) else kwargs[name]
-        if not _same_kind(g, x):
-            raise AssertionError(f"gradient for {name} is {_kind(g)}, but {name} is "
-                                 f"{_kind(x)}")
-        v = _direction(x, rng)
+        if not vspace.same_kind(g, x):
+            raise AssertionError(f"gradient for {name} is {vspace.kind(g)}, but {name} is "
+                                 f"{vspace.kind(x)}")
+        v = vspace.direction(x, rng)
         numeric = _directional(f, args, kwargs, {name: (k, v)}, eps)
-        analytic = _dot(g, v)
+        analytic = vspace.dot(g, v)
         if not np.isclose(analytic, float(numeric), rtol=rtol, atol=atol):
             raise AssertionError(
                 f"gradient of {f.__name__} with respect to {name} disagrees with central "
@@ -162,7 +108,7 @@ def dot_product_test(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bo
     names, params = _names(f, wrt)
     rng = np.random.default_rng(seed)
     result = f(*copy.deepcopy(args), **copy.deepcopy(kwargs))
-    w = _direction(result, rng)
+    w = vspace.direction(result, rng)
     df = _grad(f, wrt=tuple(names), optimize=optimize)
     seed_name = df.__adjoint__.seed
     grads = df(*copy.deepcopy(args), **copy.deepcopy(kwargs), **{seed_name: w})
@@ -171,9 +117,9 @@ def dot_product_test(f, args, wrt=0, *, kwargs: dict | None = None, optimize: bo
     for name, g in zip(names, grads, strict=True):
         k = params.index(name)
         x = args[k] if k < len(args) else kwargs[name]
-        directions[name] = (k, _direction(x, rng))
-        adjoint_side += _dot(g, directions[name][1])
-    tangent_side = _dot(_directional(f, args, kwargs, directions, eps), w)
+        directions[name] = (k, vspace.direction(x, rng))
+        adjoint_side += vspace.dot(g, directions[name][1])
+    tangent_side = vspace.dot(_directional(f, args, kwargs, directions, eps), w)
     if not np.isclose(adjoint_side, tangent_side, rtol=rtol, atol=atol):
         raise AssertionError(
             f"dot-product test of {f.__name__} fails: <v, J^T w> = {adjoint_side!r} from the "
@@ -215,12 +161,12 @@ def check_entries(f: Callable, args: Sequence, wrt: Any = 0, *, kwargs: dict | N
                   seed: int = 0) -> list[EntryCheck]:
     """Compare adjoint's gradient of `f` at `args` with central differences, entry by entry.
 
-    Each float array or number among the `wrt` arguments (lists, tuples and dicts are
-    walked) gets an EntryCheck: all its entries, or `entries` of them picked at random
-    (the same for the same `seed`), each moved by h = eps * max(1, |x|) either way (`eps`
-    by default the cube root of the dtype's machine epsilon). Returns the numbers, without
-    judging them: EntryCheck.failing names the entries that disagree. `adjoint check`
-    prints them."""
+    Each float array or number among the `wrt` arguments (lists, tuples, dicts and the
+    float fields of records are walked: dataclasses, named tuples, objects of your class)
+    gets an EntryCheck: all its entries, or `entries` of them picked at random (the same
+    for the same `seed`), each moved by h = eps * max(1, |x|) either way (`eps` by default
+    the cube root of the dtype's machine epsilon). Returns the numbers, without judging
+    them: EntryCheck.failing names the entries that disagree. `adjoint check` prints them."""
     kwargs = dict(kwargs or {})
     args = list(args)
     df = _grad(f, wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,),
@@ -242,6 +188,10 @@ def check_entries(f: Callable, args: Sequence, wrt: Any = 0, *, kwargs: dict | N
 def _leaves(label: str, x, g, path: tuple = ()) -> list[tuple[str, tuple, Any, Any]]:
     """(label, path, value, gradient) of each array or number in `x`, walking the lists,
     tuples and dicts that its gradient `g` matches; `path` holds their indexes and keys."""
+    if records.is_record(x) and vspace.same_kind(g, x):
+        return [leaf for f in records.differentiable(x)
+                for leaf in _leaves(f"{label}.{f}", getattr(x, f),
+                                    g[f] if isinstance(g, dict) else getattr(g, f), (*path, f))]
     if isinstance(x, dict) and isinstance(g, dict) and g.keys() == x.keys():
         return [leaf for key in x
                 for leaf in _leaves(f"{label}[{key!r}]", x[key], g[key], (*path, key))]
@@ -273,7 +223,7 @@ def _check_leaf(f, args: list, kwargs: dict, where: tuple, label: str, x, g, ent
         h = step * max(1.0, abs(xi))
 
         def move(a: list, kw: dict, delta: float, index=index, xi=xi) -> None:
-            _perturb(a, kw, name, k, lambda arg: _with_entry(arg, path, index, xi + delta))
+            _perturb(a, kw, name, k, lambda arg: vspace.with_entry(arg, path, index, xi + delta))
 
         plus, minus = _moved_values(f, args, kwargs, move, h)
         numeric = (_scalar(plus, f) - _scalar(minus, f)) / (2 * h)
@@ -290,6 +240,8 @@ def _shape(x) -> tuple:
 
 def _mismatch(x, g) -> str | None:
     """Why the gradient `g` cannot be compared with the value `x` entry by entry."""
+    if records.is_record(x):
+        return f"the gradient is a {type(g).__name__}, the argument a {type(x).__name__}"
     if isinstance(x, dict) and isinstance(g, dict):
         return f"the gradient has the keys {list(g)}, the argument {list(x)}"
     if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
@@ -301,25 +253,6 @@ def _mismatch(x, g) -> str | None:
     if _shape(g) != _shape(x):
         return f"the gradient has shape {_shape(g)}, the argument {_shape(x)}"
     return None
-
-
-def _with_entry(x, path: tuple, index: tuple, value: float):
-    """A copy of `x` with the entry at `path` (keys and positions into dicts, lists and
-    tuples), then `index` (into an array there), set to `value`."""
-    if path:
-        head, rest = path[0], path[1:]
-        if isinstance(x, dict):
-            moved = copy.copy(x)
-            moved[head] = _with_entry(x[head], rest, index, value)
-            return moved
-        items = list(x)
-        items[head] = _with_entry(items[head], rest, index, value)
-        return type(x)(items)
-    if isinstance(x, np.ndarray):
-        moved = x.copy()
-        moved[index] = value
-        return moved
-    return value
 
 
 def _scalar(value, f) -> float:
@@ -348,36 +281,14 @@ def _directional(f, args, kwargs, directions: dict, eps: float):
     """(f(x + eps v) - f(x - eps v)) / (2 eps), moving every argument in `directions`."""
     def move(a: list, kw: dict, step: float) -> None:
         for name, (k, v) in directions.items():
-            delta = _scale(v, step)
-            _perturb(a, kw, name, k, lambda x, d=delta: _add(x, d))
+            delta = vspace.scale(v, step)
+            _perturb(a, kw, name, k, lambda x, d=delta: vspace.add(x, d))
 
     plus, minus = _moved_values(f, args, kwargs, move, eps)
-    return _combine(plus, minus, 1 / (2 * eps))
+    return vspace.combine(plus, minus, 1 / (2 * eps))
 
 
-def _combine(plus, minus, scale):
-    if isinstance(plus, dict):
-        return {k: _combine(plus[k], minus[k], scale) for k in plus}
-    if isinstance(plus, (list, tuple)):
-        return [_combine(a, b, scale) for a, b in zip(plus, minus, strict=True)]
-    return (np.asarray(plus, dtype=float) - np.asarray(minus, dtype=float)) * scale
-
-
-def _same_state(actual, expected, fname: str) -> None:
-    """The arguments after the gradient call equal those after calling f itself."""
-    def same(a, e) -> bool:
-        if isinstance(a, dict):
-            return all(same(a[k], e[k]) for k in a)
-        if isinstance(a, (list, tuple)):
-            return len(a) == len(e) and all(same(x, y) for x, y in zip(a, e, strict=True))
-        if isinstance(a, np.ndarray):
-            return np.array_equal(a, e, equal_nan=True)
-        return True
-
-    for a, e in zip([*actual[0], *actual[1].values()], [*expected[0], *expected[1].values()],
-                    strict=True):
-        if not same(a, e):
-            raise AssertionError(f"the gradient of {fname} changed an argument it was given")
+_same_kind = vspace.same_kind  # tests/fuzzing reads it here
 
 
 def _namer():

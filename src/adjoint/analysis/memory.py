@@ -3,7 +3,7 @@ in place, and the in-place writes that must be refused."""
 
 from __future__ import annotations
 
-from .. import ir
+from .. import ir, rules
 from ..errors import UnsupportedSyntax
 from ..ir import Assign, For, If, Name, SetItem, Unpack, While
 from .memo import per_version
@@ -38,8 +38,9 @@ def aliases(fn: ir.Function) -> Classes:
     for s in ir.walk(fn.body):
         if isinstance(s, Assign) and s.target and s.args and isinstance(s.args[0], Name):
             p = s.prim
-            view = p.kind in ("copy", "index") or (p.kind == "attr" and p.spelling in (
-                "T", "real", "imag")) or (p.kind == "call" and p.key in VIEWS) or (
+            view = p.kind in ("copy", "index") or rules.is_field(p) or (
+                p.kind == "attr" and p.spelling in ("T", "real", "imag")) or (
+                p.kind == "call" and p.key in VIEWS) or (
                 p.kind == "method" and p.spelling in VIEW_METHODS)
             if view or (p.kind == "call" and p.key in SPLITS):
                 classes.union(s.target, s.args[0].id)
@@ -61,7 +62,8 @@ def aliases(fn: ir.Function) -> Classes:
 
 
 def liveness(body: list, live_out: set) -> dict[int, set]:
-    """For each statement (by id), the names live just after it."""
+    """For each statement (by id), the names live just after it; for each handler of a try
+    (by id), the names live where it starts."""
     after: dict[int, set] = {}
 
     def block(stmts: list, live: set) -> set:
@@ -85,10 +87,32 @@ def liveness(body: list, live_out: set) -> dict[int, set]:
                 if top <= inner:
                     loops[id(s)] = set(inner)
                 inner |= top
-            return (inner | live | ir.uses(s)) - ({s.target} if isinstance(s, For) else set())
+            # a while's prelude computes its test before reading it
+            reads = ir.uses(s) - ({n for x in s.prelude for n in ir.defs(x)}
+                                  if isinstance(s, While) else set())
+            return (inner | live | reads) - ({s.target} if isinstance(s, For) else set())
+        if isinstance(s, ir.Try):
+            return tried(s, live)
+        if isinstance(s, ir.With):
+            return (block(s.body, set(live)) - ir.defs(s)) | ir.uses(s)
         if isinstance(s, ir.Return):
             return ir.uses(s)
         return (live - ir.defs(s)) | ir.uses(s)
+
+    def tried(s: ir.Try, live: set) -> set:
+        """Live before a try: an exception may leave its body at any statement, so what a
+        handler reads is live throughout the body (and kept, by id of the handler, as what
+        is live where the handler starts)."""
+        final = block(s.finalbody, set(live))
+        handled = set()
+        for h in s.handlers:
+            top = block(h.body, set(final)) - ({h.name} if h.name else set())
+            after[id(h)] = top | after.get(id(h), set())
+            handled |= top
+        body = block(s.body, block(s.orelse, set(final)) | handled)
+        for x in ir.walk(s.body):  # not killed inside it either
+            after[id(x)] = after.get(id(x), set()) | handled
+        return body | handled
 
     loops: dict[int, set] = {}
     block(body, set(live_out))

@@ -20,7 +20,7 @@ class Place:
     end: int
     loops: tuple  # ids of enclosing loops, outermost first
     block: int  # id of the list the statement sits in
-    top: bool  # directly in the function body
+    top: bool  # directly in the function body (or in a with there)
     arms: tuple = ()  # (id of an enclosing if, 0 for its body or 1 for its else)
 
 
@@ -61,7 +61,9 @@ def places(fn: ir.Function) -> dict[int, Place]:
             pos = counter[0]
             inner = loops + (id(s),) if isinstance(s, (For, While)) else loops
             for k, b in enumerate(ir.blocks(s)):
-                block(b, inner, False, arms + ((id(s), k),) if isinstance(s, If) else arms)
+                # a with's body runs whole, as straight code around it does
+                block(b, inner, top and isinstance(s, ir.With),
+                      arms + ((id(s), k),) if isinstance(s, If) else arms)
             out[id(s)] = Place(pos, counter[0], loops, id(stmts), top, arms)
 
     block(fn.body, (), True, ())
@@ -104,7 +106,7 @@ def _read_positions(reads: dict, value_reads: dict, stmts: dict, where: dict) ->
         for n in names:
             if sid == ENTRY:  # the arguments as they came in
                 pos = 0
-            elif isinstance(s, (If, For, While)):
+            elif isinstance(s, (If, For, While, ir.Try, ir.With)):
                 pos = pl.end + 0.5
             elif n in ir.defs(s):  # the statement's own result (ans), or its old value
                 pos = pl.pos - 0.5 if n in ir.uses(s) else pl.pos + 0.5

@@ -119,11 +119,12 @@ class PointsTo:
         args = (*s.args, *(v for _, v in s.kwargs))
         shared: frozenset = frozenset()
         inside = frozenset().union(*(contents(state, a) for a in args))
-        if p.kind in ("copy", "index") or (p.kind == "attr" and p.spelling in (
+        field = rules.is_field(p)  # p.x0: what the record holds, as an item of a container
+        if p.kind in ("copy", "index") or field or (p.kind == "attr" and p.spelling in (
                 "T", "real", "imag")) or (p.kind == "call" and p.key in VIEWS) or (
                 p.kind == "method" and p.spelling in VIEW_METHODS):
             shared = pts(state, s.args[0])
-            if p.kind == "index":  # an item of a container, or a view of an array
+            if p.kind == "index" or field:  # an item of a container, or a view of an array
                 shared = self.views(shared) | contents(state, s.args[0])
         elif p.kind in ("tuple", "list", "dict"):  # a new container holding the args
             inside |= frozenset().union(*(pts(state, a) for a in args))
@@ -211,11 +212,25 @@ class PointsTo:
                 return None
             if isinstance(s, If):
                 state = merge(self.block(s.body, dict(state)), self.block(s.orelse, dict(state)))
+            elif isinstance(s, ir.Try):
+                state = self.tried(s, state)
+            elif isinstance(s, ir.With):
+                state = self.block(s.body, state)
             elif isinstance(s, (For, While)):
                 state = self.loop(s, state)
             else:
                 state = self.transfer(s, state)
         return state
+
+    def tried(self, s: ir.Try, state: State) -> State | None:
+        """The state after a try: a handler starts from the state before the body or after
+        it (what the body binds part way is never read there: analysis.exceptions)."""
+        done = self.block(s.body, dict(state))
+        start = merge(state, done)
+        ways = [self.block(s.orelse, dict(done)) if done is not None else None]
+        ways += [self.block(h.body, dict(start)) for h in s.handlers]
+        after = merge(*ways)
+        return self.block(s.finalbody, after) if after is not None else None
 
     def loop(self, s, state: State) -> State | None:
         """The state after a loop: its head grows to a fixpoint, also across trips of

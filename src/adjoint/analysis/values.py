@@ -107,9 +107,8 @@ def sequences(fn: ir.Function, params=frozenset()) -> set[str]:
             found.add(s.value.id)
         elif isinstance(s, ir.Append):
             found.add(s.target)
-        elif isinstance(s, Assign) and s.prim.kind == "attr" and s.prim.key in rules.FIELDS \
-                and isinstance(s.args[0], Name):
-            found.add(s.args[0].id)  # r.Q, r.R: r is a named tuple
+        elif isinstance(s, Assign) and rules.is_field(s.prim) and isinstance(s.args[0], Name):
+            found.add(s.args[0].id)  # r.Q, p.stiffness: r and p are records
     changed = True
     while changed:
         changed = False

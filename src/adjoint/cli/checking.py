@@ -71,9 +71,10 @@ def check(target: str, wrt: str | None, expr: str | None, entries: int, rtol: fl
           atol: float, eps: float | None, seed: int, no_optimize: bool) -> None:
     """Compare the gradient of FILE:FUNC with central finite differences.
 
-    One row per differentiated argument (per array or number in it, for a list, tuple or
-    dict): the entries checked (all of them up to --entries, else that many at random,
-    always the same for the same --seed), and the largest absolute and relative error,
+    One row per differentiated argument (per array or number in it, for a list, tuple,
+    dict, dataclass or named tuple): the entries checked (all of them up to --entries, else
+    that many at random, always the same for the same --seed), and the largest absolute and
+    relative error,
     |adjoint - fd| / max(|adjoint|, |fd|) over entries where that exceeds --atol. An entry
     agrees when |adjoint - fd| <= atol + rtol * |fd|; exit status 1 when one does not.
     """

@@ -9,6 +9,8 @@ reverse work on these plain records. After normalize a function body holds:
     If(test, body, orelse)        the test is an atom
     For(target, iter, body)       iter is an atom holding a range, list or array
     While(prelude, test, body)    prelude recomputes the test atom each trip
+    Try(body, handlers, orelse, finalbody)  `caught` records which way it went
+    With(items, body)             each item's context expression is passive
     Break, Continue, Return(value)
 
 Atoms are `Name`s and `Const`s. Each record keeps the user statement it came
@@ -20,6 +22,7 @@ the parts of emitted lines.
 
 from .records import (  # noqa: F401
     COPY,
+    DYNAMIC,
     ELLIPSIS,
     NEWAXIS,
     Append,
@@ -32,6 +35,7 @@ from .records import (  # noqa: F401
     Expr,
     For,
     Function,
+    Handler,
     If,
     Index,
     IndexItem,
@@ -43,11 +47,15 @@ from .records import (  # noqa: F401
     SetItem,
     Slice,
     Stmt,
+    Try,
     Unpack,
     While,
+    With,
+    WithItem,
 )
 from .render import (  # noqa: F401
     Block,
+    Clause,
     Emitted,
     Line,
     Parts,
@@ -58,7 +66,9 @@ from .render import (  # noqa: F401
     format_body,
     format_function,
     format_parts,
+    handler_head,
     index_parts,
+    item_parts,
     join,
     prim_parts,
     read_refs,

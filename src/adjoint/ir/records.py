@@ -74,6 +74,17 @@ class Prim:
 COPY = Prim("copy")
 
 
+class _Dynamic:
+    """The key of a call through a value (`phi(t)`, `TESTBED[name](x)`, `self.act(z)`): its
+    first argument is the function called, known only when the call runs."""
+
+    def __repr__(self) -> str:
+        return "DYNAMIC"
+
+
+DYNAMIC = _Dynamic()
+
+
 @dataclass(frozen=True)
 class CallLink:
     """A call of the user's own function with active arguments, linked to its split adjoint:
@@ -162,6 +173,48 @@ class While:
 
 
 @dataclass
+class Handler:
+    """One `except` clause of a `Try`: the exception types as written (a global name or a
+    tuple of them, None for a bare `except:`), the name `as` binds, and its body."""
+
+    types: Const | None
+    name: str | None
+    body: list
+    origin: Origin | None = None
+
+
+@dataclass
+class Try:
+    """try/except/else/finally. Which way it went is known only as it runs: `caught` records
+    it (False, or True when the one handler ran; with several, 0 or the handler's number)."""
+
+    body: list
+    handlers: list  # of Handler
+    orelse: list
+    finalbody: list
+    origin: Origin | None = None
+    caught: str = "caught"
+
+
+@dataclass(frozen=True)
+class WithItem:
+    """One context manager of a `With`: its expression (no derivative flows through it), the
+    name `as` binds, and whether the reverse sweep enters it again (a numeric environment such
+    as np.errstate: the adjoint's arithmetic raises the warnings the primal's does)."""
+
+    context: Expr
+    name: str | None = None
+    again: bool = False
+
+
+@dataclass
+class With:
+    items: tuple[WithItem, ...]
+    body: list
+    origin: Origin | None = None
+
+
+@dataclass
 class Break:
     origin: Origin | None = None
 
@@ -177,7 +230,8 @@ class Return:
     origin: Origin | None = None
 
 
-Stmt = Assign | SetItem | Append | Unpack | If | For | While | Break | Continue | Return
+Stmt = (Assign | SetItem | Append | Unpack | If | For | While | Try | With | Break | Continue
+        | Return)
 
 
 @dataclass

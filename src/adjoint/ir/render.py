@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .records import (
+    DYNAMIC,
     Append,
     Assign,
     Atom,
@@ -23,8 +24,11 @@ from .records import (
     SetItem,
     Slice,
     Stmt,
+    Try,
     Unpack,
     While,
+    With,
+    WithItem,
 )
 
 
@@ -93,7 +97,9 @@ def index_parts(index: Index) -> Parts:
 
 
 def call_parts(func: str, args, kwargs) -> Parts:
-    items = [atom_parts(a) for a in args] + [(f"{k}=", *atom_parts(v)) for k, v in kwargs]
+    """`func(a, k=b)`; a keyword item named `**` is a dict passed as `**d`."""
+    items = [atom_parts(a) for a in args] + [
+        atom_parts(v) if k == "**" else (f"{k}=", *atom_parts(v)) for k, v in kwargs]
     return (func, "(", *join(items), ")")
 
 
@@ -102,6 +108,8 @@ def prim_parts(s: Assign) -> Parts:
     p, args = s.prim, s.args
     if p.kind == "copy":
         return atom_parts(args[0])
+    if p.kind == "call" and p.key is DYNAMIC:  # the function called is the first argument
+        return (*atom_parts(args[0]), *call_parts("", args[1:], s.kwargs))
     if p.kind == "call":
         return call_parts(p.spelling, args, s.kwargs)
     if p.kind == "method":
@@ -163,7 +171,23 @@ def stmt_parts(s: Stmt) -> Parts:
         return ("for ", Ref(s.target), " in ", *atom_parts(s.iter), ":")
     if isinstance(s, While):
         return ("while ", *atom_parts(s.test), ":")
+    if isinstance(s, Try):
+        return ("try:",)
+    if isinstance(s, With):
+        return ("with ", *join([item_parts(i) for i in s.items]), ":")
     raise ValueError(f"unknown statement {s!r}")
+
+
+def item_parts(item: WithItem, bind: bool = True) -> Parts:
+    """`np.errstate(over='ignore') as old`: one context manager of a with."""
+    name = (" as ", Ref(item.name)) if item.name and bind else ()
+    return (*atom_parts(item.context), *name)
+
+
+def handler_head(types: Const | None, name: str | None) -> Parts:
+    """`except ValueError as err:`"""
+    return ("except", *((" ", types.text) if types is not None else ()),
+            *((" as ", Ref(name)) if name else ()), ":")
 
 
 def format_body(body: list, indent: int = 1) -> list[str]:
@@ -187,8 +211,15 @@ def format_body(body: list, indent: int = 1) -> list[str]:
             if s.orelse:
                 lines.append(pad + "else:")
                 lines += format_body(s.orelse, indent + 1)
-        elif isinstance(s, For):
+        elif isinstance(s, (For, With)):
             lines += format_body(s.body, indent + 1) or [pad + "    pass"]
+        elif isinstance(s, Try):
+            lines += format_body(s.body, indent + 1) or [pad + "    pass"]
+            clauses = [(text(handler_head(h.types, h.name)), h.body) for h in s.handlers]
+            clauses += [(w, b) for w, b in (("else:", s.orelse), ("finally:", s.finalbody)) if b]
+            for head, block in clauses:
+                lines.append(pad + head)
+                lines += format_body(block, indent + 1) or [pad + "    pass"]
     return lines
 
 
@@ -212,19 +243,45 @@ class Line:
 
 
 @dataclass
+class Clause:
+    """A later clause of an emitted `try` (`except E as err:`, `else:`, `finally:`), with the
+    name its head binds."""
+
+    head: Parts
+    body: list
+    binds: tuple = ()
+
+
+@dataclass
 class Block:
-    """An emitted compound statement: `head:` then body (and `else:` orelse)."""
+    """An emitted compound statement: `head:` then body (and `else:` orelse); a `try` has
+    its other clauses in `clauses`; `binds`: the names the head binds (`with ... as f`)."""
 
     head: Parts
     body: list
     orelse: list = field(default_factory=list)
+    clauses: list = field(default_factory=list)  # of Clause
+    binds: tuple = ()
 
     @property
     def kind(self) -> str:
-        """'for', 'while' or 'if': the statement the head starts."""
+        """'for', 'while', 'try', 'with' or 'if': the statement the head starts."""
         start = text(self.head)
-        return "for" if start.startswith("for ") else (
-            "while" if start.startswith("while") else "if")
+        for kind in ("for", "while", "try", "with"):
+            if start.startswith((f"{kind} ", f"{kind}:")):
+                return kind
+        return "if"
+
+    def bodies(self) -> list[list]:
+        """Every nested list of lines: the body, the else, each later clause's."""
+        return [self.body, self.orelse, *(c.body for c in self.clauses)]
+
+    def rebuilt(self, f, parts=lambda p: p) -> Block:
+        """The same block with each nested list of lines replaced by f(lines) (and each head
+        by parts(head))."""
+        return Block(parts(self.head), f(self.body), f(self.orelse),
+                     [Clause(parts(c.head), f(c.body), c.binds) for c in self.clauses],
+                     self.binds)
 
     @property
     def target(self) -> str | None:

@@ -11,6 +11,7 @@ from .records import (
     Const,
     Expr,
     For,
+    Handler,
     If,
     Index,
     Name,
@@ -18,8 +19,10 @@ from .records import (
     SetItem,
     Slice,
     Stmt,
+    Try,
     Unpack,
     While,
+    With,
 )
 
 
@@ -31,6 +34,10 @@ def blocks(stmt: Stmt) -> list[list]:
         return [stmt.body]
     if isinstance(stmt, While):
         return [stmt.prelude, stmt.body]
+    if isinstance(stmt, Try):
+        return [stmt.body, *(h.body for h in stmt.handlers), stmt.orelse, stmt.finalbody]
+    if isinstance(stmt, With):
+        return [stmt.body]
     return []
 
 
@@ -39,16 +46,30 @@ def map_stmts(body: list, f) -> list:
     around their new blocks): records are never changed in place."""
     out = []
     for s in body:
-        fields = {"If": ("body", "orelse"), "For": ("body",), "While": ("prelude", "body")}
-        names = fields.get(type(s).__name__, ())
-        new = {n: map_stmts(getattr(s, n), f) for n in names}
-        if not names:
-            s = f(s)
-        elif any(any(a is not b for a, b in zip(new[n], getattr(s, n), strict=True))
-                 for n in names):
-            s = replace(s, **new)
+        old = blocks(s)
+        if not old:
+            out.append(f(s))
+            continue
+        new = [map_stmts(b, f) for b in old]
+        if any(x is not y for a, b in zip(new, old, strict=True)
+               for x, y in zip(a, b, strict=True)):
+            s = with_blocks(s, new)
         out.append(s)
     return out
+
+
+def with_blocks(stmt: Stmt, new: list[list]) -> Stmt:
+    """A copy of a compound statement with its blocks (in the order `blocks` gives) replaced."""
+    if isinstance(stmt, If):
+        return replace(stmt, body=new[0], orelse=new[1])
+    if isinstance(stmt, For):
+        return replace(stmt, body=new[0])
+    if isinstance(stmt, While):
+        return replace(stmt, prelude=new[0], body=new[1])
+    if isinstance(stmt, Try):
+        handlers = [replace(h, body=b) for h, b in zip(stmt.handlers, new[1:-2], strict=True)]
+        return replace(stmt, body=new[0], handlers=handlers, orelse=new[-2], finalbody=new[-1])
+    return replace(stmt, body=new[0])  # With
 
 
 def walk(body: list) -> Iterator[Stmt]:
@@ -85,6 +106,8 @@ def uses(stmt: Stmt) -> set[str]:
         return names([stmt.test])
     if isinstance(stmt, For):
         return names([stmt.iter])
+    if isinstance(stmt, With):
+        return names(item.context for item in stmt.items)
     return set()
 
 
@@ -98,6 +121,10 @@ def defs(stmt: Stmt) -> set[str]:
         return {stmt.target} | ({stmt.trips} if stmt.trips else set())
     if isinstance(stmt, While):
         return {stmt.trips}
+    if isinstance(stmt, Try):
+        return {stmt.caught} | {h.name for h in stmt.handlers if h.name}
+    if isinstance(stmt, With):
+        return {item.name for item in stmt.items if item.name}
     return set()
 
 
@@ -105,6 +132,8 @@ def rename(body: list, mapping: dict[str, str]) -> list:
     """A copy of `body` with names replaced by `mapping`."""
 
     def atom(a):
+        if isinstance(a, Expr):
+            return Expr(a.template, tuple(atom(x) for x in a.args))
         return Name(mapping.get(a.id, a.id)) if isinstance(a, Name) else a
 
     def item(i):
@@ -141,6 +170,14 @@ def rename(body: list, mapping: dict[str, str]) -> list:
         elif isinstance(s, While):
             s = replace(s, prelude=rename(s.prelude, mapping), test=atom(s.test),
                         body=rename(s.body, mapping))
+        elif isinstance(s, Try):
+            s = replace(s, body=rename(s.body, mapping), handlers=[
+                Handler(h.types, name(h.name), rename(h.body, mapping), h.origin)
+                for h in s.handlers], orelse=rename(s.orelse, mapping),
+                finalbody=rename(s.finalbody, mapping), caught=name(s.caught))
+        elif isinstance(s, With):
+            s = replace(s, items=tuple(replace(i, context=atom(i.context), name=name(i.name))
+                                       for i in s.items), body=rename(s.body, mapping))
         out.append(s)
     return out
 

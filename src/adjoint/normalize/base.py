@@ -28,6 +28,7 @@ class NormalizerBase:
         self.defaults: dict[str, Any] = {}  # name -> a default value its text no longer means
         self.result: str | None = None  # the name every `return` assigns, when there are several
         self.scope: dict[str, str] = {}  # comprehension variables -> their emitted names
+        self.partials: dict = {}  # local -> (function, fixed args, fixed keywords) of a partial
         self.nested: dict[str, parse_.Nested] = {}  # functions defined inside this one
         self.seen_defs: dict[str, int] = {}
         self.frozen: dict[str, Any] = {}  # local -> the scipy.stats distribution it freezes

@@ -13,12 +13,12 @@ from ..errors import MissingRule
 from ..ir import Assign, Const, Name, Prim
 from ..parse import MISSING
 from ..rules import stats as rules_stats
-from .base import NormalizerBase
+from .callables import CallablesMixin, held_function
 from .syntax import bindings_of, dotted_name, names_in
 from .tables import REFUSED_CALLS, refused
 
 
-class CallsMixin(NormalizerBase):
+class CallsMixin(CallablesMixin):
     """Calls of functions, of methods and of functions defined inside this one."""
 
     def resolve_callee(self, func: cst.BaseExpression) -> Any:
@@ -47,6 +47,8 @@ class CallsMixin(NormalizerBase):
         dist = rules_stats.frozen_from(owner) if rules_stats.is_frozen(owner) else None
         if dist is not None and rules.lookup(rules.DistributionMethod(type(dist), dotted[-1],
                                                                       dist)):
+            if _parameters_kept(owner):
+                return MISSING  # global_frozen_call passes its parameters
             raise self.frozen_error(func, ".".join(dotted[:-1]), dist)
         return MISSING
 
@@ -124,6 +126,36 @@ class CallsMixin(NormalizerBase):
         self.callee(inner.func, dist)  # registers the distribution's global name
         frozen_atoms = [self.expr(a.value) for a in frozen]
         named_atoms = [(k, self.expr(a.value)) for k, a in named if k != "seed"]
+        args, kwargs = self.placed(key, outer, frozen_atoms, named_atoms)
+        spelling = f"{self.source.code(inner.func)}.{func.attr.value}"
+        return key, spelling, args, kwargs
+
+    def global_frozen_call(self, node: cst.Call) -> tuple | None:
+        """`PRIOR.logpdf(w)` where the module holds `PRIOR = norm(0.0, 2.0)`: the call
+        `norm.logpdf(w, PRIOR.args[0], PRIOR.args[1])`, its parameters read from the frozen
+        object (they carry no derivative). (key, spelling, args, kwargs), or None."""
+        func = node.func
+        dotted = dotted_name(func)
+        if not dotted or len(dotted) < 2 or self.is_local(dotted[0]) or \
+                dotted[0] in self.source.bindings:
+            return None
+        frozen = self.source.resolve(dotted[:-1])
+        dist = rules_stats.frozen_from(frozen) if rules_stats.is_frozen(frozen) else None
+        if dist is None or not _parameters_kept(frozen):
+            return None
+        key = rules.DistributionMethod(type(dist), dotted[-1], dist)
+        if key.points() is None or rules.lookup(key) is None or any(a.star for a in node.args):
+            return None
+        self.callee(cst.Name(dotted[0]), self.source.resolve(dotted[:1]))
+        owner = ".".join(dotted[:-1])
+        frozen_atoms = [Const(v, f"{owner}.args[{k}]") for k, v in enumerate(frozen.args)]
+        named_atoms = [(k, Const(v, f"{owner}.kwds[{k!r}]")) for k, v in frozen.kwds.items()]
+        args, kwargs = self.placed(key, node.args, frozen_atoms, named_atoms)
+        return key, f"{owner}.dist.{dotted[-1]}", args, kwargs
+
+    def placed(self, key: Any, outer, frozen_atoms: list, named_atoms: list) -> tuple:
+        """The arguments of a frozen distribution's method with its parameters passed."""
+        names, points = key.parameters(), key.points()
         args, kwargs = [], []
         for a in outer:
             atom = self.expr(a.value)
@@ -136,8 +168,7 @@ class CallsMixin(NormalizerBase):
         else:  # the point by keyword: the parameters by name, norm.logpdf(x=x, loc=a, ...)
             kwargs += list(zip(names, frozen_atoms, strict=False))
         kwargs += named_atoms
-        spelling = f"{self.source.code(inner.func)}.{func.attr.value}"
-        return key, spelling, args, kwargs
+        return args, kwargs
 
     def define_nested(self, node: cst.FunctionDef, code_name: str) -> None:
         """A def (or named lambda) inside the function: calls of it are calls of a function
@@ -175,8 +206,17 @@ class CallsMixin(NormalizerBase):
         """The recursion into the callee's object and the arguments stays here, not in
         helpers: a method chain nests without limit, and a helper would cost a frame per
         level."""
-        func = node.func
-        fn = self.resolve_callee(func)
+        func, known, prefix = node.func, None, ([], [])
+        if isinstance(func, cst.Name) and func.value in self.partials and \
+                func.value not in self.scope:  # a partial or closure made here
+            func, known, *prefix = self.partials[func.value]
+        fn = known if known is not None else self.resolve_callee(func)
+        if self.made_partial(node, fn, target) or self.made_closure(node, fn, target):
+            return Name(target)
+        mapped = self.mapped(node, fn)
+        if mapped is not None:
+            return self.comprehension(mapped, target, total=True) if fn is sum else \
+                self.expr(mapped, target)
         if refused(fn):
             raise self.error(node, f"{REFUSED_CALLS[fn]}() runs code or reads names adjoint "
                              "cannot see, so its derivative cannot be known; write the "
@@ -189,22 +229,19 @@ class CallsMixin(NormalizerBase):
             return Const(None, "None")
         if fn is MISSING:
             self.frozen_local(func)
-        unfrozen = self.unfrozen_call(node) if fn is MISSING else None
+            if self.through_value(func):
+                return self.value_call(node, target, statement, func, prefix)
+        elif held_function(fn):
+            return self.value_call(node, target, statement, func, prefix)
+        unfrozen = self.unfrozen_call(node) or self.global_frozen_call(node) \
+            if fn is MISSING else None
         if unfrozen is not None:
             key, spelling, args, kwargs = unfrozen
             return self.distribution_call(node, target, statement, key, spelling, args, kwargs)
-        method, kwargs = self.callee(func, fn)
+        method, kwargs = self.callee(func, fn) if known is None else (None, [])
         args = [self.expr(func.value)] if method is not None else []
-        for arg in node.args:
-            if arg.star == "**":
-                raise self.error(arg, "**-unpacking in a call is not supported")
-            atom = self.expr(arg.value)
-            if arg.star:  # passed as it is: refused where it carries a derivative
-                atom = ir.Expr("*{0}", (atom,))
-            if arg.keyword is not None:
-                kwargs.append((arg.keyword.value, atom))
-            else:
-                args.append(atom)
+        args, kwargs = self.call_arguments(node, args + list(prefix[0]),
+                                           kwargs + list(prefix[1]))
         if any(k == "out" for k, _ in kwargs):
             raise self.error(node, "out= writes into an existing array; assign the result "
                              "instead")
@@ -272,6 +309,12 @@ class CallsMixin(NormalizerBase):
             short = short or dotted_name(func)[-1]
             hint = naming.call_name(short, first)
         return prim, hint
+
+
+def _parameters_kept(frozen: Any) -> bool:
+    """Whether a frozen distribution keeps its parameters as `.args` and `.kwds`."""
+    return isinstance(getattr(frozen, "args", None), tuple) and isinstance(
+        getattr(frozen, "kwds", None), dict) and getattr(frozen, "dist", None) is not None
 
 
 def _sums_comprehension(node: cst.Call, fn: Any) -> bool:

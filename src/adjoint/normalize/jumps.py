@@ -8,6 +8,29 @@ from collections.abc import Iterator
 from .. import ir, naming
 from ..ir import Assign, Const, Name
 
+WORDS = {ir.Return: "return", ir.Break: "break", ir.Continue: "continue"}
+
+
+class Unstructured(Exception):
+    """A jump the restructuring cannot place: `stmt` is where, `msg` says why (normalize turns
+    it into an error at that statement)."""
+
+    def __init__(self, stmt: ir.Stmt, msg: str):
+        super().__init__(msg)
+        self.stmt, self.msg = stmt, msg
+
+
+def arms(s: ir.Stmt) -> list[list]:
+    """The blocks of a branch, try or with: those a jump inside leaves from (a loop's body
+    is the loop's own)."""
+    if isinstance(s, ir.If):
+        return [s.body, s.orelse]
+    if isinstance(s, ir.Try):
+        return [s.body, *(h.body for h in s.handlers), s.orelse, s.finalbody]
+    if isinstance(s, ir.With):
+        return [s.body]
+    return []
+
 
 def single_exit(body: list, result: str, namer: naming.Namer) -> list:
     """A body whose every path ends at one final `return result`.
@@ -42,9 +65,8 @@ def _returns_out_of_loops(body: list, result: str, namer: naming.Namer) -> list:
                     ir.If(Name(flag), [ir.Return(Name(result), origin=s.origin)], [],
                           origin=s.origin)]
             continue
-        if isinstance(s, ir.If):
-            s.body = _returns_out_of_loops(s.body, result, namer)
-            s.orelse = _returns_out_of_loops(s.orelse, result, namer)
+        for arm in arms(s):
+            arm[:] = _returns_out_of_loops(arm, result, namer)
         out.append(s)
     return out
 
@@ -56,10 +78,9 @@ def _return_to_break(body: list, flag: str) -> list:
             out += [Assign(flag, ir.COPY, (Const(True, "True"),), origin=s.origin),
                     ir.Break(origin=s.origin)]
             continue
-        if isinstance(s, ir.If):
-            s.body = _return_to_break(s.body, flag)
-            s.orelse = _return_to_break(s.orelse, flag)
-        elif isinstance(s, (ir.For, ir.While)) and _contains_return(s.body):
+        for arm in arms(s):
+            arm[:] = _return_to_break(arm, flag)
+        if isinstance(s, (ir.For, ir.While)) and _contains_return(s.body):
             s.body = _return_to_break(s.body, flag)
             out += [s, ir.If(Name(flag), [ir.Break(origin=s.origin)], [], origin=s.origin)]
             continue
@@ -72,9 +93,8 @@ def _strip_returns(body: list) -> list:
     for s in body:
         if isinstance(s, ir.Return):
             continue
-        if isinstance(s, ir.If):
-            s.body = _strip_returns(s.body)
-            s.orelse = _strip_returns(s.orelse)
+        for arm in arms(s):
+            arm[:] = _strip_returns(arm)
         out.append(s)
     return out
 
@@ -89,9 +109,12 @@ def structure_jumps(body: list) -> list:
 def _structure(body: list, jumps: tuple) -> list:
     out: list = []
     for k, s in enumerate(body):
-        if isinstance(s, ir.If):
-            s.body = _structure(s.body, jumps)
-            s.orelse = _structure(s.orelse, jumps)
+        for arm in arms(s):
+            arm[:] = _structure(arm, jumps)
+        if isinstance(s, (ir.Try, ir.With)) and _may_jump(s, jumps):
+            if _continue_after(s, body[k + 1:], jumps):
+                out.append(s)
+                return out
         elif isinstance(s, (ir.For, ir.While)) and ir.Break in jumps:
             s.body = _structure(s.body, jumps)
             if isinstance(s, ir.For) and any(isinstance(x, ir.Break)
@@ -117,6 +140,36 @@ def _structure(body: list, jumps: tuple) -> list:
                     s.orelse = _structure(s.orelse + copies, jumps)
                 return out
     return out
+
+
+def _continue_after(s: ir.Try | ir.With, rest: list, jumps: tuple) -> bool:
+    """Whether the statements after a try or with that may jump (`rest`) moved into it: into
+    its else and the handlers that do not jump; True too when no path reaches them."""
+    word = next(WORDS[j] for j in jumps if any(isinstance(x, j) for x in _loop_level([s])))
+    if isinstance(s, ir.With):
+        if rest and not _ends_in_jump(s.body, jumps):
+            raise Unstructured(s, f"a {word} inside a with must end its body: the code after "
+                               "the with would run outside the context manager on one path "
+                               "and not run on the other")
+        return _ends_in_jump(s.body, jumps)
+    if s.finalbody:
+        raise Unstructured(s, f"a {word} inside a try with a finally clause is not supported: "
+                           "compute the value in the try and its handlers, then leave after it")
+    if _may_jump_in(s.body, jumps) and not _ends_in_jump(s.body, jumps):
+        raise Unstructured(s, f"a {word} inside a try body must be its last statement on "
+                           "every path (the gradient replays the body as a whole)")
+    if _ends_in_jump(s.body, jumps):
+        s.orelse = []  # never runs
+    if not rest:
+        return True
+    ways = [s.orelse] if not _ends_in_jump(s.body, jumps) else []
+    ways += [h.body for h in s.handlers]
+    first = True
+    for way in ways:
+        if not _ends_in_jump(way, jumps):
+            way[:] = _structure(way + (rest if first else [_copy(x) for x in rest]), jumps)
+            first = False
+    return True
 
 
 def flag_breaks(body: list, flag: str, origin: ir.Origin | None) -> list:
@@ -160,17 +213,25 @@ def _ends_in_jump(block: list, jumps: tuple) -> bool:
         return True
     if isinstance(last, ir.If):
         return _ends_in_jump(last.body, jumps) and _ends_in_jump(last.orelse, jumps)
+    if isinstance(last, ir.With):
+        return _ends_in_jump(last.body, jumps)
+    if isinstance(last, ir.Try):
+        return (_ends_in_jump(last.body, jumps) or _ends_in_jump(last.orelse, jumps)) and all(
+            _ends_in_jump(h.body, jumps) for h in last.handlers)
     return False
 
 
 def _may_jump(s: ir.Stmt, jumps: tuple) -> bool:
-    return any(isinstance(x, jumps) for x in _loop_level([s]))
+    return _may_jump_in([s], jumps)
+
+
+def _may_jump_in(body: list, jumps: tuple) -> bool:
+    return any(isinstance(x, jumps) for x in _loop_level(body))
 
 
 def _loop_level(body: list) -> Iterator[ir.Stmt]:
     """Statements of `body` outside nested loops (where a break would apply to this loop)."""
     for s in body:
         yield s
-        if isinstance(s, ir.If):
-            yield from _loop_level(s.body)
-            yield from _loop_level(s.orelse)
+        for arm in arms(s):
+            yield from _loop_level(arm)

@@ -114,6 +114,10 @@ class LoopsMixin(NormalizerBase):
             seqs = self.zip_sequences(target, it, pin)
             bind()
             return target, seqs, self.namer.fresh("k"), False
+        if fn is zip and _unpacks_star_zip(target, it):
+            seqs = self.star_zip_sequences(target, it)
+            bind()
+            return target, seqs, self.namer.fresh("k"), False
         if dict_view(it) is not None:
             return (target, *self.dict_loop(target, *dict_view(it), pin, bind), False)
         if iterates_keys(target, it, scope_node) or (
@@ -127,6 +131,8 @@ class LoopsMixin(NormalizerBase):
             not it.args[0].star
         if backwards:  # for v in reversed(xs): the indices from the last down
             seqs = [(target, pin(self.expr(it.args[0].value)))]
+        elif fn is map and self.map_comprehension(it) is not None:  # the list it makes
+            seqs = [(target, self.expr(self.map_comprehension(it)))]
         else:
             self.check_iterable(it, fn)
             seqs = [(target, pin(self.expr(it)))]
@@ -157,6 +163,16 @@ class LoopsMixin(NormalizerBase):
             seqs = [(target, pin(self.expr(inner)))]
         bind()
         return target, seqs, self.target_name(counter_node)
+
+    def star_zip_sequences(self, target: cst.Tuple, call: cst.Call) -> Sequences:
+        """`for m, c, w in zip(*unpack(params))`: the value unpacked into as many sequences
+        as the target has names (Python's own unpacking raises if it holds another number),
+        then zipped."""
+        value = self.expr(call.args[0].value)
+        names = [self.namer.fresh(f"{el.value.value}_seq" if isinstance(el.value, cst.Name)
+                                  else "seq") for el in target.elements]
+        self.emit(ir.Unpack(tuple(names), value))
+        return [(el.value, Name(n)) for el, n in zip(target.elements, names, strict=True)]
 
     def zip_sequences(self, target: cst.Tuple, call: cst.Call, pin) -> Sequences:
         return [(el.value, pin(self.expr(a.value)))
@@ -267,6 +283,12 @@ class LoopsMixin(NormalizerBase):
             return self.assign(target, ir.COPY, [Name(result)], node=node)
         return Name(result)
 
+
+
+def _unpacks_star_zip(target, call: cst.Call) -> bool:
+    """`for x, y in zip(*pairs)`: one starred argument, a tuple of names."""
+    return isinstance(target, cst.Tuple) and len(call.args) == 1 and \
+        call.args[0].star == "*" and not call.args[0].keyword
 
 
 def _unpacks_zip(target, call: cst.Call) -> bool:

@@ -12,10 +12,12 @@ from .. import ir, naming
 from .. import parse as parse_
 from ..parse import Source
 from .calls import CallsMixin
+from .compound import CompoundMixin
 from .expressions import ExpressionsMixin
 from .indexing import IndexingMixin
-from .jumps import pin_tests, single_exit, structure_jumps
+from .jumps import Unstructured, pin_tests, single_exit, structure_jumps
 from .loops import LoopsMixin
+from .starred import StarredMixin
 from .statements import StatementsMixin
 from .syntax import count_returns, dotted_name
 
@@ -29,10 +31,11 @@ def normalize(source: Source, namer: naming.Namer) -> ir.Function:
     `t = op(a, b)`, `t = f(a, k=b)`, `t = a.f(b)`, `t = a[i, 1:n]`, `t = a.T`,
     `t = (a, b)`, `t = a`, `a[i] = t`, `a, b = t`, `return t`; atoms are names and
     constants. Nested expressions get temporaries named for what they hold.
-    `if`/`for`/`while` keep their structure: a `for` runs over a name holding a range
-    (loops over sequences become loops over their indices), a `while` recomputes
-    its test in a prelude. After a `break` or `continue` nothing follows in its
-    block: later statements move into the other branch. There is one `return`, the
+    `if`/`for`/`while`/`try`/`with` keep their structure: a `for` runs over a name
+    holding a range (loops over sequences become loops over their indices), a `while`
+    recomputes its test in a prelude, a `with` keeps its context expressions as written.
+    After a `break` or `continue` nothing follows in its block: later statements move into
+    the other branch. There is one `return`, the
     last statement. Each statement remembers the user statement it came from.
     """
     limit = sys.getrecursionlimit()
@@ -46,7 +49,8 @@ def normalize(source: Source, namer: naming.Namer) -> ir.Function:
         sys.setrecursionlimit(limit)
 
 
-class Normalizer(StatementsMixin, LoopsMixin, ExpressionsMixin, CallsMixin, IndexingMixin):
+class Normalizer(StarredMixin, StatementsMixin, LoopsMixin, CompoundMixin, ExpressionsMixin,
+                 CallsMixin, IndexingMixin):
     """One user function to an `ir.Function`: its parameters, then its body."""
 
     def function(self) -> ir.Function:
@@ -63,9 +67,12 @@ class Normalizer(StatementsMixin, LoopsMixin, ExpressionsMixin, CallsMixin, Inde
             last.body[-1], cst.Return)
         self.result = None if single else self.namer.fresh(fd.name.value)
         body = self.sub_block(fd.body)
-        if not single:
-            body = single_exit(body, self.result, self.namer)
-        body = pin_tests(structure_jumps(body), self.namer)
+        try:
+            if not single:
+                body = single_exit(body, self.result, self.namer)
+            body = pin_tests(structure_jumps(body), self.namer)
+        except Unstructured as exc:
+            raise self.error(exc.stmt.origin.node if exc.stmt.origin else fd, exc.msg) from None
         for param in params:
             if param.name in naming.EMITTED:
                 raise self.error(fd.params, f"the parameter {param.name} has the name of "
@@ -87,8 +94,6 @@ class Normalizer(StatementsMixin, LoopsMixin, ExpressionsMixin, CallsMixin, Inde
         if star is not None and isinstance(self.source.fn, parse_.Nested):
             raise self.error(star, "*args parameters of a function defined inside another "
                              "are not supported")
-        if p.star_kwarg is not None:
-            raise self.error(p.star_kwarg, "**kwargs parameters are not supported")
         params = []
         groups = [("positional", p.posonly_params), ("positional", p.params),
                   ("var", [star] if star is not None else []), ("keyword", p.kwonly_params)]
@@ -102,6 +107,8 @@ class Normalizer(StatementsMixin, LoopsMixin, ExpressionsMixin, CallsMixin, Inde
                     self.passive_names(param.default)
                     default = self.default(param)
                 params.append(ir.Param(param.name.value, default, kind))
+        if p.star_kwarg is not None:  # **kwargs: the extra keyword arguments, a dict
+            params.append(ir.Param(p.star_kwarg.name.value, None, "varkw"))
         return params
 
     def default(self, param: cst.Param) -> str:

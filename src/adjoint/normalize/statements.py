@@ -29,6 +29,10 @@ class StatementsMixin(NormalizerBase):
             self.for_(stmt)
         elif isinstance(stmt, cst.While):
             self.while_(stmt)
+        elif isinstance(stmt, cst.Try):
+            self.try_(stmt)
+        elif isinstance(stmt, cst.With):
+            self.with_(stmt)
         elif isinstance(stmt, cst.FunctionDef):
             self.define_nested(stmt, stmt.name.value)
         else:
@@ -141,11 +145,12 @@ class StatementsMixin(NormalizerBase):
         if isinstance(target, cst.Name):
             self.assign(self.target_name(target), ir.COPY, [atom], node=node)
         elif isinstance(target, (cst.Tuple, cst.List)):
+            if any(isinstance(el, cst.StarredElement) for el in target.elements):
+                self.starred_bind(target, atom, node)  # starred.py
+                return
             names = []
             inner = []
             for el in target.elements:
-                if isinstance(el, cst.StarredElement):
-                    raise self.error(el, "starred assignment targets are not supported")
                 if isinstance(el.value, cst.Name):
                     names.append(self.target_name(el.value))
                 else:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import warnings
 
 import libcst as cst
+import numpy as np
 
 BINOPS = {
     cst.Add: (operator.add, "+", "add"), cst.Subtract: (operator.sub, "-", "sub"),
@@ -37,10 +40,25 @@ REFUSED_CALLS = {exec: "exec", eval: "eval", compile: "compile", globals: "globa
                  delattr: "delattr", __import__: "__import__"}
 
 REFUSED_STATEMENTS = {
-    cst.Try: "try/except", cst.With: "with", cst.Raise: "raise", cst.Global: "global",
+    cst.TryStar: "try/except*", cst.Raise: "raise", cst.Global: "global",
     cst.Nonlocal: "nonlocal", cst.ClassDef: "a class definition", cst.Import: "import",
     cst.ImportFrom: "import", cst.Del: "del", cst.Match: "match",
 }
+
+# Context managers that set the numeric environment: the reverse sweep enters them again
+# around the body's adjoint, whose arithmetic raises the warnings the primal's does (others,
+# a timer, an open file, enter in the forward sweep only).
+REENTERED = {np.errstate: "np.errstate", warnings.catch_warnings: "warnings.catch_warnings"}
+with contextlib.suppress(ImportError):  # scipy is optional
+    import scipy.special
+
+    REENTERED[scipy.special.errstate] = "scipy.special.errstate"
+# Calls inside such a with that set what it restores: the reverse sweep makes them again.
+SETTINGS = {warnings.simplefilter: "warnings.simplefilter",
+            warnings.filterwarnings: "warnings.filterwarnings", np.seterr: "np.seterr"}
+# Context managers that swallow exceptions: the code after the with may follow a body that
+# stopped part way, whose values the reverse sweep cannot follow.
+SWALLOWING = {contextlib.suppress: "contextlib.suppress"}
 
 # What `_expr` calls an expression it cannot normalize, in its error message.
 UNSUPPORTED_EXPRESSIONS = {

@@ -10,12 +10,14 @@ import operator
 import numpy as np
 
 from .. import ir, rules
+from ..analysis import effects
 from ..analysis.dataflow import BOTTOM
 from ..analysis.plan import Save
-from ..analysis.values import ITERATORS, elementwise, may_be_infinite
+from ..analysis.values import elementwise, may_be_infinite
 from ..errors import MissingRule
 from ..ir import Assign, Const, Line, Name, Ref
 from .refs import RUNTIME, AnsRef, ShapeRef
+from .refusals import Refusals
 from .writes import IndexAdd
 
 # runtime helpers that return a new array (never one of their arguments)
@@ -63,30 +65,28 @@ def _fresh_text(text: str) -> bool:
     return new(ast.parse(text, mode="eval").body)
 
 
-class AssignAdjoint:
+class AssignAdjoint(Refusals):
     """Methods of Sweep."""
 
     def assign_adjoint(self, s: Assign) -> list[Line]:
         t = s.target
-        if s.prim.kind == "setattr" and (ir.names(s.args[-1:]) | s.prim.key) & self.varied:
+        if s.prim.kind == "setattr" and (ir.names(s.args[-1:]) | s.prim.key) & self.varied \
+                and not (not s.prim.key & self.varied and effects.stored_unread(s, self.fn.source)):
             obj = sorted(s.prim.key & self.varied)
             what = f"an attribute of {obj[0]} is assigned" if obj else (
                 f"an attribute is set from {sorted(ir.names(s.args[-1:]))[0]}")
+            fix = "make a new object (dataclasses.replace)" if obj and obj[0] in self.wrt \
+                else "return it"
             raise self.error(s, f"{what}, which varies with what is differentiated: a "
                              "derivative through an object's state would be lost; keep the "
-                             "value in a local name (or return it)")
+                             f"value in a local name (or {fix})")
         for a in (*s.args, *(v for _, v in s.kwargs)):
-            if isinstance(a, ir.Expr) and ir.names([a]) & self.active:
+            if isinstance(a, ir.Expr) and ir.names([a]) & self.active and s.adjoint is None:
                 raise self.error(s, f"*-unpacking of {sorted(ir.names([a]) & self.active)[0]}"
                                  ", which carries a derivative, is not supported; pass its "
                                  "items one by one")
-        if t is None and s.prim.kind in ("method", "call") and any(
-                self.is_active(a) for a in (*s.args, *(v for _, v in s.kwargs))) and not (
-                s.prim.key is not None and rules.is_passive(s.prim.key)):
-            what = f".{s.prim.spelling}()" if s.prim.kind == "method" else s.prim.spelling
-            raise self.error(s, f"{what} is called for its effect on a value that carries a "
-                             "derivative; adjoint cannot see what it changes. Assign its "
-                             "result instead")
+        if t is None and s.prim.kind in ("method", "call"):
+            self.refuse_effect(s)
         contributions: list = []
         first: list[Line] = []
         if t is not None and t in self.active:
@@ -235,6 +235,11 @@ class AssignAdjoint:
         if p.kind == "dict":
             return [(a.id, (Ref(g), f"[{key}]"), False, False)
                     for key, a in zip(p.key, s.args, strict=True) if self.is_active(a)]
+        if rules.is_field(p) and p.key is None:  # p.stiffness: that field of p_bar
+            base = s.args[0]
+            return [(base.id, (RUNTIME, ".field_adjoint(", Ref(g), ", ", ShapeRef(base.id),
+                               f", {p.spelling!r})"), False, False)] if self.is_active(
+                base) else []
         if p.key is not None and rules.is_passive(p.key):
             return []  # a constant result (np.zeros_like(x)): nothing flows back
         if p.kind == "binop" and p.key is operator.add and any(
@@ -259,31 +264,11 @@ class AssignAdjoint:
         return [(x.id, (RUNTIME, ".add_adjoint(", Ref(g), ", ", *a, ", ", *b, f", {k})"), False,
                  False) for k, x in enumerate(s.args) if self.is_active(x)]
 
-    def missing_rule(self, s: Assign) -> Exception:
-        p = s.prim
-        if p.key in ITERATORS:
-            name = p.key.__name__
-            return self.error(s, f"{name}(...) of values that carry a derivative is "
-                              "differentiated only as the iterable of a for loop or "
-                              f"comprehension (for ... in {name}(...)); build the list with a "
-                              f"comprehension: [... for ... in {name}(...)]", MissingRule)
-        if p.kind == "method" and p.key is None and p.spelling == "pop":
-            return self.error(s, "no derivative rule for .pop(): a list popped is not "
-                              "differentiated (the gradient of a loop pops its records, so "
-                              "only the gradient of straight-line code differentiates again)",
-                              MissingRule)
-        if p.kind == "method" and p.key is None:
-            return self.error(s, f"no derivative rule for the method .{p.spelling}(); "
-                              "call the numpy function instead, or register a rule for it",
-                              MissingRule)
-        if p.kind == "attr":
-            return self.error(s, f"no derivative rule for the attribute .{p.spelling}",
-                              MissingRule)
-        name = rules.name_of(p.key) if p.key is not None else p.spelling
-        return self.error(s, f"no derivative rule for {name}; add one with\n    "
-                          f"{rules.registration_hint(p.key, p.spelling or None)}", MissingRule)
-
     def rule_contributions(self, s: Assign, rule: rules.Rule, g: str) -> list:
+        if any(k == "**" for k, _ in s.kwargs):
+            raise self.error(s, f"**-unpacking in a call of {rules.name_of(rule.fn)}: its "
+                             "derivative depends on the arguments it gets, which adjoint must "
+                             "see; pass them by name")
         args = list(s.args)
         try:
             bound = rule.signature.bind(*args, **dict(s.kwargs))
@@ -348,6 +333,7 @@ class AssignAdjoint:
         link = s.adjoint
         targets = [s.args[k] for k in link.positions] + [dict(s.kwargs)[k]
                                                         for k in link.keywords]
+        targets = [a.args[0] if isinstance(a, ir.Expr) else a for a in targets]  # spread(xs)
         call = (link.bwd, "(", Ref(s.tape), ", ", Ref(g), ")")
         if len(targets) == 1:
             return [(targets[0].id, self.as_items(targets[0].id, call)[0], False, False)]

@@ -10,21 +10,7 @@ class ControlAdjoint:
     """Methods of Sweep."""
 
     def if_adjoint(self, s: ir.If) -> list:
-        start = self.snapshot()
-        body = self.block(s.body, origin=s.origin)
-        after_body = self.snapshot()
-        self.restore_state(start)
-        orelse = self.block(s.orelse, origin=s.origin)
-        after_else = self.snapshot()
-        self.current = id(s)
-        merged = after_body[0] | after_else[0]
-        for x in sorted(merged - after_body[0]):
-            body.append(self.zero(x))
-        for x in sorted(merged - after_else[0]):
-            orelse.append(self.zero(x))
-        self.defined = merged
-        self.owned = after_body[1] & after_else[1]
-        self.zeroed |= after_body[2] | after_else[2]
+        body, orelse = self.arms(s, [s.body, s.orelse])
         if not body and not orelse:
             return []
         test = ir.atom_parts(s.test)
@@ -32,6 +18,25 @@ class ControlAdjoint:
         if not body:
             return [Block(("if not ", *test, ":"), orelse)]
         return [Block(("if ", *test, ":"), body, orelse)]
+
+    def arms(self, s, blocks: list[list]) -> list[list]:
+        """The reverse of each way through a branch (or a try), each from the adjoints
+        defined after it; one that leaves an adjoint undefined that another defines sets it
+        to zero, so every way ends with the same adjoints defined."""
+        start = self.snapshot()
+        outs, ends = [], []
+        for b in blocks:
+            self.restore_state(start)
+            outs.append(self.block(b, origin=s.origin))
+            ends.append(self.snapshot())
+        self.current = id(s)
+        merged = set().union(*(end[0] for end in ends))
+        for out, end in zip(outs, ends, strict=True):
+            out += [self.zero(x) for x in sorted(merged - end[0])]
+        self.defined = merged
+        self.owned = set.intersection(*(end[1] for end in ends))
+        self.zeroed |= set().union(*(end[2] for end in ends))
+        return outs
 
     def loop_adjoint(self, s) -> list:
         inplace = self.inplace_targets(s.body)

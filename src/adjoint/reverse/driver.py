@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .. import ir, optimize
+from ..analysis.exceptions import check_tries
 from ..analysis.memory import aliases, check_writes, mutated_params
 from ..analysis.plan import Plan, Save, to_be_recorded
 from ..ir import Assign, Block, Line, Name, Ref
@@ -27,6 +28,7 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
     the reverse sweep. `relied`: names passed as arrays only because a parameter is taken
     to hold one (the code checks those parameters when it runs)."""
     check_writes(fn)
+    check_tries(fn, spec.kinds(fn))
     done = record(fn, spec, namer, mode)
     fn, plan, mutated, sweep, backward = (done.fn, done.plan, done.mutated, done.sweep,
                                           done.backward)
@@ -167,8 +169,9 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     for item in optimize.lines(sweep.prologue() + forward):
         if isinstance(item, Line):
             bound |= set(item.binds)
-        elif item.target:
-            bound.add(item.target)
+        else:
+            bound |= {item.target} - {None} | set(item.binds) | {
+                b for c in item.clauses for b in c.binds}
     saved = sorted({r for item in optimize.lines(backward + sweep.epilogue())
                     for r in ir.refs(item.head if isinstance(item, Block) else item.parts)
                     if r in bound})
@@ -202,6 +205,8 @@ def definitely_bound(items: list, bound: set) -> set:
             bound |= set(item.binds)
         elif item.orelse and item.kind == "if":
             bound |= definitely_bound(item.body, bound) & definitely_bound(item.orelse, bound)
+        elif item.kind == "with":
+            bound |= definitely_bound(item.body, bound | set(item.binds))
     return bound
 
 
@@ -212,6 +217,8 @@ def definitely_bound(items: list, bound: set) -> set:
 def format_params(params: list[ir.Param], seed: str | None) -> str:
     out, star = [], False
     for p in params:
+        if p.kind == "varkw":  # **kwargs: after the seed
+            continue
         if p.kind == "var":  # *args: the extra positional arguments, a tuple
             out.append(f"*{p.name}")
             star = True
@@ -222,19 +229,34 @@ def format_params(params: list[ir.Param], seed: str | None) -> str:
         out.append(p.name if p.default is None else f"{p.name}={p.default}")
     if seed is not None:
         out.append(f"{seed}=1.0")
+    out += [f"**{p.name}" for p in params if p.kind == "varkw"]
     return ", ".join(out)
 
 
 def apply_renames(fn: ir.Function, renames: dict, namer: Namer) -> ir.Function:
-    """Give each top-level redefinition in `renames` a fresh name from there on."""
-    body = list(fn.body)
+    """Give each top-level redefinition in `renames` a fresh name from there on (one in the
+    body of a top-level with too: the body runs whole)."""
+    return replace(fn, body=_renamed(fn.body, renames, namer)[0])
+
+
+def _renamed(body: list, renames: dict, namer: Namer) -> tuple[list, dict]:
+    """The body with its redefinitions renamed, and the renames (old -> new) that apply after
+    it."""
+    body, after = list(body), {}
     for k, s in enumerate(body):
+        done = {}
+        if isinstance(s, ir.With):
+            inner, done = _renamed(s.body, renames, namer)
+            if done:
+                body[k] = replace(s, body=inner)
         for old in renames.get(id(s), {}):
-            new = namer.fresh(old)
+            new = done[old] = namer.fresh(old)
             if isinstance(s, Assign):
                 body[k] = s = replace(s, target=new)
             else:
                 body[k] = s = replace(s, targets=tuple(new if t == old else t
                                                        for t in s.targets))
-            body[k + 1:] = ir.rename(body[k + 1:], {old: new})
-    return replace(fn, body=body)
+        if done:
+            body[k + 1:] = ir.rename(body[k + 1:], done)
+            after.update(done)
+    return body, after

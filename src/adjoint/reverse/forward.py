@@ -72,6 +72,10 @@ class Forward:
     def forward_stmt(self, s) -> list:
         if isinstance(s, ir.Return):
             return []
+        if isinstance(s, ir.Try):
+            return self.try_forward(s)
+        if isinstance(s, ir.With):
+            return self.with_forward(s)
         if isinstance(s, ir.If):
             body, orelse = self.forward(s.body), self.forward(s.orelse)
             if not body and orelse:

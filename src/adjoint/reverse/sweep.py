@@ -19,13 +19,14 @@ from ..errors import UnsupportedSyntax
 from ..ir import Assign, Line, Name, Ref
 from ..naming import Namer
 from .assign import AssignAdjoint
+from .compound import CompoundAdjoint
 from .control import ControlAdjoint
 from .forward import Forward
 from .refs import RUNTIME, ShapeRef, module_aliases
 from .writes import WriteAdjoint
 
 
-class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint):
+class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoint):
     """Emits the forward and reverse sweeps of one function for one plan."""
 
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: Plan,
@@ -236,8 +237,9 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint):
             self.current = id(s)
             lines = self.stmt(s)
             lines += self.restores(s)
-            if lines:
-                if s.origin is not None and s.origin is not last_origin:
+            if lines:  # (lines that open with a comment of their own need no header)
+                if s.origin is not None and s.origin is not last_origin and not (
+                        isinstance(lines[0], Line) and lines[0].comment):
                     out.append(Line((f"# grad of: {' '.join(s.origin.text.split())}",),
                                     comment=True))
                     last_origin = s.origin
@@ -275,6 +277,10 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint):
             return self.if_adjoint(s)
         if isinstance(s, (ir.For, ir.While)):
             return self.loop_adjoint(s)
+        if isinstance(s, ir.Try):
+            return self.try_adjoint(s)
+        if isinstance(s, ir.With):
+            return self.with_adjoint(s)
         if isinstance(s, (ir.Break, ir.Continue)):
             return []
         if isinstance(s, ir.Return):

@@ -66,18 +66,28 @@ from .registration import LIBRARIES, REGISTERED, register, registration_hint
 from .shaping import AXIS_CONCATENATOR
 from .special import scipy_rules
 from .stats import DistributionMethod, method_key, stats_rules
-from .table import ATTRS, METHOD_SIGNATURES, METHODS, PASSIVE, PASSIVE_ATTRS, RULES, SIGNATURES
+from .table import (
+    ARRAY_ATTRS,
+    ATTRS,
+    METHOD_SIGNATURES,
+    METHODS,
+    PASSIVE,
+    PASSIVE_ATTRS,
+    RULES,
+    SIGNATURES,
+    is_field,
+)
 from .templates import MODULES, Slot, Template, instantiate, template
 
 __all__ = [
     # the table (shared objects: add to them, do not rebind them, except RULES, read at each use)
-    "ATTRS", "AXIS_CONCATENATOR", "BROADCASTING_EXTRA", "FIELDS", "LIBRARIES", "METHODS",
-    "METHOD_SIGNATURES", "MODULES", "PASSIVE", "PASSIVE_ATTRS", "REGISTERED", "RULES",
+    "ARRAY_ATTRS", "ATTRS", "AXIS_CONCATENATOR", "BROADCASTING_EXTRA", "FIELDS", "LIBRARIES",
+    "METHODS", "METHOD_SIGNATURES", "MODULES", "PASSIVE", "PASSIVE_ATTRS", "REGISTERED", "RULES",
     "SIGNATURES",
     # lookup and registration
-    "DistributionMethod", "Rule", "broadcasts", "is_passive", "load_optional", "lookup",
-    "method_key", "name_of", "register", "registration_hint", "scipy_rules", "signature_of",
-    "stats_rules", "stop_gradient",
+    "DistributionMethod", "Rule", "broadcasts", "is_field", "is_passive", "load_optional",
+    "lookup", "method_key", "name_of", "register", "registration_hint", "scipy_rules",
+    "signature_of", "stats_rules", "stop_gradient",
     # formulas
     "Slot", "Template", "_pattern", "fold", "instantiate", "is_zero_product", "negation",
     "template",

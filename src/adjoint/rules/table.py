@@ -113,6 +113,18 @@ METHOD_SIGNATURES: dict[str, str] = {
 ATTRS: dict[str, Any] = {"T": np.transpose}
 PASSIVE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # fmt: on
+# The attributes of arrays (not methods). Any other attribute read, p.stiffness, is a field
+# of a record (a named tuple, a dataclass, an object of the user's class): its adjoint goes
+# to that field of the record's adjoint (runtime.field_adjoint).
+ARRAY_ATTRS = frozenset(n for n in dir(np.ndarray)
+                        if not n.startswith("_") and not callable(getattr(np.ndarray, n)))
+
+
+def is_field(prim: Any) -> bool:
+    """Whether an IR primitive reads a field of a record: `r.name` with no rule of its own
+    that is no array attribute, or the field of a named tuple numpy.linalg returns."""
+    return prim.kind == "attr" and (prim.key in FIELD_RULES or (
+        prim.key is None and prim.spelling not in ARRAY_ATTRS))
 
 # the fields of numpy.linalg's named tuples (linalg.py): attributes, and the last rules
 ATTRS.update(FIELD_ATTRS)

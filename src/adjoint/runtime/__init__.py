@@ -18,7 +18,9 @@ from __future__ import annotations
 import operator
 import types
 
+from ..errors import AdjointError
 from . import (
+    calls,
     checks,
     containers,
     elementwise,
@@ -33,6 +35,7 @@ from . import (
     stats,
     trees,
 )
+from .calls import call_bwd, call_fwd, plain, spread
 from .checks import (
     NO_ENTRY,
     check_arrays,
@@ -159,8 +162,8 @@ from .stats import (
     t_df_derivative,
 )
 
-_MODULES = (checks, containers, elementwise, indexing, linalg, products, reductions, scalars,
-            shapes, shaping, special, stats, trees)
+_MODULES = (calls, checks, containers, elementwise, indexing, linalg, products, reductions,
+            scalars, shapes, shaping, special, stats, trees)
 
 # ---------------------------------------------------------------- users' rules
 
@@ -206,8 +209,10 @@ def _taken(name: str) -> bool:
 
 
 __all__ = [
-    "NO_ENTRY", "STACKS", "add_adjoint", "add_at", "add_helper", "add_seq", "atleast_adjoint",
-    "average_adjoint", "broadcast_back", "builtin_extremum_adjoint", "cast_adjoint",
+    "AdjointError", "NO_ENTRY", "STACKS", "add_adjoint", "add_at", "add_helper", "add_seq",
+    "atleast_adjoint",
+    "average_adjoint", "broadcast_back", "builtin_extremum_adjoint", "call_bwd", "call_fwd",
+    "cast_adjoint",
     "check_arrays", "check_distinct", "check_seed", "cholesky_adjoint", "clip_adjoint",
     "cov_adjoint", "cross_adjoint", "cumprod_adjoint", "cumsum_adjoint", "densify",
     "densify_item", "det_adjoint", "diag_adjoint",
@@ -219,11 +224,12 @@ __all__ = [
     "lstsq_adjoint", "matmul_lhs", "matmul_rhs", "matvec_adjoint", "maximum_adjoint",
     "mean_adjoint", "mean_back", "mod_adjoint_rhs", "mul", "mvn_logpdf_adjoint", "nanmean_adjoint",
     "nansum_adjoint", "norm_adjoint", "normal_density", "normal_logdensity", "operator", "owned",
-    "pad_adjoint", "parts", "per_item", "pinv_adjoint", "polygamma", "power_exponent_adjoint",
+    "pad_adjoint", "parts", "per_item", "pinv_adjoint", "plain", "polygamma",
+    "power_exponent_adjoint",
     "prod_adjoint", "prod_sequence_adjoint", "ptp_adjoint", "put_entry", "qr_adjoint", "rebinds",
     "refill", "repeat_adjoint", "reshape_like", "restore", "roll_adjoint", "safe_ratio",
     "select_adjoint", "select_default_adjoint", "sequence_adjoint", "sinc_derivative",
-    "slogdet_adjoint", "snapshot", "softmax_adjoint", "solve_adjoint", "sort_adjoint",
+    "slogdet_adjoint", "snapshot", "softmax_adjoint", "spread", "solve_adjoint", "sort_adjoint",
     "split_adjoint", "split_like", "stack_adjoint", "stats_density", "stats_logdensity",
     "std_adjoint", "sum_adjoint", "sum_back", "sumprod_adjoint", "t_df_derivative",
     "take_along_axis_adjoint", "take_axis_adjoint", "tensordot_adjoint", "tile_adjoint",

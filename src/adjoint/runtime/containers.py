@@ -1,17 +1,19 @@
-"""Adjoints of lists, tuples and dicts: zeros, dense and owned copies, items, joins."""
+"""Adjoints of lists, tuples, dicts and records: zeros, dense and owned copies, items, joins."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InternalError, UnsupportedArgument
+from ..errors import InternalError
+from . import records
 from .shapes import _is_zero, unbroadcast
 from .trees import tree_map
 
 
 def zeros_like(x):
     """A zero adjoint for `x`: 0.0 for a number, float zeros for an array, one per item of a
-    list or tuple (as a list), one per entry of a dict."""
+    list or tuple (as a list), one per entry of a dict, one per float field of a record (as
+    a dict, or a list for a named tuple)."""
     if type(x) is np.ndarray:  # the common case: no walk
         return _zero(x)
     return tree_map(_zero, x, lists=True)
@@ -29,10 +31,11 @@ def _zero(x):
 
 def densify(x_bar, x):
     """`x_bar` with the type and shape of `x`: a symbolic zero becomes real zeros, and the
-    adjoint of a tuple or dict becomes a tuple or dict."""
-    if isinstance(x, (dict, list, tuple)):  # x may have grown since: appends not yet undone
-        return tree_map(_dense, x, x_bar, strict=False)
-    return _dense(x, x_bar)
+    adjoint of a tuple, dict or record becomes a tuple, dict or record (records.rebuild)."""
+    if type(x) is np.ndarray:
+        return _dense(x, x_bar)
+    # x may have grown since: appends not yet undone
+    return tree_map(_dense, x, x_bar, strict=False)
 
 
 def _dense(x, x_bar):
@@ -44,10 +47,11 @@ def _dense(x, x_bar):
 
 def owned(x_bar, x):
     """A fresh array of x's shape holding `x_bar`, safe to update in place (for a list or
-    dict: a fresh list or dict of fresh items)."""
-    if isinstance(x, (dict, list, tuple)):  # x may have grown since: appends not yet undone
-        return tree_map(_owned, x, x_bar, lists=True, strict=False)
-    return _owned(x, x_bar)
+    dict: a fresh list or dict of fresh items; for a record, a dict or list of them)."""
+    if type(x) is np.ndarray:
+        return _owned(x, x_bar)
+    # x may have grown since: appends not yet undone
+    return tree_map(_owned, x, x_bar, lists=True, strict=False)
 
 
 def _owned(x, x_bar):
@@ -115,13 +119,16 @@ def add_adjoint(g, a, b, k: int):
 
 
 def add_seq(a, b):
-    """a + b item by item, for the adjoints of lists, tuples and dicts (a list or dict)."""
+    """a + b item by item, for the adjoints of lists, tuples, dicts and records (a list or
+    dict; a key one lacks is a zero there)."""
     if _is_zero(a):
         return b
     if _is_zero(b):
         return a
-    if isinstance(a, dict):
-        return {k: add_seq(a[k], b[k]) for k in a}
+    if isinstance(a, dict) or isinstance(b, dict) or records.is_object_record(a) or \
+            records.is_object_record(b):
+        a, b = records.as_dict(a), records.as_dict(b)
+        return {k: add_seq(a.get(k, 0.0), b.get(k, 0.0)) for k in {**a, **b}}
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         # item by item (an array's items are its rows); a zero list may be longer: its list
         # grew later
@@ -132,10 +139,7 @@ def add_seq(a, b):
 
 
 def field_adjoint(g, result, name: str):
-    """Adjoint of a named tuple read by field (np.linalg.slogdet(a).logabsdet): g at that
-    field, zero adjoints at the others."""
-    fields = getattr(result, "_fields", None)
-    if fields is None or name not in fields:
-        raise UnsupportedArgument(f"the gradient of the attribute .{name} of a "
-                                  f"{type(result).__name__}")
-    return tuple(g if f == name else 0.0 for f in fields)
+    """Adjoint of a field read: of a named tuple (np.linalg.slogdet(a).logabsdet, theta.bias)
+    g at that field and zero adjoints at the others; of a dataclass or an object of the
+    user's class (p.stiffness), a dict holding g at that field."""
+    return records.field_adjoint(g, result, name)

@@ -1,0 +1,170 @@
+"""Records: named tuples, dataclasses and plain objects whose fields hold floats or arrays.
+
+A record differentiated is a node of the trees `tree_map` walks, like a dict. Its fields that
+hold no floats (ints, strings, None, objects with no float inside) are static: they carry no
+derivative, and a gradient keeps their values as the argument holds them. The adjoint of a
+record, while the emitted code sums it, is a dict of its fields (a list for a named tuple);
+`rebuild` gives it the argument's type at the end: a named tuple or dataclass of the same
+type, or a dict of the float attributes of a plain object.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+import types
+from typing import Any
+
+import numpy as np
+
+from ..errors import InternalError, UnsupportedArgument
+
+# types whose objects are never records, whatever attributes they carry
+_NOT_RECORDS = (type, types.ModuleType, types.FunctionType, types.MethodType,
+                types.BuiltinFunctionType, np.ndarray, np.generic, np.dtype, str, bytes,
+                int, float, complex, bool, list, dict, set, frozenset, range, slice,
+                enum.Enum, BaseException)
+_LIBRARIES = frozenset({"builtins", "numpy", "scipy", "adjoint", "functools", "jax", "torch",
+                        "cupy", "dask", "array_api_strict"})
+
+
+def record_fields(x: Any) -> tuple[str, ...] | None:
+    """The fields of a record: a named tuple's, a dataclass object's, or the attributes of an
+    object of the user's own class (in its __dict__); None for anything else."""
+    t = type(x)
+    if isinstance(x, tuple):
+        fields = getattr(t, "_fields", None)
+        return tuple(fields) if isinstance(fields, tuple) else None
+    if isinstance(x, _NOT_RECORDS):
+        return None
+    if dataclasses.is_dataclass(t):
+        return tuple(f.name for f in dataclasses.fields(x))
+    attrs = getattr(x, "__dict__", None)
+    if not isinstance(attrs, dict) or (t.__module__ or "").split(".")[0] in _LIBRARIES or any(
+            hasattr(x, a) for a in ("__array__", "__array_function__", "__array_namespace__",
+                                    "dtype")):
+        return None
+    return tuple(attrs)
+
+
+def is_record(x: Any) -> bool:
+    return record_fields(x) is not None
+
+
+def is_object_record(x: Any) -> bool:
+    """A record that is no tuple: a dataclass or plain object (its adjoint sums as a dict)."""
+    return not isinstance(x, (tuple, list, dict, float, np.ndarray)) and is_record(x)
+
+
+def carries_floats(x: Any, _seen: frozenset = frozenset()) -> bool:
+    """Whether a value holds a float somewhere: a number, a float or complex array, or a
+    list, tuple, dict or record holding one."""
+    if isinstance(x, (bool, int, np.integer, str, bytes, type(None))):
+        return False
+    if isinstance(x, (float, complex, np.inexact)):
+        return True
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None:
+        try:
+            return np.dtype(dtype).kind in "fc"
+        except TypeError:
+            return True  # an array type NumPy cannot read: refused where it is checked
+    if id(x) in _seen:  # objects that refer to each other
+        return False
+    seen = _seen | {id(x)}
+    if isinstance(x, dict):
+        return any(carries_floats(v, seen) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return any(carries_floats(v, seen) for v in x)
+    fields = record_fields(x)
+    return fields is not None and any(carries_floats(getattr(x, f), seen) for f in fields)
+
+
+def differentiable(x: Any) -> tuple[str, ...]:
+    """The fields of a record that carry derivatives (hold floats)."""
+    return tuple(f for f in record_fields(x) or () if carries_floats(getattr(x, f)))
+
+
+def field_of(r: Any, x: Any, name: str, k: int) -> Any:
+    """Field `name` (at position k in the record x) of r, a tree read along x: a dict or a
+    record by name (0.0 where it lacks the field: a zero adjoint), a list by position."""
+    if isinstance(r, dict):
+        return r.get(name, 0.0)
+    if isinstance(r, list) or (isinstance(r, tuple) and not hasattr(r, name)):
+        return r[k]
+    return getattr(r, name, 0.0)
+
+
+def rebuild(x: Any, values: dict[str, Any], lists: bool) -> Any:
+    """The adjoint of the record x holding `values` at its fields that carry derivatives:
+    with lists=True the form the emitted code sums (a list for a named tuple, else a dict);
+    else x's type, its static fields kept (a plain object: a dict of its float attributes).
+    A dataclass is copied and its fields set, so no __init__ or __post_init__ runs on
+    gradient values (which may fail a check that a parameter is positive); frozen ones too."""
+    if isinstance(x, tuple):
+        return [values.get(f, 0.0) for f in x._fields] if lists else x._replace(**values)
+    if lists or not dataclasses.is_dataclass(type(x)):
+        return dict(values)
+    return replaced(x, values)
+
+
+def replaced(x: Any, values: dict[str, Any]) -> Any:
+    """A copy of the record x with `values` at those fields (a named tuple's _replace; else
+    a shallow copy whose attributes are set, frozen dataclasses too, running no __init__)."""
+    if isinstance(x, tuple):
+        return x._replace(**values)
+    out = copy.copy(x)
+    for name, value in values.items():
+        object.__setattr__(out, name, value)
+    return out
+
+
+def as_dict(x: Any) -> dict:
+    """The adjoint of a dataclass or plain object as the dict the emitted code sums."""
+    if isinstance(x, dict):
+        return x
+    if not is_record(x) or isinstance(x, tuple):
+        raise InternalError(f"a {type(x).__name__} added to the adjoint of a dict or record: "
+                            "a bug in adjoint")
+    return {f: getattr(x, f) for f in differentiable(x)}
+
+
+def field_adjoint(g: Any, x: Any, name: str) -> Any:
+    """Adjoint of the field read x.name: g at that field, zeros (0.0) at the others; a tuple
+    for a named tuple, a dict holding the one field for a dataclass or plain object."""
+    fields = record_fields(x)
+    if fields is None or name not in fields:
+        raise UnsupportedArgument(f"the gradient of the attribute .{name} of a "
+                                  f"{type(x).__name__}")
+    if isinstance(x, tuple):
+        return tuple(g if f == name else 0.0 for f in fields)
+    return {name: g}
+
+
+def signature(x: Any, _seen: frozenset = frozenset()) -> Any:
+    """What the code compiled for a record depends on: its type and, field by field, what
+    each holds (a number, an int, an array, a container, a record, something static)."""
+    fields = record_fields(x)
+    if fields is None:
+        return _leaf_kind(x)
+    t = type(x)
+    name = f"{t.__module__}.{t.__qualname__}"
+    if id(x) in _seen:  # objects that refer to each other
+        return name
+    seen = _seen | {id(x)}
+    return (name, tuple((f, signature(getattr(x, f), seen)) for f in fields))
+
+
+def _leaf_kind(x: Any) -> Any:
+    if isinstance(x, bool):
+        return "bool"
+    if isinstance(x, (int, np.integer)):
+        return "int"
+    if isinstance(x, (float, np.floating)):
+        return "scalar"
+    if isinstance(x, (list, tuple, dict)):  # code for containers is the same for any items
+        return type(x).__name__
+    if getattr(x, "dtype", None) is not None:
+        return "array"
+    return type(x).__name__
