@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import types
 import weakref
 from typing import Any
@@ -37,6 +38,7 @@ from .program import (
     named_now,
     resolve_wrt,
 )
+from .signatures import signed
 
 __all__ = [
     # defined here
@@ -69,7 +71,8 @@ def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool =
     with stage("compiling the gradient of", fn):
         text = program.source()
         live = emit.load(text, dict(program.namespace), top.name)[top.name]
-    seed = top.params.rsplit(",", 1)[-1].split("=")[0].strip()
+    params = re.sub(r",\s*\*\*\w+$", "", top.params)  # the seed comes before **kwargs
+    seed = params.rsplit(",", 1)[-1].split("=")[0].strip()
     compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed,
                         program.data(), program.code())
     if key is not None and program.portable and not any(
@@ -138,6 +141,7 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     gradient.__name__ = generic.name
     gradient.__qualname__ = generic.name
     gradient.__adjoint_options__ = (wrt, value or has_aux, optimize)
+    signed(gradient, fn, generic.seed, generic.wrt, kind="value" if value else "grad")
     return gradient
 
 
@@ -229,6 +233,8 @@ def _bound_gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False)
     gradient.__adjoint_options__ = (shifted, value, optimize)
     gradient.__adjoint_bound__ = front
     gradient.__adjoint_fixed__ = fixed
+    signed(gradient, fn, inner.__adjoint__.seed, inner.__adjoint__.wrt,
+           kind="value" if value else "grad")  # the signature of the method or partial
     return gradient
 
 

@@ -1,0 +1,40 @@
+"""What a user reads of a function adjoint returns: its signature (the function's own
+parameters, then the keyword seed of the result's adjoint) and its docstring."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+
+def signed(made: Any, fn: Any, seed: str, wrt: tuple, *, kind: str = "grad") -> None:
+    """Give `made` (a gradient of `fn`: a function, a bound method, a partial) the
+    signature and docstring a user reads: `fn`'s parameters (as inspect shows them), with
+    the keyword `seed=1.0` before any **kwargs."""
+    name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "f")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        sig = None
+    if sig is not None:
+        params = list(sig.parameters.values())
+        seed_param = inspect.Parameter(seed, inspect.Parameter.KEYWORD_ONLY, default=1.0)
+        rest = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        more = [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
+        made.__signature__ = sig.replace(parameters=[*rest, seed_param, *more],
+                                         return_annotation=inspect.Signature.empty)
+    made.__doc__ = docstring(name, seed, wrt, kind)
+
+
+def docstring(name: str, seed: str, wrt: tuple, kind: str) -> str:
+    """What a gradient made by grad or value_and_grad computes, and how to call it."""
+    which = ", ".join(wrt)
+    many = len(wrt) > 1
+    gives = f"a tuple of gradients ({which})" if many else f"the gradient with respect to {which}"
+    if kind == "value":
+        gives = f"({name}'s value, {gives})"
+    return (f"The gradient of {name} with respect to {which}, emitted by adjoint.\n\n"
+            f"Takes {name}'s arguments and returns {gives}.\n"
+            f"The keyword {seed} (default 1.0) is the adjoint of {name}'s result: an array\n"
+            "of the result's shape gives the vector-Jacobian product.\n"
+            "adjoint.source(this function) shows the code that ran.")

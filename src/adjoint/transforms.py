@@ -1,0 +1,68 @@
+"""transforms: the derivative toolbox beyond the gradient, built on the same emitted code:
+the vector-Jacobian product as a (value, pullback) pair."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from .api import _bound_parts
+from .errors import ApiError
+from .runtime.calls import split_of
+
+__all__ = ["vjp"]
+
+
+def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
+    """The vector-Jacobian product of `fn` with respect to `wrt`.
+
+    `vjp(f, wrt)(*args)` runs `f` once and returns `(value, pullback)`; `pullback(v)`, with
+    `v` of the result's shape, returns the gradient of `<v, f(*args)>` with respect to
+    `wrt` (one, or a tuple for a tuple `wrt`), from what that run kept: call it once (a
+    second pullback needs a second `vjp(...)(*args)`). The same as `grad(f, wrt)` with the
+    seed `<f>_bar=v`, split in two::
+
+        value, pullback = adjoint.vjp(model, wrt="W")(W, X)
+        dW = pullback(np.ones_like(value))
+    """
+    func, front, fixed = _bound_parts(fn)
+    if not isinstance(func, types.FunctionType):
+        raise ApiError(f"adjoint.vjp needs a Python function; {fn!r} is a {type(fn).__name__}")
+    code = func.__code__
+    names = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    own = [n for n in names[len(front):] if n not in fixed]
+    many = isinstance(wrt, (tuple, list))
+    picked = []
+    for w in (wrt if many else (wrt,)):
+        if isinstance(w, int) and not isinstance(w, bool) and -len(own) <= w < len(own):
+            picked.append(own[w])
+        elif isinstance(w, str) and w in own:
+            picked.append(w)
+        else:
+            raise ApiError(f"wrt={w!r} names no parameter of {func.__qualname__} "
+                           f"(its parameters: {', '.join(own)})")
+    positions = tuple(names.index(n) for n in picked if names.index(n) < code.co_argcount)
+    keywords = tuple(n for n in picked if names.index(n) >= code.co_argcount)
+    order = [*(names[k] for k in positions), *keywords]
+
+    def run(*args, **kwargs):
+        args, kwargs = (*front, *args), {**fixed, **kwargs}
+        fwd, bwd = split_of(func, positions, keywords, args, kwargs)
+        value, saved = fwd(*args, **kwargs)
+        spent = []
+
+        def pullback(v):
+            if spent:
+                raise ApiError(f"this pullback of {func.__qualname__} was called already; "
+                               "call adjoint.vjp(...)(*args) again for another")
+            spent.append(True)
+            out = bwd(saved, v)
+            got = dict(zip(order, out if len(order) > 1 else (out,), strict=True))
+            return tuple(got[n] for n in picked) if many else got[picked[0]]
+
+        return value, pullback
+
+    run.__name__ = run.__qualname__ = f"vjp_{func.__name__}"
+    run.__doc__ = (f"(value, pullback) of {func.__name__}; pullback(v) gives the gradient of "
+                   f"<v, {func.__name__}(...)> with respect to {', '.join(picked)}.")
+    return run

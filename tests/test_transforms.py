@@ -1,0 +1,93 @@
+"""The toolbox around the gradient: what a gradient's signature and docstring say, and the
+vector-Jacobian product as a (value, pullback) pair, checked against the gradient with the
+same seed and against central differences."""
+
+import functools
+import inspect
+
+import numpy as np
+import pytest
+from conftest import make_function
+
+import adjoint
+from adjoint.testing import check_grads
+
+SOURCE = """
+def loss(W, b, X, *, lam=0.1, **extra):
+    return np.sum(np.tanh(X @ W + b)) + lam * np.sum(W ** 2)
+
+def model(W, X, scale=1.0):
+    return np.tanh(X @ W) * scale
+
+class Net:
+    def loss(self, w, x):
+        return np.sum((w * x) ** 2)
+"""
+NS = make_function(SOURCE, name="loss").__globals__
+
+SIGNATURES = [
+    ("keyword-only, **kwargs", lambda: adjoint.grad(NS["loss"], wrt=("W", "b")),
+     "(W, b, X, *, lam=0.1, loss_bar=1.0, **extra)"),
+    ("a default", lambda: adjoint.grad(NS["model"]), "(W, X, scale=1.0, *, model_bar=1.0)"),
+    ("value_and_grad", lambda: adjoint.value_and_grad(NS["model"], wrt="scale"),
+     "(W, X, scale=1.0, *, model_bar=1.0)"),
+    ("a bound method: no self", lambda: adjoint.grad(NS["Net"]().loss),
+     "(w, x, *, loss_bar=1.0)"),
+    ("a partial fixing a keyword", lambda: adjoint.grad(
+        functools.partial(NS["model"], scale=3.0)), "(W, X, *, scale=3.0, model_bar=1.0)"),
+    ("a partial fixing the first", lambda: adjoint.grad(
+        functools.partial(NS["model"], np.ones((3, 2)))), "(X, scale=1.0, *, model_bar=1.0)"),
+]
+
+
+@pytest.mark.parametrize("label, make, expected", SIGNATURES, ids=[s[0] for s in SIGNATURES])
+def test_signature_shows_the_seed(label, make, expected):
+    df = make()
+    assert str(inspect.signature(df)) == expected
+    seed = expected.split("*, ")[1].split("=1.0")[0].split(", ")[-1]
+    assert seed in df.__doc__ and "adjoint.source" in df.__doc__
+
+
+def test_docstring_names_what_it_returns():
+    df = adjoint.value_and_grad(NS["loss"], wrt=("W", "b"))
+    assert df.__doc__.startswith("The gradient of loss with respect to W, b")
+    assert "returns (loss's value, a tuple of gradients (W, b))" in df.__doc__
+
+
+VJPS = [
+    ("one parameter", "model", "W", {}),
+    ("two, one a keyword", "model", ("W", "scale"), {"scale": 2.0}),
+    ("by position", "model", (1, 0), {}),
+]
+
+
+@pytest.mark.parametrize("label, name, wrt, kwargs", VJPS, ids=[v[0] for v in VJPS])
+def test_vjp_is_the_gradient_with_that_seed(label, name, wrt, kwargs):
+    f = NS[name]
+    r = np.random.default_rng(0)
+    args = (r.normal(size=(3, 2)), r.normal(size=(4, 3)))
+    value, pullback = adjoint.vjp(f, wrt=wrt)(*args, **kwargs)
+    np.testing.assert_allclose(value, f(*args, **kwargs))
+    v = r.normal(size=value.shape)
+    got = pullback(v)
+    want = adjoint.grad(f, wrt=wrt)(*args, **kwargs, **{f"{name}_bar": v})
+    for a, b in zip(got if isinstance(wrt, tuple) else (got,),
+                    want if isinstance(wrt, tuple) else (want,), strict=True):
+        np.testing.assert_allclose(a, b)
+    weighted = make_function(f"""
+def weighted(W, X, v, scale=1.0):
+    return np.sum(v * {name}(W, X, scale))
+""", {name: f})
+    check_grads(weighted, [*args, v], 0, kwargs=kwargs)
+
+
+def test_pullback_is_called_once():
+    value, pullback = adjoint.vjp(NS["model"])(np.ones((3, 2)), np.ones((4, 3)))
+    pullback(np.ones_like(value))
+    with pytest.raises(adjoint.AdjointError, match="called already"):
+        pullback(np.ones_like(value))
+
+
+def test_vjp_wrt_names_a_parameter():
+    with pytest.raises(adjoint.AdjointError, match="names no parameter of model"):
+        adjoint.vjp(NS["model"], wrt="V")
