@@ -91,3 +91,45 @@ def test_pullback_is_called_once():
 def test_vjp_wrt_names_a_parameter():
     with pytest.raises(adjoint.AdjointError, match="names no parameter of model"):
         adjoint.vjp(NS["model"], wrt="V")
+
+
+JACOBIANS = [
+    ("a vector model", "def f(x, A):\n    return np.tanh(A @ x) * x[0]\n",
+     lambda r: [r.normal(size=3), r.normal(size=(4, 3))], 0),
+    ("a matrix output, two parameters", "def f(W, b):\n    return np.sin(W * b) + W ** 2\n",
+     lambda r: [r.normal(size=(2, 3)), r.normal(size=3)], (0, 1)),
+    ("a scalar output", "def f(x):\n    return np.sum(np.exp(x))\n",
+     lambda r: [r.normal(size=4)], 0),
+    ("a loop writing in place", """
+def f(x):
+    y = np.zeros(3)
+    for i in range(3):
+        y[i] = x[i] * x[(i + 1) % 3]
+    return y
+""", lambda r: [r.normal(size=3)], 0),
+]
+
+
+@pytest.mark.parametrize("label, src, build, wrt", JACOBIANS, ids=[j[0] for j in JACOBIANS])
+def test_jacobian_against_central_differences(label, src, build, wrt):
+    f = make_function(src)
+    args = build(np.random.default_rng(1))
+    got = adjoint.jacobian(f, wrt=wrt)(*args)
+    for j, w in enumerate(wrt if isinstance(wrt, tuple) else (wrt,)):
+        J = got[j] if isinstance(wrt, tuple) else got
+        x = np.asarray(args[w], dtype=float)
+        out = np.asarray(f(*args))
+        assert J.shape == out.shape + x.shape
+        for k in range(x.size):
+            e = np.zeros(x.size)
+            e[k] = 1e-6
+            up = [a if i != w else x + e.reshape(x.shape) for i, a in enumerate(args)]
+            down = [a if i != w else x - e.reshape(x.shape) for i, a in enumerate(args)]
+            column = (np.asarray(f(*up)) - np.asarray(f(*down))) / 2e-6
+            np.testing.assert_allclose(J.reshape(out.shape + (x.size,))[..., k], column,
+                                       rtol=1e-5, atol=1e-7)
+
+
+def test_jacobian_forward_mode_is_not_built():
+    with pytest.raises(adjoint.AdjointError, match="reverse sweeps only"):
+        adjoint.jacobian(NS["model"], mode="forward")

@@ -1,5 +1,5 @@
 """transforms: the derivative toolbox beyond the gradient, built on the same emitted code:
-the vector-Jacobian product as a (value, pullback) pair."""
+the vector-Jacobian product as a (value, pullback) pair, and Jacobians by reverse sweeps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .api import _bound_parts
 from .errors import ApiError
 from .runtime.calls import split_of
 
-__all__ = ["vjp"]
+__all__ = ["jacobian", "vjp"]
 
 
 def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
@@ -65,4 +65,43 @@ def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     run.__name__ = run.__qualname__ = f"vjp_{func.__name__}"
     run.__doc__ = (f"(value, pullback) of {func.__name__}; pullback(v) gives the gradient of "
                    f"<v, {func.__name__}(...)> with respect to {', '.join(picked)}.")
+    return run
+
+
+def jacobian(fn: Any, wrt: Any = 0, *, mode: str = "reverse", optimize: bool = True) -> Any:
+    """The Jacobian of `fn` with respect to `wrt`: `jacobian(f, wrt)(*args)` returns an
+    array of shape `out.shape + arg.shape` (a tuple of them for a tuple `wrt`), one reverse
+    sweep per entry of the result (each sweep seeds `<f>_bar` with that entry's unit vector,
+    on copies of the arguments). Only `mode="reverse"` is built: forward mode is not emitted
+    yet."""
+    import copy
+
+    import numpy as np
+
+    from .api import grad
+
+    if mode != "reverse":
+        raise ApiError(f"jacobian(mode={mode!r}): adjoint emits reverse sweeps only so far; "
+                       "use mode='reverse' (one sweep per entry of the result)")
+    df = grad(fn, wrt, optimize=optimize)
+    seed = df.__adjoint__.seed
+    many = isinstance(wrt, (tuple, list))
+
+    def run(*args, **kwargs):
+        out = np.asarray(fn(*copy.deepcopy(args), **copy.deepcopy(kwargs)), dtype=float)
+        rows = []
+        for k in range(out.size):
+            unit = np.zeros(out.shape)
+            unit.flat[k] = 1.0
+            got = df(*copy.deepcopy(args), **copy.deepcopy(kwargs),
+                     **{seed: unit if out.ndim else 1.0})
+            rows.append(got if many else (got,))
+        per = [np.stack([np.asarray(r[j], dtype=float) for r in rows]) for j in
+               range(len(rows[0]))] if rows else []
+        shaped = tuple(p.reshape(out.shape + p.shape[1:]) for p in per)
+        return shaped if many else shaped[0]
+
+    run.__name__ = run.__qualname__ = f"jacobian_{getattr(fn, '__name__', 'f')}"
+    run.__doc__ = (f"The Jacobian of {getattr(fn, '__name__', 'f')}: shape out.shape + "
+                   "arg.shape, one reverse sweep per entry of the result.")
     return run
