@@ -12,7 +12,15 @@ import click
 from .. import testing
 from ..errors import AdjointError
 from ..testing import EntryCheck
-from .importing import Loader, TargetError, parse_wrt, reported, split_target, wrt_names
+from .importing import (
+    Loader,
+    TargetError,
+    method_wrt,
+    parse_wrt,
+    reported,
+    split_target,
+    wrt_names,
+)
 
 
 @contextlib.contextmanager
@@ -81,7 +89,7 @@ def check(target: str, wrt: str | None, expr: str | None, entries: int, rtol: fl
     loader = Loader()
     path, name = split_target(target, False)
     fn = loader.function(path, name)
-    wrt_value = parse_wrt(wrt)
+    wrt_value = method_wrt(loader, path, name, parse_wrt(wrt))
     names = wrt_names(fn, wrt_value, target)
     args = arguments(loader, loader.module(path), expr, path)
     params = list(inspect.signature(fn).parameters)

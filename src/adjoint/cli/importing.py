@@ -133,7 +133,9 @@ class Loader:
 
     def function(self, path: str, name: str) -> Any:
         module = self.module(path)
-        fn = getattr(module, name, None)
+        fn: Any = module
+        for part in name.split("."):  # Class.method: the class's function
+            fn = getattr(fn, part, None)
         if not callable(fn):
             defined = [n for n, obj in vars(module).items()
                        if isinstance(obj, types.FunctionType) and obj.__module__ ==
@@ -177,10 +179,10 @@ class Loader:
 
 
 def split_target(target: str, all_: bool) -> tuple[str, str | None]:
-    """FILE:FUNC -> (FILE, FUNC); FILE (with --all) -> (FILE, None)."""
+    """FILE:FUNC (or FILE:Class.method) -> (FILE, FUNC); FILE (with --all) -> (FILE, None)."""
     path, sep, name = target.rpartition(":")
-    if sep and path and name.isidentifier():
-        return path, name
+    if sep and path and name and all(part.isidentifier() for part in name.split(".")):
+        return path, name  # FUNC, or Class.method
     if all_:
         return target, None
     raise TargetError(f"{target!r} is not FILE:FUNC (to take every function of a file, "
@@ -207,6 +209,25 @@ def parse_wrt(text: str | None) -> Any:
         raise click.BadParameter(f"{text!r} has an empty name", param_hint="--wrt")
     out = tuple(int(w) if re.fullmatch(r"-?\d+", w) else w for w in items)
     return out[0] if len(out) == 1 else out
+
+
+def method_wrt(loader: Loader, path: str, name: str, wrt: Any) -> Any:
+    """`wrt` for FILE:Class.method: positions count the method's parameters after self (as
+    adjoint.grad does for a bound method), and the default is the first of them; the
+    generated function takes the object first."""
+    owner_name, _, attr = name.rpartition(".")
+    if not owner_name:
+        return wrt
+    owner = loader.function(path, owner_name) if owner_name else None
+    if not isinstance(owner, type) or not isinstance(inspect.getattr_static(owner, attr, None),
+                                                     types.FunctionType):
+        return wrt
+
+    def shift(w: Any) -> Any:
+        if isinstance(w, tuple):
+            return tuple(shift(x) for x in w)
+        return w + 1 if isinstance(w, int) and w >= 0 else w
+    return shift(wrt)
 
 
 def wrt_text(wrt: Any) -> str:

@@ -11,7 +11,7 @@ import click
 
 from .. import api
 from . import writing
-from .importing import Loader, parse_wrt, reported, split_target, wrt_names
+from .importing import Loader, method_wrt, parse_wrt, reported, split_target, wrt_names
 
 STAGES = ("normalize", "reverse", "optimize")
 
@@ -74,8 +74,9 @@ def show(target: str, wrt: str | None, stage: str, color: bool | None) -> None:
     optimize: after the cosmetic optimizer, as `adjoint grad` writes it.
     """
     loader = Loader()
-    fn = loader.function(*split_target(target, False))
-    wrt_value = parse_wrt(wrt)
+    path, name = split_target(target, False)
+    fn = loader.function(path, name)
+    wrt_value = method_wrt(loader, path, name, parse_wrt(wrt))
     wrt_names(fn, wrt_value, target)
     with reported(loader):
         code = api.stage_source(fn, wrt_value, stage)
