@@ -10,6 +10,7 @@ import pytest
 from conftest import make_function
 
 import adjoint
+from adjoint import cache
 from adjoint.testing import check_grads
 
 
@@ -409,3 +410,39 @@ def test_bound_method_with_star_args_against_central_differences_and_exact():
     assert model.nfev == calls + 1  # one gradient call counts once, as one call of the method
     with pytest.raises(ValueError, match="noise must be positive"):
         adjoint.grad(model.log_posterior, wrt="w")(w, X, y, noise=-1.0)
+
+
+def test_cache_command_and_bound(tmp_path, monkeypatch):
+    """`adjoint cache info` / `clear` (a real process), and the bound: past the size bound
+    the entries used longest ago go, and so do entries unused past the age bound; a hit marks
+    an entry used."""
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "cache"
+    env = {**os.environ, "ADJOINT_CACHE": str(folder), "PYTHONPATH": str(tmp_path)}
+    (tmp_path / "cached_funcs.py").write_text(
+        "import numpy as np\n\n\ndef f1(x):\n    return np.sum(np.sin(x))\n\n\n"
+        "def f2(x):\n    return np.sum(np.cos(x))\n\n\ndef f3(x):\n    return np.sum(x ** 3)\n")
+    script = ("import numpy as np, adjoint, cached_funcs as m\n"
+              "for f in (m.f1, m.f2, m.f3):\n    adjoint.grad(f)(np.ones(2))\n")
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=tmp_path)
+    info = subprocess.run([sys.executable, "-m", "adjoint", "cache", "info"], env=env,
+                          capture_output=True, text=True, check=True)
+    monkeypatch.setenv("ADJOINT_CACHE", str(folder))
+    files = [e.path for e in cache.entries()]
+    n = len(files)  # the code for no call in particular, and for these arguments' kinds
+    assert f"folder: {folder}" in info.stdout and f"entries: {n}" in info.stdout and n >= 3
+    sizes = [os.path.getsize(p) for p in files]
+    now = time.time()
+    for k, p in enumerate(files):  # used in this order, the first longest ago
+        os.utime(p, (now - (n - k) * 1000, now - (n - k) * 1000))
+    monkeypatch.setenv("ADJOINT_CACHE_MAX_MB", str(sum(sizes[1:]) / 2 ** 20))
+    assert cache.evict(folder) == 1 and not os.path.exists(files[0])
+    monkeypatch.setenv("ADJOINT_CACHE_MAX_MB", "64")
+    monkeypatch.setenv("ADJOINT_CACHE_MAX_DAYS", str(1500 / 86400))
+    assert cache.evict(folder) == n - 2 and [e.path for e in cache.entries()] == [files[-1]]
+    cleared = subprocess.run([sys.executable, "-m", "adjoint", "cache", "clear"], env=env,
+                             capture_output=True, text=True, check=True)
+    assert cleared.stdout == "removed 1 entries\n" and not list(folder.glob("*.json"))

@@ -28,17 +28,83 @@ from .program import (
     named_now,
 )
 
+# The cache's bound: past it, the entries used longest ago go (a hit marks an entry used)
+MAX_BYTES = 64 * 2 ** 20  # $ADJOINT_CACHE_MAX_MB overrides
+MAX_AGE_DAYS = 30  # $ADJOINT_CACHE_MAX_DAYS overrides: entries unused this long go
+
 
 def cache_dir() -> Path | None:
     """Where emitted gradients are kept between runs: $ADJOINT_CACHE if it is a path,
-    nothing if it is 0 (or off), else adjoint/ in the user's cache folder."""
+    nothing if it is 0 (or off), else adjoint's folder in the user's cache folder (as
+    platformdirs names it: ~/.cache/adjoint, ~/Library/Caches/adjoint, ...)."""
     setting = os.environ.get("ADJOINT_CACHE", "")
     if setting.lower() in ("0", "off", "false", "no"):
         return None
     if setting:
         return Path(setting)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "adjoint"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("adjoint", appauthor=False))
+
+
+def entries(folder: Path | None = None) -> list[os.DirEntry]:
+    """The cache's entries (files `<key>.json`), oldest use first."""
+    folder = folder or cache_dir()
+    try:
+        found = [e for e in os.scandir(folder) if e.name.endswith(".json") and e.is_file()]
+    except (OSError, TypeError):
+        return []
+    return sorted(found, key=lambda e: e.stat().st_mtime)
+
+
+def info() -> dict:
+    """The cache's folder, its number of entries and their size in bytes, and its bound."""
+    found = entries()
+    return {"folder": cache_dir(), "entries": len(found),
+            "bytes": sum(e.stat().st_size for e in found), "max_bytes": _bound()[0],
+            "max_age_days": _bound()[1]}
+
+
+def clear() -> int:
+    """Remove every entry; returns how many there were."""
+    found = entries()
+    for e in found:
+        with contextlib.suppress(OSError):
+            os.remove(e.path)
+    return len(found)
+
+
+def evict(folder: Path) -> int:
+    """Remove the entries unused for longer than the age bound, then the least recently
+    used until the rest fit in the size bound; returns how many went."""
+    import time
+
+    max_bytes, max_days = _bound()
+    found = entries(folder)
+    total = sum(e.stat().st_size for e in found)
+    old = time.time() - max_days * 86400
+    gone = 0
+    for e in found:
+        if e.stat().st_mtime >= old and total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            total -= e.stat().st_size
+            os.remove(e.path)
+            gone += 1
+    return gone
+
+
+def _bound() -> tuple[int, float]:
+    """(bytes, days): the cache's bound, from the environment or the defaults."""
+    try:
+        size = int(float(os.environ["ADJOINT_CACHE_MAX_MB"]) * 2 ** 20)
+    except (KeyError, ValueError):
+        size = MAX_BYTES
+    try:
+        days = float(os.environ["ADJOINT_CACHE_MAX_DAYS"])
+    except (KeyError, ValueError):
+        days = MAX_AGE_DAYS
+    return size, days
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,6 +196,7 @@ def store_cached(key: str, compiled: Compiled, program: Program) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(entry, fh)
         os.replace(tmp, folder / f"{key}.json")
+        evict(folder)
 
 
 def load_cached(key: str | None) -> Compiled | None:
@@ -138,7 +205,10 @@ def load_cached(key: str | None) -> Compiled | None:
     if key is None:
         return None
     try:
-        entry = json.loads((cache_dir() / f"{key}.json").read_text())
+        path = cache_dir() / f"{key}.json"
+        entry = json.loads(path.read_text())
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: the last to go
         for module, qualname, digest in entry["depends"]:
             if source_hash(_resolve(module, qualname)) != digest:
                 return None

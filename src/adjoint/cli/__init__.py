@@ -6,6 +6,7 @@
     adjoint show samples/mlp.py:loss --stage normalize            # the code after a stage
     adjoint check samples/mlp.py:loss --wrt W1                    # against finite differences
     adjoint rules --markdown                                      # the supported functions
+    adjoint cache info                         # where the cache of emitted code is, its size
 
 FILE is imported as a module named after it (see cli/importing.py for how, and what that
 implies). The commands live one group to a module: generating (grad, stale), showing
@@ -23,6 +24,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .caching import cache
 from .checking import check
 from .generating import grad, stale
 from .importing import Loader, MissingFile, TargetError
@@ -30,7 +32,7 @@ from .listing import display_name, rules
 from .showing import STAGES, show
 from .writing import GENERATED_MARK
 
-__all__ = ["GENERATED_MARK", "STAGES", "Loader", "MissingFile", "TargetError", "check",
+__all__ = ["GENERATED_MARK", "STAGES", "Loader", "MissingFile", "TargetError", "cache", "check",
            "display_name", "grad", "main", "rules", "show", "stale"]
 
 
@@ -44,5 +46,5 @@ def main() -> None:
     """
 
 
-for _command in (grad, stale, show, check, rules):
+for _command in (grad, stale, show, check, rules, cache):
     main.add_command(_command)
