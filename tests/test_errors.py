@@ -315,3 +315,19 @@ def f(x, idx):
     assert np.allclose(df(np.array([3.0, 1.0, 5.0]), np.array([0, 2, 1])), [1.0, 3.0, 2.0])
     with pytest.raises(UnsupportedArgument, match="picks one place more than once"):
         df(np.array([3.0, 1.0, 5.0]), np.array([0, 0, 1]))
+
+
+@pytest.mark.parametrize("when", ["grad(f)", "df(x)"])
+def test_errors_at_the_api_boundary_show_the_users_frame(when):
+    """A refusal's traceback holds the user's frame and the API call, not adjoint's internal
+    frames (an InternalError, a bug in adjoint, keeps them all)."""
+    import traceback
+
+    src = "def f(x):\n    global G\n    return x\n" if when == "grad(f)" else \
+        "def f(x):\n    return x * 2.0\n"
+    f = make_function(src)
+    with pytest.raises(adjoint.AdjointError) as info:
+        adjoint.grad(f)(np.ones(3))
+    frames = traceback.extract_tb(info.value.__traceback__)
+    inside = [fr for fr in frames if "/adjoint/" in fr.filename.replace("\\", "/")]
+    assert frames[0].filename == __file__ and len(inside) <= 2, [fr.name for fr in frames]

@@ -22,7 +22,15 @@ from .cache import (
     source_hash,
     store_cached,
 )
-from .errors import FORWARD, AdjointError, ApiError, from_adjoint, internal, stage
+from .errors import (
+    FORWARD,
+    AdjointError,
+    ApiError,
+    InternalError,
+    from_adjoint,
+    internal,
+    stage,
+)
 from .naming import Namer
 from .program import (
     BASE_NAMESPACE,
@@ -108,7 +116,7 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
         generic = _compiled(fn, wrt, value or has_aux, optimize)  # errors surface at grad(f)
     except AdjointError as exc:
         _located(exc, fn)
-        raise
+        raise _trimmed(exc) from exc.__cause__
     params = list(generic.wrt)
 
     @functools.wraps(fn)
@@ -133,7 +141,7 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
             return (result, grads) if value else (grads, result[1])
         except AdjointError as exc:
             _located(exc, fn)
-            raise
+            raise _trimmed(exc) from exc.__cause__
 
     gradient.__adjoint__ = generic
     gradient.__adjoint_generic__ = generic  # grad(gradient) differentiates this code
@@ -143,6 +151,13 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     gradient.__adjoint_options__ = (wrt, value or has_aux, optimize)
     signed(gradient, fn, generic.seed, generic.wrt, kind="value" if value else "grad")
     return gradient
+
+
+def _trimmed(exc: AdjointError) -> AdjointError:
+    """`exc` without the frames of adjoint's own code it passed through: raised again, its
+    traceback is the user's frame and the API call. An InternalError (a bug in adjoint)
+    keeps them all."""
+    return exc if isinstance(exc, InternalError) else exc.with_traceback(None)
 
 
 def _located(exc: AdjointError, fn) -> None:
