@@ -22,6 +22,7 @@ from .cache import (
     source_hash,
     store_cached,
 )
+from .display import Source, render
 from .errors import (
     FORWARD,
     AdjointError,
@@ -150,6 +151,7 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     gradient.__qualname__ = generic.name
     gradient.__adjoint_options__ = (wrt, value or has_aux, optimize)
     signed(gradient, fn, generic.seed, generic.wrt, kind="value" if value else "grad")
+    gradient._repr_html_ = lambda: render(gradient.__adjoint__.source)  # in a notebook
     return gradient
 
 
@@ -250,6 +252,7 @@ def _bound_gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False)
     gradient.__adjoint_fixed__ = fixed
     signed(gradient, fn, inner.__adjoint__.seed, inner.__adjoint__.wrt,
            kind="value" if value else "grad")  # the signature of the method or partial
+    gradient._repr_html_ = lambda: render(gradient.__adjoint__.source)
     return gradient
 
 
@@ -331,7 +334,7 @@ def source(gradient: Any, *args: Any, **kwargs: Any) -> str:
         args = (*getattr(gradient, "__adjoint_bound__", ()), *args)
         kwargs = {**getattr(gradient, "__adjoint_fixed__", {}), **kwargs}
         compiled = _compiled(fn, wrt, value, optimize, kinds_of(fn, args, kwargs))
-    return compiled.source
+    return Source(compiled.source)
 
 
 def generate(targets: list[tuple[Any, Any]], *, command: str, origins: list[str],

@@ -1,0 +1,66 @@
+"""How emitted code shows in a notebook: IPython's own display formatter renders a gradient
+and `adjoint.source(...)` as HTML, each `# grad of:` block beside the user's line it
+differentiates, highlighted by pygments (escaped plain text without it)."""
+
+import html
+import re
+import sys
+
+import numpy as np
+import pytest
+from conftest import make_function
+
+import adjoint
+from adjoint.display import pairs
+
+SRC = """
+def f(x, c):
+    y = np.sin(x) * c
+    for i in range(2):
+        y = y * x
+    return np.sum(y ** 2)
+"""
+PAIRS = [  # the user's line, a line of its adjoint
+    ("return np.sum(y ** 2)", "y_bar = y_sq_bar * 2 * y"),
+    ("for i in range(2):", "for i in reversed(i_range):"),
+    ("y = y * x", "x_bar += y_bar * y"),
+    ("y = np.sin(x) * c", "sin_x_bar = y_bar * c"),
+]
+
+
+def text_of(cell: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", cell))
+
+
+def rows(page: str) -> list[tuple[str, str]]:
+    cells = re.findall(r"<td[^>]*><pre>(.*?)</pre></td>", page, re.S)
+    return [(text_of(a), text_of(b)) for a, b in zip(cells[::2], cells[1::2], strict=True)]
+
+
+@pytest.fixture
+def gradient():
+    df = adjoint.grad(make_function(SRC))
+    df(np.ones(3), 2.0)
+    return df
+
+
+def test_notebook_shows_each_line_beside_its_adjoint(gradient):
+    formatter = pytest.importorskip("IPython.core.formatters").DisplayFormatter()
+    for shown in (gradient, adjoint.source(gradient)):
+        bundle, _ = formatter.format(shown)
+        page = bundle["text/html"]
+        got = rows(page)
+        assert [user for user, _ in got] == [user for user, _ in PAIRS]
+        for (user, body), (_, line) in zip(got, PAIRS, strict=True):
+            assert line in body, (user, body)
+        assert "<span style=" in page  # highlighted
+        assert text_of(page.split("<details>")[1]).count("def grad_f(x, c, f_bar=1.0):") == 1
+
+
+def test_pairs_and_plain_text_without_pygments(gradient, monkeypatch):
+    source = adjoint.source(gradient)
+    assert [u for u, _ in pairs(source)] == [u for u, _ in PAIRS]
+    monkeypatch.setitem(sys.modules, "pygments", None)  # not installed
+    page = source._repr_html_()
+    assert "<span" not in page and "y_bar = y_sq_bar * 2 * y" in html.unescape(page)
+    assert rows(page)[0][0] == "return np.sum(y ** 2)"
