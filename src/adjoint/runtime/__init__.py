@@ -33,6 +33,7 @@ from . import (
     shaping,
     special,
     stats,
+    tangents,
     trees,
 )
 from .calls import call_bwd, call_fwd, plain, spread
@@ -161,9 +162,16 @@ from .stats import (
     stats_logdensity,
     t_df_derivative,
 )
+from .tangents import (
+    broadcast_like,
+    cholesky_tangent,
+    tangent_copy,
+    unit_seed,
+    zero_tangent,
+)
 
 _MODULES = (calls, checks, containers, elementwise, indexing, linalg, products, reductions,
-            scalars, shapes, shaping, special, stats, trees)
+            scalars, shapes, shaping, special, stats, tangents, trees)
 
 # ---------------------------------------------------------------- users' rules
 
@@ -234,7 +242,8 @@ __all__ = [
     "std_adjoint", "sum_adjoint", "sum_back", "sumprod_adjoint", "t_df_derivative",
     "take_along_axis_adjoint", "take_axis_adjoint", "tensordot_adjoint", "tile_adjoint",
     "trace_adjoint", "transpose_adjoint", "unbroadcast", "unstack", "unstack_adjoint",
-    "var_adjoint", "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
+    "var_adjoint", "broadcast_like", "cholesky_tangent", "tangent_copy", "unit_seed",
+    "zero_tangent", "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
 ]
 
 for _name in __all__:  # adjoint.runtime.densify, not adjoint.runtime.containers.densify: in

@@ -1,0 +1,62 @@
+"""Helpers of the tangent (forward-mode) code: zero tangents of values that do not vary,
+the seed of a function whose result must be a number, tangents broadcast like the primal,
+a tangent's own copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import UnsupportedArgument
+
+
+def zero_tangent(value: Any) -> Any:
+    """The zero tangent of a value: 0.0 for a number, zeros of an array's shape and dtype,
+    a list, tuple or dict of zero tangents for one of values."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(zero_tangent(v) for v in value) if type(value) in (list, tuple) \
+            else [zero_tangent(v) for v in value]
+    if isinstance(value, dict):
+        return {k: zero_tangent(v) for k, v in value.items()}
+    if isinstance(value, (bool, int, str, type(None))):
+        return 0.0
+    if hasattr(value, "shape") and np.ndim(value):
+        return np.zeros_like(value, dtype=np.result_type(value, float))
+    return 0.0
+
+
+def unit_seed(ans: Any) -> float:
+    """1.0, the seed that makes a function's adjoint formula its gradient, for a result that
+    is a number (forward mode has no tangent from the formula of one that is an array)."""
+    if np.ndim(ans):
+        raise UnsupportedArgument(
+            "forward mode has a tangent of this function only where its result is a number; "
+            f"here it has shape {np.shape(ans)}: use adjoint.grad or adjoint.vjp")
+    return 1.0
+
+
+def broadcast_like(t: Any, like: Any) -> Any:
+    """A tangent of `like`'s shape: t broadcast to it (an operand broadcast in the primal)."""
+    if np.shape(t) == np.shape(like):
+        return t
+    return np.broadcast_to(t, np.shape(like)).copy()
+
+
+def tangent_copy(t: Any) -> Any:
+    """A tangent of its own (a function that writes into its argument writes into this)."""
+    if isinstance(t, list):
+        return [tangent_copy(v) for v in t]
+    if isinstance(t, dict):
+        return {k: tangent_copy(v) for k, v in t.items()}
+    return t.copy() if hasattr(t, "copy") and np.ndim(t) else t
+
+
+def cholesky_tangent(L: Any, a_dot: Any) -> Any:
+    """The tangent of L = cholesky(a) along a_dot (taken symmetric, as the adjoint takes a):
+    L Phi(L^-1 a_dot L^-T), Phi keeping the lower triangle with the diagonal halved."""
+    a_dot = 0.5 * (a_dot + np.swapaxes(a_dot, -1, -2))
+    left = np.linalg.solve(L, a_dot)
+    inner = np.swapaxes(np.linalg.solve(L, np.swapaxes(left, -1, -2)), -1, -2)
+    phi = np.tril(inner) - 0.5 * inner * np.eye(inner.shape[-1])
+    return L @ phi

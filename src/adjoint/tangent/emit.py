@@ -1,0 +1,228 @@
+"""emit: the tangent function of one IR function (forward mode). It runs the primal as
+written, with beside each line that makes a value varying with the differentiated
+parameters the line making its tangent (`x_dot`), under a `# tangent of:` comment with the
+user's line. Loops, branches and in-place writes keep their shape: nothing is recorded,
+the tangent travels with the value. The statements it cannot follow are refused, naming
+them (try, with, calls through values, attribute writes of varying values)."""
+
+from __future__ import annotations
+
+from .. import ir, rules
+from ..analysis.activity import analyze
+from ..analysis.memory import check_writes
+from ..analysis.values import is_user_function
+from ..errors import MissingRule, UnsupportedSyntax
+from ..ir import Assign, Block, Line, Ref
+from ..naming import Namer
+from ..reverse.refs import module_aliases
+from . import rules as tangent_rules
+
+RUNTIME = "runtime"
+
+
+class Tangent:
+    """The emitter: one per function; `link(s)` gives (jvp name, varied positions,
+    keywords) of a call of the user's function `s` makes with varying arguments."""
+
+    def __init__(self, fn: ir.Function, wrt: tuple[str, ...], namer: Namer, link):
+        check_writes(fn)
+        self.fn, self.wrt, self.namer, self.link = fn, wrt, namer, link
+        self.varied = analyze(fn, set(wrt)).active | set(wrt)  # varied, and read on to the result
+        self.origin = None
+        self.modules = module_aliases(fn)
+        self.written = {x.target for x in ir.walk(fn.body) if isinstance(x, (
+            ir.SetItem, ir.Append)) or isinstance(x, Assign) and x.inplace}
+
+    def dot(self, name: str) -> str:
+        return self.namer.cached(("dot", name), f"{name}_dot")
+
+    def error(self, s, msg: str, cls=UnsupportedSyntax) -> Exception:
+        node = s.origin.node if getattr(s, "origin", None) else self.fn.source.funcdef
+        return self.fn.source.error(node, msg, cls)
+
+    def body(self, stmts: list) -> list:
+        out: list = []
+        for s in stmts:
+            origin = getattr(s, "origin", None)
+            if origin is not None and origin is not self.origin and not isinstance(
+                    s, ir.Return):
+                self.origin = origin
+                out.append(Line((f"# tangent of: {origin.text}",), comment=True))
+            out += self.stmt(s)
+        return out
+
+    def stmt(self, s) -> list:
+        if isinstance(s, Assign):
+            return self.assign(s)
+        if isinstance(s, ir.SetItem):
+            return self.setitem(s)
+        if isinstance(s, ir.Append):
+            line = Line(ir.stmt_parts(s))
+            if s.target not in self.varied:
+                return [line]
+            return [line, Line((Ref(self.dot(s.target)), ".append(", *self.of(s.value), ")"))]
+        if isinstance(s, ir.Unpack):
+            line = Line(ir.stmt_parts(s), tuple(s.targets))
+            if not set(s.targets) & self.varied:
+                return [line]
+            targets = ir.join([(Ref(self.dot(t)),) for t in s.targets])
+            return [Line((*targets, *((",",) if len(s.targets) == 1 else ()), " = ",
+                          *self.of(s.value)), tuple(self.dot(t) for t in s.targets)), line]
+        if isinstance(s, ir.If):
+            return [Block(("if ", *ir.atom_parts(s.test), ":"), self.body(s.body),
+                          self.body(s.orelse))]
+        if isinstance(s, ir.For):
+            return [Block(("for ", Ref(s.target), " in ", *ir.atom_parts(s.iter), ":"),
+                          self.body(s.body))]
+        if isinstance(s, ir.While):
+            stop = Block(("if not ", *ir.atom_parts(s.test), ":"), [Line(("break",))])
+            return [Block(("while True:",), [*self.body(s.prelude), stop, *self.body(s.body)])]
+        if isinstance(s, (ir.Break, ir.Continue)):
+            return [Line(ir.stmt_parts(s))]
+        if isinstance(s, ir.Return):
+            return [Line(("return ", *ir.atom_parts(s.value), ", ", *self.of(s.value)))]
+        if isinstance(s, ir.With):  # the tangent lines run inside the same managers
+            binds = tuple(item.name for item in s.items if item.name)
+            return [Block(ir.stmt_parts(s), self.body(s.body), binds=binds)]
+        if isinstance(s, ir.Try):  # an exception stops primal and tangent at the same line
+            clauses = [ir.Clause(ir.handler_head(h.types, h.name), self.body(h.body),
+                                 (h.name,) if h.name else ()) for h in s.handlers]
+            clauses += [ir.Clause(head, self.body(block)) for head, block in (
+                (("else:",), s.orelse), (("finally:",), s.finalbody)) if block]
+            return [Block(("try:",), self.body(s.body), clauses=clauses)]
+        raise self.error(s, f"forward mode does not follow {type(s).__name__} statements yet; "
+                         "use adjoint.grad or adjoint.vjp")
+
+    def setitem(self, s: ir.SetItem) -> list:
+        """`y[i] = v` and `y[i] op= v`: the same write into y's tangent (before the primal
+        write, where the tangent reads the entries it overwrites)."""
+        line = Line(ir.stmt_parts(s))
+        if s.target not in self.varied:
+            return [line]
+        place = (Ref(self.dot(s.target)), "[", *ir.index_parts(s.index), "]")
+        old = (Ref(s.target), "[", *ir.index_parts(s.index), "]")
+        v, v_dot = ir.atom_parts(s.value), self.of(s.value)
+        if s.op in ("", "+", "-"):
+            return [line, Line((*place, f" {s.op}= ", *v_dot))]
+        if s.op == "*":
+            return [Line((*place, " = ", *place, " * ", *v, " + ", *old, " * ", *v_dot)), line]
+        if s.op == "/":
+            return [Line((*place, " = (", *place, " - ", *old, " / ", *v, " * ", *v_dot, ") / ",
+                          *v)), line]
+        raise self.error(s, f"forward mode does not follow `{s.op}=` writes into arrays yet")
+
+    def of(self, atom) -> ir.Parts:
+        """The tangent of an atom: its `_dot` name, or a zero of its kind."""
+        if isinstance(atom, ir.Name) and atom.id in self.varied:
+            return (Ref(self.dot(atom.id)),)
+        return (RUNTIME, ".zero_tangent(", *ir.atom_parts(atom), ")")
+
+    def assign(self, s: Assign) -> list:
+        line = Line(ir.stmt_parts(s), (s.target,) if s.target else ())
+        if s.target is None or s.target not in self.varied:
+            if s.target is None and ir.names([*s.args, *(v for _, v in s.kwargs)]) & \
+                    self.varied and s.prim.kind not in ("expr",):
+                raise self.error(s, f"{s.prim.spelling or 'a call'} is called for its effect on "
+                                 "a value that varies; forward mode does not follow it yet")
+            return [line]
+        inputs = ir.names([*s.args, *(v for _, v in s.kwargs)]) | (
+            set(ir.names(s.index.atoms())) if s.index else set())
+        if inputs & self.varied and s.prim.kind == "call" and is_user_function(s.prim.key):
+            return [self.call(s)]
+        if not inputs & self.varied:  # a value that does not vary here: a zero tangent
+            number = s.prim.kind == "copy" and isinstance(s.args[0], ir.Const) and isinstance(
+                s.args[0].value, (int, float)) and not isinstance(s.args[0].value, bool)
+            zero = ("0.0",) if number else (RUNTIME, ".zero_tangent(", Ref(s.target), ")")
+            return [line, self.set_dot(s.target, zero)]
+        if s.prim.key is not None and rules.is_passive(s.prim.key):  # np.zeros_like(x)
+            return [line, self.set_dot(s.target, (RUNTIME, ".zero_tangent(", Ref(s.target),
+                                                  ")"))]
+        terms, reads_ans = self.terms(s)
+        total = self.owned(s, _sum(terms))
+        if s.target in inputs:  # `x = x * c`: the tangent reads the x before
+            return [self.set_dot(s.target, total), line] if not reads_ans else \
+                self.through_temporary(s, total)
+        return [line, self.set_dot(s.target, total)]
+
+    def owned(self, s: Assign, total) -> ir.Parts:
+        """The tangent as the primal makes its value: broadcast to the result's shape where
+        an operand that does not vary is broadcast, and a copy where the primal makes a new
+        array that is written in place later but the tangent is another's (`x_dot` of
+        `x + 1.0`)."""
+        p = s.prim
+        if p.kind in ("binop", "call", "method") and p.key is not None and \
+                rules.broadcasts(p.key):
+            still = [a.id for a in s.args if isinstance(a, ir.Name) and a.id not in self.varied]
+            if any(n not in {x.name for x in total if isinstance(x, Ref)} for n in still):
+                return (RUNTIME, ".broadcast_like(", *total, ", ", Ref(s.target), ")")
+        if p.kind not in ("copy", "index", "attr") and len(total) == 1 and isinstance(
+                total[0], Ref) and s.target in self.written:
+            return (RUNTIME, ".tangent_copy(", *total, ")")
+        return total
+
+    def through_temporary(self, s: Assign, total) -> list:
+        new = self.namer.fresh(f"{s.target}_new")
+        renamed = tuple(Ref(new) if isinstance(p, Ref) and p.name == s.target and k == 0
+                        else p for k, p in enumerate(ir.stmt_parts(s)))
+        total = tuple(Ref(new) if isinstance(p, Ref) and p.name == s.target else p
+                      for p in total)
+        return [Line(renamed, (new,)), self.set_dot(s.target, total),
+                Line((Ref(s.target), " = ", Ref(new)), (s.target,))]
+
+    def set_dot(self, name: str, parts) -> Line:
+        return self.set_dot_name(self.dot(name), parts)
+
+    @staticmethod
+    def set_dot_name(dot: str, parts) -> Line:
+        return Line((Ref(dot), " = ", *parts), (dot,))
+
+    def terms(self, s: Assign) -> tuple[list, bool]:
+        p = s.prim
+        if p.kind == "copy":
+            return [self.of(s.args[0])], False
+        if p.kind == "compare" or p.kind == "unary" and p.spelling == "not":
+            return [(RUNTIME, ".zero_tangent(", Ref(s.target), ")")], False  # a truth value
+        if p.kind == "expr":
+            raise self.error(s, "cannot differentiate through this expression (and/or, a "
+                             "chained comparison, a starred element); write it with if "
+                             "statements, or the items one by one")
+        if p.kind == "index":
+            return [(*self.of(s.args[0]), "[", *ir.index_parts(s.index), "]")], False
+        if p.kind in ("tuple", "list", "dict"):
+            dotted = Assign(s.target, p, tuple(ir.Name("_") for _ in s.args))
+            parts = list(ir.prim_parts(dotted))
+            items = iter([self.of(a) for a in s.args])
+            return [tuple(x for part in parts for x in (
+                next(items) if isinstance(part, Ref) and part.name == "_" else (part,)))], False
+        if p.kind == "attr" and p.spelling in ("T", "real"):
+            return [(*self.of(s.args[0]), ".", p.spelling)], False
+        if p.kind == "call" and p.key is ir.DYNAMIC:
+            raise self.error(s, f"forward mode does not follow calls through values "
+                             f"({p.spelling}) yet; use adjoint.grad or adjoint.vjp")
+        found = tangent_rules.contributions(s, self.varied, self.dot, self.modules)
+        if isinstance(found, str):
+            raise self.error(s, f"{found}: no tangent in forward mode", MissingRule)
+        return found
+
+    def call(self, s: Assign) -> Line:
+        """A call of the user's own function: its tangent function returns (value, tangent)
+        of the result, given the tangents of the varying arguments."""
+        name, passed = self.link(s, self.varied)
+        dots = [(f"{param}_dot=", *self.of(a)) for param, a in passed]
+        call = ir.call_parts(name, s.args, s.kwargs)
+        call = (*call[:-1], *((", " if s.args or s.kwargs else ""),), *ir.join(dots), ")")
+        return Line((Ref(s.target), ", ", Ref(self.dot(s.target)), " = ", *call),
+                    (s.target, self.dot(s.target)))
+
+
+def _sum(terms: list) -> ir.Parts:
+    """Terms added: `a - b` for a term written `-b`."""
+    out: list = []
+    for k, term in enumerate(terms):
+        negated = term and isinstance(term[0], str) and term[0].startswith("-") and \
+            not term[0].startswith("-(") and k
+        if negated:
+            out += [" - ", term[0][1:], *term[1:]] if term[0] != "-" else [" - ", *term[1:]]
+        else:
+            out += [*((" + ",) if k else ()), *term]
+    return tuple(p for p in out if p != "") or ("0.0",)

@@ -1,0 +1,116 @@
+"""The tangent of one primitive, from the same rule table the reverse sweep reads.
+
+An elementwise function's Jacobian is diagonal, so its adjoint formula with `g` filled by
+an input's tangent is that input's tangent term (`np.cos(x) * x_dot` from `g * np.cos(x)`),
+and the terms of all inputs add. A function linear in its differentiable arguments
+(`np.sum`, `reshape`, indexing, `np.concatenate`, `@` in each operand) has as tangent the
+same call on the tangents, one term per varied argument. Any other function with a rule
+has a tangent here only where its result is a number: then its adjoint formula with `g`
+filled by 1.0 is its gradient, and the tangent is that gradient's inner product with the
+tangents (`runtime.unit_seed` refuses a result that is no number as it runs). The rest
+is refused, with its name."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .. import ir, rules
+from ..analysis.values import elementwise
+from ..ir import Parts, Ref
+from ..rules.templates import instantiate, template
+
+# linear in their differentiable arguments: the tangent is the same call on the tangents
+LINEAR = {
+    np.sum, np.mean, np.reshape, np.transpose, np.ravel, np.squeeze, np.expand_dims,
+    np.concatenate, np.stack, np.vstack, np.hstack, np.dstack, np.column_stack, np.array,
+    np.asarray, np.cumsum, np.diff, np.flip, np.fliplr, np.flipud, np.roll, np.tile,
+    np.repeat, np.trace, np.diag, np.diagonal, np.tril, np.triu, np.swapaxes, np.moveaxis,
+    np.broadcast_to, np.copy, np.atleast_1d, np.atleast_2d, np.atleast_3d, np.split,
+    np.array_split, np.take, np.rot90, np.append, sum, list, tuple, float, np.real,
+    np.negative, operator.neg, operator.pos, np.conj, np.dot, np.vdot, np.inner, np.outer,
+    np.kron, np.matmul, operator.matmul, np.tensordot, np.einsum, np.cross,
+}
+
+
+# tangents written out where neither of the above holds: per parameter, a formula with `g`
+# standing for that parameter's tangent (the same vocabulary as the adjoint formulas)
+EXPLICIT = {
+    np.linalg.inv: {"a": "-(ans @ g @ ans)"},
+    np.linalg.solve: {"a": "-np.linalg.solve(a, g @ ans)", "b": "np.linalg.solve(a, g)"},
+    np.linalg.det: {"a": "ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)"},
+    np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g)"},
+}
+
+
+def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
+                  ) -> tuple[list[Parts], bool] | str:
+    """The tangent terms of `s` (one per varied input; they add) and whether a term reads
+    `ans` (s's result); or, where there is no tangent, the reason. `modules`: how the
+    formulas' modules are spelled in the emitted code."""
+    p = s.prim
+    rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None) if \
+        p.key is not None else None
+    if rule is None:
+        return f"no derivative rule for {rules.name_of(p.key) if p.key else p.spelling}"
+    try:
+        bound = rule.signature.bind(*s.args, **dict(s.kwargs))
+    except TypeError as exc:
+        return f"cannot match the arguments of {rules.name_of(rule.fn)}: {exc}"
+    bound.apply_defaults()
+    params = dict(bound.arguments)
+    active = [n for n, a in params.items() if _names(a) & varied]
+    refused = [n for n in active if n not in rule.formulas]
+    if refused:
+        return f"{rules.name_of(rule.fn)} has no derivative with respect to {refused[0]}"
+    if rule.fn in LINEAR or p.kind == "method" and p.key in LINEAR:
+        chosen = [x for n in active for x in (params[n] if isinstance(params[n], tuple)
+                                               else (params[n],)) if _names(x) & varied]
+        return [_linear(s, x, dot) for x in chosen], False
+    env = {**modules, **{name: _parts(a) for name, a in params.items()}}
+    env["ans"] = (Ref(s.target),)
+    if rule.fn in EXPLICIT and all(n in EXPLICIT[rule.fn] for n in active):
+        known = frozenset(rule.signature.parameters)
+        return [instantiate(template(EXPLICIT[rule.fn][n], known),
+                            {**env, "g": _parts(params[n], dot)}) for n in active], True
+    if elementwise(rule.fn):
+        terms = [instantiate(rule.template(n), {**env, "g": _parts(params[n], dot)})
+                 for n in active]
+        return terms, any("ans" in rule.template(n).slots for n in active)
+    unit = ("runtime.unit_seed(", Ref(s.target), ")")  # 1.0, or refused: not a number
+    return [("np.sum(", *instantiate(rule.template(n), {**env, "g": unit}), " * ",
+             *_parts(params[n], dot), ")") for n in active], True
+
+
+def _linear(s: ir.Assign, chosen, dot) -> Parts:
+    """The call of s with the one argument `chosen` replaced by its tangent."""
+    args = [(_dotted(a, dot) if a is chosen else a) for a in s.args]
+    kwargs = [(k, _dotted(a, dot) if a is chosen else a) for k, a in s.kwargs]
+    return ir.prim_parts(ir.Assign(s.target, s.prim, tuple(args), tuple(kwargs), s.index))
+
+
+def _dotted(a, dot):
+    if isinstance(a, ir.Name):
+        return ir.Name(dot(a.id))
+    if isinstance(a, ir.Expr):
+        return ir.Expr(a.template, tuple(_dotted(x, dot) for x in a.args))
+    return a
+
+
+def _names(a) -> set[str]:
+    if isinstance(a, tuple):
+        return set().union(*(ir.names([x]) for x in a)) if a else set()
+    return ir.names([a]) if isinstance(a, (ir.Name, ir.Expr)) else set()
+
+
+def _parts(a, dot=None) -> Parts:
+    if isinstance(a, dict):  # **kwargs of a rule's function: nothing to fill
+        return ("{}",)
+    if not isinstance(a, (ir.Name, ir.Const, ir.Expr, tuple)):  # a default's value
+        return (repr(None if a is np._NoValue else a),)
+    if isinstance(a, tuple):
+        return ("(", *ir.join([_parts(x, dot) for x in a]), ",)" if len(a) == 1 else ")")
+    if dot is not None:
+        a = _dotted(a, dot)
+    return ir.atom_parts(a)
