@@ -110,11 +110,12 @@ def f(x):
 ]
 
 
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
 @pytest.mark.parametrize("label, src, build, wrt", JACOBIANS, ids=[j[0] for j in JACOBIANS])
-def test_jacobian_against_central_differences(label, src, build, wrt):
+def test_jacobian_against_central_differences(label, src, build, wrt, mode):
     f = make_function(src)
     args = build(np.random.default_rng(1))
-    got = adjoint.jacobian(f, wrt=wrt)(*args)
+    got = adjoint.jacobian(f, wrt=wrt, mode=mode)(*args)
     for j, w in enumerate(wrt if isinstance(wrt, tuple) else (wrt,)):
         J = got[j] if isinstance(wrt, tuple) else got
         x = np.asarray(args[w], dtype=float)
@@ -130,6 +131,6 @@ def test_jacobian_against_central_differences(label, src, build, wrt):
                                        rtol=1e-5, atol=1e-7)
 
 
-def test_jacobian_forward_mode_is_not_built():
-    with pytest.raises(adjoint.AdjointError, match="reverse sweeps only"):
-        adjoint.jacobian(NS["model"], mode="forward")
+def test_jacobian_mode_is_checked():
+    with pytest.raises(adjoint.AdjointError, match="mode is 'auto', 'reverse' or 'forward'"):
+        adjoint.jacobian(NS["model"], mode="sideways")

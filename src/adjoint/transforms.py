@@ -69,43 +69,104 @@ def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     return run
 
 
-def jacobian(fn: Any, wrt: Any = 0, *, mode: str = "reverse", optimize: bool = True) -> Any:
+def jacobian(fn: Any, wrt: Any = 0, *, mode: str = "auto", optimize: bool = True) -> Any:
     """The Jacobian of `fn` with respect to `wrt`: `jacobian(f, wrt)(*args)` returns an
-    array of shape `out.shape + arg.shape` (a tuple of them for a tuple `wrt`), one reverse
-    sweep per entry of the result (each sweep seeds `<f>_bar` with that entry's unit vector,
-    on copies of the arguments). Only `mode="reverse"` is built: forward mode is not emitted
-    yet."""
+    array of shape `out.shape + arg.shape` (a tuple of them for a tuple `wrt`).
+    `mode="reverse"` runs one reverse sweep per entry of the result (seeding `<f>_bar` with
+    its unit vector), `"forward"` one tangent sweep per entry of the arguments in `wrt`,
+    `"auto"` whichever makes fewer sweeps. Each sweep runs on copies of the arguments."""
     import copy
 
     import numpy as np
 
-    from .api import grad
-
-    if mode != "reverse":
-        raise ApiError(f"jacobian(mode={mode!r}): adjoint emits reverse sweeps only so far; "
-                       "use mode='reverse' (one sweep per entry of the result)")
-    df = grad(fn, wrt, optimize=optimize)
-    seed = df.__adjoint__.seed
+    if mode not in ("auto", "reverse", "forward"):
+        raise ApiError(f"jacobian(mode={mode!r}): mode is 'auto', 'reverse' or 'forward'")
     many = isinstance(wrt, (tuple, list))
+    names = _picked(fn, wrt)
 
     def run(*args, **kwargs):
-        out = np.asarray(fn(*copy.deepcopy(args), **copy.deepcopy(kwargs)), dtype=float)
-        rows = []
-        for k in range(out.size):
-            unit = np.zeros(out.shape)
-            unit.flat[k] = 1.0
-            got = df(*copy.deepcopy(args), **copy.deepcopy(kwargs),
-                     **{seed: unit if out.ndim else 1.0})
-            rows.append(got if many else (got,))
-        per = [np.stack([np.asarray(r[j], dtype=float) for r in rows]) for j in
-               range(len(rows[0]))] if rows else []
-        shaped = tuple(p.reshape(out.shape + p.shape[1:]) for p in per)
-        return shaped if many else shaped[0]
+        def fresh():
+            return copy.deepcopy(args), copy.deepcopy(kwargs)
+        a, k = fresh()
+        out = np.asarray(fn(*a, **k), dtype=float)
+        inputs = [np.asarray(_argument(fn, n, args, kwargs), dtype=float) for n in names]
+        forward = mode == "forward" or mode == "auto" and sum(x.size for x in inputs) < out.size
+        blocks = _forward(fn, wrt, names, inputs, out, fresh, optimize) if forward else \
+            _reverse(fn, wrt, many, out, fresh, optimize)
+        return tuple(blocks) if many else blocks[0]
 
     run.__name__ = run.__qualname__ = f"jacobian_{getattr(fn, '__name__', 'f')}"
     run.__doc__ = (f"The Jacobian of {getattr(fn, '__name__', 'f')}: shape out.shape + "
-                   "arg.shape, one reverse sweep per entry of the result.")
+                   f"arg.shape ({mode} mode).")
     return run
+
+
+def _reverse(fn, wrt, many, out, fresh, optimize) -> list:
+    """The Jacobian's blocks, a row per entry of the result (reverse sweeps)."""
+    import numpy as np
+
+    from .api import grad
+
+    df = grad(fn, wrt, optimize=optimize)
+    seed = df.__adjoint__.seed
+    rows = []
+    for k in range(out.size):
+        unit = np.zeros(out.shape)
+        unit.flat[k] = 1.0
+        a, kw = fresh()
+        got = df(*a, **kw, **{seed: unit if out.ndim else 1.0})
+        rows.append(got if many else (got,))
+    per = [np.stack([np.asarray(r[j], dtype=float) for r in rows]) for j in range(len(rows[0]))]
+    return [p.reshape(out.shape + p.shape[1:]) for p in per]
+
+
+def _forward(fn, wrt, names, inputs, out, fresh, optimize) -> list:
+    """The Jacobian's blocks, a column per entry of the arguments (tangent sweeps)."""
+    import numpy as np
+
+    jf = jvp(fn, wrt, optimize=optimize)
+    blocks = []
+    for j, x in enumerate(inputs):
+        columns = []
+        for k in range(x.size):
+            dots = {f"{n}_dot": np.zeros_like(y) if y.ndim else 0.0
+                    for n, y in zip(names, inputs, strict=True)}
+            unit = np.zeros(x.shape)
+            unit.flat[k] = 1.0
+            dots[f"{names[j]}_dot"] = unit if x.ndim else 1.0
+            a, kw = fresh()
+            columns.append(np.asarray(jf(*a, **kw, **dots)[1], dtype=float))
+        blocks.append(np.stack(columns, axis=-1).reshape(out.shape + x.shape))
+    return blocks
+
+
+def _picked(fn: Any, wrt: Any) -> list[str]:
+    """The parameter names `wrt` picks of fn (a method's or partial's own parameters)."""
+    from .api import _bound_parts
+
+    func, front, fixed = _bound_parts(fn)
+    code = func.__code__
+    own = [n for n in code.co_varnames[len(front): code.co_argcount + code.co_kwonlyargcount]
+           if n not in fixed]
+    out = []
+    for w in (wrt if isinstance(wrt, (tuple, list)) else (wrt,)):
+        if isinstance(w, int) and not isinstance(w, bool) and -len(own) <= w < len(own):
+            out.append(own[w])
+        elif isinstance(w, str) and w in own:
+            out.append(w)
+        else:
+            raise ApiError(f"wrt={w!r} names no parameter of {func.__qualname__} "
+                           f"(its parameters: {', '.join(own)})")
+    return out
+
+
+def _argument(fn: Any, name: str, args: tuple, kwargs: dict) -> Any:
+    """The value a call passes for the parameter `name` (its default if none)."""
+    import inspect
+
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound.arguments[name]
 
 
 def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
@@ -126,18 +187,7 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
         func = generic.function
     if not isinstance(func, types.FunctionType):
         raise ApiError(f"adjoint.jvp needs a Python function; {fn!r} is a {type(fn).__name__}")
-    code = func.__code__
-    own = [n for n in code.co_varnames[len(front): code.co_argcount + code.co_kwonlyargcount]
-           if n not in fixed]
-    picked = []
-    for w in (wrt if isinstance(wrt, (tuple, list)) else (wrt,)):
-        if isinstance(w, int) and not isinstance(w, bool) and -len(own) <= w < len(own):
-            picked.append(own[w])
-        elif isinstance(w, str) and w in own:
-            picked.append(w)
-        else:
-            raise ApiError(f"wrt={w!r} names no parameter of {func.__qualname__} "
-                           f"(its parameters: {', '.join(own)})")
+    picked = _picked(func if generic is not None else fn, wrt)
     compiled = _tangent(func, tuple(picked), optimize)
     needed = [f"{w}_dot" for w in picked]
 
