@@ -226,9 +226,14 @@ def _bound_gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False)
             return w  # resolve_wrt says what is wrong with it
         if isinstance(w, int):
             if not -len(own) <= w < len(own):
+                left = " left" if isinstance(fn, functools.partial) else ""
                 raise ApiError(f"wrt={w} is out of range: {what} {func.__qualname__} "
-                               f"has {len(own)} parameter(s) left ({', '.join(own)})")
+                               f"has {len(own)} parameter(s){left} ({', '.join(own)})")
             return own[w]
+        if isinstance(fn, types.MethodType) and names and w == names[0]:
+            raise ApiError(f"wrt={w!r} names the object {func.__qualname__} is bound to; "
+                           f"differentiate the function {func.__qualname__} and pass the "
+                           "object yourself")
         if w in names[:len(front)] or w in fixed:
             raise ApiError(f"wrt={w!r} names a parameter {what} {func.__qualname__} fixes; "
                            f"differentiate the function {func.__qualname__} and pass it "
