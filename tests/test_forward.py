@@ -152,3 +152,62 @@ def test_jvp_needs_the_tangents():
         adjoint.jvp(f, wrt=("x", "y"))(np.ones(2), np.ones(2), x_dot=np.ones(2))
     with pytest.raises(UnsupportedSyntax, match="forward mode does not follow calls through"):
         adjoint.jvp(make_function("FNS = [np.sin]\n\ndef g(x):\n    return FNS[0](x)\n"))
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_hvp_is_the_tangent_of_the_gradient(program):
+    """Forward over reverse: H v against central differences of the emitted gradient along v,
+    on the corpus (or refused, with an AdjointError)."""
+    f = make_function(program.src)
+    rng = np.random.default_rng(5)
+    args = program.args(rng)
+    (name, *_), params = names_of(f, program.wrt)
+    x = args[params.index(name)]
+    if isinstance(x, (list, tuple, dict)) or program.mutates:
+        return
+    v = tangent_like(x, rng)
+    try:
+        hv = adjoint.hvp(f, wrt=name)(*copy.deepcopy(args), **{f"{name}_dot": v})
+    except adjoint.AdjointError:
+        return  # refused: its gradient's code goes where forward mode does not follow yet
+    df = adjoint.grad(f, wrt=name)
+
+    def at(eps):
+        moved = copy.deepcopy(args)
+        moved[params.index(name)] = x + eps * v
+        return np.asarray(df(*moved), dtype=float)
+    np.testing.assert_allclose(hv, (at(1e-6) - at(-1e-6)) / 2e-6, rtol=1e-4, atol=1e-5)
+
+
+def test_hessian_of_a_logistic_regression_is_exact():
+    f = make_function("""
+def loss(w, X, y):
+    z = X @ w
+    return np.sum(np.logaddexp(0.0, z) - y * z) + 0.1 * w @ w
+""")
+    rng = np.random.default_rng(0)
+    X, y, w = rng.normal(size=(20, 3)), (rng.uniform(size=20) < 0.5) * 1.0, rng.normal(size=3)
+    p = 1.0 / (1.0 + np.exp(-X @ w))
+    exact = X.T @ ((p * (1 - p))[:, None] * X) + 0.2 * np.eye(3)
+    np.testing.assert_allclose(adjoint.hessian(f)(w, X, y), exact, rtol=1e-12, atol=1e-12)
+    v = rng.normal(size=3)
+    np.testing.assert_allclose(adjoint.hvp(f)(w, X, y, w_dot=v), exact @ v, rtol=1e-12)
+
+
+def test_hessian_blocks_of_a_loop():
+    f = make_function("""
+def f(x, W):
+    h = x
+    for i in range(3):
+        h = np.tanh(W @ h) + 0.5 * h
+    return np.sum(h ** 2) * x[0]
+""")
+    rng = np.random.default_rng(1)
+    x, W = rng.normal(size=3), 0.5 * rng.normal(size=(3, 3))
+    blocks = adjoint.hessian(f, wrt=("x", "W"))(x, W)
+    assert [[b.shape for b in row] for row in blocks] == [[(3, 3), (3, 3, 3)],
+                                                          [(3, 3, 3), (3, 3, 3, 3)]]
+    np.testing.assert_allclose(blocks[0][1], np.moveaxis(blocks[1][0], -1, 0), atol=1e-10)
+    dx = adjoint.grad(f, wrt="x")
+    fd = np.stack([(dx(x + 1e-6 * e, W) - dx(x - 1e-6 * e, W)) / 2e-6 for e in np.eye(3)], -1)
+    np.testing.assert_allclose(blocks[0][0], fd, rtol=1e-5, atol=1e-7)

@@ -20,13 +20,14 @@ from .errors import (
 __version__ = "0.1.0"
 
 _LAZY = {"grad": "api", "source": "api", "value_and_grad": "api", "vjp": "transforms",
-         "jacobian": "transforms", "jvp": "transforms", "register": "rules",
-         "stop_gradient": "rules"}
+         "jacobian": "transforms", "jvp": "transforms", "hvp": "transforms",
+         "hessian": "transforms", "register": "rules", "stop_gradient": "rules"}
 
 __all__ = [
     "AdjointError", "ApiError", "MissingRule", "NonScalarOutput", "UnsupportedArgument",
     "UnsupportedSyntax",
-    "grad", "jacobian", "jvp", "register", "source", "stop_gradient", "value_and_grad", "vjp",
+    "grad", "hessian", "hvp", "jacobian", "jvp", "register", "source", "stop_gradient",
+    "value_and_grad", "vjp",
 ]
 
 

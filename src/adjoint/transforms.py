@@ -8,10 +8,10 @@ import weakref
 from typing import Any
 
 from .api import _bound_parts
-from .errors import ApiError
+from .errors import AdjointError, ApiError
 from .runtime.calls import split_of
 
-__all__ = ["jacobian", "jvp", "vjp"]
+__all__ = ["hessian", "hvp", "jacobian", "jvp", "vjp"]
 
 
 def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
@@ -227,3 +227,73 @@ def _tangent(func: Any, wrt: tuple, optimize: bool) -> Any:
         per[key] = Compiled(text, space[emitted.name], emitted.name, names, program.namespace,
                             "", program.data(), program.code())
     return per[key]
+
+
+def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
+    """The Hessian-vector product of `fn` with respect to `wrt`, by forward mode over the
+    emitted gradient: `hvp(f, wrt)(*args, <param>_dot=v, ...)` returns H v (a tuple for a
+    tuple `wrt`), through loops, branches, in-place writes and helpers as the gradient's own
+    code runs them."""
+    from .api import grad
+
+    df = grad(fn, wrt, optimize=optimize)
+    try:
+        jf = jvp(df, wrt, optimize=optimize)
+    except AdjointError as exc:
+        raise _second(exc, getattr(fn, "__name__", "f")) from None
+
+    def run(*args, **kwargs):
+        return jf(*args, **kwargs)[1]
+
+    run.__adjoint__ = jf.__adjoint__
+    run.__name__ = run.__qualname__ = f"hvp_{getattr(fn, '__name__', 'f')}"
+    run.__doc__ = (f"H v of {getattr(fn, '__name__', 'f')}: the tangent of its gradient along "
+                   "the tangents given as <param>_dot=.")
+    return run
+
+
+def hessian(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
+    """The Hessian of `fn` with respect to `wrt`: `hessian(f, wrt)(*args)` returns an array of
+    shape `arg.shape + arg.shape` (for a tuple `wrt`, a tuple of tuples: block [i][j] has
+    shape `arg_i.shape + arg_j.shape`), one Hessian-vector product per entry."""
+    import copy
+
+    import numpy as np
+
+    names = _picked(fn, wrt)
+    many = isinstance(wrt, (tuple, list))
+    product = hvp(fn, tuple(names) if many else names[0], optimize=optimize)
+
+    def run(*args, **kwargs):
+        inputs = [np.asarray(_argument(fn, n, args, kwargs), dtype=float) for n in names]
+        blocks = [[None] * len(names) for _ in names]
+        for j, x in enumerate(inputs):
+            columns = []
+            for k in range(x.size):
+                dots = {f"{n}_dot": np.zeros_like(y) if y.ndim else 0.0
+                        for n, y in zip(names, inputs, strict=True)}
+                unit = np.zeros(x.shape)
+                unit.flat[k] = 1.0
+                dots[f"{names[j]}_dot"] = unit if x.ndim else 1.0
+                got = product(*copy.deepcopy(args), **copy.deepcopy(kwargs), **dots)
+                columns.append(got if many else (got,))
+            for i, y in enumerate(inputs):
+                col = np.stack([np.asarray(c[i], dtype=float) for c in columns], axis=-1)
+                blocks[i][j] = col.reshape(y.shape + x.shape)
+        return tuple(tuple(row) for row in blocks) if many else blocks[0][0]
+
+    run.__name__ = run.__qualname__ = f"hessian_{getattr(fn, '__name__', 'f')}"
+    run.__doc__ = f"The Hessian of {getattr(fn, '__name__', 'f')} (forward over reverse)."
+    return run
+
+
+def _second(exc: AdjointError, name: str) -> AdjointError:
+    """`exc`, raised by forward mode on a gradient's emitted code, saying so."""
+    prefix = (f"the second derivative of {name} is the tangent of its emitted gradient, "
+              "where forward mode stops: ")
+    if isinstance(exc, SyntaxError):
+        exc.msg = prefix + exc.msg
+        exc.args = (exc.msg, *exc.args[1:])
+    elif exc.args:
+        exc.args = (prefix + str(exc.args[0]), *exc.args[1:])
+    return exc

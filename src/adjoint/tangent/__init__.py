@@ -61,12 +61,14 @@ def add(program: Any, fn: Any, wrt: Any, name: str | None = None,
 
 
 def _prologue(fn: ir.Function, wrt: tuple[str, ...], emitter: Tangent, body: list) -> list:
-    """A tangent of its own for each parameter the function writes into; None for each
-    tangent first bound inside a block (read only where its value was bound, as the
-    primal's names are)."""
+    """A tangent of its own for each parameter the function writes into; a zero tangent for
+    each other parameter a varying value rebinds later; None for each tangent first bound
+    inside a block (read only where its value was bound, as the primal's names are)."""
     mutated = set(mutated_params(fn)) & set(wrt)
     out = [emitter.set_dot(p, ("runtime.tangent_copy(", ir.Ref(emitter.dot(p)), ")"))
            for p in sorted(mutated)]
+    out += [emitter.set_dot(p.name, ("runtime.zero_tangent(", ir.Ref(p.name), ")"))
+            for p in fn.params if p.name in emitter.varied and p.name not in wrt]
     top = {b for item in body if isinstance(item, ir.Line) for b in item.binds}
     inner = {b for item in body if isinstance(item, ir.Block) for b in _binds(item)}
     dots = {emitter.dot(n) for n in emitter.varied - {p.name for p in fn.params}}

@@ -120,8 +120,10 @@ class Tangent:
     def assign(self, s: Assign) -> list:
         line = Line(ir.stmt_parts(s), (s.target,) if s.target else ())
         if s.target is None or s.target not in self.varied:
+            passive = s.prim.key is not None and (rules.is_passive(s.prim.key) or getattr(
+                s.prim.key, "__name__", "") in ("check_distinct", "rebinds"))
             if s.target is None and ir.names([*s.args, *(v for _, v in s.kwargs)]) & \
-                    self.varied and s.prim.kind not in ("expr",):
+                    self.varied and s.prim.kind not in ("expr",) and not passive:
                 raise self.error(s, f"{s.prim.spelling or 'a call'} is called for its effect on "
                                  "a value that varies; forward mode does not follow it yet")
             return [line]
@@ -194,6 +196,8 @@ class Tangent:
             items = iter([self.of(a) for a in s.args])
             return [tuple(x for part in parts for x in (
                 next(items) if isinstance(part, Ref) and part.name == "_" else (part,)))], False
+        if p.kind == "method" and p.key is None and p.spelling == "pop" and not s.args[1:]:
+            return [(*self.of(s.args[0]), ".pop()")], False  # a stack of the gradient's code
         if p.kind == "attr" and p.spelling in ("T", "real"):
             return [(*self.of(s.args[0]), ".", p.spelling)], False
         if p.kind == "call" and p.key is ir.DYNAMIC:

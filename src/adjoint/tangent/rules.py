@@ -21,7 +21,8 @@ from ..analysis.values import elementwise
 from ..ir import Parts, Ref
 from ..rules.templates import instantiate, template
 
-# linear in their differentiable arguments: the tangent is the same call on the tangents
+# linear in their differentiable arguments together: the tangent is the same call with each
+# of them replaced by its tangent (a zero tangent where it does not vary)
 LINEAR = {
     np.sum, np.mean, np.reshape, np.transpose, np.ravel, np.squeeze, np.expand_dims,
     np.concatenate, np.stack, np.vstack, np.hstack, np.dstack, np.column_stack, np.array,
@@ -29,9 +30,34 @@ LINEAR = {
     np.repeat, np.trace, np.diag, np.diagonal, np.tril, np.triu, np.swapaxes, np.moveaxis,
     np.broadcast_to, np.copy, np.atleast_1d, np.atleast_2d, np.atleast_3d, np.split,
     np.array_split, np.take, np.rot90, np.append, sum, list, tuple, float, np.real,
-    np.negative, operator.neg, operator.pos, np.conj, np.dot, np.vdot, np.inner, np.outer,
-    np.kron, np.matmul, operator.matmul, np.tensordot, np.einsum, np.cross,
+    np.negative, operator.neg, operator.pos, np.conj,
 }
+# linear in each differentiable argument (products): a call per varying argument with it
+# replaced by its tangent, the others as they are
+MULTILINEAR = {np.dot, np.vdot, np.inner, np.outer, np.kron, np.matmul, operator.matmul,
+               np.tensordot, np.einsum, np.cross}
+
+
+def _runtime_tables() -> tuple[dict, dict]:
+    """The runtime helpers emitted gradients call, as forward mode sees them (the tangent of
+    a gradient is a Hessian-vector product): linear in the named arguments together, or in
+    each of them (a product); their other arguments give shapes, masks or positions only."""
+    from .. import runtime as r
+
+    joint = {r.sum_adjoint: ("g",), r.mean_adjoint: ("g",), r.unbroadcast: ("g",),
+             r.densify: ("x_bar",), r.broadcast_back: ("c",), r.sum_back: ("c",),
+             r.mean_back: ("c",), r.keep_zeros: ("out",), r.transpose_adjoint: ("g",),
+             r.reshape_like: ("g",), r.cast_adjoint: ("g",), r.maximum_adjoint: ("g",),
+             r.clip_adjoint: ("g",), r.where_adjoint: ("g",), r.extremum_adjoint: ("g",),
+             r.owned: ("x_bar",), r.add_at: ("acc", "g"), r.add_seq: ("a", "b"),
+             r.take_axis_adjoint: ("g",), r.roll_adjoint: ("g",), r.cumsum_adjoint: ("g",),
+             r.tile_adjoint: ("g",), r.repeat_adjoint: ("g",), r.diff_adjoint: ("g",),
+             r.stack_adjoint: ("g",), r.split_adjoint: ("g",), r.unstack_adjoint: ("g",),
+             r.select_adjoint: ("g",), r.field_adjoint: ("g",), r.items_adjoint: ("g",),
+             r.densify_item: ("g",), r.check_seed: ("seed",)}
+    multi = {r.matmul_lhs: ("g", "b"), r.matmul_rhs: ("g", "a"), r.dot_lhs: ("g", "b"),
+             r.dot_rhs: ("g", "a"), r.mul: ("g", "d")}
+    return joint, multi
 
 
 # tangents written out where neither of the above holds: per parameter, a formula with `g`
@@ -50,6 +76,9 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
     `ans` (s's result); or, where there is no tangent, the reason. `modules`: how the
     formulas' modules are spelled in the emitted code."""
     p = s.prim
+    joint, multi = _runtime_tables()
+    if p.kind == "call" and (p.key in joint or p.key in multi):
+        return _helper(s, joint, multi, varied, dot), False
     rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None) if \
         p.key is not None else None
     if rule is None:
@@ -64,10 +93,13 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
     refused = [n for n in active if n not in rule.formulas]
     if refused:
         return f"{rules.name_of(rule.fn)} has no derivative with respect to {refused[0]}"
+    items = [x for n in rule.formulas if n in params
+             for x in (params[n] if isinstance(params[n], tuple) else (params[n],))]
     if rule.fn in LINEAR or p.kind == "method" and p.key in LINEAR:
-        chosen = [x for n in active for x in (params[n] if isinstance(params[n], tuple)
-                                               else (params[n],)) if _names(x) & varied]
-        return [_linear(s, x, dot) for x in chosen], False
+        return [_swapped(s, {id(x): _dot_or_zero(x, varied, dot) for x in items})], False
+    if rule.fn in MULTILINEAR or p.kind == "method" and p.key in MULTILINEAR:
+        return [_swapped(s, {id(x): _dotted(x, dot)}) for x in items if _names(x) & varied], \
+            False
     env = {**modules, **{name: _parts(a) for name, a in params.items()}}
     env["ans"] = (Ref(s.target),)
     if rule.fn in EXPLICIT and all(n in EXPLICIT[rule.fn] for n in active):
@@ -83,11 +115,32 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
              *_parts(params[n], dot), ")") for n in active], True
 
 
-def _linear(s: ir.Assign, chosen, dot) -> Parts:
-    """The call of s with the one argument `chosen` replaced by its tangent."""
-    args = [(_dotted(a, dot) if a is chosen else a) for a in s.args]
-    kwargs = [(k, _dotted(a, dot) if a is chosen else a) for k, a in s.kwargs]
+def _helper(s: ir.Assign, joint: dict, multi: dict, varied: set, dot) -> list[Parts]:
+    """The tangent terms of a call of a runtime helper of the tables above."""
+    import inspect
+
+    bound = inspect.signature(s.prim.key).bind(*s.args, **dict(s.kwargs)).arguments
+    if s.prim.key in joint:
+        slots = [bound[n] for n in joint[s.prim.key] if n in bound]
+        return [_swapped(s, {id(x): _dot_or_zero(x, varied, dot) for x in slots})]
+    return [_swapped(s, {id(bound[n]): _dotted(bound[n], dot)}) for n in multi[s.prim.key]
+            if n in bound and _names(bound[n]) & varied]
+
+
+def _swapped(s: ir.Assign, swap: dict) -> Parts:
+    """The call of s with the arguments in `swap` (by id) replaced."""
+    args = [swap.get(id(a), a) for a in s.args]
+    kwargs = [(k, swap.get(id(a), a)) for k, a in s.kwargs]
     return ir.prim_parts(ir.Assign(s.target, s.prim, tuple(args), tuple(kwargs), s.index))
+
+
+def _dot_or_zero(a, varied: set, dot):
+    """An argument's tangent: its `_dot` name, or a zero tangent where it does not vary."""
+    if _names(a) & varied:
+        return _dotted(a, dot)
+    if isinstance(a, ir.Const) and isinstance(a.value, (int, float)):
+        return ir.Const(0.0, "0.0")
+    return ir.Expr("runtime.zero_tangent({0})", (a,))
 
 
 def _dotted(a, dot):
