@@ -211,3 +211,19 @@ def f(x, W):
     dx = adjoint.grad(f, wrt="x")
     fd = np.stack([(dx(x + 1e-6 * e, W) - dx(x - 1e-6 * e, W)) / 2e-6 for e in np.eye(3)], -1)
     np.testing.assert_allclose(blocks[0][0], fd, rtol=1e-5, atol=1e-7)
+
+
+def test_jvp_with_auxiliary_data():
+    f = make_function("""
+def f(x):
+    y = np.sin(x)
+    return np.sum(y * y), {"y": y, "n": len(x)}
+""")
+    x, v = np.array([0.2, 0.7]), np.array([1.0, -2.0])
+    out, out_dot, aux = adjoint.jvp(f, has_aux=True)(x, x_dot=v)
+    np.testing.assert_allclose(out_dot, np.sum(2 * np.sin(x) * np.cos(x) * v))
+    np.testing.assert_allclose(aux["y"], np.sin(x))
+    assert aux["n"] == 2 and np.isclose(out, np.sum(np.sin(x) ** 2))
+    with pytest.raises(adjoint.AdjointError, match="must return"):
+        adjoint.jvp(make_function("def g(x):\n    return np.sum(x)\n"), has_aux=True)(
+            x, x_dot=v)

@@ -169,7 +169,7 @@ def _argument(fn: Any, name: str, args: tuple, kwargs: dict) -> Any:
     return bound.arguments[name]
 
 
-def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
+def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) -> Any:
     """Forward mode: the Jacobian-vector product of `fn` with respect to `wrt`.
 
     `jvp(f, wrt)(*args, <param>_dot=v, ...)` returns `(value, value_dot)`: f's result and
@@ -178,6 +178,8 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     primal with, beside each line, the line making its tangent (`adjoint.source` shows it)::
 
         value, value_dot = adjoint.jvp(model, wrt="W")(W, X, W_dot=V)
+
+    With `has_aux=True`, f returns `(out, aux)` and the call `(out, out_dot, aux)`, as JAX's.
     """
     from .api import _bound_parts
 
@@ -198,7 +200,13 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
                            f"{' and '.join(missing)}= (one per parameter in wrt)")
         now = _tangent(func, tuple(picked), optimize)
         run.__adjoint__ = now
-        return now.function(*front, *args, **{**fixed, **kwargs})
+        value, value_dot = now.function(*front, *args, **{**fixed, **kwargs})
+        if not has_aux:
+            return value, value_dot
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise ApiError(f"with has_aux=True, {func.__qualname__} must return (out, "
+                           f"auxiliary data); it returned a {type(value).__name__}")
+        return value[0], value_dot[0], value[1]
 
     run.__adjoint__ = compiled
     run.__name__ = run.__qualname__ = compiled.name
