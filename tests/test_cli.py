@@ -283,6 +283,23 @@ def test_grad_of_a_method(project, wrt, which):
     assert shown.exit_code == 0 and "def grad_loss(self, w, x, loss_bar=1.0):" in shown.stdout
 
 
+def test_jvp_module_and_stale(project):
+    """`adjoint jvp` writes a module of tangent functions (forward mode), with the header
+    `stale` reads; its tangent is the gradient along the tangents."""
+    assert run("jvp", "model.py:loss", "--wrt", "w", "-o", "loss_jvp.py").exit_code == 0
+    text = (project / "loss_jvp.py").read_text()
+    assert text.splitlines()[1] == "#   adjoint jvp model.py:loss --wrt w -o loss_jvp.py"
+    assert "Tangent functions (forward mode) emitted by adjoint" in text
+    assert run("stale", "loss_jvp.py").stdout == "loss_jvp.py: current\n"
+    generated = load(project / "loss_jvp.py")
+    args = model().example()
+    v = np.linspace(-1.0, 1.0, np.size(args[0])).reshape(np.shape(args[0]))
+    _, tangent = generated.jvp_loss(*args, w_dot=v)
+    np.testing.assert_allclose(tangent, np.sum(adjoint.grad(model().loss)(*args) * v))
+    (project / "model.py").write_text(MODEL.replace("** 2)", "** 2) * 1.5", 1))
+    assert run("stale", "loss_jvp.py").exit_code == 1
+
+
 # ---------------------------------------------------------------- show, check, rules
 
 

@@ -343,17 +343,19 @@ def source(gradient: Any, *args: Any, **kwargs: Any) -> str:
 
 
 def generate(targets: list[tuple[Any, Any]], *, command: str, origins: list[str],
-             optimize: bool = True) -> str:
-    """A standalone module holding the gradients of `targets` ((function, wrt) pairs).
+             optimize: bool = True, kind: str = "grad") -> str:
+    """A standalone module holding the gradients (kind 'grad') or the tangent functions
+    (kind 'jvp', forward mode) of `targets` ((function, wrt) pairs).
 
     It imports what the emitted code reads, as the user's module spelled it, plus
     adjoint.runtime; its header names the sources, the adjoint version and a hash of each
     function's source, so it is reproducible byte for byte and can be checked for staleness.
     """
-    from . import __version__
+    from . import __version__, tangent
 
     program = Program(optimize)
-    wrts = [program.add(fn, wrt, as_tuple=isinstance(wrt, (tuple, list)))[1]
+    wrts = [tangent.add(program, fn, wrt)[1] if kind == "jvp" else
+            program.add(fn, wrt, as_tuple=isinstance(wrt, (tuple, list)))[1]
             for fn, wrt in targets]
     code = program.source()
     free = emit.free_names(code)
@@ -372,7 +374,8 @@ def generate(targets: list[tuple[Any, Any]], *, command: str, origins: list[str]
     for (fn, _), origin, names in zip(targets, origins, wrts, strict=True):
         lines.append(f"# adjoint-source: {origin} wrt={','.join(names)} "
                      f"sha256={source_hash(fn)}")
-    lines += ['"""Gradients emitted by adjoint; see the header for their sources."""', ""]
+    what = "Tangent functions (forward mode)" if kind == "jvp" else "Gradients"
+    lines += [f'"""{what} emitted by adjoint; see the header for their sources."""', ""]
     lines += emit.import_lines(used, user_module)
     return "\n".join(lines) + "\n\n\n" + code
 

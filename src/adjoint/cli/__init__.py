@@ -2,6 +2,7 @@
 
     adjoint grad samples/mlp.py:loss --wrt W1,b1 -o mlp_grad.py   # write a gradient module
     adjoint grad model.py --all -o model_grad.py                  # every public function
+    adjoint jvp samples/mlp.py:loss --wrt W1 -o mlp_jvp.py        # forward mode, the same way
     adjoint stale mlp_grad.py                  # exit 1 if regenerating would change the file
     adjoint show samples/mlp.py:loss --stage normalize            # the code after a stage
     adjoint check samples/mlp.py:loss --wrt W1                    # against finite differences
@@ -26,14 +27,14 @@ import click
 from .. import __version__
 from .caching import cache
 from .checking import check
-from .generating import grad, stale
+from .generating import grad, jvp, stale
 from .importing import Loader, MissingFile, TargetError
 from .listing import display_name, rules
 from .showing import STAGES, show
 from .writing import GENERATED_MARK
 
 __all__ = ["GENERATED_MARK", "STAGES", "Loader", "MissingFile", "TargetError", "cache", "check",
-           "display_name", "grad", "main", "rules", "show", "stale"]
+           "display_name", "grad", "jvp", "main", "rules", "show", "stale"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,5 +47,5 @@ def main() -> None:
     """
 
 
-for _command in (grad, stale, show, check, rules, cache):
+for _command in (grad, jvp, stale, show, check, rules, cache):
     main.add_command(_command)

@@ -32,10 +32,10 @@ PROGRESS_MIN = 4  # targets in a batch before a progress bar shows (on a termina
 
 
 def command_line(targets: Sequence[str], all_: bool, wrt: Any, output: Path | None,
-                 no_optimize: bool) -> str:
+                 no_optimize: bool, kind: str = "grad") -> str:
     """The canonical command recorded in a generated file's header (and parsed back by
     `stale`): the same options always give the same text."""
-    words = ["adjoint", "grad", *targets]
+    words = ["adjoint", kind, *targets]
     words += ["--all"] if all_ else []
     words += ["--wrt", wrt_text(wrt)] if wrt is not None else []
     words += ["-o", str(output)] if output is not None else []
@@ -44,8 +44,8 @@ def command_line(targets: Sequence[str], all_: bool, wrt: Any, output: Path | No
 
 
 def build(loader: Loader, targets: Sequence[str], all_: bool, wrt: str | None,
-          output: Path | None, no_optimize: bool) -> str:
-    """The text of the module `adjoint grad` writes for these options."""
+          output: Path | None, no_optimize: bool, kind: str = "grad") -> str:
+    """The text of the module `adjoint grad` (or `adjoint jvp`) writes for these options."""
     wrt_value = parse_wrt(wrt)
     found: list[tuple[Any, str]] = []
     wrts: dict = {}
@@ -72,11 +72,11 @@ def build(loader: Loader, targets: Sequence[str], all_: bool, wrt: str | None,
         wrt_names(fn, wrts.get(origin, wrt_value), origin)
     pairs = [(fn, wrts.get(origin, wrt_value)) for fn, origin in found]
     with reported(loader):
-        if len(pairs) >= PROGRESS_MIN and writing.is_terminal(sys.stderr):
+        if kind == "grad" and len(pairs) >= PROGRESS_MIN and writing.is_terminal(sys.stderr):
             _compile_with_progress(pairs, not no_optimize)
-        text = api.generate(pairs, command=command_line(targets, all_, None if wrt is None
-                                                        else wrt_value, output, no_optimize),
-                            origins=[o for _, o in found], optimize=not no_optimize)
+        text = api.generate(pairs, command=command_line(
+            targets, all_, None if wrt is None else wrt_value, output, no_optimize, kind),
+            origins=[o for _, o in found], optimize=not no_optimize, kind=kind)
     names = [n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -94,38 +94,53 @@ def _compile_with_progress(pairs: list, optimize: bool) -> None:
             api.compile_grad(fn, wrt, optimize=optimize)
 
 
-@click.command(short_help="Write the gradient of FILE:FUNC as a standalone module.")
-@click.argument("targets", nargs=-1, required=True, metavar="FILE:FUNC...")
-@click.option("--all", "all_", is_flag=True,
-              help="A FILE without :FUNC stands for each of its public top-level functions "
-              "(not _private ones, not example).")
-@click.option("--wrt", help="Parameters to differentiate with respect to: names or "
-              "positions, comma separated (default: the first). Applies to every target.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the module here (default: print it).")
-@click.option("--no-optimize", is_flag=True, help="Skip the cosmetic optimizer.")
-@click.option("--force", is_flag=True, help="Overwrite a file adjoint did not generate.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 when the -o file differs "
-              "from what this command would write.")
-def grad(targets: tuple[str, ...], all_: bool, wrt: str | None, output: Path | None,
-         no_optimize: bool, force: bool, check: bool) -> None:
-    """Write the gradients of FILE:FUNC... as one standalone Python module.
+def _writing(kind: str, short_help: str, doc: str) -> click.Command:
+    """`adjoint grad` or `adjoint jvp`: the same options, a module of gradients or of
+    tangent functions."""
 
-    Each gradient, grad_FUNC, takes FUNC's parameters plus a keyword seed for the result's
-    adjoint. All targets come from one file.
-    """
-    if check and output is None:
-        raise click.UsageError("--check compares with the -o file; give -o OUT")
-    loader = Loader()
-    text = build(loader, targets, all_, wrt, output, no_optimize)
-    if check:
-        if not report_staleness(output, why_different(read_text(output), text), text, False):
-            raise SystemExit(1)
-    elif output is None:
-        click.echo(text, nl=False)
-    else:
-        write_atomic(output, text, force)
-        click.echo(f"wrote {output}", err=True)
+    @click.command(name=kind, short_help=short_help, help=doc)
+    @click.argument("targets", nargs=-1, required=True, metavar="FILE:FUNC...")
+    @click.option("--all", "all_", is_flag=True,
+                  help="A FILE without :FUNC stands for each of its public top-level "
+                  "functions (not _private ones, not example).")
+    @click.option("--wrt", help="Parameters to differentiate with respect to: names or "
+                  "positions, comma separated (default: the first). Applies to every target.")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Write the module here (default: print it).")
+    @click.option("--no-optimize", is_flag=True, help="Skip the cosmetic optimizer.")
+    @click.option("--force", is_flag=True, help="Overwrite a file adjoint did not generate.")
+    @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the -o file "
+                  "differs from what this command would write.")
+    def command(targets: tuple[str, ...], all_: bool, wrt: str | None, output: Path | None,
+                no_optimize: bool, force: bool, check: bool) -> None:
+        if check and output is None:
+            raise click.UsageError("--check compares with the -o file; give -o OUT")
+        loader = Loader()
+        text = build(loader, targets, all_, wrt, output, no_optimize, kind)
+        if check:
+            if not report_staleness(output, why_different(read_text(output), text), text,
+                                    False):
+                raise SystemExit(1)
+        elif output is None:
+            click.echo(text, nl=False)
+        else:
+            write_atomic(output, text, force)
+            click.echo(f"wrote {output}", err=True)
+
+    return command
+
+
+grad = _writing("grad", "Write the gradient of FILE:FUNC as a standalone module.", """\
+Write the gradients of FILE:FUNC... as one standalone Python module.
+
+Each gradient, grad_FUNC, takes FUNC's parameters plus a keyword seed for the result's
+adjoint. All targets come from one file.""")
+jvp = _writing("jvp", "Write the tangent function of FILE:FUNC (forward mode).", """\
+Write the tangent functions of FILE:FUNC... (forward mode) as one standalone module.
+
+Each, jvp_FUNC, takes FUNC's parameters plus a tangent keyword <param>_dot per
+parameter in --wrt, and returns (value, tangent). All targets come from one file.""")
+WRITERS = {"grad": grad, "jvp": jvp}
 
 
 def report_staleness(path: Path, reasons: list[str], new: str | None, diff: bool,
@@ -164,12 +179,12 @@ def stale(files: tuple[Path, ...], diff: bool) -> None:
         if header is None:
             reasons = ["it has no header: it was not generated by adjoint"]
         else:
-            args = shlex.split(header.command)[2:]
+            kind, *args = shlex.split(header.command)[1:]
             try:
                 with in_folder(command_folder(path, args)):
-                    p = grad.make_context("grad", args).params
+                    p = WRITERS[kind].make_context(kind, args).params
                     new = build(Loader(), p["targets"], p["all_"], p["wrt"], p["output"],
-                                p["no_optimize"])
+                                p["no_optimize"], kind)
                 reasons = why_different(old, new)
             except click.ClickException as exc:
                 missing |= isinstance(exc, MissingFile)
