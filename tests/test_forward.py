@@ -227,3 +227,58 @@ def f(x):
     with pytest.raises(adjoint.AdjointError, match="must return"):
         adjoint.jvp(make_function("def g(x):\n    return np.sum(x)\n"), has_aux=True)(
             x, x_dot=v)
+
+
+SECOND = {
+    "a loop": ("""
+def f(x):
+    y = x
+    for i in range(3):
+        y = math.sin(y) * x
+    return y
+""", 0.7),
+    "a while loop and a branch": ("""
+def f(x):
+    total, k = 0.0, 0
+    while k < 4:
+        if k % 2:
+            total = total + math.exp(-x * k)
+        else:
+            total = total + x ** k
+        k = k + 1
+    return total
+""", 0.3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND))
+def test_grad_of_grad_through_loops(name):
+    """grad(grad(f)) of a function of a number whose gradient's code loops: forward mode over
+    that code (its stacks have no reverse), against central differences of the gradient."""
+    import math
+
+    src, x = SECOND[name]
+    f = make_function(src, {"math": math})
+    df = adjoint.grad(f)
+    want = (df(x + 1e-6) - df(x - 1e-6)) / 2e-6
+    np.testing.assert_allclose(adjoint.grad(df)(x), want, rtol=1e-6)
+    value, second = adjoint.value_and_grad(df)(x)
+    np.testing.assert_allclose((value, second), (df(x), want), rtol=1e-6)
+
+
+def test_grad_of_a_bound_methods_gradient():
+    import math
+
+    f = make_function("def energy(self, x):\n    y = x\n    for i in range(2):\n"
+                      "        y = y * math.cos(x)\n    return y\n", {"math": math})
+
+    class Model:
+        energy = f
+
+    d2 = adjoint.grad(adjoint.grad(Model().energy))
+    de = adjoint.grad(Model().energy)
+    np.testing.assert_allclose(d2(0.4), (de(0.4 + 1e-6) - de(0.4 - 1e-6)) / 2e-6, rtol=1e-6)
+    with pytest.raises(adjoint.AdjointError, match="must be a number"):
+        adjoint.grad(adjoint.grad(make_function(
+            "def g(x):\n    s = 0.0\n    for v in x:\n        s = s + v ** 3\n    return s\n"
+        )))(np.ones(2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import types
@@ -110,12 +111,17 @@ def _freeze(wrt):
 
 
 def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
-    if isinstance(fn, (types.MethodType, functools.partial)) and isinstance(
-            _bound_parts(fn)[0], types.FunctionType):
+    if isinstance(fn, (types.MethodType, functools.partial)) or hasattr(
+            fn, "__adjoint_inner__") and isinstance(_bound_parts(fn)[0], types.FunctionType):
         return _bound_gradient(fn, wrt, value, optimize, has_aux)
     try:
         generic = _compiled(fn, wrt, value or has_aux, optimize)  # errors surface at grad(f)
     except AdjointError as exc:
+        if getattr(fn, "__adjoint_generic__", None) is not None and not has_aux:
+            from .transforms import forward_gradient  # the gradient of a gradient that loops
+
+            with contextlib.suppress(AdjointError):
+                return forward_gradient(fn, wrt, value, optimize)
         _located(exc, fn)
         raise _trimmed(exc) from exc.__cause__
     params = list(generic.wrt)
@@ -215,7 +221,8 @@ def _bound_gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False)
     counts and names the parameters left to pass."""
     func, front, fixed = _bound_parts(fn)
     what = "the partial of" if isinstance(fn, functools.partial) else "the bound method"
-    code = func.__code__
+    generic = getattr(func, "__adjoint_generic__", None)  # a gradient: its emitted code's
+    code = (generic.function if generic is not None else func).__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     own = [n for n in names[len(front):] if n not in fixed]
 
@@ -255,6 +262,7 @@ def _bound_gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False)
     gradient.__adjoint_options__ = (shifted, value, optimize)
     gradient.__adjoint_bound__ = front
     gradient.__adjoint_fixed__ = fixed
+    gradient.__adjoint_inner__ = inner  # grad(gradient): inner's, the object in front
     signed(gradient, fn, inner.__adjoint__.seed, inner.__adjoint__.wrt,
            kind="value" if value else "grad")  # the signature of the method or partial
     gradient._repr_html_ = lambda: render(gradient.__adjoint__.source)
@@ -271,6 +279,8 @@ def _bound_parts(fn) -> tuple:
             fn = fn.func
         elif isinstance(fn, types.MethodType):
             front, fn = (fn.__self__, *front), fn.__func__
+        elif hasattr(fn, "__adjoint_inner__"):  # the gradient of a bound method
+            front, fn = (*fn.__adjoint_bound__, *front), fn.__adjoint_inner__
         else:
             return fn, front, fixed
 

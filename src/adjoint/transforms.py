@@ -3,6 +3,7 @@ the vector-Jacobian product as a (value, pullback) pair, and Jacobians by revers
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import weakref
 from typing import Any
@@ -11,7 +12,7 @@ from .api import _bound_parts
 from .errors import AdjointError, ApiError
 from .runtime.calls import split_of
 
-__all__ = ["hessian", "hvp", "jacobian", "jvp", "vjp"]
+__all__ = ["forward_gradient", "hessian", "hvp", "jacobian", "jvp", "vjp"]
 
 
 def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
@@ -305,3 +306,42 @@ def _second(exc: AdjointError, name: str) -> AdjointError:
     elif exc.args:
         exc.args = (prefix + str(exc.args[0]), *exc.args[1:])
     return exc
+
+
+def forward_gradient(fn: Any, wrt: Any, value: bool, optimize: bool) -> Any:
+    """The gradient of a gradient `fn` whose own code loops (its stacks have no reverse):
+    forward mode over it, one tangent sweep per parameter in `wrt`, each a number here (the
+    second derivative of a function of numbers, as `grad(grad(f))` asks)."""
+    import numpy as np
+
+    from .errors import NonScalarOutput
+
+    jf = jvp(fn, wrt, optimize=optimize)
+    names = _picked(fn.__adjoint_generic__.function, wrt)
+    many = isinstance(wrt, (tuple, list))
+    seed_name = f"{fn.__name__}_bar"
+
+    def gradient(*args, **kwargs):
+        seed = kwargs.pop(seed_name, 1.0)
+        grads, result = [], None
+        for n in names:
+            if np.ndim(_argument(jf.__adjoint__.function, n, args, {**kwargs, **{
+                    f"{m}_dot": 0.0 for m in names}})):
+                raise ApiError(f"the gradient of {fn.__name__}, whose code loops, is forward "
+                               f"mode over it, one sweep per parameter: {n} must be a number "
+                               "(use adjoint.hessian or adjoint.hvp for arrays)")
+            dots = {f"{m}_dot": 1.0 if m == n else 0.0 for m in names}
+            result, tangent = jf(*args, **kwargs, **dots)
+            if np.ndim(tangent):
+                raise NonScalarOutput(f"grad of {fn.__name__} needs a scalar result; it "
+                                      f"returned shape {np.shape(tangent)}")
+            grads.append(seed * tangent)
+        out = tuple(grads) if many else grads[0]
+        return (result, out) if value else out
+
+    gradient.__adjoint__ = dataclasses.replace(jf.__adjoint__, seed=seed_name,
+                                               wrt=tuple(names))
+    gradient.__name__ = gradient.__qualname__ = f"grad_{fn.__name__}"
+    gradient.__doc__ = (f"The gradient of {fn.__name__} (forward mode over its code, one sweep "
+                        "per parameter).")
+    return gradient
