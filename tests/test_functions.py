@@ -323,6 +323,11 @@ def mixture_nll(params, x):
     return -np.sum(logsumexp(np.array(terms), axis=0) - log_weights_norm)
 """, lambda r: [{"means": r.normal(size=3), "log_sds": 0.1 * r.normal(size=3),
                  "logits": r.normal(size=3)}, r.normal(size=8)], (0,)),
+    "parameters kept with dict(w=..., b=...)": ("""
+def f(x, b):
+    p = dict(w=x * 2.0, b=b)
+    return np.sum(p["w"] ** 2) + p["b"] * np.sum(x)
+""", lambda r: [r.normal(size=3), 0.3], (0, 1)),
     "loops over map of a lambda and of a NumPy function": ("""
 def g(x, w):
     total = 0.0

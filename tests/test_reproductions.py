@@ -482,3 +482,24 @@ def test_float32_gradient_of_a_function_mixing_float64():
     (_, aux), g = adjoint.value_and_grad(
         make_function("def f(x):\n    return np.sum(x * np.float64(2.0)), 1\n"), has_aux=True)(x)
     assert g.dtype == np.float32 and aux == 1
+
+
+# a write into a view a NumPy function returns, or into what d.get returned, then a read
+# of the original: refused (a silently wrong gradient before those were known to share)
+VIEW_WRITES = {
+    "np.rot90": "z = np.rot90(y.reshape(2, 2))\n    z[0, 0] = 5.0",
+    "np.rollaxis": "z = np.rollaxis(y.reshape(2, 2), 1)\n    z[0, 0] = 5.0",
+    "np.flip": "z = np.flip(y)\n    z[0] = 5.0",
+    "np.fliplr": "z = np.fliplr(y.reshape(2, 2))\n    z[0, 0] = 5.0",
+    "np.flipud": "z = np.flipud(y)\n    z[0] = 5.0",
+    "np.real_if_close": "z = np.real_if_close(y)\n    z[0] = 5.0",
+    "dict.get": "z = {'a': y}.get('a', x)\n    z[0] = 5.0",
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_WRITES))
+def test_write_into_a_view_is_refused(name):
+    f = make_function(f"def f(x):\n    y = x * 1.0\n    {VIEW_WRITES[name]}\n"
+                      "    return np.sum(y * x)\n")
+    with pytest.raises(adjoint.AdjointError, match="may share its memory"):
+        adjoint.grad(f)(np.arange(4.0))

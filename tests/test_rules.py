@@ -180,6 +180,14 @@ REFUSED = [
     ("return max(x[0], x[1], key=abs)", np.ones(2), "key="),
     ("return np.var(x, where=x > 0)", np.ones(3), "where="),
     ("d = 'c'\nreturn np.sum(np.r_[d, x, x])", np.ones(3), "the directive 'c'"),
+    ("u, s, vh = np.linalg.svd(x)\nreturn np.sum(u ** 3)", np.array([[1.0, 2.0], [3.0, 4.0],
+                                                                    [5.0, 7.0]]),
+     "full_matrices=True through the columns of u"),
+    ("u, s, vh = np.linalg.svd(x)\nreturn np.sum(vh ** 3)", np.ones((2, 3)) + np.eye(2, 3),
+     "full_matrices=True through the rows of vh"),
+    ("u, s, vh = np.linalg.svd(x)\nreturn np.sum(u ** 3)", np.eye(3), "repeated singular value"),
+    ("u, s, vh = np.linalg.svd(x, full_matrices=False)\nreturn np.sum(u ** 3)",
+     np.eye(3, 2) * [1.0, 0.0], "zero singular value"),
 ]
 
 
@@ -195,6 +203,65 @@ def test_refused_arguments(body, x, message):
         adjoint.grad(f)(x)
     assert isinstance(info.value, adjoint.AdjointError)
     assert isinstance(info.value, NotImplementedError)  # as before it was an AdjointError
+
+
+# ---- orders, shapes and spacings have no formula: a value that carries a derivative there is
+# refused when the gradient is compiled, naming the parameter
+
+CONSTANT_PARAMETERS = [
+    ("scipy.special.iv(x[0], x[1])", "argument 'v' of scipy.special.iv"),
+    ("scipy.special.ive(x[0], 1.0)", "argument 'v' of scipy.special.ive"),
+    ("scipy.special.jv(x[0], 1.0)", "argument 'v' of scipy.special.jv"),
+    ("scipy.special.yn(x[0], 1.0)", "argument 'n' of scipy.special.yn"),
+    ("scipy.special.polygamma(x[0], 2.0)", "argument 'n' of scipy.special.polygamma"),
+    ("scipy.special.gammainc(x[0], x[1])", "argument 'a' of scipy.special.gammainc"),
+    ("scipy.special.gammaincc(x[0], 2.0)", "argument 'a' of scipy.special.gammaincc"),
+    ("scipy.special.betainc(x[0], 2.0, 0.5)", "argument 'a' of scipy.special.betainc"),
+    ("scipy.special.betainc(2.0, x[1], 0.5)", "argument 'b' of scipy.special.betainc"),
+    ("scipy.special.multigammaln(3.0, x[0])", "argument 'd' of scipy.special.multigammaln"),
+    ("np.gradient(x, x[0])", "argument 'varargs' of np.gradient"),
+]
+
+
+@pytest.mark.skipif(not HAVE_SCIPY, reason="SciPy is not installed")
+@pytest.mark.parametrize("expr,message", CONSTANT_PARAMETERS,
+                         ids=[c[1] for c in CONSTANT_PARAMETERS])
+def test_constant_parameters_are_refused(expr, message):
+    import adjoint
+    from adjoint.errors import MissingRule
+
+    f = make_function(f"def f(x):\n    return np.sum({expr})\n", {"scipy": scipy})
+    with pytest.raises(MissingRule, match=re.escape(message)):
+        adjoint.grad(f)(np.array([1.5, 0.7]))
+
+
+@pytest.mark.skipif(not HAVE_SCIPY, reason="SciPy is not installed")
+def test_rgamma_at_the_poles_of_gamma():
+    """1 / gamma(x) is 0 at x = 0, -1, -2, ...: its derivative there is (-1)^n n!."""
+    import adjoint
+
+    f = make_function("def f(x):\n    return np.sum(scipy.special.rgamma(x))\n",
+                      {"scipy": scipy})
+    x = np.array([0.0, -1.0, -2.0, -3.0])
+    h = 1e-6
+    central = (scipy.special.rgamma(x + h) - scipy.special.rgamma(x - h)) / (2 * h)
+    np.testing.assert_allclose(adjoint.grad(f)(x), [1.0, -1.0, 2.0, -6.0])
+    np.testing.assert_allclose(central, [1.0, -1.0, 2.0, -6.0], rtol=1e-6)
+
+
+def test_dict_get_of_a_parameter_dict():
+    """d.get(key, default) of a dict argument: the gradient is a dict, zeros at the keys not
+    read; a default read where the key is missing gets the adjoint."""
+    import adjoint
+
+    f = make_function("def f(p, w0):\n    return np.sum(p.get('w', w0) ** 2) + "
+                      "np.sum(p.get('v', w0) * p['b'])\n")
+    p = {"w": np.array([1.0, 2.0]), "b": np.array([3.0, -1.0])}
+    w0 = np.array([0.5, 0.5])
+    gp, gw0 = adjoint.grad(f, wrt=(0, 1))(p, w0)
+    np.testing.assert_allclose(gp["w"], 2 * p["w"])
+    np.testing.assert_allclose(gp["b"], w0)
+    np.testing.assert_allclose(gw0, p["b"])
 
 
 def test_eigenvalues_alone_are_fine_at_repeated_eigenvalues():

@@ -111,8 +111,8 @@ def _freeze(wrt):
 
 
 def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
-    if isinstance(fn, (types.MethodType, functools.partial)) or hasattr(
-            fn, "__adjoint_inner__") and isinstance(_bound_parts(fn)[0], types.FunctionType):
+    if (isinstance(fn, (types.MethodType, functools.partial)) or hasattr(
+            fn, "__adjoint_inner__")) and isinstance(_bound_parts(fn)[0], types.FunctionType):
         return _bound_gradient(fn, wrt, value, optimize, has_aux)
     try:
         generic = _compiled(fn, wrt, value or has_aux, optimize)  # errors surface at grad(f)

@@ -44,6 +44,10 @@ def aliases(fn: ir.Function) -> Classes:
                 p.kind == "method" and p.spelling in VIEW_METHODS)
             if view or (p.kind == "call" and p.key in SPLITS):
                 classes.union(s.target, s.args[0].id)
+            if p.kind == "method" and p.spelling == "get":  # d's item, or the default
+                for a in s.args:
+                    if isinstance(a, Name):
+                        classes.union(s.target, a.id)
             if p.kind in ("tuple", "list", "dict"):
                 for a in s.args:
                     if isinstance(a, Name):

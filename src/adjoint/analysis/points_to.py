@@ -18,7 +18,8 @@ from .memo import per_version
 # Calls whose result may share memory with their first argument.
 VIEWS = {np.reshape, np.ravel, np.transpose, np.squeeze, np.expand_dims, np.asarray,
          np.swapaxes, np.moveaxis, np.diagonal, np.broadcast_to, np.atleast_1d, np.atleast_2d,
-         np.real, np.imag}
+         np.real, np.imag, np.rot90, np.rollaxis, np.real_if_close, np.flip, np.fliplr,
+         np.flipud, np.atleast_3d}
 VIEW_METHODS = {"reshape", "ravel", "transpose", "squeeze", "view", "swapaxes", "diagonal"}
 # functions returning a list (or tuple) of views of their first argument
 SPLITS = {np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, np.broadcast_arrays} | (
@@ -126,6 +127,10 @@ class PointsTo:
             shared = pts(state, s.args[0])
             if p.kind == "index" or field:  # an item of a container, or a view of an array
                 shared = self.views(shared) | contents(state, s.args[0])
+        elif p.kind == "method" and p.spelling == "get" and s.args:  # d.get(k, default)
+            shared = self.views(pts(state, s.args[0])) | contents(state, s.args[0])
+            for default in (*s.args[2:], *(v for k, v in s.kwargs if k == "default")):
+                shared |= pts(state, default) | contents(state, default)
         elif p.kind in ("tuple", "list", "dict"):  # a new container holding the args
             inside |= frozenset().union(*(pts(state, a) for a in args))
         elif p.kind == "call" and p.key in (list, tuple) and len(s.args) == 1:

@@ -69,6 +69,18 @@ def method_rows() -> list[tuple[str, str]]:
 
 GROUP_TITLES = {"np": "NumPy", "np.linalg": "numpy.linalg", "math": "math",
                 "builtins": "Built-in functions", "operator": "Operators (and operator.*)"}
+# a paragraph under a group's title, where its rules need more than the parameters' names
+GROUP_NOTES = {
+    "scipy.integrate": (
+        "Differentiated by the adjoint-state method: the forward sweep calls the solver as "
+        "written, the reverse sweep solves the adjoint ODE backward in time (rtol 1e-10) along "
+        "a dense forward solution, the right-hand side's vector-Jacobian products computed by "
+        "adjoint. The right-hand side is a function defined at module level; `args` holds its "
+        "parameters (numbers, arrays, containers and records of them). Of solve_ivp's result, "
+        "`sol.y` carries the derivative; `sol.t` is taken as fixed. Refused: solve_ivp's "
+        "`t_span` or `t_eval` carrying a derivative, terminal events, `sol.sol`, "
+        "`sol.t_events`, `sol.y_events`."),
+}
 
 
 def rules_markdown() -> str:
@@ -81,8 +93,9 @@ def rules_markdown() -> str:
            "through; a passive function's result carries no gradient. Add your own with "
            "`adjoint.register(fn, x=\"g * ...\")`.", ""]
     for group, rows in rule_rows().items():
-        out += [f"## {GROUP_TITLES.get(group, group)}", "",
-                "| function | gradient with respect to |", "| --- | --- |"]
+        out += [f"## {GROUP_TITLES.get(group, group)}", ""]
+        out += [GROUP_NOTES[group], ""] if group in GROUP_NOTES else []
+        out += ["| function | gradient with respect to |", "| --- | --- |"]
         for r in rows:
             symbol = r.symbol.replace("|", "\\|")  # a table cell
             name = f"`{r.name}`" + (f" (`{symbol}`)" if r.symbol else "")

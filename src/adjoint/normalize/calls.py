@@ -217,6 +217,11 @@ class CallsMixin(CallablesMixin):
         if mapped is not None:
             return self.comprehension(mapped, target, total=True) if fn is sum else \
                 self.expr(mapped, target)
+        if fn is dict and node.args and all(a.keyword is not None and not a.star
+                                            for a in node.args):  # dict(w=x): {'w': x}
+            values = [self.expr(a.value) for a in node.args]
+            keys = tuple(repr(a.keyword.value) for a in node.args)
+            return self.assign(target, Prim("dict", keys), values, node=node, hint="params")
         if refused(fn):
             raise self.error(node, f"{REFUSED_CALLS[fn]}() runs code or reads names adjoint "
                              "cannot see, so its derivative cannot be known; write the "

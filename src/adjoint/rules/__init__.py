@@ -21,6 +21,9 @@ scipy.special's rules join the table when SciPy is imported (load_optional), and
 scipy.stats' (stats.py): a distribution's method, a new bound method at each read, is keyed
 by the distribution's class and the method's name (DistributionMethod, `method_key`), and
 named scipy.stats.norm.logpdf.
+scipy.integrate's odeint and solve_ivp join it too (integrate.py): differentiated by the
+adjoint-state method in runtime/integrate.py, which differentiates the user's right-hand side
+with adjoint itself.
 
 Elementwise binary functions (operators, two-input ufuncs) broadcast: the
 compiler sums each contribution back to the input's shape (`runtime.unbroadcast`)
@@ -40,8 +43,8 @@ NotImplementedError, naming the function and the argument).
 Users add entries with the call the built-ins use: `register(fn, x="...")`, or
 `register(fn, x=helper)` with a function for the hard cases.
 
-The modules: elementwise, reductions, linalg, shaping, special and stats hold the rules by
-domain;
+The modules: elementwise, reductions, linalg, shaping, special, stats and integrate hold the
+rules by domain;
 table joins them into RULES (with PASSIVE, SIGNATURES, METHODS and ATTRS); query looks rules
 up; registration adds users' rules; templates and folding fill formulas in.
 """
@@ -51,6 +54,7 @@ from __future__ import annotations
 from typing import Any
 
 from .folding import _pattern, fold, is_zero_product, negation
+from .integrate import integrate_rules
 from .linalg import FIELDS
 from .query import (
     BROADCASTING_EXTRA,
@@ -86,7 +90,8 @@ __all__ = [
     "SIGNATURES",
     # lookup and registration
     "DistributionMethod", "Rule", "broadcasts", "is_field", "is_passive", "load_optional",
-    "lookup", "method_key", "name_of", "register", "registration_hint", "scipy_rules",
+    "integrate_rules", "lookup", "method_key", "name_of", "register", "registration_hint",
+    "scipy_rules",
     "signature_of", "stats_rules", "stop_gradient",
     # formulas
     "Slot", "Template", "_pattern", "fold", "instantiate", "is_zero_product", "negation",

@@ -32,6 +32,10 @@ BUILTINS: dict[Any, dict[str, str]] = {
     sum:               {"iterable": "runtime.sequence_adjoint(g, iterable)", "start": "g"},
     max:               {"args": "runtime.builtin_extremum_adjoint(g, args, k, ans, key=key)"},
     min:               {"args": "runtime.builtin_extremum_adjoint(g, args, k, ans, key=key)"},
+    sorted:            {"iterable": "runtime.sorted_adjoint(g, iterable, key, reverse)"},
+    # d.get(key, default), a method keyed on dict.get (table.METHODS)
+    dict.get:          {"self": "runtime.dict_get_adjoint(g, self, key)",
+                        "default": "runtime.dict_default_adjoint(g, self, key, default)"},
 }
 
 MATH: dict[Any, dict[str, str]] = {

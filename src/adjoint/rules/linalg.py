@@ -36,6 +36,7 @@ LINALG: dict[Any, dict[str, str]] = {
     np.linalg.pinv:    {"a": "runtime.pinv_adjoint(g, a, ans, hermitian)"},
     np.linalg.lstsq:   {"a": "runtime.lstsq_adjoint(g, a, b, ans, rcond, 0)", "b": "runtime.lstsq_adjoint(g, a, b, ans, rcond, 1)"},
     np.linalg.qr:      {"a": "runtime.qr_adjoint(g, a, ans, mode)"},
+    np.linalg.svd:     {"a": "runtime.svd_adjoint(g, a, ans, full_matrices, compute_uv, hermitian)"},
     np.linalg.norm:    {"x": "runtime.norm_adjoint(g, x, ans, ord=ord, axis=axis, keepdims=keepdims)"},
 }
 # fmt: on
@@ -80,7 +81,7 @@ def _field(owner: str, name: str) -> Callable[[Any], Any]:
     return field
 
 
-# slogdet(a).logabsdet, eigh(a).eigenvectors, qr(a).R: the adjoint of a named tuple
+# slogdet(a).logabsdet, eigh(a).eigenvectors, qr(a).R, svd(a).S: the adjoint of a named tuple
 FIELD_ATTRS: dict[str, Any] = {name: _field(owner, name) for owner, names in (
     ("SlogdetResult", ("sign", "logabsdet")), ("EighResult", ("eigenvalues", "eigenvectors")),
-    ("QRResult", ("Q", "R"))) for name in names}
+    ("QRResult", ("Q", "R")), ("SVDResult", ("U", "S", "Vh"))) for name in names}

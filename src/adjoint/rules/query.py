@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AdjointError
+from .integrate import integrate_rules
 from .special import scipy_rules
 from .stats import DistributionMethod, method_key, stats_rules
 from .table import METHOD_SIGNATURES, PASSIVE, SIGNATURES
@@ -97,14 +98,15 @@ def lookup(fn: Any, method: str | None = None) -> Rule | None:
 
 
 # the optional libraries with rules, and the function that makes each one's
-OPTIONAL = {"scipy.special": scipy_rules, "scipy.stats": stats_rules}
+OPTIONAL = {"scipy.special": scipy_rules, "scipy.stats": stats_rules,
+            "scipy.integrate": integrate_rules}
 _optional_loaded: set = set()
 
 
 def load_optional(import_: bool = False) -> bool:
-    """Add the rules of optional libraries (scipy.special, scipy.stats) once that library is
-    imported: importing SciPy costs more than adjoint itself, and code that calls
-    scipy.special has imported it. `import_=True` imports them if they are installed (to
+    """Add the rules of optional libraries (scipy.special, scipy.stats, scipy.integrate) once
+    that library is imported: importing SciPy costs more than adjoint itself, and code that
+    calls scipy.special has imported it. `import_=True` imports them if they are installed (to
     list every rule). Returns whether it added any."""
     added = False
     for module, make in OPTIONAL.items():
@@ -165,9 +167,21 @@ def name_of(fn: Any) -> str:
         return ".".join(["np", *sub, name])
     if module in ("_operator", "operator"):
         return f"operator.{name}"
+    if module.startswith("scipy."):  # scipy.integrate.solve_ivp, not scipy.integrate._ivp.ivp's
+        module = _public_module(fn, module, name)
     if module == "builtins":
         return name
     return f"{module}.{name}" if module else name
+
+
+def _public_module(fn: Any, module: str, name: str) -> str:
+    """The first module on the way to `module` that exposes fn as `name` (scipy.integrate for
+    scipy.integrate._ivp.ivp.solve_ivp), else `module` without its private parts."""
+    parts = module.split(".")
+    for k in range(1, len(parts)):
+        if getattr(sys.modules.get(".".join(parts[:k])), name, None) is fn:
+            return ".".join(parts[:k])
+    return ".".join(p for p in parts if not p.startswith("_"))
 
 
 def _anonymous(fn: Any) -> bool:

@@ -79,6 +79,7 @@ SIGNATURES: dict[Any, str] = {
     math.remainder: "x, y, /",
     math.nextafter: "x, y, /",
     max: "*args, key=None, default=None",
+    sorted: "iterable, /, *, key=None, reverse=False",
     min: "*args, key=None, default=None",
     np.pad: "array, pad_width, mode='constant', *, stat_length=None, constant_values=0, "
             "end_values=0, reflect_type='even'",
@@ -102,6 +103,7 @@ METHODS: dict[str, Any] = {
     "transpose": np.transpose, "squeeze": np.squeeze, "copy": np.copy, "clip": np.clip,
     "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "any": np.any,
     "all": np.all, "nonzero": np.nonzero, "round": np.round,
+    "get": dict.get,  # d.get(key, default): for a dict only (runtime.dict_get_adjoint checks)
 }
 # Signatures of method forms that differ from the function: x.reshape(2, 3).
 METHOD_SIGNATURES: dict[str, str] = {
@@ -109,8 +111,9 @@ METHOD_SIGNATURES: dict[str, str] = {
     "transpose": "a, /, *axes",
     "astype": "a, /, dtype, order='K', casting='unsafe', subok=True, copy=True",
 }
-# Attribute reads: x.T is np.transpose(x); x.shape and friends are passive.
-ATTRS: dict[str, Any] = {"T": np.transpose}
+# Attribute reads: x.T is np.transpose(x), x.real np.real(x); x.shape and friends are
+# passive.
+ATTRS: dict[str, Any] = {"T": np.transpose, "real": np.real, "imag": np.imag}
 PASSIVE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # fmt: on
 # The attributes of arrays (not methods). Any other attribute read, p.stiffness, is a field

@@ -9,8 +9,8 @@ needed before a loop or branch: it is the additive identity under
 broadcasting, and `unbroadcast` and `densify` give it its proper shape.
 
 The helpers live in modules by topic (shapes, containers, checks, elementwise, reductions,
-scalars, special, stats, products, linalg, indexing, shaping; trees holds tree_map); emitted code
-reaches each one as runtime.<its name>, from here.
+scalars, special, stats, products, linalg, svd, indexing, shaping, numeric, integrate; trees
+holds tree_map); emitted code reaches each one as runtime.<its name>, from here.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from . import (
     containers,
     elementwise,
     indexing,
+    integrate,
     linalg,
+    numeric,
     products,
     reductions,
     scalars,
@@ -33,6 +35,7 @@ from . import (
     shaping,
     special,
     stats,
+    svd,
     tangents,
     trees,
 )
@@ -85,6 +88,7 @@ from .indexing import (
     take_along_axis_adjoint,
     take_axis_adjoint,
 )
+from .integrate import ode_result_field_adjoint, odeint_adjoint, solve_ivp_adjoint
 from .linalg import (
     cholesky_adjoint,
     det_adjoint,
@@ -100,6 +104,18 @@ from .linalg import (
     solve_adjoint,
     trace_adjoint,
     vector_norm_adjoint,
+)
+from .numeric import (
+    append_adjoint,
+    dict_default_adjoint,
+    dict_get_adjoint,
+    gradient_adjoint,
+    imag_adjoint,
+    linspace_adjoint,
+    partition_adjoint,
+    real_adjoint,
+    rollaxis_adjoint,
+    sorted_adjoint,
 )
 from .products import (
     cross_adjoint,
@@ -151,7 +167,18 @@ from .shaping import (
     unstack,
     unstack_adjoint,
 )
-from .special import digamma, log_softmax_adjoint, logsumexp_adjoint, polygamma, softmax_adjoint
+from .special import (
+    bessel_derivative,
+    betainc_derivative,
+    digamma,
+    gammainc_derivative,
+    log_softmax_adjoint,
+    logsumexp_adjoint,
+    multigammaln_derivative,
+    polygamma,
+    rgamma_derivative,
+    softmax_adjoint,
+)
 from .stats import (
     dirichlet_alpha_adjoint,
     dirichlet_x_adjoint,
@@ -162,6 +189,7 @@ from .stats import (
     stats_logdensity,
     t_df_derivative,
 )
+from .svd import svd_adjoint
 from .tangents import (
     broadcast_like,
     cholesky_tangent,
@@ -170,8 +198,8 @@ from .tangents import (
     zero_tangent,
 )
 
-_MODULES = (calls, checks, containers, elementwise, indexing, linalg, products, reductions,
-            scalars, shapes, shaping, special, stats, tangents, trees)
+_MODULES = (calls, checks, containers, elementwise, indexing, integrate, linalg, numeric,
+            products, reductions, scalars, shapes, shaping, special, stats, svd, tangents, trees)
 
 # ---------------------------------------------------------------- users' rules
 
@@ -231,19 +259,29 @@ __all__ = [
     "items_adjoint", "keep_zeros", "kron_adjoint", "log_softmax_adjoint", "logsumexp_adjoint",
     "lstsq_adjoint", "matmul_lhs", "matmul_rhs", "matvec_adjoint", "maximum_adjoint",
     "mean_adjoint", "mean_back", "mod_adjoint_rhs", "mul", "mvn_logpdf_adjoint", "nanmean_adjoint",
-    "nansum_adjoint", "norm_adjoint", "normal_density", "normal_logdensity", "operator", "owned",
+    "nansum_adjoint", "norm_adjoint", "normal_density", "normal_logdensity",
+    "ode_result_field_adjoint", "odeint_adjoint", "operator", "owned",
     "pad_adjoint", "parts", "per_item", "pinv_adjoint", "plain", "polygamma",
     "power_exponent_adjoint",
     "prod_adjoint", "prod_sequence_adjoint", "ptp_adjoint", "put_entry", "qr_adjoint", "rebinds",
     "refill", "repeat_adjoint", "reshape_like", "restore", "roll_adjoint", "safe_ratio",
     "select_adjoint", "select_default_adjoint", "sequence_adjoint", "sinc_derivative",
-    "slogdet_adjoint", "snapshot", "softmax_adjoint", "spread", "solve_adjoint", "sort_adjoint",
+    "slogdet_adjoint", "snapshot", "softmax_adjoint", "spread", "solve_adjoint",
+    "solve_ivp_adjoint", "sort_adjoint",
     "split_adjoint", "split_like", "stack_adjoint", "stats_density", "stats_logdensity",
     "std_adjoint", "sum_adjoint", "sum_back", "sumprod_adjoint", "t_df_derivative",
     "take_along_axis_adjoint", "take_axis_adjoint", "tensordot_adjoint", "tile_adjoint",
     "trace_adjoint", "transpose_adjoint", "unbroadcast", "unstack", "unstack_adjoint",
     "var_adjoint", "broadcast_like", "cholesky_tangent", "tangent_copy", "unit_seed",
-    "zero_tangent", "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
+    "zero_tangent",
+    "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
+]
+
+__all__ += [  # np.gradient, np.linspace, np.linalg.svd, sorted, dict.get, scipy.special
+    "append_adjoint", "bessel_derivative", "betainc_derivative", "dict_default_adjoint",
+    "dict_get_adjoint", "gammainc_derivative", "gradient_adjoint", "imag_adjoint",
+    "linspace_adjoint", "multigammaln_derivative", "partition_adjoint", "real_adjoint",
+    "rgamma_derivative", "rollaxis_adjoint", "sorted_adjoint", "svd_adjoint",
 ]
 
 for _name in __all__:  # adjoint.runtime.densify, not adjoint.runtime.containers.densify: in

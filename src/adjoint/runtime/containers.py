@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InternalError
-from . import records
+from . import integrate, records
 from .shapes import _is_zero, unbroadcast
 from .trees import tree_map
 
@@ -141,5 +141,8 @@ def add_seq(a, b):
 def field_adjoint(g, result, name: str):
     """Adjoint of a field read: of a named tuple (np.linalg.slogdet(a).logabsdet, theta.bias)
     g at that field and zero adjoints at the others; of a dataclass or an object of the
-    user's class (p.stiffness), a dict holding g at that field."""
+    user's class (p.stiffness), a dict holding g at that field; of solve_ivp's result
+    (sol.y), a dict over its fields (integrate.ode_result_field_adjoint)."""
+    if integrate.is_ode_result(result):
+        return integrate.ode_result_field_adjoint(g, result, name)
     return records.field_adjoint(g, result, name)

@@ -1,0 +1,162 @@
+"""Adjoints of np.gradient, np.linspace, np.partition, np.append, np.rollaxis, the real and
+imaginary parts of real arrays, sorted() and dict.get."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UnsupportedArgument
+from .containers import densify, parts, per_item, zeros_like
+from .indexing import _shaped_like
+from .shapes import _is_zero, _ndim, _weights, unbroadcast
+
+
+def gradient_adjoint(g, f, varargs=(), axis=None, edge_order=1, ans=None):
+    """Adjoint of np.gradient(f, *varargs, axis=axis, edge_order=edge_order): along each
+    axis differentiated, its (linear) differences transposed. The spacing is what NumPy
+    takes: none (1), one number for every axis, or one number or coordinate array per axis."""
+    nd = _ndim(f)
+    axes = tuple(range(nd)) if axis is None else (axis,) if isinstance(axis, int) else tuple(
+        axis)
+    axes = tuple(a % nd for a in axes)
+    gs = [g] if len(axes) == 1 else parts(g, ans)
+    if len(varargs) == 0:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacings = list(varargs) * len(axes)
+    else:
+        spacings = list(varargs)  # one per axis: np.gradient checked there are as many
+    out = zeros_like(f)
+    for ax, gk, h in zip(axes, gs, spacings, strict=True):
+        if not _is_zero(gk):
+            moved = np.moveaxis(gk, ax, -1)
+            out = out + np.moveaxis(_differences_transposed(moved, h, edge_order), -1, ax)
+    return _weights(out, f) if not _is_zero(out) else out
+
+
+def _differences_transposed(g, h, edge_order):
+    """The adjoint of np.gradient(f, h, edge_order=edge_order) along the last axis, given g.
+    An entry of the result reads at most three consecutive entries of f (the two ends with
+    edge_order=2 read their first or last three), so np.gradient run on three probes (1 at
+    every third entry, starting at 0, 1 and 2) gives each weight apart: coef[j % 3, i] is
+    the weight of f[j] in entry i."""
+    n = g.shape[-1]
+    coef = np.stack([np.gradient((np.arange(n) % 3 == r) * 1.0, h, edge_order=edge_order)
+                     for r in range(3)])
+    out = np.zeros_like(g, dtype=np.result_type(g, coef))
+    for d in (-1, 0, 1):  # entry i reads f[i + d]
+        i = np.arange(max(0, -d), n - max(0, d))
+        out[..., i + d] += g[..., i] * coef[(i + d) % 3, i]
+    if edge_order == 2:  # the first entry reads f[2], the last f[n - 3]
+        out[..., 2] += g[..., 0] * coef[2, 0]
+        out[..., n - 3] += g[..., n - 1] * coef[(n - 3) % 3, n - 1]
+    return out
+
+
+def linspace_adjoint(g, start, stop, num=50, endpoint=True, retstep=False, dtype=None,
+                     axis=0, ans=None, of="start"):
+    """Adjoint of `start` (or `stop`, of='stop') in np.linspace(start, stop, num, ...):
+    sample k is start + (stop - start) k / div (div = num - 1 with the endpoint, else num),
+    and the step (retstep=True) is (stop - start) / div."""
+    x = stop if of == "stop" else start
+    if dtype is not None and not np.issubdtype(np.dtype(dtype), np.inexact):
+        return zeros_like(x)  # rounded down to integers: a derivative of zero, as np.floor
+    gstep = 0.0
+    if retstep:
+        g, gstep = parts(g, ans)
+    div = num - 1 if endpoint else num
+    t = np.arange(num) / div if div > 0 else np.zeros(num)
+    weight = t if of == "stop" else 1 - t
+    total = 0.0
+    if not _is_zero(g):
+        total = np.tensordot(weight, np.moveaxis(g, axis, 0), axes=(0, 0))
+    if not _is_zero(gstep) and div > 0:
+        total = total + (gstep if of == "stop" else -gstep) / div
+    if _is_zero(total):
+        return zeros_like(x)
+    shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
+    return unbroadcast(np.broadcast_to(total, shape) * 1.0, x)
+
+
+def partition_adjoint(g, a, ans, axis=-1):
+    """Adjoint of np.partition(a, kth, axis): g sent back through the arrangement, found by
+    matching the sorted values of a and of the result along the axis (among equal entries
+    any match is as good: they move together)."""
+    if axis is None:
+        return np.reshape(partition_adjoint(g, np.ravel(a), ans, 0), np.shape(a))
+    source = np.empty_like(a, dtype=np.intp)  # the entry of a at each place of ans
+    np.put_along_axis(source, np.argsort(ans, axis, kind="stable"),
+                      np.argsort(a, axis, kind="stable"), axis)
+    out = np.zeros_like(g)  # g has a's shape (a may be a list)
+    np.put_along_axis(out, source, g, axis)
+    return out
+
+
+def append_adjoint(g, arr, values, axis=None, of="arr"):
+    """Adjoint of `arr` (or `values`, of='values') in np.append(arr, values, axis): its part
+    of g (of the flattened g without an axis), in its form (an array, a number, a list)."""
+    item = values if of == "values" else arr
+    if axis is None:
+        cut = np.size(arr)
+        flat = np.ravel(g)
+        piece = flat[cut:] if of == "values" else flat[:cut]
+    else:
+        piece = np.split(g, [np.shape(arr)[axis]], axis)[1 if of == "values" else 0]
+    return _shaped_like(np.ravel(piece), item)
+
+
+def rollaxis_adjoint(g, a, axis, start=0):
+    """Adjoint of np.rollaxis(a, axis, start): the axis moved back from where it went."""
+    n = _ndim(a)
+    axis = axis % n
+    start = start + n if start < 0 else start
+    return np.moveaxis(g, start - 1 if axis < start else start, axis)
+
+
+def real_adjoint(g, val, name="np.real"):
+    """Adjoint of np.real(val), val.real or np.real_if_close(val) for a real val: g."""
+    if np.iscomplexobj(val):
+        raise UnsupportedArgument(f"the gradient of {name} of a complex array (adjoint's rules "
+                                  "are for real values)")
+    if isinstance(val, (list, tuple)):
+        return _shaped_like(np.ravel(g), val)
+    return np.reshape(g, np.shape(val)) if _ndim(val) or _ndim(g) else g
+
+
+def imag_adjoint(g, val):
+    """Adjoint of np.imag(val) or val.imag for a real val: zeros (its imaginary part is 0)."""
+    if np.iscomplexobj(val):
+        raise UnsupportedArgument("the gradient of np.imag of a complex array (adjoint's rules "
+                                  "are for real values)")
+    return zeros_like(val)
+
+
+def sorted_adjoint(g, iterable, key=None, reverse=False):
+    """Adjoint of sorted(iterable, key=key, reverse=reverse): item k of g goes back to the
+    item sorted into place k. The order is found again by sorting the positions (Python's
+    sort is stable, with reverse=True too), so equal items keep theirs."""
+    if _is_zero(g) or isinstance(iterable, dict):
+        return 0.0  # nothing flows back, or a dict's keys, which carry none
+    items = list(iterable)
+    rank = (lambda i: items[i]) if key is None else (lambda i: key(items[i]))
+    order = sorted(range(len(items)), key=rank, reverse=reverse)
+    out: list = [0.0] * len(items)
+    for place, i in enumerate(order):
+        out[i] = densify(g[place], items[i])
+    return per_item(out, iterable)
+
+
+def dict_get_adjoint(g, d, key):
+    """Adjoint of the dict d in d.get(key, default): g at `key` when d holds it, zeros at
+    the other keys."""
+    if not isinstance(d, dict):
+        raise UnsupportedArgument(f"the gradient of .get() of a {type(d).__name__}: adjoint "
+                                  "differentiates the .get() of a dict")
+    return {k: densify(g, v) if k == key else zeros_like(v) for k, v in d.items()}
+
+
+def dict_default_adjoint(g, d, key, default):
+    """Adjoint of `default` in d.get(key, default): g when d has no `key`, else zeros."""
+    if isinstance(d, dict) and key in d:
+        return zeros_like(default)
+    return densify(g, default)
