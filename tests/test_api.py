@@ -10,7 +10,7 @@ import pytest
 from conftest import make_function
 
 import adjoint
-from adjoint import cache
+from adjoint import api, cache
 from adjoint.testing import check_grads
 
 
@@ -450,3 +450,12 @@ def test_cache_command_and_bound(tmp_path, monkeypatch):
     cleared = subprocess.run([sys.executable, "-m", "adjoint", "cache", "clear"], env=env,
                              capture_output=True, text=True, check=True)
     assert cleared.stdout == "removed 1 entries\n" and not list(folder.glob("*.json"))
+
+
+def test_a_slow_build_is_logged(monkeypatch, caplog):
+    monkeypatch.setattr(api, "SLOW_BUILD", 0.0)
+    monkeypatch.setenv("ADJOINT_CACHE", "0")
+    f = make_function("def slowly(x):\n    return np.sum(np.sin(x) * x)\n")
+    with caplog.at_level("INFO", logger="adjoint"):
+        adjoint.grad(f)(X)
+    assert any("built the gradient of slowly" in r.getMessage() for r in caplog.records)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
+import time
 import types
 import weakref
 from typing import Any
@@ -62,6 +64,10 @@ __all__ = [
 ]
 
 
+LOG = logging.getLogger("adjoint")
+SLOW_BUILD = 1.0  # seconds: a build this long is logged (INFO)
+
+
 def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool = True,
                  kinds: tuple = ((), ())) -> Compiled:
     """The gradient of `fn` as live code: the pipeline, then compile. `kinds` names the
@@ -75,6 +81,7 @@ def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool =
     hit = load_cached(key)
     if hit is not None:
         return hit
+    started = time.perf_counter()
     program = Program(optimize)
     (top, *_), names = program.add(fn, wrt, mode="value" if value else "grad",
                                    as_tuple=isinstance(wrt, (tuple, list)), kinds=kinds)
@@ -85,6 +92,10 @@ def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool =
     seed = params.rsplit(",", 1)[-1].split("=")[0].strip()
     compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed,
                         program.data(), program.code())
+    took = time.perf_counter() - started
+    if took >= SLOW_BUILD:  # feedback on a long build (logging.getLogger("adjoint"))
+        LOG.info("adjoint: built the gradient of %s (%d lines) in %.1f s",
+                 getattr(fn, "__qualname__", fn), text.count("\n"), took)
     if key is not None and program.portable and not any(
             parse_.is_lambda(f) for f in program.compiled):  # a lambda helper: not found again
         store_cached(key, compiled, program)
