@@ -64,3 +64,63 @@ def test_pairs_and_plain_text_without_pygments(gradient, monkeypatch):
     page = source._repr_html_()
     assert "<span" not in page and "y_bar = y_sq_bar * 2 * y" in html.unescape(page)
     assert rows(page)[0][0] == "return np.sum(y ** 2)"
+
+
+GRAPHED = """
+def f(x, c):
+    y = np.sin(x) * c
+    for i in range(2):
+        y = y * x
+    if c > 0:
+        z = np.sum(y ** 2)
+    else:
+        z = np.sum(y)
+    return z
+"""
+
+
+def labels(source: str) -> dict:
+    """node id -> its label, from DOT source."""
+    found = re.findall(r'^\t+("?[\w ()]+"?) \[label=("(?:[^"\\\\]|\\\\.)*"|\w+)', source, re.M)
+    return {k.strip('"'): v.strip('"') for k, v in found}
+
+
+def test_graph_labels_hold_the_values_and_adjoints_the_gradient_computes():
+    pytest.importorskip("graphviz")
+    f = make_function(GRAPHED)
+    x, c = np.array([0.3, 0.4]), 2.0
+    drawn = adjoint.graph(f, x, c)
+    got = labels(drawn.source)
+    y = np.sin(x) * c * x * x
+    sin_x_bar = 2 * y * c * x ** 2  # d sum(y ** 2) / d sin(x)
+    assert got["sin_x"].splitlines() == [
+        "sin_x", f"value shape (2,), norm {np.linalg.norm(np.sin(x)):.4g}",
+        f"adjoint shape (2,), norm {np.linalg.norm(sin_x_bar):.4g}"]
+    assert got["x"].splitlines()[2] == \
+        f"adjoint shape (2,), norm {np.linalg.norm(adjoint.grad(f)(x, c)):.4g}"
+    assert got["z"].splitlines()[1] == f"value {np.sum(y ** 2):.4g}"
+    assert got["z (2)"] == "z"  # the branch not taken: no value
+    assert 'label="for i in i_range"' in drawn.source and "cluster_1" in drawn.source
+    assert '"y (2)" -> y_sq' in drawn.source and "style=dashed" in drawn.source
+
+
+def test_show_graph_from_the_command_line(tmp_path, monkeypatch):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from adjoint import cli
+
+    pytest.importorskip("graphviz")
+    (tmp_path / "model.py").write_text("import numpy as np\n\n\n" + GRAPHED.strip() + "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    run = CliRunner().invoke
+    args = ["show", "model.py:f", "--graph", "--args", "(np.array([0.3, 0.4]), 2.0)"]
+    assert run(cli.main, [*args, "-o", "g.gv"]).exit_code == 0
+    assert (tmp_path / "g.gv").read_text().startswith("digraph f {")
+    svg = run(cli.main, [*args, "-o", "g.svg"])
+    if shutil.which("dot"):
+        assert svg.exit_code == 0 and (tmp_path / "g.svg").read_text().lstrip().startswith("<")
+    else:
+        assert svg.exit_code == 1 and "write -o g.gv for the DOT source" in svg.output

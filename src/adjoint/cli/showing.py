@@ -6,6 +6,7 @@ import io
 import keyword
 import sys
 import tokenize
+from pathlib import Path
 
 import click
 
@@ -66,8 +67,18 @@ def _style(tok: tokenize.TokenInfo, previous: str) -> dict | None:
               help="Show the code after this stage.")
 @click.option("--color/--no-color", default=None,
               help="Highlight the code (default: when stdout is a terminal).")
-def show(target: str, wrt: str | None, stage: str, color: bool | None) -> None:
-    """Print the code of FILE:FUNC after a stage of the pipeline.
+@click.option("--graph", "as_graph", is_flag=True,
+              help="Draw the computational graph instead, labelled with each value and its "
+              "adjoint at --args (needs the graphviz package).")
+@click.option("--args", "expr", metavar="EXPR", help="With --graph: a Python expression, "
+              "evaluated in FILE's namespace, giving the arguments (default: example()).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --graph: write it here; .gv or .dot for the DOT source, .svg, .png "
+              "or .pdf rendered by graphviz's dot (default: print the DOT source).")
+def show(target: str, wrt: str | None, stage: str, color: bool | None, as_graph: bool,
+         expr: str | None, output: Path | None) -> None:
+    """Print the code of FILE:FUNC after a stage of the pipeline (or, with --graph, its
+    computational graph).
 
     normalize: the function in A-normal form (one primitive per statement);
     reverse: the emitted gradient as the reverse sweep writes it;
@@ -78,8 +89,35 @@ def show(target: str, wrt: str | None, stage: str, color: bool | None) -> None:
     fn = loader.function(path, name)
     wrt_value = method_wrt(loader, path, name, parse_wrt(wrt))
     wrt_names(fn, wrt_value, target)
+    if as_graph:
+        _graph(loader, fn, path, wrt_value, expr, output)
+        return
     with reported(loader):
         code = api.stage_source(fn, wrt_value, stage)
     if color is None:
         color = writing.is_terminal(sys.stdout)
     click.echo(highlight(code) if color else code, nl=False, color=color)
+
+
+def _graph(loader: Loader, fn, path: str, wrt, expr: str | None, output: Path | None) -> None:
+    """`show --graph`: the DOT source, or a file rendered by graphviz."""
+    from ..drawing import graph as draw
+    from .checking import arguments
+
+    args = arguments(loader, loader.module(path), expr, path)
+    with reported(loader):
+        drawn = draw(fn, *args, wrt=wrt)
+    if output is None:
+        click.echo(drawn.source, nl=False)
+    elif output.suffix in (".gv", ".dot"):
+        output.write_text(drawn.source)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        try:
+            data = drawn.pipe(format=output.suffix.lstrip(".") or "svg")
+        except Exception as exc:  # noqa: BLE001 - graphviz's own errors, said as they are
+            raise click.ClickException(f"graphviz cannot render {output.suffix or 'it'} "
+                                       f"({exc}); write -o {output.with_suffix('.gv')} for "
+                                       "the DOT source") from None
+        output.write_bytes(data)
+        click.echo(f"wrote {output}", err=True)
