@@ -15,9 +15,7 @@ from adjoint.errors import UnsupportedSyntax
 
 # corpus programs forward mode refuses today, with the reason (a strict check: when one
 # starts to work, it moves out of this table)
-REFUSED = {
-    "helper_passed_as_argument": "calls through values",
-}
+REFUSED: dict = {}
 
 
 def tangent_like(value, rng):
@@ -150,8 +148,8 @@ def test_jvp_needs_the_tangents():
     f = make_function("def f(x, y):\n    return np.sum(x * y)\n")
     with pytest.raises(adjoint.AdjointError, match="needs the tangent y_dot="):
         adjoint.jvp(f, wrt=("x", "y"))(np.ones(2), np.ones(2), x_dot=np.ones(2))
-    with pytest.raises(UnsupportedSyntax, match="forward mode does not follow calls through"):
-        adjoint.jvp(make_function("FNS = [np.sin]\n\ndef g(x):\n    return FNS[0](x)\n"))
+    with pytest.raises(UnsupportedSyntax, match="forward mode does not pass \\*-unpacked"):
+        adjoint.jvp(make_function("FNS = [np.hypot]\n\ndef g(x):\n    return FNS[0](*x)\n"))
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
@@ -282,3 +280,31 @@ def test_grad_of_a_bound_methods_gradient():
         adjoint.grad(adjoint.grad(make_function(
             "def g(x):\n    s = 0.0\n    for v in x:\n        s = s + v ** 3\n    return s\n"
         )))(np.ones(2))
+
+
+def _value_programs():
+    from test_functions import PROGRAMS as VALUES
+
+    return sorted(VALUES.items())
+
+
+@pytest.mark.parametrize("name, spec", _value_programs(), ids=[n for n, _ in _value_programs()])
+def test_jvp_of_functions_as_values(name, spec):
+    """Forward mode through calls through values, partials, closures, callbacks, **kwargs:
+    the tangent along v is the gradient's inner product with v (or a clean refusal)."""
+    src, build, wrt = spec
+    f = make_function(src)
+    rng = np.random.default_rng(11)
+    args = build(rng)
+    kwargs = {"scale": 0.3, "kind": "l2"} if "**options" in src else {}
+    names, params = names_of(f, wrt)
+    tangents = {n: tangent_like(args[params.index(n)], rng) for n in names}
+    try:
+        _, value_dot = adjoint.jvp(f, wrt=wrt)(*copy.deepcopy(args), **kwargs,
+                                               **{f"{n}_dot": t for n, t in tangents.items()})
+    except adjoint.AdjointError:
+        return
+    g = adjoint.grad(f, wrt=wrt)(*copy.deepcopy(args), **kwargs)
+    g = g if isinstance(wrt, tuple) else (g,)
+    want = sum(inner(gi, tangents[n]) for gi, n in zip(g, names, strict=True))
+    np.testing.assert_allclose(value_dot, want, rtol=1e-7, atol=1e-9)

@@ -39,7 +39,7 @@ from . import (
     tangents,
     trees,
 )
-from .calls import call_bwd, call_fwd, plain, spread
+from .calls import call_bwd, call_fwd, call_jvp, plain, spread
 from .checks import (
     NO_ENTRY,
     check_arrays,
@@ -248,7 +248,7 @@ __all__ = [
     "AdjointError", "NO_ENTRY", "STACKS", "add_adjoint", "add_at", "add_helper", "add_seq",
     "atleast_adjoint",
     "average_adjoint", "broadcast_back", "builtin_extremum_adjoint", "call_bwd", "call_fwd",
-    "cast_adjoint",
+    "call_jvp", "cast_adjoint",
     "check_arrays", "check_distinct", "check_seed", "cholesky_adjoint", "clip_adjoint",
     "cov_adjoint", "cross_adjoint", "cumprod_adjoint", "cumsum_adjoint", "densify",
     "densify_item", "det_adjoint", "diag_adjoint",

@@ -197,3 +197,35 @@ def wrapper(fn: Any, count: int, keywords: tuple) -> types.FunctionType:
     made = space[f"call_{name}"]
     _wrappers[key] = (fn, made)
     return made
+
+
+_tangents: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def call_jvp(fn: Any, positions: tuple, keywords: tuple, dots: tuple, *args: Any,
+             **kwargs: Any) -> tuple:
+    """(value, tangent) of the call fn(*args, **kwargs) (forward mode), given the tangents
+    `dots` of the positional arguments `positions`, then of the keyword arguments
+    `keywords`: the tangent function of what fn holds, compiled once per function and
+    arguments that vary."""
+    from .. import compile as emit
+    from .. import tangent
+    from ..program import Compiled, Program
+
+    target, front, bound = unwrapped(fn)
+    args, kwargs = (*front, *args), {**bound, **kwargs}
+    if not isinstance(target, types.FunctionType) or _no_source(target):
+        target = wrapper(target, len(args), tuple(kwargs))
+    code = target.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    wrt = tuple(names[k + len(front)] for k in positions) + tuple(keywords)
+    per = _tangents.setdefault(target, {})
+    if wrt not in per or not per[wrt].refresh():
+        program = Program()
+        emitted, _ = tangent.add(program, target, wrt)
+        text = program.source()
+        space = emit.load(text, dict(program.namespace), emitted.name)
+        per[wrt] = Compiled(text, space[emitted.name], emitted.name, wrt, program.namespace,
+                            "", program.data(), program.code())
+    given = {f"{w}_dot": d for w, d in zip(wrt, dots, strict=True)}
+    return per[wrt].function(*args, **kwargs, **given)

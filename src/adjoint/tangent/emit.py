@@ -7,7 +7,10 @@ them (try, with, calls through values, attribute writes of varying values)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import ir, rules
+from ..analysis import effects
 from ..analysis.activity import analyze
 from ..analysis.memory import check_writes
 from ..analysis.values import is_user_function
@@ -47,7 +50,8 @@ class Tangent:
             if origin is not None and origin is not self.origin and not isinstance(
                     s, ir.Return):
                 self.origin = origin
-                out.append(Line((f"# tangent of: {origin.text}",), comment=True))
+                out.append(Line((f"# tangent of: {' '.join(origin.text.split())}",),
+                                comment=True))
             out += self.stmt(s)
         return out
 
@@ -119,18 +123,38 @@ class Tangent:
 
     def assign(self, s: Assign) -> list:
         line = Line(ir.stmt_parts(s), (s.target,) if s.target else ())
+        if s.prim.kind == "setattr":  # kept for the user, or refused as the reverse mode does
+            value = ir.names(s.args[-1:]) & self.varied
+            if (s.prim.key & self.varied) or value and not effects.stored_unread(
+                    s, self.fn.source):
+                raise self.error(s, "an attribute is set from a value that varies with what "
+                                 "is differentiated, and read back: its derivative would be "
+                                 "lost; keep the value in a local name (or return it)")
+            return [line]
         if s.target is None or s.target not in self.varied:
             passive = s.prim.key is not None and (rules.is_passive(s.prim.key) or getattr(
                 s.prim.key, "__name__", "") in ("check_distinct", "rebinds"))
-            if s.target is None and ir.names([*s.args, *(v for _, v in s.kwargs)]) & \
-                    self.varied and s.prim.kind not in ("expr",) and not passive:
-                raise self.error(s, f"{s.prim.spelling or 'a call'} is called for its effect on "
-                                 "a value that varies; forward mode does not follow it yet")
+            passed = [*s.args, *(v for _, v in s.kwargs)]
+            if s.target is None and ir.names(passed) & self.varied and \
+                    s.prim.kind not in ("expr",) and not passive:
+                why = effects.refusal(s, [bool(ir.names([a]) & self.varied) for a in passed],
+                                      self.varied, self.fn)  # a callback: as in the primal
+                if why is not None:
+                    raise self.error(s, why)
             return [line]
         inputs = ir.names([*s.args, *(v for _, v in s.kwargs)]) | (
             set(ir.names(s.index.atoms())) if s.index else set())
         if inputs & self.varied and s.prim.kind == "call" and is_user_function(s.prim.key):
             return [self.call(s)]
+        if inputs & self.varied and s.prim.kind == "call" and s.prim.key is ir.DYNAMIC:
+            return [self.value_call(s)]
+        if inputs & self.varied and s.prim.kind == "method" and s.prim.key is None and \
+                not ir.names(s.args[:1]) & self.varied and s.prim.spelling != "pop":
+            # a method of an object that does not vary (`MODEL.predict(W, X)`): its function
+            callee = ir.Expr("{0}." + s.prim.spelling, (s.args[0],))
+            return [self.value_call(replace(s, prim=ir.Prim(
+                "call", ir.DYNAMIC, f"{ir.text(ir.atom_parts(s.args[0]))}.{s.prim.spelling}"),
+                args=(callee, *s.args[1:])))]
         if not inputs & self.varied:  # a value that does not vary here: a zero tangent
             number = s.prim.kind == "copy" and isinstance(s.args[0], ir.Const) and isinstance(
                 s.args[0].value, (int, float)) and not isinstance(s.args[0].value, bool)
@@ -200,13 +224,33 @@ class Tangent:
             return [(*self.of(s.args[0]), ".pop()")], False  # a stack of the gradient's code
         if p.kind == "attr" and p.spelling in ("T", "real"):
             return [(*self.of(s.args[0]), ".", p.spelling)], False
-        if p.kind == "call" and p.key is ir.DYNAMIC:
-            raise self.error(s, f"forward mode does not follow calls through values "
-                             f"({p.spelling}) yet; use adjoint.grad or adjoint.vjp")
         found = tangent_rules.contributions(s, self.varied, self.dot, self.modules)
         if isinstance(found, str):
             raise self.error(s, f"{found}: no tangent in forward mode", MissingRule)
         return found
+
+    def value_call(self, s: Assign) -> Line:
+        """A call through a value (`phi(t)`): `runtime.call_jvp` finds the tangent function
+        of what the value holds as the call runs; a function read from a varying value is
+        checked to hold no numbers (`runtime.plain`)."""
+        callee, rest = s.args[0], s.args[1:]
+        if any(isinstance(a, ir.Expr) and ir.names([a]) & self.varied for a in (
+                *rest, *(v for _, v in s.kwargs))):
+            raise self.error(s, f"forward mode does not pass *-unpacked values that vary to "
+                             f"{s.prim.spelling} yet")
+        positions = tuple(k for k, a in enumerate(rest) if ir.names([a]) & self.varied)
+        keywords = tuple(k for k, a in s.kwargs if ir.names([a]) & self.varied)
+        dots = [self.of(rest[k]) for k in positions] + [self.of(dict(s.kwargs)[k])
+                                                        for k in keywords]
+        fn = ir.atom_parts(callee)
+        if ir.names([callee]) & self.varied:
+            fn = (RUNTIME, ".plain(", *fn, f", {s.prim.spelling!r})")
+        head = (RUNTIME, ".call_jvp(", *fn, f", {positions!r}, {keywords!r}, (",
+                *ir.join(dots), ",)" if len(dots) == 1 else ")")
+        call = ir.call_parts("", rest, s.kwargs)
+        parts = (*head, *((", ",) if rest or s.kwargs else ()), *call[2:])
+        return Line((Ref(s.target), ", ", Ref(self.dot(s.target)), " = ", *parts),
+                    (s.target, self.dot(s.target)))
 
     def call(self, s: Assign) -> Line:
         """A call of the user's own function: its tangent function returns (value, tangent)
