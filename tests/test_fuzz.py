@@ -85,11 +85,28 @@ NEW = {  # construct: a pattern some program matches
     "return y, f": r"return .*, (np\.(sin|tanh|cos|arctan)|h\d|act)\n",
     "a module-level object's state changed": r"STATE\.(bump\(\)|scale [+*]?= ?)",
     "_ unpacked": r", _ = h\d", "a returned function called": r"(g\d+) = h\d.*\n(.*\n)*?.*\b\1\(",
+    # functions as values: lists and dicts of them, a helper given one, a callable object
+    "FNS[k](x)": r"\bFNS\[-?\d\]\(", 'TABLE["key"](x)': r'\bTABLE\["\w+"\]\(',
+    "for fn in FNS": r"for (\w+, )?fn\d+ in (FNS|TABLE)",
+    "zip(coefs, FNS)": r"for w\d+, phi\d+ in zip\(", "apply(f, x)": r"\bapply\(",
+    "OBJ(x)": r"\bOBJ\(", "OBJ.method(x)": r"\bOBJ\.method\(",
+    # functools.partial made inside, map
+    "h = partial(...)": r"hp\d+ = (functools\.)?partial\(", "sum(map(": r"\bsum\(map\(",
+    "list(map(": r"\blist\(map\(", "map(lambda": r"\bmap\(lambda ",
+    "a partial called": r"\bhp\d+\(",
+    # closures made by a factory, callbacks, **options, zip(*...), *weights
+    "f = make(...)": r"fm\d+ = make2?\(", "make.count += 1": r"make2?\.count \+= 1",
+    "a closure called": r"\bfm\d+\(", "log(i, v)": r"^ +log\(", "show(frame)": r"^ +show\(",
+    "LOG.note(v)": r"LOG\.note\(", "LOG.last = v": r"LOG\.(last|latest) = ",
+    "**options": r"def f\(.*\*\*options\)", "options.get": r"\boptions\.get\(",
+    "hk(x, **options)": r"hk\(.*\*\*options\)", "zip(*pair(x))": r"in zip\(\*pair2?\(",
+    "hw(x, *ws)": r"\bhw2?\(.*, \*",
 }
 
 
 # constructs the generator steers around while their known bug is a test of its own
 STEERED = {"a returned function called"} if "call_returned_function" in AVOID else set()
+STEERED |= {"hw(x, *ws)"} if "starred_calls" in AVOID else set()
 
 
 def uncovered(seen: list) -> list[str]:
@@ -114,6 +131,8 @@ def uncovered(seen: list) -> list[str]:
         "a constant rebound between calls": any(
             set(r) & {"G", "SCALE", "W0", "WS"} for p in seen for r in p.rebinds),
         "float32 arguments": any(p.float32 for p in seen),
+        "keyword arguments for **options": any(p.kwargs for p in seen),
+        "FNS rebound between calls": any("FNS" in r for p in seen for r in p.rebinds),
     }
     return out + [c for c, ok in checks.items() if not ok]
 

@@ -933,3 +933,122 @@ def f(x):
             v1[j6 % 3] = cs2[0]
     return np.sum(x) + np.sum(v1)
 """, [np.array([0.375, 1.192, 0.827])])
+
+
+# Found by the random-program generator's gates for functions as values (see AVOID there).
+
+def test_starred_call_carries_the_derivative(optimize):
+    """Used to fail, silently: a zero gradient where only starred arguments of a helper's
+    *weights carried the derivative (a spread argument was not seen as active)."""
+    check("""
+def hw(*weights):
+    a, b = weights
+    return a * b
+
+def f(x):
+    return hw(*[x[0], x[1]]) + hw(*[x[1] ** 2, x[0]])
+""", [np.array([2.0, 3.0])], optimize=optimize)
+
+
+def test_closure_called_with_constants(optimize):
+    """Used to fail: a closure from a factory called with values that carry no derivative
+    named its result after the lifted def (`inner = inner(0.5, a=2.0)`: UnboundLocalError);
+    and code after a return, duplicated, could not be copied (it held the Nested callee)."""
+    check("""
+def make(a, b=0.5):
+    def inner(t):
+        return a * np.sin(t) + b * t
+    return inner
+
+def f(x, y):
+    fm = make(2.0)
+    c = fm(0.5)
+    fm3 = make(np.sum(np.sin(x)), 0.5)
+    v4 = fm3(x)
+    if y > 2.9:
+        return np.sum(v4) * c
+    cs9 = [fm3(0.3 * np.ones((3,)))]
+    return np.sum(v4) + c * np.sum(cs9[0])
+""", [np.array([1.0, 2.0, 0.5]), 1.0], optimize=optimize)
+
+
+def test_unused_call_result_keeps_its_effect(optimize):
+    """Used to fail, silently (the value, and the gradient, too): the optimizer dropped
+    `v = h1(x)`, whose value is not read, and with it STATE.bump() inside h1."""
+    check("""
+class State:
+    def bump(self):
+        self.scale = self.scale * 1.1 + 0.1
+
+STATE = State()
+
+def h1(p):
+    STATE.bump()
+    return np.sum(p)
+
+def f(x):
+    STATE.scale = 0.5
+    v = h1(x)
+    return np.sum(x) * STATE.scale
+""", [np.array([1.0, 2.0])], optimize=optimize)
+    f = make_function("""
+class State:
+    def bump(self):
+        self.scale = self.scale * 1.1 + 0.1
+
+STATE = State()
+
+def h1(p):
+    STATE.bump()
+    return np.sum(p)
+
+def f(x):
+    STATE.scale = 0.5
+    v = h1(x)
+    return np.sum(x) * STATE.scale
+""")
+    np.testing.assert_allclose(adjoint.grad(f, optimize=optimize)(np.ones(2)), [0.65, 0.65])
+
+
+@pytest.mark.xfail(strict=True, raises=adjoint.AdjointError,
+                   reason="InternalError: a partial made in f, called inside a chained "
+                          "comparison (kept as written), reads a name the rewrite removed")
+def test_partial_called_in_a_chained_comparison(optimize):
+    check("""
+from functools import partial
+
+def pk(a, t):
+    return a * t
+
+def f(x):
+    hp = partial(pk, x[0])
+    if 0.0 < hp(x[1]) < 10.0:
+        return x[1] * x[0]
+    return x[0]
+""", [np.array([1.0, 2.0])], optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, raises=adjoint.AdjointError,
+                   reason="InternalError: map of a lambda inside a chained comparison")
+def test_map_of_a_lambda_in_a_chained_comparison(optimize):
+    check("""
+def f(x):
+    if 0.0 < sum(map(lambda t: t * 2.0, x)) < 10.0:
+        return x[0] * x[1]
+    return x[1]
+""", [np.array([1.0, 2.0])], optimize=optimize)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="wrong gradient: a swap after an augmented update (`v1 += x; "
+                          "v1, v2 = v2, v1`), whose values the sum never reads")
+def test_swap_after_an_augmented_update(optimize):
+    check("""
+def f(x):
+    v1 = x + x
+    v2 = np.tanh(x)
+    v3 = np.sin(v2)
+    v1 += x
+    v1, v2 = v2, v1
+    return np.sum(v3)
+""", [np.array([0.411, -0.691, -1.377, -1.45])], optimize=optimize)

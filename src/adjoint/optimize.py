@@ -129,7 +129,7 @@ def rename(body: list, mapping: dict) -> list:
             out.append(item.rebuilt(lambda b: rename(b, mapping), parts))
         else:
             out.append(Line(parts(item.parts), tuple(mapping.get(b, b) for b in item.binds),
-                            item.comment))
+                            item.comment, item.effect))
     return out
 
 
@@ -145,7 +145,7 @@ def _reads(parts, binds=()) -> set:
 
 
 def _pure(item: Line) -> bool:
-    return bool(item.binds) and item.parts[1:2] == (" = ",) and not any(
+    return bool(item.binds) and not item.effect and item.parts[1:2] == (" = ",) and not any(
         isinstance(p, str) and ".pop()" in p for p in item.parts)
 
 

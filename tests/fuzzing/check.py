@@ -3,7 +3,8 @@ gradient against central differences, with the optimizer on and off, and the two
 against each other; each gradient's dtype against its argument's (and, for a program marked
 float32, the gradient at float32 arguments); the gradient against autograd's where autograd
 runs the program (no in-place writes); and all of it again after the program's module-level
-names are rebound (`Program.rebinds`).
+names are rebound (`Program.rebinds`). Every call of the program and of its gradient passes
+the program's keyword arguments (`Program.kwargs`, for its **options).
 
 Outcomes: 'ok'; 'wrong' (a wrong gradient, value or dtype); 'error' (an AdjointError, a
 hang, or an exception the program's own code raised); 'escaped' (an InternalError, adjoint's
@@ -124,7 +125,7 @@ def origin(e: BaseException, filename: str | None = None) -> str | None:
 
 
 def _check(f, p: Program, notes: set) -> None:
-    value = f(*copy.deepcopy(p.args))
+    value = f(*copy.deepcopy(p.args), **p.kwargs)
     if value != p.value:
         raise Wrong(f"the program's value changed: {value} != {p.value}")
     scale = 1.0 + abs(value)
@@ -138,14 +139,14 @@ def _check(f, p: Program, notes: set) -> None:
     for stage, values in enumerate(p.rebinds, 1):
         notes.add("rebind")
         rebind(f.__globals__, values)
-        value = f(*copy.deepcopy(p.args))
+        value = f(*copy.deepcopy(p.args), **p.kwargs)
         if value != p.values[stage]:
             raise Wrong(f"after {values}, the program's value changed: {value} != "
                         f"{p.values[stage]}")
         scale = 1.0 + abs(value)
         grads, _ = _gradients(f, p, value, scale, f"after {_show(values)}: ")
         for optimize, vg in made.items():  # the gradient functions made before
-            emitted, g = vg(*copy.deepcopy(p.args))
+            emitted, g = vg(*copy.deepcopy(p.args), **p.kwargs)
             if not np.allclose(emitted, value, rtol=1e-9, atol=1e-12 * scale):
                 raise Wrong(f"after {_show(values)}, the value_and_grad made before (optimize="
                             f"{optimize}) computes {emitted!r}, the program {value!r}")
@@ -185,7 +186,7 @@ def _check_grads(f, p: Program, vg, value, scale: float, when: str, theirs=None,
     differences cannot decide (a gradient beyond 1e8 times the value: their rounding error
     swamps it) and autograd's gradient (`theirs`) is adjoint's, autograd decides."""
     args = copy.deepcopy(p.args)
-    emitted, grads = vg(*args)
+    emitted, grads = vg(*args, **p.kwargs)
     if not _same_state(args, p.args):
         raise Wrong(f"{when}the gradient of f changed an argument it was given")
     if not np.allclose(emitted, value, rtol=1e-9, atol=1e-12 * scale):
@@ -202,14 +203,14 @@ def _check_grads(f, p: Program, vg, value, scale: float, when: str, theirs=None,
         for step in (FD_EPS, -FD_EPS):
             point = copy.deepcopy(p.args)
             point[k] = moved(x, v, step)
-            values.append(f(*point))
+            values.append(f(*point, **p.kwargs))
         numeric, analytic = (values[0] - values[1]) / (2 * FD_EPS), inner(g, v)
         ill = abs(analytic) > 1e8 * scale and theirs is not None and _close(
             g, theirs[p.wrt.index(n)], scale)
         if ill and notes is not None:
             notes.add("autograd decides")
         if not ill and not np.isclose(analytic, float(numeric), rtol=1e-4, atol=1e-6 * scale) \
-                and _fd_error(f, p.args, k, v, analytic) > 1e-3 * (1 + abs(analytic)):
+                and _fd_error(f, p.args, k, v, analytic, p.kwargs) > 1e-3 * (1 + abs(analytic)):
             # (central differences that come to the gradient as the step shrinks: curvature
             # or rounding, not adjoint; the generator checked no branch switches there)
             raise Wrong(f"{when}gradient of f with respect to {n} disagrees with central "
@@ -263,16 +264,17 @@ def _close(a, b, scale: float) -> bool:
     return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12 * scale))
 
 
-def _fd_error(f, args, k: int, v, analytic: float, steps=(1e-5, 1e-7, 1e-8, 1e-9, 1e-10,
-                                                              1e-11)) -> float:
-    """How close central differences of f along v (in argument k) come to `analytic`."""
+def _fd_error(f, args, k: int, v, analytic: float, kwargs: dict | None = None,
+              steps=(1e-5, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11)) -> float:
+    """How close central differences of f along v (in argument k) come to `analytic`
+    (f called with `kwargs` too)."""
     errors = []
     for eps in steps:
         values = []
         for step in (eps, -eps):
             point = copy.deepcopy(args)
             point[k] = moved(args[k], v, step)
-            values.append(f(*point))
+            values.append(f(*point, **(kwargs or {})))
         errors.append(abs((values[0] - values[1]) / (2 * eps) - analytic))
     return min(errors)
 
@@ -328,9 +330,9 @@ def _float32(f, p: Program, made: dict, g64, value, scale: float, notes: set) ->
     args = _to32(p.args)
     notes.add("float32")
     for optimize in (False, True):
-        _, g32 = made[optimize](*copy.deepcopy(args))
+        _, g32 = made[optimize](*copy.deepcopy(args), **p.kwargs)
         _dtypes(f, args, p.wrt, g32, f"float32 arguments, optimize={optimize}: ")
-    value32 = f(*copy.deepcopy(args))
+    value32 = f(*copy.deepcopy(args), **p.kwargs)
     if not abs(float(value32) - value) <= 1e-4 * scale:
         return  # float32 rounding changes the program's value itself: nothing to compare
     for n, k, a, b in zip(p.wrt, _positions(f, p.wrt), g32, g64, strict=True):
@@ -400,7 +402,7 @@ def autograd_gradients(p: Program) -> list | None:
             warnings.simplefilter("ignore")
             exec(compile(p.source, "<fuzz-autograd>", "exec"), ns)
             f = ns["f"]
-            return [autograd.grad(f, k)(*copy.deepcopy(p.args))
+            return [autograd.grad(f, k)(*copy.deepcopy(p.args), **p.kwargs)
                     for k in _positions(f, p.wrt)]
     except (Exception, Hang):  # noqa: BLE001 - autograd cannot run it: no second oracle
         return None
@@ -425,7 +427,8 @@ def _against_autograd(f, p: Program, grads, theirs, scale: float, notes: set) ->
         analytic, other_side = float(ours @ unit), float(other @ unit)
         if abs(analytic - other_side) <= 1e-5 * big:
             continue  # closer than central differences can tell
-        error = _fd_error(f, p.args, k, d, analytic, steps=(1e-4, 1e-5, 1e-6, 1e-7))
+        error = _fd_error(f, p.args, k, d, analytic, p.kwargs,
+                          steps=(1e-4, 1e-5, 1e-6, 1e-7))
         if error <= 1e-4 * (1 + abs(analytic)) or error <= 0.1 * abs(analytic - other_side):
             notes.add("autograd differs")  # central differences side with adjoint
             continue

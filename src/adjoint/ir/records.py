@@ -17,6 +17,9 @@ class Const:
     value: Any
     text: str
 
+    def __deepcopy__(self, memo: dict) -> Const:
+        return self  # records are copied, never what a constant holds (a module, an array)
+
 
 @dataclass(frozen=True)
 class Expr:
@@ -69,6 +72,9 @@ class Prim:
     kind: str
     key: Any = None
     spelling: str = ""
+
+    def __deepcopy__(self, memo: dict) -> Prim:
+        return self  # immutable; its key is a function or a Nested, shared, not copied
 
 
 COPY = Prim("copy")

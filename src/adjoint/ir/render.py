@@ -240,6 +240,7 @@ class Line:
     parts: Parts
     binds: tuple = ()
     comment: bool = False
+    effect: bool = False  # a call of the user's that may do more than make its value
 
 
 @dataclass

@@ -251,6 +251,8 @@ class CallsMixin(CallablesMixin):
             raise self.error(node, "out= writes into an existing array; assign the result "
                              "instead")
         prim, hint = self.call_prim(func, fn, method, args)
+        if known is not None and isinstance(node.func, cst.Name):  # named for the local
+            hint = naming.call_name(node.func.value, self.label(args[0]) if args else None)
         if statement:  # a call for its effect: no value
             self.emit(Assign(None, prim, tuple(args), tuple(kwargs), node=node))
             return Const(None, "None")

@@ -217,7 +217,9 @@ class AssignAdjoint(Refusals):
     def contributions(self, s: Assign, g: str) -> list:
         """(input name, parts, fresh, reads ans) for each active input of s."""
         p = s.prim
-        if not any(self.is_active(a) for a in (*s.args, *(v for _, v in s.kwargs))):
+        passed = (*s.args, *(v for _, v in s.kwargs))
+        if not any(self.is_active(a) or isinstance(a, ir.Expr) and s.adjoint is not None and
+                   ir.names([a]) & self.active for a in passed):  # spread(xs) of a call
             return []  # a constant, whatever computed it
         gp = (Ref(g),)
         if p.kind == "copy":

@@ -104,4 +104,17 @@ class Forward:
             else:
                 loop = Block(("while ", *ir.atom_parts(s.test), ":"), body)
             return [self.assign(s.trips, ("0",)), loop]
-        return [self.line(ir.stmt_parts(s), tuple(ir.defs(s)))]
+        line = self.line(ir.stmt_parts(s), tuple(ir.defs(s)))
+        line.effect = effectful(s)  # kept though its value is unused: `v = h(x)`, h bumping
+        return [line]
+
+
+def effectful(s) -> bool:
+    """Whether s calls a function of the user's (or one held in a value, or a method with no
+    rule): it may change state, so it runs even where its value is not read."""
+    from ..analysis.values import is_user_function
+
+    if not isinstance(s, Assign) or s.prim.kind not in ("call", "method"):
+        return False
+    return s.adjoint is not None or s.prim.key is ir.DYNAMIC or is_user_function(
+        s.prim.key) or s.prim.kind == "method" and s.prim.key is None

@@ -17,6 +17,7 @@ from ..analysis.values import is_user_function
 from ..errors import MissingRule, UnsupportedSyntax
 from ..ir import Assign, Block, Line, Ref
 from ..naming import Namer
+from ..reverse.forward import effectful
 from ..reverse.refs import module_aliases
 from . import rules as tangent_rules
 
@@ -122,7 +123,7 @@ class Tangent:
         return (RUNTIME, ".zero_tangent(", *ir.atom_parts(atom), ")")
 
     def assign(self, s: Assign) -> list:
-        line = Line(ir.stmt_parts(s), (s.target,) if s.target else ())
+        line = Line(ir.stmt_parts(s), (s.target,) if s.target else (), effect=effectful(s))
         if s.prim.kind == "setattr":  # kept for the user, or refused as the reverse mode does
             value = ir.names(s.args[-1:]) & self.varied
             if (s.prim.key & self.varied) or value and not effects.stored_unread(
@@ -250,7 +251,7 @@ class Tangent:
         call = ir.call_parts("", rest, s.kwargs)
         parts = (*head, *((", ",) if rest or s.kwargs else ()), *call[2:])
         return Line((Ref(s.target), ", ", Ref(self.dot(s.target)), " = ", *parts),
-                    (s.target, self.dot(s.target)))
+                    (s.target, self.dot(s.target)), effect=True)
 
     def call(self, s: Assign) -> Line:
         """A call of the user's own function: its tangent function returns (value, tangent)
@@ -260,7 +261,7 @@ class Tangent:
         call = ir.call_parts(name, s.args, s.kwargs)
         call = (*call[:-1], *((", " if s.args or s.kwargs else ""),), *ir.join(dots), ")")
         return Line((Ref(s.target), ", ", Ref(self.dot(s.target)), " = ", *call),
-                    (s.target, self.dot(s.target)))
+                    (s.target, self.dot(s.target)), effect=True)
 
 
 def _sum(terms: list) -> ir.Parts:
