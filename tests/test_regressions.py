@@ -1052,3 +1052,16 @@ def f(x):
     v1, v2 = v2, v1
     return np.sum(v3)
 """, [np.array([0.411, -0.691, -1.377, -1.45])], optimize=optimize)
+
+
+def test_function_from_a_varying_pair_called_on_constants(optimize):
+    """Used to fail (emitted code that did not parse, ` = runtime.call_bwd(...)`): a function
+    read from a value that carries a derivative, called with arguments that carry none."""
+    check("""
+def pick(x):
+    return x * 2.0, np.sin
+
+def f(x):
+    y, act = pick(x)
+    return np.sum(act(np.ones(2) * 0.5)) + np.sum(act(y))
+""", [np.array([0.4, 0.3])], optimize=optimize)

@@ -336,6 +336,8 @@ class AssignAdjoint(Refusals):
         targets = [s.args[k] for k in link.positions] + [dict(s.kwargs)[k]
                                                         for k in link.keywords]
         targets = [a.args[0] if isinstance(a, ir.Expr) else a for a in targets]  # spread(xs)
+        if not targets:  # a function held in a varying value, called on constants
+            return []
         call = (link.bwd, "(", Ref(s.tape), ", ", Ref(g), ")")
         if len(targets) == 1:
             return [(targets[0].id, self.as_items(targets[0].id, call)[0], False, False)]
