@@ -70,13 +70,7 @@ def link_calls(fn: ir.Function, spec: Spec, namer: Namer,
         starred = any(isinstance(a, ir.Expr) for a in s.args)
         if starred and s.target in active and (positions or keywords or ir.names(s.args)
                                                & active):
-            if isinstance(s.prim.key, parse_.Nested):
-                raise fn.source.error(s.node, f"{s.prim.spelling} is called with *-unpacking "
-                                      "and values that carry a derivative; pass the "
-                                      "arguments one by one")
-            through = replace(s, prim=ir.Prim("call", ir.DYNAMIC, s.prim.spelling), args=(
-                Const(s.prim.key, s.prim.spelling), *s.args))  # its items known as it runs
-            return link_value_call(fn, through, active, namer)
+            return link_starred_call(fn, s, active, namer)
         if s.target not in active or not (positions or keywords):
             if isinstance(s.prim.key, parse_.Nested):
                 return replace(s, prim=ir.Prim("call", s.prim.key, program.primal(s.prim.key)))
@@ -127,6 +121,17 @@ def through_value(s: Assign, active: set) -> bool:
     else:
         return False
     return bool(ir.names(rest) & active)
+
+
+def link_starred_call(fn: ir.Function, s: Assign, active: set, namer: Namer) -> Assign:
+    """`step(h, x, *cell)` with values that carry a derivative in `cell`: a call through the
+    function's value, whose items are known as it runs (`runtime.spread`)."""
+    if isinstance(s.prim.key, parse_.Nested):
+        raise fn.source.error(s.node, f"{s.prim.spelling} is called with *-unpacking and "
+                              "values that carry a derivative; pass the arguments one by one")
+    through = replace(s, prim=ir.Prim("call", ir.DYNAMIC, s.prim.spelling), args=(
+        Const(s.prim.key, s.prim.spelling), *s.args))
+    return link_value_call(fn, through, active, namer)
 
 
 def link_value_call(fn: ir.Function, s: Assign, active: set, namer: Namer) -> Assign:
