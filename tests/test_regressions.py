@@ -972,41 +972,29 @@ def f(x, y):
 """, [np.array([1.0, 2.0, 0.5]), 1.0], optimize=optimize)
 
 
+BUMPED = """
+class State:
+    def bump(self):
+        self.scale = self.scale * 1.1 + 0.1
+
+STATE = State()
+
+def h1(p):
+    STATE.bump()
+    return np.sum(p)
+
+def f(x):
+    STATE.scale = 0.5
+    v = h1(x)
+    return np.sum(x) * STATE.scale
+"""
+
+
 def test_unused_call_result_keeps_its_effect(optimize):
     """Used to fail, silently (the value, and the gradient, too): the optimizer dropped
     `v = h1(x)`, whose value is not read, and with it STATE.bump() inside h1."""
-    check("""
-class State:
-    def bump(self):
-        self.scale = self.scale * 1.1 + 0.1
-
-STATE = State()
-
-def h1(p):
-    STATE.bump()
-    return np.sum(p)
-
-def f(x):
-    STATE.scale = 0.5
-    v = h1(x)
-    return np.sum(x) * STATE.scale
-""", [np.array([1.0, 2.0])], optimize=optimize)
-    f = make_function("""
-class State:
-    def bump(self):
-        self.scale = self.scale * 1.1 + 0.1
-
-STATE = State()
-
-def h1(p):
-    STATE.bump()
-    return np.sum(p)
-
-def f(x):
-    STATE.scale = 0.5
-    v = h1(x)
-    return np.sum(x) * STATE.scale
-""")
+    check(BUMPED, [np.array([1.0, 2.0])], optimize=optimize)
+    f = make_function(BUMPED)
     np.testing.assert_allclose(adjoint.grad(f, optimize=optimize)(np.ones(2)), [0.65, 0.65])
 
 

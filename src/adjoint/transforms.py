@@ -130,15 +130,23 @@ def _forward(fn, wrt, names, inputs, out, fresh, optimize) -> list:
     for j, x in enumerate(inputs):
         columns = []
         for k in range(x.size):
-            dots = {f"{n}_dot": np.zeros_like(y) if y.ndim else 0.0
-                    for n, y in zip(names, inputs, strict=True)}
-            unit = np.zeros(x.shape)
-            unit.flat[k] = 1.0
-            dots[f"{names[j]}_dot"] = unit if x.ndim else 1.0
+            dots = _unit_tangents(names, inputs, j, k)
             a, kw = fresh()
             columns.append(np.asarray(jf(*a, **kw, **dots)[1], dtype=float))
         blocks.append(np.stack(columns, axis=-1).reshape(out.shape + x.shape))
     return blocks
+
+
+def _unit_tangents(names: list[str], inputs: list, j: int, k: int) -> dict:
+    """The tangent keywords of one sweep: entry k of argument j set to 1, all else 0."""
+    import numpy as np
+
+    dots = {f"{n}_dot": np.zeros_like(y) if y.ndim else 0.0
+            for n, y in zip(names, inputs, strict=True)}
+    unit = np.zeros(inputs[j].shape)
+    unit.flat[k] = 1.0
+    dots[f"{names[j]}_dot"] = unit if inputs[j].ndim else 1.0
+    return dots
 
 
 def _picked(fn: Any, wrt: Any) -> list[str]:
@@ -279,11 +287,7 @@ def hessian(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
         for j, x in enumerate(inputs):
             columns = []
             for k in range(x.size):
-                dots = {f"{n}_dot": np.zeros_like(y) if y.ndim else 0.0
-                        for n, y in zip(names, inputs, strict=True)}
-                unit = np.zeros(x.shape)
-                unit.flat[k] = 1.0
-                dots[f"{names[j]}_dot"] = unit if x.ndim else 1.0
+                dots = _unit_tangents(names, inputs, j, k)
                 got = product(*copy.deepcopy(args), **copy.deepcopy(kwargs), **dots)
                 columns.append(got if many else (got,))
             for i, y in enumerate(inputs):
