@@ -1027,10 +1027,9 @@ def f(x):
 """, [np.array([1.0, 2.0])], optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="wrong gradient: a swap after an augmented update (`v1 += x; "
-                          "v1, v2 = v2, v1`), whose values the sum never reads")
 def test_swap_after_an_augmented_update(optimize):
+    """Used to be a wrong gradient: the reverse sweep put v1's old values back into what v1
+    held then, v2's array after the swap, and the tanh adjoint read the damaged v2."""
     check("""
 def f(x):
     v1 = x + x
@@ -1039,6 +1038,19 @@ def f(x):
     v1 += x
     v1, v2 = v2, v1
     return np.sum(v3)
+""", [np.array([0.411, -0.691, -1.377, -1.45])], optimize=optimize)
+
+
+@pytest.mark.parametrize("rebinding", ["y = z", "y, q = z, y", "if x[0] < 0:\n        y = z"])
+def test_written_slice_then_name_rebound(rebinding, optimize):
+    check(f"""
+def f(x):
+    y = np.zeros(4)
+    z = np.tanh(x)
+    y[0] = z[1]
+    w = np.sin(z)
+    {rebinding}
+    return np.sum(w) + np.sum(y * y)
 """, [np.array([0.411, -0.691, -1.377, -1.45])], optimize=optimize)
 
 

@@ -93,7 +93,7 @@ def to_be_recorded(fn: ir.Function, reads: dict[int, set], value_reads: dict[int
         for d in defs_of.get(name, ()):
             _record_definition(fn, plan, where, name, d, found, defs_of)
     choose_recompute(fn, plan, where, kind or {})
-    _record_changes(fn, plan, where, read_at)
+    _record_changes(fn, plan, where, read_at, defs_of)
     return plan
 
 
@@ -160,11 +160,20 @@ def _record_definition(fn: ir.Function, plan: Plan, where: dict, name: str, d, f
             plan.preinit.add(name)
 
 
-def _record_changes(fn: ir.Function, plan: Plan, where: dict, read_at: dict) -> None:
+def _record_changes(fn: ir.Function, plan: Plan, where: dict, read_at: dict,
+                    defs_of: dict) -> None:
     """In-place changes whose old contents a read needs: `v += c` on an array changes what
     shares its memory too (keep v's old values when another name for that memory is read
-    before); `y[i] = v` keeps the overwritten slice (an append is undone by popping)."""
+    before); `y[i] = v` keeps the overwritten slice (an append is undone by popping). The
+    undoing writes into what the name holds then, so a later rebinding of the name is
+    recorded as a read would make it (`v += c; v, w = w, v`)."""
     classes = aliases(fn)
+
+    def undone_into(s) -> None:
+        found = [(where[id(s)].pos - 0.5, id(s), True)]
+        for d in defs_of.get(s.target, ()):
+            if d is not s:
+                _record_definition(fn, plan, where, s.target, d, found, defs_of)
 
     def read_before(member: str, sid_: int, sp: Place) -> bool:
         return any(is_value and (p < sp.pos or _shares_loop(where, sid, sid_))
@@ -175,11 +184,13 @@ def _record_changes(fn: ir.Function, plan: Plan, where: dict, read_at: dict) -> 
             if any(read_before(m, id(s), where[id(s)])
                    for m in classes.members(s.target) - {s.target}):
                 plan.saves.setdefault(id(s), {})[s.target] = Save.BEFORE
+                undone_into(s)
         elif isinstance(s, (SetItem, ir.Append)):
             # appending changes only the list's length: only reads of the list itself matter
             members = {s.target} if isinstance(s, ir.Append) else classes.members(s.target)
             if any(read_before(m, id(s), where[id(s)]) for m in members):
                 plan.slices.add(id(s))
+                undone_into(s)
 
 
 CHEAP_CALLS = {len, abs, float}
