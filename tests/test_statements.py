@@ -22,11 +22,10 @@ def f(x, v):
 """, ('x', 'v'), lambda: [np.linspace(0.5, 1.0, 3), np.linspace(-1.0, 1.0, 3)], """\
 def grad_f(x, v, f_bar=1.0):
     # forward
-    y_stack = []
     y = x * 2.0
-    y_stack.append(runtime.snapshot(y))
+    y_old = runtime.snapshot(y)
     y += v
-    y_stack.append(runtime.snapshot(y))
+    y_old_2 = runtime.snapshot(y)
     y *= x
     f = np.sum(y)
     f_bar = runtime.check_seed(f, f_bar, 'f')
@@ -34,11 +33,11 @@ def grad_f(x, v, f_bar=1.0):
     # grad of: return np.sum(y)
     y_bar = runtime.sum_adjoint(f_bar, y)
     # grad of: y *= x
-    y = runtime.restore(y, y_stack.pop())
+    y = runtime.restore(y, y_old_2)
     x_bar = runtime.unbroadcast(y_bar * y, x)
     y_bar = runtime.unbroadcast(y_bar * x, y)
     # grad of: y += v
-    y = runtime.restore(y, y_stack.pop())
+    y = runtime.restore(y, y_old)
     v_bar = runtime.unbroadcast(y_bar, v)
     y_bar = runtime.unbroadcast(y_bar, y)
     # grad of: y = x * 2.0

@@ -246,8 +246,8 @@ def residuals_bwd(saved, residuals_bar):
         w_bar[i] += w_i_bar
         # grad of: proj = project(cams[obs[i, 0]], X[obs[i, 1]])
         cams_obs_i_0_part, X_obs_i_1_part = project_bwd(project_saved, proj_bar)
-        runtime.add_at(X_bar, obs_i_1, X_obs_i_1_part)
-        runtime.add_at(cams_bar, obs_i_0, cams_obs_i_0_part)
+        X_bar = runtime.add_at(X_bar, obs_i_1, X_obs_i_1_part)
+        cams_bar = runtime.add_at(cams_bar, obs_i_0, cams_obs_i_0_part)
     return cams_bar, X_bar, w_bar
 
 

@@ -79,7 +79,7 @@ def make_Qs_bwd(saved, make_Qs_bar):
                 # grad of: Qs[k, i, j] = icf[k, pos]
                 Qs_k_i_j_bar = runtime.unbroadcast(Qs_bar[k, i, j].copy(), Qs_k_i_j)
                 Qs_bar[k, i, j] = 0.0
-                runtime.add_at(icf_bar, (k, pos), Qs_k_i_j_bar)
+                icf_bar = runtime.add_at(icf_bar, (k, pos), Qs_k_i_j_bar)
             i = i_stack.pop()
         j = j_stack.pop()
         # grad of: pos = d

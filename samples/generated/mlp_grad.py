@@ -34,7 +34,7 @@ def grad_loss(W1, b1, W2, b2, X, labels, loss_bar=1.0):
     picked_bar = runtime.mean_adjoint(mean_picked_bar, picked)
     # grad of: picked = log_probs[np.arange(n), labels]
     log_probs_bar = runtime.zeros_like(log_probs)
-    runtime.add_at(log_probs_bar, (arange_n, labels), picked_bar)
+    log_probs_bar = runtime.add_at(log_probs_bar, (arange_n, labels), picked_bar)
     # grad of: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     shifted_bar = runtime.unbroadcast(log_probs_bar, shifted)
     log_sum_exp_shifted_bar = -runtime.unbroadcast(log_probs_bar, log_sum_exp_shifted)

@@ -30,6 +30,7 @@ from .errors import (
     AdjointError,
     ApiError,
     InternalError,
+    UnsupportedArgument,
     from_adjoint,
     internal,
     stage,
@@ -123,6 +124,14 @@ def _freeze(wrt):
 
 
 def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
+    if hasattr(fn, "__adjoint_forward__"):
+        first = fn.__adjoint_forward__.__wrapped__
+        raise UnsupportedArgument(
+            f"a third derivative of {getattr(first, '__qualname__', first)}: its second is "
+            "forward mode over the loops of its gradient, which adjoint does not differentiate "
+            "again; a third derivative works where the gradient of the gradient has no loops "
+            "(straight-line code), and adjoint.hessian and adjoint.hvp give second "
+            "derivatives through any code")
     if (isinstance(fn, (types.MethodType, functools.partial)) or hasattr(
             fn, "__adjoint_inner__")) and isinstance(_bound_parts(fn)[0], types.FunctionType):
         return _bound_gradient(fn, wrt, value, optimize, has_aux)

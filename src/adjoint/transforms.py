@@ -9,6 +9,7 @@ import weakref
 from typing import Any
 
 from .api import _bound_parts
+from .arguments import kinds_of
 from .errors import AdjointError, ApiError
 from .runtime.calls import split_of
 
@@ -75,7 +76,8 @@ def jacobian(fn: Any, wrt: Any = 0, *, mode: str = "auto", optimize: bool = True
     array of shape `out.shape + arg.shape` (a tuple of them for a tuple `wrt`).
     `mode="reverse"` runs one reverse sweep per entry of the result (seeding `<f>_bar` with
     its unit vector), `"forward"` one tangent sweep per entry of the arguments in `wrt`,
-    `"auto"` whichever makes fewer sweeps. Each sweep runs on copies of the arguments."""
+    `"auto"` whichever makes fewer sweeps (forward on a tie: a tangent sweep costs less than
+    a reverse one). Each sweep runs on copies of the arguments."""
     import copy
 
     import numpy as np
@@ -91,7 +93,7 @@ def jacobian(fn: Any, wrt: Any = 0, *, mode: str = "auto", optimize: bool = True
         a, k = fresh()
         out = np.asarray(fn(*a, **k), dtype=float)
         inputs = [np.asarray(_argument(fn, n, args, kwargs), dtype=float) for n in names]
-        forward = mode == "forward" or mode == "auto" and sum(x.size for x in inputs) < out.size
+        forward = mode == "forward" or mode == "auto" and sum(x.size for x in inputs) <= out.size
         blocks = _forward(fn, wrt, names, inputs, out, fresh, optimize) if forward else \
             _reverse(fn, wrt, many, out, fresh, optimize)
         return tuple(blocks) if many else blocks[0]
@@ -251,16 +253,33 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     emitted gradient: `hvp(f, wrt)(*args, <param>_dot=v, ...)` returns H v (a tuple for a
     tuple `wrt`), through loops, branches, in-place writes and helpers as the gradient's own
     code runs them."""
-    from .api import grad
+    from .api import _compiled, grad
 
     df = grad(fn, wrt, optimize=optimize)
     try:
         jf = jvp(df, wrt, optimize=optimize)
     except AdjointError as exc:
         raise _second(exc, getattr(fn, "__name__", "f")) from None
+    plain = isinstance(fn, types.FunctionType) and not hasattr(fn, "__adjoint_generic__")
+    picked = tuple(_picked(fn, wrt)) if plain else ()
 
     def run(*args, **kwargs):
-        return jf(*args, **kwargs)[1]
+        if not plain:
+            return jf(*args, **kwargs)[1]
+        # the tangent of the gradient specialized on these arguments' kinds (no broadcasting
+        # sums for numbers), as grad(f) runs it
+        primal = {k: v for k, v in kwargs.items() if k not in {f"{w}_dot" for w in picked}}
+        specialized = _compiled(fn, wrt, False, optimize, kinds_of(fn, args, primal))
+        try:
+            now = _tangent(specialized.function, picked, optimize)
+        except AdjointError as exc:
+            raise _second(exc, getattr(fn, "__name__", "f")) from None
+        missing = [f"{w}_dot" for w in picked if f"{w}_dot" not in kwargs]
+        if missing:
+            raise ApiError(f"hvp of {fn.__qualname__} needs the tangent "
+                           f"{' and '.join(missing)}= (one per parameter in wrt)")
+        run.__adjoint__ = now
+        return now.function(*args, **kwargs)[1]
 
     run.__adjoint__ = jf.__adjoint__
     run.__name__ = run.__qualname__ = f"hvp_{getattr(fn, '__name__', 'f')}"
@@ -292,7 +311,8 @@ def hessian(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
                 columns.append(got if many else (got,))
             for i, y in enumerate(inputs):
                 col = np.stack([np.asarray(c[i], dtype=float) for c in columns], axis=-1)
-                blocks[i][j] = col.reshape(y.shape + x.shape)
+                block = col.reshape(y.shape + x.shape)
+                blocks[i][j] = float(block) if not block.ndim else block  # numbers: a number
         return tuple(tuple(row) for row in blocks) if many else blocks[0][0]
 
     run.__name__ = run.__qualname__ = f"hessian_{getattr(fn, '__name__', 'f')}"
@@ -345,6 +365,7 @@ def forward_gradient(fn: Any, wrt: Any, value: bool, optimize: bool) -> Any:
 
     gradient.__adjoint__ = dataclasses.replace(jf.__adjoint__, seed=seed_name,
                                                wrt=tuple(names))
+    gradient.__adjoint_forward__ = fn  # a second derivative, not code to differentiate
     gradient.__name__ = gradient.__qualname__ = f"grad_{fn.__name__}"
     gradient.__doc__ = (f"The gradient of {fn.__name__} (forward mode over its code, one sweep "
                         "per parameter).")

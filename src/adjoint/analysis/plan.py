@@ -70,6 +70,23 @@ def places(fn: ir.Function) -> dict[int, Place]:
     return out
 
 
+@per_version
+def run_once(fn: ir.Function) -> frozenset[int]:
+    """The ids of the statements that run at most once a call: in no loop, and in no try
+    body (whose handler cuts the stacks back to where the try began)."""
+    out: set[int] = set()
+
+    def block(stmts: list) -> None:
+        for s in stmts:
+            out.add(id(s))
+            if not isinstance(s, (For, While, ir.Try)):
+                for b in ir.blocks(s):
+                    block(b)
+
+    block(fn.body)
+    return frozenset(out)
+
+
 def exclusive(a: Place, b: Place) -> bool:
     """Whether two statements lie in different arms of one if: one never runs after the
     other (within a trip of any loop around that if)."""
@@ -170,10 +187,13 @@ def _record_changes(fn: ir.Function, plan: Plan, where: dict, read_at: dict,
     classes = aliases(fn)
 
     def undone_into(s) -> None:
-        found = [(where[id(s)].pos - 0.5, id(s), True)]
+        found = [*read_at.get(s.target, ()), (where[id(s)].pos - 0.5, id(s), True)]
         for d in defs_of.get(s.target, ()):
             if d is not s:
+                before = plan.saves.get(id(d), {}).get(s.target) is Save.BEFORE
                 _record_definition(fn, plan, where, s.target, d, found, defs_of)
+                if before:  # kept for every read already
+                    plan.saves[id(d)][s.target] = Save.BEFORE
 
     def read_before(member: str, sid_: int, sp: Place) -> bool:
         return any(is_value and (p < sp.pos or _shares_loop(where, sid, sid_))

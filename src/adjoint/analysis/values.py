@@ -208,11 +208,16 @@ def _makes_array(s, name: str, found: set, kinds: dict) -> bool:
 
 
 def is_user_function(obj) -> bool:
+    """Whether calls of obj are differentiated through its source: a function of the
+    user's, or a helper of adjoint's runtime with no rule (one an emitted gradient calls,
+    met again when that gradient is differentiated)."""
     if isinstance(obj, parse_.Nested):
         return True
     if not isinstance(obj, types.FunctionType) or rules.lookup(obj) is not None:
         return False
     module = getattr(obj, "__module__", "") or ""
+    if module.startswith("adjoint.runtime"):  # (not the calls through values: compiled as
+        return not rules.is_passive(obj) and not obj.__name__.startswith("call_")  # they run)
     top = module.split(".")[0]
     return top not in ("numpy", "scipy", "math", "builtins", "adjoint")
 

@@ -49,7 +49,8 @@ def rule_rows() -> dict[str, list[RuleRow]]:
     for fn, formulas in rules_.RULES.items():
         rows[display_name(fn)] = ", ".join(formulas)
     for fn in rules_.PASSIVE:
-        rows[display_name(fn)] = PASSIVE_NOTE
+        if not getattr(fn, "__name__", "").startswith("_"):  # (the runtime's own queries)
+            rows[display_name(fn)] = PASSIVE_NOTE
     groups: dict[str, list[RuleRow]] = {}
     for name, what in rows.items():
         group, _, short = name.rpartition(".")

@@ -6,6 +6,7 @@ import ast
 import functools
 import inspect
 import operator
+from dataclasses import replace
 
 import numpy as np
 
@@ -168,10 +169,12 @@ class AssignAdjoint(Refusals):
         return out + self.emit_contributions(s, contributions)
 
     def restore_line(self, s, v: str) -> Line:
-        """v = v_stack.pop(); an array changed in place gets its old values back in place."""
-        popped = (Ref(self.stack(v, True)), ".pop()")
-        if getattr(s, "inplace", False):
-            return self.assign(v, (RUNTIME, ".restore(", Ref(v), ", ", *popped, ")"))
+        """v = v_stack.pop() (or the name v's old value is kept in); an array changed in
+        place gets its old values back in place."""
+        popped = self.kept(s, v)
+        if getattr(s, "inplace", False):  # an effect: what shares v's memory gets them too
+            line = self.assign(v, (RUNTIME, ".restore(", Ref(v), ", ", *popped, ")"))
+            return replace(line, effect=True)
         return self.assign(v, popped)
 
     def new_value(self, t: str) -> str:

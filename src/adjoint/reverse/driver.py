@@ -142,7 +142,7 @@ def whole(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     params = format_params(fn.params, sweep.seed)
     name = names[0] if names else namer.fresh(
         ("value_and_grad_" if mode == "value" else "grad_") + fn.name)
-    return ir.Emitted(name, params, body, primal=frozenset(sweep.primal))
+    return ir.Emitted(name, params, body, primal=frozenset(sweep.primal | sweep.slots))
 
 
 def value_kept(fn: ir.Function, plan: Plan, namer: Namer):
@@ -188,13 +188,13 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     bwd_body = [*unpack, Line(("# backward",), comment=True), *backward, *sweep.epilogue(),
                 Line(("return ", *returned))]
     fwd_params = format_params(fn.params, None)
-    fwd = ir.Emitted(names[0], fwd_params, fwd_body, primal=frozenset(sweep.primal))
+    fwd = ir.Emitted(names[0], fwd_params, fwd_body, primal=frozenset(sweep.primal | sweep.slots))
     fwd.result_kind = sweep.kinds.get(result.id) if isinstance(result, Name) else None
     if fwd.result_kind is None and isinstance(result, Name) and result.id in sweep.arrays \
             and result.id not in sweep.seqs:
         fwd.result_kind = "array"  # not a list: its adjoints add with +
     return [fwd, ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body,
-                            primal=frozenset(sweep.primal))]
+                            primal=frozenset(sweep.primal | sweep.slots))]
 
 
 def definitely_bound(items: list, bound: set) -> set:

@@ -30,13 +30,11 @@ class Forward:
             saves = self.plan.saves.get(id(s), {})
             for v, mode in sorted(saves.items()):
                 if mode is Save.BEFORE and getattr(s, "inplace", False):  # a copy: s changes it
-                    out.append(self.line((Ref(self.stack(v, True)), ".append(", RUNTIME,
-                                          ".snapshot(", Ref(v), "))")))
+                    out.append(self.keep(s, v, (RUNTIME, ".snapshot(", Ref(v), ")")))
                 elif mode is Save.BEFORE:
-                    out.append(self.line((Ref(self.stack(v, True)), ".append(", Ref(v), ")")))
+                    out.append(self.keep(s, v, (Ref(v),)))
             if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
-                out.append(self.line((Ref(self.stack(s.target, True)), ".append(",
-                                      *self.slice_of(s), ")")))
+                out.append(self.keep(s, s.target, self.slice_of(s)))
             picks = [i for i in s.index.items if not isinstance(i, (ir.Slice, str))] if \
                 isinstance(s, ir.SetItem) else []
             if picks and s.target not in self.seqs and not self.basic(s.index) and \

@@ -7,7 +7,7 @@ from collections import defaultdict
 from .. import ir, rules
 from ..analysis.activity import analyze
 from ..analysis.kinds import atom_kind, kinds, shapes
-from ..analysis.plan import ENTRY, Plan, Save
+from ..analysis.plan import ENTRY, Plan, Save, run_once
 from ..analysis.values import (
     _annotated,
     arrays,
@@ -85,6 +85,15 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
                    if m is Save.BEFORE}
         changed |= {s.target for s in ir.walk(fn.body) if id(s) in plan.slices}
         self.mixed = after & changed
+        self.once = run_once(fn)
+        self.slots: set[str] = set()
+        for s in ir.walk(fn.body):  # named in the order the statements run
+            if id(s) in self.once:
+                for v, mode in sorted(plan.saves.get(id(s), {}).items()):
+                    if mode is Save.BEFORE:
+                        self.slot(s, v)
+                if id(s) in plan.slices and isinstance(s, ir.SetItem):
+                    self.slot(s, s.target)
         self.dry = False
         self.modules = module_aliases(fn)
 
@@ -117,6 +126,24 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
 
     def assign(self, name: str, parts) -> Line:
         return self.line((Ref(name), " = ", *parts), (name,))
+
+    def keep(self, s, v: str, value: ir.Parts) -> Line:
+        """Keep `value` (v's old value, or the slice s overwrites) for the reverse sweep: in
+        a name of its own where s runs once, else on v's stack."""
+        if id(s) in self.once:
+            return self.assign(self.slot(s, v), value)
+        return self.line((Ref(self.stack(v, True)), ".append(", *value, ")"))
+
+    def kept(self, s, v: str) -> ir.Parts:
+        """What `keep` kept, where the reverse sweep takes it back."""
+        if id(s) in self.once:
+            return (Ref(self.slot(s, v)),)
+        return (Ref(self.stack(v, True)), ".pop()")
+
+    def slot(self, s, v: str) -> str:
+        name = self.namer.cached(("old", id(s), v), f"{v}_old")
+        self.slots.add(name)  # bound where the reverse sweep reads it, as primal names are
+        return name
 
     def stack(self, v: str, old: bool = False) -> str:
         """The stack of v's values; old: of the values statements overwrite."""
@@ -257,11 +284,11 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
             out.append(self.line((Ref(s.target), ".pop()")))
         elif id(s) in self.plan.slices and self.keyed(s):
             out.append(self.line((RUNTIME, ".put_entry(", Ref(s.target), ", ",
-                                  *ir.index_parts(s.index), ", ",
-                                  Ref(self.stack(s.target, True)), ".pop())")))
+                                  *ir.index_parts(s.index), ", ", *self.kept(s, s.target),
+                                  ")")))
         elif id(s) in self.plan.slices:
             out.append(self.line((Ref(s.target), "[", *ir.index_parts(s.index), "] = ",
-                                  Ref(self.stack(s.target, True)), ".pop()")))
+                                  *self.kept(s, s.target))))
         return out
 
     def stmt(self, s) -> list:

@@ -47,8 +47,10 @@ class WriteAdjoint:
             return self.line((*item, " = ", *item, " + ", *add.g))
         if add.basic:
             return self.line((Ref(xb), "[", *ir.index_parts(add.index), "] += ", *add.g))
-        return self.line((RUNTIME, ".add_at(", Ref(xb), ", ", *index_value(add.index), ", ",
-                          *add.g, ")"))
+        # bound to its result (x_bar itself), so what differentiates this code again sees
+        # x_bar made from g
+        return self.assign(xb, (RUNTIME, ".add_at(", Ref(xb), ", ", *index_value(add.index),
+                                ", ", *add.g, ")"))
 
     def setitem_adjoint(self, s: ir.SetItem) -> list[Line]:
         y = s.target

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import runtime
+from ..runtime import products, shapes
 from .elementwise import BUILTINS, MATH, NEWER_MATH, NEWER_MATH_SIGNATURES, OPERATORS, UFUNCS
 from .linalg import (
     ARRAY_API_NORMS,
@@ -31,6 +32,8 @@ HELPERS: dict[Any, dict[str, str]] = {
     runtime.densify:      {"v": "g", "x": "0.0"},
     runtime.owned:        {"v": "g", "x": "0.0"},
     runtime.keep_zeros:   {"v": "0.0", "out": "runtime.keep_zeros(v, g)"},
+    runtime.snapshot:     {"x": "g"},
+    runtime.restore:      {"x": "0.0", "values": "g"},
 }
 
 # One table, in the order of the sections above: a key's position is its first section's.
@@ -52,6 +55,8 @@ PASSIVE: set = {
     np.identity, np.arange, np.floor_divide, np.greater, np.less, np.equal, np.not_equal,
     np.greater_equal, np.less_equal, np.logical_and, np.logical_or, np.logical_not,
     np.any, np.all, runtime.zeros_like, runtime.check_arrays,
+    # the runtime's shape queries, met where a gradient's own code is differentiated
+    shapes._shape, shapes._ndim, shapes._is_zero, shapes._float_dtype, products._einsum_plan,
     operator.floordiv, operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
     operator.ne, operator.not_, operator.and_, operator.or_, operator.invert, operator.is_,
     operator.is_not, operator.contains,

@@ -193,6 +193,8 @@ from .svd import svd_adjoint
 from .tangents import (
     broadcast_like,
     cholesky_tangent,
+    cumprod_tangent,
+    reduced_tangent,
     tangent_copy,
     unit_seed,
     zero_tangent,
@@ -273,7 +275,7 @@ __all__ = [
     "take_along_axis_adjoint", "take_axis_adjoint", "tensordot_adjoint", "tile_adjoint",
     "trace_adjoint", "transpose_adjoint", "unbroadcast", "unstack", "unstack_adjoint",
     "var_adjoint", "broadcast_like", "cholesky_tangent", "tangent_copy", "unit_seed",
-    "zero_tangent",
+    "zero_tangent", "reduced_tangent", "cumprod_tangent",
     "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
 ]
 

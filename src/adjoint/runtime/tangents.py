@@ -21,6 +21,8 @@ def zero_tangent(value: Any) -> Any:
         return {k: zero_tangent(v) for k, v in value.items()}
     if isinstance(value, (bool, int, str, type(None))):
         return 0.0
+    if isinstance(value, range):  # its items are ints: zero tangents, one per item
+        return np.zeros(len(value))
     if hasattr(value, "shape") and np.ndim(value):
         return np.zeros_like(value, dtype=np.result_type(value, float))
     return 0.0
@@ -34,6 +36,30 @@ def unit_seed(ans: Any) -> float:
             "forward mode has a tangent of this function only where its result is a number; "
             f"here it has shape {np.shape(ans)}: use adjoint.grad or adjoint.vjp")
     return 1.0
+
+
+def reduced_tangent(terms: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The tangent of a reduction along `axis` (np.max, np.prod, np.std, logsumexp, ...)
+    whose adjoint with ones for g is `terms` / x_dot: each result depends on its own slice
+    only, so its tangent is the sum over the slice of the adjoint times the tangent."""
+    return np.sum(terms, axis=axis, keepdims=bool(keepdims))  # (None: not given)
+
+
+def cumprod_tangent(a: Any, a_dot: Any, axis: Any = None) -> Any:
+    """The tangent of np.cumprod(a, axis) along a_dot, by the product rule step by step
+    (exact where entries are zero, as no division is made)."""
+    if axis is None:
+        a, a_dot, axis = np.ravel(a), np.ravel(a_dot) * np.ones(np.size(a)), 0
+    a = np.moveaxis(a, axis, -1)
+    d = np.moveaxis(np.broadcast_to(a_dot, np.shape(a)), axis, -1) if np.ndim(a_dot) else \
+        np.full(a.shape, a_dot)
+    out = np.zeros(a.shape, dtype=np.result_type(a, d, float))
+    prod, prod_dot = np.ones(a.shape[:-1]), np.zeros(a.shape[:-1])
+    for k in range(a.shape[-1]):
+        prod_dot = prod_dot * a[..., k] + prod * d[..., k]
+        prod = prod * a[..., k]
+        out[..., k] = prod_dot
+    return np.moveaxis(out, -1, axis)
 
 
 def broadcast_like(t: Any, like: Any) -> Any:

@@ -20,6 +20,7 @@ from ..naming import Namer
 from ..reverse.forward import effectful
 from ..reverse.refs import module_aliases
 from . import rules as tangent_rules
+from .rules import in_tables
 
 RUNTIME = "runtime"
 
@@ -36,6 +37,7 @@ class Tangent:
         self.modules = module_aliases(fn)
         self.written = {x.target for x in ir.walk(fn.body) if isinstance(x, (
             ir.SetItem, ir.Append)) or isinstance(x, Assign) and x.inplace}
+        self.written |= {x.target for x in ir.walk(fn.body) if _adds_at(x)}
 
     def dot(self, name: str) -> str:
         return self.namer.cached(("dot", name), f"{name}_dot")
@@ -145,7 +147,8 @@ class Tangent:
             return [line]
         inputs = ir.names([*s.args, *(v for _, v in s.kwargs)]) | (
             set(ir.names(s.index.atoms())) if s.index else set())
-        if inputs & self.varied and s.prim.kind == "call" and is_user_function(s.prim.key):
+        if inputs & self.varied and s.prim.kind == "call" and (
+                is_user_function(s.prim.key) and not in_tables(s.prim.key)):
             return [self.call(s)]
         if inputs & self.varied and s.prim.kind == "call" and s.prim.key is ir.DYNAMIC:
             return [self.value_call(s)]
@@ -262,6 +265,15 @@ class Tangent:
         call = (*call[:-1], *((", " if s.args or s.kwargs else ""),), *ir.join(dots), ")")
         return Line((Ref(s.target), ", ", Ref(self.dot(s.target)), " = ", *call),
                     (s.target, self.dot(s.target)), effect=True)
+
+
+def _adds_at(s) -> bool:
+    """Whether s is `acc = runtime.add_at(acc, index, g)` (acc[index] += g, in place), as a
+    gradient's code accumulates an adjoint."""
+    from .. import runtime
+
+    return isinstance(s, Assign) and s.prim.kind == "call" and s.prim.key is \
+        runtime.add_at and bool(s.args) and s.args[0] == ir.Name(s.target)
 
 
 def _sum(terms: list) -> ir.Parts:

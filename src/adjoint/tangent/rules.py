@@ -44,6 +44,7 @@ def _runtime_tables() -> tuple[dict, dict]:
     a gradient is a Hessian-vector product): linear in the named arguments together, or in
     each of them (a product); their other arguments give shapes, masks or positions only."""
     from .. import runtime as r
+    from ..runtime import reductions, shapes
 
     joint = {r.sum_adjoint: ("g",), r.mean_adjoint: ("g",), r.unbroadcast: ("g",),
              r.densify: ("x_bar",), r.broadcast_back: ("c",), r.sum_back: ("c",),
@@ -55,7 +56,9 @@ def _runtime_tables() -> tuple[dict, dict]:
              r.tile_adjoint: ("g",), r.repeat_adjoint: ("g",), r.diff_adjoint: ("g",),
              r.stack_adjoint: ("g",), r.split_adjoint: ("g",), r.unstack_adjoint: ("g",),
              r.select_adjoint: ("g",), r.field_adjoint: ("g",), r.items_adjoint: ("g",),
-             r.densify_item: ("g",), r.check_seed: ("seed",)}
+             r.densify_item: ("g",), r.check_seed: ("seed",), r.parts: ("g",),
+             reductions._expand: ("g",), r.snapshot: ("x",), r.restore: ("x", "values"),
+             shapes._weights: ("w",)}
     multi = {r.matmul_lhs: ("g", "b"), r.matmul_rhs: ("g", "a"), r.dot_lhs: ("g", "b"),
              r.dot_rhs: ("g", "a"), r.mul: ("g", "d")}
     return joint, multi
@@ -68,7 +71,55 @@ EXPLICIT = {
     np.linalg.solve: {"a": "-np.linalg.solve(a, g @ ans)", "b": "np.linalg.solve(a, g)"},
     np.linalg.det: {"a": "ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)"},
     np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g)"},
+    np.cumprod: {"a": "runtime.cumprod_tangent(a, g, axis)"},
 }
+try:  # softmax's Jacobian is symmetric: its tangent is its adjoint
+    import scipy.special as _sp
+
+    EXPLICIT[_sp.softmax] = {"x": "runtime.softmax_adjoint(g, ans, axis)"}
+    EXPLICIT[_sp.log_softmax] = {"x": "g - np.sum(np.exp(ans) * g, axis=axis, keepdims=True)"}
+except ImportError:  # scipy is optional
+    pass
+
+
+# reductions along `axis`: each result depends on its own slice only, so its tangent is the
+# slice's sum of the adjoint with ones for g times the tangent (runtime.reduced_tangent)
+REDUCING = {np.max: "a", np.min: "a", np.amax: "a", np.amin: "a", np.nanmax: "a",
+            np.nanmin: "a", np.ptp: "a", np.prod: "a", np.var: "a", np.std: "a",
+            np.linalg.norm: "x"}
+
+
+def _reducing(fn) -> str | None:
+    """The parameter `fn` reduces along `axis`, if it is a reduction of REDUCING (or
+    scipy's logsumexp without b's sign)."""
+    if fn in REDUCING:
+        return REDUCING[fn]
+    return "a" if rules.name_of(fn) == "scipy.special.logsumexp" else None
+
+
+def _reduced(s: ir.Assign, rule, params: dict, active: list, env: dict, dot) -> list | None:
+    """The tangent term of a reduction of REDUCING along `axis`, where only the reduced
+    array varies; None for any other call."""
+    x = _reducing(rule.fn)
+    if x is None or active != [x] or "axis" not in params or _truthy(params, "return_sign"):
+        return None
+    ones = ("np.ones_like(", Ref(s.target), ")")
+    adjoint = instantiate(rule.template(x), {**env, "g": ones})
+    return [("runtime.reduced_tangent(", *adjoint, " * ", *_parts(params[x], dot), ", ",
+             *_parts(params["axis"]), ", ", *_parts(params.get("keepdims", False)), ")")]
+
+
+def _truthy(params: dict, name: str) -> bool:
+    """Whether the argument `name` may be true (given, and not the constant False)."""
+    a = params.get(name, False)
+    return not (a is False or isinstance(a, ir.Const) and a.value is False)
+
+
+def in_tables(fn) -> bool:
+    """Whether `fn` is a runtime helper with its tangent in the tables above (a helper of
+    the runtime with none is differentiated through its source, as a user's function)."""
+    joint, multi = _runtime_tables()
+    return fn in joint or fn in multi
 
 
 def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
@@ -107,6 +158,9 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
         known = frozenset(rule.signature.parameters)
         return [instantiate(template(EXPLICIT[rule.fn][n], known),
                             {**env, "g": _parts(params[n], dot)}) for n in active], True
+    reduced = _reduced(s, rule, params, active, env, dot)
+    if reduced is not None:
+        return reduced, True
     if elementwise(rule.fn):
         terms = [instantiate(rule.template(n), {**env, "g": _parts(params[n], dot)})
                  for n in active]
