@@ -35,11 +35,11 @@ if __name__ == "__main__":
 
 import numpy as np  # noqa: E402
 
-from . import compile_time, memory, ratios  # noqa: E402
+from . import compile_time, memory, ratios, toolbox  # noqa: E402
 from . import tools as tools_  # noqa: E402
 from .workloads import all_workloads  # noqa: E402
 
-SECTIONS = ("ratios", "compile", "memory")
+SECTIONS = ("ratios", "compile", "memory", "toolbox")
 
 
 def cpu_model() -> str:
@@ -138,6 +138,10 @@ def main(argv=None) -> None:
         results = memory.run(memory.QUICK_NS if args.quick else memory.NS)
         out.append("### Peak memory of the gradient against the primal (tracemalloc)\n\n"
                    + memory.table(results))
+    if "toolbox" in sections:
+        out.append(toolbox.section(args.workloads and args.workloads.split(","),
+                                   args.tools and args.tools.split(","), quick=args.quick,
+                                   rounds=args.rounds, machine=machine, log=log))
     print("\n\n".join(out))
 
 
