@@ -35,11 +35,11 @@ if __name__ == "__main__":
 
 import numpy as np  # noqa: E402
 
-from . import compile_time, memory, ratios, toolbox  # noqa: E402
+from . import compile_time, memory, ratios, scale, toolbox  # noqa: E402
 from . import tools as tools_  # noqa: E402
 from .workloads import all_workloads  # noqa: E402
 
-SECTIONS = ("ratios", "compile", "memory", "toolbox")
+SECTIONS = ("ratios", "compile", "memory", "toolbox", "scale")
 
 
 def cpu_model() -> str:
@@ -142,6 +142,8 @@ def main(argv=None) -> None:
         out.append(toolbox.section(args.workloads and args.workloads.split(","),
                                    args.tools and args.tools.split(","), quick=args.quick,
                                    rounds=args.rounds, machine=machine, log=log))
+    if "scale" in sections:
+        out.append(scale.section(quick=args.quick, log=log))
     print("\n\n".join(out))
 
 

@@ -31,6 +31,7 @@ from .errors import (
     ApiError,
     InternalError,
     UnsupportedArgument,
+    array_library_refusal,
     from_adjoint,
     internal,
     stage,
@@ -211,7 +212,10 @@ def _run(compiled: Compiled, fn, args, kwargs):
         where = from_adjoint(exc)
         if where is None or (where == FORWARD and _primal_raises(fn, exc, args, kwargs,
                                                                   compiled.seed)):
-            raise
+            refused = array_library_refusal(exc, fn.__qualname__)  # Dask's in-place limits
+            if refused is None:
+                raise
+            raise refused from exc
         raise internal(exc, fn.__qualname__, where) from exc
 
 

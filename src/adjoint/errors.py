@@ -114,6 +114,33 @@ def _library(filename: str) -> bool:
         os.__file__)
 
 
-def internal(exc: Exception, fname: str, where: str) -> InternalError:
+def internal(exc: Exception, fname: str, where: str) -> AdjointError:
+    refused = array_library_refusal(exc, fname)
+    if refused is not None:
+        return refused
     return InternalError(f"the gradient of {fname} failed in {where} ({type(exc).__name__}: "
                          f"{exc}); this is a bug in adjoint, please report it")
+
+
+_DASK_WRITES = frozenset({"__setitem__", "setitem_array", "_elemwise_normalize_out"})
+
+
+def array_library_refusal(exc: BaseException, fname: str) -> AdjointError | None:
+    """An error that Dask raised where the gradient (or the function) writes in place, as an
+    UnsupportedArgument naming the line and the functional form; None for any other error."""
+    frames = [f for f, _ in traceback.walk_tb(exc.__traceback__)]
+    if not any(str(f.f_globals.get("__name__", "")).startswith("dask.") and f.f_code.co_name
+               in _DASK_WRITES for f in frames):
+        return None
+    line = ""
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename.startswith("<adjoint ") or not _library(
+                frame.f_code.co_filename) and "adjoint" not in frame.f_code.co_filename:
+            line = linecache.getline(frame.f_code.co_filename, lineno).strip() or line
+    return UnsupportedArgument(
+        f"the gradient of {fname} writes into an array in place where Dask cannot"
+        + (f" (`{line}`)" if line else "") + f": {type(exc).__name__}: {exc}. A NumPy array "
+        "(an argument, or a buffer such as np.zeros(n)) cannot take a Dask value in place: "
+        "pass the argument as a Dask array (dask.array.from_array), allocate the buffer from "
+        "the data (np.zeros_like(x, shape=n)), or write the function without the in-place "
+        "write: np.where(mask, new, x), np.concatenate of the pieces, np.stack of the rows")

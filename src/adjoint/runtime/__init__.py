@@ -10,7 +10,8 @@ broadcasting, and `unbroadcast` and `densify` give it its proper shape.
 
 The helpers live in modules by topic (shapes, containers, checks, elementwise, reductions,
 scalars, special, stats, products, linalg, svd, indexing, shaping, numeric, integrate; trees
-holds tree_map); emitted code reaches each one as runtime.<its name>, from here.
+holds tree_map); emitted code reaches each one as runtime.<its name>, from here. `arrays`
+tells NumPy's arrays from CuPy's and Dask's, and `lazy` keeps Dask's adjoint buffers lazy.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import types
 
 from ..errors import AdjointError
 from . import (
+    arrays,
     calls,
     checks,
     containers,
     elementwise,
     indexing,
     integrate,
+    lazy,
     linalg,
     numeric,
     products,
@@ -200,8 +203,9 @@ from .tangents import (
     zero_tangent,
 )
 
-_MODULES = (calls, checks, containers, elementwise, indexing, integrate, linalg, numeric,
-            products, reductions, scalars, shapes, shaping, special, stats, svd, tangents, trees)
+_MODULES = (arrays, calls, checks, containers, elementwise, indexing, integrate, lazy, linalg,
+            numeric, products, reductions, scalars, shapes, shaping, special, stats, svd,
+            tangents, trees)
 
 # ---------------------------------------------------------------- users' rules
 

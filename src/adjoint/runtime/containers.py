@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InternalError
-from . import integrate, records
-from .shapes import _is_zero, unbroadcast
+from . import integrate, lazy, records
+from .shapes import _is_zero, _shape, unbroadcast
 from .trees import tree_map
 
 
@@ -26,7 +26,7 @@ def _zero(x):
     if isinstance(x, (int, float, complex)) or not hasattr(x, "dtype"):
         return 0.0  # a number, or what carries no adjoint (None, a function): a zero
     dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else float
-    return np.zeros_like(x, dtype=dtype)
+    return lazy.writable(np.zeros_like(x, dtype=dtype))  # in x's library (a Dask buffer)
 
 
 def densify(x_bar, x):
@@ -60,7 +60,7 @@ def _owned(x, x_bar):
     if isinstance(out, float):
         return x_bar
     out += x_bar
-    return out
+    return lazy.writable(out)  # (Dask's += made a new array)
 
 
 def _items(x_bar, n):
@@ -72,10 +72,10 @@ def parts(g, values) -> list:
     each checked against its item's shape; a zero adjoint stays the number 0.0."""
     items = _items(g, len(values))
     for item, value in zip(items, values, strict=True):
-        if not _is_zero(item) and np.shape(item) != np.shape(value):
+        if not _is_zero(item) and _shape(item) != _shape(value):
             raise InternalError(
-                f"the adjoint of an item of a tuple result has shape {np.shape(item)}, but "
-                f"the item has shape {np.shape(value)}: a bug in adjoint")
+                f"the adjoint of an item of a tuple result has shape {_shape(item)}, but "
+                f"the item has shape {_shape(value)}: a bug in adjoint")
     return list(items)
 
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .arrays import on_host
 from .shapes import _ndim, _weights, unbroadcast
 
 
@@ -53,7 +54,7 @@ def _keep_zeros(g, out):
 def safe_ratio(num, den):
     """num / den, and 0 where den is 0: the zero subgradient of a norm (hypot, linalg.norm,
     std) at the origin."""
-    if _ndim(den) == 0 and _ndim(num) == 0:
+    if _ndim(den) == 0 and _ndim(num) == 0 and on_host(num, den):
         return num / den if den != 0 else 0.0 * num
     zero = den == 0
     return np.where(zero, 0.0, num / np.where(zero, 1.0, den))
@@ -62,7 +63,7 @@ def safe_ratio(num, den):
 def power_exponent_adjoint(g, base, ans):
     """Adjoint of the exponent p in base ** p: g * ans * log(base); 0 where ans is 0
     (base 0, p > 0: the result stays 0 as p moves)."""
-    if _ndim(base) == 0 and _ndim(ans) == 0 and _ndim(g) == 0:
+    if _ndim(base) == 0 and _ndim(ans) == 0 and _ndim(g) == 0 and on_host(base, ans, g):
         if ans == 0 or g == 0:  # also where g is not finite: the result does not move
             return 0.0
         return g * ans * (math.log(base) if base > 0 else math.nan)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedArgument
+from . import lazy
 from .containers import add_seq, per_item, zeros_like
 from .shapes import _is_zero, _ndim, unbroadcast
 
@@ -17,6 +18,8 @@ def add_at(acc, index, g):
             isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
             for i in index)):
         acc[index] += g  # basic indexing selects each entry once
+    elif lazy.is_dask(acc):  # Dask has no np.add.at
+        return lazy.add_at(acc, index, g)
     else:
         np.add.at(acc, index, g)
     return acc

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedArgument
+from .arrays import dtype_of
 from .containers import densify, parts, per_item, zeros_like
 from .indexing import _shaped_like
 from .shapes import _is_zero, _ndim, _weights, unbroadcast
@@ -43,7 +44,7 @@ def _differences_transposed(g, h, edge_order):
     n = g.shape[-1]
     coef = np.stack([np.gradient((np.arange(n) % 3 == r) * 1.0, h, edge_order=edge_order)
                      for r in range(3)])
-    out = np.zeros_like(g, dtype=np.result_type(g, coef))
+    out = np.zeros_like(g, dtype=np.result_type(dtype_of(g), coef))
     for d in (-1, 0, 1):  # entry i reads f[i + d]
         i = np.arange(max(0, -d), n - max(0, d))
         out[..., i + d] += g[..., i] * coef[(i + d) % 3, i]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import UnsupportedArgument
+from . import arrays
 from .containers import parts, zeros_like
 from .elementwise import safe_ratio
 from .shapes import _float_dtype, _is_zero, _ndim, _shape, _weights, unbroadcast
@@ -39,9 +42,14 @@ def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
     g, shape = _expand(g, x, axis, keepdims)
     own = getattr(x, "dtype", None)  # a list of float32 arrays has the dtype of its items
     own = own if own is not None else _float_dtype(*x) if isinstance(x, (list, tuple)) else float
-    dtype = np.result_type(own, g, 1.0)  # float32 stays float32
-    out = np.empty_like(x, dtype=dtype)
-    out[...] = g
+    dtype = np.result_type(own, arrays.dtype_of(g), 1.0)  # float32 stays float32
+    if arrays.on_host(x, g):
+        out = np.empty_like(x, dtype=dtype)
+        out[...] = g
+    else:  # CuPy, Dask: an array expression in x's library (g may be NumPy's, x not)
+        out = np.zeros_like(x, dtype=dtype) if arrays.foreign(x) else arrays.zeros(
+            shape, dtype, g)
+        out = out + g
     return out if where is None else np.where(where, out, 0.0)
 
 
@@ -59,23 +67,23 @@ def sum_back(c, v, axis=None, keepdims=False, where=None):
 def mean_back(c, v, x, axis=None, keepdims=False, where=None):
     """Adjoint of v in mean_adjoint(v, x, axis, keepdims, where)."""
     if where is not None:
-        n = np.sum(np.broadcast_to(where, np.shape(x)), axis=axis, keepdims=keepdims)
+        n = np.sum(np.broadcast_to(where, _shape(x)), axis=axis, keepdims=keepdims)
         return sum_back(c / _weights(np.maximum(n, 1), c, x), v, axis, keepdims, where)
-    n = np.size(x) if axis is None else _count(np.shape(x), axis)
-    return sum_back(c, v, axis, keepdims) / n
+    return sum_back(c, v, axis, keepdims) / _count(_shape(x), axis)
 
 
 def mean_adjoint(g, x, axis=None, keepdims=False, where=None):
     """Adjoint of np.mean(x, axis, keepdims=keepdims, where=where)."""
     if where is not None:
-        n = _weights(np.sum(np.broadcast_to(where, np.shape(x)), axis=axis, keepdims=True), g, x)
+        n = _weights(np.sum(np.broadcast_to(where, _shape(x)), axis=axis, keepdims=True), g, x)
         return sum_adjoint(_expand(g, x, axis, keepdims)[0] / n, x, axis, True, where)
-    n = np.size(x) if axis is None else _count(np.shape(x), axis)
-    return sum_adjoint(g / n, x, axis, keepdims)
+    return sum_adjoint(g / _count(_shape(x), axis), x, axis, keepdims)
 
 
-def _count(shape, axis):
-    return int(np.prod([shape[a] for a in _axes(axis, len(shape))]))
+def _count(shape, axis) -> int:
+    """The number of entries a reduction over `axis` of an array of `shape` sums: from the
+    shape alone (np.size of a Dask array would compute it)."""
+    return math.prod(shape[a] for a in _axes(axis, len(shape)))
 
 
 def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
@@ -83,10 +91,13 @@ def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
     attain the extremum, split equally among ties; none if `initial` beat every entry."""
     if not _shape(x):
         return g
+    host = arrays.on_host(x, g, ans)  # else no value is read: ties divide as an array
     if axis is None and where is None:  # a full reduction: one position, or ties
         hit = np.equal(x, ans)
-        count = np.count_nonzero(hit)
         share = g * _weights(hit, g, x)
+        if not host:
+            return share / _weights(np.maximum(np.sum(hit), 1), g, x)
+        count = np.count_nonzero(hit)
         return share if count == 1 else share / max(count, 1)
     g, shape = _expand(g, x, axis, keepdims)
     a, _ = _expand(ans, x, axis, keepdims)
@@ -94,7 +105,7 @@ def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
     if where is not None:
         hit = hit & where
     count = hit.sum(axis=axis, keepdims=True)
-    if np.all(count == 1):  # no ties: no need to divide
+    if host and np.all(count == 1):  # no ties: no need to divide
         return g * _weights(hit, g, x)
     return g * _weights(hit, g, x) / _weights(np.maximum(count, 1), g, x)
 
@@ -146,7 +157,7 @@ def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, mean=None, correction=N
     if where is not None:
         raise UnsupportedArgument("the gradient of np.var/np.std with where=")
     ddof = correction if correction is not None else ddof
-    n = np.size(x) if axis is None else _count(np.shape(x), axis)
+    n = _count(_shape(x), axis)
     g, _ = _expand(g, x, axis, keepdims)
     centre = np.mean(x, axis=axis, keepdims=True) if mean is None else mean
     return g * (2.0 / (n - ddof)) * (x - centre)
@@ -158,9 +169,9 @@ def std_adjoint(g, x, ans, axis=None, ddof=0, keepdims=False, mean=None, correct
     the zero subgradient, as for a norm at the origin), and where it is at the level of
     rounding (entries equal but for rounding: x - mean is noise there, not a direction)."""
     level = np.max(np.abs(x), axis=axis, keepdims=keepdims) * (
-        16 * np.finfo(np.result_type(x, np.float32)).eps)
-    half = safe_ratio(0.5 * g, np.where(ans <= level, 0.0, ans) if np.ndim(ans) else (
-        0.0 if ans <= level else ans))
+        16 * np.finfo(np.result_type(arrays.dtype_of(x), np.float32)).eps)
+    half = safe_ratio(0.5 * g, np.where(ans <= level, 0.0, ans) if _ndim(ans) or not
+                      arrays.on_host(ans, level) else (0.0 if ans <= level else ans))
     return var_adjoint(half, x, axis, ddof, keepdims, mean, correction, where)
 
 

@@ -23,7 +23,8 @@ def _ndim(x) -> int:
         return x.ndim
     if t is float or t is int or t is np.float64:
         return 0
-    return np.ndim(x)
+    n = getattr(x, "ndim", None)  # an array of another library: its metadata (np.ndim may
+    return n if isinstance(n, int) else np.ndim(x)  # not dispatch, and convert it)
 
 
 def _is_zero(g) -> bool:

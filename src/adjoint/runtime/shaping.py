@@ -5,20 +5,33 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedArgument
+from .arrays import size
 from .containers import densify, parts, per_item, zeros_like
-from .shapes import _ndim, _weights
+from .shapes import _ndim, _shape, _weights
+
+
+def _cut(g, sizes, axis=0) -> list:
+    """g cut along `axis` into consecutive pieces of these sizes: slices, cut where the
+    shapes say (np.split of a Dask array would compute it)."""
+    bounds = np.cumsum([0, *sizes]).tolist()
+    return _slices(g, list(zip(bounds, bounds[1:], strict=False)), axis)
+
+
+def _slices(g, bounds, axis) -> list:
+    """g[start:stop] along `axis` for each (start, stop)."""
+    axis = axis % _ndim(g)
+    return [g[(slice(None),) * axis + (slice(a, b),)] for a, b in bounds]
 
 
 def split_like(g, arrays, axis=0):
     """Adjoint of np.concatenate(arrays, axis): g cut into pieces shaped like the inputs
     (axis=None: the inputs were flattened)."""
     if axis is None:
-        cuts = np.cumsum([np.size(a) for a in arrays])[:-1]
-        return per_item([np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, cuts), arrays,
-                                                                      strict=True)], arrays)
-    sizes = [np.shape(a)[axis] if _ndim(a) else 1 for a in arrays]
-    cuts = np.cumsum(sizes)[:-1]
-    return per_item(list(np.split(g, cuts, axis=axis)), arrays)
+        pieces = _cut(g, [size(a) for a in arrays])
+        return per_item([np.reshape(p, _shape(a)) for p, a in zip(pieces, arrays, strict=True)],
+                        arrays)
+    sizes = [_shape(a)[axis] if _ndim(a) else 1 for a in arrays]
+    return per_item(_cut(g, sizes, axis), arrays)
 
 
 STACKS = {"h": (np.atleast_1d, 1), "v": (np.atleast_2d, 0), "d": (np.atleast_3d, 2)}
@@ -28,22 +41,28 @@ def stack_adjoint(g, items, kind: str):
     """Adjoint of np.hstack, np.vstack, np.dstack or np.column_stack (kind 'h', 'v', 'd',
     'column') of `items`: g cut into pieces, each shaped like its item."""
     if kind == "column":
-        shapes = [np.shape(x) if _ndim(x) > 1 else (np.size(x), 1) for x in items]
+        shapes = [_shape(x) if _ndim(x) > 1 else (size(x), 1) for x in items]
         axis = 1
     else:
         promote, axis = STACKS[kind]
-        shapes = [np.shape(promote(x)) for x in items]
+        shapes = [_shape(promote(x)) for x in items]
         if kind == "h" and len(shapes[0]) == 1:
             axis = 0
-    cuts = np.cumsum([shape[axis] for shape in shapes])[:-1]
-    return per_item([np.reshape(p, np.shape(x)) for p, x in zip(
-        np.split(g, cuts, axis=axis), items, strict=True)], items)
+    pieces = _cut(g, [shape[axis] for shape in shapes], axis)
+    return per_item([np.reshape(p, _shape(x)) for p, x in zip(pieces, items, strict=True)],
+                    items)
 
 
 def split_adjoint(g, ary, indices_or_sections, axis=0, how: str = "split"):
     """Adjoint of np.split (np.array_split with how='array_split'): the pieces' adjoints,
     zeros for the pieces not used, put back together."""
-    pieces = getattr(np, how)(ary, indices_or_sections, axis)
+    n = _shape(ary)[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):  # equal sections (array_split:
+        k = int(indices_or_sections)  # the first n % k one longer; np.split, none)
+        pieces = _cut(ary, [n // k + (j < n % k) for j in range(k)], axis)
+    else:  # ary[a:b] between consecutive indices, as np.split cuts
+        cuts = [0, *(int(c) for c in indices_or_sections), n]
+        pieces = _slices(ary, list(zip(cuts, cuts[1:], strict=False)), axis)
     return np.concatenate([densify(p, x) for p, x in zip(parts(g, pieces), pieces,
                                                          strict=True)], axis)
 
