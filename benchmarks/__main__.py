@@ -39,7 +39,7 @@ from . import compile_time, memory, ratios, scale, toolbox  # noqa: E402
 from . import tools as tools_  # noqa: E402
 from .workloads import all_workloads  # noqa: E402
 
-SECTIONS = ("ratios", "compile", "memory", "toolbox", "scale")
+SECTIONS = ("ratios", "compile", "memory", "toolbox", "scale", "jitted")
 
 
 def cpu_model() -> str:
@@ -144,6 +144,11 @@ def main(argv=None) -> None:
                                    rounds=args.rounds, machine=machine, log=log))
     if "scale" in sections:
         out.append(scale.section(quick=args.quick, log=log))
+    if "jitted" in sections:  # the numba backend (needs numba)
+        from . import jitted
+
+        log("  numba backend ...")
+        out.append(jitted.section(quick=args.quick, log=log))
     print("\n\n".join(out))
 
 

@@ -310,8 +310,8 @@ def _bound_parts(fn) -> tuple:
             return fn, front, fixed
 
 
-def grad(fn: Any = None, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False
-         ) -> Any:
+def grad(fn: Any = None, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False,
+         backend: str = "numpy") -> Any:
     """The gradient of `fn` with respect to the parameters `wrt`.
 
     `wrt` is a position, a parameter name, or a tuple of them; the gradient
@@ -341,22 +341,36 @@ def grad(fn: Any = None, wrt: Any = 0, *, optimize: bool = True, has_aux: bool =
             x0: np.ndarray
 
         g = adjoint.grad(energy)(ChainParams(1.3, x0))  # g.stiffness, g.x0
+
+    `backend="numba"` compiles the gradient with numba (`pip install 'adjoint[numba]'`);
+    an `numba.njit` function gets it without asking: its source is differentiated and the
+    gradient is njit-compiled too.
     """
     if fn is None:
-        return lambda f: _gradient(f, wrt, False, optimize, has_aux)
+        return lambda f: _backend(f, backend)(f, wrt, False, optimize, has_aux)
     if isinstance(fn, (int, str, tuple, list)):
         raise ApiError("grad's first argument is the function; pass wrt by keyword: "
                        "grad(f, wrt=...)")
-    return _gradient(fn, wrt, False, optimize, has_aux)
+    return _backend(fn, backend)(fn, wrt, False, optimize, has_aux)
 
 
 def value_and_grad(fn: Any = None, wrt: Any = 0, *, optimize: bool = True,
-                   has_aux: bool = False) -> Any:
+                   has_aux: bool = False, backend: str = "numpy") -> Any:
     """Like `grad`, but the function returns `(value, gradient)`; with `has_aux`,
     `((value, aux), gradient)`."""
     if fn is None:
-        return lambda f: _gradient(f, wrt, True, optimize, has_aux)
-    return _gradient(fn, wrt, True, optimize, has_aux)
+        return lambda f: _backend(f, backend)(f, wrt, True, optimize, has_aux)
+    return _backend(fn, backend)(fn, wrt, True, optimize, has_aux)
+
+
+def _backend(fn, backend: str):
+    """What makes the gradient: the NumPy backend (Python code), or the numba backend (njit
+    code: asked for, or `fn` is an njit function)."""
+    from . import jit
+
+    if backend not in ("numpy", "numba"):
+        raise ApiError(f"backend must be 'numpy' or 'numba', not {backend!r}")
+    return jit.gradient if backend == "numba" or jit.is_dispatcher(fn) else _gradient
 
 
 def source(gradient: Any, *args: Any, **kwargs: Any) -> str:

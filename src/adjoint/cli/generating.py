@@ -32,7 +32,7 @@ PROGRESS_MIN = 4  # targets in a batch before a progress bar shows (on a termina
 
 
 def command_line(targets: Sequence[str], all_: bool, wrt: Any, output: Path | None,
-                 no_optimize: bool, kind: str = "grad") -> str:
+                 no_optimize: bool, kind: str = "grad", backend: str = "numpy") -> str:
     """The canonical command recorded in a generated file's header (and parsed back by
     `stale`): the same options always give the same text."""
     words = ["adjoint", kind, *targets]
@@ -40,11 +40,13 @@ def command_line(targets: Sequence[str], all_: bool, wrt: Any, output: Path | No
     words += ["--wrt", wrt_text(wrt)] if wrt is not None else []
     words += ["-o", str(output)] if output is not None else []
     words += ["--no-optimize"] if no_optimize else []
+    words += ["--backend", backend] if backend != "numpy" else []
     return shlex.join(words)
 
 
 def build(loader: Loader, targets: Sequence[str], all_: bool, wrt: str | None,
-          output: Path | None, no_optimize: bool, kind: str = "grad") -> str:
+          output: Path | None, no_optimize: bool, kind: str = "grad",
+          backend: str = "numpy") -> str:
     """The text of the module `adjoint grad` (or `adjoint jvp`) writes for these options."""
     wrt_value = parse_wrt(wrt)
     found: list[tuple[Any, str]] = []
@@ -74,9 +76,17 @@ def build(loader: Loader, targets: Sequence[str], all_: bool, wrt: str | None,
     with reported(loader):
         if kind == "grad" and len(pairs) >= PROGRESS_MIN and writing.is_terminal(sys.stderr):
             _compile_with_progress(pairs, not no_optimize)
-        text = api.generate(pairs, command=command_line(
-            targets, all_, None if wrt is None else wrt_value, output, no_optimize, kind),
-            origins=[o for _, o in found], optimize=not no_optimize, kind=kind)
+        command = command_line(targets, all_, None if wrt is None else wrt_value, output,
+                               no_optimize, kind, backend)
+        if backend == "numba":
+            from ..jit import module, require_numba
+
+            require_numba()
+            text = module.generate(pairs, command=command, origins=[o for _, o in found],
+                                   optimize=not no_optimize)
+        else:
+            text = api.generate(pairs, command=command, origins=[o for _, o in found],
+                                optimize=not no_optimize, kind=kind)
     names = [n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -108,15 +118,20 @@ def _writing(kind: str, short_help: str, doc: str) -> click.Command:
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                   help="Write the module here (default: print it).")
     @click.option("--no-optimize", is_flag=True, help="Skip the cosmetic optimizer.")
+    @click.option("--backend", type=click.Choice(["numpy", "numba"]), default="numpy",
+                  show_default=True, help="numba: a module of @njit(cache=True) gradients "
+                  "(grad only; needs numba).")
     @click.option("--force", is_flag=True, help="Overwrite a file adjoint did not generate.")
     @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the -o file "
                   "differs from what this command would write.")
     def command(targets: tuple[str, ...], all_: bool, wrt: str | None, output: Path | None,
-                no_optimize: bool, force: bool, check: bool) -> None:
+                no_optimize: bool, backend: str, force: bool, check: bool) -> None:
         if check and output is None:
             raise click.UsageError("--check compares with the -o file; give -o OUT")
+        if backend != "numpy" and kind != "grad":
+            raise click.UsageError(f"--backend {backend} writes gradients (adjoint grad)")
         loader = Loader()
-        text = build(loader, targets, all_, wrt, output, no_optimize, kind)
+        text = build(loader, targets, all_, wrt, output, no_optimize, kind, backend)
         if check:
             if not report_staleness(output, why_different(read_text(output), text), text,
                                     False):
@@ -184,7 +199,7 @@ def stale(files: tuple[Path, ...], diff: bool) -> None:
                 with in_folder(command_folder(path, args)):
                     p = WRITERS[kind].make_context(kind, args).params
                     new = build(Loader(), p["targets"], p["all_"], p["wrt"], p["output"],
-                                p["no_optimize"], kind)
+                                p["no_optimize"], kind, p.get("backend", "numpy"))
                 reasons = why_different(old, new)
             except click.ClickException as exc:
                 missing |= isinstance(exc, MissingFile)

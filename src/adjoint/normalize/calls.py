@@ -7,7 +7,7 @@ from typing import Any
 import libcst as cst
 import libcst.matchers as m
 
-from .. import ir, naming, rules
+from .. import ir, jit, naming, rules
 from .. import parse as parse_
 from ..errors import MissingRule
 from ..ir import Assign, Const, Name, Prim
@@ -35,6 +35,8 @@ class CallsMixin(CallablesMixin):
         if obj is MISSING and len(dotted) > 1:
             return self.distribution_method(func, dotted)
         generic = getattr(obj, "__adjoint_generic__", None)
+        if jit.is_dispatcher(obj) and rules.lookup(obj) is None:
+            return obj.py_func  # an njit function: differentiated through its Python source
         return obj if generic is None else generic.function  # a gradient: its emitted code
 
     def distribution_method(self, func: cst.BaseExpression, dotted: list[str]) -> Any:

@@ -1,0 +1,83 @@
+"""jit: the numba backend. The same pipeline as the NumPy backend (parse, normalize, analysis,
+reverse, optimize) emits the gradient's lines; `lower` rewrites them for numba (tapes as
+arrays with a counter, typed runtime helpers), `module` writes them as a module of
+`@njit(cache=True)` functions with thin Python wrappers, and this module's `gradient` runs
+them, compiled once per kind of arguments.
+
+numba is optional: this package imports it only when a numba gradient is built.
+
+    df = adjoint.grad(f_njit, wrt=("k", "c"))        # f_njit = numba.njit(f)
+    df = adjoint.grad(f, wrt="x", backend="numba")   # a plain function, compiled gradient
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ..errors import AdjointError, ApiError
+from .refusals import NumbaMissing, NumbaUnsupported, require_numba, translated
+
+__all__ = ["NumbaMissing", "NumbaUnsupported", "gradient", "is_dispatcher", "primal_of"]
+
+
+def is_dispatcher(obj: Any) -> bool:
+    """Whether obj is a numba-compiled function (`numba.njit(f)`): its Python source is
+    `obj.py_func`. Told without importing numba."""
+    return type(obj).__module__.startswith("numba.") and hasattr(obj, "py_func")
+
+
+def primal_of(fn: Any) -> Any:
+    return fn.py_func if is_dispatcher(fn) else fn
+
+
+def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = False) -> Any:
+    """The numba gradient of `fn` (a Python function or an njit dispatcher); what it cannot
+    compile is refused here, before the first call, where the code for no call in
+    particular shows it."""
+    require_numba()
+    if has_aux:
+        raise ApiError("has_aux=True is not supported by the numba backend")
+    from ..arguments import check_args, kinds_of
+    from ..program import Compiled
+    from .module import build, load
+
+    primal = primal_of(fn)
+    mode = "value" if value else "grad"
+    generic = build([(primal, wrt, mode)], optimize)  # refusals surface at grad(f)
+    wrapper, _, owner, wrt_names = generic.names[0]
+    versions: dict = {}
+
+    def version(kinds: tuple):
+        built = build([(primal, wrt, mode)], optimize, kinds)
+        space, path = load(built, owner)
+        compiled = Compiled(path.read_text(), space[wrapper], wrapper, tuple(wrt_names),
+                            space, f"{owner}_bar")
+        versions[kinds] = (compiled, path)
+        return versions[kinds]
+
+    @functools.wraps(primal)
+    def run(*args, **kwargs):
+        kinds, path = kinds_of(primal, args, kwargs), None
+        try:
+            compiled, path = versions.get(kinds) or version(kinds)
+            run.__adjoint__ = compiled
+            if not set(wrt_names) <= set(kinds[0]):  # all numbers: nothing more to check
+                check_args(primal, list(wrt_names), args, kwargs)
+            return compiled.function(*args, **kwargs)
+        except AdjointError as exc:
+            raise exc.with_traceback(None) from exc.__cause__
+        except Exception as exc:
+            if _numba_error(exc):
+                raise translated(exc, path, owner) from None
+            raise
+
+    run.__adjoint__ = Compiled(generic.code, None, wrapper, tuple(wrt_names), generic.namespace)
+    run.__name__ = run.__qualname__ = wrapper
+    return run
+
+
+def _numba_error(exc: Exception) -> bool:
+    from numba.core.errors import NumbaError
+
+    return isinstance(exc, NumbaError)

@@ -1,0 +1,322 @@
+"""lower: the reverse emitter's functions (lines and blocks, analysis/reverse) made into code
+numba compiles.
+
+The reverse stage emits the same structure for both backends; this pass rewrites the parts
+numba cannot take, on that structure (never on the printed text):
+
+    S = [] / S.append(v) / v = S.pop()   a tape: an array (or a tuple of arrays, or a list of
+                                         references) and its counter S_top; allocated at the
+                                         first push, for the trip count of the loop around the
+                                         pushes when that loop runs once and its count is known
+                                         when it starts, else grown by doubling
+    for t in reversed(R):                for t in runtime.backwards(R):
+    a[i].copy()                          runtime.copy(a[i])  (an item may be a number)
+    i = None  (i a range loop's target)  i = 0  (one type per variable)
+    runtime.check_arrays(...)            moved to the Python wrapper
+
+A runtime helper with no numba version, a try or with block, a function defined inside the
+differentiated one, or *args/**kwargs are refused, naming the user's statement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from .. import ir
+from ..ir import Block, Emitted, Line, Ref
+from .refusals import JIT_HELPERS, NumbaUnsupported, helper_reason
+
+RUNTIME = "runtime"
+
+
+@dataclass
+class Lowered:
+    """A lowered function, the stacks it hands on (a split helper's saved values), and the
+    arrays checks its wrapper runs (`runtime.check_arrays` arguments, as text)."""
+
+    fn: Emitted
+    stacks: frozenset
+    checks: list = field(default_factory=list)
+
+
+@dataclass
+class Tape:
+    """How one stack is kept: its counter and capacity variables; `size`, the parts of its
+    capacity when every push is in one loop that runs once with a count of trips known when
+    it starts (the tape is made at the first push for them all, and never grows)."""
+
+    top: str
+    cap: str
+    size: tuple | None = None
+
+
+def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> Lowered:
+    """`fn` as numba code; `owner`: the user's function it differentiates (for messages);
+    `inherited`: stacks a `_bwd` function receives from its `_fwd`."""
+    if isinstance(fn, str):
+        raise NumbaUnsupported(f"the numba backend cannot compile {owner}: it defines a "
+                               "function inside itself (numba compiles no nested def); "
+                               "define the helper at module level")
+    if "*" in fn.params:
+        raise NumbaUnsupported(f"the numba backend cannot compile {owner}: it takes *args or "
+                               "**kwargs; give it named parameters")
+    names = _names(fn)
+    stacks = {i.parts[0].name for i in _lines(fn.body) if _is_init(i, fn.primal)}
+    stacks |= inherited & names
+    fresh = _Fresh(names)
+    tapes = _plan(fn.body, stacks, fresh)
+    pass_ = _Pass(fn, owner, tapes, fresh)
+    body = pass_.block(fn.body)
+    primal = fn.primal | frozenset(stacks) | frozenset(pass_.bound)
+    lowered = replace(fn, body=body, params=_plain_params(fn.params), primal=primal)
+    return Lowered(lowered, frozenset(stacks), pass_.checks)
+
+
+def _plain_params(params: str) -> str:
+    """The parameter list without defaults: the Python wrapper passes every argument."""
+    return ", ".join(p.split("=")[0].strip() for p in params.split(",") if p.strip())
+
+
+def _names(fn: Emitted) -> set[str]:
+    found = {p.split("=")[0].strip() for p in fn.params.split(",")}
+    for item in _lines(fn.body):
+        parts = item.head if isinstance(item, Block) else item.parts
+        found |= set(ir.refs(parts))
+    return found
+
+
+def _lines(body: list):
+    for item in body:
+        yield item
+        if isinstance(item, Block):
+            for inner in item.bodies():
+                yield from _lines(inner)
+
+
+def _is_init(item, primal: frozenset) -> bool:
+    return isinstance(item, Line) and len(item.parts) == 3 and isinstance(
+        item.parts[0], Ref) and item.parts[1:] == (" = ", "[]") and item.parts[0].name not in primal
+
+
+def _is_push(item, stacks) -> bool:
+    return isinstance(item, Line) and len(item.parts) > 3 and isinstance(
+        item.parts[0], Ref) and item.parts[0].name in stacks and item.parts[1] == ".append(" \
+        and item.parts[-1] == ")"
+
+
+class _Fresh:
+    """Names not yet used in the function."""
+
+    def __init__(self, taken: set[str]):
+        self.taken = set(taken)
+
+    def __call__(self, base: str) -> str:
+        name, n = base, 1
+        while name in self.taken:
+            n += 1
+            name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+def _plan(body: list, stacks: set[str], fresh: _Fresh) -> dict[str, Tape]:
+    """A Tape for each stack: sized when its pushes are all in the body of one top-level `for`
+    over a name the body does not rebind; growing by doubling otherwise. (A tape that grows
+    inside the loop filling it keeps numba from compiling that loop tightly.)"""
+    sites: dict[str, list] = {s: [] for s in stacks}
+
+    def visit(items: list, loops: tuple) -> None:
+        for item in items:
+            if _is_push(item, stacks):
+                sites[item.parts[0].name].append(loops)
+            elif isinstance(item, Block):
+                inner = (*loops, item) if item.kind in ("for", "while") else loops
+                for b in item.bodies():
+                    visit(b, inner)
+
+    visit(body, ())
+    tapes = {}
+    for s in sorted(stacks):
+        tapes[s] = tape = Tape(fresh(f"{s}_top"), fresh(f"{s}_cap"))
+        loops = {id(x[0]) if len(x) == 1 else None for x in sites[s]}
+        if len(loops) == 1 and None not in loops and (trips := _trips(sites[s][0][0])):
+            count = len(sites[s])
+            tape.size = (*((f"{count} * ",) if count > 1 else ()), *trips)
+    return tapes
+
+
+def _trips(loop: Block) -> tuple | None:
+    """`len(R)` for `for t in R:` with R a name the body does not rebind."""
+    head = loop.head
+    if loop.kind != "for" or len(head) != 5 or head[2] != " in " or not isinstance(
+            head[3], Ref) or head[4] != ":":
+        return None
+    rebound = any(head[3].name in (i.binds if isinstance(i, Line) else i.binds)
+                  for i in _lines(loop.body))
+    return None if rebound else ("len(", Ref(head[3].name), ")")
+
+
+HELPER = re.compile(r"\bruntime\.(\w+)\(")
+
+
+class _Pass:
+    """The rewrite of one function's lines and blocks."""
+
+    def __init__(self, fn: Emitted, owner: str, tapes: dict[str, Tape], fresh: _Fresh):
+        self.fn, self.owner, self.tapes, self.fresh = fn, owner, tapes, fresh
+        self.where = "its forward sweep"
+        self.checks: list = []
+        self.bound: set[str] = set()
+        self.ranged = _range_targets(fn.body)
+        self.bound |= {n for t in tapes.values() for n in (t.top, t.cap)}
+
+    def block(self, items: list) -> list:
+        out: list = []
+        for item in items:
+            if isinstance(item, Block):
+                out.append(self.compound(item))
+            elif item.comment:
+                text = ir.text(item.parts)
+                if text.startswith("# grad of: "):
+                    self.where = f"the reverse of `{text[len('# grad of: '):]}`"
+                out.append(item)
+            else:
+                out += self.line(item)
+        return out
+
+    def compound(self, item: Block) -> Block:
+        if item.kind in ("try", "with"):
+            raise self.refuse(f"a {item.kind} statement")
+        head = self.reversed_head(item.head) if item.kind == "for" else item.head
+        self.helpers(head)
+        return replace(item.rebuilt(self.block), head=head)
+
+    def refuse(self, what: str) -> NumbaUnsupported:
+        return NumbaUnsupported(f"the numba backend cannot compile the gradient of "
+                                f"{self.owner}: {what}, in {self.where}")
+
+    def line(self, item: Line) -> list:
+        parts = item.parts
+        if _is_init(item, self.fn.primal) and parts[0].name in self.tapes:
+            tape = self.tapes[parts[0].name]
+            return [Line((Ref(tape.top), " = 0"), (tape.top,))] + (
+                [] if tape.size else [Line((Ref(tape.cap), " = 0"), (tape.cap,))])
+        if _is_push(item, self.tapes):
+            return self.push(item)
+        if parts[:1] == (RUNTIME,) and str(parts[1]).startswith(".check_arrays("):
+            self.checks.append(ir.text(parts))
+            return []
+        if len(parts) == 3 and parts[1:] == (" = ", "None") and parts[0].name in self.ranged:
+            parts = (parts[0], " = 0")  # the target of a range loop: an int, never None
+        pops, parts = self.pops(self.handed_on(parts))
+        parts = _copies(parts)
+        self.helpers(parts)
+        return [*pops, replace(item, parts=parts)]
+
+    def helpers(self, parts) -> None:
+        for name in HELPER.findall(ir.text(parts)):
+            if name not in JIT_HELPERS:
+                raise self.refuse(helper_reason(name))
+
+    def push(self, item: Line) -> list:
+        """The value kept at the tape's counter; the tape made at the first push (the type of
+        its values known then), grown by doubling when full unless sized."""
+        stack, value = item.parts[0].name, item.parts[2:-1]
+        tape = self.tapes[stack]
+        out = []
+        if not (len(value) == 1 and (isinstance(value[0], Ref) or value[0].isidentifier())):
+            temp = self.fresh(f"{stack}_item")
+            out.append(Line((Ref(temp), " = ", *value), (temp,)))
+            value = (Ref(temp),)
+        new = Line((Ref(stack), " = ", RUNTIME, ".tape_new(", *value, ", ",
+                    *(tape.size or (Ref(tape.cap),)), ")"), (stack,))
+        first = Block(("if ", Ref(tape.top), " == 0:"), [new])
+        if tape.size is None:
+            cap = Line((Ref(tape.cap), " = ", RUNTIME, ".tape_capacity(", Ref(tape.cap), ", ",
+                        Ref(tape.top), " + 1)"), (tape.cap,))
+            grow = Line((Ref(stack), " = ", RUNTIME, ".tape_grow(", Ref(stack), ", ",
+                         Ref(tape.cap), ")"), (stack,))
+            first = Block(("if ", Ref(tape.top), " == ", Ref(tape.cap), ":"), [
+                cap, replace(first, orelse=[grow])])
+        self.bound.add(stack)
+        out.append(first)
+        out.append(Line((RUNTIME, ".tape_put(", Ref(stack), ", ", Ref(tape.top), ", ", *value,
+                         ")")))
+        out.append(Line((Ref(tape.top), " += 1"), (tape.top,)))
+        return out
+
+    def pops(self, parts: tuple) -> tuple[list, tuple]:
+        """`S.pop()` in a line: the counter goes down first, then the value is read."""
+        out, pops = [], []
+        k = 0
+        while k < len(parts):
+            p = parts[k]
+            if isinstance(p, Ref) and p.name in self.tapes and parts[k + 1:k + 2] == (".pop()",):
+                top = self.tapes[p.name].top
+                pops.append(Line((Ref(top), " -= 1"), (top,)))
+                out += [RUNTIME, ".tape_get(", p, ", ", Ref(top), ")"]
+                k += 2
+                continue
+            out.append(p)
+            k += 1
+        return pops, tuple(out)
+
+    def handed_on(self, parts: tuple) -> tuple:
+        """A stack in a split helper's saved values travels with its counter."""
+        out = []
+        for k, p in enumerate(parts):
+            out.append(p)
+            if isinstance(p, Ref) and p.name in self.tapes and parts[k + 1:k + 2] != (".pop()",):
+                out += [", ", Ref(self.tapes[p.name].top)]
+        return tuple(out)
+
+    def reversed_head(self, head: tuple) -> tuple:
+        if " in reversed(" not in head:
+            return head
+        k = head.index(" in reversed(")
+        rest = head[k + 1:]
+        if rest[-1] == "]):" and "[:" in rest:  # reversed(R[:trips]): a loop left by break
+            j = rest.index("[:")
+            rest = (*rest[:j], ", ", *rest[j + 1:-1], "):")
+        return (*head[:k], " in runtime.backwards(", *rest)
+
+
+def _copies(parts: tuple) -> tuple:
+    """`a[i].copy()` -> `runtime.copy(a[i])`: an item of an array is a number in numba."""
+    parts = list(parts)
+    for k in range(len(parts) - 1, -1, -1):
+        p = parts[k]
+        if p == "].copy()" or (p == ".copy()" and k and parts[k - 1] == "]"):
+            end = k if p == "].copy()" else k - 1
+            start = _opening(parts, end)
+            if p == ".copy()":
+                del parts[k]
+            else:
+                parts[k] = "]"
+            parts.insert(end + 1, ")")
+            parts.insert(start, "runtime.copy(")
+        elif p == ".copy()" and k and isinstance(parts[k - 1], Ref):
+            parts[k] = ")"
+            parts.insert(k - 1, "runtime.copy(")
+    return tuple(parts)
+
+
+def _opening(parts: list, end: int) -> int:
+    """The place of the name whose subscript closes at parts[end]."""
+    depth = 0
+    for k in range(end, -1, -1):
+        p = parts[k]
+        if isinstance(p, str):
+            depth += p.count("]") - p.count("[")
+            if depth == 0 and "[" in p:
+                return k - 1
+    raise ValueError("unbalanced subscript")
+
+
+def _range_targets(body: list) -> set[str]:
+    """Names that loops over ranges bind (`for i in i_range:` with `i_range = range(...)`)."""
+    ranges = {i.parts[0].name for i in _lines(body) if isinstance(i, Line) and len(
+        i.parts) > 3 and isinstance(i.parts[0], Ref) and i.parts[1:4] == (" = ", "range", "(")}
+    return {i.target for i in _lines(body) if isinstance(i, Block) and i.target and len(
+        i.head) == 5 and isinstance(i.head[3], Ref) and i.head[3].name in ranges}

@@ -1,0 +1,322 @@
+"""runtime: the helpers emitted numba code calls, as numba overloads.
+
+The NumPy runtime decides as it runs what an adjoint is (a number, an array, a zero of any
+shape); numba types each call once, so here each helper picks its code from the types of its
+arguments: `unbroadcast(g, x)` of two numbers is `g`, with no test left in the compiled loop.
+An adjoint that stands for zeros of an array's shape is an array of zeros here (a variable
+holds one type). What a helper has no code for fails to type, and the gradient is refused.
+
+Tapes replace the lists the NumPy backend pushes to and pops from: numbers go in a NumPy
+array of their dtype, a tuple in a tuple of tapes (one per item), anything else (an array, a
+range) in a list that holds it by reference, as a Python list does (an array pushed may be
+changed in place later, and the reverse sweep reads it as it is then).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.core.errors import TypingError
+from numba.extending import overload
+from numba.np.numpy_support import as_dtype
+
+from ..runtime import check_arrays  # noqa: F401 - called by the Python wrapper, not in njit
+
+TAPE_START = 16  # the first capacity of a tape whose trip count is not known
+
+
+def _is_array(t) -> bool:
+    return isinstance(t, types.Array)
+
+
+def _is_number(t) -> bool:
+    return isinstance(t, (types.Number, types.Boolean))
+
+
+def _tuple_impl(name: str, args: str, n: int, item: str, space: dict):
+    """A function `name(args)` returning the tuple of `item` formatted with k = 0..n-1."""
+    items = ", ".join(item.format(k=k) for k in range(n))
+    code = f"def {name}({args}):\n    return ({items}{',' if n == 1 else ''})\n"
+    scope = dict(space)
+    exec(code, scope)  # noqa: S102 - a fixed template over a tuple's length
+    return scope[name]
+
+
+def _statements_impl(name: str, args: str, n: int, stmt: str, space: dict):
+    """A function `name(args)` running `stmt` formatted with k = 0..n-1."""
+    body = "".join(f"    {stmt.format(k=k)}\n" for k in range(n)) or "    pass\n"
+    scope = dict(space)
+    exec(f"def {name}({args}):\n{body}", scope)  # noqa: S102 - a fixed template
+    return scope[name]
+
+
+# ---------------------------------------------------------------- adjoints
+
+
+def unbroadcast(g, x):
+    """g summed over the axes along which x was broadcast to g's shape."""
+
+
+@overload(unbroadcast)
+def _unbroadcast(g, x):
+    if not _is_array(x):
+        if _is_array(g):
+            return lambda g, x: g.sum()
+        return lambda g, x: g
+    if not _is_array(g):
+        return lambda g, x: np.full(x.shape, g, np.float64)
+    if g.ndim == x.ndim:
+        return lambda g, x: np.asarray(g) if g.shape == x.shape else _sum_to(g, x)
+    if g.ndim > x.ndim:
+        return lambda g, x: _sum_to(g, x)
+    return None
+
+
+@njit(cache=True)
+def _sum_to(g, x):
+    """g (of at least x's dimensions) summed into x's shape, an axis of length 1 of x
+    taking the sum along it."""
+    out = np.zeros(x.size)
+    gshape, xshape = g.shape, x.shape
+    lead = len(gshape) - len(xshape)
+    flat = np.ascontiguousarray(g).ravel()
+    for k in range(flat.size):
+        rest, place, stride = k, 0, 1
+        for axis in range(len(gshape) - 1, -1, -1):
+            i = rest % gshape[axis]
+            rest //= gshape[axis]
+            if axis >= lead:
+                size = xshape[axis - lead]
+                if size != 1:
+                    place += i * stride
+                stride *= size
+        out[place] += flat[k]
+    return out.reshape(xshape)
+
+
+def zeros_like(x):
+    """A zero adjoint for x: 0.0 for a number, float zeros for an array."""
+
+
+@overload(zeros_like)
+def _zeros_like(x):
+    if _is_array(x):
+        return lambda x: np.zeros(x.shape, np.float64)
+    if _is_number(x):
+        return lambda x: 0.0
+    return None
+
+
+def densify(g, x):
+    """g with x's type and shape: a number standing for zeros of an array becomes an array."""
+
+
+@overload(densify)
+def _densify(g, x):
+    if _is_array(x) and not _is_array(g):
+        return lambda g, x: np.full(x.shape, g, np.float64)
+    if _is_array(x) or _is_number(g):
+        return lambda g, x: g
+    return None
+
+
+def owned(g, x):
+    """A fresh array of x's shape holding g, safe to update in place."""
+
+
+@overload(owned)
+def _owned(g, x):
+    if _is_array(x):
+        def impl(g, x):
+            out = np.zeros(x.shape, np.float64)
+            out += g
+            return out
+        return impl
+    if _is_number(x):
+        return lambda g, x: g
+    return None
+
+
+def sum_adjoint(g, x):
+    """Adjoint of np.sum(x): g repeated over x's shape."""
+
+
+@overload(sum_adjoint)
+def _sum_adjoint(g, x):
+    if _is_array(x):
+        return lambda g, x: np.full(x.shape, g, np.float64)
+    return lambda g, x: g
+
+
+def mean_adjoint(g, x):
+    """Adjoint of np.mean(x)."""
+
+
+@overload(mean_adjoint)
+def _mean_adjoint(g, x):
+    if _is_array(x):
+        return lambda g, x: np.full(x.shape, g / x.size, np.float64)
+    return lambda g, x: g
+
+
+def keep_zeros(g, out):
+    """out (a contribution g * derivative), with exact zeros where g is exactly zero (an
+    infinite derivative where nothing flows contributes 0, not nan)."""
+
+
+@overload(keep_zeros)
+def _keep_zeros(g, out):
+    if _is_array(out):
+        return lambda g, out: out if np.isfinite(out.sum()) else np.where(g == 0, 0.0, out)
+    return lambda g, out: 0.0 if g == 0 else out
+
+
+def check_seed(ans, seed, fname):
+    """The seed (the Python wrapper checked it)."""
+
+
+@overload(check_seed)
+def _check_seed(ans, seed, fname):
+    return lambda ans, seed, fname: seed
+
+
+def snapshot(x):
+    """A copy of x's current values."""
+
+
+@overload(snapshot)
+def _snapshot(x):
+    if _is_array(x):
+        return lambda x: x.copy()
+    return lambda x: x
+
+
+copy = snapshot  # `a[i].copy()` of the NumPy backend: an item may be a number here
+
+
+def restore(x, values):
+    """x with its old values: written back in place for an array, else the old value."""
+
+
+@overload(restore)
+def _restore(x, values):
+    if _is_array(x) and _is_array(values) and x.ndim == values.ndim:
+        def impl(x, values):
+            if x.shape == values.shape:
+                x[...] = values
+                return x
+            return values
+        return impl
+    return lambda x, values: values
+
+
+def check_distinct(index, fname, target):
+    """Nothing to check for an index of numbers and slices (an array picking places is not
+    compiled)."""
+
+
+@overload(check_distinct)
+def _check_distinct(index, fname, target):
+    items = index.types if isinstance(index, types.BaseTuple) else (index,)
+    if any(_is_array(t) for t in items):
+        raise TypingError("an index holding an array of positions (written through in place)")
+    return lambda index, fname, target: None
+
+
+# ---------------------------------------------------------------- loops
+
+
+def backwards(r, trips=-1):
+    """The items of a range (or an array's rows) in reverse; with trips, of its first trips
+    items (a loop left by break)."""
+
+
+@overload(backwards)
+def _backwards(r, trips=-1):
+    if isinstance(r, types.RangeType):
+        def impl(r, trips=-1):
+            n = len(r) if trips < 0 else trips
+            return range(r.start + (n - 1) * r.step, r.start - r.step, -r.step)
+        return impl
+    if _is_array(r):
+        def impl_array(r, trips=-1):
+            n = len(r) if trips < 0 else trips
+            return r[:n][::-1]
+        return impl_array
+    return None
+
+
+# ---------------------------------------------------------------- tapes
+
+
+def tape_new(value, capacity):
+    """An empty tape for `capacity` values of value's type."""
+
+
+@overload(tape_new)
+def _tape_new(value, capacity):
+    if _is_number(value):
+        dtype = as_dtype(value)
+        return lambda value, capacity: np.empty(capacity, dtype)
+    if isinstance(value, types.BaseTuple):
+        return _tuple_impl("impl", "value, capacity", len(value),
+                           "tape_new(value[{k}], capacity)", {"tape_new": tape_new})
+    return lambda value, capacity: [value]
+
+
+def tape_grow(tape, capacity):
+    """The tape with room for `capacity` values."""
+
+
+@overload(tape_grow)
+def _tape_grow(tape, capacity):
+    if _is_array(tape):
+        def impl(tape, capacity):
+            out = np.empty(capacity, tape.dtype)
+            out[:len(tape)] = tape
+            return out
+        return impl
+    if isinstance(tape, types.BaseTuple):
+        return _tuple_impl("impl", "tape, capacity", len(tape),
+                           "tape_grow(tape[{k}], capacity)", {"tape_grow": tape_grow})
+    return lambda tape, capacity: tape
+
+
+def tape_put(tape, k, value):
+    """Keep value at place k."""
+
+
+@overload(tape_put)
+def _tape_put(tape, k, value):
+    if _is_array(tape):
+        def impl(tape, k, value):
+            tape[k] = value
+        return impl
+    if isinstance(tape, types.BaseTuple):
+        return _statements_impl("impl", "tape, k, value", len(tape),
+                                "tape_put(tape[{k}], k, value[{k}])", {"tape_put": tape_put})
+
+    def impl_list(tape, k, value):
+        if k < len(tape):
+            tape[k] = value
+        else:
+            tape.append(value)
+    return impl_list
+
+
+def tape_get(tape, k):
+    """The value kept at place k."""
+
+
+@overload(tape_get)
+def _tape_get(tape, k):
+    if isinstance(tape, types.BaseTuple):
+        return _tuple_impl("impl", "tape, k", len(tape), "tape_get(tape[{k}], k)",
+                           {"tape_get": tape_get})
+    return lambda tape, k: tape[k]
+
+
+@njit(cache=True)
+def tape_capacity(capacity, need):
+    """The next capacity of a tape that must hold `need` values."""
+    return max(TAPE_START, 2 * capacity, need)
