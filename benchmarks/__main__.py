@@ -1,8 +1,9 @@
 """Run the benchmarks and print markdown: `python -m benchmarks [--quick] [options]`.
 
 Sections: gradient/primal ratios of every workload and tool, adjoint's gradient generation
-time against function size, and peak memory of gradients of overwriting loops. `make bench`
-runs all three; `--quick` is a smoke run (small problems, one round).
+time against function size, peak memory of gradients of overwriting loops, the derivative
+toolbox (jvp, hvp, Jacobians), Dask and NumPy at scale, and the numba backend on element
+loops. `make bench` runs them all; `--quick` is a smoke run (small problems, one round).
 """
 
 from __future__ import annotations
