@@ -129,3 +129,32 @@ assert "adjoint.api" not in sys.modules and sys.modules["libcst"] is None
         out = df(*module.example())
         total = float(sum(np.sum(np.abs(g)) for g in (out if isinstance(out, tuple) else [out])))
         assert float(printed[Path(file).stem]) == pytest.approx(total, rel=1e-9), file
+
+
+def test_newton_with_the_hessian_of_a_loop_recovers_the_parameters():
+    import newton_fit
+
+    observed = newton_fit.trajectory(3.0, 0.4, steps=60)
+    theta = newton_fit.fit(np.array([2.6, 0.25]), observed)
+    np.testing.assert_allclose(theta, [3.0, 0.4], rtol=1e-9)
+
+
+def test_trust_region_newton_cg_with_flattened_parameters():
+    """scipy's trust-ncg and Newton-CG, with jac from value_and_grad and hessp from hvp over
+    `adjoint.flatten`ed parameters, reach the same minimum; hessp is the change of the
+    gradient along p."""
+    import trust_region
+
+    params, X, y = trust_region.example(n=60, hidden=4)
+    found = [trust_region.fit(params, X, y, method=m) for m in ("trust-ncg", "Newton-CG")]
+    assert all(r.success for _, r in found)
+    np.testing.assert_allclose(found[0][1].fun, found[1][1].fun, rtol=1e-5)
+    theta, unflatten = adjoint.flatten(params)
+    df = adjoint.grad(trust_region.loss)
+    p = np.random.default_rng(0).normal(size=theta.size)
+
+    def g(t):
+        return adjoint.flatten(df(unflatten(t), X, y))[0]
+    hv = adjoint.hvp(trust_region.loss)(params, X, y, params_dot=unflatten(p))
+    np.testing.assert_allclose(adjoint.flatten(hv)[0], (g(theta + 1e-6 * p) - g(theta - 1e-6 * p))
+                               / 2e-6, rtol=1e-5, atol=1e-8)

@@ -2,8 +2,10 @@
 vector-Jacobian product as a (value, pullback) pair, checked against the gradient with the
 same seed and against central differences."""
 
+import dataclasses
 import functools
 import inspect
+import typing
 
 import numpy as np
 import pytest
@@ -134,3 +136,35 @@ def test_jacobian_against_central_differences(label, src, build, wrt, mode):
 def test_jacobian_mode_is_checked():
     with pytest.raises(adjoint.AdjointError, match="mode is 'auto', 'reverse' or 'forward'"):
         adjoint.jacobian(NS["model"], mode="sideways")
+
+
+class Pair(typing.NamedTuple):
+    a: np.ndarray
+    b: float
+
+
+@dataclasses.dataclass
+class Params:
+    W: np.ndarray
+    steps: int
+    rate: float
+
+
+FLATTEN_TREES = {
+    "a dict of arrays and a number": lambda: {"W": np.arange(6.0).reshape(2, 3), "b": 0.5},
+    "a list and a tuple": lambda: [np.ones(2), (np.zeros((1, 2)), 2.0)],
+    "a named tuple": lambda: Pair(np.array([1.0, 2.0]), 3.0),
+    "a dataclass with a static int": lambda: Params(np.array([[1.0], [2.0]]), 4, 0.25),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLATTEN_TREES))
+def test_flatten_and_back(name):
+    tree = FLATTEN_TREES[name]()
+    vector, unflatten = adjoint.flatten(tree)
+    assert vector.dtype == np.float64 and vector.ndim == 1
+    back = unflatten(vector * 2.0)
+    assert type(back) is type(tree)
+    np.testing.assert_array_equal(adjoint.flatten(back)[0], vector * 2.0)
+    with pytest.raises(adjoint.ApiError, match="a vector of"):
+        unflatten(vector[:-1])

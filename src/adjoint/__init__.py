@@ -22,13 +22,13 @@ __version__ = "0.1.0"
 _LAZY = {"grad": "api", "source": "api", "value_and_grad": "api", "vjp": "transforms",
          "jacobian": "transforms", "jvp": "transforms", "hvp": "transforms",
          "hessian": "transforms", "graph": "drawing", "register": "rules",
-         "stop_gradient": "rules"}
+         "stop_gradient": "rules", "flatten": "vspace"}
 
 __all__ = [
     "AdjointError", "ApiError", "MissingRule", "NonScalarOutput", "UnsupportedArgument",
     "UnsupportedSyntax",
-    "grad", "graph", "hessian", "hvp", "jacobian", "jvp", "register", "source", "stop_gradient",
-    "value_and_grad", "vjp",
+    "flatten", "grad", "graph", "hessian", "hvp", "jacobian", "jvp", "register", "source",
+    "stop_gradient", "value_and_grad", "vjp",
 ]
 
 

@@ -136,3 +136,64 @@ def same_state(actual, expected, fname: str) -> None:
                     strict=True):
         if not same(a, e):
             raise AssertionError(f"the gradient of {fname} changed an argument it was given")
+
+
+def flatten(tree):
+    """(vector, unflatten): the floats of a tree of parameters as one float64 vector, and the
+    function that puts a vector of that length back into a tree of the same structure.
+
+    The tree holds numbers and arrays in dicts, lists, tuples and records (dataclasses, named
+    tuples, objects of your own class), as the arguments of a gradient may; its leaves that
+    hold no floats (ints, strings, None) are static: unflatten keeps them as they are. A
+    gradient has the structure of its argument, so it flattens in the same order: this is
+    what `scipy.optimize.minimize(fun, x0, jac=True, hessp=...)` needs of a model with several
+    parameter arrays (JAX's ravel_pytree)::
+
+        theta, unflatten = adjoint.flatten(params)
+        value, g = adjoint.value_and_grad(loss)(unflatten(theta), X, y)
+        g_vector, _ = adjoint.flatten(g)
+    """
+    from .errors import ApiError
+    from .runtime.trees import tree_map
+
+    leaves: list = []
+
+    def visit(leaf):
+        if _float_leaf(leaf):
+            leaves.append(leaf)
+        return leaf
+
+    tree_map(visit, tree)
+    pieces = [np.ravel(np.asarray(leaf, dtype=float)) for leaf in leaves]
+    vector = np.concatenate(pieces) if pieces else np.zeros(0)
+    size = vector.size
+
+    def unflatten(v):
+        v = np.asarray(v, dtype=float)
+        if v.shape != (size,):
+            raise ApiError(f"unflatten takes a vector of {size} floats, the length flatten "
+                           f"gave; this one has shape {v.shape}")
+        offset = 0
+
+        def put(leaf):
+            nonlocal offset
+            if not _float_leaf(leaf):
+                return leaf
+            piece = v[offset:offset + np.size(leaf)]
+            offset += np.size(leaf)
+            if isinstance(leaf, (float, np.floating)):
+                return type(leaf)(piece[0])
+            return piece.reshape(np.shape(leaf)).astype(leaf.dtype)
+
+        return tree_map(put, tree)
+
+    return vector, unflatten
+
+
+def _float_leaf(leaf) -> bool:
+    """Whether a leaf of a parameter tree holds floats (a float, a float array)."""
+    if isinstance(leaf, bool):
+        return False
+    if isinstance(leaf, (float, np.floating)):
+        return True
+    return isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
