@@ -46,6 +46,32 @@ def relax(x, rate):
     return x * x
 
 
+def pairs(x, w):
+    """Nested loops, the inner range depending on the outer variable; a total overwritten in
+    both loops."""
+    n = x.shape[0]
+    total = 0.0
+    for i in range(n):
+        total = total * 0.9 + w * x[i]
+        for j in range(i + 1, n):
+            d = x[i] - x[j]
+            total = total + w * d * d / (1.0 + j)
+    return total
+
+
+def settle(x, rate):
+    """A while loop (its trip count found as it runs) around a for loop."""
+    total = 0.0
+    decay = 1.0
+    t = 0
+    while t < 4:
+        for i in range(x.shape[0] - t):
+            total = total + rate * decay * x[i] * x[i + t]
+            decay = decay * 0.99
+        t = t + 1
+    return total
+
+
 def rk4_loss(a, b, c, d, x0, y0, dt, steps):
     return sample("rk4").loss(a, b, c, d, x0, y0, dt, steps)
 
@@ -68,6 +94,8 @@ PROGRAMS = {
     "njit_helper": (lambda: chain_energy, lambda: (np.linspace(0.0, 1.0, 7) ** 2, 1.7),
                     ("x", "k")),
     "while": (lambda: relax, lambda: (0.8, 0.5), ("x", "rate")),
+    "nested_triangle": (lambda: pairs, lambda: (_rng().standard_normal(7), 1.3), ("x", "w")),
+    "while_for": (lambda: settle, lambda: (_rng().standard_normal(6), 0.7), ("x", "rate")),
 }
 
 
@@ -115,8 +143,23 @@ def test_emitted_code_is_njit_with_array_tapes():
     df(*PROGRAMS["euler"][1]())
     text = adjoint.source(df)
     assert "@njit(cache=True)" in text
-    assert ".append(" not in text and ".pop()" not in text
-    assert "runtime.tape_new(x, len(loop_range))" in text  # sized when the loop starts
+    assert "_stack.append(" not in text and ".pop()" not in text
+    assert "runtime.tape_like(x_stack_witness, 0)" in text  # typed before the loop
+    assert "if x_stack_top + len(loop_range) > x_stack_cap:" in text  # room made once
+
+
+def test_nested_tapes_make_room_outside_the_inner_loop():
+    _, _, df = compiled("nested_triangle")
+    text = df.__adjoint_source__(*PROGRAMS["nested_triangle"][1]())
+    inner = text[text.index("for j in"):text.index("# backward")]
+    assert "tape_capacity" not in inner and "tape_grow" not in inner
+    assert "_stack_top + len(j_range) > " in text  # room made when the inner loop starts
+
+
+def test_source_shows_the_numba_module():
+    _, _, df = compiled("euler")
+    text = df.__adjoint_source__(*PROGRAMS["euler"][1]())
+    assert "@njit(cache=True)" in text and "runtime.tape_like(" in text
 
 
 def test_refuses_what_numba_cannot_compile():

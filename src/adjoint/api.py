@@ -382,6 +382,9 @@ def source(gradient: Any, *args: Any, **kwargs: Any) -> str:
     compiled = getattr(gradient, "__adjoint__", None)
     if compiled is None:
         raise ApiError(f"{gradient!r} was not made by adjoint.grad or value_and_grad")
+    hook = getattr(gradient, "__adjoint_source__", None)  # the numba backend's module
+    if hook is not None and (args or kwargs):
+        return Source(hook(*args, **kwargs))
     if args or kwargs:
         fn = gradient.__wrapped__
         wrt, value, optimize = gradient.__adjoint_options__

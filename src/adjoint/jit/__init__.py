@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
+
 from ..errors import AdjointError, ApiError
 from .refusals import NumbaMissing, NumbaUnsupported, require_numba, translated
 
@@ -47,6 +49,8 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     generic = build([(primal, wrt, mode)], optimize)  # refusals surface at grad(f)
     wrapper, _, owner, wrt_names = generic.names[0]
     versions: dict = {}
+    fast: dict = {}  # the types of a call's numbers and arrays -> its checked version
+    last: list = [None]  # the file of the version a slow call ran
 
     def version(kinds: tuple):
         built = build([(primal, wrt, mode)], optimize, kinds)
@@ -56,25 +60,63 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
         versions[kinds] = (compiled, path)
         return versions[kinds]
 
+    def slow(args, kwargs):
+        kinds = kinds_of(primal, args, kwargs)
+        compiled, path = versions.get(kinds) or version(kinds)
+        run.__adjoint__, last[0] = compiled, path
+        if not set(wrt_names) <= set(kinds[0]):  # all numbers: nothing more to check
+            check_args(primal, list(wrt_names), args, kwargs)
+        key = None if kwargs else _type_key(args)
+        if key is not None:  # the same types are the same kinds and pass the same checks
+            fast[key] = (compiled, path)
+        return compiled.function(*args, **kwargs)
+
     @functools.wraps(primal)
     def run(*args, **kwargs):
-        kinds, path = kinds_of(primal, args, kwargs), None
+        path = last[0] = None
         try:
-            compiled, path = versions.get(kinds) or version(kinds)
-            run.__adjoint__ = compiled
-            if not set(wrt_names) <= set(kinds[0]):  # all numbers: nothing more to check
-                check_args(primal, list(wrt_names), args, kwargs)
-            return compiled.function(*args, **kwargs)
+            if not kwargs:
+                known = fast.get(_type_key(args))
+                if known is not None:
+                    compiled, path = known
+                    run.__adjoint__ = compiled
+                    return compiled.function(*args)
+            return slow(args, kwargs)
         except AdjointError as exc:
             raise exc.with_traceback(None) from exc.__cause__
         except Exception as exc:
             if _numba_error(exc):
-                raise translated(exc, path, owner) from None
+                raise translated(exc, path or last[0], owner) from None
             raise
 
+    def source(*args, **kwargs) -> str:
+        """The numba module that runs for such arguments (`adjoint.source(df, *args)`)."""
+        kinds = kinds_of(primal, args, kwargs)
+        return (versions.get(kinds) or version(kinds))[0].source
+
     run.__adjoint__ = Compiled(generic.code, None, wrapper, tuple(wrt_names), generic.namespace)
+    run.__adjoint_source__ = source
     run.__name__ = run.__qualname__ = wrapper
     return run
+
+
+SIMPLE = (float, int, bool, complex)
+
+
+def _type_key(args: tuple) -> tuple | None:
+    """What of positional arguments decides their kinds and checks: the type of a number,
+    the dtype and dimensions of an array; None for anything else (a list, a record: its
+    kinds depend on its contents)."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            key.append((a.dtype, a.ndim))
+        elif t in SIMPLE or isinstance(a, np.generic):
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
 
 
 def _numba_error(exc: Exception) -> bool:

@@ -5,10 +5,9 @@ The reverse stage emits the same structure for both backends; this pass rewrites
 numba cannot take, on that structure (never on the printed text):
 
     S = [] / S.append(v) / v = S.pop()   a tape: an array (or a tuple of arrays, or a list of
-                                         references) and its counter S_top; allocated at the
-                                         first push, for the trip count of the loop around the
-                                         pushes when that loop runs once and its count is known
-                                         when it starts, else grown by doubling
+                                         references) and its counter S_top, given room before
+                                         the loops that fill it where their trip counts are
+                                         known (tapes.py), else grown by doubling
     for t in reversed(R):                for t in runtime.backwards(R):
     a[i].copy()                          runtime.copy(a[i])  (an item may be a number)
     i = None  (i a range loop's target)  i = 0  (one type per variable)
@@ -26,8 +25,7 @@ from dataclasses import dataclass, field, replace
 from .. import ir
 from ..ir import Block, Emitted, Line, Ref
 from .refusals import JIT_HELPERS, NumbaUnsupported, helper_reason
-
-RUNTIME = "runtime"
+from .tapes import RUNTIME, Tape, is_push, made, plan, pushed, range_names, reserved
 
 
 @dataclass
@@ -38,17 +36,6 @@ class Lowered:
     fn: Emitted
     stacks: frozenset
     checks: list = field(default_factory=list)
-
-
-@dataclass
-class Tape:
-    """How one stack is kept: its counter and capacity variables; `size`, the parts of its
-    capacity when every push is in one loop that runs once with a count of trips known when
-    it starts (the tape is made at the first push for them all, and never grows)."""
-
-    top: str
-    cap: str
-    size: tuple | None = None
 
 
 def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> Lowered:
@@ -65,7 +52,8 @@ def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> 
     stacks = {i.parts[0].name for i in _lines(fn.body) if _is_init(i, fn.primal)}
     stacks |= inherited & names
     fresh = _Fresh(names)
-    tapes = _plan(fn.body, stacks, fresh)
+    top_level = {i.parts[0].name for i in fn.body if _is_init(i, fn.primal)}
+    tapes = plan(fn.body, stacks, top_level, fresh)
     pass_ = _Pass(fn, owner, tapes, fresh)
     body = pass_.block(fn.body)
     primal = fn.primal | frozenset(stacks) | frozenset(pass_.bound)
@@ -99,12 +87,6 @@ def _is_init(item, primal: frozenset) -> bool:
         item.parts[0], Ref) and item.parts[1:] == (" = ", "[]") and item.parts[0].name not in primal
 
 
-def _is_push(item, stacks) -> bool:
-    return isinstance(item, Line) and len(item.parts) > 3 and isinstance(
-        item.parts[0], Ref) and item.parts[0].name in stacks and item.parts[1] == ".append(" \
-        and item.parts[-1] == ")"
-
-
 class _Fresh:
     """Names not yet used in the function."""
 
@@ -120,43 +102,6 @@ class _Fresh:
         return name
 
 
-def _plan(body: list, stacks: set[str], fresh: _Fresh) -> dict[str, Tape]:
-    """A Tape for each stack: sized when its pushes are all in the body of one top-level `for`
-    over a name the body does not rebind; growing by doubling otherwise. (A tape that grows
-    inside the loop filling it keeps numba from compiling that loop tightly.)"""
-    sites: dict[str, list] = {s: [] for s in stacks}
-
-    def visit(items: list, loops: tuple) -> None:
-        for item in items:
-            if _is_push(item, stacks):
-                sites[item.parts[0].name].append(loops)
-            elif isinstance(item, Block):
-                inner = (*loops, item) if item.kind in ("for", "while") else loops
-                for b in item.bodies():
-                    visit(b, inner)
-
-    visit(body, ())
-    tapes = {}
-    for s in sorted(stacks):
-        tapes[s] = tape = Tape(fresh(f"{s}_top"), fresh(f"{s}_cap"))
-        loops = {id(x[0]) if len(x) == 1 else None for x in sites[s]}
-        if len(loops) == 1 and None not in loops and (trips := _trips(sites[s][0][0])):
-            count = len(sites[s])
-            tape.size = (*((f"{count} * ",) if count > 1 else ()), *trips)
-    return tapes
-
-
-def _trips(loop: Block) -> tuple | None:
-    """`len(R)` for `for t in R:` with R a name the body does not rebind."""
-    head = loop.head
-    if loop.kind != "for" or len(head) != 5 or head[2] != " in " or not isinstance(
-            head[3], Ref) or head[4] != ":":
-        return None
-    rebound = any(head[3].name in (i.binds if isinstance(i, Line) else i.binds)
-                  for i in _lines(loop.body))
-    return None if rebound else ("len(", Ref(head[3].name), ")")
-
-
 HELPER = re.compile(r"\bruntime\.(\w+)\(")
 
 
@@ -169,12 +114,14 @@ class _Pass:
         self.checks: list = []
         self.bound: set[str] = set()
         self.ranged = _range_targets(fn.body)
-        self.bound |= {n for t in tapes.values() for n in (t.top, t.cap)}
+        self.ranges = range_names(fn.body)
+        self.bound |= {n for t in tapes.values() for n in (t.top, t.cap, t.witness)}
 
     def block(self, items: list) -> list:
         out: list = []
         for item in items:
             if isinstance(item, Block):
+                out += reserved(item, self.tapes, self.ranges)
                 out.append(self.compound(item))
             elif item.comment:
                 text = ir.text(item.parts)
@@ -199,10 +146,8 @@ class _Pass:
     def line(self, item: Line) -> list:
         parts = item.parts
         if _is_init(item, self.fn.primal) and parts[0].name in self.tapes:
-            tape = self.tapes[parts[0].name]
-            return [Line((Ref(tape.top), " = 0"), (tape.top,))] + (
-                [] if tape.size else [Line((Ref(tape.cap), " = 0"), (tape.cap,))])
-        if _is_push(item, self.tapes):
+            return made(parts[0].name, self.tapes[parts[0].name])
+        if is_push(item, self.tapes):
             return self.push(item)
         if parts[:1] == (RUNTIME,) and str(parts[1]).startswith(".check_arrays("):
             self.checks.append(ir.text(parts))
@@ -220,31 +165,15 @@ class _Pass:
                 raise self.refuse(helper_reason(name))
 
     def push(self, item: Line) -> list:
-        """The value kept at the tape's counter; the tape made at the first push (the type of
-        its values known then), grown by doubling when full unless sized."""
+        """The value kept at the tape's counter (a value that is no name, in a name first)."""
         stack, value = item.parts[0].name, item.parts[2:-1]
-        tape = self.tapes[stack]
         out = []
         if not (len(value) == 1 and (isinstance(value[0], Ref) or value[0].isidentifier())):
             temp = self.fresh(f"{stack}_item")
             out.append(Line((Ref(temp), " = ", *value), (temp,)))
             value = (Ref(temp),)
-        new = Line((Ref(stack), " = ", RUNTIME, ".tape_new(", *value, ", ",
-                    *(tape.size or (Ref(tape.cap),)), ")"), (stack,))
-        first = Block(("if ", Ref(tape.top), " == 0:"), [new])
-        if tape.size is None:
-            cap = Line((Ref(tape.cap), " = ", RUNTIME, ".tape_capacity(", Ref(tape.cap), ", ",
-                        Ref(tape.top), " + 1)"), (tape.cap,))
-            grow = Line((Ref(stack), " = ", RUNTIME, ".tape_grow(", Ref(stack), ", ",
-                         Ref(tape.cap), ")"), (stack,))
-            first = Block(("if ", Ref(tape.top), " == ", Ref(tape.cap), ":"), [
-                cap, replace(first, orelse=[grow])])
         self.bound.add(stack)
-        out.append(first)
-        out.append(Line((RUNTIME, ".tape_put(", Ref(stack), ", ", Ref(tape.top), ", ", *value,
-                         ")")))
-        out.append(Line((Ref(tape.top), " += 1"), (tape.top,)))
-        return out
+        return out + pushed(item, stack, self.tapes[stack], value)
 
     def pops(self, parts: tuple) -> tuple[list, tuple]:
         """`S.pop()` in a line: the counter goes down first, then the value is read."""

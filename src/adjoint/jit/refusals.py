@@ -22,7 +22,7 @@ class NumbaMissing(ApiError):
 JIT_HELPERS = frozenset({
     "backwards", "check_distinct", "check_seed", "copy", "densify", "keep_zeros",
     "mean_adjoint", "owned",
-    "restore", "snapshot", "sum_adjoint", "tape_capacity", "tape_get", "tape_grow", "tape_new",
+    "restore", "snapshot", "sum_adjoint", "tape_capacity", "tape_get", "tape_grow", "tape_like",
     "tape_put", "unbroadcast", "zeros_like",
 })
 

@@ -19,10 +19,11 @@ from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
+from numba.typed import List
 
 from ..runtime import check_arrays  # noqa: F401 - called by the Python wrapper, not in njit
 
-TAPE_START = 16  # the first capacity of a tape whose trip count is not known
+TAPE_START = 16  # the least capacity a tape grows to
 
 
 def _is_array(t) -> bool:
@@ -33,9 +34,11 @@ def _is_number(t) -> bool:
     return isinstance(t, (types.Number, types.Boolean))
 
 
-def _tuple_impl(name: str, args: str, n: int, item: str, space: dict):
-    """A function `name(args)` returning the tuple of `item` formatted with k = 0..n-1."""
-    items = ", ".join(item.format(k=k) for k in range(n))
+def _tuple_impl(name: str, args: str, n: int, item: str, space: dict,
+                makes: list | None = None):
+    """A function `name(args)` returning the tuple of `item` formatted with k = 0..n-1 (and
+    make = makes[k])."""
+    items = ", ".join(item.format(k=k, make=makes[k] if makes else "") for k in range(n))
     code = f"def {name}({args}):\n    return ({items}{',' if n == 1 else ''})\n"
     scope = dict(space)
     exec(code, scope)  # noqa: S102 - a fixed template over a tuple's length
@@ -249,19 +252,32 @@ def _backwards(r, trips=-1):
 # ---------------------------------------------------------------- tapes
 
 
-def tape_new(value, capacity):
-    """An empty tape for `capacity` values of value's type."""
+def tape_like(witness, capacity):
+    """An empty tape with room for `capacity` values of the type of the witness list's items
+    (numba learns it from the appends the emitted code makes on a branch that never runs,
+    so the tape can be made before the loops that fill it)."""
 
 
-@overload(tape_new)
-def _tape_new(value, capacity):
-    if _is_number(value):
-        dtype = as_dtype(value)
-        return lambda value, capacity: np.empty(capacity, dtype)
-    if isinstance(value, types.BaseTuple):
-        return _tuple_impl("impl", "value, capacity", len(value),
-                           "tape_new(value[{k}], capacity)", {"tape_new": tape_new})
-    return lambda value, capacity: [value]
+@overload(tape_like)
+def _tape_like(witness, capacity):
+    if not isinstance(witness, types.List) or not witness.is_precise():
+        return None
+    item = witness.dtype
+    if not isinstance(item, types.BaseTuple):
+        if _is_number(item):
+            dtype = as_dtype(item)
+            return lambda witness, capacity: np.empty(capacity, dtype)
+        return lambda witness, capacity: witness  # references: the list is the tape
+    space = {"np": np, "List": List}
+    makes = []
+    for k, t in enumerate(item.types):
+        if _is_number(t):
+            space[f"dtype{k}"] = as_dtype(t)
+            makes.append(f"np.empty(capacity, dtype{k})")
+        else:
+            space[f"type{k}"] = t
+            makes.append(f"List.empty_list(type{k})")
+    return _tuple_impl("impl", "witness, capacity", len(makes), "{make}", space, makes)
 
 
 def tape_grow(tape, capacity):
