@@ -21,7 +21,7 @@ def f(x, c):
     return np.sum(y ** 2)
 """
 PAIRS = [  # the user's line, a line of its adjoint
-    ("return np.sum(y ** 2)", "y_bar = y_sq_bar * 2 * y"),
+    ("return np.sum(y ** 2)", "y_bar = f_bar * 2 * y"),
     ("for i in range(2):", "for i in reversed(i_range):"),
     ("y = y * x", "x_bar += y_bar * y"),
     ("y = np.sin(x) * c", "sin_x_bar = y_bar * c"),
@@ -62,7 +62,7 @@ def test_pairs_and_plain_text_without_pygments(gradient, monkeypatch):
     assert [u for u, _ in pairs(source)] == [u for u, _ in PAIRS]
     monkeypatch.setitem(sys.modules, "pygments", None)  # not installed
     page = source._repr_html_()
-    assert "<span" not in page and "y_bar = y_sq_bar * 2 * y" in html.unescape(page)
+    assert "<span" not in page and "y_bar = f_bar * 2 * y" in html.unescape(page)
     assert rows(page)[0][0] == "return np.sum(y ** 2)"
 
 

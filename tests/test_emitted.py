@@ -26,20 +26,22 @@ def grad_f1(x, a, f1_bar=1.0):
         sin_x_stack.append(sin_x)
         x_stack.append(x)
         x = sin_x * a
-    f1 = np.sum(x)
-    f1_bar = runtime.check_seed(f1, f1_bar, 'f1')
+    f1_bar = runtime.check_seed(0.0, f1_bar, 'f1')
     # backward
     # grad of: return np.sum(x)
-    x_bar = runtime.sum_adjoint(f1_bar, x)
+    x_bar = f1_bar
     # grad of: for i in range(3):
+    x_bar = runtime.densify(x_bar, x)
     a_bar = runtime.zeros_like(a)
     for i in reversed(i_range):
         sin_x = sin_x_stack.pop()
         # grad of: x = np.sin(x) * a
+        x_bar = runtime.densify(x_bar, x)
         sin_x_bar = runtime.unbroadcast(x_bar * a, sin_x)
         a_bar += runtime.unbroadcast(x_bar * sin_x, a)
         x = x_stack.pop()
         x_bar = sin_x_bar * np.cos(x)
+    x_bar = runtime.densify(x_bar, x)
     return x_bar, a_bar
 """),
     "while_trip_count": ("""\
@@ -56,7 +58,7 @@ def grad_f2(x, c, f2_bar=1.0):
         trips += 1
         x_stack.append(x)
         x = x * c
-    f2_bar = runtime.check_seed(x, f2_bar, 'f2')
+    f2_bar = runtime.check_seed(0.0, f2_bar, 'f2')
     # backward
     x_bar = f2_bar
     # grad of: while x > 0.1:
@@ -83,7 +85,7 @@ def grad_f3(x, y, f3_bar=1.0):
         z = x * y
     else:
         z = np.exp(x)
-    f3_bar = runtime.check_seed(z, f3_bar, 'f3')
+    f3_bar = runtime.check_seed(0.0, f3_bar, 'f3')
     # backward
     # grad of: if x > y:
     if x_gt_y:
@@ -114,13 +116,14 @@ def grad_f4(x, f4_bar=1.0):
         x_i_sq = x_i ** 2
         y_i = y_im1 + x_i_sq
         y[i] = y_i
-    f4 = np.sum(y)
-    f4_bar = runtime.check_seed(f4, f4_bar, 'f4')
+    f4_bar = runtime.check_seed(0.0, f4_bar, 'f4')
     # backward
     # grad of: return np.sum(y)
-    y_bar = runtime.sum_adjoint(f4_bar, y)
+    y_bar = f4_bar
     # grad of: for i in range(1, len(x)):
+    y_bar = runtime.densify(y_bar, y)
     x_bar = runtime.zeros_like(x)
+    y_bar = runtime.owned(y_bar, y)
     for i in reversed(i_range):
         x_i = x[i]
         # grad of: y[i] = y[i - 1] + x[i] ** 2
@@ -129,6 +132,7 @@ def grad_f4(x, f4_bar=1.0):
         x_i_bar = y_i_bar * 2 * x_i
         x_bar[i] += x_i_bar
         y_bar[i - 1] += y_i_bar
+    # grad of: y = np.zeros_like(x)
     return x_bar,
 """),
     "helper": ("""\
@@ -143,16 +147,15 @@ def sq_norm_fwd(v):
     # forward
     v_v = v * v
     sq_norm = np.sum(v_v)
-    return sq_norm, (v, v_v)
+    return sq_norm, (v,)
 
 
 def sq_norm_bwd(saved, sq_norm_bar):
-    v, v_v = saved
+    v, = saved
     # backward
     # grad of: return np.sum(v * v)
-    v_v_bar = runtime.sum_adjoint(sq_norm_bar, v_v)
-    v_bar = v_v_bar * v
-    v_bar += v_v_bar * v
+    v_bar = sq_norm_bar * v
+    v_bar += sq_norm_bar * v
     return v_bar
 
 
@@ -161,8 +164,7 @@ def grad_f5(x, w, f5_bar=1.0):
     r = x * w
     sq_norm_r, sq_norm_saved = sq_norm_fwd(r)
     sq_norm_x, sq_norm_saved_2 = sq_norm_fwd(x)
-    f5 = sq_norm_r + sq_norm_x
-    f5_bar = runtime.check_seed(f5, f5_bar, 'f5')
+    f5_bar = runtime.check_seed(0.0, f5_bar, 'f5')
     # backward
     # grad of: return sq_norm(r) + sq_norm(x)
     x_bar = sq_norm_bwd(sq_norm_saved_2, f5_bar)

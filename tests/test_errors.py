@@ -255,7 +255,7 @@ def test_internal_errors_name_function_and_stage(monkeypatch, module, attribute,
 def test_internal_error_in_the_reverse_sweep(monkeypatch):
     from adjoint import runtime
 
-    f = make_function("def victim(x):\n    return np.sum(np.sin(x) * x)\n")
+    f = make_function("def victim(x):\n    return np.sum(np.sin(x) * x, axis=0)\n")
     df = adjoint.grad(f)
     space: dict = {}  # a runtime helper with a bug: its code is the runtime's
     exec(compile("def sum_adjoint(*args, **kwargs):\n    raise KeyError(0)\n", runtime.__file__,
@@ -288,7 +288,7 @@ def lookup(x, table):
 def test_an_error_of_the_forward_sweep_alone_is_internal():
     """The forward sweep runs the function as written; an exception there that the function
     itself does not raise is adjoint's (here: the emitted code's np is broken)."""
-    f = make_function("def victim(x):\n    return np.sum(np.sin(x))\n")
+    f = make_function("def victim(x):\n    return np.sum(np.sin(x) ** 2)\n")
     df = adjoint.grad(f)
     df(np.ones(2))
     space = df.__adjoint__.function.__globals__

@@ -546,7 +546,6 @@ def g(x):
             # forward
             phi_saved_stack = []
             phi_x_stack = []
-            total = 0.0
             n = len(FNS)
             phi_index_range = range(n)
             for phi_index in phi_index_range:
@@ -554,9 +553,7 @@ def g(x):
                 phi_x, phi_saved = runtime.call_fwd(phi, (0,), (), x)
                 phi_saved_stack.append(phi_saved)
                 phi_x_stack.append(phi_x)
-                sum_phi_x = np.sum(phi_x)
-                total = total + sum_phi_x
-            g_bar = runtime.check_seed(total, g_bar, 'g')
+            g_bar = runtime.check_seed(0.0, g_bar, 'g')
             # backward
             # grad of: for phi in FNS:
             x_bar = runtime.zeros_like(x)

@@ -1065,3 +1065,77 @@ def f(x):
     y, act = pick(x)
     return np.sum(act(np.ones(2) * 0.5)) + np.sum(act(y))
 """, [np.array([0.4, 0.3])], optimize=optimize)
+
+
+# the adjoint of a sum (or mean) is a number standing for an array of equal entries: each
+# consumer either keeps the number (elementwise rules, indexing) or makes the array first;
+# these are the places where a number would be wrong if kept
+UNIFORM_SUMS = {
+    "a broadcast operand": ("def f(a, b):\n    return np.sum(a + b)\n",
+                            lambda r: [r.normal(size=(3, 4)), r.normal(size=4)], (0, 1)),
+    "a broadcast constant": ("def f(x):\n    return np.sum(x * C)\n",
+                             lambda r: [r.normal(size=(3, 4))], 0),
+    "a mean of a broadcast difference": ("def f(a, b):\n    return np.mean(a - b[:, None])\n",
+                                         lambda r: [r.normal(size=(3, 4)), r.normal(size=3)],
+                                         (0, 1)),
+    "then a loop": ("""
+def f(x):
+    y = x * 1.0
+    for i in range(3):
+        y = np.sin(y) + x
+    return np.sum(y)
+""", lambda r: [r.normal(size=4)], 0),
+    "a repeated fancy index": ("def f(x):\n    return np.sum(x[np.array([0, 2, 2, 1])] ** 2)\n",
+                               lambda r: [r.normal(size=3)], 0),
+    "in a branch": ("""
+def f(x, c):
+    if c > 0:
+        t = np.sum(x * x)
+    else:
+        t = np.sum(np.sin(x))
+    return t * c
+""", lambda r: [r.normal(size=4), 1.5], (0, 1)),
+    "an item of a list": ("def f(x, y):\n    xs = [x, y * 2.0]\n    return np.sum(xs[0]) + "
+                          "np.sum(xs[1] ** 2)\n", lambda r: [r.normal(size=3), r.normal(size=2)],
+                          (0, 1)),
+    "a transpose and a reshape": ("def f(x):\n    return np.sum(x.T * 2.0) + "
+                                  "np.sum(np.reshape(x, (-1,)) ** 2)\n",
+                                  lambda r: [r.normal(size=(2, 3))], 0),
+    "a where with a broadcast branch": ("def f(x, y):\n    return np.sum(np.where(x > 0, x, "
+                                        "0.5 * y))\n",
+                                        lambda r: [r.normal(size=(3, 4)), r.normal(size=4)],
+                                        (0, 1)),
+    "a sum and a sum of squares": ("def f(x):\n    return np.sum(x) + np.sum(x ** 2)\n",
+                                   lambda r: [r.normal(size=5)], 0),
+    "a matrix product": ("def f(x, W):\n    return np.sum(x @ W) + np.mean(np.tanh(x @ W))\n",
+                         lambda r: [r.normal(size=(2, 3)), r.normal(size=(3, 4))], (0, 1)),
+    "an in-place update after": ("""
+def f(x):
+    y = x * 2.0
+    s = np.sum(y)
+    y[0] = s
+    return np.sum(y ** 2)
+""", lambda r: [r.normal(size=3)], 0),
+    "a scalar broadcast into an array": ("def f(x, c):\n    return np.sum(x * 0.0 + c)\n",
+                                         lambda r: [r.normal(size=4), 0.7], (0, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNIFORM_SUMS))
+def test_the_adjoint_of_a_sum_as_a_number(name, optimize):
+    src, build, wrt = UNIFORM_SUMS[name]
+    f = make_function(src, {"C": np.array([[1.0], [2.0], [-1.0]])})
+    args = build(np.random.default_rng(7))
+    check_grads(f, args, wrt, optimize=optimize)
+    grads = adjoint.grad(f, wrt=wrt, optimize=optimize)(*args)
+    for g, k in zip(grads if isinstance(wrt, tuple) else (grads,),
+                    wrt if isinstance(wrt, tuple) else (wrt,), strict=True):
+        assert np.shape(g) == np.shape(args[k]), name  # an array, not the number
+
+
+@pytest.mark.parametrize("seed", [2, 2.0, np.float64(2.0), np.array(2.0)])
+def test_the_adjoint_of_a_sum_from_any_number_seed(seed):
+    f = make_function("def f(x):\n    y = x * 3.0\n    return np.sum(y)\n")
+    g = adjoint.grad(f)(np.ones(3), f_bar=seed)
+    assert np.shape(g) == (3,)
+    np.testing.assert_allclose(g, [6.0, 6.0, 6.0])

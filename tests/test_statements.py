@@ -27,12 +27,12 @@ def grad_f(x, v, f_bar=1.0):
     y += v
     y_old_2 = runtime.snapshot(y)
     y *= x
-    f = np.sum(y)
-    f_bar = runtime.check_seed(f, f_bar, 'f')
+    f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(y)
-    y_bar = runtime.sum_adjoint(f_bar, y)
+    y_bar = f_bar
     # grad of: y *= x
+    y_bar = runtime.densify(y_bar, y)
     y = runtime.restore(y, y_old_2)
     x_bar = runtime.unbroadcast(y_bar * y, x)
     y_bar = runtime.unbroadcast(y_bar * x, y)
@@ -42,6 +42,7 @@ def grad_f(x, v, f_bar=1.0):
     y_bar = runtime.unbroadcast(y_bar, y)
     # grad of: y = x * 2.0
     x_bar += y_bar * 2.0
+    v_bar = runtime.densify(v_bar, v)
     return x_bar, v_bar
 """),
     "item_added_in_place": (
@@ -63,14 +64,11 @@ def grad_f(x, w, f_bar=1.0):
         x_i_w = x_i * w
         x_i_w_stack.append(x_i_w)
         y[i] += x_i_w
-    y_y = y * y
-    f = np.sum(y_y)
-    f_bar = runtime.check_seed(f, f_bar, 'f')
+    f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(y * y)
-    y_y_bar = runtime.sum_adjoint(f_bar, y_y)
-    y_bar = y_y_bar * y
-    y_bar += y_y_bar * y
+    y_bar = f_bar * y
+    y_bar += f_bar * y
     # grad of: for i in range(3):
     x_bar = runtime.zeros_like(x)
     w_bar = runtime.zeros_like(w)
@@ -108,8 +106,7 @@ def grad_f(x, f_bar=1.0):
     hs_0 = hs[0]
     hs_2 = hs[2]
     hs_0_hs_2 = hs_0 * hs_2
-    f = np.sum(hs_0_hs_2)
-    f_bar = runtime.check_seed(f, f_bar, 'f')
+    f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(hs[0] * hs[2])
     hs_0_hs_2_bar = runtime.sum_adjoint(f_bar, hs_0_hs_2)
@@ -144,11 +141,11 @@ def grad_f(x, y, f_bar=1.0):
     a = x * y
     b = x + y
     a_b = a * b
-    f = np.sum(a_b)
-    f_bar = runtime.check_seed(f, f_bar, 'f')
+    f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(a * b)
-    a_b_bar = runtime.sum_adjoint(f_bar, a_b)
+    a_b_bar = f_bar
+    a_b_bar = runtime.densify(a_b_bar, a_b)
     a_bar = runtime.unbroadcast(a_b_bar * b, a)
     b_bar = runtime.unbroadcast(a_b_bar * a, b)
     # grad of: a, b = x * y, x + y
@@ -302,14 +299,11 @@ def grad_f(x, c, f_bar=1.0):
     except ValueError:
         caught = True
         s = np.sin(x)
-    s_s = s * s
-    f = np.sum(s_s)
-    f_bar = runtime.check_seed(f, f_bar, 'f')
+    f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(s * s)
-    s_s_bar = runtime.sum_adjoint(f_bar, s_s)
-    s_bar = s_s_bar * s
-    s_bar += s_s_bar * s
+    s_bar = f_bar * s
+    s_bar += f_bar * s
     # grad of: try:
     if caught:
         # grad of: s = np.sin(x)
@@ -408,17 +402,13 @@ def grad_f(x, f_bar=1.0):
     # forward
     with np.errstate(divide="ignore"):
         y = np.log(x)
-        y_2 = y * x
-    f = np.sum(y_2)
-    f_bar = runtime.check_seed(f, f_bar, 'f')
+    f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
-    # grad of: return np.sum(y)
-    y_2_bar = runtime.sum_adjoint(f_bar, y_2)
     # grad of: with np.errstate(divide="ignore"):
     with np.errstate(divide="ignore"):
         # grad of: y = y * x
-        y_bar = y_2_bar * x
-        x_bar = y_2_bar * y
+        y_bar = f_bar * x
+        x_bar = f_bar * y
         # grad of: y = np.log(x)
         x_bar += y_bar / x
     return x_bar,

@@ -113,8 +113,7 @@ def log_sum_exp_bwd(saved, log_sum_exp_bar):
     # grad of: return v_max + np.log(np.sum(np.exp(v - v_max)))
     v_max_bar = log_sum_exp_bar
     sum_max_bar = log_sum_exp_bar / sum_max
-    exp_v_minus_v_max_bar = runtime.sum_adjoint(sum_max_bar, exp_v_minus_v_max)
-    v_minus_v_max_bar = exp_v_minus_v_max_bar * exp_v_minus_v_max
+    v_minus_v_max_bar = sum_max_bar * exp_v_minus_v_max
     v_bar = v_minus_v_max_bar
     v_max_bar = v_max_bar - runtime.unbroadcast(v_minus_v_max_bar, v_max)
     # grad of: v_max = np.max(v)
@@ -164,10 +163,11 @@ def log_wishart_prior_bwd(saved, log_wishart_prior_bar):
     # grad of: return out - K * C
     out_bar = runtime.unbroadcast(log_wishart_prior_bar, out)
     # grad of: out = np.sum(0.5 * gamma ** 2 * frobenius - m * sum_qs)
-    diff_bar = runtime.sum_adjoint(out_bar, diff)
-    prod_bar = runtime.unbroadcast(diff_bar, prod)
-    m_sum_qs_bar = -runtime.unbroadcast(diff_bar, m_sum_qs)
+    prod_bar = runtime.unbroadcast_from(out_bar, prod, diff)
+    m_sum_qs_bar = -runtime.unbroadcast_from(out_bar, m_sum_qs, diff)
+    m_sum_qs_bar = runtime.densify(m_sum_qs_bar, m_sum_qs)
     sum_qs_bar = runtime.unbroadcast(m_sum_qs_bar * m, sum_qs)
+    prod_bar = runtime.densify(prod_bar, prod)
     frobenius_bar = runtime.unbroadcast(prod_bar * gamma_sq_scaled, frobenius)
     # grad of: frobenius = np.sum(diag ** 2, axis=1) + np.sum(icf[:, d:] ** 2, axis=1)
     sum_diag_sq_bar = runtime.unbroadcast(frobenius_bar, sum_diag_sq)

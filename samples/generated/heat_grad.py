@@ -3,8 +3,6 @@
 # adjoint-source: samples/heat.py:loss wrt=u0,kappa sha256=13923d3d6864e1e5
 """Gradients emitted by adjoint; see the header for their sources."""
 
-import numpy as np
-
 from adjoint import runtime
 
 
@@ -31,13 +29,10 @@ def grad_loss(u0, kappa, target, steps=40, loss_bar=1.0):
         u_1 = u[-2]
         u[-1] = u_1
     u_minus_target = u - target
-    u_minus_target_sq = u_minus_target ** 2
-    loss = np.sum(u_minus_target_sq)
-    loss_bar = runtime.check_seed(loss, loss_bar, 'loss')
+    loss_bar = runtime.check_seed(0.0, loss_bar, 'loss')
     # backward
     # grad of: return np.sum((u - target) ** 2)
-    u_minus_target_sq_bar = runtime.sum_adjoint(loss_bar, u_minus_target_sq)
-    u_minus_target_bar = u_minus_target_sq_bar * 2 * u_minus_target
+    u_minus_target_bar = loss_bar * 2 * u_minus_target
     u_bar = runtime.unbroadcast(u_minus_target_bar, u)
     # grad of: for t in range(steps):
     u_bar = runtime.owned(u_bar, u)

@@ -23,16 +23,17 @@ def grad_loss(w, b, X, y, loss_bar=1.0):
     y_shifted_log_q = y_shifted * log_q
     total = y_log_p + y_shifted_log_q
     nll = -total
-    loss = np.mean(nll)
-    loss_bar = runtime.check_seed(loss, loss_bar, 'loss')
+    loss_bar = runtime.check_seed(0.0, loss_bar, 'loss')
     # backward
     # grad of: return np.mean(nll)
-    nll_bar = runtime.mean_adjoint(loss_bar, nll)
+    nll_bar = loss_bar / runtime.entries(nll)
     # grad of: nll = -(y * log_p + (1 - y) * log_q)
     total_bar = -nll_bar
-    y_log_p_bar = runtime.unbroadcast(total_bar, y_log_p)
-    y_shifted_log_q_bar = runtime.unbroadcast(total_bar, y_shifted_log_q)
+    y_log_p_bar = runtime.unbroadcast_from(total_bar, y_log_p, total)
+    y_shifted_log_q_bar = runtime.unbroadcast_from(total_bar, y_shifted_log_q, total)
+    y_shifted_log_q_bar = runtime.densify(y_shifted_log_q_bar, y_shifted_log_q)
     log_q_bar = runtime.unbroadcast(y_shifted_log_q_bar * y_shifted, log_q)
+    y_log_p_bar = runtime.densify(y_log_p_bar, y_log_p)
     log_p_bar = runtime.unbroadcast(y_log_p_bar * y, log_p)
     # grad of: log_q = -logits + log_p
     log_p_bar += log_q_bar

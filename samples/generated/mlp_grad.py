@@ -25,13 +25,11 @@ def grad_loss(W1, b1, W2, b2, X, labels, loss_bar=1.0):
     n = X_shape[0]
     arange_n = np.arange(n)
     picked = log_probs[arange_n, labels]
-    mean_picked = np.mean(picked)
-    loss = -mean_picked
-    loss_bar = runtime.check_seed(loss, loss_bar, 'loss')
+    loss_bar = runtime.check_seed(0.0, loss_bar, 'loss')
     # backward
     # grad of: return -np.mean(picked)
     mean_picked_bar = -loss_bar
-    picked_bar = runtime.mean_adjoint(mean_picked_bar, picked)
+    picked_bar = mean_picked_bar / runtime.entries(picked)
     # grad of: picked = log_probs[np.arange(n), labels]
     log_probs_bar = runtime.zeros_like(log_probs)
     log_probs_bar = runtime.add_at(log_probs_bar, (arange_n, labels), picked_bar)

@@ -29,7 +29,7 @@ def graph(fn: Any, *args: Any, wrt: Any = 0, **kwargs: Any) -> Any:
     from . import parse as parse_
 
     fn_ir = normalize_.normalize(parse_.parse(fn), naming.Namer(api.RESERVED))
-    df = api.grad(fn, wrt)
+    df = api.value_and_grad(fn, wrt)  # (the result is computed, to be shown)
     seen = _run(df, args, kwargs)
     dot = graphviz.Digraph(fn_ir.name, graph_attr={"rankdir": "TB", "fontsize": "10"},
                            node_attr={"shape": "box", "fontsize": "10"})

@@ -95,25 +95,69 @@ class AssignAdjoint(Refusals):
                 g = self.bar(t)
                 maybe_zero = t in self.zeroed  # g may be 0.0, standing for zeros
                 sparse = ("items", t) in self.zeroed  # g is a tuple whose items may be 0.0
+                uniform = ("uniform", t) in self.zeroed  # or a number: all entries of a sum
+                self.zeroed.discard(("uniform", t))
+                maybe_zero &= not uniform  # (0.0 is such a number too)
                 if (maybe_zero and not self.elementwise_rule(s)) or (
-                        sparse and s.adjoint is not None):
+                        sparse and s.adjoint is not None) or (
+                        uniform and not self.passes_uniform(s)):
                     # a rule that needs g's shape gets real zeros, not the 0.0 that stands
                     # for them (the 0.0 came from a branch or loop where t was not read), and
                     # so does the split adjoint of a user function (rules take 0.0 items)
                     first.append(self.assign(g, (RUNTIME, ".densify(", Ref(g), ", ",
                                                  ShapeRef(t), ")")))
-                    maybe_zero = sparse = False
+                    maybe_zero = sparse = uniform = False
                 maybe_zero |= sparse and s.prim.kind in ("tuple", "list", "dict")
                 self.defined.discard(t)
                 self.owned.discard(t)
+                self.from_uniform = t if uniform else None
                 contributions = self.contributions(s, g)
+                self.from_uniform = None
+                uniform |= self.starts_uniform(s)
                 if maybe_zero:  # an adjoint a zero adjoint defines may be zero itself
                     self.zeroed.update(x for x, *_ in contributions
                                        if x is not None and x not in self.defined)
+                if uniform:  # and one a number standing for an array defines may be one
+                    kept = {x for x, parts, *_ in contributions if x is not None and x not in
+                            self.defined and not isinstance(parts, IndexAdd) and
+                            not self.surely_array(parts, s)}
+                    self.zeroed.update(kept | {("uniform", x) for x in kept})
             else:  # nothing flowed back into t; still refuse what has no rule
                 self.contributions(s, self.bar(t))
                 self.defined.discard(t)
         return first + self.self_restore(s, contributions)
+
+    def passes_uniform(self, s: Assign) -> bool:
+        """Whether s's adjoint works with a number for g that stands for an array of the
+        result's shape, all of its entries equal (the adjoint of a sum): an elementwise rule,
+        whose contributions keep that shape (unbroadcast_from sums where an input was
+        broadcast), or an index of an array."""
+        base = s.args[0] if s.args else None
+        if s.prim.kind == "index" and (not isinstance(base, Name) or base.id in self.seqs or
+                                       not self.is_array(base.id)):
+            return False
+        return s.prim.kind not in ("tuple", "list", "dict") and self.elementwise_rule(s)
+
+    def surely_array(self, parts, s: Assign) -> bool:
+        """Whether a contribution surely is an array of s's result's shape: it reads an
+        array of that shape (g * x, with x as s's result), so it is no number."""
+        return self.known_shape(s.target) and any(
+            isinstance(p, Ref) and not isinstance(p, ShapeRef) and p.name in self.primal and
+            p.name not in self.seqs and self.is_array(p.name) and self.known_shape(p.name)
+            and self.shape.get(p.name) == self.shape.get(s.target) for p in parts)
+
+    def starts_uniform(self, s: Assign) -> bool:
+        """Whether s is `t = np.sum(x)` (or np.mean) of an array, outside loops: x's adjoint
+        is then the number t's adjoint is (over x's size), standing for an array of x's
+        shape (no array is made)."""
+        p = s.prim
+        summed = p.kind in ("call", "method") and p.key in (np.sum, np.mean) and (
+            p.kind == "call" or p.spelling in ("sum", "mean"))
+        x = s.args[0] if s.args else None
+        return summed and len(s.args) == 1 and not s.kwargs and isinstance(x, Name) and \
+            self.is_active(x) and x.id not in self.seqs and self.is_array(x.id) and \
+            self.kinds.get(x.id) not in ("scalar", "int") and \
+            self.kinds.get(s.target) == "scalar" and id(s) in self.once
 
     def elementwise_rule(self, s: Assign) -> bool:
         """Whether s's adjoint works as well with the number 0.0 for g as with zeros."""
@@ -247,6 +291,11 @@ class AssignAdjoint(Refusals):
                 base) else []
         if p.key is not None and rules.is_passive(p.key):
             return []  # a constant result (np.zeros_like(x)): nothing flows back
+        if self.starts_uniform(s):  # np.sum(x): x_bar is g, standing for a uniform array
+            x = s.args[0].id
+            if p.key is np.mean:  # g over the number of entries
+                gp = (Ref(g), " / ", RUNTIME, ".entries(", ShapeRef(x), ")")
+            return [(x, gp, False, False)]
         if p.kind == "binop" and p.key is operator.add and any(
                 isinstance(a, Name) and a.id in self.seqs for a in s.args):
             return self.sequence_binop(s, g)
@@ -320,7 +369,11 @@ class AssignAdjoint(Refusals):
             if rules.broadcasts(rule.fn) and not self.same_shape(atom, s):
                 negated = rules.negation(parts)  # -unbroadcast(g): negate the smaller array
                 inner = negated if negated is not None else parts
-                parts = (RUNTIME, ".unbroadcast(", *inner, ", ", ShapeRef(atom.id), ")")
+                if self.from_uniform == s.target:  # g: a number standing for an array
+                    parts = (RUNTIME, ".unbroadcast_from(", *inner, ", ", ShapeRef(atom.id),
+                             ", ", ShapeRef(s.target), ")")
+                else:
+                    parts = (RUNTIME, ".unbroadcast(", *inner, ", ", ShapeRef(atom.id), ")")
                 if negated is not None:
                     parts = ("-", *parts)
             out.append((atom.id, *self.as_items(atom.id, parts), "ans" in tpl.slots))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..ir import Assign, Block, Line, Name, Ref
+from .refs import RUNTIME, ShapeRef
 
 
 class ControlAdjoint:
@@ -42,6 +43,12 @@ class ControlAdjoint:
         inplace = self.inplace_targets(s.body)
         pre: list[Line] = []
         self.current = id(s)
+        for x in sorted(m[1] for m in self.zeroed if isinstance(m, tuple) and m[0] ==
+                        "uniform"):  # a loop's trips get arrays, not numbers standing for them
+            self.zeroed.discard(("uniform", x))
+            if x in self.defined:
+                pre.append(self.assign(self.bar(x), (RUNTIME, ".densify(", Ref(self.bar(x)),
+                                                     ", ", ShapeRef(x), ")")))
         for x in sorted(inplace):
             if x in self.active and (x in self.defined or x in self.accumulated(s)):
                 pre += self.own(x)

@@ -73,6 +73,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.defined: set[str] = set()
         self.owned: set[str] = set()
         self.zeroed: set[str] = set()
+        self.from_uniform: str | None = None  # the target whose g stands for an array
         self.reads: dict[int, set] = defaultdict(set)
         self.value_reads: dict[int, set] = defaultdict(set)
         self.current: int | None = None
@@ -157,6 +158,8 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         xb = self.bar(x)
         if x not in self.defined:
             self.defined.add(x)
+            # (a number standing for an array is never updated in place)
+            fresh = fresh and ("uniform", x) not in self.zeroed
             (self.owned.add if fresh else self.owned.discard)(x)
             if tuple(contrib) == (Ref(xb),):  # x = x + ...: the adjoint passes through
                 return []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import InternalError
 from . import integrate, lazy, records
-from .shapes import _is_zero, _shape, unbroadcast
+from .shapes import _is_zero, _ndim, _shape, unbroadcast
 from .trees import tree_map
 
 
@@ -39,10 +41,31 @@ def densify(x_bar, x):
 
 
 def _dense(x, x_bar):
-    """densify of the adjoint of a leaf of x."""
+    """densify of the adjoint of a leaf of x: a number standing for an array of x's shape
+    (0.0 for zeros, or the adjoint of a sum, the same for every entry) becomes that array."""
     if _is_zero(x_bar) and not isinstance(x, (int, float)):
         return _zero(x)
+    if _ndim(x) and isinstance(x_bar, (int, float, np.number, np.ndarray)) and \
+            not _ndim(x_bar):
+        return _zero(x) + x_bar
     return x_bar
+
+
+def entries(x) -> int:
+    """The number of entries of an array, from its shape (np.size of a Dask array would
+    compute it)."""
+    return math.prod(_shape(x))
+
+
+def unbroadcast_from(g, x, t):
+    """unbroadcast(g, x) where g may be a number standing for an array of t's shape (all of
+    its entries g: the adjoint of a sum), or an array broadcast against it: that array's
+    entries summed over the axes along which x was broadcast to t's shape."""
+    if (type(g) is float or type(g) is np.float64) and _shape(x) == _shape(t):
+        return g  # still the number standing for x's array
+    if _shape(g) != _shape(t):
+        g = _zero(t) + g  # the array g stands for, to sum over x's broadcast axes
+    return unbroadcast(g, x)
 
 
 def owned(x_bar, x):
