@@ -8,7 +8,8 @@ generated chunk by chunk, so no process ever holds them all): with Dask's thread
 machine, and on a distributed.LocalCluster of 1 and 2 workers (threads in this process, so
 tracemalloc sees their memory). Peak memory is what the gradient call allocated on top of
 what was live before it (tracemalloc sees NumPy's allocations); for NumPy that excludes the
-points themselves (n * d * 8 bytes), for Dask it includes the chunks in flight.
+points themselves (n * d * 8 bytes), for Dask it includes the chunks in flight. The primal's
+peak, computed the same way, is the yardstick: on Dask neither should grow with n.
 """
 
 from __future__ import annotations
@@ -88,25 +89,31 @@ def run(ns=NS, log=print) -> list[dict]:
     for n in ns:
         log(f"  scale: n={n:,} ...")
         x = dask_points(n).compute()  # the same points, in memory
+        _, _, primal = _measure(lambda x=x: gmm_nll(*parameters(), x))
         ref, seconds, peak = _measure(lambda x=x: grad(*parameters(), x))
-        rows.append({"n": n, "how": "NumPy, in memory", "seconds": seconds, "peak": peak})
+        rows.append({"n": n, "how": "NumPy, in memory", "seconds": seconds, "peak": peak,
+                     "primal": primal})
         del x
-        lazy = grad(*dask_arguments(n))
-        with dask.config.set(scheduler="threads"):
-            out, seconds, peak = _measure(lambda lazy=lazy: dask.compute(*lazy))
-        _check(out, ref)
-        rows.append({"n": n, "how": f"Dask threads, chunks of {CHUNK:,}", "seconds": seconds,
-                     "peak": peak})
+        rows.append(_dask_row(n, grad, ref, f"Dask threads, chunks of {CHUNK:,}",
+                              lambda arrays: dask.compute(*arrays, scheduler="threads")))
         for workers in (1, 2):
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
                               dashboard_address=None) as cluster, Client(cluster) as client:
-                lazy = grad(*dask_arguments(n))
-                out, seconds, peak = _measure(lambda lazy=lazy: client.compute(
-                    list(lazy), sync=True))
-            _check(out, ref)
-            rows.append({"n": n, "how": f"LocalCluster, {workers} worker"
-                         + ("s" if workers > 1 else ""), "seconds": seconds, "peak": peak})
+                rows.append(_dask_row(n, grad, ref, f"LocalCluster, {workers} worker"
+                                      + ("s" if workers > 1 else ""),
+                                      lambda arrays, c=client: c.compute(arrays, sync=True)))
     return rows
+
+
+def _dask_row(n, grad, ref, how, compute) -> dict:
+    """The gradient on Dask, computed by `compute` (a list of arrays -> their values), and
+    the peak of computing the primal the same way."""
+    args = dask_arguments(n)
+    _, _, primal = _measure(lambda: compute([gmm_nll(*args)]))
+    lazy = grad(*args)
+    out, seconds, peak = _measure(lambda: compute(list(lazy)))
+    _check(out, ref)
+    return {"n": n, "how": how, "seconds": seconds, "peak": peak, "primal": primal}
 
 
 def _check(out, ref) -> None:
@@ -116,11 +123,28 @@ def _check(out, ref) -> None:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| points | where | gradient time | peak memory |", "|---|---|---|---|"]
+    lines = ["| points | where | gradient time | peak memory | primal's peak |",
+             "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['n']:,} | {r['how']} | {r['seconds']:.2f} s | "
-                     f"{r['peak'] / 2 ** 20:,.0f} MiB |")
+                     f"{r['peak'] / 2 ** 20:,.0f} MiB | {r['primal'] / 2 ** 20:,.0f} MiB |")
     return "\n".join(lines)
+
+
+def growth(rows: list[dict]) -> str:
+    """Each Dask row's peak at the most points over its peak at the fewest that fill two
+    chunks: about 1 when memory is bounded by the chunks, n's ratio when it grows with n."""
+    ns = sorted({r["n"] for r in rows if r["n"] >= 2 * CHUNK})
+    if len(ns) < 2:
+        return ""
+    words = []
+    for how in dict.fromkeys(r["how"] for r in rows if not r["how"].startswith("NumPy")):
+        lo, hi = (next(r for r in rows if r["how"] == how and r["n"] == n) for n in
+                  (ns[0], ns[-1]))
+        words.append(f"{how}: x{hi['peak'] / lo['peak']:.1f} (primal "
+                     f"x{hi['primal'] / lo['primal']:.1f})")
+    return (f"\n\nPeak memory from {ns[0]:,} to {ns[-1]:,} points (x{ns[-1] / ns[0]:.0f} "
+            "the points): " + "; ".join(words) + ".")
 
 
 def section(quick=False, log=print) -> str:
@@ -131,6 +155,9 @@ def section(quick=False, log=print) -> str:
         return "### Scale\n\nSkipped: install the dask extra (`pip install -e '.[dask]'`)."
     rows = run(QUICK_NS if quick else NS, log=log)
     return (f"### Scale: a Gaussian mixture's NLL (K={K}, d={D}), NumPy against Dask\n\n"
-            + table(rows) + "\n\nDask's time includes computing the lazy gradient; its "
-            "points are generated chunk by chunk inside the graph, NumPy's exist before the "
-            "call (not counted in its peak).")
+            + table(rows) + growth(rows) + "\n\nDask's time includes computing the lazy "
+            "gradient; its points are generated chunk by chunk inside the graph, NumPy's "
+            "exist before the call (not counted in its peak). Dask's peak should be the "
+            "chunks in flight (the gradient holds more arrays per chunk than the primal), "
+            "not the points, as it must be for data larger than memory: the ratios say "
+            "whether it is.")

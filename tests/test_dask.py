@@ -1,6 +1,8 @@
 """One emitted gradient on Dask arrays: lazy, equal to NumPy's, a graph the size of the
-primal's, in-place writes kept lazy or refused with an AdjointError, and a LocalCluster."""
+primal's that Dask runs a few chunks at a time, in-place writes kept lazy or refused with an
+AdjointError, and a LocalCluster."""
 
+import graphlib
 import sys
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from adjoint import runtime
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 from dask.callbacks import Callback  # noqa: E402
+from dask.core import get_dependencies  # noqa: E402
+from dask.order import diagnostics  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
@@ -72,6 +76,61 @@ def test_gradient_graph_is_a_small_multiple_of_the_primal():
         for g in lazy:
             tasks.update(g.__dask_graph__().to_dict())
         assert len(tasks) <= 3 * primal, (len(tasks), primal)
+
+
+def _optimized(arrays) -> dict:
+    """The tasks Dask runs for `arrays` (after its graph optimization, blockwise fusion)."""
+    dsk = {}
+    for a in dask.optimize(*arrays):
+        dsk.update(a.__dask_graph__().to_dict())
+    return dsk
+
+
+def _held(arrays) -> int:
+    """The most results Dask's ordering of the tasks holds at once."""
+    return max(diagnostics(_optimized(arrays))[1])
+
+
+def test_dask_runs_the_gradient_a_few_chunks_at_a_time():
+    """Four times the chunks, not four times the results held (memory bounded by the chunk
+    size): each gradient output, and the primal for comparison. Dask's own __setitem__
+    (emitted `m_bar[..., 0] += g`) made the ordering hold every chunk's forward values."""
+    held = {}
+    for chunks in (8, 32):
+        _, dask_args = gmm_arguments(n=10 * chunks, chunk=10)
+        lazy = adjoint.grad(gmm_nll, wrt=WRT)(*dask_args)
+        held[chunks] = [_held([gmm_nll(*dask_args)])] + [_held([g]) for g in lazy]
+    assert all(b < 2 * a for a, b in zip(held[8], held[32], strict=True)), held
+
+
+def _spanning(arrays, x) -> int:
+    """How many tasks depend on every chunk of x."""
+    dsk = {}
+    for a in arrays:
+        dsk.update(a.__dask_graph__().to_dict())
+    deps = {k: get_dependencies(dsk, k) for k in dsk}
+    chunks, mine = {}, set(dask.core.flatten(x.__dask_keys__()))
+    for k in graphlib.TopologicalSorter(deps).static_order():
+        chunks[k] = frozenset({k} & mine).union(*(chunks[d] for d in deps[k]))
+    return sum(len(c) == len(mine) for c in chunks.values())
+
+
+def test_only_the_final_reductions_depend_on_every_chunk():
+    """Per chunk, the gradient's graph is the chunk's own: what depends on every chunk is
+    the tail of a reduction to the parameters' shape, as many tasks whatever the chunks,
+    and each layer holds its own tasks (Dask's __setitem__ copies the value's tasks into its
+    layer, which graph optimization then computes twice)."""
+    counts = []
+    for chunks in (8, 32):
+        _, dask_args = gmm_arguments(n=10 * chunks, chunk=10)
+        lazy = adjoint.grad(gmm_nll, wrt=WRT)(*dask_args)
+        counts.append([_spanning([g], dask_args[-1]) for g in lazy])
+        for g in lazy:
+            seen = {}
+            for name, layer in g.__dask_graph__().layers.items():
+                for key in layer:
+                    assert seen.setdefault(key, name) == name, (key, name, seen[key])
+    assert counts[0] == counts[1] and max(counts[0]) <= 20, counts
 
 
 def test_in_place_loop_graph_stays_near_the_primal():
@@ -179,6 +238,24 @@ def test_dask_buffer_writes_match_numpy():
     ref = np.zeros_like(base)
     np.add.at(ref, (slice(None), np.array([0, 2, 0])), np.ones((2, 3, 4)))
     np.testing.assert_array_equal(acc.compute(), ref)
+
+
+def test_arithmetic_keeps_buffers_and_dask_writes_keep_layers():
+    """An adjoint made by arithmetic on a Buffer is one (emitted code writes into it in
+    place); a write Dask does itself (an integer array index) leaves the value's tasks in
+    the value's layers, not copied into the write's."""
+    x = da.from_array(np.arange(12.0).reshape(6, 2), chunks=2)
+    buffer = runtime.zeros_like(x)
+    acc = -(2.0 * buffer + x)
+    assert type(acc) is type(buffer) is type(x - buffer) and type(x * 2.0) is da.Array
+    acc[np.array([0, 3])] += np.sin(x[1:3])
+    ref = -np.arange(12.0).reshape(6, 2)
+    ref[[0, 3]] += np.sin(ref[1:3] * -1.0)
+    np.testing.assert_allclose(acc.compute(), ref, rtol=1e-12)
+    seen = {}
+    for name, layer in acc.__dask_graph__().layers.items():
+        for key in layer:
+            assert seen.setdefault(key, name) == name, (key, name)
 
 
 def test_gmm_gradient_on_a_local_cluster():

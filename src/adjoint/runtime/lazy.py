@@ -7,6 +7,13 @@ Dask array are a `Buffer`, a Dask array whose writes through ints, slices, `...`
 rebuild it by slicing and concatenation: one small layer per write. A write through an
 integer array goes to Dask's `__setitem__`; what Dask cannot write is refused with an
 AdjointError that names the functional form. Dask is imported only when a Dask array shows up.
+
+Dask's own `__setitem__` also copies the value's whole graph into one layer that declares no
+dependency on it: graph optimization then fuses the value's layers anyway, the copy computes
+them a second time, and the scheduler holds every chunk's intermediates until the end (a
+gradient's memory grows with the data). So arithmetic on a Buffer gives a Buffer (emitted
+code writes in place into the adjoints it makes with arithmetic, `x_bar = -g`), and a write
+that Dask's `__setitem__` must do gets its layer's dependencies declared.
 """
 
 from __future__ import annotations
@@ -32,6 +39,21 @@ def writable(x):
     return _buffer_type()(x.dask, x.name, x.chunks, meta=x._meta)
 
 
+# operators whose result stays a Buffer (a new array: writes into it change nothing else)
+_ARITHMETIC = tuple(f"__{op}__" for op in (
+    "neg", "pos", "abs", "add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv",
+    "pow", "rpow", "matmul", "rmatmul"))
+
+
+def _kept(method, name):
+    def op(self, *other):
+        out = method(self, *other)
+        return out if out is NotImplemented else writable(out)
+
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
 @functools.cache
 def _buffer_type():
     import dask.array as da
@@ -46,6 +68,8 @@ def _buffer_type():
             self._meta, self.dask, self._name, self._chunks = (new._meta, new.dask, new.name,
                                                                new.chunks)
 
+    for name in _ARITHMETIC:
+        setattr(Buffer, name, _kept(getattr(da.Array, name), name))
     Buffer.__module__, Buffer.__qualname__ = "dask.array", "Buffer"  # a Dask array (is_dask)
     return Buffer
 
@@ -128,7 +152,23 @@ def _dask_setitem(a, key, value):
         raise UnsupportedArgument(
             f"an in-place write into a Dask array at index {_spell(key)} ({exc}); Dask "
             f"cannot assign there: {FUNCTIONAL}") from None
-    return out
+    keys = key if isinstance(key, tuple) else (key,)
+    return _declared(out, a, [v for v in (*keys, value) if is_dask(v)])
+
+
+def _declared(out, a, inputs):
+    """`out`, made by Dask's `__setitem__` from `a` and the Dask arrays `inputs` (value,
+    index), with its layer holding only its own tasks and depending on the inputs' layers:
+    Dask's copies of the inputs' tasks there would be computed apart from the inputs."""
+    import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph
+
+    if not inputs:
+        return out
+    theirs = set().union(*(v.__dask_graph__().keys() for v in inputs))
+    own = {k: t for k, t in out.dask.layers[out.name].items() if k not in theirs}
+    graph = HighLevelGraph.from_collections(out.name, own, dependencies=[a, *inputs])
+    return da.Array(graph, out.name, out.chunks, meta=out._meta)
 
 
 def add_at(acc, index, g):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..errors import UnsupportedArgument
-from . import arrays
+from . import arrays, lazy
 from .containers import parts, zeros_like
 from .elementwise import safe_ratio
 from .shapes import _float_dtype, _is_zero, _ndim, _shape, _weights, unbroadcast
@@ -49,7 +49,7 @@ def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
     else:  # CuPy, Dask: an array expression in x's library (g may be NumPy's, x not)
         out = np.zeros_like(x, dtype=dtype) if arrays.foreign(x) else arrays.zeros(
             shape, dtype, g)
-        out = out + g
+        out = lazy.writable(out + g)  # a Dask adjoint: a Buffer, to write into
     return out if where is None else np.where(where, out, 0.0)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import lazy
+
 
 def _shape(x) -> tuple:
     t = type(x)
@@ -64,6 +66,8 @@ def unbroadcast(g, x):
     )
     out = g.sum(axis=axes, keepdims=True) if axes else g
     out = out.reshape(xshape)
+    if type(out) is not np.ndarray:  # a Dask adjoint: a Buffer, to write into
+        out = lazy.writable(out)
     return out if xshape else out[()]
 
 
