@@ -32,7 +32,7 @@ import jacobian_map  # noqa: E402
 import logistic_regression  # noqa: E402
 
 HVP_GOAL = 3.0
-FD_STEP = 1e-3  # of the five-point difference that checks H v
+FD_STEP = 1e-4  # of the five-point difference that checks H v
 SLOW_S = 1.0
 
 
