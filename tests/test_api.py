@@ -459,3 +459,17 @@ def test_a_slow_build_is_logged(monkeypatch, caplog):
     with caplog.at_level("INFO", logger="adjoint"):
         adjoint.grad(f)(X)
     assert any("built the gradient of slowly" in r.getMessage() for r in caplog.records)
+
+
+def test_code_reading_a_bound_builtin_and_an_ellipsis_is_not_compiled_again():
+    """Used to compile again on every call (3 ms instead of 26 us): `dict.fromkeys` is a new
+    bound method each time it is read, and `...` was looked up among the globals only."""
+    f = make_function("""
+def f(x):
+    return np.sum(x[..., 0] ** 2) + sum(dict.fromkeys(["a"], 1.0).values())
+""")
+    df = adjoint.grad(f)
+    df(np.ones((3, 2)))
+    first = df.__adjoint__
+    np.testing.assert_allclose(df(np.ones((3, 2))), [[2.0, 0.0]] * 3)
+    assert df.__adjoint__ is first

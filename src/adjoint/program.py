@@ -48,11 +48,13 @@ class Compiled:
                 now = named_now(owner, head)  # a builtin
             for attr in rest:
                 now = getattr(now, attr, MISSING_GLOBAL)
-            if now is not obj:
-                return False
+            if now is not obj and not (isinstance(now, types.BuiltinMethodType) and now == obj):
+                return False  # (dict.fromkeys is a new bound method each time it is read)
         live = self.function.__globals__
         for name, owner, signature in self.data:
             value = current_global(owner, name)
+            if value is MISSING_GLOBAL:
+                value = named_now(owner, name)  # a builtin (Ellipsis)
             if value is MISSING_GLOBAL or global_signature(value) != signature:
                 return False
             live[name] = value
