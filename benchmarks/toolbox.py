@@ -154,34 +154,41 @@ def _unavailable(e: Exception) -> tools_.Unavailable:
     return tools_.Unavailable(f"{type(e).__name__}: {first}")
 
 
-class Jvp(tools_.Tool):
-    name = "adjoint jvp"
+class _Product(tools_.Tool):
+    """An adjoint transform of the workload's function, called along the tangents."""
+
     warms_up = True
+    pair = False  # whether it returns (value, tangent), of which the tangent is timed
+
+    def build(self, adjoint, workload):
+        raise NotImplementedError
 
     def prepare(self, workload, args):
         import adjoint
 
         try:
-            product = adjoint.jvp(workload.function, wrt=workload.wrt)
+            product = self.build(adjoint, workload)
         except Exception as e:  # anything the compiler refuses or fails on
             raise _unavailable(e) from e
         dots = tangents(workload, args)
-        return lambda: (product(*args, **dots)[1],)
-
-
-class Hvp(tools_.Tool):
-    name = "adjoint hvp"
-    warms_up = True
-
-    def prepare(self, workload, args):
-        import adjoint
-
-        try:
-            product = adjoint.hvp(workload.function, wrt=workload.wrt)
-        except Exception as e:
-            raise _unavailable(e) from e
-        dots = tangents(workload, args)
+        if self.pair:
+            return lambda: (product(*args, **dots)[1],)
         return lambda: product(*args, **dots)
+
+
+class Jvp(_Product):
+    name = "adjoint jvp"
+    pair = True
+
+    def build(self, adjoint, workload):
+        return adjoint.jvp(workload.function, wrt=workload.wrt)
+
+
+class Hvp(_Product):
+    name = "adjoint hvp"
+
+    def build(self, adjoint, workload):
+        return adjoint.hvp(workload.function, wrt=workload.wrt)
 
 
 class AdjointJacobian(tools_.Tool):
