@@ -89,15 +89,18 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
                 raise translated(exc, path or last[0], owner) from None
             raise
 
-    def source(*args, **kwargs) -> str:
-        """The numba module that runs for such arguments (`adjoint.source(df, *args)`)."""
-        kinds = kinds_of(primal, args, kwargs)
-        return (versions.get(kinds) or version(kinds))[0].source
-
     run.__adjoint__ = Compiled(generic.code, None, wrapper, tuple(wrt_names), generic.namespace)
-    run.__adjoint_source__ = source
+    run.__adjoint_source__ = functools.partial(_source_for, primal, versions, version)
     run.__name__ = run.__qualname__ = wrapper
     return run
+
+
+def _source_for(primal: Any, versions: dict, version: Any, *args: Any, **kwargs: Any) -> str:
+    """The numba module that runs for such arguments (`adjoint.source(df, *args)`)."""
+    from ..arguments import kinds_of
+
+    kinds = kinds_of(primal, args, kwargs)
+    return (versions.get(kinds) or version(kinds))[0].source
 
 
 SIMPLE = (float, int, bool, complex)

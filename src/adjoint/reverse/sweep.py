@@ -88,13 +88,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.mixed = after & changed
         self.once = run_once(fn)
         self.slots: set[str] = set()
-        for s in ir.walk(fn.body):  # named in the order the statements run
-            if id(s) in self.once:
-                for v, mode in sorted(plan.saves.get(id(s), {}).items()):
-                    if mode is Save.BEFORE:
-                        self.slot(s, v)
-                if id(s) in plan.slices and isinstance(s, ir.SetItem):
-                    self.slot(s, s.target)
+        self.name_slots()
         self.dry = False
         self.modules = module_aliases(fn)
 
@@ -127,6 +121,17 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
 
     def assign(self, name: str, parts) -> Line:
         return self.line((Ref(name), " = ", *parts), (name,))
+
+    def name_slots(self) -> None:
+        """The names that keep old values of statements run once, in the order the
+        statements run (the reverse sweep asks for them last first)."""
+        for s in ir.walk(self.fn.body):
+            if id(s) in self.once:
+                for v, mode in sorted(self.plan.saves.get(id(s), {}).items()):
+                    if mode is Save.BEFORE:
+                        self.slot(s, v)
+                if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
+                    self.slot(s, s.target)
 
     def keep(self, s, v: str, value: ir.Parts) -> Line:
         """Keep `value` (v's old value, or the slice s overwrites) for the reverse sweep: in
