@@ -12,6 +12,7 @@ is refused, with its name."""
 
 from __future__ import annotations
 
+import importlib.util
 import operator
 
 import numpy as np
@@ -73,13 +74,12 @@ EXPLICIT = {
     np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g)"},
     np.cumprod: {"a": "runtime.cumprod_tangent(a, g, axis)"},
 }
-try:  # softmax's Jacobian is symmetric: its tangent is its adjoint
+if importlib.util.find_spec("scipy") is not None:  # scipy is optional
     import scipy.special as _sp
 
+    # softmax's Jacobian is symmetric: its tangent is its adjoint
     EXPLICIT[_sp.softmax] = {"x": "runtime.softmax_adjoint(g, ans, axis)"}
     EXPLICIT[_sp.log_softmax] = {"x": "g - np.sum(np.exp(ans) * g, axis=axis, keepdims=True)"}
-except ImportError:  # scipy is optional
-    pass
 
 
 # reductions along `axis`: each result depends on its own slice only, so its tangent is the
