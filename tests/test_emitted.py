@@ -36,9 +36,8 @@ def grad_f1(x, a, f1_bar=1.0):
     for i in reversed(i_range):
         sin_x = sin_x_stack.pop()
         # grad of: x = np.sin(x) * a
-        x_bar = runtime.densify(x_bar, x)
-        sin_x_bar = runtime.unbroadcast(x_bar * a, sin_x)
-        a_bar += runtime.unbroadcast(x_bar * sin_x, a)
+        sin_x_bar = x_bar * a
+        a_bar += x_bar * sin_x
         x = x_stack.pop()
         x_bar = sin_x_bar * np.cos(x)
     x_bar = runtime.densify(x_bar, x)
@@ -170,8 +169,8 @@ def grad_f5(x, w, f5_bar=1.0):
     x_bar = sq_norm_bwd(sq_norm_saved_2, f5_bar)
     r_bar = sq_norm_bwd(sq_norm_saved, f5_bar)
     # grad of: r = x * w
-    x_bar = x_bar + runtime.unbroadcast(r_bar * w, x)
-    w_bar = runtime.unbroadcast(r_bar * x, w)
+    x_bar = x_bar + r_bar * w
+    w_bar = r_bar * x
     return x_bar, w_bar
 """),
 }

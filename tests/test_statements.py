@@ -23,23 +23,19 @@ def f(x, v):
 def grad_f(x, v, f_bar=1.0):
     # forward
     y = x * 2.0
-    y_old = runtime.snapshot(y)
     y += v
-    y_old_2 = runtime.snapshot(y)
+    y_old = runtime.snapshot(y)
     y *= x
     f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(y)
     y_bar = f_bar
     # grad of: y *= x
-    y_bar = runtime.densify(y_bar, y)
-    y = runtime.restore(y, y_old_2)
-    x_bar = runtime.unbroadcast(y_bar * y, x)
-    y_bar = runtime.unbroadcast(y_bar * x, y)
-    # grad of: y += v
     y = runtime.restore(y, y_old)
-    v_bar = runtime.unbroadcast(y_bar, v)
-    y_bar = runtime.unbroadcast(y_bar, y)
+    x_bar = y_bar * y
+    y_bar = y_bar * x
+    # grad of: y += v
+    v_bar = y_bar
     # grad of: y = x * 2.0
     x_bar += y_bar * 2.0
     v_bar = runtime.densify(v_bar, v)
@@ -140,19 +136,16 @@ def grad_f(x, y, f_bar=1.0):
     # forward
     a = x * y
     b = x + y
-    a_b = a * b
     f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(a * b)
-    a_b_bar = f_bar
-    a_b_bar = runtime.densify(a_b_bar, a_b)
-    a_bar = runtime.unbroadcast(a_b_bar * b, a)
-    b_bar = runtime.unbroadcast(a_b_bar * a, b)
+    a_bar = f_bar * b
+    b_bar = f_bar * a
     # grad of: a, b = x * y, x + y
-    x_bar = runtime.unbroadcast(b_bar, x)
-    y_bar = runtime.unbroadcast(b_bar, y)
-    x_bar = x_bar + runtime.unbroadcast(a_bar * y, x)
-    y_bar = y_bar + runtime.unbroadcast(a_bar * x, y)
+    x_bar = b_bar
+    y_bar = b_bar
+    x_bar = x_bar + a_bar * y
+    y_bar = y_bar + a_bar * x
     return x_bar, y_bar
 """),
     "early_return_in_loop": (

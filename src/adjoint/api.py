@@ -108,13 +108,23 @@ def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool =
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+MAX_SHAPES = 8  # versions of one gradient specialized on shapes; then shape-generic code
+
+
 def _compiled(fn, wrt, value, optimize, kinds=((), ())) -> Compiled:
-    """compile_grad, once per function object, options and argument kinds."""
+    """compile_grad, once per function object, options and argument kinds (and shapes, for
+    the first MAX_SHAPES shapes a gradient is called with)."""
     key = (_freeze(wrt), value, optimize, kinds)
     try:
         per_function = _cache.setdefault(fn, {})
     except TypeError:
         per_function = {}
+    if len(kinds) > 5 and kinds[5] and key not in per_function:
+        seen = per_function.setdefault(("shapes", *key[:3], kinds[:5]), set())
+        seen.add(kinds[5])
+        if len(seen) > MAX_SHAPES:
+            key = (*key[:3], (*kinds[:5], ()))
+            kinds = key[3]
     if key not in per_function or not per_function[key].refresh():
         per_function[key] = compile_grad(fn, wrt, value=value, optimize=optimize, kinds=kinds)
     return per_function[key]
@@ -152,7 +162,7 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     def gradient(*args, **kwargs):
         try:
             compiled = _compiled(fn, wrt, value or has_aux, optimize,
-                                 kinds_of(fn, args, kwargs))
+                                 kinds_of(fn, args, kwargs, shapes=True))
             gradient.__adjoint__ = compiled
             narrow = check_args(fn, params, args, kwargs)
             if not has_aux:
@@ -390,5 +400,5 @@ def source(gradient: Any, *args: Any, **kwargs: Any) -> str:
         wrt, value, optimize = gradient.__adjoint_options__
         args = (*getattr(gradient, "__adjoint_bound__", ()), *args)
         kwargs = {**getattr(gradient, "__adjoint_fixed__", {}), **kwargs}
-        compiled = _compiled(fn, wrt, value, optimize, kinds_of(fn, args, kwargs))
+        compiled = _compiled(fn, wrt, value, optimize, kinds_of(fn, args, kwargs, shapes=True))
     return Source(compiled.source)

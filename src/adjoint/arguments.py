@@ -14,17 +14,19 @@ from .errors import ApiError
 from .runtime import records
 
 
-def kinds_of(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple, ...]:
+def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False) -> tuple[tuple, ...]:
     """(parameters holding scalars, holding ints, holding lists, tuples or records, holding
     arrays, and (parameter, signature) of each holding a record) for a call: the gradient is
     specialized on them, as a scalar never needs a broadcasting sum, the adjoint of a list is
     a list, and the adjoints of an array add with `+`. A record (a named tuple, a dataclass,
     an object of the user's class: runtime/records.py) is told by its type and what each
-    field holds, so code compiled for one is never run for another."""
+    field holds, so code compiled for one is never run for another. With `shapes`, a sixth:
+    (parameter, shape) of each array, where broadcasting sums are then known (none when
+    an array is not NumPy's: a Dask array's shape may be unknown until it is computed)."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     defaults = parse_.defaults_of(fn) if len(args) < len(names) else {}
-    scalars, ints, seqs, arrays, objects = [], [], [], [], []
+    scalars, ints, seqs, arrays, objects, dims = [], [], [], [], [], []
     for k, name in enumerate(names):
         if k < len(args):
             value = args[k]
@@ -36,6 +38,7 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple, ...]:
             continue
         if type(value) is np.ndarray:
             arrays.append(name)
+            dims.append((name, value.shape))
         elif isinstance(value, bool):
             continue
         elif isinstance(value, (float, np.floating)):
@@ -51,7 +54,10 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple, ...]:
             arrays.append(name)
     if code.co_flags & inspect.CO_VARARGS:  # *args: the extra positional arguments, a tuple
         seqs.append(code.co_varnames[code.co_argcount + code.co_kwonlyargcount])
-    return tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays), tuple(objects)
+    found = tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays), tuple(objects)
+    if len(dims) < len(arrays):  # another library's arrays: shapes left to the code
+        dims = []
+    return (*found, tuple(dims)) if shapes else found
 
 
 def check_args(fn: Any, params: list[str], args: tuple, kwargs: dict) -> dict:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from . import ir
 from . import parse as parse_
 from .analysis.activity import analyze
-from .analysis.kinds import atom_kind, kinds
+from .analysis.dims import is_dims
+from .analysis.kinds import atom_kind, kinds, shapes
 from .analysis.values import _annotated, arrays, is_user_function, sequences
 from .errors import MissingRule
 from .ir import Assign, Const, Name
@@ -27,6 +28,7 @@ class Spec:
     seqs: frozenset = frozenset()
     arrays: frozenset = frozenset()
     assumed: tuple[str, ...] = ()
+    dims: tuple = ()  # (parameter, shape) of the arrays whose shapes are known
 
     def kinds(self, fn: ir.Function) -> dict[str, str]:
         return kinds(fn, set(self.scalars) | _annotated(fn, float),
@@ -50,7 +52,37 @@ def link_calls(fn: ir.Function, spec: Spec, namer: Namer,
     (`spec.arrays`: the parameters known to hold arrays; `spec.assumed`: those taken to).
     `program` (the driver) compiles each callee: params(f), split(...) and primal(nested).
     Returns the linked version of fn, and the names passed as arrays only because a
-    parameter is taken to hold one."""
+    parameter is taken to hold one.
+
+    Where fn is specialized on shapes, so is each callee on the shapes of the arrays it is
+    passed. A value a call returns may be passed to that call again (a state carried
+    through a loop), so calls not linked yet are taken to return what agrees with the rest;
+    once all are linked, the shapes are worked out again from what each returns, and if any
+    callee was specialized on a shape its call does not have, fn's calls are linked again
+    with no shapes."""
+    used: dict[int, tuple] = {}
+    mark = program.mark() if spec.dims and program is not None else None
+    linked, relied, results = _link_calls(fn, spec, namer, program, used)
+    if used and not _confirmed(fn, spec, results, used):
+        program.rollback(mark)
+        linked, relied, _ = _link_calls(fn, replace(spec, dims=()), namer, program, {})
+    return linked, relied
+
+
+def _confirmed(fn: ir.Function, spec: Spec, results: dict, used: dict) -> bool:
+    """Whether each callee specialized on shapes is passed arrays of those shapes."""
+    kinds = spec.kinds(fn)
+    seqs = sequences(fn, spec.seqs)
+    arrs = arrays(fn, kinds, (set(spec.arrays) | set(spec.assumed)) - seqs)
+    terms = call_shapes(fn, kinds, seqs, arrs, spec.dims, results, ())
+    return all(tuple((k, terms[n][1]) for k, n in passed if is_dims(terms.get(n))) == dims_
+               for passed, dims_ in used.values())
+
+
+def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) -> tuple:
+    """link_calls, recording in `used` {id(call): ((position, name) of each array passed,
+    the shapes its callee is specialized on)}; returns (linked fn, relied, {id(call): the
+    shape of what it returns})."""
     kinds = spec.kinds(fn)
     seqs = sequences(fn, spec.seqs)
     known, assumed = set(spec.arrays), set(spec.assumed)
@@ -58,12 +90,16 @@ def link_calls(fn: ir.Function, spec: Spec, namer: Namer,
     sure = arrays(fn, kinds, known - seqs) if assumed else arrs
     relied: set[str] = set()
     active = analyze(fn, set(spec.wrt)).active | set(spec.wrt)
+    results: dict[int, object] = {}  # id(call) -> the shape of what it returns
+    calls = {id(s) for s in ir.walk(fn.body) if isinstance(s, Assign) and s.prim.kind == "call"
+             and is_user_function(s.prim.key)}
 
     def link(s):
         if isinstance(s, Assign) and s.target in active and through_value(s, active):
             return link_value_call(fn, s, active, namer)
         if not (isinstance(s, Assign) and s.prim.kind == "call" and is_user_function(s.prim.key)):
             return s
+        results[id(s)] = None
         positions = tuple(k for k, a in enumerate(s.args) if isinstance(a, Name)
                           and a.id in active)
         keywords = tuple(k for k, a in s.kwargs if isinstance(a, Name) and a.id in active)
@@ -85,21 +121,54 @@ def link_calls(fn: ir.Function, spec: Spec, namer: Namer,
                                   "(*args is not supported)")
         passed = [*zip(params, s.args, strict=True), *s.kwargs]
         bindings = {k: a.value for k, a in passed if isinstance(a, Const) and callable(a.value)}
-        scalars = tuple(k for k, a in passed if atom_kind(a, kinds) == "scalar")
-        ints = tuple(k for k, a in passed if atom_kind(a, kinds) == "int")
-        lists = tuple(k for k, a in passed if isinstance(a, Name) and a.id in seqs)
-        arrays_ = tuple(k for k, a in passed if isinstance(a, Name) and a.id in arrs
-                        and atom_kind(a, kinds) is None)
+        del results[id(s)]  # this call is still to be linked
+        terms = call_shapes(fn, kinds, seqs, arrs, spec.dims, results, calls - set(results))
+        kinds_ = callee_kinds(passed, kinds, seqs, arrs, terms)
         relied.update(a.id for _, a in passed if isinstance(a, Name) and a.id in arrs - sure)
-        fwd, bwd, result = program.split(s.prim.key, positions, keywords, set(namer.taken),
-                                         bindings, (scalars, ints, lists, arrays_))
+        if len(kinds_) > 5:
+            used[id(s)] = (tuple((k, a.id) for k, a in passed if isinstance(a, Name)
+                                 and atom_kind(a, kinds) is None), kinds_[5])
+        fwd, bwd, result, made = program.split(s.prim.key, positions, keywords,
+                                               set(namer.taken), bindings, kinds_)
+        results[id(s)] = made
         short = s.prim.spelling.split(".")[-1]
         return replace(s, tape=namer.cached(("tape", id(s)), f"{short}_saved"),
-                       adjoint=ir.CallLink(fwd, bwd, positions, keywords, result))
+                       adjoint=ir.CallLink(fwd, bwd, positions, keywords, result, made))
 
     body = ir.map_stmts(fn.body, link)
     same = all(a is b for a, b in zip(body, fn.body, strict=True))
-    return (fn if same else replace(fn, body=body)), frozenset(relied)
+    return (fn if same else replace(fn, body=body)), frozenset(relied), results
+
+
+def callee_kinds(passed: list, kinds: dict, seqs: set, arrs: set, terms: dict) -> tuple:
+    """What a callee is specialized on: the parameters passed numbers, ints, lists and
+    arrays, and (where the caller knows them) (parameter, shape) of its arrays. A value of
+    known shape is an array (or a NumPy number), wherever it came from."""
+    scalars = tuple(k for k, a in passed if atom_kind(a, kinds) == "scalar")
+    ints = tuple(k for k, a in passed if atom_kind(a, kinds) == "int")
+    shaped = {a.id for _, a in passed if isinstance(a, Name) and is_dims(terms.get(a.id))
+              and atom_kind(a, kinds) is None}
+    lists = tuple(k for k, a in passed if isinstance(a, Name) and a.id in seqs - shaped)
+    arrays_ = tuple(k for k, a in passed if isinstance(a, Name) and (
+        a.id in arrs or a.id in shaped) and atom_kind(a, kinds) is None)
+    dims_ = tuple((k, terms[a.id][1]) for k, a in passed if isinstance(a, Name)
+                  and a.id in shaped)
+    return (scalars, ints, lists, arrays_, (), dims_) if dims_ else (
+        scalars, ints, lists, arrays_)
+
+
+def call_shapes(fn: ir.Function, kinds: dict, seqs: set, arrs: set, dims: tuple,
+                results: dict, pending: set | tuple) -> dict:
+    """The shape terms of fn's names where fn is specialized on its arrays' shapes (so a
+    callee is specialized on the shapes it is passed), else none; `results`: {id(call):
+    the shape of what it returns, or None} of the calls linked so far, `pending`: those
+    not linked yet."""
+    if not dims:
+        return {}
+    names = {p.name for p in fn.params} | {n for s in ir.walk(fn.body) for n in ir.defs(s)}
+    return shapes(fn, kinds, seqs | (names - arrs), dims,
+                  tuple((k, v) for k, v in results.items() if v is not None),
+                  tuple(sorted(pending)))
 
 
 # methods of objects that are containers' own: never called through a value

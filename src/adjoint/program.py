@@ -115,12 +115,27 @@ class Program:
         self.functions += emitted
         return emitted, wrt_names
 
+    def mark(self) -> tuple:
+        """What `rollback` returns the module to: its functions and callees as they are."""
+        return (len(self.functions), dict(self.callees), dict(self.lifted),
+                set(self.names.taken), dict(self.names._next))
+
+    def rollback(self, mark: tuple) -> None:
+        """Forget the functions compiled since `mark` (callees specialized on shapes their
+        calls turned out not to have: link.link_calls)."""
+        count, callees, lifted, taken, following = mark
+        del self.functions[count:]
+        self.callees, self.lifted = callees, lifted
+        self.names.taken, self.names._next = taken, following
+
     def reverse(self, normalized, wrt_names, namer, mode, as_tuple, names, kinds):
         """The reverse stage, specialized on the argument kinds: (scalars, ints[, lists,
-        arrays]); without lists and arrays, the code for no call in particular."""
+        arrays, records, shapes]); without lists and arrays, the code for no call in
+        particular; with shapes ((parameter, shape) of arrays), the code for those shapes."""
         spec = link.Spec(tuple(wrt_names), frozenset(kinds[0]), frozenset(kinds[1]),
                          frozenset(kinds[2]) if len(kinds) > 2 else frozenset(),
-                         frozenset(kinds[3]) if len(kinds) > 3 else frozenset())
+                         frozenset(kinds[3]) if len(kinds) > 3 else frozenset(),
+                         dims=tuple(kinds[5]) if len(kinds) > 5 else ())
         if mode != "split" and len(kinds) < 4:  # code for no call in particular
             spec = replace(spec, assumed=link.assumed(normalized, spec))
         linked, relied = link.link_calls(normalized, spec, namer, self)
@@ -136,8 +151,9 @@ class Program:
 
     def split(self, fn: Any, positions: Any, keywords: Any, avoid: set[str], bindings: dict,
               kinds: tuple = ((), ())) -> tuple:
-        """(fwd name, bwd name, kind of the result) of the split adjoint of `fn` for these
-        active arguments, specialized on the arguments known to be scalars or ints."""
+        """(fwd name, bwd name, kind of the result, its shape) of the split adjoint of `fn`
+        for these active arguments, specialized on the arguments known to be scalars or
+        ints (and on shapes, where kinds has them)."""
         params = self.params(fn)
         positional = fn.positional_count() if isinstance(fn, parse_.Nested) else \
             fn.__code__.co_argcount
@@ -152,10 +168,10 @@ class Program:
             for n in names:
                 if n in avoid:
                     raise ApiError(f"{n} is both a local name and an emitted function")
-            self.callees[key] = (*names, None)  # a recursive call knows the names only
+            self.callees[key] = (*names, None, None)  # a recursive call knows the names only
             emitted, _ = self.add(fn, wrt, mode="split", bindings=bindings, names=names,
                                   kinds=kinds)
-            self.callees[key] = (*names, emitted[0].result_kind)
+            self.callees[key] = (*names, emitted[0].result_kind, emitted[0].result_dims)
         return self.callees[key]
 
     def primal(self, nested: parse_.Nested) -> str:
@@ -202,7 +218,7 @@ def compile_split(fn: Any, positions: tuple, keywords: tuple, kinds: tuple) -> t
     """(Compiled, fwd, bwd): the split adjoint of `fn` for these active arguments, as live
     code (a call through a value finds it when the call runs)."""
     program = Program()
-    fwd, bwd, _ = program.split(fn, positions, keywords, set(), {}, kinds)
+    fwd, bwd, _, _ = program.split(fn, positions, keywords, set(), {}, kinds)
     with stage("compiling the adjoint of", fn):
         text = program.source()
         space = emit.load(text, dict(program.namespace), fwd)

@@ -269,7 +269,7 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
         # the tangent of the gradient specialized on these arguments' kinds (no broadcasting
         # sums for numbers), as grad(f) runs it
         primal = {k: v for k, v in kwargs.items() if k not in {f"{w}_dot" for w in picked}}
-        specialized = _compiled(fn, wrt, False, optimize, kinds_of(fn, args, primal))
+        specialized = _compiled(fn, wrt, False, optimize, kinds_of(fn, args, primal, shapes=True))
         try:
             now = _tangent(specialized.function, picked, optimize)
         except AdjointError as exc:

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ir, rules
 from ..ir import Assign, Const, For, Name, Unpack, While
+from . import dims
 from .dataflow import BOTTOM, solve
 from .memo import per_version
 
@@ -143,7 +144,8 @@ def int_item(item, kind: dict[str, str]) -> bool:
     return False
 
 
-def index_term(base: object, index: ir.Index, kind: dict[str, str]) -> object | None:
+def index_term(base: object, index: ir.Index, kind: dict[str, str],
+               ints: dict | None = None) -> object | None:
     """The shape term of base[index], or None when this analysis cannot tell.
 
     Each index item becomes one operation on an axis: 'int' drops it, 'new' inserts one,
@@ -152,6 +154,9 @@ def index_term(base: object, index: ir.Index, kind: dict[str, str]) -> object | 
     and u[2:] have one shape; other constant slices are equal only to themselves."""
     if base in (BOTTOM, "scalar"):
         return None
+    if dims.is_dims(base):
+        made = dims.index_dims(base[1], index, ints or {}, kind)
+        return ("dims", made) if made is not None else None
     ops = []
     for item in index.items:
         if int_item(item, kind):
@@ -189,18 +194,68 @@ def _slice_key(item: ir.Slice):
     return ("exact", lo, hi, 1)
 
 
+def _operation_term(s: Assign, ts: list, ints: dict | None) -> object | None:
+    """The shape term of what s computes from operands of terms `ts`: an elementwise
+    operation's is its operand's, a broadcasting one's the larger; with concrete shapes
+    (`ints` not None), what dims.made_dims works out."""
+    p, args = s.prim, s.args
+    if p.kind == "copy":
+        return ts[0]
+    elementwise = p.kind == "unary" or (p.kind == "call" and (
+        (isinstance(p.key, np.ufunc) and p.key.nin == 1) or p.key in ELEMENTWISE_LIKE
+        or getattr(p.key, "__module__", None) == "math")) or (
+        p.kind == "method" and p.spelling in LIKE_METHODS)
+    if elementwise and len(args) >= 1 and not s.kwargs:
+        return ts[0]
+    if p.kind in ("binop", "call") and p.key is not None and rules.broadcasts(p.key) and \
+            len(args) == 2 and not s.kwargs:
+        a, b = ts
+        if a == b or b == "scalar":
+            return a
+        if a == "scalar":
+            return b
+        if dims.is_dims(a) and dims.is_dims(b) and dims.broadcast(a[1], b[1]) is not None:
+            return ("dims", dims.broadcast(a[1], b[1]))
+    if ints is not None:
+        known = {id(a): term[1] for a, term in zip(args, ts, strict=True) if dims.is_dims(term)}
+        made = dims.made_dims(s, lambda a: known.get(id(a)), ints)
+        if made is not None:
+            return ("dims", made)
+    return None
+
+
+def _item_term(s: Unpack, name: str, value_term: object) -> object:
+    """The term of target `name` of s, from its value's: ('items', shapes) of a call's
+    result gives each its shape; any other a term of its own."""
+    items = value_term[1] if isinstance(value_term, tuple) and value_term[0] == "items" else ()
+    k = s.targets.index(name)
+    if len(items) == len(s.targets) and items[k] is not None:
+        return ("dims", items[k])
+    return ("def", id(s), name)
+
+
 @per_version
-def shapes(fn: ir.Function, kind: dict[str, str],
-           lists: set[str] | frozenset = frozenset()) -> dict[str, object]:
+def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = frozenset(),
+           given: tuple = (), results: tuple = (), pending: tuple = ()) -> dict[str, object]:
     """A shape term for each name: names with equal terms surely have equal shapes.
 
     'scalar' is shape (); ('param', p) is parameter p's shape; ('row', k, T) is T's shape
     without its first k axes (x[i] for an int i); a name whose definitions disagree, or
     come from an operation this analysis does not follow, gets a term of its own, and so
-    does an item of one of `lists` (names that may hold lists: their items' shapes differ)."""
+    does an item of one of `lists` (names that may hold lists: their items' shapes differ).
+    `given`: (parameter, shape) of the array parameters whose shapes the code is specialized
+    on; from them ('dims', shape) terms are concrete shapes (dims.py). What a call of the
+    user's function returns has the shape its linked adjoint reports (`results`: {id(call):
+    shape} for calls not linked yet): a shape, or ('items', shapes) of a tuple; a call in
+    `pending` (ids of calls not linked yet) is taken to return what agrees with the rest,
+    which link.py confirms once they are linked."""
+    given_dims = {p: tuple(d) for p, d in given}
+    returned = dict(results)
+    ints = dims.known_ints(fn, given_dims) if given_dims else {}
     term: dict[str, object] = {}
     for p in fn.params:
-        term[p.name] = "scalar" if kind.get(p.name) in ("int", "scalar") else ("param", p.name)
+        term[p.name] = "scalar" if kind.get(p.name) in ("int", "scalar") else (
+            ("dims", given_dims[p.name]) if p.name in given_dims else ("param", p.name))
 
     def t(a) -> object:
         if isinstance(a, Const):
@@ -212,36 +267,29 @@ def shapes(fn: ir.Function, kind: dict[str, str],
         return ("expr", id(a))
 
     def infer(s) -> object:
+        if isinstance(s, Unpack) and isinstance(s.value, Name) and (
+                term.get(s.value.id, BOTTOM) == BOTTOM or (isinstance(
+                    term.get(s.value.id), tuple) and term[s.value.id][0] == "items")):
+            return term.get(s.value.id, BOTTOM)  # join takes each target's item
         if not isinstance(s, Assign):
             return ("def", id(s))
-        p, args = s.prim, s.args
-        ts = [t(a) for a in args]
+        if id(s) in pending:
+            return BOTTOM
+        made = s.adjoint.dims if s.adjoint is not None else returned.get(id(s))
+        if made is not None:
+            return made if made and made[0] == "items" else ("dims", made)
+        ts = [t(a) for a in s.args]
         if BOTTOM in ts:
             return BOTTOM
         if s.target and kind.get(s.target) in ("int", "scalar"):
             return "scalar"
-        if p.kind == "copy":
-            return ts[0]
-        elementwise = p.kind == "unary" or (p.kind == "call" and (
-            (isinstance(p.key, np.ufunc) and p.key.nin == 1) or p.key in ELEMENTWISE_LIKE
-            or getattr(p.key, "__module__", None) == "math")) or (
-            p.kind == "method" and p.spelling in LIKE_METHODS)
-        if elementwise and len(args) >= 1 and not s.kwargs:
-            return ts[0]
-        if p.kind in ("binop", "call") and p.key is not None and rules.broadcasts(p.key) and \
-                len(args) == 2 and not s.kwargs:
-            a, b = ts
-            if a == b or b == "scalar":
-                return a
-            if a == "scalar":
-                return b
-        if p.kind == "index" and not (isinstance(args[0], Name) and args[0].id in lists):
-            return index_term(ts[0], s.index, kind) or ("def", id(s))
-        return ("def", id(s))
+        if s.prim.kind == "index" and not (isinstance(s.args[0], Name) and s.args[0].id in lists):
+            return index_term(ts[0], s.index, kind, ints) or ("def", id(s))
+        return _operation_term(s, ts, ints if given_dims else None) or ("def", id(s))
 
     def join(old, new_term, name: str, s) -> object:
-        if isinstance(s, Unpack):  # each item of a tuple has a shape of its own
-            new_term = ("def", id(s), name)
+        if isinstance(s, Unpack) and new_term != BOTTOM:  # each item: a shape of its own
+            new_term = _item_term(s, name, new_term)
         if old == new_term or new_term == BOTTOM:
             return old
         return new_term if old == BOTTOM else ("top", name)

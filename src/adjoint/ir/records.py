@@ -103,6 +103,7 @@ class CallLink:
     positions: tuple[int, ...]
     keywords: tuple[str, ...]
     result: str | None
+    dims: object = None  # the result's shape, where known: driver.result_dims
 
 
 @dataclass(frozen=True)

@@ -241,6 +241,8 @@ class Line:
     binds: tuple = ()
     comment: bool = False
     effect: bool = False  # a call of the user's that may do more than make its value
+    # what an adjoint's fresh zeros and its index-adds are, for reverse/fill.py
+    note: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -298,6 +300,7 @@ class Emitted:
     params: str  # the parameter list, as text
     body: list  # of Line | Block
     result_kind: str | None = None  # 'scalar' or 'int' when the primal result surely is one
+    result_dims: object = None  # the result's shape, or ('items', shapes) of a tuple's items
     primal: frozenset = frozenset()  # names of the user's code (checked by its own structure)
 
 

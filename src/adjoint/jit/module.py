@@ -55,7 +55,7 @@ def build(targets: list[tuple[Any, Any, str]], optimize: bool = True,
     owners = _owners(program)
     top_names = {t.name for t, _, _ in tops}
     chunks, names, stacks = [], [], {}
-    pairs = {bwd: fwd for fwd, bwd, _ in program.callees.values()}
+    pairs = {entry[1]: entry[0] for entry in program.callees.values()}
     for fn in program.functions:
         owner = owners.get(getattr(fn, "name", None), tops[-1][1])
         if isinstance(fn, str):
@@ -76,8 +76,8 @@ def build(targets: list[tuple[Any, Any, str]], optimize: bool = True,
 
 def _owners(program: Program) -> dict[str, str]:
     """The user's function each emitted split helper differentiates."""
-    return {name: parse_.function_name(key[0]) for key, (fwd, bwd, _) in
-            program.callees.items() for name in (fwd, bwd)}
+    return {name: parse_.function_name(key[0]) for key, entry in program.callees.items()
+            for name in entry[:2]}  # (fwd, bwd, what is known of the result...)
 
 
 def _njit(fn: Emitted) -> str:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .. import ir, optimize
+from ..analysis.dims import is_dims
 from ..analysis.exceptions import check_tries
 from ..analysis.memory import aliases, check_writes, mutated_params
 from ..analysis.plan import Plan, Save, to_be_recorded
 from ..ir import Assign, Block, Line, Name, Ref
 from ..link import Spec
 from ..naming import Namer
+from .fill import fill
 from .refs import RUNTIME
 from .sweep import Sweep
 
@@ -34,6 +36,8 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
                                           done.backward)
     sweep.guards = done.guards
     sweep.relied |= relied
+    if sweep.ints or any(is_dims(t) for t in sweep.shape.values()):
+        backward = fill(backward, sweep.shape, sweep.ints)
     forward = sweep.forward_sweep()
     grads = tuple(namer.bar(w) for w in spec.wrt)
     as_tuple = len(grads) > 1 if as_tuple is None else as_tuple
@@ -49,7 +53,7 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
 
 def sweep_of(spec: Spec, fn: ir.Function, namer: Namer, plan: Plan) -> Sweep:
     return Sweep(fn, list(spec.wrt), namer, plan, set(spec.scalars), set(spec.ints),
-                 set(spec.seqs), (set(spec.arrays), set(spec.assumed)))
+                 set(spec.seqs), (set(spec.arrays), set(spec.assumed)), spec.dims)
 
 
 @dataclass
@@ -196,8 +200,24 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     if fwd.result_kind is None and isinstance(result, Name) and result.id in sweep.arrays \
             and result.id not in sweep.seqs:
         fwd.result_kind = "array"  # not a list: its adjoints add with +
+    fwd.result_dims = result_dims(fn, sweep.shape, result)
     return [fwd, ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body,
                             primal=frozenset(sweep.primal | sweep.slots))]
+
+
+def result_dims(fn: ir.Function, shape: dict, result) -> object:
+    """The shape of what fn returns, where the code is specialized on shapes: a shape, or
+    ('items', shapes) for a tuple of arrays (None for an item of unknown shape)."""
+    if not isinstance(result, Name):
+        return None
+    if is_dims(shape.get(result.id)):
+        return shape[result.id][1]
+    made = [s for s in ir.walk(fn.body) if isinstance(s, Assign) and s.target == result.id]
+    if len(made) != 1 or made[0].prim.kind != "tuple":
+        return None
+    items = tuple(shape[a.id][1] if isinstance(a, Name) and is_dims(shape.get(a.id)) else None
+                  for a in made[0].args)
+    return ("items", items) if any(d is not None for d in items) else None
 
 
 def definitely_bound(items: list, bound: set) -> set:

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from .. import ir, rules
 from ..analysis.activity import analyze
+from ..analysis.dims import known_ints
 from ..analysis.kinds import atom_kind, kinds, shapes
 from ..analysis.plan import ENTRY, Plan, Save, run_once
 from ..analysis.values import (
@@ -31,7 +32,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
 
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: Plan,
                  scalar_params, int_params=frozenset(), seq_params=frozenset(),
-                 array_params=(frozenset(), frozenset())):
+                 array_params=(frozenset(), frozenset()), dims: tuple = ()):
         self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
         self.guards: dict[int, str] = {}  # id(q += v) -> the argument q may be
         act = analyze(fn, set(wrt))
@@ -60,7 +61,8 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.primal = {p.name for p in fn.params}
         for s in ir.walk(fn.body):
             self.primal |= ir.defs(s)
-        self.shape = shapes(fn, self.kinds, self.seqs | (self.primal - self.arrays))
+        self.shape = shapes(fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
+        self.ints = known_ints(fn, dict(dims)) if dims else {}
         assigned = set()
         for s in ir.walk(fn.body):
             assigned |= ir.defs(s) | ({s.target} if isinstance(s, ir.SetItem) else set())
@@ -195,12 +197,18 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         if x not in self.defined:
             self.defined.add(x)
             self.owned.add(x)
-            return [self.assign(self.bar(x), (RUNTIME, ".zeros_like(", ShapeRef(x), ")"))]
+            return [self.zeros(x)]
         if x not in self.owned:
             self.owned.add(x)
             return [self.assign(self.bar(x), (RUNTIME, ".owned(", Ref(self.bar(x)), ", ",
                                               ShapeRef(x), ")"))]
         return []
+
+    def zeros(self, x: str) -> Line:
+        """x_bar = zeros shaped like x (noted, so fill.py may make it room to fill)."""
+        line = self.assign(self.bar(x), (RUNTIME, ".zeros_like(", ShapeRef(x), ")"))
+        line.note = ("zeros", self.bar(x), x)
+        return line
 
     def zero(self, x: str) -> Line:
         """x_bar = 0: zeros shaped like x for an untouched parameter, else 0.0, a zero of
@@ -209,7 +217,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.owned.discard(x)
         if x in self.untouched:
             self.owned.add(x)
-            return self.assign(self.bar(x), (RUNTIME, ".zeros_like(", ShapeRef(x), ")"))
+            return self.zeros(x)
         self.zeroed.add(x)
         return self.assign(self.bar(x), ("0.0",))
 

@@ -46,7 +46,9 @@ class WriteAdjoint:
                 return self.line((*item, " = ", RUNTIME, ".add_seq(", *item, ", ", *add.g, ")"))
             return self.line((*item, " = ", *item, " + ", *add.g))
         if add.basic:
-            return self.line((Ref(xb), "[", *ir.index_parts(add.index), "] += ", *add.g))
+            line = self.line((Ref(xb), "[", *ir.index_parts(add.index), "] += ", *add.g))
+            line.note = ("add", xb, x, add.index)
+            return line
         # bound to its result (x_bar itself), so what differentiates this code again sees
         # x_bar made from g
         return self.assign(xb, (RUNTIME, ".add_at(", Ref(xb), ", ", *index_value(add.index),
@@ -75,7 +77,7 @@ class WriteAdjoint:
             part = (Ref(self.bar(y)), "[", *ir.index_parts(s.index), "]")
             if y not in self.seqs:
                 part = (*part, ".copy()")
-            target_term = index_term(self.shape.get(y), s.index, self.kinds)
+            target_term = index_term(self.shape.get(y), s.index, self.kinds, self.ints)
             if not (self.known_shape(s.value.id) and self.shape.get(s.value.id) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(s.value.id), ")")
             return out + self.add(s.value.id, ("-", *part) if s.op == "-" else part, True)
@@ -86,7 +88,7 @@ class WriteAdjoint:
             part = (Ref(self.bar(y)), "[", *idx, "]")
             if y not in self.seqs:
                 part = (*part, ".copy()")
-            target_term = index_term(self.shape.get(y), s.index, self.kinds)
+            target_term = index_term(self.shape.get(y), s.index, self.kinds, self.ints)
             if not (self.known_shape(v) and self.shape.get(v) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(v), ")")
             out += self.add(v, part, True)

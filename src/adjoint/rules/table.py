@@ -54,7 +54,7 @@ PASSIVE: set = {
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
     np.identity, np.arange, np.floor_divide, np.greater, np.less, np.equal, np.not_equal,
     np.greater_equal, np.less_equal, np.logical_and, np.logical_or, np.logical_not,
-    np.any, np.all, runtime.zeros_like, runtime.check_arrays,
+    np.any, np.all, runtime.zeros_like, runtime.empty_like, runtime.check_arrays,
     # the runtime's shape queries, met where a gradient's own code is differentiated
     shapes._shape, shapes._ndim, shapes._is_zero, shapes._float_dtype, products._einsum_plan,
     operator.floordiv, operator.lt, operator.le, operator.gt, operator.ge, operator.eq,

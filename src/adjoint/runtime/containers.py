@@ -21,6 +21,14 @@ def zeros_like(x):
     return tree_map(_zero, x, lists=True)
 
 
+def empty_like(x):
+    """Room for the adjoint of the array `x`, each entry of which the code writes before it
+    reads any: `x_bar[0::2] = ...; x_bar[1::2] = ...`. zeros_like for other values."""
+    if type(x) is np.ndarray:
+        return np.empty(x.shape, x.dtype if x.dtype.kind in "fc" else np.float64)
+    return zeros_like(x)
+
+
 def _zero(x):
     """zeros_like of a leaf (neither a list, a tuple nor a dict)."""
     if type(x) is np.ndarray:  # without dispatch

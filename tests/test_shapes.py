@@ -1,0 +1,149 @@
+"""Gradients specialized on the shapes of their array arguments (analysis/dims.py) and the
+adjoints written straight into fresh buffers (reverse/fill.py).
+
+Every program is one where knowing the shapes decides what the emitted code does: a
+broadcasting sum kept or dropped, a slice's share added or written, zeros made or not. Each
+is checked against central differences, with the optimizer on and off, at several shapes in
+one process (so one gradient holds code for each), and its emitted code is checked for what
+the shapes allow and for what they do not."""
+
+import numpy as np
+import pytest
+from conftest import make_function
+
+import adjoint
+from adjoint.testing import check_grads
+
+# name: (source, wrt, shapes of the arguments at each call)
+SHAPED = {
+    "odd-length neighbours": (
+        "def f(x):\n    return np.sum(x[:-1] * x[1:]) + np.sum(x[0::2][:len(x) // 2] * x[1::2])\n",
+        0, [[(7,)], [(8,)], [(9,)]]),
+    "broadcast over size-1 axes": (
+        "def f(a, b):\n    return np.sum(np.tanh(a + b) * a)\n", (0, 1),
+        [[(3, 1), (1, 4)], [(3, 4), (4,)], [(2, 3), (2, 3)], [(1,), (5,)]]),
+    "reductions kept as axes": (
+        "def f(x):\n"
+        "    m = np.max(x, axis=1, keepdims=True)\n"
+        "    s = np.sum(np.exp(x - m), axis=1)\n"
+        "    return np.sum(np.log(s)[:, None] * x.mean(axis=0))\n", 0, [[(3, 4)], [(1, 4)]]),
+    "matrix products of vectors and matrices": (
+        "def f(A, v):\n    w = A @ v\n    return np.sum(w * v[:w.shape[0]]) + np.dot(v, v)\n",
+        (0, 1), [[(3, 3), (3,)], [(2, 3), (3,)]]),
+    "einsum with an explicit output": (
+        "def f(A, v):\n    return np.sum(np.einsum('ij,j->i', A, v) ** 2 + A[:, 0])\n",
+        (0, 1), [[(3, 4), (4,)], [(1, 2), (2,)]]),
+    "transposes": (
+        "def f(A, B):\n    return np.sum(A.T * B) + np.sum(B.T[0] * A[0])\n", (0, 1),
+        [[(3, 4), (4, 3)], [(1, 2), (2, 1)]]),
+    "overlapping slices": (
+        "def f(x):\n    return np.sum(x[0:3] * x[2:5]) + np.sum(x[1:4] ** 2)\n", 0,
+        [[(5,)], [(6,)]]),
+    "slices covering a matrix": (
+        "def f(X):\n    return np.sum(X[:, 0] ** 2 + np.sum(np.sin(X[:, 1:]), axis=1))\n", 0,
+        [[(3, 4)], [(2, 1)], [(1, 3)]]),
+    "reversed and strided slices": (
+        "def f(x):\n    return np.sum(x[::-1] * np.cos(x)) + np.sum(x[::3] ** 3)\n", 0,
+        [[(5,)], [(7,)]]),
+    "ints read off shapes": (
+        "def f(x):\n"
+        "    n, m = x.shape\n"
+        "    k = n - 1\n"
+        "    return np.sum(x[k] * x[0]) + np.sum(x[1:k, :m - 1] ** 2) + np.sum(x[:, m // 2:])\n",
+        0, [[(4, 3)], [(3, 5)], [(2, 2)]]),
+    "a slice written in a loop": (
+        "def f(u, c):\n"
+        "    for _ in range(3):\n"
+        "        v = u.copy()\n"
+        "        v[1:-1] = u[1:-1] + c * (u[:-2] - 2.0 * u[1:-1] + u[2:])\n"
+        "        u = v\n"
+        "    return np.sum(u * u)\n", (0, 1), [[(6,), ()], [(4,), ()]]),
+}
+
+HELPERS = {
+    "a helper called at two shapes": (
+        "def h(v):\n    return np.sum(v[:2] * v[2:4]) + np.sum(v[-1] * v)\n"
+        "def f(x):\n    return h(x * 2.0) + h(x[1:])\n", 0, [[(6,)], [(5,)]]),
+    "a state carried through a helper returning a tuple": (
+        "def step(w, s):\n"
+        "    n = s.shape[0]\n"
+        "    h = np.tanh(w[:n] * s + w[n:])\n"
+        "    return h, s + h\n"
+        "def f(w, s):\n"
+        "    total = 0.0\n"
+        "    for _ in range(3):\n"
+        "        h, s = step(w, s)\n"
+        "        total = total + np.sum(h * h)\n"
+        "    return total\n", (0, 1), [[(8,), (4,)], [(6,), (3,)]]),
+    "a state whose helper changes its shape": (
+        "def grow(s):\n    return np.concatenate([s, np.sin(s[:1])])\n"
+        "def f(x):\n"
+        "    s = x\n"
+        "    for _ in range(3):\n"
+        "        s = grow(s)\n"
+        "    return np.sum(s[1:] * s[:-1])\n", 0, [[(3,)], [(2,)]]),
+}
+
+
+def _args(shapes, rng):
+    return [float(rng.normal()) if shape == () else rng.normal(size=shape) for shape in shapes]
+
+
+
+
+@pytest.mark.parametrize("name", sorted({**SHAPED, **HELPERS}))
+def test_specialized_on_shapes_matches_finite_differences(name, optimize):
+    src, wrt, calls = {**SHAPED, **HELPERS}[name]
+    f = make_function(src)
+    rng = np.random.default_rng(3)
+    for shapes in calls:
+        args = _args(shapes, rng)
+        grads = check_grads(f, args, wrt, optimize=optimize)
+        for g, k in zip(grads, wrt if isinstance(wrt, tuple) else (wrt,), strict=True):
+            assert np.shape(g) == np.shape(args[k]), (name, shapes)
+
+
+def test_shapes_decide_the_emitted_code():
+    """Equal shapes drop the broadcasting sums; disjoint slices that cover an array are
+    written into room made empty; overlapping ones are added into zeros."""
+    rosen = make_function("def f(x):\n    odd, even = x[0::2], x[1::2]\n"
+                          "    return np.sum(100 * (even - odd ** 2) ** 2 + (1 - odd) ** 2)\n")
+    df = adjoint.grad(rosen)
+    even = adjoint.source(df, np.ones(6))
+    assert "unbroadcast" not in even and "runtime.empty_like(x)" in even
+    assert "x_bar[1::2] = " in even and "x_bar[0::2] = " in even and "+=" not in even.split(
+        "empty_like")[1]
+    odd = adjoint.source(df, np.ones(7))  # 4 odd entries, 3 even: a broadcasting error
+    with pytest.raises(ValueError):
+        rosen(np.ones(7))
+    assert odd != even
+    overlap = make_function(SHAPED["overlapping slices"][0])
+    code = adjoint.source(adjoint.grad(overlap), np.ones(5))
+    assert "runtime.zeros_like(x)" in code and "x_bar[2:5] += " in code
+
+
+def test_the_generic_code_serves_shapes_past_the_limit():
+    """A gradient called with many shapes keeps MAX_SHAPES versions; later shapes run the
+    code that is not specialized on shapes, and are as right."""
+    from adjoint import api
+
+    f = make_function("def f(x):\n    return np.sum(x[:2] * x[-2:])\n")
+    df = adjoint.grad(f)
+    for n in range(2, api.MAX_SHAPES + 6):
+        x = np.linspace(-1.0, 1.0, n)
+        expected = np.zeros(n)
+        expected[:2] += x[-2:]
+        expected[-2:] += x[:2]
+        np.testing.assert_allclose(df(x), expected)
+    late = adjoint.source(df, np.ones(api.MAX_SHAPES + 10))
+    assert "runtime.unbroadcast" in late  # the shape-generic code
+    assert "runtime.unbroadcast" not in adjoint.source(df, np.ones(3))
+
+
+def test_a_callee_specialized_on_a_shape_its_call_lacks_is_linked_again():
+    """The state grows each trip, so the helper cannot be specialized on the first shape:
+    the calls are linked with no shapes, and the code has its broadcasting sums."""
+    src = HELPERS["a state whose helper changes its shape"][0]
+    f = make_function(src)
+    code = adjoint.source(adjoint.grad(f), np.ones(3))
+    assert "grow_fwd" in code and code.count("def grow_fwd") == 1
