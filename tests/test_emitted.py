@@ -153,8 +153,7 @@ def sq_norm_bwd(saved, sq_norm_bar):
     v, = saved
     # backward
     # grad of: return np.sum(v * v)
-    v_bar = sq_norm_bar * v
-    v_bar += sq_norm_bar * v
+    v_bar = 2 * sq_norm_bar * v
     return v_bar
 
 

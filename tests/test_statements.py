@@ -63,8 +63,7 @@ def grad_f(x, w, f_bar=1.0):
     f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(y * y)
-    y_bar = f_bar * y
-    y_bar += f_bar * y
+    y_bar = 2 * f_bar * y
     # grad of: for i in range(3):
     x_bar = runtime.zeros_like(x)
     w_bar = runtime.zeros_like(w)
@@ -210,8 +209,7 @@ def grad_f(x, f_bar=1.0):
             s = s_stack.pop()
             xi_xi_bar = runtime.unbroadcast(s_bar, xi_xi)
             s_bar = runtime.unbroadcast(s_bar, s)
-            xi_bar = xi_xi_bar * xi
-            xi_bar += xi_xi_bar * xi
+            xi_bar = 2 * xi_xi_bar * xi
         # grad of: for xi in x:
         x_bar[xi_index] += xi_bar
     return x_bar,
@@ -295,8 +293,7 @@ def grad_f(x, c, f_bar=1.0):
     f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
     # grad of: return np.sum(s * s)
-    s_bar = f_bar * s
-    s_bar += f_bar * s
+    s_bar = 2 * f_bar * s
     # grad of: try:
     if caught:
         # grad of: s = np.sin(x)

@@ -52,6 +52,16 @@ def fresh(parts) -> bool:
     return _fresh_text(rules._pattern(parts))
 
 
+def _is_product(parts) -> bool:
+    """Whether an emitted expression is a name or a chain of products (`g * x`)."""
+    try:
+        node = ast.parse(rules._pattern(parts), mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(node, ast.Name) or (isinstance(node, ast.BinOp) and isinstance(
+        node.op, ast.Mult))
+
+
 @functools.lru_cache(maxsize=4096)
 def _fresh_text(text: str) -> bool:
     def new(node) -> bool:
@@ -346,7 +356,22 @@ class AssignAdjoint(Refusals, UniformAdjoint):
                 if negated is not None:
                     parts = ("-", *parts)
             out.append((atom.id, *self.as_items(atom.id, parts), "ans" in tpl.slots))
-        return out
+        return self.merged(out)
+
+    def merged(self, out: list) -> list:
+        """Equal contributions to one name (`x * x` gives g * x twice) as one: 2 * g * x.
+        Doubling is exact in floating point, so the order of the products does not matter."""
+        merged: list = []
+        for item in out:
+            twin = next((k for k, m in enumerate(merged) if m[0] == item[0] and m[1] == item[1]
+                         and item[0] not in self.seqs), None)
+            if twin is None:
+                merged.append(item)
+                continue
+            name, parts, _, ans = merged[twin]
+            doubled = ("2 * ", *parts) if _is_product(parts) else ("2 * (", *parts, ")")
+            merged[twin] = (name, doubled, True, ans)
+        return merged
 
     def as_items(self, x: str, parts) -> tuple:
         """(parts, fresh) of a rule's contribution to x: the adjoint of a list is a list, where
