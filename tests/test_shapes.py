@@ -75,6 +75,20 @@ HELPERS = {
         "        h, s = step(w, s)\n"
         "        total = total + np.sum(h * h)\n"
         "    return total\n", (0, 1), [[(8,), (4,)], [(6,), (3,)]]),
+    "ints read off shapes passed to a helper": (
+        "def build(w, d, k):\n"
+        "    Q = np.zeros((d, d))\n"
+        "    for i in range(d):\n"
+        "        Q[i, i] = np.exp(w[i])\n"
+        "        Q[i, :i] = w[d:d + i] * k\n"
+        "    return Q\n"
+        "def f(w, x):\n"
+        "    n, d = x.shape\n"
+        "    total = 0.0\n"
+        "    for j in range(n):\n"
+        "        Q = build(w, d, j + 1)\n"
+        "        total = total + np.sum((Q @ x[j]) ** 2) + np.sum(build(w, 2, 0.5))\n"
+        "    return total\n", 0, [[(9,), (2, 3)], [(6,), (3, 2)]]),
     "a state whose helper changes its shape": (
         "def grow(s):\n    return np.concatenate([s, np.sin(s[:1])])\n"
         "def f(x):\n"

@@ -52,13 +52,11 @@ def f(x, w):
 """, ('x', 'w'), lambda: [np.linspace(0.5, 1.0, 3), 1.5], """\
 def grad_f(x, w, f_bar=1.0):
     # forward
-    x_i_w_stack = []
     y = np.zeros(3)
     i_range = range(3)
     for i in i_range:
         x_i = x[i]
         x_i_w = x_i * w
-        x_i_w_stack.append(x_i_w)
         y[i] += x_i_w
     f_bar = runtime.check_seed(0.0, f_bar, 'f')
     # backward
@@ -69,9 +67,8 @@ def grad_f(x, w, f_bar=1.0):
     w_bar = runtime.zeros_like(w)
     for i in reversed(i_range):
         x_i = x[i]
-        x_i_w = x_i_w_stack.pop()
         # grad of: y[i] += x[i] * w
-        x_i_w_bar = runtime.unbroadcast(y_bar[i].copy(), x_i_w)
+        x_i_w_bar = y_bar[i].copy()
         x_i_bar = x_i_w_bar * w
         w_bar += runtime.unbroadcast(x_i_w_bar * x_i, w)
         x_bar[i] += x_i_bar

@@ -25,8 +25,7 @@ def grad_loss(w, b, X, y, lam=0.1, loss_bar=1.0):
     # grad of: return mse + lam * np.sum(w * w)
     mse_bar = runtime.unbroadcast(loss_bar, mse)
     sum_w_w_bar = runtime.unbroadcast(loss_bar * lam, sum_w_w)
-    w_bar = sum_w_w_bar * w
-    w_bar += sum_w_w_bar * w
+    w_bar = 2 * sum_w_w_bar * w
     # grad of: mse = np.mean(resid ** 2)
     resid_sq_bar = mse_bar / runtime.entries(resid_sq)
     resid_bar = resid_sq_bar * 2 * resid

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from . import ir
 from . import parse as parse_
 from .analysis.activity import analyze
-from .analysis.dims import is_dims
+from .analysis.dims import int_value, is_dims, known_ints, split_given
 from .analysis.kinds import atom_kind, kinds, shapes
 from .analysis.values import _annotated, arrays, is_user_function, sequences
 from .errors import MissingRule
@@ -75,14 +75,15 @@ def _confirmed(fn: ir.Function, spec: Spec, results: dict, used: dict) -> bool:
     seqs = sequences(fn, spec.seqs)
     arrs = arrays(fn, kinds, (set(spec.arrays) | set(spec.assumed)) - seqs)
     terms = call_shapes(fn, kinds, seqs, arrs, spec.dims, results, ())
-    return all(tuple((k, terms[n][1]) for k, n in passed if is_dims(terms.get(n))) == dims_
-               for passed, dims_ in used.values())
+    known = known_ints(fn, *split_given(spec.dims))
+    return all(callee_kinds(passed, kinds, seqs, arrs, terms, known) == kinds_
+               for passed, kinds_ in used.values())
 
 
 def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) -> tuple:
-    """link_calls, recording in `used` {id(call): ((position, name) of each array passed,
-    the shapes its callee is specialized on)}; returns (linked fn, relied, {id(call): the
-    shape of what it returns})."""
+    """link_calls, recording in `used` {id(call): (what it passes, the kinds and shapes its
+    callee is specialized on)}; returns (linked fn, relied, {id(call): the shape of what it
+    returns})."""
     kinds = spec.kinds(fn)
     seqs = sequences(fn, spec.seqs)
     known, assumed = set(spec.arrays), set(spec.assumed)
@@ -93,6 +94,7 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
     results: dict[int, object] = {}  # id(call) -> the shape of what it returns
     calls = {id(s) for s in ir.walk(fn.body) if isinstance(s, Assign) and s.prim.kind == "call"
              and is_user_function(s.prim.key)}
+    known = known_ints(fn, *split_given(spec.dims)) if spec.dims else {}
 
     def link(s):
         if isinstance(s, Assign) and s.target in active and through_value(s, active):
@@ -123,11 +125,10 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
         bindings = {k: a.value for k, a in passed if isinstance(a, Const) and callable(a.value)}
         del results[id(s)]  # this call is still to be linked
         terms = call_shapes(fn, kinds, seqs, arrs, spec.dims, results, calls - set(results))
-        kinds_ = callee_kinds(passed, kinds, seqs, arrs, terms)
+        kinds_ = callee_kinds(passed, kinds, seqs, arrs, terms, known)
         relied.update(a.id for _, a in passed if isinstance(a, Name) and a.id in arrs - sure)
         if len(kinds_) > 5:
-            used[id(s)] = (tuple((k, a.id) for k, a in passed if isinstance(a, Name)
-                                 and atom_kind(a, kinds) is None), kinds_[5])
+            used[id(s)] = (passed, kinds_)
         fwd, bwd, result, made = program.split(s.prim.key, positions, keywords,
                                                set(namer.taken), bindings, kinds_)
         results[id(s)] = made
@@ -140,19 +141,26 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
     return (fn if same else replace(fn, body=body)), frozenset(relied), results
 
 
-def callee_kinds(passed: list, kinds: dict, seqs: set, arrs: set, terms: dict) -> tuple:
+def callee_kinds(passed: list, kinds: dict, seqs: set, arrs: set, terms: dict,
+                 known: dict) -> tuple:
     """What a callee is specialized on: the parameters passed numbers, ints, lists and
-    arrays, and (where the caller knows them) (parameter, shape) of its arrays. A value of
-    known shape is an array (or a NumPy number), wherever it came from."""
+    arrays, and, where the caller is specialized on shapes, (parameter, shape) of its
+    arrays and (parameter, int) of the ints known there (constants, and ints read off
+    shapes: `known`). A value of known shape is an array (or a NumPy number), wherever it
+    came from."""
     scalars = tuple(k for k, a in passed if atom_kind(a, kinds) == "scalar")
-    ints = tuple(k for k, a in passed if atom_kind(a, kinds) == "int")
-    shaped = {a.id for _, a in passed if isinstance(a, Name) and is_dims(terms.get(a.id))
-              and atom_kind(a, kinds) is None}
+    ints = tuple(k for k, a in passed if atom_kind(a, kinds) == "int" or (
+        isinstance(a, Name) and isinstance(known.get(a.id), int)))
+    shaped = {a.id for k, a in passed if isinstance(a, Name) and is_dims(terms.get(a.id))
+              and atom_kind(a, kinds) is None and k not in ints}
     lists = tuple(k for k, a in passed if isinstance(a, Name) and a.id in seqs - shaped)
     arrays_ = tuple(k for k, a in passed if isinstance(a, Name) and (
-        a.id in arrs or a.id in shaped) and atom_kind(a, kinds) is None)
+        a.id in arrs or a.id in shaped) and atom_kind(a, kinds) is None and k not in ints)
     dims_ = tuple((k, terms[a.id][1]) for k, a in passed if isinstance(a, Name)
                   and a.id in shaped)
+    if terms:
+        dims_ += tuple((k, v) for k, a in passed if k in ints and isinstance(
+            v := int_value(a, known), int))
     return (scalars, ints, lists, arrays_, (), dims_) if dims_ else (
         scalars, ints, lists, arrays_)
 

@@ -20,6 +20,7 @@ from ..ir import Assign, Const, Name, Unpack
 
 REDUCTIONS = frozenset({np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.std,
                         np.var, np.nansum, np.nanmean, np.nanmax, np.nanmin, np.all, np.any})
+MAKERS = frozenset({np.zeros, np.ones, np.empty, np.full})
 REDUCING_METHODS = frozenset({"sum", "mean", "max", "min", "prod", "std", "var", "all", "any"})
 MATMULS = frozenset({operator.matmul, np.matmul, np.dot})
 
@@ -28,12 +29,21 @@ def is_dims(term: object) -> bool:
     return isinstance(term, tuple) and len(term) == 2 and term[0] == "dims"
 
 
-def known_ints(fn: ir.Function, dims: dict[str, tuple]) -> dict[str, object]:
+def split_given(given: tuple) -> tuple[dict, dict]:
+    """({parameter: shape}, {parameter: int}) of what code is specialized on: the shapes of
+    array parameters, and the ints a caller passes that are known where its shapes are."""
+    return ({p: tuple(v) for p, v in given if isinstance(v, tuple)},
+            {p: v for p, v in given if isinstance(v, int) and not isinstance(v, bool)})
+
+
+def known_ints(fn: ir.Function, dims: dict[str, tuple],
+               given: dict[str, int] | None = None) -> dict[str, object]:
     """The names bound once, in the function's own body (not in a loop or branch), to an int
-    or a shape read off a parameter of known shape: {name: int or tuple of ints}."""
+    or a shape read off a parameter of known shape, or to arithmetic on such ints and the
+    int parameters `given` (never bound again): {name: int or tuple of ints}."""
     bound = Counter(n for s in ir.walk(fn.body) for n in ir.defs(s))
     bound.update(p.name for p in fn.params)
-    found: dict[str, object] = {}
+    found: dict[str, object] = {p: v for p, v in (given or {}).items() if bound[p] == 1}
 
     def value(a) -> object:
         if isinstance(a, Const) and isinstance(a.value, int) and not isinstance(a.value, bool):
@@ -64,6 +74,9 @@ def _int_given(s: Assign, value, dims: dict[str, tuple]) -> object:
         return shape[0] if shape else None
     if p.kind == "copy":
         return value(args[0])
+    if p.kind == "tuple":
+        items = tuple(value(a) for a in args)
+        return items if all(isinstance(v, int) for v in items) else None
     if p.kind == "index" and len(s.index.items) == 1:
         base, item = value(args[0]), s.index.items[0]
         k = value(item) if isinstance(item, (Name, Const)) else None
@@ -155,6 +168,8 @@ def made_dims(s: Assign, shape_of, ints: dict) -> tuple | None:
     tuple, or None where unknown): reductions along constant axes, matrix products,
     transposes and einsum with an explicit output."""
     p, args = s.prim, s.args
+    if p.kind == "call" and p.key in MAKERS and args and "like" not in dict(s.kwargs):
+        return _shape_arg(args[0], ints)
     if p.kind == "attr" and p.spelling == "T" and len(args) == 1:
         shape = shape_of(args[0])
         return shape[::-1] if shape is not None else None
@@ -167,6 +182,22 @@ def made_dims(s: Assign, shape_of, ints: dict) -> tuple | None:
     if p.kind == "call" and p.key is np.einsum and args and isinstance(args[0], Const) \
             and isinstance(args[0].value, str) and not s.kwargs:
         return _einsum(args[0].value, [shape_of(a) for a in args[1:]])
+    return None
+
+
+def _shape_arg(a, ints: dict) -> tuple | None:
+    """The shape a shape argument (`np.zeros((K, d, d))`, `np.zeros(n)`) surely is."""
+    if isinstance(a, Const) and isinstance(a.value, tuple):
+        value = a.value
+    elif isinstance(a, Name) and a.id in ints:
+        value = ints[a.id]
+    else:
+        value = int_value(a, ints)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if isinstance(value, tuple) and all(isinstance(n, int) and not isinstance(n, bool)
+                                        and n >= 0 for n in value):
+        return value
     return None
 
 

@@ -249,9 +249,9 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
     shape} for calls not linked yet): a shape, or ('items', shapes) of a tuple; a call in
     `pending` (ids of calls not linked yet) is taken to return what agrees with the rest,
     which link.py confirms once they are linked."""
-    given_dims = {p: tuple(d) for p, d in given}
+    given_dims, given_ints = dims.split_given(given)
     returned = dict(results)
-    ints = dims.known_ints(fn, given_dims) if given_dims else {}
+    ints = dims.known_ints(fn, given_dims, given_ints) if given else {}
     term: dict[str, object] = {}
     for p in fn.params:
         term[p.name] = "scalar" if kind.get(p.name) in ("int", "scalar") else (
@@ -285,7 +285,7 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
             return "scalar"
         if s.prim.kind == "index" and not (isinstance(s.args[0], Name) and s.args[0].id in lists):
             return index_term(ts[0], s.index, kind, ints) or ("def", id(s))
-        return _operation_term(s, ts, ints if given_dims else None) or ("def", id(s))
+        return _operation_term(s, ts, ints if given else None) or ("def", id(s))
 
     def join(old, new_term, name: str, s) -> object:
         if isinstance(s, Unpack) and new_term != BOTTOM:  # each item: a shape of its own

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from .. import ir, rules
 from ..analysis.activity import analyze
-from ..analysis.dims import known_ints
+from ..analysis.dims import known_ints, split_given
 from ..analysis.kinds import atom_kind, kinds, shapes
 from ..analysis.plan import ENTRY, Plan, Save, run_once
 from ..analysis.values import (
@@ -62,7 +62,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         for s in ir.walk(fn.body):
             self.primal |= ir.defs(s)
         self.shape = shapes(fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
-        self.ints = known_ints(fn, dict(dims)) if dims else {}
+        self.ints = known_ints(fn, *split_given(dims)) if dims else {}
         assigned = set()
         for s in ir.walk(fn.body):
             assigned |= ir.defs(s) | ({s.target} if isinstance(s, ir.SetItem) else set())
