@@ -51,6 +51,13 @@ SHAPED = {
         "    k = n - 1\n"
         "    return np.sum(x[k] * x[0]) + np.sum(x[1:k, :m - 1] ** 2) + np.sum(x[:, m // 2:])\n",
         0, [[(4, 3)], [(3, 5)], [(2, 2)]]),
+    "products and cross products of vectors": (
+        "def f(A, u, v):\n"
+        "    return np.dot(u, v) * np.sum(A @ u) + np.sum(np.cross(u, v) ** 2) + u @ v\n",
+        (0, 1, 2), [[(2, 3), (3,), (3,)], [(3, 3), (3,), (3,)]]),
+    "broadcasts summed to a 0-d array and to trailing axes": (
+        "def f(X, s, r):\n    return np.sum(np.tanh(X * s + r) * X) + np.sum(np.copysign(X, r))\n",
+        (0, 1, 2), [[(4, 3), (), (3,)], [(2, 2), (), (2,)]]),
     "a slice written in a loop": (
         "def f(u, c):\n"
         "    for _ in range(3):\n"
@@ -100,7 +107,10 @@ HELPERS = {
 
 
 def _args(shapes, rng):
-    return [float(rng.normal()) if shape == () else rng.normal(size=shape) for shape in shapes]
+    """A float for (); an array of each other shape ((), as a 0-d array, in the second
+    argument of a call that has three)."""
+    return [np.array(rng.normal()) if shape == () and len(shapes) == 3 else float(
+        rng.normal()) if shape == () else rng.normal(size=shape) for shape in shapes]
 
 
 

@@ -39,6 +39,8 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False) -> tuple[
         if type(value) is np.ndarray:
             arrays.append(name)
             dims.append((name, value.shape))
+            if value.dtype.kind in "iu":  # its entries index as ints do
+                dims.append((name, "int"))
         elif isinstance(value, bool):
             continue
         elif isinstance(value, (float, np.floating)):
@@ -55,7 +57,7 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False) -> tuple[
     if code.co_flags & inspect.CO_VARARGS:  # *args: the extra positional arguments, a tuple
         seqs.append(code.co_varnames[code.co_argcount + code.co_kwonlyargcount])
     found = tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays), tuple(objects)
-    if len(dims) < len(arrays):  # another library's arrays: shapes left to the code
+    if len({name for name, _ in dims}) < len(arrays):  # another library's: shapes left alone
         dims = []
     return (*found, tuple(dims)) if shapes else found
 

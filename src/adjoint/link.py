@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from . import ir
 from . import parse as parse_
 from .analysis.activity import analyze
-from .analysis.dims import int_value, is_dims, known_ints, split_given
+from .analysis.dims import int_arrays, int_value, is_dims, known_ints, split_given
 from .analysis.kinds import atom_kind, kinds, shapes
 from .analysis.values import _annotated, arrays, is_user_function, sequences
 from .errors import MissingRule
@@ -76,6 +76,7 @@ def _confirmed(fn: ir.Function, spec: Spec, results: dict, used: dict) -> bool:
     arrs = arrays(fn, kinds, (set(spec.arrays) | set(spec.assumed)) - seqs)
     terms = call_shapes(fn, kinds, seqs, arrs, spec.dims, results, ())
     known = known_ints(fn, *split_given(spec.dims))
+    known.update((n, "int") for n in int_arrays(fn, spec.dims))
     return all(callee_kinds(passed, kinds, seqs, arrs, terms, known) == kinds_
                for passed, kinds_ in used.values())
 
@@ -95,6 +96,7 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
     calls = {id(s) for s in ir.walk(fn.body) if isinstance(s, Assign) and s.prim.kind == "call"
              and is_user_function(s.prim.key)}
     known = known_ints(fn, *split_given(spec.dims)) if spec.dims else {}
+    known.update((n, "int") for n in int_arrays(fn, spec.dims))
 
     def link(s):
         if isinstance(s, Assign) and s.target in active and through_value(s, active):
@@ -146,8 +148,8 @@ def callee_kinds(passed: list, kinds: dict, seqs: set, arrs: set, terms: dict,
     """What a callee is specialized on: the parameters passed numbers, ints, lists and
     arrays, and, where the caller is specialized on shapes, (parameter, shape) of its
     arrays and (parameter, int) of the ints known there (constants, and ints read off
-    shapes: `known`). A value of known shape is an array (or a NumPy number), wherever it
-    came from."""
+    shapes: `known`, where 'int' marks a name holding integer arrays). A value of known
+    shape is an array (or a NumPy number), wherever it came from."""
     scalars = tuple(k for k, a in passed if atom_kind(a, kinds) == "scalar")
     ints = tuple(k for k, a in passed if atom_kind(a, kinds) == "int" or (
         isinstance(a, Name) and isinstance(known.get(a.id), int)))
@@ -161,6 +163,8 @@ def callee_kinds(passed: list, kinds: dict, seqs: set, arrs: set, terms: dict,
     if terms:
         dims_ += tuple((k, v) for k, a in passed if k in ints and isinstance(
             v := int_value(a, known), int))
+        dims_ += tuple((k, "int") for k, a in passed if isinstance(a, Name) and a.id in shaped
+                       and known.get(a.id) == "int")
     return (scalars, ints, lists, arrays_, (), dims_) if dims_ else (
         scalars, ints, lists, arrays_)
 

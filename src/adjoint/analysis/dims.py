@@ -31,9 +31,30 @@ def is_dims(term: object) -> bool:
 
 def split_given(given: tuple) -> tuple[dict, dict]:
     """({parameter: shape}, {parameter: int}) of what code is specialized on: the shapes of
-    array parameters, and the ints a caller passes that are known where its shapes are."""
+    array parameters, and the ints a caller passes that are known where its shapes are.
+    (An entry (parameter, 'int') says an array holds integers: int_arrays.)"""
     return ({p: tuple(v) for p, v in given if isinstance(v, tuple)},
             {p: v for p, v in given if isinstance(v, int) and not isinstance(v, bool)})
+
+
+def int_arrays(fn: ir.Function, given: tuple) -> set[str]:
+    """The names that hold integer arrays (or their 0-d items): parameters given as such,
+    and names every definition of which takes items of one (`obs[i, 0]`)."""
+    found = {p for p, v in given if v == "int"}
+    defs: dict[str, list] = {}
+    for s in ir.walk(fn.body):
+        for n in ir.defs(s):
+            defs.setdefault(n, []).append(s)
+    changed = True
+    while changed:
+        changed = False
+        for n, stmts in defs.items():
+            if n not in found and n not in {p.name for p in fn.params} and all(
+                    isinstance(s, Assign) and s.prim.kind in ("index", "copy") and isinstance(
+                        s.args[0], Name) and s.args[0].id in found for s in stmts):
+                found.add(n)
+                changed = True
+    return found
 
 
 def known_ints(fn: ir.Function, dims: dict[str, tuple],
@@ -175,6 +196,11 @@ def made_dims(s: Assign, shape_of, ints: dict) -> tuple | None:
         return shape[::-1] if shape is not None else None
     if p.kind in ("binop", "call") and p.key in MATMULS and len(args) == 2 and not s.kwargs:
         return _matmul(shape_of(args[0]), shape_of(args[1]), p.key is np.dot)
+    if p.kind == "call" and p.key is np.cross and len(args) == 2 and not s.kwargs:
+        a, b = shape_of(args[0]), shape_of(args[1])  # 3-vectors, along the last axis
+        if a and b and a[-1] == 3 and b[-1] == 3:
+            return broadcast(a, b)
+        return None
     if p.kind == "call" and p.key in REDUCTIONS and args:
         return _reduced(shape_of(args[0]), args[1:], s.kwargs, ints)
     if p.kind == "method" and p.spelling in REDUCING_METHODS and p.key in REDUCTIONS and args:

@@ -250,6 +250,7 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
     `pending` (ids of calls not linked yet) is taken to return what agrees with the rest,
     which link.py confirms once they are linked."""
     given_dims, given_ints = dims.split_given(given)
+    integral = dims.int_arrays(fn, given) if given else set()
     returned = dict(results)
     ints = dims.known_ints(fn, given_dims, given_ints) if given else {}
     term: dict[str, object] = {}
@@ -284,7 +285,11 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
         if s.target and kind.get(s.target) in ("int", "scalar"):
             return "scalar"
         if s.prim.kind == "index" and not (isinstance(s.args[0], Name) and s.args[0].id in lists):
-            return index_term(ts[0], s.index, kind, ints) or ("def", id(s))
+            # an item of an integer array, 0-d, indexes as an int does
+            at = {a.id: "int" for a in s.index.atoms() if isinstance(a, Name) and a.id in
+                  integral and term.get(a.id) == ("dims", ())}
+            return index_term(ts[0], s.index, {**kind, **at} if at else kind, ints) or (
+                "def", id(s))
         return _operation_term(s, ts, ints if given else None) or ("def", id(s))
 
     def join(old, new_term, name: str, s) -> object:

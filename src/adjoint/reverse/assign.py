@@ -13,10 +13,12 @@ import numpy as np
 from .. import ir, rules
 from ..analysis import effects
 from ..analysis.dataflow import BOTTOM
+from ..analysis.dims import is_dims
 from ..analysis.plan import Save
 from ..analysis.values import elementwise, may_be_infinite
 from ..errors import MissingRule
 from ..ir import Assign, Const, Line, Name, Ref
+from ..rules import shaped
 from .refs import RUNTIME, AnsRef, ShapeRef
 from .refusals import Refusals
 from .uniform import UniformAdjoint
@@ -50,6 +52,42 @@ def fresh(parts) -> bool:
     it may be updated in place): arithmetic, or a runtime helper that allocates; not a bare
     name, and not what unbroadcast or keep_zeros may hand back unchanged."""
     return _fresh_text(rules._pattern(parts))
+
+
+@functools.lru_cache(maxsize=1024)
+def g_shaped(formula: str) -> bool:
+    """Whether a formula surely has the shape of g, its result's adjoint: g times (or
+    divided by) numbers, operands and ans, or elementwise functions of them; so an operand
+    broadcast to the result's shape gets it summed as NumPy would (`runtime.zeros_like(x2)`
+    has x2's shape, and is not)."""
+    try:
+        node = ast.parse(formula, mode="eval").body
+    except SyntaxError:
+        return False
+    factors = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        factors.append(node.right)
+        node = node.left
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Name) and node.id == "g" and all(map(_elementwise_of, factors))
+
+
+def _elementwise_of(node) -> bool:
+    """An expression of names and numbers through arithmetic and NumPy's one-input ufuncs."""
+    if isinstance(node, (ast.Name, ast.Constant)):
+        return not isinstance(node, ast.Name) or node.id != "g"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div,
+                                                            ast.Pow, ast.Mod, ast.FloorDiv)):
+        return _elementwise_of(node.left) and _elementwise_of(node.right)
+    if isinstance(node, ast.UnaryOp):
+        return _elementwise_of(node.operand)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
+            node.func.value, ast.Name) and node.func.value.id == "np" and not node.keywords:
+        fn = getattr(np, node.func.attr, None)
+        return isinstance(fn, np.ufunc) and fn.nin == len(node.args) and all(
+            map(_elementwise_of, node.args))
+    return False
 
 
 def _is_product(parts) -> bool:
@@ -308,6 +346,7 @@ class AssignAdjoint(Refusals, UniformAdjoint):
         except TypeError as exc:
             raise self.error(s, f"cannot match the arguments of {rules.name_of(rule.fn)} to "
                              f"its signature: {exc}") from None
+        shapes = {name: self.dims_of(a) for name, a in bound.arguments.items()}
         bound.apply_defaults()
         env = {"g": (Ref(g),), "ans": (AnsRef(s.target),), **self.modules}
         active_params = []
@@ -335,7 +374,8 @@ class AssignAdjoint(Refusals, UniformAdjoint):
                 raise self.error(s, f"argument {name!r} of {rules.name_of(rule.fn)} depends on "
                                  "the differentiated inputs, but has no derivative rule",
                                  MissingRule)
-            tpl = rule.template(name)
+            formula = shaped.formula(rule.fn, name, shapes) or rule.formulas[name]
+            tpl = rules.template(formula, frozenset(rule.signature.parameters))
             env_k = dict(env, k=(str(k),)) if k is not None else env
             parts = rules.instantiate(tpl, env_k)
             if rules.is_zero_product(parts):
@@ -352,11 +392,30 @@ class AssignAdjoint(Refusals, UniformAdjoint):
                     parts = (RUNTIME, ".unbroadcast_from(", *inner, ", ", ShapeRef(atom.id),
                              ", ", ShapeRef(s.target), ")")
                 else:
-                    parts = (RUNTIME, ".unbroadcast(", *inner, ", ", ShapeRef(atom.id), ")")
+                    parts = g_shaped(formula) and self.summed(inner, atom.id, s.target) or (
+                        RUNTIME, ".unbroadcast(", *inner, ", ", ShapeRef(atom.id), ")")
                 if negated is not None:
                     parts = ("-", *parts)
             out.append((atom.id, *self.as_items(atom.id, parts), "ans" in tpl.slots))
         return self.merged(out)
+
+    def dims_of(self, a) -> tuple | None:
+        """The shape `a` surely has, where the code is specialized on shapes."""
+        term = self.shape.get(a.id) if isinstance(a, Name) else None
+        if term == "scalar" and self.ints:
+            return ()
+        return term[1] if is_dims(term) else None
+
+    def summed(self, parts, x: str, y: str) -> tuple | None:
+        """`parts`, a contribution of y's shape, summed to x's known shape, as NumPy sums
+        it (the axes y's broadcast put in front), or None where runtime.unbroadcast must."""
+        xs, ys = self.dims_of(Name(x)), self.dims_of(Name(y))
+        if xs is None or ys is None or len(xs) > len(ys) or ys[len(ys) - len(xs):] != xs:
+            return None
+        np_ = self.modules["np"]
+        if not xs:
+            return (*np_, ".sum(", *parts, ")")
+        return (*np_, ".sum(", *parts, f", axis={tuple(range(len(ys) - len(xs)))})")
 
     def merged(self, out: list) -> list:
         """Equal contributions to one name (`x * x` gives g * x twice) as one: 2 * g * x.
