@@ -171,3 +171,28 @@ def test_a_callee_specialized_on_a_shape_its_call_lacks_is_linked_again():
     f = make_function(src)
     code = adjoint.source(adjoint.grad(f), np.ones(3))
     assert "grow_fwd" in code and code.count("def grow_fwd") == 1
+
+
+CROSS_ENTROPY = """\
+def f(W, b, X, labels):
+    logits = X @ W + b
+    m = np.max(logits, axis=1, keepdims=True)
+    shifted = logits - m
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.mean(log_probs[np.arange(X.shape[0]), labels])
+"""
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_picks_with_distinct_rows_add_in_place(repeat, optimize):
+    """`x[np.arange(n), labels]` picks each row once: its adjoint adds in place, with no
+    np.add.at; labels that repeat a class change nothing. The count of a mean is a number."""
+    f = make_function(CROSS_ENTROPY)
+    rng = np.random.default_rng(5)
+    W, b, X = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(6, 4))
+    labels = np.zeros(6, dtype=int) if repeat else rng.integers(0, 3, size=6)
+    check_grads(f, [W, b, X, labels], (0, 1), optimize=optimize)
+    code = adjoint.source(adjoint.grad(f, wrt=(0, 1)), W, b, X, labels)
+    assert "add_at" not in code and "[arange_X_shape_0, labels] += " in code
+    assert "/ 6" in code and "entries" not in code
+    assert "W_bar = X.T @ " in code

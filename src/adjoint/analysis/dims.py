@@ -37,10 +37,15 @@ def split_given(given: tuple) -> tuple[dict, dict]:
             {p: v for p, v in given if isinstance(v, int) and not isinstance(v, bool)})
 
 
-def int_arrays(fn: ir.Function, given: tuple) -> set[str]:
+def int_arrays(fn: ir.Function, given: tuple, kind: dict | None = None) -> set[str]:
     """The names that hold integer arrays (or their 0-d items): parameters given as such,
-    and names every definition of which takes items of one (`obs[i, 0]`)."""
+    np.arange of ints (`kind`: the names known to hold ints), and names every definition
+    of which takes items of one (`obs[i, 0]`)."""
     found = {p for p, v in given if v == "int"}
+    once = Counter(n for s in ir.walk(fn.body) for n in ir.defs(s))
+    found |= {s.target for s in ir.walk(fn.body) if isinstance(s, Assign) and s.prim.kind ==
+              "call" and s.prim.key is np.arange and once[s.target] == 1 and not s.kwargs and
+              all(_is_int(a, kind or {}) for a in s.args)}
     defs: dict[str, list] = {}
     for s in ir.walk(fn.body):
         for n in ir.defs(s):
@@ -169,6 +174,17 @@ def int_value(a, ints: dict) -> object:
     return UNKNOWN
 
 
+def fancy_dims(shape: tuple, items: list) -> tuple | None:
+    """The shape of base[i, j, ...] for integer arrays of these shapes (`items`), in front
+    of the base's axes: their broadcast shape, then the axes not indexed."""
+    if len(items) > len(shape):
+        return None
+    try:
+        return tuple(np.broadcast_shapes(*items)) + tuple(shape[len(items):])
+    except ValueError:
+        return None
+
+
 def _is_int(item, kind: dict) -> bool:
     if isinstance(item, Const):
         return isinstance(item.value, int) and not isinstance(item.value, bool)
@@ -189,6 +205,11 @@ def made_dims(s: Assign, shape_of, ints: dict) -> tuple | None:
     tuple, or None where unknown): reductions along constant axes, matrix products,
     transposes and einsum with an explicit output."""
     p, args = s.prim, s.args
+    if p.kind == "call" and p.key is np.arange and 1 <= len(args) <= 3 and not s.kwargs:
+        bounds = [int_value(a, ints) for a in args]
+        if all(isinstance(b, int) for b in bounds) and (len(bounds) < 3 or bounds[2] != 0):
+            return (len(range(*bounds)),)
+        return None
     if p.kind == "call" and p.key in MAKERS and args and "like" not in dict(s.kwargs):
         return _shape_arg(args[0], ints)
     if p.kind == "attr" and p.spelling == "T" and len(args) == 1:

@@ -250,7 +250,7 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
     `pending` (ids of calls not linked yet) is taken to return what agrees with the rest,
     which link.py confirms once they are linked."""
     given_dims, given_ints = dims.split_given(given)
-    integral = dims.int_arrays(fn, given) if given else set()
+    integral = dims.int_arrays(fn, given, kind) if given else set()
     returned = dict(results)
     ints = dims.known_ints(fn, given_dims, given_ints) if given else {}
     term: dict[str, object] = {}
@@ -288,6 +288,11 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
             # an item of an integer array, 0-d, indexes as an int does
             at = {a.id: "int" for a in s.index.atoms() if isinstance(a, Name) and a.id in
                   integral and term.get(a.id) == ("dims", ())}
+            picks = [term.get(a.id) if isinstance(a, Name) and a.id in integral else None
+                     for a in s.index.items]
+            if dims.is_dims(ts[0]) and picks and all(dims.is_dims(t) for t in picks):
+                made = dims.fancy_dims(ts[0][1], [t[1] for t in picks])
+                return ("dims", made) if made is not None else ("def", id(s))
             return index_term(ts[0], s.index, {**kind, **at} if at else kind, ints) or (
                 "def", id(s))
         return _operation_term(s, ts, ints if given else None) or ("def", id(s))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import math
 import operator
 from dataclasses import replace
 
@@ -13,7 +14,6 @@ import numpy as np
 from .. import ir, rules
 from ..analysis import effects
 from ..analysis.dataflow import BOTTOM
-from ..analysis.dims import is_dims
 from ..analysis.plan import Save
 from ..analysis.values import elementwise, may_be_infinite
 from ..errors import MissingRule
@@ -21,6 +21,7 @@ from ..ir import Assign, Const, Line, Name, Ref
 from ..rules import shaped
 from .refs import RUNTIME, AnsRef, ShapeRef
 from .refusals import Refusals
+from .specialized import ShapedAdjoint, g_shaped
 from .uniform import UniformAdjoint
 from .writes import IndexAdd
 
@@ -54,52 +55,6 @@ def fresh(parts) -> bool:
     return _fresh_text(rules._pattern(parts))
 
 
-@functools.lru_cache(maxsize=1024)
-def g_shaped(formula: str) -> bool:
-    """Whether a formula surely has the shape of g, its result's adjoint: g times (or
-    divided by) numbers, operands and ans, or elementwise functions of them; so an operand
-    broadcast to the result's shape gets it summed as NumPy would (`runtime.zeros_like(x2)`
-    has x2's shape, and is not)."""
-    try:
-        node = ast.parse(formula, mode="eval").body
-    except SyntaxError:
-        return False
-    factors = []
-    while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
-        factors.append(node.right)
-        node = node.left
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        node = node.operand
-    return isinstance(node, ast.Name) and node.id == "g" and all(map(_elementwise_of, factors))
-
-
-def _elementwise_of(node) -> bool:
-    """An expression of names and numbers through arithmetic and NumPy's one-input ufuncs."""
-    if isinstance(node, (ast.Name, ast.Constant)):
-        return not isinstance(node, ast.Name) or node.id != "g"
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div,
-                                                            ast.Pow, ast.Mod, ast.FloorDiv)):
-        return _elementwise_of(node.left) and _elementwise_of(node.right)
-    if isinstance(node, ast.UnaryOp):
-        return _elementwise_of(node.operand)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
-            node.func.value, ast.Name) and node.func.value.id == "np" and not node.keywords:
-        fn = getattr(np, node.func.attr, None)
-        return isinstance(fn, np.ufunc) and fn.nin == len(node.args) and all(
-            map(_elementwise_of, node.args))
-    return False
-
-
-def _is_product(parts) -> bool:
-    """Whether an emitted expression is a name or a chain of products (`g * x`)."""
-    try:
-        node = ast.parse(rules._pattern(parts), mode="eval").body
-    except SyntaxError:
-        return False
-    return isinstance(node, ast.Name) or (isinstance(node, ast.BinOp) and isinstance(
-        node.op, ast.Mult))
-
-
 @functools.lru_cache(maxsize=4096)
 def _fresh_text(text: str) -> bool:
     def new(node) -> bool:
@@ -115,7 +70,7 @@ def _fresh_text(text: str) -> bool:
     return new(ast.parse(text, mode="eval").body)
 
 
-class AssignAdjoint(Refusals, UniformAdjoint):
+class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
     """Methods of Sweep."""
 
     def assign_adjoint(self, s: Assign) -> list[Line]:
@@ -310,7 +265,9 @@ class AssignAdjoint(Refusals, UniformAdjoint):
             return []  # a constant result (np.zeros_like(x)): nothing flows back
         if self.starts_uniform(s):  # np.sum(x): x_bar is g, standing for a uniform array
             x = s.args[0].id
-            if p.key is np.mean:  # g over the number of entries
+            if p.key is np.mean and (known := self.dims_of(Name(x))) is not None:
+                gp = (Ref(g), f" / {math.prod(known)}")  # g over the number of entries
+            elif p.key is np.mean:
                 gp = (Ref(g), " / ", RUNTIME, ".entries(", ShapeRef(x), ")")
             return [(x, gp, False, False)]
         if p.kind == "binop" and p.key is operator.add and any(
@@ -399,39 +356,6 @@ class AssignAdjoint(Refusals, UniformAdjoint):
             out.append((atom.id, *self.as_items(atom.id, parts), "ans" in tpl.slots))
         return self.merged(out)
 
-    def dims_of(self, a) -> tuple | None:
-        """The shape `a` surely has, where the code is specialized on shapes."""
-        term = self.shape.get(a.id) if isinstance(a, Name) else None
-        if term == "scalar" and self.ints:
-            return ()
-        return term[1] if is_dims(term) else None
-
-    def summed(self, parts, x: str, y: str) -> tuple | None:
-        """`parts`, a contribution of y's shape, summed to x's known shape, as NumPy sums
-        it (the axes y's broadcast put in front), or None where runtime.unbroadcast must."""
-        xs, ys = self.dims_of(Name(x)), self.dims_of(Name(y))
-        if xs is None or ys is None or len(xs) > len(ys) or ys[len(ys) - len(xs):] != xs:
-            return None
-        np_ = self.modules["np"]
-        if not xs:
-            return (*np_, ".sum(", *parts, ")")
-        return (*np_, ".sum(", *parts, f", axis={tuple(range(len(ys) - len(xs)))})")
-
-    def merged(self, out: list) -> list:
-        """Equal contributions to one name (`x * x` gives g * x twice) as one: 2 * g * x.
-        Doubling is exact in floating point, so the order of the products does not matter."""
-        merged: list = []
-        for item in out:
-            twin = next((k for k, m in enumerate(merged) if m[0] == item[0] and m[1] == item[1]
-                         and item[0] not in self.seqs), None)
-            if twin is None:
-                merged.append(item)
-                continue
-            name, parts, _, ans = merged[twin]
-            doubled = ("2 * ", *parts) if _is_product(parts) else ("2 * (", *parts, ")")
-            merged[twin] = (name, doubled, True, ans)
-        return merged
-
     def as_items(self, x: str, parts) -> tuple:
         """(parts, fresh) of a rule's contribution to x: the adjoint of a list is a list, where
         a NumPy rule gives an array (one item per entry)."""
@@ -470,7 +394,11 @@ class AssignAdjoint(Refusals, UniformAdjoint):
             isinstance(t, tuple) and t[0] == "top")
 
     def basic(self, index: ir.Index) -> bool:
-        """Whether an index surely selects without repeats (ints, slices, None, ...)."""
+        """Whether an index surely selects without repeats (ints, slices, None, ...), or,
+        where shapes are known, with one array of distinct entries as long as the arrays
+        of indices broadcast to (`x[np.arange(n), labels]`)."""
+        if self.distinct and self.distinct_pick(index):
+            return True
         for item in index.items:
             if isinstance(item, ir.Slice):
                 continue

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+
+import numpy as np
 
 from .. import ir, rules
 from ..analysis.activity import analyze
@@ -62,7 +64,13 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         for s in ir.walk(fn.body):
             self.primal |= ir.defs(s)
         self.shape = shapes(fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
+        self.specialized = bool(dims)  # on the shapes of its arrays: analysis/dims.py
         self.ints = known_ints(fn, *split_given(dims)) if dims else {}
+        # names bound once to np.arange(...): their entries are distinct
+        once = Counter(n for s in ir.walk(fn.body) for n in ir.defs(s))
+        self.distinct = {s.target for s in ir.walk(fn.body) if dims and isinstance(s, Assign)
+                         and s.prim.kind == "call" and s.prim.key is np.arange
+                         and once[s.target] == 1 and s.target not in {p.name for p in fn.params}}
         assigned = set()
         for s in ir.walk(fn.body):
             assigned |= ir.defs(s) | ({s.target} if isinstance(s, ir.SetItem) else set())

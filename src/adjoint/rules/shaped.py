@@ -22,6 +22,8 @@ def _products(shapes: dict, param: str) -> str | None:
         return {x: f"g * {y}", y: f"g * {x}"}[param]
     if len(a) == 2 and len(b) == 1 and a[1] == b[0]:  # A v
         return {x: f"np.outer(g, {y})", y: f"g @ {x}"}[param]
+    if len(a) == 2 and len(b) == 2 and a[1] == b[0]:  # A B
+        return {x: f"g @ {y}.T", y: f"{x}.T @ g"}[param]
     return None
 
 
