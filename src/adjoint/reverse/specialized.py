@@ -91,18 +91,17 @@ class ShapedAdjoint:
         """`parts`, a contribution of y's shape, summed to x's known shape, as NumPy sums
         it (the axes y's broadcast put in front), or None where runtime.unbroadcast must."""
         xs, ys = self.dims_of(Name(x)), self.dims_of(Name(y))
-        np_ = self.modules["np"]
         if xs is not None and xs == ys:
             return parts
         if xs is not None and ys is not None and len(xs) == len(ys) and xs != ys and all(
                 m == n or m == 1 for m, n in zip(xs, ys, strict=True)):  # kept axes of length 1
             axes = tuple(k for k, (m, n) in enumerate(zip(xs, ys, strict=True)) if m != n)
-            return (*np_, ".sum(", *parts, f", axis={axes}, keepdims=True)")
+            return ("(", *parts, f").sum(axis={axes}, keepdims=True)")
         if xs is None or ys is None or len(xs) > len(ys) or ys[len(ys) - len(xs):] != xs:
             return None
         if not xs:
-            return (*np_, ".sum(", *parts, ")")
-        return (*np_, ".sum(", *parts, f", axis={tuple(range(len(ys) - len(xs)))})")
+            return ("(", *parts, ").sum()")
+        return ("(", *parts, f").sum(axis={tuple(range(len(ys) - len(xs)))})")
 
     def merged(self, out: list) -> list:
         """Equal contributions to one name (`x * x` gives g * x twice) as one: 2 * g * x.

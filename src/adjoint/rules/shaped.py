@@ -21,23 +21,16 @@ def _products(shapes: dict, param: str) -> str | None:
     if len(a) == 1 and len(b) == 1 and a == b:  # u . v: a number
         return {x: f"g * {y}", y: f"g * {x}"}[param]
     if len(a) == 2 and len(b) == 1 and a[1] == b[0]:  # A v
-        return {x: f"np.outer(g, {y})", y: f"g @ {x}"}[param]
+        return {x: f"g[:, None] * {y}", y: f"g @ {x}"}[param]
     if len(a) == 2 and len(b) == 2 and a[1] == b[0]:  # A B
         return {x: f"g @ {y}.T", y: f"{x}.T @ g"}[param]
     return None
-
-
-def _cross(shapes: dict, param: str) -> str | None:
-    if shapes != {"a": (3,), "b": (3,)}:
-        return None  # other shapes, or axisa, axisb, axisc, axis given: the table's formula
-    return {"a": "np.cross(b, g)", "b": "np.cross(g, a)"}[param]
 
 
 SHAPED: dict[Callable, Callable] = {
     np.dot: _products,
     np.matmul: _products,
     operator.matmul: _products,
-    np.cross: _cross,
 }
 
 
