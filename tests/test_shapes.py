@@ -33,6 +33,14 @@ SHAPED = {
     "einsum with an explicit output": (
         "def f(A, v):\n    return np.sum(np.einsum('ij,j->i', A, v) ** 2 + A[:, 0])\n",
         (0, 1), [[(3, 4), (4,)], [(1, 2), (2,)]]),
+    "einsums whose adjoints are einsums": (
+        "def f(Q, X, v):\n"
+        "    a = np.einsum('kij,kj->ki', Q, X)\n"
+        "    b = np.einsum('ij,jk->ik', X, Q[0])\n"
+        "    c = np.einsum('i,i->', v, v)\n"
+        "    d = np.einsum('ij->i', X * X)\n"
+        "    return np.sum(a ** 2) + np.sum(np.sin(b)) * c + np.sum(d * v[:d.shape[0]])\n",
+        (0, 1, 2), [[(2, 3, 3), (2, 3), (3,)], [(3, 2, 2), (3, 2), (3,)]]),
     "transposes": (
         "def f(A, B):\n    return np.sum(A.T * B) + np.sum(B.T[0] * A[0])\n", (0, 1),
         [[(3, 4), (4, 3)], [(1, 2), (2, 1)]]),

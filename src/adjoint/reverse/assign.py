@@ -335,6 +335,8 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
             tpl = rules.template(formula, frozenset(rule.signature.parameters))
             env_k = dict(env, k=(str(k),)) if k is not None else env
             parts = rules.instantiate(tpl, env_k)
+            if rule.fn is np.einsum and k is not None and self.specialized:
+                parts = self.einsum_parts(g, s.args, k) or parts
             if rules.is_zero_product(parts):
                 continue  # this input's share is zero (x ** 0): nothing flows back
             if s.target in self.masked and elementwise(rule.fn) and may_be_infinite(

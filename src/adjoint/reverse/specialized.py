@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ir, rules
 from ..analysis.dims import is_dims
-from ..ir import Const, Name
+from ..ir import Const, Name, Ref
 
 
 @functools.lru_cache(maxsize=1024)
@@ -79,6 +79,31 @@ class ShapedAdjoint:
             return False
         return any(isinstance(i, Name) and i.id in self.distinct and d == whole and len(d) == 1
                    for i, d in zip(picks, shapes, strict=True))
+
+    def einsum_parts(self, g: str, operands: tuple, k: int) -> tuple | None:
+        """The adjoint of operands[k] of np.einsum(spec, *arrays) as one einsum of g and the
+        other arrays, where every shape is known and each of the operand's labels is in the
+        output or in another operand (else its adjoint broadcasts: the runtime's helper)."""
+        spec = operands[0].value if isinstance(operands[0], Const) else None
+        shapes = [self.dims_of(a) for a in operands[1:]]
+        if not isinstance(spec, str) or "->" not in spec or "." in spec or k < 1 or any(
+                d is None for d in shapes):
+            return None
+        inputs, output = spec.replace(" ", "").split("->")
+        terms = inputs.split(",")
+        size: dict = {}
+        if len(terms) != len(shapes) or any(
+                len(t) != len(d) or len(set(t)) != len(t) or any(
+                    size.setdefault(c, n) != n for c, n in zip(t, d, strict=True))
+                for t, d in zip(terms, shapes, strict=True)):
+            return None
+        others = [t for j, t in enumerate(terms) if j != k - 1]
+        if not set(terms[k - 1]) <= set(output).union(*others):
+            return None
+        new = ",".join([output, *others]) + "->" + terms[k - 1]
+        rest = [ir.atom_parts(a) for j, a in enumerate(operands[1:]) if j != k - 1]
+        return (*self.modules["np"], f".einsum({new!r}, ", Ref(g), *(
+            p for parts in rest for p in (", ", *parts)), ")")
 
     def dims_of(self, a) -> tuple | None:
         """The shape `a` surely has, where the code is specialized on shapes."""

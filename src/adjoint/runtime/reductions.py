@@ -39,6 +39,11 @@ def sum_adjoint(g, x, axis=None, keepdims=False, where=None):
         out = np.empty(x.shape)
         out.fill(g)
         return out
+    if type(x) is np.ndarray and type(g) is np.ndarray and x.dtype == np.float64 and \
+            g.dtype == np.float64 and where is None:  # NumPy's float64 arrays, no dispatch
+        out = np.empty(x.shape)
+        out[...] = _expand(g, x, axis, keepdims)[0]
+        return out
     g, shape = _expand(g, x, axis, keepdims)
     own = getattr(x, "dtype", None)  # a list of float32 arrays has the dtype of its items
     own = own if own is not None else _float_dtype(*x) if isinstance(x, (list, tuple)) else float
@@ -89,6 +94,11 @@ def _count(shape, axis) -> int:
 def extremum_adjoint(g, x, ans, axis=None, keepdims=False, where=None):
     """Adjoint of max/min (np.max, np.amax, np.nanmax, ...): g goes to the positions that
     attain the extremum, split equally among ties; none if `initial` beat every entry."""
+    if type(x) is np.ndarray and x.dtype == np.float64 and axis is None and where is None and (
+            type(g) is float or type(g) is np.float64):  # the common case, no dispatch
+        hit = x == ans
+        count = np.count_nonzero(hit)
+        return (g if count == 1 else g / max(count, 1)) * hit if x.ndim else g
     if not _shape(x):
         return g
     host = arrays.on_host(x, g, ans)  # else no value is read: ties divide as an array
