@@ -4,6 +4,8 @@ compiled once (numba takes seconds) and reused by the checks."""
 
 import functools
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,6 +78,123 @@ def rk4_loss(a, b, c, d, x0, y0, dt, steps):
     return sample("rk4").loss(a, b, c, d, x0, y0, dt, steps)
 
 
+# loop nests whose tapes make room before the outer loop, or must not (checked like the rest,
+# and with numba's bounds checks on, in a process of their own)
+
+
+def triangle(x, w):
+    """The inner range reads the outer loop's target: a counting loop sums the pushes."""
+    n = x.shape[0]
+    total = 0.0
+    for i in range(n):
+        for j in range(i):
+            total = total * 0.97 + w * x[i] * x[j]
+    return total
+
+
+def shrinking(x, w):
+    """The inner bound is bound again in the outer loop, after the inner loop."""
+    m = x.shape[0]
+    total = 0.0
+    for t in range(4):
+        for i in range(m):
+            total = total * 0.95 + w * x[i] * x[m - 1 - i] * (t + 1)
+        m = m - 1
+    return total
+
+
+def bounds(x, w, s):
+    """Inner ranges bound in the outer loop: to arithmetic of its target, with a literal step
+    (counted); to a call's value, with a step read from an argument (not: it could be 0)."""
+    n = x.shape[0]
+    total = 0.0
+    for t in range(3):
+        m = n - t
+        for i in range(m):
+            total = total * 0.9 + w * x[i]
+        for i in range(0, n, 2):
+            total = total * 0.9 + w * x[i] * (t + 1)
+        k = min(n, t + 2)
+        for i in range(k):
+            total = total * 0.9 - w * x[i] * x[i]
+        for i in range(1, n, s):
+            total = total * 0.9 - w * x[i]
+    return total
+
+
+def deep(x, w):
+    """Three nested loops known when the outermost starts, and a push in each body."""
+    n = x.shape[0]
+    total = 0.0
+    for _ in range(3):
+        total = total * 0.5 + w
+        m = n - 1
+        for i in range(1, m):
+            total = total * 0.9 + x[i] * w
+            for k in range(2):
+                total = total + w * x[i - 1] * x[i + 1] * (k + 1)
+    return total
+
+
+def while_in_for(x, rate):
+    """A while loop in a for loop (its pushes check the capacity themselves), and a for loop
+    in it (room made when that loop starts)."""
+    total = 0.0
+    for t in range(3):
+        k = 0
+        while k < x.shape[0] - t:
+            total = total * 0.9 + rate * x[k] * (t + 1)
+            for i in range(x.shape[0] - k):
+                total = total * 0.95 + rate * x[i] * (k + 1)
+            k = k + 1
+    return total
+
+
+def broken(x, w):
+    """Breaks out of the inner and the outer loop: neither is counted inside the other."""
+    n = x.shape[0]
+    total = 0.0
+    for t in range(5):
+        for i in range(n):
+            total = total * 0.9 + w * x[i] * (t + 1)
+            if total > 3.0:
+                break
+        if total > 10.0:
+            break
+    return total
+
+
+def guarded(x, w):
+    """An inner loop under an if (it may not run): room is made when it starts."""
+    n = x.shape[0]
+    total = 0.0
+    for t in range(4):
+        total = total * 0.5 + w
+        if t % 2 == 0:
+            for i in range(n):
+                total = total * 0.9 + w * x[i]
+    return total
+
+
+def heat2d(u0, kappa):
+    """Copies of a 2-d grid pushed by shape only, inside a nest counted before the outer loop."""
+    n = u0.shape[0]
+    m = u0.shape[1]
+    u = u0.copy()
+    for _ in range(3):
+        new = u.copy()
+        for i in range(1, n - 1):
+            for j in range(1, m - 1):
+                new[i, j] = u[i, j] + kappa * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1]
+                                               + u[i, j + 1] - 4.0 * u[i, j])
+        u = new
+    total = 0.0
+    for i in range(n):
+        for j in range(m):
+            total = total + u[i, j] * u[i, j]
+    return total
+
+
 def _rng():
     return np.random.default_rng(0)
 
@@ -96,6 +215,16 @@ PROGRAMS = {
     "while": (lambda: relax, lambda: (0.8, 0.5), ("x", "rate")),
     "nested_triangle": (lambda: pairs, lambda: (_rng().standard_normal(7), 1.3), ("x", "w")),
     "while_for": (lambda: settle, lambda: (_rng().standard_normal(6), 0.7), ("x", "rate")),
+    "triangle": (lambda: triangle, lambda: (_rng().standard_normal(7), 0.8), ("x", "w")),
+    "shrinking": (lambda: shrinking, lambda: (_rng().standard_normal(7), 0.6), ("x", "w")),
+    "bounds": (lambda: bounds, lambda: (_rng().standard_normal(7), 0.9, 3), ("x", "w")),
+    "deep": (lambda: deep, lambda: (_rng().standard_normal(6), 0.7), ("x", "w")),
+    "while_in_for": (lambda: while_in_for, lambda: (_rng().standard_normal(5), 0.6),
+                     ("x", "rate")),
+    "broken": (lambda: broken, lambda: (np.linspace(0.1, 1.0, 6), 1.3), ("x", "w")),
+    "guarded": (lambda: guarded, lambda: (_rng().standard_normal(5), 0.7), ("x", "w")),
+    "heat2d": (lambda: heat2d, lambda: (_rng().uniform(0.0, 1.0, (5, 4)), 0.1),
+               ("u0", "kappa")),
 }
 
 
@@ -148,12 +277,84 @@ def test_emitted_code_is_njit_with_array_tapes():
     assert "if x_stack_top + len(loop_range) > x_stack_cap:" in text  # room made once
 
 
-def test_nested_tapes_make_room_outside_the_inner_loop():
-    _, _, df = compiled("nested_triangle")
-    text = df.__adjoint_source__(*PROGRAMS["nested_triangle"][1]())
-    inner = text[text.index("for j in"):text.index("# backward")]
-    assert "tape_capacity" not in inner and "tape_grow" not in inner
-    assert "_stack_top + len(j_range) > " in text  # room made when the inner loop starts
+def source(name: str) -> str:
+    """The emitted numba module of a program, for its example arguments."""
+    _, _, df = compiled(name)
+    return df.__adjoint_source__(*PROGRAMS[name][1]())
+
+
+def forward_of(text: str, loop: str) -> str:
+    """The first emitted block whose head starts with `loop`: its head and body."""
+    lines = text.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.strip().startswith(loop))
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = next(k for k in range(start + 1, len(lines))
+               if len(lines[k]) - len(lines[k].lstrip()) <= indent and lines[k].strip())
+    return "\n".join(lines[start:end])
+
+
+def test_nested_tapes_make_room_before_the_outer_loop():
+    text = source("heat")  # the inner range's bound is arithmetic of a name bound before
+    inside = forward_of(text, "for t in t_range:")
+    assert "tape_capacity" not in inside and "tape_grow" not in inside
+    assert " + len(t_range) * (len(range(1, (n - 1)))) > " in text
+    assert "if runtime.never():" in inside and "_top < 0:" not in inside
+
+
+def test_inner_ranges_reading_the_outer_target_are_summed_by_a_counting_loop():
+    text = source("nested_triangle")  # range(i + 1, n)
+    assert "for i_counted in i_range:" in text
+    assert "_need += len(range((i_counted + 1), n))" in text
+    inside = forward_of(text, "for i in i_range:")
+    assert "tape_capacity" not in inside and "tape_grow" not in inside
+
+
+@pytest.mark.parametrize("name, inner", [
+    ("shrinking", "for i in i_range:"),  # its bound is bound again after the inner loop
+    ("bounds", "for i in i_range_3:"),  # its bound is a call's value
+    ("bounds", "for i in i_range_4:"),  # a step read from an argument
+    ("guarded", "for i in i_range:"),  # under an if
+    ("broken", "for i in i_range:"),  # a loop left by break
+])
+def test_room_is_made_where_the_inner_loop_starts_where_its_trips_are_not_known(name, inner):
+    text = source(name)
+    outer = forward_of(text, "for t in t_range:")
+    assert outer.index("tape_grow") < outer.index(inner)  # made inside the outer loop
+    assert "tape_grow" not in forward_of(text, inner)  # but not per push
+
+
+def test_while_loops_check_capacity_per_push():
+    text = source("while_in_for")
+    loop = forward_of(text, "while ")
+    assert "== total_scaled_stack_cap:" in loop and "_top < 0:" in loop
+    inner = forward_of(text, "for i in i_range:")
+    assert "tape_grow" not in inner and "tape_grow" in loop  # room made when it starts
+
+
+def test_tape_layouts():
+    text = source("heat")
+    assert "new_stack = runtime.shape_tape_like(" in text  # u.copy(): its shape
+    assert "total_stack = runtime.shape_tape_like(" in text  # read by unbroadcast alone
+    assert "runtime.shape_get(new_stack, new_stack_top, new_stack_spare)" in text
+    assert "diff_plus_u_ip1_stack = runtime.tape_like(" in text  # its value is read
+    assert "prey_saved_stack = runtime.tape_like(" in source("rk4")
+
+
+def test_bounds_hold_with_numba_checking_them(tmp_path):
+    """numba does not check bounds: a tape written past its room would corrupt memory. Run
+    the loop nests again with NUMBA_BOUNDSCHECK=1 (an IndexError where room is short)."""
+    names = ["heat", "nbody", "triangle", "bounds", "deep", "guarded", "heat2d"]
+    script = (f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+              "import numpy as np, test_numba as t\n"
+              f"for name in {names!r}:\n    plain, _, df = t.compiled(name)\n"
+              "    args, wrt = list(t.PROGRAMS[name][1]()), t.PROGRAMS[name][2]\n"
+              "    for g, e in zip(df(*args), t.check_grads(plain, args, wrt)):\n"
+              "        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)\nprint('ok')\n")
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "ADJOINT_CACHE": str(tmp_path),
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
 
 
 def test_source_shows_the_numba_module():

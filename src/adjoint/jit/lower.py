@@ -4,13 +4,17 @@ numba compiles.
 The reverse stage emits the same structure for both backends; this pass rewrites the parts
 numba cannot take, on that structure (never on the printed text):
 
-    S = [] / S.append(v) / v = S.pop()   a tape: an array (or a tuple of arrays, or a list of
-                                         references) and its counter S_top, given room before
-                                         the loops that fill it where their trip counts are
-                                         known (tapes.py), else grown by doubling
+    S = [] / S.append(v) / v = S.pop()   a tape (storage.py: an array, a record array, a
+                                         list of references...) and its counter S_top, given
+                                         room before the outermost loop whose trips are
+                                         known when it starts (tapes.py, counts.py), else
+                                         grown by doubling; a tape read only for shapes
+                                         keeps shapes
     for t in reversed(R):                for t in runtime.backwards(R):
     a[i].copy()                          runtime.copy(a[i])  (an item may be a number)
-    i = None  (i a range loop's target)  i = 0  (one type per variable)
+    i = None  (a range loop's target,    i = 0  (one type per variable)
+      or an int counter kept before
+      its first binding)
     runtime.check_arrays(...)            moved to the Python wrapper
 
 A runtime helper with no numba version, a try or with block, a function defined inside the
@@ -25,7 +29,18 @@ from dataclasses import dataclass, field, replace
 from .. import ir
 from ..ir import Block, Emitted, Line, Ref
 from .refusals import JIT_HELPERS, NumbaUnsupported, helper_reason
-from .tapes import RUNTIME, Tape, is_push, made, plan, pushed, range_names, reserved
+from .tapes import (
+    RUNTIME,
+    Tape,
+    is_push,
+    made,
+    plan,
+    popped,
+    pushed,
+    range_names,
+    reserved,
+    spares,
+)
 
 
 @dataclass
@@ -52,13 +67,19 @@ def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> 
     stacks = {i.parts[0].name for i in _lines(fn.body) if _is_init(i, fn.primal)}
     stacks |= inherited & names
     fresh = _Fresh(names)
-    top_level = {i.parts[0].name for i in fn.body if _is_init(i, fn.primal)}
-    tapes = plan(fn.body, stacks, top_level, fresh)
+    inside = {i.parts[0].name for b in fn.body if isinstance(b, Block) for body in b.bodies()
+              for i in _lines(body) if _is_init(i, fn.primal)}  # emptied again in a block
+    top_level = {i.parts[0].name for i in fn.body if _is_init(i, fn.primal)} - inside
+    tapes = plan(fn.body, stacks, top_level, fresh, _param_names(fn.params))
     pass_ = _Pass(fn, owner, tapes, fresh)
     body = pass_.block(fn.body)
     primal = fn.primal | frozenset(stacks) | frozenset(pass_.bound)
     lowered = replace(fn, body=body, params=_plain_params(fn.params), primal=primal)
     return Lowered(lowered, frozenset(stacks), pass_.checks)
+
+
+def _param_names(params: str) -> set[str]:
+    return {p.split("=")[0].strip().lstrip("*") for p in params.split(",")} - {""}
 
 
 def _plain_params(params: str) -> str:
@@ -113,9 +134,11 @@ class _Pass:
         self.where = "its forward sweep"
         self.checks: list = []
         self.bound: set[str] = set()
-        self.ranged = _range_targets(fn.body)
+        self.ranged = _range_targets(fn.body) | _counters(fn.body, set(tapes))
         self.ranges = range_names(fn.body)
-        self.bound |= {n for t in tapes.values() for n in (t.top, t.cap, t.witness)}
+        self.bound |= {n for t in tapes.values() for n in (t.top, t.cap, t.witness, t.need,
+                                                            t.spare)}
+        self.bound |= {r.target for t in tapes.values() for r in t.reserves.values()}
 
     def block(self, items: list) -> list:
         out: list = []
@@ -128,6 +151,8 @@ class _Pass:
                 if text.startswith("# grad of: "):
                     self.where = f"the reverse of `{text[len('# grad of: '):]}`"
                 out.append(item)
+                if text == "# backward" and items is self.fn.body:
+                    out += spares(self.tapes)
             else:
                 out += self.line(item)
         return out
@@ -153,7 +178,7 @@ class _Pass:
             self.checks.append(ir.text(parts))
             return []
         if len(parts) == 3 and parts[1:] == (" = ", "None") and parts[0].name in self.ranged:
-            parts = (parts[0], " = 0")  # the target of a range loop: an int, never None
+            parts = (parts[0], " = 0")  # an int (a range loop's target, a counter), never None
         pops, parts = self.pops(self.handed_on(parts))
         parts = _copies(parts)
         self.helpers(parts)
@@ -184,7 +209,7 @@ class _Pass:
             if isinstance(p, Ref) and p.name in self.tapes and parts[k + 1:k + 2] == (".pop()",):
                 top = self.tapes[p.name].top
                 pops.append(Line((Ref(top), " -= 1"), (top,)))
-                out += [RUNTIME, ".tape_get(", p, ", ", Ref(top), ")"]
+                out += popped(p.name, self.tapes[p.name])
                 k += 2
                 continue
             out.append(p)
@@ -249,3 +274,37 @@ def _range_targets(body: list) -> set[str]:
         i.parts) > 3 and isinstance(i.parts[0], Ref) and i.parts[1:4] == (" = ", "range", "(")}
     return {i.target for i in _lines(body) if isinstance(i, Block) and i.target and len(
         i.head) == 5 and isinstance(i.head[3], Ref) and i.head[3].name in ranges}
+
+
+INT = re.compile(r" [-+]?= \d+")
+
+
+def _counters(body: list, stacks: set[str]) -> set[str]:
+    """Names the NumPy backend binds to None before the tapes are made (a name saved before
+    its first binding) and otherwise only to int literals, themselves plus or minus an int,
+    and values popped from a tape: ints (`i_trips` of a loop left by break, a while loop's
+    counter), whose None can be 0 (one type per variable)."""
+    placeholders = set()
+    for item in body:
+        if _is_init(item, frozenset()) and item.parts[0].name in stacks:
+            break
+        if isinstance(item, Line) and len(item.parts) == 3 and item.parts[1:] == (
+                " = ", "None") and isinstance(item.parts[0], Ref):
+            placeholders.add(item.parts[0].name)
+    else:
+        return set()  # no tape: the Nones are the user's own
+    other = set()
+    for item in _lines(body):
+        if isinstance(item, Block):
+            other |= set(item.binds) | ({item.target} if item.target else set())
+            continue
+        parts, name = item.parts, item.parts[0].name if isinstance(item.parts[0], Ref) else ""
+        rest = "".join(p.name if isinstance(p, Ref) else p for p in parts[1:])
+        if tuple(item.binds) == (name,) and name in placeholders and (
+                rest == " = None" or INT.fullmatch(rest) or re.fullmatch(
+                    rf" = {re.escape(name)} [-+] \d+", rest) or (
+                    len(parts) == 4 and isinstance(parts[2], Ref) and parts[2].name in stacks
+                    and parts[3] == ".pop()")):
+            continue
+        other |= set(item.binds)
+    return placeholders - other

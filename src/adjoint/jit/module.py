@@ -10,6 +10,7 @@ defaulted argument is slow).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import sys
@@ -141,7 +142,8 @@ def load(built: Built, label: str) -> tuple[dict, Path]:
     from . import runtime
 
     text = f"from numba import njit\n\n\n{built.code}"
-    digest = hashlib.sha256((text + repr(_meanings(built))).encode()).hexdigest()[:20]
+    digest = hashlib.sha256((text + repr(_meanings(built)) + _runtime_stamp()).encode()
+                            ).hexdigest()[:20]
     path = folder() / f"{label}_{digest}.py"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +162,15 @@ def load(built: Built, label: str) -> tuple[dict, Path]:
     emit.check(text, space)
     exec(compile(text, str(path), "exec"), space)  # noqa: S102 - code adjoint emitted
     return space, path
+
+
+@functools.cache
+def _runtime_stamp() -> str:
+    """The text of the helpers emitted code calls: numba's cache keeps machine code with the
+    helpers inlined, so a changed runtime makes a new file."""
+    here = Path(__file__).parent
+    return hashlib.sha256(b"".join((here / f).read_bytes() for f in (
+        "runtime.py", "storage.py"))).hexdigest()
 
 
 def _meanings(built: Built) -> list:

@@ -6,10 +6,9 @@ arguments: `unbroadcast(g, x)` of two numbers is `g`, with no test left in the c
 An adjoint that stands for zeros of an array's shape is an array of zeros here (a variable
 holds one type). What a helper has no code for fails to type, and the gradient is refused.
 
-Tapes replace the lists the NumPy backend pushes to and pops from: numbers go in a NumPy
-array of their dtype, a tuple in a tuple of tapes (one per item), anything else (an array, a
-range) in a list that holds it by reference, as a Python list does (an array pushed may be
-changed in place later, and the reverse sweep reads it as it is then).
+Tapes replace the lists the NumPy backend pushes to and pops from; their helpers are in
+storage.py (numbers in arrays of their dtype, tuples of numbers in record arrays, anything
+else by reference), re-exported here.
 """
 
 from __future__ import annotations
@@ -18,40 +17,21 @@ import numpy as np
 from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import overload
-from numba.np.numpy_support import as_dtype
-from numba.typed import List
 
 from ..runtime import check_arrays  # noqa: F401 - called by the Python wrapper, not in njit
-
-TAPE_START = 16  # the least capacity a tape grows to
-
-
-def _is_array(t) -> bool:
-    return isinstance(t, types.Array)
-
-
-def _is_number(t) -> bool:
-    return isinstance(t, (types.Number, types.Boolean))
-
-
-def _tuple_impl(name: str, args: str, n: int, item: str, space: dict,
-                makes: list | None = None):
-    """A function `name(args)` returning the tuple of `item` formatted with k = 0..n-1 (and
-    make = makes[k])."""
-    items = ", ".join(item.format(k=k, make=makes[k] if makes else "") for k in range(n))
-    code = f"def {name}({args}):\n    return ({items}{',' if n == 1 else ''})\n"
-    scope = dict(space)
-    exec(code, scope)  # noqa: S102 - a fixed template over a tuple's length
-    return scope[name]
-
-
-def _statements_impl(name: str, args: str, n: int, stmt: str, space: dict):
-    """A function `name(args)` running `stmt` formatted with k = 0..n-1."""
-    body = "".join(f"    {stmt.format(k=k)}\n" for k in range(n)) or "    pass\n"
-    scope = dict(space)
-    exec(f"def {name}({args}):\n{body}", scope)  # noqa: S102 - a fixed template
-    return scope[name]
-
+from .storage import is_array as _is_array
+from .storage import is_number as _is_number
+from .storage import (  # noqa: F401 - the tapes emitted code calls
+    never,
+    shape_get,
+    shape_tape_like,
+    spare,
+    tape_capacity,
+    tape_get,
+    tape_grow,
+    tape_like,
+    tape_put,
+)
 
 # ---------------------------------------------------------------- adjoints
 
@@ -247,92 +227,3 @@ def _backwards(r, trips=-1):
             return r[:n][::-1]
         return impl_array
     return None
-
-
-# ---------------------------------------------------------------- tapes
-
-
-def tape_like(witness, capacity):
-    """An empty tape with room for `capacity` values of the type of the witness list's items
-    (numba learns it from the appends the emitted code makes on a branch that never runs,
-    so the tape can be made before the loops that fill it)."""
-
-
-@overload(tape_like)
-def _tape_like(witness, capacity):
-    if not isinstance(witness, types.List) or not witness.is_precise():
-        return None
-    item = witness.dtype
-    if not isinstance(item, types.BaseTuple):
-        if _is_number(item):
-            dtype = as_dtype(item)
-            return lambda witness, capacity: np.empty(capacity, dtype)
-        return lambda witness, capacity: witness  # references: the list is the tape
-    space = {"np": np, "List": List}
-    makes = []
-    for k, t in enumerate(item.types):
-        if _is_number(t):
-            space[f"dtype{k}"] = as_dtype(t)
-            makes.append(f"np.empty(capacity, dtype{k})")
-        else:
-            space[f"type{k}"] = t
-            makes.append(f"List.empty_list(type{k})")
-    return _tuple_impl("impl", "witness, capacity", len(makes), "{make}", space, makes)
-
-
-def tape_grow(tape, capacity):
-    """The tape with room for `capacity` values."""
-
-
-@overload(tape_grow)
-def _tape_grow(tape, capacity):
-    if _is_array(tape):
-        def impl(tape, capacity):
-            out = np.empty(capacity, tape.dtype)
-            out[:len(tape)] = tape
-            return out
-        return impl
-    if isinstance(tape, types.BaseTuple):
-        return _tuple_impl("impl", "tape, capacity", len(tape),
-                           "tape_grow(tape[{k}], capacity)", {"tape_grow": tape_grow})
-    return lambda tape, capacity: tape
-
-
-def tape_put(tape, k, value):
-    """Keep value at place k."""
-
-
-@overload(tape_put)
-def _tape_put(tape, k, value):
-    if _is_array(tape):
-        def impl(tape, k, value):
-            tape[k] = value
-        return impl
-    if isinstance(tape, types.BaseTuple):
-        return _statements_impl("impl", "tape, k, value", len(tape),
-                                "tape_put(tape[{k}], k, value[{k}])", {"tape_put": tape_put})
-
-    def impl_list(tape, k, value):
-        if k < len(tape):
-            tape[k] = value
-        else:
-            tape.append(value)
-    return impl_list
-
-
-def tape_get(tape, k):
-    """The value kept at place k."""
-
-
-@overload(tape_get)
-def _tape_get(tape, k):
-    if isinstance(tape, types.BaseTuple):
-        return _tuple_impl("impl", "tape, k", len(tape), "tape_get(tape[{k}], k)",
-                           {"tape_get": tape_get})
-    return lambda tape, k: tape[k]
-
-
-@njit(cache=True)
-def tape_capacity(capacity, need):
-    """The next capacity of a tape that must hold `need` values."""
-    return max(TAPE_START, 2 * capacity, need)
