@@ -157,9 +157,7 @@ def f(x):
 """, ('x',), lambda: [np.array([0.5, 0.9, 0.7, 0.3])], """\
 def grad_f(x, f_bar=1.0):
     # forward
-    s_stack = []
     s_gt_1_0_stack = []
-    xi_xi_stack = []
     s = 0.0
     len_x = len(x)
     xi_index_range = range(len_x)
@@ -176,8 +174,6 @@ def grad_f(x, f_bar=1.0):
             break
         else:
             xi_xi = xi * xi
-            xi_xi_stack.append(xi_xi)
-            s_stack.append(s)
             s = s + xi_xi
     if not returned:
         f = s
@@ -201,12 +197,8 @@ def grad_f(x, f_bar=1.0):
             f_bar = 0.0
             xi_bar = 0.0
         else:
-            xi_xi = xi_xi_stack.pop()
             # grad of: s = s + xi * xi
-            s = s_stack.pop()
-            xi_xi_bar = runtime.unbroadcast(s_bar, xi_xi)
-            s_bar = runtime.unbroadcast(s_bar, s)
-            xi_bar = 2 * xi_xi_bar * xi
+            xi_bar = 2 * s_bar * xi
         # grad of: for xi in x:
         x_bar[xi_index] += xi_bar
     return x_bar,
@@ -226,8 +218,6 @@ def f(x):
 """, ('x',), lambda: [np.array([0.5, -0.2, 0.7, 0.9])], """\
 def grad_f(x, f_bar=1.0):
     # forward
-    s_stack = []
-    sin_xi_stack = []
     s = 0.0
     len_x = len(x)
     xi_index_range = range(len_x)
@@ -240,15 +230,12 @@ def grad_f(x, f_bar=1.0):
             continue
         else:
             sin_xi = np.sin(xi)
-            sin_xi_stack.append(sin_xi)
-            s_stack.append(s)
             s = s + sin_xi
             s_gt_1_0 = s > 1.0
             if s_gt_1_0:
                 break
     f_bar = runtime.check_seed(s, f_bar, 'f')
     # backward
-    s_bar = f_bar
     # grad of: for xi in x:
     x_bar = runtime.zeros_like(x)
     for xi_index in reversed(xi_index_range[:xi_index_trips]):
@@ -258,12 +245,8 @@ def grad_f(x, f_bar=1.0):
         if xi_lt_0_0:
             xi_bar = 0.0
         else:
-            sin_xi = sin_xi_stack.pop()
             # grad of: s = s + np.sin(xi)
-            s = s_stack.pop()
-            sin_xi_bar = runtime.unbroadcast(s_bar, sin_xi)
-            s_bar = runtime.unbroadcast(s_bar, s)
-            xi_bar = sin_xi_bar * np.cos(xi)
+            xi_bar = f_bar * np.cos(xi)
         # grad of: for xi in x:
         x_bar[xi_index] += xi_bar
     return x_bar,
@@ -321,8 +304,6 @@ def grad_f(x, f_bar=1.0):
     r = None
     caught_stack = []
     r_stack = []
-    r_v_stack = []
-    total_stack = []
     total = 0.0
     len_x = len(x)
     v_index_range = range(len_x)
@@ -345,24 +326,17 @@ def grad_f(x, f_bar=1.0):
             r = -v
         caught_stack.append(caught)
         r_v = r * v
-        r_v_stack.append(r_v)
-        total_stack.append(total)
         total = total + r_v
     f_bar = runtime.check_seed(total, f_bar, 'f')
     # backward
-    total_bar = f_bar
     # grad of: for v in x:
     x_bar = runtime.zeros_like(x)
     for v_index in reversed(v_index_range):
         v = x[v_index]
         caught = caught_stack.pop()
-        r_v = r_v_stack.pop()
         # grad of: total = total + r * v
-        total = total_stack.pop()
-        r_v_bar = runtime.unbroadcast(total_bar, r_v)
-        total_bar = runtime.unbroadcast(total_bar, total)
-        r_bar = r_v_bar * v
-        v_bar = r_v_bar * r
+        r_bar = f_bar * v
+        v_bar = f_bar * r
         # grad of: try:
         if caught:
             # grad of: r = -v

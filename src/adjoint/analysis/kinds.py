@@ -254,16 +254,17 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
     returned = dict(results)
     ints = dims.known_ints(fn, given_dims, given_ints) if given else {}
     term: dict[str, object] = {}
+    number = ("dims", ()) if given else "scalar"  # a number's shape, as a 0-d array's
     for p in fn.params:
-        term[p.name] = "scalar" if kind.get(p.name) in ("int", "scalar") else (
+        term[p.name] = number if kind.get(p.name) in ("int", "scalar") else (
             ("dims", given_dims[p.name]) if p.name in given_dims else ("param", p.name))
 
     def t(a) -> object:
         if isinstance(a, Const):
-            return "scalar" if isinstance(a.value, (int, float)) else ("const", id(a))
+            return number if isinstance(a.value, (int, float)) else ("const", id(a))
         if isinstance(a, Name):
             if kind.get(a.id) in ("int", "scalar"):
-                return "scalar"
+                return number
             return term.get(a.id, BOTTOM)
         return ("expr", id(a))
 
@@ -283,7 +284,7 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
         if BOTTOM in ts:
             return BOTTOM
         if s.target and kind.get(s.target) in ("int", "scalar"):
-            return "scalar"
+            return number
         if s.prim.kind == "index" and not (isinstance(s.args[0], Name) and s.args[0].id in lists):
             # an item of an integer array, 0-d, indexes as an int does
             at = {a.id: "int" for a in s.index.atoms() if isinstance(a, Name) and a.id in
