@@ -172,6 +172,53 @@ def grad_f5(x, w, f5_bar=1.0):
     w_bar = r_bar * x
     return x_bar, w_bar
 """),
+    "negation_folded": ("""\
+def f6(k, c, x, v):
+    for _ in range(2):
+        a = -k * x - c * v
+        x = x + 0.1 * v
+        v = v + 0.1 * a
+    return x * x
+""", ('k', 'c'), lambda: [4.0, 0.3, 1.0, -0.5], """\
+def grad_f6(k, c, x, v, f6_bar=1.0):
+    # forward
+    v_stack = []
+    x_stack = []
+    loop_range = range(2)
+    for _ in loop_range:
+        neg_k = -k
+        neg_k_x = neg_k * x
+        c_v = c * v
+        a = neg_k_x - c_v
+        v_scaled = 0.1 * v
+        x_stack.append(x)
+        x = x + v_scaled
+        a_scaled = 0.1 * a
+        v_stack.append(v)
+        v = v + a_scaled
+    f6_bar = runtime.check_seed(0.0, f6_bar, 'f6')
+    # backward
+    # grad of: return x * x
+    x_bar = 2 * f6_bar * x
+    # grad of: for _ in range(2):
+    v_bar = 0.0
+    c_bar = runtime.zeros_like(c)
+    k_bar = runtime.zeros_like(k)
+    for _ in reversed(loop_range):
+        # grad of: v = v + 0.1 * a
+        v = v_stack.pop()
+        a_bar = v_bar * 0.1
+        # grad of: x = x + 0.1 * v
+        x = x_stack.pop()
+        v_bar = v_bar + x_bar * 0.1
+        # grad of: a = -k * x - c * v
+        c_bar -= a_bar * v
+        v_bar -= a_bar * c
+        neg_k_bar = a_bar * x
+        x_bar = x_bar + a_bar * neg_k
+        k_bar -= neg_k_bar
+    return k_bar, c_bar
+"""),
 }
 
 

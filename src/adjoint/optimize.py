@@ -16,7 +16,7 @@ from .ir import Block, Clause, Emitted, Line, Ref, read_refs
 def optimize(fn: Emitted) -> Emitted:
     body = fn.body
     for _ in range(10):
-        new = remove_dead(propagate_copies(body))
+        new = remove_dead(fold_negations(propagate_copies(body)))
         if new == body:
             break
         body = new
@@ -110,6 +110,63 @@ def propagate_copies(body: list) -> list:
         return [x for j, x in enumerate(rename(items, mapping)) if j not in dropped]
 
     return block(body)
+
+
+def fold_negations(body: list) -> list:
+    """Drop `a = -b` where a is bound once and every read of a, later in the same block, is
+    the first factor of a product added to a sum (`z += a * w`, `z = z + a * w`), with b not
+    bound again before the last: each subtracts b * w instead. Exact, as negation is, and
+    one operation less a read."""
+    binds, total_reads = counts(body)
+
+    def block(items: list) -> list:
+        items = [x.rebuilt(block) if isinstance(x, Block) else x for x in items]
+        for k, item in enumerate(items):
+            if not (isinstance(item, Line) and len(item.parts) == 4 and item.parts[1:3] == (
+                    " = ", "-") and isinstance(item.parts[3], Ref) and item.binds == (
+                    item.parts[0].name,) and type(item.parts[3]) is Ref):
+                continue
+            a, b = item.parts[0].name, item.parts[3].name
+            uses = [j for j in range(k + 1, len(items)) if any(
+                isinstance(p, Ref) and p.name == a for x in lines([items[j]])
+                for p in (x.parts if isinstance(x, Line) else ()))]
+            flipped = [_flipped(items[j], a, b) for j in uses]
+            if binds[a] != 1 or not uses or len(uses) != total_reads[a] or None in flipped:
+                continue
+            span = items[k + 1:uses[-1] + 1]
+            if counts(span)[0][b] or _writes(span, b):
+                continue
+            for j, line in zip(uses, flipped, strict=True):
+                items[j] = line
+            return items[:k] + items[k + 1:]
+        return items
+
+    return block(body)
+
+
+def _writes(span: list, name: str) -> bool:
+    """Whether a line in span writes into `name` (`b += v`, `b[i] = v`, bound or not)."""
+    return any(isinstance(x, Line) and x.parts and isinstance(x.parts[0], Ref) and
+               x.parts[0].name == name for x in lines(span))
+
+
+_FLIP = {" += ": " -= ", " -= ": " += ", " + ": " - ", " - ": " + "}
+
+
+def _flipped(item, a: str, b: str) -> Line | None:
+    """`z += a * w` as `z -= b * w` (and `z = z + a * w` as `z = z - b * w`), or None."""
+    if not isinstance(item, Line) or len(item.parts) < 5 or not isinstance(item.parts[0], Ref):
+        return None
+    z = item.parts[0].name
+    head = 2 if item.parts[1] in (" += ", " -= ") else 4 if item.parts[1] == " = " and len(
+        item.parts) > 4 and item.parts[2] == Ref(z) and item.parts[3] in (" + ", " - ") else 0
+    rest = item.parts[head:]
+    if not head or len(rest) < 3 or rest[0] != Ref(a) or rest[1] != " * " or not all(
+            (isinstance(p, Ref) and p.name != a) or p in (" * ", " / ") for p in rest[1:]):
+        return None
+    sign = item.parts[head - 1]
+    return Line((*item.parts[:head - 1], _FLIP[sign], Ref(b), *rest[1:]), item.binds,
+                item.comment, item.effect)
 
 
 def _rebinds_in_reader(span: list, b: str) -> bool:
