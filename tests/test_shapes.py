@@ -204,3 +204,20 @@ def test_picks_with_distinct_rows_add_in_place(repeat, optimize):
     assert "add_at" not in code and "[arange_X_shape_0, labels] += " in code
     assert "/ 6" in code and "entries" not in code
     assert "W_bar = X.T @ " in code
+
+
+NOT_DISTINCT = {
+    "a range written into": "    idx = np.arange(x.shape[0])\n    idx[1] = 0\n",
+    "a range scaled to zeros": "    idx = np.arange(x.shape[0]) * 0\n",
+    "a range rebound": "    idx = np.arange(x.shape[0])\n    if x[0, 0] > -10.0:\n"
+                       "        idx = labels\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_DISTINCT))
+def test_picks_whose_rows_may_repeat_add_each_share(name, optimize):
+    """Rows picked twice add both shares: only a range nothing writes is taken as distinct."""
+    f = make_function("def f(x, labels):\n" + NOT_DISTINCT[name]
+                      + "    return np.sum(np.sin(x[idx, labels]))\n")
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    check_grads(f, [x, np.array([0, 0, 2, 1])], 0, optimize=optimize)

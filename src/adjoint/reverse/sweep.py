@@ -29,6 +29,30 @@ from .refs import RUNTIME, ShapeRef, module_aliases
 from .writes import WriteAdjoint
 
 
+def distinct_ranges(fn: ir.Function) -> set[str]:
+    """Names bound once to np.arange(...) and read only as index items or operands of
+    arithmetic: nothing can change their entries, which stay distinct."""
+    once = Counter(n for s in ir.walk(fn.body) for n in ir.defs(s))
+    found = {s.target for s in ir.walk(fn.body) if isinstance(s, Assign) and s.prim.kind ==
+             "call" and s.prim.key is np.arange and once[s.target] == 1}
+    for s in ir.walk(fn.body):
+        read = ir.uses(s) & found
+        if not read:
+            continue
+        if isinstance(s, Assign) and s.prim.kind == "call" and s.prim.key is np.arange:
+            continue  # its own bounds
+        safe = ir.names(s.index.atoms()) if getattr(s, "index", None) else set()
+        if isinstance(s, Assign) and s.prim.kind in ("binop", "unary", "compare") and \
+                not s.inplace:
+            safe |= ir.names(s.args)
+        if isinstance(s, ir.SetItem):
+            safe -= {s.target} | ir.names([s.value])
+        elif isinstance(s, Assign) and s.prim.kind == "index":
+            safe -= ir.names(s.args)
+        found -= read - safe
+    return found
+
+
 class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoint):
     """Emits the forward and reverse sweeps of one function for one plan."""
 
@@ -66,11 +90,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.shape = shapes(fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
         self.specialized = bool(dims)  # on the shapes of its arrays: analysis/dims.py
         self.ints = known_ints(fn, *split_given(dims)) if dims else {}
-        # names bound once to np.arange(...): their entries are distinct
-        once = Counter(n for s in ir.walk(fn.body) for n in ir.defs(s))
-        self.distinct = {s.target for s in ir.walk(fn.body) if dims and isinstance(s, Assign)
-                         and s.prim.kind == "call" and s.prim.key is np.arange
-                         and once[s.target] == 1 and s.target not in {p.name for p in fn.params}}
+        self.distinct = distinct_ranges(fn) if dims else set()
         assigned = set()
         for s in ir.walk(fn.body):
             assigned |= ir.defs(s) | ({s.target} if isinstance(s, ir.SetItem) else set())
