@@ -185,8 +185,8 @@ def grad_f6(k, c, x, v, f6_bar=1.0):
     v_stack = []
     x_stack = []
     loop_range = range(2)
+    neg_k = -k
     for _ in loop_range:
-        neg_k = -k
         neg_k_x = neg_k * x
         c_v = c * v
         a = neg_k_x - c_v
@@ -203,7 +203,7 @@ def grad_f6(k, c, x, v, f6_bar=1.0):
     # grad of: for _ in range(2):
     v_bar = 0.0
     c_bar = runtime.zeros_like(c)
-    k_bar = runtime.zeros_like(k)
+    neg_k_bar = 0.0
     for _ in reversed(loop_range):
         # grad of: v = v + 0.1 * a
         v = v_stack.pop()
@@ -214,9 +214,10 @@ def grad_f6(k, c, x, v, f6_bar=1.0):
         # grad of: a = -k * x - c * v
         c_bar -= a_bar * v
         v_bar -= a_bar * c
-        neg_k_bar = a_bar * x
+        neg_k_bar = neg_k_bar + a_bar * x
         x_bar = x_bar + a_bar * neg_k
-        k_bar -= neg_k_bar
+    # grad of: a = -k * x - c * v
+    k_bar = -neg_k_bar
     return k_bar, c_bar
 """),
 }

@@ -294,10 +294,10 @@ def forward_of(text: str, loop: str) -> str:
 
 
 def test_nested_tapes_make_room_before_the_outer_loop():
-    text = source("heat")  # the inner range's bound is arithmetic of a name bound before
+    text = source("heat")  # the inner range's bound, n - 1, is computed before the loop
     inside = forward_of(text, "for t in t_range:")
     assert "tape_capacity" not in inside and "tape_grow" not in inside
-    assert " + len(t_range) * (len(range(1, (n - 1)))) > " in text
+    assert " + len(t_range) * (len(range(1, n_shifted))) > " in text
     assert "if runtime.never():" in inside and "_top < 0:" not in inside
 
 

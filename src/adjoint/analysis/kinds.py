@@ -224,6 +224,20 @@ def _operation_term(s: Assign, ts: list, ints: dict | None) -> object | None:
     return None
 
 
+def _read_term(s: Assign, base: object, term: dict, kind: dict, ints: dict,
+               integral: set) -> object | None:
+    """The shape term of base[index]: an item of an integer array, 0-d, indexes as an int
+    does; integer arrays of known shapes pick as NumPy's advanced indexing does."""
+    at = {a.id: "int" for a in s.index.atoms() if isinstance(a, Name) and a.id in integral
+          and term.get(a.id) == ("dims", ())}
+    picks = [term.get(a.id) if isinstance(a, Name) and a.id in integral else None
+             for a in s.index.items]
+    if dims.is_dims(base) and picks and all(dims.is_dims(t) for t in picks):
+        made = dims.fancy_dims(base[1], [t[1] for t in picks])
+        return ("dims", made) if made is not None else None
+    return index_term(base, s.index, {**kind, **at} if at else kind, ints)
+
+
 def _item_term(s: Unpack, name: str, value_term: object) -> object:
     """The term of target `name` of s, from its value's: ('items', shapes) of a call's
     result gives each its shape; any other a term of its own."""
@@ -286,16 +300,7 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
         if s.target and kind.get(s.target) in ("int", "scalar"):
             return number
         if s.prim.kind == "index" and not (isinstance(s.args[0], Name) and s.args[0].id in lists):
-            # an item of an integer array, 0-d, indexes as an int does
-            at = {a.id: "int" for a in s.index.atoms() if isinstance(a, Name) and a.id in
-                  integral and term.get(a.id) == ("dims", ())}
-            picks = [term.get(a.id) if isinstance(a, Name) and a.id in integral else None
-                     for a in s.index.items]
-            if dims.is_dims(ts[0]) and picks and all(dims.is_dims(t) for t in picks):
-                made = dims.fancy_dims(ts[0][1], [t[1] for t in picks])
-                return ("dims", made) if made is not None else ("def", id(s))
-            return index_term(ts[0], s.index, {**kind, **at} if at else kind, ints) or (
-                "def", id(s))
+            return _read_term(s, ts[0], term, kind, ints, integral) or ("def", id(s))
         return _operation_term(s, ts, ints if given else None) or ("def", id(s))
 
     def join(old, new_term, name: str, s) -> object:

@@ -14,6 +14,7 @@ from ..ir import Assign, Block, Line, Name, Ref
 from ..link import Spec
 from ..naming import Namer
 from .fill import fill
+from .hoist import hoisted
 from .refs import RUNTIME
 from .sweep import Sweep
 
@@ -31,6 +32,7 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
     to hold one (the code checks those parameters when it runs)."""
     check_writes(fn)
     check_tries(fn, spec.kinds(fn))
+    fn = hoisted(fn, spec.kinds(fn))
     done = record(fn, spec, namer, mode)
     fn, plan, mutated, sweep, backward = (done.fn, done.plan, done.mutated, done.sweep,
                                           done.backward)

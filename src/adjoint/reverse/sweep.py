@@ -87,10 +87,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.primal = {p.name for p in fn.params}
         for s in ir.walk(fn.body):
             self.primal |= ir.defs(s)
-        self.shape = shapes(fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
-        self.specialized = bool(dims)  # on the shapes of its arrays: analysis/dims.py
-        self.ints = known_ints(fn, *split_given(dims)) if dims else {}
-        self.distinct = distinct_ranges(fn) if dims else set()
+        self.shaped_facts(dims)
         assigned = set()
         for s in ir.walk(fn.body):
             assigned |= ir.defs(s) | ({s.target} if isinstance(s, ir.SetItem) else set())
@@ -121,6 +118,15 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.name_slots()
         self.dry = False
         self.modules = module_aliases(fn)
+
+    def shaped_facts(self, dims: tuple) -> None:
+        """The shape of each name (concrete where the code is specialized on the shapes of
+        its arrays, `dims`), the ints known from those shapes, and the ranges of distinct
+        entries (reverse/specialized.py)."""
+        self.shape = shapes(self.fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
+        self.specialized = bool(dims)  # on the shapes of its arrays: analysis/dims.py
+        self.ints = known_ints(self.fn, *split_given(dims)) if dims else {}
+        self.distinct = distinct_ranges(self.fn) if dims else set()
 
     def is_array(self, x: str) -> bool:
         """Whether x surely holds an array or a number (its adjoints add with +)."""
@@ -289,7 +295,8 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
             elif w not in self.defined:
                 out.append(self.assign(self.bar(w), (RUNTIME, ".densify(0.0, ", ShapeRef(w),
                                                      ")")))
-            elif w in self.zeroed or w in self.seqs:
+            elif (w in self.zeroed and self.kinds.get(w) not in ("scalar", "int")) or \
+                    w in self.seqs:  # a number's zero is 0.0 already
                 out.append(self.assign(self.bar(w), (RUNTIME, ".densify(", Ref(self.bar(w)),
                                                      ", ", ShapeRef(w), ")")))
         return out
