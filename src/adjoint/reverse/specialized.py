@@ -118,15 +118,16 @@ class ShapedAdjoint:
         xs, ys = self.dims_of(Name(x)), self.dims_of(Name(y))
         if xs is not None and xs == ys:
             return parts
+        whole = parts if len(parts) == 1 and isinstance(parts[0], Ref) else ("(", *parts, ")")
         if xs is not None and ys is not None and len(xs) == len(ys) and xs != ys and all(
                 m == n or m == 1 for m, n in zip(xs, ys, strict=True)):  # kept axes of length 1
             axes = tuple(k for k, (m, n) in enumerate(zip(xs, ys, strict=True)) if m != n)
-            return ("(", *parts, f").sum(axis={axes}, keepdims=True)")
+            return (*whole, f".sum(axis={axes}, keepdims=True)")
         if xs is None or ys is None or len(xs) > len(ys) or ys[len(ys) - len(xs):] != xs:
             return None
         if not xs:
-            return ("(", *parts, ").sum()")
-        return ("(", *parts, f").sum(axis={tuple(range(len(ys) - len(xs)))})")
+            return (*whole, ".sum()")
+        return (*whole, f".sum(axis={tuple(range(len(ys) - len(xs)))})")
 
     def merged(self, out: list) -> list:
         """Equal contributions to one name (`x * x` gives g * x twice) as one: 2 * g * x.
