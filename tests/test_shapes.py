@@ -221,3 +221,76 @@ def test_picks_whose_rows_may_repeat_add_each_share(name, optimize):
                       + "    return np.sum(np.sin(x[idx, labels]))\n")
     x = np.random.default_rng(0).normal(size=(4, 3))
     check_grads(f, [x, np.array([0, 0, 2, 1])], 0, optimize=optimize)
+
+
+def _shapes_seen(monkeypatch, f, args, wrt) -> tuple[dict, dict]:
+    """(the concrete shape the analysis gives each name of f's gradient, each name's value
+    when the gradient returns), from the code compiled for these arguments."""
+    from adjoint.analysis.dims import is_dims
+    from adjoint.reverse.sweep import Sweep
+
+    found: dict = {}
+    facts = Sweep.shaped_facts
+
+    def record(self, dims):
+        facts(self, dims)
+        if dims and self.fn.name == f.__name__:
+            found.update({n: t[1] for n, t in self.shape.items() if is_dims(t)})
+
+    monkeypatch.setattr(Sweep, "shaped_facts", record)
+    df = adjoint.grad(f, wrt=wrt)
+    seen: dict = {}
+    emitted = f"grad_{f.__name__}"  # the code compiled for these arguments' shapes
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name == emitted and event == "return":
+            seen.update(frame.f_locals)
+        return tracer if frame.f_code.co_name == emitted else None
+
+    import sys
+    sys.settrace(tracer)
+    try:
+        df(*args)
+    finally:
+        sys.settrace(None)
+    return found, seen
+
+
+@pytest.mark.parametrize("name", sorted({**SHAPED, **HELPERS}))
+def test_the_shapes_worked_out_are_the_shapes_the_code_meets(name, monkeypatch):
+    """Every name the analysis gives a concrete shape holds a value of that shape when the
+    gradient runs (the last value of a name bound in a loop, which has it on every trip)."""
+    src, wrt, calls = {**SHAPED, **HELPERS}[name]
+    f = make_function(src)
+    args = _args(calls[0], np.random.default_rng(1))
+    found, seen = _shapes_seen(monkeypatch, f, args, wrt)
+    assert found, name
+    checked = [n for n in found if n in seen and seen[n] is not None]
+    assert len(checked) >= len(found) // 3, (name, found, sorted(seen))
+    for n in checked:
+        assert np.shape(seen[n]) == found[n], (name, n, np.shape(seen[n]), found[n])
+
+
+def _samples():
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for p in (str(root / "samples"), str(root)):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    from benchmarks.workloads import all_workloads
+
+    return {w.name: w for w in all_workloads()}
+
+
+@pytest.mark.parametrize("name", ["mlp", "gmm", "rosenbrock_1e4", "lstm", "ba"])
+def test_the_samples_meet_the_shapes_worked_out(name, monkeypatch):
+    """The same oracle on the benchmark samples at a small size, helpers and all."""
+    w = _samples()[name]
+    args = w.make_args(w.quick_size or 50)
+    found, seen = _shapes_seen(monkeypatch, w.function, args, w.wrt)
+    checked = [n for n in found if n in seen and seen[n] is not None]
+    assert checked, name
+    for n in checked:
+        assert np.shape(seen[n]) == found[n], (name, n, np.shape(seen[n]), found[n])

@@ -306,6 +306,8 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
     def join(old, new_term, name: str, s) -> object:
         if isinstance(s, Unpack) and new_term != BOTTOM:  # each item: a shape of its own
             new_term = _item_term(s, name, new_term)
+        elif isinstance(s, Assign) and name == s.tape:  # what a call's _fwd saved: a tuple
+            new_term = ("def", id(s), name)
         if old == new_term or new_term == BOTTOM:
             return old
         return new_term if old == BOTTOM else ("top", name)
