@@ -45,7 +45,7 @@ def int_arrays(fn: ir.Function, given: tuple, kind: dict | None = None) -> set[s
     once = Counter(n for s in ir.walk(fn.body) for n in ir.defs(s))
     found |= {s.target for s in ir.walk(fn.body) if isinstance(s, Assign) and s.prim.kind ==
               "call" and s.prim.key is np.arange and once[s.target] == 1 and not s.kwargs and
-              all(_is_int(a, kind or {}) for a in s.args)}
+              all(int_item(a, kind or {}) for a in s.args)}
     defs: dict[str, list] = {}
     for s in ir.walk(fn.body):
         for n in ir.defs(s):
@@ -133,7 +133,7 @@ def index_dims(shape: tuple, index: ir.Index, ints: dict, kind: dict) -> tuple |
             key.append(None)
         elif item == ir.ELLIPSIS:
             key.append(Ellipsis)
-        elif _is_int(item, kind):
+        elif int_item(item, kind):
             key.append(0)
         else:
             return None  # an array of indices, or what this module cannot tell
@@ -185,7 +185,8 @@ def fancy_dims(shape: tuple, items: list) -> tuple | None:
         return None
 
 
-def _is_int(item, kind: dict) -> bool:
+def int_item(item, kind: dict[str, str]) -> bool:
+    """Whether an index item (or an argument) is surely an int."""
     if isinstance(item, Const):
         return isinstance(item.value, int) and not isinstance(item.value, bool)
     if isinstance(item, Name):
@@ -294,6 +295,8 @@ def _reduced(shape: tuple | None, rest: tuple, kwargs: tuple, ints: dict) -> tup
 def _einsum(spec: str, shapes: list) -> tuple | None:
     if "->" not in spec or "." in spec or any(s is None for s in shapes):
         return None
+    if spec.count("->") != 1:
+        return None  # NumPy refuses it when the call runs
     inputs, output = spec.replace(" ", "").split("->")
     terms = inputs.split(",")
     if len(terms) != len(shapes):

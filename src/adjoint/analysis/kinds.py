@@ -133,17 +133,6 @@ ELEMENTWISE_LIKE = {np.zeros_like, np.ones_like, np.empty_like, np.copy, abs, fl
 LIKE_METHODS = {"copy", "astype"}
 
 
-def int_item(item, kind: dict[str, str]) -> bool:
-    """Whether an index item is surely an int."""
-    if isinstance(item, Name):
-        return kind.get(item.id) == "int"
-    if isinstance(item, Const):
-        return isinstance(item.value, int) and not isinstance(item.value, bool)
-    if isinstance(item, ir.Expr):
-        return all(kind.get(x.id) == "int" for x in item.args)
-    return False
-
-
 def index_term(base: object, index: ir.Index, kind: dict[str, str],
                ints: dict | None = None) -> object | None:
     """The shape term of base[index], or None when this analysis cannot tell.
@@ -159,7 +148,7 @@ def index_term(base: object, index: ir.Index, kind: dict[str, str],
         return ("dims", made) if made is not None else None
     ops = []
     for item in index.items:
-        if int_item(item, kind):
+        if dims.int_item(item, kind):
             ops.append("int")
         elif item == ir.NEWAXIS:
             ops.append("new")

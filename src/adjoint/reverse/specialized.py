@@ -86,7 +86,7 @@ class ShapedAdjoint:
         output or in another operand (else its adjoint broadcasts: the runtime's helper)."""
         spec = operands[0].value if isinstance(operands[0], Const) else None
         shapes = [self.dims_of(a) for a in operands[1:]]
-        if not isinstance(spec, str) or "->" not in spec or "." in spec or k < 1 or any(
+        if not isinstance(spec, str) or spec.count("->") != 1 or "." in spec or k < 1 or any(
                 d is None for d in shapes):
             return None
         inputs, output = spec.replace(" ", "").split("->")
