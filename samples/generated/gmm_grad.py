@@ -104,21 +104,16 @@ def log_sum_exp_fwd(v):
     sum_max = np.sum(exp_v_minus_v_max)
     log_sum_max = np.log(sum_max)
     log_sum_exp = v_max + log_sum_max
-    return log_sum_exp, (exp_v_minus_v_max, sum_max, v, v_max)
+    return log_sum_exp, (exp_v_minus_v_max, sum_max)
 
 
 def log_sum_exp_bwd(saved, log_sum_exp_bar):
-    exp_v_minus_v_max, sum_max, v, v_max = saved
+    exp_v_minus_v_max, sum_max = saved
     # backward
     # grad of: return v_max + np.log(np.sum(np.exp(v - v_max)))
-    v_max_bar = log_sum_exp_bar
     sum_max_bar = log_sum_exp_bar / sum_max
     v_minus_v_max_bar = sum_max_bar * exp_v_minus_v_max
-    v_bar = v_minus_v_max_bar
-    v_max_bar = v_max_bar - runtime.unbroadcast(v_minus_v_max_bar, v_max)
-    # grad of: v_max = np.max(v)
-    v_bar = v_bar + runtime.extremum_adjoint(v_max_bar, v, v_max)
-    return v_bar
+    return v_minus_v_max_bar
 
 
 def log_wishart_prior_fwd(icf, d, gamma, m):

@@ -41,8 +41,6 @@ def grad_loss(W1, b1, W2, b2, X, labels, loss_bar=1.0):
     shifted_bar = shifted_bar + exp_shifted_bar * exp_shifted
     # grad of: shifted = logits - np.max(logits, axis=1, keepdims=True)
     logits_bar = runtime.unbroadcast(shifted_bar, logits)
-    max_logits_bar = -runtime.unbroadcast(shifted_bar, max_logits)
-    logits_bar = logits_bar + runtime.extremum_adjoint(max_logits_bar, logits, max_logits, axis=1, keepdims=True)
     # grad of: logits = h @ W2 + b2
     hW2_bar = runtime.unbroadcast(logits_bar, hW2)
     b2_bar = runtime.unbroadcast(logits_bar, b2)

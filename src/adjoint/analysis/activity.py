@@ -9,6 +9,7 @@ from .. import ir, rules
 from ..ir import Assign, Name, SetItem, Unpack
 from .memo import per_version
 from .memory import aliases
+from .shifts import shift_free
 
 
 @dataclass
@@ -45,8 +46,11 @@ def analyze(fn: ir.Function, wrt: set[str]) -> Activity:
     forward, backward = defaultdict(set), defaultdict(set)
     returned = set()
     classes = aliases(fn)
+    constant = shift_free(fn)
     for s in ir.walk(fn.body):
         for a, b in edges(s):
+            if a in constant or b in constant:
+                continue
             targets = classes.members(b) if isinstance(s, (SetItem, ir.Append)) else {b}
             for t in targets:
                 forward[a].add(t)
