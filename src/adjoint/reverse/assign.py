@@ -304,6 +304,7 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
             raise self.error(s, f"cannot match the arguments of {rules.name_of(rule.fn)} to "
                              f"its signature: {exc}") from None
         shapes = {name: self.dims_of(a) for name, a in bound.arguments.items()}
+        consts = {name: a.value for name, a in bound.arguments.items() if isinstance(a, Const)}
         bound.apply_defaults()
         env = {"g": (Ref(g),), "ans": (AnsRef(s.target),), **self.modules}
         active_params = []
@@ -331,7 +332,7 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
                 raise self.error(s, f"argument {name!r} of {rules.name_of(rule.fn)} depends on "
                                  "the differentiated inputs, but has no derivative rule",
                                  MissingRule)
-            formula = shaped.formula(rule.fn, name, shapes) or rule.formulas[name]
+            formula = shaped.formula(rule.fn, name, shapes, consts) or rule.formulas[name]
             tpl = rules.template(formula, frozenset(rule.signature.parameters))
             env_k = dict(env, k=(str(k),)) if k is not None else env
             parts = rules.instantiate(tpl, env_k)

@@ -13,6 +13,7 @@ from ..analysis.plan import Plan, Save, to_be_recorded
 from ..ir import Assign, Block, Line, Name, Ref
 from ..link import Spec
 from ..naming import Namer
+from .batched import batched
 from .fill import fill
 from .hoist import hoisted
 from .refs import RUNTIME
@@ -39,7 +40,7 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
     sweep.guards = done.guards
     sweep.relied |= relied
     if sweep.ints or any(is_dims(t) for t in sweep.shape.values()):
-        backward = fill(backward, sweep.shape, sweep.ints)
+        backward = batched(fill(backward, sweep.shape, sweep.ints), namer)
     forward = sweep.forward_sweep()
     grads = tuple(namer.bar(w) for w in spec.wrt)
     as_tuple = len(grads) > 1 if as_tuple is None else as_tuple

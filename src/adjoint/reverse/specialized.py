@@ -64,6 +64,20 @@ def _is_product(parts) -> bool:
         node.op, ast.Mult))
 
 
+class Einsum(tuple):
+    """The parts of an emitted `np.einsum(spec, *operands)`, knowing its spec and the parts of
+    each operand (for reverse/batched.py)."""
+
+    spec: str
+    operands: tuple
+    np: tuple
+
+    def __new__(cls, parts: tuple, spec: str, operands: tuple, np_parts: tuple) -> Einsum:
+        out = super().__new__(cls, parts)
+        out.spec, out.operands, out.np = spec, operands, np_parts
+        return out
+
+
 class ShapedAdjoint:
     """The assign adjoint's helpers that read shapes (a mixin of the Sweep)."""
 
@@ -102,8 +116,9 @@ class ShapedAdjoint:
             return None
         new = ",".join([output, *others]) + "->" + terms[k - 1]
         rest = [ir.atom_parts(a) for j, a in enumerate(operands[1:]) if j != k - 1]
-        return (*self.modules["np"], f".einsum({new!r}, ", Ref(g), *(
-            p for parts in rest for p in (", ", *parts)), ")")
+        return Einsum((*self.modules["np"], f".einsum({new!r}, ", Ref(g), *(
+            p for parts in rest for p in (", ", *parts)), ")"), new, ((Ref(g),), *rest),
+            self.modules["np"])
 
     def dims_of(self, a) -> tuple | None:
         """The shape `a` surely has, where the code is specialized on shapes."""

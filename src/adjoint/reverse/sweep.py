@@ -204,19 +204,18 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
             (self.owned.add if fresh else self.owned.discard)(x)
             if tuple(contrib) == (Ref(xb),):  # x = x + ...: the adjoint passes through
                 return []
-            return [self.assign(xb, contrib)]
+            return [_noted(self.assign(xb, contrib), ("set", xb, contrib))]
         if x in self.seqs or not self.is_array(x):  # a list's adjoints add item by item
             return [self.assign(xb, (RUNTIME, ".add_seq(", Ref(xb), ", ", *contrib, ")"))]
         negated = rules.negation(contrib)
+        term, sign = (contrib, "+") if negated is None else (negated, "-")
         if x in self.owned:  # an array this sweep made and nothing else holds: add in place
-            if negated is not None:
-                return [self.line((Ref(xb), " -= ", *negated), (xb,))]
-            return [self.line((Ref(xb), " += ", *contrib), (xb,))]
-        if x not in self.zeroed or self.kinds.get(x) in ("scalar", "int"):
-            self.owned.add(x)  # (an array's 0.0 + a contribution 0.0 too is still the number)
-        if negated is not None:  # x_bar - g, not x_bar + -g
-            return [self.assign(xb, (Ref(xb), " - ", *negated))]
-        return [self.assign(xb, (Ref(xb), " + ", *contrib))]
+            line = self.line((Ref(xb), f" {sign}= ", *term), (xb,))
+        else:
+            if x not in self.zeroed or self.kinds.get(x) in ("scalar", "int"):
+                self.owned.add(x)  # (an array's 0.0 + a contribution 0.0 too is the number)
+            line = self.assign(xb, (Ref(xb), f" {sign} ", *term))  # x_bar - g, not + -g
+        return [_noted(line, ("acc", xb, term))]
 
     def shared(self, parts) -> None:
         """A value that may be another adjoint itself (g, not g * w): neither may then be
@@ -376,3 +375,8 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.defined, self.owned, self.zeroed = set(state[0]), set(state[1]), set(state[2])
 
 
+def _noted(line: Line, note: tuple) -> Line:
+    """line, noting what it makes of an adjoint: ('set', x_bar, parts) for its first value,
+    ('acc', x_bar, parts) for a term added (or subtracted) in (reverse/batched.py)."""
+    line.note = note
+    return line

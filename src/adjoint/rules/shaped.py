@@ -27,16 +27,44 @@ def _products(shapes: dict, param: str) -> str | None:
     return None
 
 
+def _repeated(shapes: dict, param: str, consts: dict) -> str | None:
+    """np.sum(a, axis) along constant axes: g given back its summed axes and repeated along
+    them (`g[:, None].repeat(10, axis=1)`), one NumPy method call a time."""
+    dims, axis = shapes.get("a"), consts.get("axis")
+    if param != "a" or not dims or set(shapes) - {"a", "axis", "keepdims"} or (
+            "axis" in shapes and axis is None) or ("keepdims" in shapes and not isinstance(
+                consts.get("keepdims"), bool)):
+        return None
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if not all(isinstance(k, int) and not isinstance(k, bool) and -len(dims) <= k < len(dims)
+               for k in axes):
+        return None
+    axes = sorted({k % len(dims) for k in axes})
+    out = "g"
+    if not consts.get("keepdims", False):
+        out += "[" + ", ".join("None" if k in axes else ":" for k in range(len(dims))) + "]"
+    for k in axes:
+        out += f".repeat({dims[k]}, axis={k})"
+    return out
+
+
 SHAPED: dict[Callable, Callable] = {
     np.dot: _products,
     np.matmul: _products,
     operator.matmul: _products,
 }
+WITH_CONSTANTS: dict[Callable, Callable] = {
+    np.sum: _repeated,
+}
 
 
-def formula(fn: Callable, param: str, shapes: dict) -> str | None:
+def formula(fn: Callable, param: str, shapes: dict, consts: dict | None = None) -> str | None:
     """The formula for `param` of a call of fn whose parameters have these shapes
     ({parameter: shape, or None where unknown, for each parameter the call passes, in the
-    signature's order}), or None where the table's formula is the one to use."""
+    signature's order}) and constant values (`consts`: {parameter: value}), or None where
+    the table's formula is the one to use."""
     entry = SHAPED.get(fn)
-    return entry(shapes, param) if entry is not None else None
+    if entry is not None:
+        return entry(shapes, param)
+    entry = WITH_CONSTANTS.get(fn)
+    return entry(shapes, param, consts or {}) if entry is not None else None
