@@ -106,6 +106,13 @@ def test_loop_products_summed_after_the_loop(name, optimize):
         assert ("_trips.append(" in code) == moves, code
 
 
+def test_a_repeat_the_product_broadcasts_is_left_out(optimize):
+    src, args, wrt, _ = CASES["row sums given back along their axis"]
+    code = adjoint.source(adjoint.grad(make_function(src), wrt=wrt, optimize=optimize), *args)
+    assert ".repeat(3, axis=1)" not in code and "[:, None] * 2 * A" in code, code
+    assert ".repeat(5, axis=0)" in code, code  # read by a sum, which would not repeat it
+
+
 @pytest.mark.parametrize("axis, keepdims, expected", [
     (1, False, "g[:, None].repeat(3, axis=1)"),
     (-1, False, "g[:, None].repeat(3, axis=1)"),

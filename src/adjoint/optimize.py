@@ -7,6 +7,7 @@ stage: every gradient test runs with it on and off.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -151,11 +152,20 @@ def _writes(span: list, name: str) -> bool:
 
 
 _FLIP = {" += ": " -= ", " -= ": " += ", " + ": " - ", " - ": " + "}
+_SCALED = re.compile(r" \* \d+(\.\d*)?([eE][-+]?\d+)?")  # times a positive literal
 
 
 def _flipped(item, a: str, b: str) -> Line | None:
-    """`z += a * w` as `z -= b * w` (and `z = z + a * w` as `z = z - b * w`), or None."""
-    if not isinstance(item, Line) or len(item.parts) < 5 or not isinstance(item.parts[0], Ref):
+    """`z += a * w` as `z -= b * w` (and `z = z + a * w` as `z = z - b * w`; `u = a * 0.5`
+    as `u = b * -0.5`), or None."""
+    if not isinstance(item, Line) or not isinstance(item.parts[0], Ref):
+        return None
+    parts = item.parts
+    if len(parts) == 4 and parts[1:3] == (" = ", Ref(a)) and isinstance(parts[3], str) and \
+            _SCALED.fullmatch(parts[3]):
+        return Line((*parts[:2], Ref(b), " * -" + parts[3][3:]), item.binds, item.comment,
+                    item.effect)
+    if len(item.parts) < 5:
         return None
     z = item.parts[0].name
     head = 2 if item.parts[1] in (" += ", " -= ") else 4 if item.parts[1] == " = " and len(

@@ -30,6 +30,7 @@ from ..ir import Block, Line, Ref
 from .specialized import Einsum
 
 LETTERS = "nmtbqrsuvwxyzabcdefghijklop"
+SMALL = 1 << 14  # entries of an operand kept for each trip: where NumPy's dispatch dominates
 
 
 @dataclass
@@ -39,21 +40,26 @@ class Term:
 
     line: Line
     acc: str
-    einsum: Einsum
+    einsum: Einsum | None  # None: a name added as it is
     made_at: int
     added_at: int
     lists: list = field(default_factory=list)  # per operand: a list name, or None
 
+    @property
+    def operands(self) -> tuple:
+        return self.einsum.operands if self.einsum is not None else (self.line.note[2],)
 
-def batched(body: list, namer, total: Counter | None = None) -> list:
-    """body with the einsum terms of its reversed loops (and theirs) summed after each loop."""
+
+def batched(body: list, namer, size, total: Counter | None = None) -> list:
+    """body with the einsum terms of its reversed loops (and theirs) summed after each loop.
+    size(name): how many entries the array a name holds has, where known."""
     total = refs(body) if total is None else total
     out: list = []
     for item in body:
         if isinstance(item, Block):
-            item = item.rebuilt(lambda b: batched(b, namer, total))
+            item = item.rebuilt(lambda b: batched(b, namer, size, total))
             if item.kind == "for":
-                out += _hoisted(item, namer, total)
+                out += _hoisted(item, namer, total, size)
                 continue
         out.append(item)
     return out
@@ -89,7 +95,7 @@ def _binding_lines(item):
             yield from _binding_lines(inner)
 
 
-def _hoisted(loop: Block, namer, total: Counter) -> list:
+def _hoisted(loop: Block, namer, total: Counter, size) -> list:
     body = loop.body
     if any(p.strip() in ("break", "continue") or p.startswith("return")
            for item in body for parts in _all_parts(item) for p in parts
@@ -102,8 +108,8 @@ def _hoisted(loop: Block, namer, total: Counter) -> list:
     bound = Counter(n for item in body for line in _binding_lines(item) for n in line.binds)
     bound.update(p.name for p in loop.head if isinstance(p, Ref))
     terms = [t for pos, item in enumerate(body) if (t := _term(body, pos, inside, total))]
-    terms = [t for t in terms if _movable(t, body, terms, bound, written)]
-    if not terms:
+    terms = [t for t in terms if _movable(t, body, terms, bound, written, size)]
+    if not any(t.einsum is not None for t in terms):
         return [loop]
     return _rewrite(loop, terms, bound, namer)
 
@@ -137,22 +143,25 @@ def _term(body: list, pos: int, inside: Counter, total: Counter) -> Term | None:
     if len(term) != 1 or not isinstance(term[0], Ref):
         return None
     made = term[0].name  # x_bar = np.einsum(...) read once, here
-    if inside[made] != 2 or total[made] != 2:
-        return None
     for k in range(pos):
         note = getattr(body[k], "note", None) if isinstance(body[k], Line) else None
-        if note and note[0] == "set" and note[1] == made and isinstance(note[2], Einsum):
+        if note and note[0] == "set" and note[1] == made and isinstance(note[2], Einsum) \
+                and inside[made] == total[made] == 2:
             return Term(item, acc, note[2], k, pos)
-    return None
+    return Term(item, acc, None, pos, pos)  # a name: its values listed, summed after
 
 
-def _movable(t: Term, body: list, terms: list, bound: Counter, written: set) -> bool:
+def _movable(t: Term, body: list, terms: list, bound: Counter, written: set, size) -> bool:
     """Whether t's adjoint is read only by lines adding terms to it, t reads it not, and
     each operand t reads the loop changes not in place and binds only by plain assignment
     of a value that is no view of what it changes."""
-    names = [_name(op) for op in t.einsum.operands]
-    if None in names or t.acc in names or "..." in t.einsum.spec or not any(
-            bound[n] for n in names):
+    names = [_name(op) for op in t.operands]
+    if None in names or t.acc in names or (t.einsum is not None and "..." in t.einsum.spec) \
+            or not all(size(n) is not None and size(n) <= SMALL for n in names if bound[n]):
+        return False
+    if t.einsum is None and not (bound[names[0]] == 1 and size(names[0]) > 1):
+        return False  # a name bound once by the loop, to an array: a number adds fast
+    if not any(bound[n] for n in names):
         return False
     adding = {id(other.line) for other in terms if other.acc == t.acc}
     for item in body:
@@ -196,7 +205,7 @@ def _rewrite(loop: Block, terms: list, bound: Counter, namer) -> list:
     kept: dict = {}  # (operand, where the loop last bound it before the term) -> list name
     appends: dict = {}  # position in body -> the lines appending there
     for t in terms:
-        for op in t.einsum.operands:
+        for op in t.operands:
             n = _name(op)
             if not bound[n]:
                 t.lists.append(None)
@@ -215,8 +224,8 @@ def _rewrite(loop: Block, terms: list, bound: Counter, namer) -> list:
             body.append(item)
     lists = list(dict.fromkeys(kept.values()))
     before = [Line((Ref(k), " = ", "[]"), (k,)) for k in lists]
-    stacked = [Line((Ref(k), " = ", *terms[0].einsum.np, ".array(", Ref(k), ")"), (k,))
-               for k in lists]
+    np_parts = next(t.einsum.np for t in terms if t.einsum is not None)
+    stacked = [Line((Ref(k), " = ", *np_parts, ".array(", Ref(k), ")"), (k,)) for k in lists]
     sums = [_batched_line(t) for t in terms]
     after = Block(("if ", Ref(lists[0]), ":"), [*stacked, *sums]) if lists else None
     return [*before, Block(loop.head, body, loop.orelse, loop.clauses, loop.binds),
@@ -229,7 +238,12 @@ def _last_binding(body: list, name: str, pos: int) -> int:
 
 
 def _batched_line(t: Term) -> Line:
-    """t's line, adding the einsum of all trips: a new label over the listed operands."""
+    """t's line, adding the einsum of all trips (a new label over the listed operands), or
+    the sum of the listed values."""
+    line = t.line
+    head = line.parts[:len(line.parts) - len(line.note[2])]
+    if t.einsum is None:
+        return Line((*head, Ref(t.lists[0]), ".sum(axis=0)"), line.binds)
     spec = t.einsum.spec
     label = next(c for c in LETTERS if c not in spec)
     inputs, output = spec.split("->")
@@ -240,7 +254,4 @@ def _batched_line(t: Term) -> Line:
                                                         strict=True)]
     call = (*t.einsum.np, f".einsum({new!r}", *(p for op in operands for p in (", ", *op)),
             ", optimize=True)")
-    line = t.line
-    term = line.note[2]
-    head = line.parts[:len(line.parts) - len(term)]
     return Line((*head, *call), line.binds)

@@ -17,6 +17,7 @@ from .batched import batched
 from .fill import fill
 from .hoist import hoisted
 from .refs import RUNTIME
+from .repeats import unrepeated
 from .sweep import Sweep
 
 
@@ -40,7 +41,10 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
     sweep.guards = done.guards
     sweep.relied |= relied
     if sweep.ints or any(is_dims(t) for t in sweep.shape.values()):
-        backward = batched(fill(backward, sweep.shape, sweep.ints), namer)
+        backward = fill(backward, sweep.shape, sweep.ints)
+        backward = unrepeated(backward, lambda n: sweep.dims_of(Name(namer.primals.get(n, n))),
+                              namer.primals)
+        backward = batched(backward, namer, lambda n: sweep.size_of(namer.primals.get(n, n)))
     forward = sweep.forward_sweep()
     grads = tuple(namer.bar(w) for w in spec.wrt)
     as_tuple = len(grads) > 1 if as_tuple is None else as_tuple

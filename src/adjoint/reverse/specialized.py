@@ -127,6 +127,11 @@ class ShapedAdjoint:
             return ()
         return term[1] if is_dims(term) else None
 
+    def size_of(self, name: str) -> int | None:
+        """How many entries the array `name` surely holds, where its shape is known."""
+        dims = self.dims_of(Name(name))
+        return None if dims is None else int(np.prod(dims))
+
     def summed(self, parts, x: str, y: str) -> tuple | None:
         """`parts`, a contribution of y's shape, summed to x's known shape, as NumPy sums
         it (the axes y's broadcast put in front), or None where runtime.unbroadcast must."""
