@@ -7,6 +7,7 @@ stage: every gradient test runs with it on and off.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 from dataclasses import replace
@@ -133,6 +134,14 @@ def fold_negations(body: list) -> list:
                 for p in (x.parts if isinstance(x, Line) else ()))]
             flipped = [_flipped(items[j], a, b) for j in uses]
             if binds[a] != 1 or not uses or len(uses) != total_reads[a] or None in flipped:
+                made = _negated_product(items, k, b, binds, total_reads)
+                if made is not None and not any(Ref(a) in (
+                        x.parts if isinstance(x, Line) else x.head) for x in lines(
+                        items[made[0] + 1:k])):
+                    # b = 2 * c; a = -b: a = -2 * c
+                    items[made[0]] = Line((Ref(a), *made[1].parts[1:]), (a,), made[1].comment,
+                                          made[1].effect)
+                    return items[:k] + items[k + 1:]
                 continue
             span = items[k + 1:uses[-1] + 1]
             if counts(span)[0][b] or _writes(span, b):
@@ -145,6 +154,41 @@ def fold_negations(body: list) -> list:
     return block(body)
 
 
+def _negated_product(items: list, k: int, b: str, binds: Counter, reads: Counter):
+    """For `a = -b` at items[k], where b is read there only and made earlier in the block by
+    a product with a positive literal factor (`b = g * 2 * x`): (where, that line with the
+    literal negated)."""
+    if binds[b] != 1 or reads[b] != 1:
+        return None
+    j = next((j for j in range(k) if isinstance(items[j], Line) and items[j].binds == (b,)
+              and items[j].parts[:2] == (Ref(b), " = ")), None)
+    if j is None or not _is_product(items[j].parts[2:]):
+        return None
+    parts = list(items[j].parts)
+    for n, p in enumerate(parts[2:], 2):
+        if isinstance(p, str) and (found := _LITERAL_FACTOR.search(p)):
+            parts[n] = p[:found.start(2)] + "-" + p[found.start(2):]
+            return j, Line(tuple(parts), items[j].binds, items[j].comment, items[j].effect)
+    return None
+
+
+def _is_product(parts) -> bool:
+    """Whether parts are a chain of products and quotients of names and numbers."""
+    text = "".join(p.name if isinstance(p, Ref) else p for p in parts)
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return False
+    while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        if not isinstance(node.right, (ast.Name, ast.Constant)):
+            return False
+        node = node.left
+    return isinstance(node, (ast.Name, ast.Constant))
+
+
+_LITERAL_FACTOR = re.compile(r"(^|\* |/ )(\d+(\.\d*)?([eE][-+]?\d+)?)( \*| /|$)")
+
+
 def _writes(span: list, name: str) -> bool:
     """Whether a line in span writes into `name` (`b += v`, `b[i] = v`, bound or not)."""
     return any(isinstance(x, Line) and x.parts and isinstance(x.parts[0], Ref) and
@@ -152,6 +196,7 @@ def _writes(span: list, name: str) -> bool:
 
 
 _FLIP = {" += ": " -= ", " -= ": " += ", " + ": " - ", " - ": " + "}
+_FACTORS = re.compile(r"( \* | / )(\d+(\.\d*)?([eE][-+]?\d+)?( \* | / ))*")
 _SCALED = re.compile(r" \* \d+(\.\d*)?([eE][-+]?\d+)?")  # times a positive literal
 
 
@@ -171,8 +216,10 @@ def _flipped(item, a: str, b: str) -> Line | None:
     head = 2 if item.parts[1] in (" += ", " -= ") else 4 if item.parts[1] == " = " and len(
         item.parts) > 4 and item.parts[2] == Ref(z) and item.parts[3] in (" + ", " - ") else 0
     rest = item.parts[head:]
-    if not head or len(rest) < 3 or rest[0] != Ref(a) or rest[1] != " * " or not all(
-            (isinstance(p, Ref) and p.name != a) or p in (" * ", " / ") for p in rest[1:]):
+    if not head or len(rest) < 3 or rest[0] != Ref(a) or not (
+            isinstance(rest[1], str) and rest[1].startswith(" * ")) or not all(
+            (isinstance(p, Ref) and p.name != a) or (isinstance(p, str) and _FACTORS.fullmatch(p))
+            for p in rest[1:]):
         return None
     sign = item.parts[head - 1]
     return Line((*item.parts[:head - 1], _FLIP[sign], Ref(b), *rest[1:]), item.binds,
