@@ -220,6 +220,107 @@ def grad_f6(k, c, x, v, f6_bar=1.0):
     k_bar = -neg_k_bar
     return k_bar, c_bar
 """),
+    "negations_folded": ("""\
+def f7(z, x):
+    s = 1 / (1 + np.exp(-z))
+    a = x[1::2] - x[0::2] ** 2
+    b = 1 - x[0::2]
+    return np.sum(s) + np.sum(100 * a ** 2 + b ** 2)
+""", ('z', 'x'), lambda: [np.linspace(-1.0, 1.0, 3), np.linspace(-1.2, 1.0, 6)], """\
+def grad_f7(z, x, f7_bar=1.0):
+    # forward
+    neg_z = -z
+    exp_neg_z = np.exp(neg_z)
+    exp_neg_z_shifted = 1 + exp_neg_z
+    s = 1 / exp_neg_z_shifted
+    x_part = x[1::2]
+    x_part_2 = x[0::2]
+    x_part_2_sq = x_part_2 ** 2
+    a = x_part - x_part_2_sq
+    x_part_3 = x[0::2]
+    b = 1 - x_part_3
+    f7_bar = runtime.check_seed(0.0, f7_bar, 'f7')
+    # backward
+    # grad of: return np.sum(s) + np.sum(100 * a ** 2 + b ** 2)
+    x_part_3_bar = f7_bar * -2 * b
+    a_sq_bar = f7_bar * 100
+    a_bar = a_sq_bar * 2 * a
+    # grad of: b = 1 - x[0::2]
+    x_bar = runtime.zeros_like(x)
+    x_bar[0::2] = x_part_3_bar
+    # grad of: a = x[1::2] - x[0::2] ** 2
+    x_part_2_bar = a_bar * -2 * x_part_2
+    x_bar[0::2] += x_part_2_bar
+    x_bar[1::2] += a_bar
+    # grad of: s = 1 / (1 + np.exp(-z))
+    neg_exp_neg_z_shifted_bar = f7_bar * s / exp_neg_z_shifted
+    z_bar = neg_exp_neg_z_shifted_bar * exp_neg_z
+    return z_bar, x_bar
+"""),
+    "loop_products_after_the_loop": ("""\
+def f8(Q, m, X):
+    total = 0.0
+    for x in X:
+        z = np.einsum("kij,kj->ki", Q, x - m)
+        v = -0.5 * np.sum(z ** 2, axis=1)
+        v_max = np.max(v)
+        total = total + v_max + np.log(np.sum(np.exp(v - v_max)))
+    return total
+""", ('Q', 'm'), lambda: [np.ones((2, 3, 3)) * 0.2, np.zeros((2, 3)), np.arange(12.0).reshape(4, 3) / 10], """\
+def grad_f8(Q, m, X, f8_bar=1.0):
+    # forward
+    exp_v_minus_v_max_stack = []
+    sum_max_stack = []
+    x_minus_m_stack = []
+    z_stack = []
+    len_X = len(X)
+    x_index_range = range(len_X)
+    for x_index in x_index_range:
+        x = X[x_index]
+        x_minus_m = x - m
+        x_minus_m_stack.append(x_minus_m)
+        z = np.einsum("kij,kj->ki", Q, x_minus_m)
+        z_stack.append(z)
+        z_sq = z ** 2
+        sum_z_sq = np.sum(z_sq, axis=1)
+        v = -0.5 * sum_z_sq
+        v_max = np.max(v)
+        v_minus_v_max = v - v_max
+        exp_v_minus_v_max = np.exp(v_minus_v_max)
+        exp_v_minus_v_max_stack.append(exp_v_minus_v_max)
+        sum_max = np.sum(exp_v_minus_v_max)
+        sum_max_stack.append(sum_max)
+    f8_bar = runtime.check_seed(0.0, f8_bar, 'f8')
+    # backward
+    total_bar = f8_bar
+    # grad of: for x in X:
+    Q_bar = runtime.zeros_like(Q)
+    m_bar = runtime.zeros_like(m)
+    z_bar_trips = []
+    x_minus_m_trips = []
+    for x_index in reversed(x_index_range):
+        x_minus_m = x_minus_m_stack.pop()
+        z = z_stack.pop()
+        exp_v_minus_v_max = exp_v_minus_v_max_stack.pop()
+        sum_max = sum_max_stack.pop()
+        # grad of: total = total + v_max + np.log(np.sum(np.exp(v - v_max)))
+        total_plus_v_max_bar = total_bar
+        sum_max_bar = total_bar / sum_max
+        v_minus_v_max_bar = sum_max_bar * exp_v_minus_v_max
+        total_bar = total_plus_v_max_bar
+        # grad of: v = -0.5 * np.sum(z ** 2, axis=1)
+        sum_z_sq_bar = v_minus_v_max_bar * -0.5
+        z_bar = sum_z_sq_bar[:, None] * 2 * z
+        # grad of: z = np.einsum("kij,kj->ki", Q, x - m)
+        z_bar_trips.append(z_bar)
+        x_minus_m_trips.append(x_minus_m)
+    if z_bar_trips:
+        z_bar_trips = np.array(z_bar_trips)
+        x_minus_m_trips = np.array(x_minus_m_trips)
+        Q_bar += np.einsum('nki,nkj->kij', z_bar_trips, x_minus_m_trips, optimize=True)
+        m_bar -= np.einsum('nki,kij->kj', z_bar_trips, Q, optimize=True)
+    return Q_bar, m_bar
+"""),
 }
 
 

@@ -54,8 +54,7 @@ def grad_loss(u0, kappa, target, steps=40, loss_bar=1.0):
         lap_bar = runtime.unbroadcast(kappa_lap_bar * kappa, lap)
         # grad of: lap = u[:-2] - 2.0 * u[1:-1] + u[2:]
         u_bar[2:] += lap_bar
-        u_part_2_scaled_bar = -lap_bar
-        u_part_2_bar = u_part_2_scaled_bar * 2.0
+        u_part_2_bar = lap_bar * -2.0
         u_bar[1:-1] += u_part_2_bar
         u_bar[:-2] += lap_bar
     # grad of: u = u0.copy()

@@ -21,9 +21,8 @@ def sigmoid_bwd(saved, sigmoid_bar):
     exp_neg_z, exp_neg_z_shifted, sigmoid = saved
     # backward
     # grad of: return 1 / (1 + np.exp(-z))
-    exp_neg_z_shifted_bar = -sigmoid_bar * sigmoid / exp_neg_z_shifted
-    neg_z_bar = exp_neg_z_shifted_bar * exp_neg_z
-    z_bar = -neg_z_bar
+    neg_exp_neg_z_shifted_bar = sigmoid_bar * sigmoid / exp_neg_z_shifted
+    z_bar = neg_exp_neg_z_shifted_bar * exp_neg_z
     return z_bar
 
 

@@ -23,11 +23,9 @@ def grad_rosenbrock(x, rosenbrock_bar=1.0):
     # grad of: return np.sum(100 * a ** 2 + b ** 2)
     a_sq_scaled_bar = runtime.unbroadcast_from(rosenbrock_bar, a_sq_scaled, total)
     b_sq_bar = runtime.unbroadcast_from(rosenbrock_bar, b_sq, total)
-    b_bar = b_sq_bar * 2 * b
+    x_odd_bar = b_sq_bar * -2 * b
     a_sq_bar = a_sq_scaled_bar * 100
     a_bar = a_sq_bar * 2 * a
-    # grad of: b = 1 - x_odd
-    x_odd_bar = -b_bar
     # grad of: a = x_even - x_odd ** 2
     x_even_bar = runtime.unbroadcast(a_bar, x_even)
     x_odd_sq_bar = -runtime.unbroadcast(a_bar, x_odd_sq)

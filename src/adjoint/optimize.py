@@ -156,20 +156,44 @@ def fold_negations(body: list) -> list:
 
 def _negated_product(items: list, k: int, b: str, binds: Counter, reads: Counter):
     """For `a = -b` at items[k], where b is read there only and made earlier in the block by
-    a product with a positive literal factor (`b = g * 2 * x`): (where, that line with the
-    literal negated)."""
+    a product: (where, that line negated), the sign put on a positive literal factor
+    (`b = g * 2 * x`: `g * -2 * x`), or taken off a negated one (`b = -g * x`: `g * x`), or
+    off the line making its first factor, when that too is read there only (`c = -g / s`;
+    `b = c * x`: `neg_c = g / s`; `b = neg_c * x`)."""
+    j = _made_by_product(items, k, b, binds, reads)
+    if j is None:
+        return None
+    parts = list(items[j].parts)
+    if parts[2] == "-":  # b = -g * x
+        return j, _with(items[j], (*parts[:2], *parts[3:]))
+    for n, p in enumerate(parts[2:], 2):
+        if isinstance(p, str) and (found := _LITERAL_FACTOR.search(p)):
+            parts[n] = p[:found.start(2)] + "-" + p[found.start(2):]
+            return j, _with(items[j], tuple(parts))
+    c = parts[2].name if isinstance(parts[2], Ref) and type(parts[2]) is Ref else None
+    i = _made_by_product(items, j, c, binds, reads) if c else None
+    if i is None or items[i].parts[2] != "-" or any(Ref(c) in x.parts for x in items[i + 1:j]
+                                                    if isinstance(x, Line)):
+        return None
+    # c now holds minus what it held: named for it, where that name is free
+    neg = f"neg_{c}" if not binds[f"neg_{c}"] and not reads[f"neg_{c}"] else c
+    items[i] = Line((Ref(neg), " = ", *items[i].parts[3:]), (neg,), items[i].comment,
+                    items[i].effect)
+    return j, _with(items[j], tuple(Ref(neg) if p == Ref(c) else p for p in items[j].parts))
+
+
+def _made_by_product(items: list, k: int, b: str, binds: Counter, reads: Counter):
+    """Where, before items[k] in its block, the line binding b (once, read once) as a
+    product is."""
     if binds[b] != 1 or reads[b] != 1:
         return None
     j = next((j for j in range(k) if isinstance(items[j], Line) and items[j].binds == (b,)
               and items[j].parts[:2] == (Ref(b), " = ")), None)
-    if j is None or not _is_product(items[j].parts[2:]):
-        return None
-    parts = list(items[j].parts)
-    for n, p in enumerate(parts[2:], 2):
-        if isinstance(p, str) and (found := _LITERAL_FACTOR.search(p)):
-            parts[n] = p[:found.start(2)] + "-" + p[found.start(2):]
-            return j, Line(tuple(parts), items[j].binds, items[j].comment, items[j].effect)
-    return None
+    return j if j is not None and _is_product(items[j].parts[2:]) else None
+
+
+def _with(line: Line, parts: tuple) -> Line:
+    return Line(parts, line.binds, line.comment, line.effect)
 
 
 def _is_product(parts) -> bool:
@@ -183,6 +207,8 @@ def _is_product(parts) -> bool:
         if not isinstance(node.right, (ast.Name, ast.Constant)):
             return False
         node = node.left
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
     return isinstance(node, (ast.Name, ast.Constant))
 
 
@@ -202,14 +228,16 @@ _SCALED = re.compile(r" \* \d+(\.\d*)?([eE][-+]?\d+)?")  # times a positive lite
 
 def _flipped(item, a: str, b: str) -> Line | None:
     """`z += a * w` as `z -= b * w` (and `z = z + a * w` as `z = z - b * w`; `u = a * 0.5`
-    as `u = b * -0.5`), or None."""
+    as `u = b * -0.5`, `u = a * 2 * w` as `u = b * -2 * w`), or None."""
     if not isinstance(item, Line) or not isinstance(item.parts[0], Ref):
         return None
     parts = item.parts
-    if len(parts) == 4 and parts[1:3] == (" = ", Ref(a)) and isinstance(parts[3], str) and \
-            _SCALED.fullmatch(parts[3]):
-        return Line((*parts[:2], Ref(b), " * -" + parts[3][3:]), item.binds, item.comment,
-                    item.effect)
+    if len(parts) >= 4 and parts[1:3] == (" = ", Ref(a)) and isinstance(parts[3], str) and (
+            found := _SCALED.match(parts[3])) and (len(parts) == 4 and found.end() == len(
+                parts[3]) or _is_product(parts[2:]) and parts[3][found.end():] in (" * ", " / ")):
+        # u = a * 0.5 (* w): u = b * -0.5 (* w)
+        return Line((*parts[:2], Ref(b), " * -" + parts[3][3:], *parts[4:]), item.binds,
+                    item.comment, item.effect)
     if len(item.parts) < 5:
         return None
     z = item.parts[0].name

@@ -304,7 +304,9 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
             raise self.error(s, f"cannot match the arguments of {rules.name_of(rule.fn)} to "
                              f"its signature: {exc}") from None
         shapes = {name: self.dims_of(a) for name, a in bound.arguments.items()}
-        consts = {name: a.value for name, a in bound.arguments.items() if isinstance(a, Const)}
+        # (g may be the number 0.0 standing for zeros: then no formula that indexes it)
+        consts = {name: a.value for name, a in bound.arguments.items() if isinstance(
+            a, Const)} if s.target not in self.zeroed and self.from_uniform != s.target else None
         bound.apply_defaults()
         env = {"g": (Ref(g),), "ans": (AnsRef(s.target),), **self.modules}
         active_params = []

@@ -1,5 +1,8 @@
 """repeats: a sum's adjoint repeated along its axes only to be multiplied by a whole array.
 
+The same holds for the adjoint of a whole sum, a number spread over the array
+(`runtime.sum_adjoint(s_bar, q)`).
+
 The adjoint of `s = np.sum(q, axis=1)` is s_bar repeated along axis 1
 (`q_bar = s_bar[:, None].repeat(10, axis=1)`, rules/shaped.py). Where q_bar is read once,
 as the first factor of a product that has a factor of q's whole shape
@@ -29,7 +32,7 @@ def unrepeated(body: list, dims, adjoints, total: Counter | None = None) -> list
     out = [item.rebuilt(lambda b: unrepeated(b, dims, adjoints, total))
            if isinstance(item, Block) else item for item in body]
     for k, item in enumerate(out[:-1]):
-        repeated = _repeat(item)
+        repeated = _repeat(item, dims)
         if repeated is None or total[item.parts[0].name] != 2:
             continue
         name, base = item.parts[0].name, repeated
@@ -51,8 +54,16 @@ def _parts(item) -> tuple:
         item.head
 
 
-def _repeat(item) -> tuple | None:
-    """For `a = b[:, None].repeat(n, axis=k)`, the parts of `b[:, None]`."""
+def _repeat(item, dims) -> tuple | None:
+    """For `a = b[:, None].repeat(n, axis=k)`, the parts of `b[:, None]`; for
+    `a = runtime.sum_adjoint(b, x)` with b a number, of b."""
+    parts = getattr(item, "parts", ())
+    if 7 <= len(parts) <= 8 and parts[1] == " = " and all(
+            isinstance(p, str) for p in parts[2:-4]) and "".join(parts[2:-4]) == \
+            "runtime.sum_adjoint(" and parts[-3::2] == (", ", ")") and isinstance(
+                parts[-4], Ref) and isinstance(parts[-2], Ref) and dims(
+                parts[-4].name) == () and item.binds == (parts[0].name,):
+        return (parts[-4],)
     if not isinstance(item, Line) or len(item.parts) != 4 or item.parts[1] != " = " or not (
             isinstance(item.parts[0], Ref) and isinstance(item.parts[2], Ref)
             and isinstance(item.parts[3], str)):

@@ -30,6 +30,8 @@ def _products(shapes: dict, param: str) -> str | None:
 def _repeated(shapes: dict, param: str, consts: dict) -> str | None:
     """np.sum(a, axis) along constant axes: g given back its summed axes and repeated along
     them (`g[:, None].repeat(10, axis=1)`), one NumPy method call a time."""
+    if consts is None:  # g may be a number
+        return None
     dims, axis = shapes.get("a"), consts.get("axis")
     if param != "a" or not dims or set(shapes) - {"a", "axis", "keepdims"} or (
             "axis" in shapes and axis is None) or ("keepdims" in shapes and not isinstance(
@@ -40,8 +42,11 @@ def _repeated(shapes: dict, param: str, consts: dict) -> str | None:
                for k in axes):
         return None
     axes = sorted({k % len(dims) for k in axes})
+    keep = consts.get("keepdims", False)
+    if len(axes) == len(dims) and not keep:  # g is a number
+        return None
     out = "g"
-    if not consts.get("keepdims", False):
+    if not keep:
         out += "[" + ", ".join("None" if k in axes else ":" for k in range(len(dims))) + "]"
     for k in axes:
         out += f".repeat({dims[k]}, axis={k})"
@@ -61,10 +66,11 @@ WITH_CONSTANTS: dict[Callable, Callable] = {
 def formula(fn: Callable, param: str, shapes: dict, consts: dict | None = None) -> str | None:
     """The formula for `param` of a call of fn whose parameters have these shapes
     ({parameter: shape, or None where unknown, for each parameter the call passes, in the
-    signature's order}) and constant values (`consts`: {parameter: value}), or None where
-    the table's formula is the one to use."""
+    signature's order}) and constant values (`consts`: {parameter: value}; None where g
+    may be a number standing for zeros), or None where the table's formula is the one to
+    use."""
     entry = SHAPED.get(fn)
     if entry is not None:
         return entry(shapes, param)
     entry = WITH_CONSTANTS.get(fn)
-    return entry(shapes, param, consts or {}) if entry is not None else None
+    return entry(shapes, param, consts) if entry is not None else None
