@@ -1,8 +1,9 @@
-"""optimize: cosmetic clean-up of emitted code.
+"""optimize: clean-up of emitted code.
 
-Copy propagation (`a = b` with both bound once: uses of a read b) and removal
-of lines that bind names nothing reads. Correctness never depends on this
-stage: every gradient test runs with it on and off.
+Copy propagation (`a = b` with both bound once: uses of a read b), removal of lines that
+bind names nothing reads, and negations folded into the products and sums that read them
+(exact, as negation is). Correctness never depends on this stage: every gradient test runs
+with it on and off.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from ..ir import Assign, Const, Line, Name, Ref
 from ..rules import shaped
 from .refs import RUNTIME, AnsRef, ShapeRef
 from .refusals import Refusals
-from .specialized import ShapedAdjoint, g_shaped
+from .specialized import ShapedAdjoint
 from .uniform import UniformAdjoint
 from .writes import IndexAdd
 
@@ -351,18 +351,6 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
                 parts = self.summed_back(parts, atom.id, s.target, formula)
             out.append((atom.id, *self.as_items(atom.id, parts), "ans" in tpl.slots))
         return self.merged(out)
-
-    def summed_back(self, parts, x: str, y: str, formula: str) -> tuple:
-        """A broadcasting rule's contribution to x, summed back from y's shape to x's."""
-        negated = rules.negation(parts)  # -unbroadcast(g): negate the smaller array
-        inner = negated if negated is not None else parts
-        if self.from_uniform == y:  # g: a number standing for an array
-            parts = (RUNTIME, ".unbroadcast_from(", *inner, ", ", ShapeRef(x), ", ",
-                     ShapeRef(y), ")")
-        else:
-            parts = g_shaped(formula) and self.summed(inner, x, y) or (
-                RUNTIME, ".unbroadcast(", *inner, ", ", ShapeRef(x), ")")
-        return ("-", *parts) if negated is not None else parts
 
     def as_items(self, x: str, parts) -> tuple:
         """(parts, fresh) of a rule's contribution to x: the adjoint of a list is a list, where

@@ -16,6 +16,7 @@ import numpy as np
 from .. import ir, rules
 from ..analysis.dims import is_dims
 from ..ir import Const, Name, Ref
+from .refs import RUNTIME, ShapeRef
 
 
 @functools.lru_cache(maxsize=1024)
@@ -131,6 +132,18 @@ class ShapedAdjoint:
         """How many entries the array `name` surely holds, where its shape is known."""
         dims = self.dims_of(Name(name))
         return None if dims is None else int(np.prod(dims))
+
+    def summed_back(self, parts, x: str, y: str, formula: str) -> tuple:
+        """A broadcasting rule's contribution to x, summed back from y's shape to x's."""
+        negated = rules.negation(parts)  # -unbroadcast(g): negate the smaller array
+        inner = negated if negated is not None else parts
+        if self.from_uniform == y:  # g: a number standing for an array
+            parts = (RUNTIME, ".unbroadcast_from(", *inner, ", ", ShapeRef(x), ", ",
+                     ShapeRef(y), ")")
+        else:
+            parts = g_shaped(formula) and self.summed(inner, x, y) or (
+                RUNTIME, ".unbroadcast(", *inner, ", ", ShapeRef(x), ")")
+        return ("-", *parts) if negated is not None else parts
 
     def summed(self, parts, x: str, y: str) -> tuple | None:
         """`parts`, a contribution of y's shape, summed to x's known shape, as NumPy sums
