@@ -44,6 +44,9 @@ def densify(x_bar, x):
     adjoint of a tuple, dict or record becomes a tuple, dict or record (records.rebuild)."""
     if type(x) is np.ndarray:
         return _dense(x, x_bar)
+    if type(x) is tuple and type(x_bar) is tuple and len(x) == len(x_bar) and all(
+            type(v) is np.ndarray for v in x):  # a function's arrays: no tree walk
+        return tuple(_dense(v, b) for v, b in zip(x, x_bar, strict=True))
     # x may have grown since: appends not yet undone
     return tree_map(_dense, x, x_bar, strict=False)
 
@@ -152,6 +155,8 @@ def add_adjoint(g, a, b, k: int):
 def add_seq(a, b):
     """a + b item by item, for the adjoints of lists, tuples, dicts and records (a list or
     dict; a key one lacks is a zero there)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray:  # the common case: no dispatch
+        return a + b
     if _is_zero(a):
         return b
     if _is_zero(b):
