@@ -266,7 +266,8 @@ def f8(Q, m, X):
         v_max = np.max(v)
         total = total + v_max + np.log(np.sum(np.exp(v - v_max)))
     return total
-""", ('Q', 'm'), lambda: [np.ones((2, 3, 3)) * 0.2, np.zeros((2, 3)), np.arange(12.0).reshape(4, 3) / 10], """\
+""", ('Q', 'm'), lambda: [np.ones((2, 3, 3)) * 0.2, np.zeros((2, 3)),
+                         np.arange(12.0).reshape(4, 3) / 10], """\
 def grad_f8(Q, m, X, f8_bar=1.0):
     # forward
     exp_v_minus_v_max_stack = []

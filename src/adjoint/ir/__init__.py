@@ -70,6 +70,7 @@ from .render import (  # noqa: F401
     index_parts,
     item_parts,
     join,
+    parts_of,
     prim_parts,
     read_refs,
     refs,

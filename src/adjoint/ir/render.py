@@ -304,6 +304,19 @@ class Emitted:
     primal: frozenset = frozenset()  # names of the user's code (checked by its own structure)
 
 
+def parts_of(item: Line | Block) -> Iterator[Parts]:
+    """The parts of an emitted line, or of a block's heads and every line inside it."""
+    if isinstance(item, Line):
+        yield item.parts
+        return
+    yield item.head
+    for c in item.clauses:
+        yield c.head
+    for body in item.bodies():
+        for inner in body:
+            yield from parts_of(inner)
+
+
 def refs(parts: Parts) -> Iterator[str]:
     return (p.name for p in parts if isinstance(p, Ref))
 

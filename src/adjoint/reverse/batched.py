@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..ir import Block, Line, Ref
+from ..ir import Block, Line, Ref, parts_of
 from .specialized import Einsum
 
 LETTERS = "nmtbqrsuvwxyzabcdefghijklop"
@@ -69,21 +69,9 @@ def refs(items) -> Counter:
     """How many times each name is written in items (lines and blocks, heads included)."""
     found: Counter = Counter()
     for item in items:
-        for parts in _all_parts(item):
+        for parts in parts_of(item):
             found.update(p.name for p in parts if isinstance(p, Ref))
     return found
-
-
-def _all_parts(item):
-    if isinstance(item, Line):
-        yield item.parts
-        return
-    yield item.head
-    for c in item.clauses:
-        yield c.head
-    for body in item.bodies():
-        for inner in body:
-            yield from _all_parts(inner)
 
 
 def _binding_lines(item):
@@ -98,7 +86,7 @@ def _binding_lines(item):
 def _hoisted(loop: Block, namer, total: Counter, size) -> list:
     body = loop.body
     if any(p.strip() in ("break", "continue") or p.startswith("return")
-           for item in body for parts in _all_parts(item) for p in parts
+           for item in body for parts in parts_of(item) for p in parts
            if isinstance(p, str)):
         return [loop]
     written = _written(body)
@@ -169,7 +157,7 @@ def _movable(t: Term, body: list, terms: list, bound: Counter, written: set, siz
             if Ref(t.acc) in line.parts and not _adds_to(line, t.acc, adding):
                 return False
     for item in body:
-        for parts in _all_parts(item):
+        for parts in parts_of(item):
             if not isinstance(item, Line) and Ref(t.acc) in parts:
                 return False  # a block's head reads it
     for n in names:

@@ -60,23 +60,10 @@ def _fill_after(items: list, k: int, dims: tuple, ints: dict) -> None:
 
 
 def _touches(item, name: str) -> bool:
-    for line in _lines(item):
-        parts = line.parts if isinstance(line, Line) else line
+    for parts in ir.parts_of(item):
         if any(isinstance(p, Ref) and p.name == name for p in parts):
             return True
     return False
-
-
-def _lines(item):
-    if isinstance(item, Line):
-        yield item
-        return
-    yield item.head
-    for c in item.clauses:
-        yield c.head
-    for body in item.bodies():
-        for inner in body:
-            yield from _lines(inner)
 
 
 def _box(index: ir.Index, dims: tuple, ints: dict) -> tuple | None:

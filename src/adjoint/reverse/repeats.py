@@ -17,7 +17,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..ir import Block, Line, Ref
+from ..ir import Block, Line, Ref, parts_of
 from .batched import refs
 
 REPEATED = re.compile(r"(\[[^\]]*\])?((?:\.repeat\(\d+, axis=\d+\))+)")
@@ -36,8 +36,8 @@ def unrepeated(body: list, dims, adjoints, total: Counter | None = None) -> list
         if repeated is None or total[item.parts[0].name] != 2:
             continue
         name, base = item.parts[0].name, repeated
-        reader = next((j for j in range(k + 1, len(out)) if Ref(name) in _parts(out[j])), None)
-        if reader is not None and not any(base[0] in _parts(x) for x in out[k + 1:reader]) \
+        reader = next((j for j in range(k + 1, len(out)) if Ref(name) in _flat(out[j])), None)
+        if reader is not None and not any(base[0] in _flat(x) for x in out[k + 1:reader]) \
                 and _broadcasts(out[reader], name, dims, adjoints):
             line = out[reader]
             at = line.parts.index(Ref(name))
@@ -47,11 +47,8 @@ def unrepeated(body: list, dims, adjoints, total: Counter | None = None) -> list
     return [item for item in out if item is not None]
 
 
-def _parts(item) -> tuple:
-    if isinstance(item, Line):
-        return item.parts
-    return tuple(p for body in item.bodies() for inner in body for p in _parts(inner)) + \
-        item.head
+def _flat(item) -> tuple:
+    return tuple(p for parts in parts_of(item) for p in parts)
 
 
 def _repeat(item, dims) -> tuple | None:
