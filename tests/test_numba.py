@@ -195,6 +195,79 @@ def heat2d(u0, kappa):
     return total
 
 
+# element loops whose reverse sweep reuses the adjoint arrays it makes each trip
+
+
+def ring(u0, kappa):
+    """u[i - 1] at i = 0 reads the last point: a negative index wraps, in the reverse too."""
+    n = u0.shape[0]
+    u = u0.copy()
+    for _ in range(4):
+        new = u.copy()
+        for i in range(n):
+            new[i] = u[i] + kappa * (u[i - 1] - u[i]) * u[i]
+        u = new
+    total = 0.0
+    for i in range(n):
+        total = total + u[i] * u[i] * (i + 1)
+    return total
+
+
+def narrowing(u0, kappa):
+    """Each step's grid is a point shorter: no buffer of another shape is taken."""
+    u = u0.copy()
+    for _ in range(3):
+        m = u.shape[0] - 1
+        new = np.zeros(m)
+        for i in range(m):
+            new[i] = u[i] + kappa * u[i + 1] * u[i]
+        u = new
+    total = 0.0
+    for i in range(u.shape[0]):
+        total = total + u[i] * u[i]
+    return total
+
+
+def coupled(u0, v0, a):
+    """Two grids carried together, each read by the other's update."""
+    n = u0.shape[0]
+    u = u0.copy()
+    v = v0.copy()
+    for _ in range(3):
+        nu = u.copy()
+        nv = v.copy()
+        for i in range(1, n - 1):
+            nu[i] = u[i] + a * (v[i + 1] - v[i - 1])
+            nv[i] = v[i] + a * (u[i + 1] - u[i - 1]) * u[i]
+        u = nu
+        v = nv
+    total = 0.0
+    for i in range(n):
+        total = total + u[i] * v[i]
+    return total
+
+
+def strided(u0, kappa, steps):
+    """Ranges with literal steps (2, and -1 from a literal start), and an accumulator read
+    after the loop."""
+    n = u0.shape[0]
+    u = u0.copy()
+    acc = np.zeros(n)
+    for _ in range(steps):
+        new = u.copy()
+        for i in range(2, n, 2):
+            new[i] = u[i] * (1.0 - kappa) + kappa * u[i - 2] * u[i - 1]
+        for i in range(5, 0, -1):
+            new[i] = new[i] + kappa * new[i - 1]
+        for i in range(n):
+            acc[i] = acc[i] + new[i] * u[i]
+        u = new
+    total = 0.0
+    for i in range(n):
+        total = total + u[i] * acc[i]
+    return total
+
+
 def _rng():
     return np.random.default_rng(0)
 
@@ -225,6 +298,13 @@ PROGRAMS = {
     "guarded": (lambda: guarded, lambda: (_rng().standard_normal(5), 0.7), ("x", "w")),
     "heat2d": (lambda: heat2d, lambda: (_rng().uniform(0.0, 1.0, (5, 4)), 0.1),
                ("u0", "kappa")),
+    "ring": (lambda: ring, lambda: (_rng().uniform(0.0, 1.0, 7), 0.2), ("u0", "kappa")),
+    "narrowing": (lambda: narrowing, lambda: (_rng().uniform(0.0, 1.0, 7), 0.3),
+                  ("u0", "kappa")),
+    "coupled": (lambda: coupled, lambda: (_rng().uniform(0.0, 1.0, 7),
+                                          _rng().uniform(0.0, 1.0, 7), 0.2), ("u0", "v0", "a")),
+    "strided": (lambda: strided, lambda: (_rng().uniform(0.0, 1.0, 9), 0.2, 3),
+                ("u0", "kappa")),
 }
 
 
@@ -340,10 +420,32 @@ def test_tape_layouts():
     assert "prey_saved_stack = runtime.tape_like(" in source("rk4")
 
 
+@pytest.mark.parametrize("name, present, absent", [
+    ("heat", ["new_bar = runtime.owned_unless(new_bar, new, t_later)",  # no copy after trip 1
+              "u_bar = runtime.zeros_into(u_bar_buffer, u)",  # zeros in an earlier trip's array
+              "u_bar_buffer = runtime.keep_buffer(u_bar_buffer, new_bar)",
+              "for i in runtime.backwards(range(1, i_range.stop)):"],  # LLVM knows i >= 1
+     ["runtime.owned(", "u_bar_witness"]),
+    ("strided", ["for i in runtime.backwards(range(2, i_range.stop, 2)):",
+                 "for i in runtime.backwards(range(5, i_range_2.stop, -1)):"], []),
+    ("broken", ["for i in runtime.backwards(range(0, i_range.stop), i_trips):"], []),
+    ("nbody", ["for j in runtime.backwards(j_range):"],  # range(i + 1, n): no literal start
+     ["zeros_into", "owned_unless"]),
+    ("heat2d", ["runtime.zeros_into(", "for j in runtime.backwards(range(1, j_range.stop)):"],
+     []),
+])
+def test_reversed_loops_reuse_arrays_and_tell_their_bounds(name, present, absent):
+    text = source(name)
+    assert all(p in text for p in present), [p for p in present if p not in text]
+    assert not any(a in text for a in absent), [a for a in absent if a in text]
+    assert "    if runtime.never():\n        x_stack_witness = []" in source("euler")
+
+
 def test_bounds_hold_with_numba_checking_them(tmp_path):
     """numba does not check bounds: a tape written past its room would corrupt memory. Run
     the loop nests again with NUMBA_BOUNDSCHECK=1 (an IndexError where room is short)."""
-    names = ["heat", "nbody", "triangle", "bounds", "deep", "guarded", "heat2d"]
+    names = ["heat", "nbody", "triangle", "bounds", "deep", "guarded", "heat2d", "ring",
+             "narrowing", "coupled", "strided"]
     script = (f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
               "import numpy as np, test_numba as t\n"
               f"for name in {names!r}:\n    plain, _, df = t.compiled(name)\n"

@@ -253,3 +253,62 @@ def _arguments(parts: tuple) -> list[tuple] | None:
                 return None
         out[-1].append(p)
     return [tuple(a) for a in out] if depth == 0 and all(out) else None
+
+
+INT = re.compile(r"-?\d+")
+
+
+def literal_ranges(body: list, stacks: set[str], params: set[str]) -> dict[str, tuple]:
+    """{R: (start, step)} for each name R the function binds only to `range(...)` calls
+    with the same int literals for start and step (None: no step), or to values popped
+    from a stack that only R's own values are pushed to (a parameter is never one).
+
+    `range(start, R.stop, step)` is then R itself, written where LLVM sees the literals:
+    in the reverse sweep's `for i in runtime.backwards(range(1, R.stop))` it knows i >= 1,
+    and `x_bar[i - 1] += g` keeps no test for a negative index (which makes the address of
+    each add wait on a select, and the loop slow)."""
+    found: dict[str, set] = {}
+    pushes: dict[str, set] = {}
+    for item in lines(body):
+        if isinstance(item, Line) and len(item.parts) == 4 and isinstance(
+                item.parts[0], Ref) and item.parts[0].name in stacks and item.parts[1] == \
+                ".append(" and item.parts[3] == ")":
+            value = item.parts[2]
+            pushes.setdefault(item.parts[0].name, set()).add(
+                value.name if isinstance(value, Ref) else None)
+    for item in lines(body):
+        for name in bound_by(item):
+            found.setdefault(name, set()).add(_range_bounds(item, name, stacks))
+    out = {}
+    for name, kinds in found.items():
+        bounds = {k for k in kinds if k is not None and k[0] != "pop"}
+        pops = {k[1] for k in kinds if k is not None and k[0] == "pop"}
+        if name in params or None in kinds or len(bounds) != 1:
+            continue
+        if all(pushes.get(s, {None}) == {name} for s in pops):
+            out[name] = bounds.pop()
+    return out
+
+
+def _range_bounds(item, name: str, stacks: set[str]) -> tuple | None:
+    """What a binding of `name` is: (start, step) of a range with literal ones, ("pop",
+    stack) for `name = S.pop()`, or None."""
+    if not isinstance(item, Line) or item.parts[:2] != (Ref(name), " = ") or tuple(
+            item.binds) != (name,):
+        return None
+    parts = item.parts
+    if len(parts) == 4 and isinstance(parts[2], Ref) and parts[2].name in stacks and \
+            parts[3] == ".pop()":
+        return ("pop", parts[2].name)
+    if not _is_range(item):
+        return None
+    args = _arguments(parts[4:-1])
+    if args is None or not 1 <= len(args) <= 3:
+        return None
+    start = args[0] if len(args) > 1 else ("0",)
+    step = args[2] if len(args) == 3 else None
+    literal = [a for a in (start, step) if a is not None]
+    if not all(len(a) == 1 and isinstance(a[0], str) and INT.fullmatch(a[0].strip())
+               for a in literal) or (step is not None and int(step[0]) == 0):
+        return None
+    return (start[0].strip(), step[0].strip() if step else None)

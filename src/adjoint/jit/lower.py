@@ -10,7 +10,13 @@ numba cannot take, on that structure (never on the printed text):
                                          known when it starts (tapes.py, counts.py), else
                                          grown by doubling; a tape read only for shapes
                                          keeps shapes
-    for t in reversed(R):                for t in runtime.backwards(R):
+    for t in reversed(R):                for t in runtime.backwards(R), or
+                                         runtime.backwards(range(1, R.stop)) where R is
+                                         bound only to ranges with that literal start
+                                         (and step): LLVM then knows t >= 1, and tests
+                                         no index x_bar[t - 1] for a negative value
+    x_bar = runtime.zeros_like(x), or    in a loop: an array an earlier trip made, where
+      runtime.owned(x_bar, x)              nothing reads it any more (reuse.py)
     a[i].copy()                          runtime.copy(a[i])  (an item may be a number)
     i = None  (a range loop's target,    i = 0  (one type per variable)
       or an int counter kept before
@@ -28,7 +34,9 @@ from dataclasses import dataclass, field, replace
 
 from .. import ir
 from ..ir import Block, Emitted, Line, Ref
+from .counts import literal_ranges
 from .refusals import JIT_HELPERS, NumbaUnsupported, helper_reason
+from .reuse import reuse
 from .tapes import (
     RUNTIME,
     Tape,
@@ -72,7 +80,7 @@ def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> 
     top_level = {i.parts[0].name for i in fn.body if _is_init(i, fn.primal)} - inside
     tapes = plan(fn.body, stacks, top_level, fresh, _param_names(fn.params))
     pass_ = _Pass(fn, owner, tapes, fresh)
-    body = pass_.block(fn.body)
+    body = reuse(pass_.block(fn.body), fresh, pass_.bound)
     primal = fn.primal | frozenset(stacks) | frozenset(pass_.bound)
     lowered = replace(fn, body=body, params=_plain_params(fn.params), primal=primal)
     return Lowered(lowered, frozenset(stacks), pass_.checks)
@@ -136,6 +144,7 @@ class _Pass:
         self.bound: set[str] = set()
         self.ranged = _range_targets(fn.body) | _counters(fn.body, set(tapes))
         self.ranges = range_names(fn.body)
+        self.literal = literal_ranges(fn.body, set(tapes), _param_names(fn.params))
         self.bound |= {n for t in tapes.values() for n in (t.top, t.cap, t.witness, t.need,
                                                             t.spare)}
         self.bound |= {r.target for t in tapes.values() for r in t.reserves.values()}
@@ -194,8 +203,8 @@ class _Pass:
         stack, value = item.parts[0].name, item.parts[2:-1]
         out = []
         if not (len(value) == 1 and (isinstance(value[0], Ref) or value[0].isidentifier())):
-            temp = self.fresh(f"{stack}_item")
-            out.append(Line((Ref(temp), " = ", *value), (temp,)))
+            temp = self.fresh(f"{stack}_item")  # (`a[i].copy()`: an item may be a number)
+            out.append(Line((Ref(temp), " = ", *_copies(value)), (temp,)))
             value = (Ref(temp),)
         self.bound.add(stack)
         return out + pushed(item, stack, self.tapes[stack], value)
@@ -233,6 +242,10 @@ class _Pass:
         if rest[-1] == "]):" and "[:" in rest:  # reversed(R[:trips]): a loop left by break
             j = rest.index("[:")
             rest = (*rest[:j], ", ", *rest[j + 1:-1], "):")
+        if isinstance(rest[0], Ref) and rest[0].name in self.literal:  # R, bounds told
+            start, step = self.literal[rest[0].name]
+            rest = (f"range({start}, ", rest[0], f".stop{f', {step}' if step else ''})",
+                    *rest[1:])
         return (*head[:k], " in runtime.backwards(", *rest)
 
 

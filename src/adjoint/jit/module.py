@@ -170,7 +170,7 @@ def _runtime_stamp() -> str:
     helpers inlined, so a changed runtime makes a new file."""
     here = Path(__file__).parent
     return hashlib.sha256(b"".join((here / f).read_bytes() for f in (
-        "runtime.py", "storage.py"))).hexdigest()
+        "runtime.py", "storage.py", "buffers.py"))).hexdigest()
 
 
 def _meanings(built: Built) -> list:

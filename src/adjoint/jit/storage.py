@@ -8,16 +8,17 @@ tapes.py), so each push is a store at a counter and each pop a load:
     a tuple of numbers        a record array (one row per push, a field per item)
     a range                   an int array of rows (start, stop, step)
     another tuple             a tuple of tapes, one per item
-    anything else             the witness list itself, holding references (an array pushed
-                              may be changed in place later; the reverse sweep reads it as
-                              it is then, as with a Python list)
+    anything else             a list of the witness's type, holding references (an array
+                              pushed may be changed in place later; the reverse sweep reads
+                              it as it is then, as with a Python list)
 
 A tape whose values the reverse sweep reads only for their shape (`shape_tape_like`) keeps
 nothing for a number: the tape is a zero of its type, and a pop gives that zero back. For a
 C-contiguous array it keeps the shape (`Shapes`: a row of ints per push, not a reference that
 would keep the array alive; row 0 holds the largest size pushed). When the forward sweep is
 done, `spare(S)` makes one array as large as the largest pushed, and each pop (`shape_get`)
-is a view of it with the shape kept (its values are not the array's: only its shape is read).
+is a view of it with the shape kept (its values are not the array's: only its shape is read;
+the view counts no reference, so popping costs no atomic operation).
 
 Tapes are indexed with unsigned counters: numba then emits no wraparound test for a negative
 index, and a loop that pushes stays a plain loop LLVM may vectorize.
@@ -30,7 +31,10 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, types
 from numba.core import cgutils
+from numba.core.imputils import impl_ret_new_ref
+from numba.cpython.listobj import ListInstance
 from numba.extending import intrinsic, overload
+from numba.np.arrayobj import make_array, populate_array
 from numba.np.numpy_support import as_dtype
 from numba.typed import List
 
@@ -98,6 +102,35 @@ def _is_shapes(t) -> bool:
     return isinstance(t, types.NamedTuple) and t.instance_class is Shapes
 
 
+@intrinsic
+def _empty_list(typingctx, witness):
+    """A new empty list of the witness's type (the witness itself is never made)."""
+    def codegen(context, builder, signature, args):
+        made = ListInstance.allocate(context, builder, signature.return_type, 0)
+        return impl_ret_new_ref(context, builder, signature.return_type, made.value)
+    return witness(witness), codegen
+
+
+def empty_value(context, builder, array):
+    """An array value of type `array` holding nothing: size 0, no memory (a null meminfo,
+    which reference counting skips)."""
+    ary = make_array(array)(context, builder)
+    intp = context.get_value_type(types.intp)
+    itemsize = context.get_abi_sizeof(context.get_data_type(array.dtype))
+    populate_array(ary, data=cgutils.get_null_value(ary.data.type),
+                   shape=[intp(0)] * array.ndim, strides=[intp(itemsize)] * array.ndim,
+                   itemsize=intp(itemsize), meminfo=None)
+    return ary._getvalue()
+
+
+@intrinsic
+def _no_room(typingctx, dtype):
+    """An empty 1-d array of the dtype, allocating nothing."""
+    array = types.Array(dtype.dtype, 1, "C")
+    return array(dtype), lambda context, builder, sig, args: empty_value(
+        context, builder, sig.return_type)
+
+
 def tape_like(witness, capacity):
     """An empty tape with room for `capacity` values of the type of the witness list's items
     (numba learns it from the appends the emitted code makes on a branch that never runs,
@@ -109,17 +142,19 @@ def _tape_like(witness, capacity):
     if not isinstance(witness, types.List) or not witness.is_precise():
         return None
     item = witness.dtype
-    if is_number(item):
-        dtype = as_dtype(item)
-        return lambda witness, capacity: np.empty(capacity, dtype)
-    if _numbers(item):
-        record = _record(item)
-        return lambda witness, capacity: np.empty(capacity, record)
+    if is_number(item) or _numbers(item):
+        dtype = as_dtype(item) if is_number(item) else _record(item)
+
+        def impl(witness, capacity):
+            if capacity == 0:  # given room before its loop: the first growth allocates
+                return _no_room(dtype)
+            return np.empty(capacity, dtype)
+        return impl
     if isinstance(item, types.RangeType):
         dtype = as_dtype(item.dtype)
         return lambda witness, capacity: np.empty((capacity, 3), dtype)
     if not isinstance(item, types.BaseTuple):
-        return lambda witness, capacity: witness  # references: the list is the tape
+        return lambda witness, capacity: _empty_list(witness)  # references, in a list
     space = {"np": np, "List": List}
     makes = []
     for k, t in enumerate(item.types):
@@ -267,13 +302,35 @@ def _shape_get(tape, k, spare):
     if not _is_shapes(tape):
         return lambda tape, k, spare: tape_get(tape, k)
     ndim = len(tape.types[1])
-    shape = ", ".join(f"tape.rows[at, {axis}]" for axis in range(ndim))
-    size = " * ".join(f"tape.rows[at, {axis}]" for axis in range(ndim))
-    view = f"[:{size}]" if ndim == 1 else f"[:{size}].reshape(({shape},))"
-    code = f"def impl(tape, k, spare):\n    at = np.uint64(k + 1)\n    return spare{view}\n"
-    scope = {"np": np}
+    shape = "".join(f"tape.rows[at, {axis}], " for axis in range(ndim))
+    code = (f"def impl(tape, k, spare):\n    at = np.uint64(k + 1)\n"
+            f"    return _shape_view(spare, ({shape}))\n")
+    scope = {"np": np, "_shape_view": _shape_view}
     exec(code, scope)  # noqa: S102 - a fixed template over the arrays' dimensions
     return scope["impl"]
+
+
+@intrinsic
+def _shape_view(typingctx, spare, shape):
+    """An array of that shape over the spare's memory, holding no reference to it: only its
+    shape is ever read (by the helpers a ShapeRef goes to: zeros_like, owned, unbroadcast,
+    densify...), so it needs not keep the spare alive, and popping it counts no reference
+    (an atomic operation each time, trip after trip)."""
+    view = types.Array(spare.dtype, len(shape), "C")
+
+    def codegen(context, builder, signature, args):
+        memory = make_array(signature.args[0])(context, builder, args[0])
+        out = make_array(view)(context, builder)
+        itemsize = context.get_abi_sizeof(context.get_data_type(view.dtype))
+        dims = cgutils.unpack_tuple(builder, args[1], len(shape))
+        strides, step = [], context.get_constant(types.intp, itemsize)
+        for dim in reversed(dims):
+            strides.insert(0, step)
+            step = builder.mul(step, dim)
+        populate_array(out, data=memory.data, shape=dims, strides=strides,
+                       itemsize=context.get_constant(types.intp, itemsize), meminfo=None)
+        return out._getvalue()
+    return view(spare, types.UniTuple(types.intp, len(shape))), codegen
 
 
 @njit(cache=True)

@@ -4,7 +4,8 @@ A tape is an array (or a record array, or a tuple of arrays, or a list of refere
 storage.py) with a counter `S_top` and a capacity `S_cap`. It is made empty where the NumPy
 backend makes its list, typed by a witness: a list the emitted code appends each pushed value
 to on a branch that never runs, from which numba learns the type of the tape's items before
-the loops that fill it run.
+the loops that fill it run. The witness itself is made on such a branch too (`never`): it is
+never allocated, only typed.
 
 Room is made once, before the outermost loop whose trips can be counted when it starts
 (counts.py), not once per push. A push in a `for` over a range is counted at that loop or at
@@ -224,11 +225,18 @@ def made(stack: str, tape: Tape) -> list:
     out = [Line((Ref(tape.top), " = 0"), (tape.top,))]
     if tape.pushed:
         like = ".shape_tape_like(" if tape.shapes else ".tape_like("
-        out += [Line((Ref(tape.witness), " = []"), (tape.witness,)),
+        out += [never([Line((Ref(tape.witness), " = []"), (tape.witness,))]),
                 Line((Ref(stack), " = ", RUNTIME, like, Ref(tape.witness), ", 0)"),
                      (stack,)),
                 Line((Ref(tape.cap), " = 0"), (tape.cap,))]
     return out
+
+
+def never(body: list) -> Block:
+    """`if runtime.never():` around body: code numba types but LLVM drops. A list made there
+    types what is appended to it elsewhere and costs nothing when the function runs (numba
+    sets a variable bound on no path taken to zeros: an empty list no call reads)."""
+    return Block(("if ", RUNTIME, ".never():"), body)
 
 
 def spares(tapes: dict[str, Tape]) -> list:
