@@ -16,6 +16,7 @@ RNG = np.random.default_rng(7)
 V = RNG.normal(size=6)
 M = RNG.normal(size=(4, 5))
 LABELS = np.array([0, 3, 1, 4])
+CONSTANTS = {"OFFSETS": RNG.normal(size=(3, 4, 5)), "TABLE": RNG.normal(size=(3, 4))}
 
 # name: (source, arguments, whether the shift is left out of the derivative)
 CASES = {
@@ -77,6 +78,16 @@ CASES = {
         "    e = np.exp((z - m) + w)\n"
         "    return np.sum(np.log(np.sum(e, axis=1, keepdims=True)) + m)\n",
         [M, RNG.normal(size=(3, 4, 5))], False),
+    "a row shift broadcast against a constant array": (
+        "def f(z):\n"
+        "    m = np.max(z, axis=1, keepdims=True)\n"
+        "    e = np.exp((z - m) + OFFSETS)\n"
+        "    return np.sum(np.log(np.sum(e, axis=1, keepdims=True)) + m)\n", [M], False),
+    "the shift of a constant array's rows": (
+        "def f(v):\n"
+        "    m = np.max(TABLE, axis=1, keepdims=True)\n"
+        "    return np.sum(v * np.log(np.sum(np.exp(TABLE - m), axis=1)))\n", [RNG.normal(size=3)],
+        True),
     "a shift written into an array": (
         "def f(v):\n"
         "    m = np.max(v)\n"
@@ -89,7 +100,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_cancelling_shift_has_no_derivative(name, optimize):
     src, args, cancels = CASES[name]
-    f = make_function(src)
+    f = make_function(src, CONSTANTS)
     wrt = tuple(i for i, a in enumerate(args) if a.dtype.kind == "f")
     check_grads(f, args, wrt, optimize=optimize)
     code = adjoint.source(adjoint.grad(f, wrt=wrt, optimize=optimize), *args)
@@ -99,7 +110,7 @@ def test_a_cancelling_shift_has_no_derivative(name, optimize):
 @pytest.mark.parametrize("name", sorted(n for n in CASES if CASES[n][2]))
 def test_forward_mode_agrees(name):
     src, args, _ = CASES[name]
-    f = make_function(src)
+    f = make_function(src, CONSTANTS)
     direction = RNG.normal(size=args[0].shape)
     first = inspect.signature(f).parameters
     _, tangent = adjoint.jvp(f, wrt=0)(*args, **{f"{next(iter(first))}_dot": direction})

@@ -84,8 +84,9 @@ def _cancels(fn: ir.Function, block: list, pos: int, defined: Counter) -> bool:
     axes = _reduction(shift)[1]
     later = {n for s in ir.walk(block[pos + 1:]) for n in ir.defs(s)}
     # positive axes name the same axis only while no operand adds leading ones
+    argument = shift.args[0]
     same = None if all(a is None or a < 0 for a in axes) else (
-        {shift.args[0]} - {Name(n) for n in later})
+        {argument} - {Name(n) for n in later} if isinstance(argument, Name) else set())
     tracked = {shift.target: ("add", 1)}
     readers = set()
     for s in block[pos + 1:]:
@@ -116,9 +117,10 @@ def _transfer(s: Assign, tracked: dict, axes: frozenset, same: set | None) -> tu
         sign = -1 if key is operator.neg and states[0][0] == "add" else 1
         return (states[0][0], sign * states[0][1])
     if kind == "binop" and len(states) == 2:
-        if same is not None and any(x == INVARIANT and isinstance(a, Name) and a not in same
-                                    for a, x in zip(s.args, states, strict=True)):
-            return None
+        if same is not None and any(x == INVARIANT and not (
+                isinstance(a, Const) and type(a.value) in (int, float)) and not (
+                isinstance(a, Name) and a in same) for a, x in zip(s.args, states, strict=True)):
+            return None  # (a constant array may add leading axes too)
         return _binop(key, *states)
     if kind == "call" and len(states) == 1 and key in EXP | LOG:
         want, give = ("add", "mul") if key in EXP else ("mul", "add")
