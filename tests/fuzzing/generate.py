@@ -834,7 +834,9 @@ class Gen:
                                                   op=True)),
                         (2, lambda p=p, q=q: self.view("{0:o}[{1}]", E((p, q), b), self.index(p))),
                         (1, lambda p=p, q=q: Expr("{0:o}.T @ {1:o}", (E((p, q), b), E((p,), b)),
-                                                  op=True))]
+                                                  op=True)),
+                        (3, lambda p=p, q=q: Expr("np.einsum('ij,i->j', {0}, {1})",
+                                                  (E((p, q), b), E((p,), b))))]
                 if p == d:
                     opts += [
                         (2, lambda p=p, q=q: Expr(self.choice(
@@ -844,7 +846,9 @@ class Gen:
                             self.choice(["{0:o} @ {1:o}", "np.dot({0}, {1})"]),
                             (E((p, q), b), E((q,), b)), op=True)),
                         (2, lambda p=p, q=q: self.view("{0:o}[:, {1}]", E((p, q), b),
-                                                       self.index(q)))]
+                                                       self.index(q))),
+                        (3, lambda p=p, q=q: Expr("np.einsum('ij,j->i', {0}, {1})",
+                                                  (E((p, q), b), E((q,), b))))]
                 if p * q == d:
                     opts.append((1, lambda p=p, q=q: self.view(
                         self.choice(["{0:o}.ravel()", "{0:o}.reshape(-1)", "np.ravel({0})"]),
@@ -863,6 +867,7 @@ class Gen:
         else:
             p, q = shape
             opts += [(2, lambda: Expr("np.outer({0}, {1})", (E((p,), b), E((q,), b)))),
+                     (3, lambda: Expr("np.einsum('i,j->ij', {0}, {1})", (E((p,), b), E((q,), b)))),
                      (1, lambda: Expr("{0:o}[:, None] * {1:o}", (E((p,), b), E((q,), b)),
                                       op=True)),
                      (2, lambda: self.view(self.choice(["{0:o}.T", "np.transpose({0})"]),
@@ -1803,7 +1808,7 @@ class Gen:
     def statement(self, depth: int) -> tuple[list, bool]:
         opts = [(8, self.assign_new), (4, self.reassign) if self.reassignable() else (0, None),
                 (2, self.augassign), (2, self.make_array), (1, self.int_var),
-                (1, self.tuple_assign), (2, self.new_list)]
+                (1, self.tuple_assign), (2, self.new_list), (1, self.stabilized)]
         if self.writable(arrays_only=True):
             opts.append((4, self.write))
         if self.lists():
@@ -1853,6 +1858,24 @@ class Gen:
         e = self.expr(shape, self.budget())
         target = self.b.fresh("v")
         return [Line(f"{target} = {{0}}", (self.bind(target, e, shape),))]
+
+    def stabilized(self, depth: int) -> list:
+        """A log-sum-exp or softmax shifted by its max, as numerically careful code writes
+        it: smooth in the values, whichever entry the max picks. The shift and the shifted
+        exponentials keep names of their own that nothing else reads."""
+        shape = self.nonscalar_shape()
+        v, m, e = self.b.fresh("v"), self.b.fresh("shift"), self.b.fresh("e")
+        lines = [Line(f"{v} = {{0}}", (self.bind(v, self.expr(shape, self.budget()), shape),))]
+        target = self.b.fresh("v")
+        if len(shape) == 2 and self.chance(0.5):  # softmax of each row
+            axis = self.choice(["1", "-1"])
+            lines += [Line(f"{m} = np.max({v}, axis={axis}, keepdims=True)"),
+                      Line(f"{e} = np.exp({v} - {m})")]
+            out = Expr(f"{e} / np.sum({e}, axis={axis}, keepdims=True)", (), op=True)
+            return lines + [Line(f"{target} = {{0}}", (self.bind(target, out, shape),))]
+        lines.append(Line(f"{m} = " + self.choice([f"np.max({v})", f"{v}.max()"])))
+        out = Expr(f"{m} + np.log(np.sum(np.exp({v} - {m})))", (), op=True)
+        return lines + [Line(f"{target} = {{0}}", (self.bind(target, out, ()),))]
 
     def reassign(self, depth: int) -> list:
         target = self.choice(self.reassignable())
