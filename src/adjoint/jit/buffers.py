@@ -11,7 +11,7 @@ them from an array an earlier trip made and nothing reads any more, held in a bu
         x_bar = runtime.zeros_into(x_bar_buffer, x)
         if runtime.never():
             x_bar_pool.append(runtime.zeros_like(x))
-        ...
+        # ... the statements of the trip
         x_bar_buffer = runtime.keep_buffer(x_bar_buffer, y_bar)
 
 and a copy that makes an adjoint safe to update in place (`runtime.owned`) is skipped after

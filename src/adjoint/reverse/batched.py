@@ -35,8 +35,9 @@ SMALL = 1 << 14  # entries of an operand kept for each trip: where NumPy's dispa
 
 @dataclass
 class Term:
-    """One einsum added to `acc` on each trip: the line adding it (rewritten after the loop),
-    the item it comes from (the line itself, or the line making the einsum read by it)."""
+    """One einsum (or one name's array) added to `acc` on each trip: the line adding it
+    (rewritten after the loop), the item it comes from (the line itself, or the line making
+    the einsum read by it)."""
 
     line: Line
     acc: str
