@@ -145,7 +145,7 @@ def f5(x, w):
 def sq_norm_fwd(v):
     # forward
     v_v = v * v
-    sq_norm = np.sum(v_v)
+    sq_norm = v_v.sum()
     return sq_norm, (v,)
 
 
@@ -283,13 +283,13 @@ def grad_f8(Q, m, X, f8_bar=1.0):
         z = np.einsum("kij,kj->ki", Q, x_minus_m)
         z_stack.append(z)
         z_sq = z ** 2
-        sum_z_sq = np.sum(z_sq, axis=1)
+        sum_z_sq = z_sq.sum(axis=1)
         v = -0.5 * sum_z_sq
-        v_max = np.max(v)
+        v_max = v.max()
         v_minus_v_max = v - v_max
         exp_v_minus_v_max = np.exp(v_minus_v_max)
         exp_v_minus_v_max_stack.append(exp_v_minus_v_max)
-        sum_max = np.sum(exp_v_minus_v_max)
+        sum_max = exp_v_minus_v_max.sum()
         sum_max_stack.append(sum_max)
     f8_bar = runtime.check_seed(0.0, f8_bar, 'f8')
     # backward

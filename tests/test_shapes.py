@@ -154,6 +154,39 @@ def test_shapes_decide_the_emitted_code():
     assert "runtime.zeros_like(x)" in code and "x_bar[2:5] += " in code
 
 
+# reductions of arrays of known shape: (source, the line the forward sweep has or None,
+# a line it must not have or None)
+METHOD_FORMS = {
+    "a sum along an axis": ("def f(x):\n    s = np.sum(x * x, axis=1)\n"
+                            "    return np.sum(np.sin(s))\n", "s = x_x.sum(axis=1)", None),
+    "a max and a mean by position": (
+        "def f(x):\n    m = np.max(x, 0)\n    return np.mean(m * x, 1)[0]\n",
+        "m = x.max(0)", None),
+    "keepdims by position: np.sum only": (
+        "def f(x):\n    s = np.sum(x, 1, None, None, True)\n    return np.sum(s * x)\n",
+        "s = np.sum(x, 1, None, None, True)", "x.sum(1"),
+    "a keyword the method lacks: np.std only": (
+        "def f(x):\n    s = np.std(x, axis=1, correction=1)\n    return np.sum(s * s)\n",
+        "s = np.std(x, axis=1, correction=1)", "x.std("),
+    "a list: the function": (
+        "def f(x):\n    v = [x[0], x[1]]\n    s = np.sum(v)\n    return s * s\n",
+        None, "v.sum("),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METHOD_FORMS))
+def test_reductions_of_known_arrays_are_their_methods(name, optimize):
+    """np.sum(a, ...) of an array whose shape is known runs as a.sum(...), where the method
+    takes the same arguments; the gradient is the same."""
+    src, has, lacks = METHOD_FORMS[name]
+    f = make_function(src)
+    x = np.random.default_rng(5).normal(size=(3, 4))
+    check_grads(f, [x], 0, optimize=optimize)
+    code = adjoint.source(adjoint.grad(f, optimize=optimize), x)
+    assert has is None or has in code, code
+    assert lacks is None or lacks not in code, code
+
+
 def test_the_generic_code_serves_shapes_past_the_limit():
     """A gradient called with many shapes keeps MAX_SHAPES versions; later shapes run the
     code that is not specialized on shapes, and are as right."""
