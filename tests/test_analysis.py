@@ -198,5 +198,5 @@ def test_each_analysis_runs_once_per_function_version():
     # `arrays` and `_annotated` answer two different questions each
     assert dict(memo.RUNS) == {
         "check_writes": 1, "points_to": 1, "sequences": 1, "_annotated": 2, "kinds": 1,
-        "arrays": 2, "analyze": 1, "aliases": 1, "masked": 1, "shapes": 1, "places": 1,
+        "arrays": 2, "analyze": 1, "aliases": 1, "masked": 1, "shapes_and_ints": 1, "places": 1,
         "mutated_params": 1, "run_once": 1, "shift_free": 1}

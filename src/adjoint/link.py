@@ -29,6 +29,7 @@ class Spec:
     arrays: frozenset = frozenset()
     assumed: tuple[str, ...] = ()
     dims: tuple = ()  # (parameter, shape) of the arrays whose shapes are known
+    split: bool = False  # a helper's split adjoint: its seed comes from its caller
 
     def kinds(self, fn: ir.Function) -> dict[str, str]:
         return kinds(fn, set(self.scalars) | _annotated(fn, float),

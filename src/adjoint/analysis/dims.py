@@ -63,10 +63,13 @@ def int_arrays(fn: ir.Function, given: tuple, kind: dict | None = None) -> set[s
 
 
 def known_ints(fn: ir.Function, dims: dict[str, tuple],
-               given: dict[str, int] | None = None) -> dict[str, object]:
+               given: dict[str, int] | None = None, shaped: dict | None = None
+               ) -> dict[str, object]:
     """The names bound once, in the function's own body (not in a loop or branch), to an int
     or a shape read off a parameter of known shape, or to arithmetic on such ints and the
-    int parameters `given` (never bound again): {name: int or tuple of ints}."""
+    int parameters `given` (never bound again): {name: int or tuple of ints}. With `shaped`
+    (the shape each name surely has, wherever it is bound), also the names bound anywhere,
+    each time to the same int or shape read off those."""
     bound = Counter(n for s in ir.walk(fn.body) for n in ir.defs(s))
     bound.update(p.name for p in fn.params)
     found: dict[str, object] = {p: v for p, v in (given or {}).items() if bound[p] == 1}
@@ -88,7 +91,30 @@ def known_ints(fn: ir.Function, dims: dict[str, tuple],
         got = _int_given(s, value, dims)
         if got is not None:
             found[s.target] = got
+    if shaped:
+        _bound_alike(fn, found, value, {**shaped, **dims})
     return found
+
+
+def _bound_alike(fn: ir.Function, found: dict, value, shaped: dict) -> None:
+    """Add to `found` the names (not parameters) whose every binding is an Assign giving
+    the same int or shape, read off names of the shapes in `shaped`."""
+    params = {p.name for p in fn.params}
+    binds: dict[str, list] = {}
+    for s in ir.walk(fn.body):
+        for n in ir.defs(s):
+            binds.setdefault(n, []).append(s)
+    changed = True
+    while changed:
+        changed = False
+        for name, ss in binds.items():
+            if name in found or name in params or not all(
+                    isinstance(s, Assign) and s.target == name for s in ss):
+                continue
+            got = [_int_given(s, value, shaped) for s in ss]
+            if got[0] is not None and all(g == got[0] for g in got):
+                found[name] = got[0]
+                changed = True
 
 
 def _int_given(s: Assign, value, dims: dict[str, tuple]) -> object:

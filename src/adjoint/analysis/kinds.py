@@ -79,8 +79,9 @@ def _kind_given(s, found: dict) -> str | None:
     """The kind statement s gives what it defines, with `found` the kinds known so far."""
     if isinstance(s, (For, While)):
         return "int"
-    if isinstance(s, Unpack):
-        return None
+    if isinstance(s, Unpack):  # the lengths of a shape (`n, d = x.shape`) are ints
+        k = _kind_of(s.value, found)
+        return BOTTOM if k == BOTTOM else ("int" if k == "shape" else None)
     p, args = s.prim, s.args
     ks = [_kind_of(a, found) for a in args]
     if BOTTOM in ks:
@@ -237,9 +238,44 @@ def _item_term(s: Unpack, name: str, value_term: object) -> object:
     return ("def", id(s), name)
 
 
-@per_version
 def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = frozenset(),
            given: tuple = (), results: tuple = (), pending: tuple = ()) -> dict[str, object]:
+    """The shape term of each name: shapes_and_ints."""
+    return shapes_and_ints(fn, kind, lists, given, results, pending)[0]
+
+
+@per_version
+def shapes_and_ints(fn: ir.Function, kind: dict[str, str],
+                    lists: set[str] | frozenset = frozenset(), given: tuple = (),
+                    results: tuple = (), pending: tuple = ()) -> tuple[dict, dict]:
+    """The shape terms (`_shapes`) and the ints known (dims.known_ints), worked out
+    together: an int read off a shape inside a loop (`b = h.shape[0]`, h of known shape)
+    is known, and a slice it bounds has a known shape, which may make more ints known."""
+    if not given:
+        return _shapes(fn, kind, lists, given, results, pending, {}), {}
+    given_dims, given_ints = dims.split_given(given)
+    first = ints = dims.known_ints(fn, given_dims, given_ints)
+    bound = {s.target for s in ir.walk(fn.body) if isinstance(s, Assign) and s.target and (
+        kind.get(s.target) == "int" or s.prim.kind == "attr" and s.prim.spelling == "shape")}
+
+    def derived(term: dict) -> dict:
+        shaped = {n: t[1] for n, t in term.items() if dims.is_dims(t)}
+        return dims.known_ints(fn, given_dims, given_ints, shaped)
+
+    for _ in range(6):  # optimistic: what an int still unknown bounds is not known yet
+        more = derived(_shapes(fn, kind, lists, given, results, pending, ints,
+                               frozenset(bound - set(ints))))
+        if more == ints:
+            break
+        ints = more
+    term = _shapes(fn, kind, lists, given, results, pending, ints)
+    if ints is first or derived(term) == ints:  # the ints assumed are the ints found
+        return term, ints
+    return _shapes(fn, kind, lists, given, results, pending, first), first
+
+
+def _shapes(fn: ir.Function, kind: dict[str, str], lists, given: tuple, results: tuple,
+            pending: tuple, ints: dict, waiting: frozenset = frozenset()) -> dict[str, object]:
     """A shape term for each name: names with equal terms surely have equal shapes.
 
     'scalar' is shape (); ('param', p) is parameter p's shape; ('row', k, T) is T's shape
@@ -252,10 +288,9 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
     shape} for calls not linked yet): a shape, or ('items', shapes) of a tuple; a call in
     `pending` (ids of calls not linked yet) is taken to return what agrees with the rest,
     which link.py confirms once they are linked."""
-    given_dims, given_ints = dims.split_given(given)
+    given_dims, _ = dims.split_given(given)
     integral = dims.int_arrays(fn, given, kind) if given else set()
     returned = dict(results)
-    ints = dims.known_ints(fn, given_dims, given_ints) if given else {}
     term: dict[str, object] = {}
     number = ("dims", ()) if given else "scalar"  # a number's shape, as a 0-d array's
     for p in fn.params:
@@ -288,8 +323,13 @@ def shapes(fn: ir.Function, kind: dict[str, str], lists: set[str] | frozenset = 
             return BOTTOM
         if s.target and kind.get(s.target) in ("int", "scalar"):
             return number
+        if waiting and ir.names((*s.index.atoms(),) if s.index else (*s.args, *(
+                v for _, v in s.kwargs))) & waiting:
+            return BOTTOM  # an int or shape that may yet be known
         if s.prim.kind == "index" and not (isinstance(s.args[0], Name) and s.args[0].id in lists):
             return _read_term(s, ts[0], term, kind, ints, integral) or ("def", id(s))
+        if s.prim.kind == "tuple" and ts and all(dims.is_dims(x) for x in ts):
+            return ("items", tuple(x[1] for x in ts))  # unpacked, each item has its shape
         return _operation_term(s, ts, ints if given else None) or ("def", id(s))
 
     def join(old, new_term, name: str, s) -> object:

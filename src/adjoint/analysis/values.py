@@ -3,6 +3,7 @@ infinite derivative."""
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 import types
@@ -36,11 +37,18 @@ def elementwise(fn) -> bool:
         "math", "_operator", "operator") and fn is not operator.matmul
 
 
-def may_be_infinite(formula) -> bool:
+def may_be_infinite(formula, fn=None) -> bool:
     """Whether a rule's contribution may be infinite or NaN where g is 0 at a finite input:
-    any but g itself and g times one of the inputs."""
+    any but g itself, g times one of the inputs, and the slopes of functions whose slope is
+    bounded everywhere (tanh, sin, cos, arctan)."""
+    if fn is not None and _hashable(fn) and fn in BOUNDED_SLOPES:
+        return False
     return not (isinstance(formula, str) and re.fullmatch(r"-?g( \* (?!ans\b)[a-z_]\w*)?",
                                                            formula))
+
+
+# elementwise functions whose derivative is finite at every finite input
+BOUNDED_SLOPES = {np.tanh, np.sin, np.cos, np.arctan, math.tanh, math.sin, math.cos, math.atan}
 
 
 # Their adjoints are zero where an input was not selected: np.where's other branch, the
@@ -54,12 +62,13 @@ SELECTING = {np.tril, np.triu, np.diag, np.diagonal, np.take, np.take_along_axis
 
 
 @per_version
-def masked(fn: ir.Function, active: set[str] = frozenset()) -> set[str]:
+def masked(fn: ir.Function, active: set[str] = frozenset(),
+           seeded: frozenset = frozenset()) -> set[str]:
     """Names whose adjoint may hold structural zeros: the inputs of a masking call
     (np.where, np.clip, np.maximum), of a selection (an index read, np.tril, np.take) and of
-    a product with a value that carries no derivative (a mask), and, going upstream, the
-    inputs of elementwise operations on them."""
-    found: set[str] = set()
+    a product with a value that carries no derivative (a mask), the names in `seeded`, and,
+    going upstream, the inputs of elementwise operations on them."""
+    found: set[str] = set(seeded)
     changed = True
     while changed:
         changed = False
@@ -81,6 +90,16 @@ def masked(fn: ir.Function, active: set[str] = frozenset()) -> set[str]:
                         found.add(a.id)
                         changed = True
     return found
+
+
+def returned(fn: ir.Function) -> frozenset:
+    """The name fn returns, and the items of a tuple it builds to return."""
+    result = fn.body[-1].value
+    if not isinstance(result, Name):
+        return frozenset()
+    items = {a.id for s in ir.walk(fn.body) if isinstance(s, Assign) and s.target == result.id
+             and s.prim.kind == "tuple" for a in s.args if isinstance(a, Name)}
+    return frozenset({result.id} | items)
 
 
 def _hashable(key) -> bool:
@@ -166,13 +185,13 @@ def arrays(fn: ir.Function, kinds: dict, params=frozenset()) -> set[str]:
         for name in sorted(found):
             if kinds.get(name) in ("int", "scalar"):
                 continue
-            if not all(_makes_array(s, name, found, kinds) for s in defs.get(name, ())):
+            if not all(_makes_array(s, name, found, kinds, defs) for s in defs.get(name, ())):
                 found.discard(name)
                 changed = True
     return found
 
 
-def _makes_array(s, name: str, found: set, kinds: dict) -> bool:
+def _makes_array(s, name: str, found: set, kinds: dict, defs: dict) -> bool:
     """Whether statement s, binding `name`, surely binds an array or a number when the names
     in `found` do."""
     def arrayish(a) -> bool:
@@ -181,6 +200,11 @@ def _makes_array(s, name: str, found: set, kinds: dict) -> bool:
     if isinstance(s, ir.For):
         return name == s.trips or arrayish(s.iter)
     if isinstance(s, ir.Unpack):
+        made = defs.get(s.value.id, ()) if isinstance(s.value, Name) else ()
+        k = s.targets.index(name)
+        if made and all(isinstance(d, Assign) and d.prim.kind == "tuple" and d.target ==
+                        s.value.id and len(d.args) == len(s.targets) for d in made):
+            return all(arrayish(d.args[k]) for d in made)  # `a, b = t` of `t = (x, y)`
         return arrayish(s.value)
     if not isinstance(s, Assign) or name != s.target:
         return name == getattr(s, "trips", None)

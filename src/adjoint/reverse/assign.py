@@ -343,7 +343,7 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
             if rules.is_zero_product(parts):
                 continue  # this input's share is zero (x ** 0): nothing flows back
             if s.target in self.masked and elementwise(rule.fn) and may_be_infinite(
-                    rule.formulas[name]):
+                    rule.formulas[name], rule.fn):
                 # g may hold the zeros np.where (or clip, maximum) put where a branch was not
                 # taken; keep them zero even through an infinite derivative (0 * inf is nan)
                 parts = (RUNTIME, ".keep_zeros(", Ref(g), ", ", *parts, ")")

@@ -8,14 +8,14 @@ import numpy as np
 
 from .. import ir, rules
 from ..analysis.activity import analyze
-from ..analysis.dims import known_ints, split_given
-from ..analysis.kinds import atom_kind, kinds, shapes
+from ..analysis.kinds import atom_kind, kinds, shapes_and_ints
 from ..analysis.plan import ENTRY, Plan, Save, run_once
 from ..analysis.values import (
     _annotated,
     arrays,
     masked,
     refuse_opaque_subscripts,
+    returned,
     sequences,
 )
 from ..errors import UnsupportedSyntax
@@ -58,7 +58,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
 
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: Plan,
                  scalar_params, int_params=frozenset(), seq_params=frozenset(),
-                 array_params=(frozenset(), frozenset()), dims: tuple = ()):
+                 array_params=(frozenset(), frozenset()), dims: tuple = (), split: bool = False):
         self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
         self.guards: dict[int, str] = {}  # id(q += v) -> the argument q may be
         act = analyze(fn, set(wrt))
@@ -79,7 +79,8 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.arrays = arrays(fn, self.kinds, (known | self.assumed) - self.seqs)
         self.sure = arrays(fn, self.kinds, known - self.seqs) if self.assumed else self.arrays
         self.relied: set[str] = set()  # names whose adjoints add with + only if as taken
-        self.masked = masked(fn, self.active)
+        # a split adjoint's seed may hold zeros its caller's selections put there (h(x)[0])
+        self.masked = masked(fn, self.active, returned(fn) if split else frozenset())
         # an array's rows have one shape, a list's items not: reads of rows rely on arrays
         self.relied |= {s.args[0].id for s in ir.walk(fn.body) if isinstance(s, Assign)
                         and s.prim.kind == "index" and isinstance(s.args[0], Name)
@@ -123,9 +124,9 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         """The shape of each name (concrete where the code is specialized on the shapes of
         its arrays, `dims`), the ints known from those shapes, and the ranges of distinct
         entries (reverse/specialized.py)."""
-        self.shape = shapes(self.fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
+        self.shape, self.ints = shapes_and_ints(
+            self.fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
         self.specialized = bool(dims)  # on the shapes of its arrays: analysis/dims.py
-        self.ints = known_ints(self.fn, *split_given(dims)) if dims else {}
         self.distinct = distinct_ranges(self.fn) if dims else set()
 
     def is_array(self, x: str) -> bool:
