@@ -142,33 +142,17 @@ def f5(x, w):
     r = x * w
     return sq_norm(r) + sq_norm(x)
 """, ('x', 'w'), lambda: [np.linspace(-1.0, 1.0, 3), np.linspace(0.5, 1.5, 3)], """\
-def sq_norm_fwd(v):
-    # forward
-    v_v = v * v
-    sq_norm = v_v.sum()
-    return sq_norm, (v,)
-
-
-def sq_norm_bwd(saved, sq_norm_bar):
-    v, = saved
-    # backward
-    # grad of: return np.sum(v * v)
-    v_bar = 2 * sq_norm_bar * v
-    return v_bar
-
-
 def grad_f5(x, w, f5_bar=1.0):
     # forward
     r = x * w
-    sq_norm_r, sq_norm_saved = sq_norm_fwd(r)
-    sq_norm_x, sq_norm_saved_2 = sq_norm_fwd(x)
     f5_bar = runtime.check_seed(0.0, f5_bar, 'f5')
     # backward
-    # grad of: return sq_norm(r) + sq_norm(x)
-    x_bar = sq_norm_bwd(sq_norm_saved_2, f5_bar)
-    r_bar = sq_norm_bwd(sq_norm_saved, f5_bar)
+    # grad of: sq_norm: return np.sum(v * v)
+    x_bar = 2 * f5_bar * x
+    # grad of: sq_norm: return np.sum(v * v)
+    r_bar = 2 * f5_bar * r
     # grad of: r = x * w
-    x_bar = x_bar + r_bar * w
+    x_bar += r_bar * w
     w_bar = r_bar * x
     return x_bar, w_bar
 """),

@@ -12,6 +12,7 @@ import pytest
 from conftest import make_function
 
 import adjoint
+from adjoint import inline
 from adjoint.testing import check_grads
 
 # name: (source, wrt, shapes of the arguments at each call)
@@ -205,9 +206,11 @@ def test_the_generic_code_serves_shapes_past_the_limit():
     assert "runtime.unbroadcast" not in adjoint.source(df, np.ones(3))
 
 
-def test_a_callee_specialized_on_a_shape_its_call_lacks_is_linked_again():
+def test_a_callee_specialized_on_a_shape_its_call_lacks_is_linked_again(monkeypatch):
     """The state grows each trip, so the helper cannot be specialized on the first shape:
-    the calls are linked with no shapes, and the code has its broadcasting sums."""
+    the calls are linked with no shapes, and the code has its broadcasting sums. (Its
+    helper is kept a call here: small helpers are otherwise inlined.)"""
+    monkeypatch.setattr(inline, "MAX_STATEMENTS", 0)
     src = HELPERS["a state whose helper changes its shape"][0]
     f = make_function(src)
     code = adjoint.source(adjoint.grad(f), np.ones(3))

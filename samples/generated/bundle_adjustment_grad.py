@@ -72,10 +72,10 @@ def rodrigues_rotate_bwd(saved, rodrigues_rotate_bar):
         # grad of: cos_theta = np.cos(theta)
         theta_bar -= cos_theta_bar * np.sin(theta)
         # grad of: v = r / theta
-        r_bar = runtime.unbroadcast(v_bar / theta, r)
-        theta_bar -= runtime.unbroadcast(v_bar * v / theta, theta)
+        r_bar = runtime.unbroadcast(runtime.keep_zeros(v_bar, v_bar / theta), r)
+        theta_bar += runtime.unbroadcast(runtime.keep_zeros(v_bar, -v_bar * v / theta), theta)
         # grad of: theta = np.sqrt(theta2)
-        theta2_bar = theta_bar / (2 * theta)
+        theta2_bar = runtime.keep_zeros(theta_bar, theta_bar / (2 * theta))
     else:
         # grad of: Xc = X + np.cross(r, X)
         X_bar = runtime.unbroadcast(rodrigues_rotate_bar, X)
@@ -143,8 +143,8 @@ def project_bwd(saved, project_bar):
     u_bar += runtime.dot_lhs(s_bar, u, u)
     u_bar += runtime.dot_rhs(s_bar, u, u)
     # grad of: u = Xc[0:2] / Xc[2]
-    Xc_part_bar = runtime.unbroadcast(u_bar / Xc_2, Xc_part)
-    Xc_2_bar = -runtime.unbroadcast(u_bar * u / Xc_2, Xc_2)
+    Xc_part_bar = runtime.unbroadcast(runtime.keep_zeros(u_bar, u_bar / Xc_2), Xc_part)
+    Xc_2_bar = runtime.unbroadcast(runtime.keep_zeros(u_bar, -u_bar * u / Xc_2), Xc_2)
     Xc_bar = runtime.zeros_like(Xc)
     Xc_bar[2] += Xc_2_bar
     Xc_bar[0:2] += Xc_part_bar

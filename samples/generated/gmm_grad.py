@@ -79,7 +79,7 @@ def make_Qs_bwd(saved, make_Qs_bar):
                 # grad of: Qs[k, i, j] = icf[k, pos]
                 Qs_k_i_j_bar = runtime.unbroadcast(Qs_bar[k, i, j].copy(), Qs_k_i_j)
                 Qs_bar[k, i, j] = 0.0
-                icf_bar = runtime.add_at(icf_bar, (k, pos), Qs_k_i_j_bar)
+                icf_bar[k, pos] += Qs_k_i_j_bar
             i = i_stack.pop()
         j = j_stack.pop()
         # grad of: pos = d
@@ -111,7 +111,7 @@ def log_sum_exp_bwd(saved, log_sum_exp_bar):
     exp_v_minus_v_max, sum_max = saved
     # backward
     # grad of: return v_max + np.log(np.sum(np.exp(v - v_max)))
-    sum_max_bar = log_sum_exp_bar / sum_max
+    sum_max_bar = runtime.keep_zeros(log_sum_exp_bar, log_sum_exp_bar / sum_max)
     v_minus_v_max_bar = sum_max_bar * exp_v_minus_v_max
     return v_minus_v_max_bar
 
@@ -184,7 +184,7 @@ def log_wishart_prior_bwd(saved, log_wishart_prior_bar):
 
 def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
     # forward
-    runtime.check_arrays('objective', alpha=alpha, means=means, icf=icf, x=x, gamma=gamma, m=m)
+    runtime.check_arrays('objective', alpha=alpha, means=means, icf=icf, gamma=gamma, m=m)
     Qxc_stack = []
     Qxc_sq_stack = []
     log_sum_exp_saved_stack = []
@@ -228,13 +228,10 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
     # backward
     # grad of: return (constant + total - n * log_sum_exp(alpha) + log_wishart_prior(icf, d, gamma, m))
     diff_bar = runtime.unbroadcast(objective_bar, diff)
-    log_wishart_prior_2_bar = runtime.unbroadcast(objective_bar, log_wishart_prior_2)
-    icf_bar = log_wishart_prior_bwd(log_wishart_prior_saved, log_wishart_prior_2_bar)
-    total_3_bar = runtime.unbroadcast(diff_bar, total_3)
-    prod_bar = -runtime.unbroadcast(diff_bar, prod)
-    log_sum_exp_alpha_bar = runtime.unbroadcast(prod_bar * n, log_sum_exp_alpha)
+    icf_bar = log_wishart_prior_bwd(log_wishart_prior_saved, objective_bar)
+    prod_bar = -diff_bar
+    log_sum_exp_alpha_bar = prod_bar * n
     alpha_bar = log_sum_exp_bwd(log_sum_exp_saved_2, log_sum_exp_alpha_bar)
-    total_bar = runtime.unbroadcast(total_3_bar, total)
     # grad of: for i in range(n):
     Qs_bar = 0.0
     means_bar = runtime.zeros_like(means)
@@ -246,7 +243,7 @@ def grad_objective(alpha, means, icf, x, gamma, m, objective_bar=1.0):
         sum_Qxc_sq_scaled = sum_Qxc_sq_scaled_stack.pop()
         log_sum_exp_saved = log_sum_exp_saved_stack.pop()
         # grad of: total = total + log_sum_exp(main)
-        main_bar = log_sum_exp_bwd(log_sum_exp_saved, total_bar)
+        main_bar = log_sum_exp_bwd(log_sum_exp_saved, diff_bar)
         # grad of: main = alpha + sum_qs - 0.5 * np.sum(Qxc ** 2, axis=1)
         total_2_bar = runtime.unbroadcast(main_bar, total_2)
         sum_Qxc_sq_scaled_bar = -runtime.unbroadcast(main_bar, sum_Qxc_sq_scaled)

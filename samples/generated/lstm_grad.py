@@ -21,8 +21,9 @@ def sigmoid_bwd(saved, sigmoid_bar):
     exp_neg_z, exp_neg_z_shifted, sigmoid = saved
     # backward
     # grad of: return 1 / (1 + np.exp(-z))
-    neg_exp_neg_z_shifted_bar = sigmoid_bar * sigmoid / exp_neg_z_shifted
-    z_bar = neg_exp_neg_z_shifted_bar * exp_neg_z
+    exp_neg_z_shifted_bar = runtime.keep_zeros(sigmoid_bar, -sigmoid_bar * sigmoid / exp_neg_z_shifted)
+    neg_z_bar = runtime.keep_zeros(exp_neg_z_shifted_bar, exp_neg_z_shifted_bar * exp_neg_z)
+    z_bar = -neg_z_bar
     return z_bar
 
 
@@ -204,7 +205,6 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
     ynorm_stack = []
     sequence_shape = sequence.shape
     n_chars, b = sequence_shape
-    total = 0.0
     n_chars_shifted = n_chars - 1
     t_range = range(n_chars_shifted)
     for t in t_range:
@@ -225,16 +225,12 @@ def grad_objective(main_params, extra_params, state, sequence, objective_bar=1.0
         sequence_tp1 = sequence[t + 1]
         prod = sequence_tp1 * ynorm
         prod_stack.append(prod)
-        sum_prod = np.sum(prod)
-        total = total + sum_prod
-    neg_total = -total
     n_chars_shifted_2 = n_chars - 1
     prod_2 = n_chars_shifted_2 * b
-    objective = neg_total / prod_2
-    objective_bar = runtime.check_seed(objective, objective_bar, 'objective')
+    objective_bar = runtime.check_seed(0.0, objective_bar, 'objective')
     # backward
     # grad of: return -total / ((n_chars - 1) * b)
-    neg_total_bar = runtime.unbroadcast(objective_bar / prod_2, neg_total)
+    neg_total_bar = objective_bar / prod_2
     total_bar = -neg_total_bar
     # grad of: for t in range(n_chars - 1):
     extra_params_bar = runtime.zeros_like(extra_params)

@@ -52,6 +52,9 @@ class Source:
     # and the lambda itself, the place of any other node not in `module`
     stand_ins: dict = field(default_factory=dict, repr=False)
     anchor: Any = field(default=None, repr=False)
+    # the sources of helpers whose statements were put in place of their calls (inline.py):
+    # their nodes are located in their own files
+    guests: tuple = field(default=(), repr=False)
 
     @property
     def name(self) -> str:
@@ -83,14 +86,29 @@ class Source:
         return obj
 
     def code(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+        owner = self.owner_of(node)
+        return owner.code(node) if owner is not self else self.module.code_for_node(node)
 
-    def position(self, node: cst.CSTNode) -> tuple[int, int]:
-        """(line in the file, 0-based column) of a node of this function."""
+    def _resolved_positions(self) -> Any:
         if self._positions is None:
             self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(
                 PositionProvider
             )
+        return self._positions
+
+    def owner_of(self, node: cst.CSTNode) -> Source:
+        """This source, or the source of an inlined helper that the node is part of."""
+        for guest in self.guests:
+            if guest.stand_ins.get(node, node) in guest._resolved_positions():
+                return guest.owner_of(node)
+        return self
+
+    def position(self, node: cst.CSTNode) -> tuple[int, int]:
+        """(line in the file, 0-based column) of a node of this function."""
+        owner = self.owner_of(node)
+        if owner is not self:
+            return owner.position(node)
+        self._resolved_positions()
         pos = self._positions.get(self.stand_ins.get(node, node))
         if pos is None and self.anchor is not None:
             pos = self._positions.get(self.anchor)
@@ -99,6 +117,9 @@ class Source:
         return self.first_line + pos.start.line - 1, pos.start.column + self.dedent
 
     def error(self, node: cst.CSTNode, msg: str, cls: type = UnsupportedSyntax) -> Exception:
+        owner = self.owner_of(node)
+        if owner is not self:
+            return owner.error(node, msg, cls)
         line, col = self.position(node)
         text = linecache.getline(self.filename, line) or self.code(node).splitlines()[0]
         return cls(msg, self.filename, line, col, text)

@@ -12,6 +12,7 @@ import libcst
 import numpy as np
 
 from . import compile as emit
+from . import inline as inline_
 from . import link, runtime
 from . import normalize as normalize_
 from . import optimize as optimize_
@@ -65,8 +66,9 @@ class Program:
     """The functions of one emitted module: a gradient, and the split adjoints (`f_fwd`,
     `f_bwd`) of the user functions it calls with active arguments, compiled on demand."""
 
-    def __init__(self, optimize: bool = True):
+    def __init__(self, optimize: bool = True, inline: bool = True):
         self.optimize = optimize
+        self.inline = inline  # small helpers inlined where the code is specialized on shapes
         self.names = Namer(RESERVED)
         self.functions: list = []
         self.callees: dict = {}
@@ -90,6 +92,8 @@ class Program:
         with stage("normalizing", fn):
             normalized = normalize_.normalize(src, namer)
         self.compiled.append(fn)
+        if self.inline and len(kinds) > 5 and kinds[5]:  # specialized on shapes
+            normalized = self.inlined(normalized, wrt, mode, namer)
         self.portable &= not bindings and isinstance(fn, types.FunctionType) and not (
             fn.__closure__)
         wrt_names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
@@ -115,6 +119,21 @@ class Program:
         self.functions += emitted
         return emitted, wrt_names
 
+    def inlined(self, normalized, wrt, mode: str, namer: Namer):
+        """normalized with its small helpers' statements in place of their calls
+        (inline.py); the helpers' names and sources are kept as a callee's are."""
+        wrt_names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
+        with stage("inlining the helpers of", normalized.source.fn):
+            done = inline_.inline_calls(normalized, tuple(wrt_names), namer,
+                                        RESERVED | self.names.taken | namer.taken)
+        for helper, src, globals_ in done.helpers:
+            self.compiled.append(helper)
+            self.resolved.append((src.fn, src.resolved))
+            for name in globals_:
+                if name not in normalized.globals:  # (the caller's own reads: the caller's)
+                    self.owners.setdefault(name, helper)
+        return done.fn
+
     def mark(self) -> tuple:
         """What `rollback` returns the module to: its functions and callees as they are."""
         return (len(self.functions), dict(self.callees), dict(self.lifted),
@@ -135,7 +154,7 @@ class Program:
         spec = link.Spec(tuple(wrt_names), frozenset(kinds[0]), frozenset(kinds[1]),
                          frozenset(kinds[2]) if len(kinds) > 2 else frozenset(),
                          frozenset(kinds[3]) if len(kinds) > 3 else frozenset(),
-                         dims=tuple(kinds[5]) if len(kinds) > 5 else ())
+                         dims=tuple(kinds[5]) if len(kinds) > 5 else (), split=mode == "split")
         if mode != "split" and len(kinds) < 4:  # code for no call in particular
             spec = replace(spec, assumed=link.assumed(normalized, spec))
         linked, relied = link.link_calls(normalized, spec, namer, self)

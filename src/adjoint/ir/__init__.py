@@ -85,5 +85,6 @@ from .traverse import (  # noqa: F401
     rename,
     uses,
     walk,
+    with_blocks,
 )
 

@@ -47,7 +47,7 @@ def build(targets: list[tuple[Any, Any, str]], optimize: bool = True,
           kinds: tuple = ((), ())) -> Built:
     """The numba gradients of `targets` ((function, wrt, mode 'grad' or 'value')),
     specialized on the argument kinds."""
-    program = Program(optimize)
+    program = Program(optimize, inline=False)  # numba's own compiler inlines helpers
     tops = []
     for fn, wrt, mode in targets:
         (top, *_), names = program.add(fn, wrt, mode=mode,
