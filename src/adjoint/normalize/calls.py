@@ -249,7 +249,7 @@ class CallsMixin(CallablesMixin):
         args = [self.expr(func.value)] if method is not None else []
         args, kwargs = self.call_arguments(node, args + list(prefix[0]),
                                            kwargs + list(prefix[1]))
-        if any(k == "out" for k, _ in kwargs):
+        if any(k == "out" for k, _ in kwargs) and not (method is None and _own_function(fn)):
             raise self.error(node, "out= writes into an existing array; assign the result "
                              "instead")
         prim, hint = self.call_prim(func, fn, method, args)
@@ -318,6 +318,13 @@ class CallsMixin(CallablesMixin):
             short = short or dotted_name(func)[-1]
             hint = naming.call_name(short, first)
         return prim, hint
+
+
+def _own_function(fn: Any) -> bool:
+    """A function of the user's (its `out=` is a parameter like any other, not NumPy's)."""
+    from ..analysis.values import is_user_function
+
+    return fn is not MISSING and is_user_function(fn)
 
 
 def _parameters_kept(frozen: Any) -> bool:

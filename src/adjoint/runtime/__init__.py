@@ -124,6 +124,7 @@ from .numeric import (
     sorted_adjoint,
 )
 from .products import (
+    cross3,
     cross_adjoint,
     dot_lhs,
     dot_rhs,
@@ -259,7 +260,7 @@ __all__ = [
     "average_adjoint", "broadcast_back", "builtin_extremum_adjoint", "call_bwd", "call_fwd",
     "call_jvp", "cast_adjoint",
     "check_arrays", "check_distinct", "check_seed", "cholesky_adjoint", "clip_adjoint",
-    "cov_adjoint", "cross_adjoint", "cumprod_adjoint", "cumsum_adjoint", "densify",
+    "cov_adjoint", "cross3", "cross_adjoint", "cumprod_adjoint", "cumsum_adjoint", "densify",
     "densify_item", "det_adjoint", "diag_adjoint",
     "diagonal_adjoint", "diff_adjoint", "digamma", "dirichlet_alpha_adjoint",
     "dirichlet_x_adjoint", "dist_adjoint", "div", "dot_lhs", "dot_rhs", "eigh_adjoint",

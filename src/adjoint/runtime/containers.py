@@ -44,6 +44,8 @@ def densify(x_bar, x):
     adjoint of a tuple, dict or record becomes a tuple, dict or record (records.rebuild)."""
     if type(x) is np.ndarray:
         return _dense(x, x_bar)
+    if type(x) is float or type(x) is np.float64:  # a number's adjoint is a number already
+        return x_bar
     if type(x) is tuple and type(x_bar) is tuple and len(x) == len(x_bar) and all(
             type(v) is np.ndarray for v in x):  # a function's arrays: no tree walk
         return tuple(_dense(v, b) for v, b in zip(x, x_bar, strict=True))

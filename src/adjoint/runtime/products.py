@@ -107,8 +107,9 @@ def kron_adjoint(g, a, b, k: int):
     return np.reshape(part, np.shape(a if k == 0 else b))
 
 
-def _cross3(u, v):
-    """u x v for two 3-vectors (np.cross is slow on small vectors)."""
+def cross3(u, v):
+    """np.cross(u, v) of two 3-vectors, the same products and differences in the same order
+    (so the same result to the bit), without np.cross's checks (ten times its cost)."""
     u0, u1, u2 = u
     v0, v1, v2 = v
     return np.array([u1 * v2 - u2 * v1, u2 * v0 - u0 * v2, u0 * v1 - u1 * v0])
@@ -118,7 +119,7 @@ def cross_adjoint(g, a, b, k: int, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Adjoint of a (k=0) or b (k=1) in np.cross(a, b, ...), for 3- and 2-vectors."""
     if type(g) is np.ndarray and g.shape == (3,) and axis is None and _shape(a) == (3,) \
             and _shape(b) == (3,):  # two 3-vectors, the common case
-        return _cross3(b, g) if k == 0 else _cross3(g, a)
+        return cross3(b, g) if k == 0 else cross3(g, a)
     if axis is not None:
         axisa = axisb = axisc = axis
     x = np.moveaxis(a, axisa, -1)
