@@ -476,3 +476,19 @@ def f(x):
     first = df.__adjoint__
     np.testing.assert_allclose(df(np.ones((3, 2))), [[2.0, 0.0]] * 3)
     assert df.__adjoint__ is first
+
+
+def test_calls_alternating_shapes_and_kinds_each_run_their_own_code():
+    """A gradient called over and over with float64 arrays of a few shapes, floats, float32
+    arrays and lists (the first kinds take a fast path once compiled): each call gets the
+    gradient of its own arguments."""
+    f = make_function("def f(x, c):\n    return np.sum(np.sin(x) * c)\n")
+    g = adjoint.grad(f)
+    for x, c in [(X, 2.0), (np.linspace(0.0, 1.0, 5), 2.0), (X, 3.0), (X, Y),
+                 (X.astype(np.float32), 2.0), (np.linspace(0.0, 1.0, 5), 0.5), (X, 2.0)] * 2:
+        got = g(x, c)
+        np.testing.assert_allclose(got, np.cos(np.asarray(x, float)) * c, rtol=1e-6)
+        assert got.dtype == np.asarray(x).dtype
+    assert g([0.5, 1.0], 2.0) == pytest.approx(list(np.cos([0.5, 1.0]) * 2.0))
+    with pytest.raises(adjoint.AdjointError):
+        g(np.arange(3), 2.0)

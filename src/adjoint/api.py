@@ -15,7 +15,7 @@ import numpy as np
 
 from . import compile as emit
 from . import parse as parse_
-from .arguments import check_args, kinds_of, narrowed
+from .arguments import check_args, kinds_of, narrowed, plain_signature
 from .cache import (
     binding,
     cache_dir,
@@ -158,13 +158,24 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
         raise _trimmed(exc) from exc.__cause__
     params = list(generic.wrt)
 
+    plain: dict = {}  # plain_signature of a call -> the code compiled for it
+
     @functools.wraps(fn)
     def gradient(*args, **kwargs):
         try:
+            sig = plain_signature(fn, args, kwargs) if not has_aux else None
+            hit = plain.get(sig) if sig is not None else None
+            if hit is not None and hit.refresh():  # float arrays and floats, seen before
+                gradient.__adjoint__ = hit
+                return _run(hit, fn, args, kwargs)
             compiled = _compiled(fn, wrt, value or has_aux, optimize,
                                  kinds_of(fn, args, kwargs, shapes=True))
             gradient.__adjoint__ = compiled
             narrow = check_args(fn, params, args, kwargs)
+            if sig is not None and not narrow:
+                if len(plain) >= MAX_SHAPES:
+                    plain.clear()
+                plain[sig] = compiled
             if not has_aux:
                 out = _run(compiled, fn, args, kwargs)
                 if not narrow:

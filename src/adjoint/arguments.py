@@ -62,6 +62,29 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False) -> tuple[
     return (*found, tuple(dims)) if shapes else found
 
 
+FLOAT64 = np.dtype(np.float64)
+
+
+def plain_signature(fn: Any, args: tuple, kwargs: dict) -> tuple | None:
+    """The shapes of a call that passes every parameter of fn by position, each a float64
+    NumPy array or a float (None for any other call): such calls have the same kinds_of and
+    pass check_args alike, so the code compiled for one serves the others (api's fast path,
+    which still refreshes the code's globals)."""
+    code = fn.__code__
+    if kwargs or len(args) != code.co_argcount or code.co_kwonlyargcount or code.co_flags & (
+            inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return None
+    out = []
+    for a in args:
+        if type(a) is np.ndarray and a.dtype is FLOAT64:
+            out.append(a.shape)
+        elif type(a) is float:
+            out.append(None)
+        else:
+            return None
+    return tuple(out)
+
+
 def check_args(fn: Any, params: list[str], args: tuple, kwargs: dict) -> dict:
     """Refuse arguments that cannot be differentiated; returns {position in wrt: argument}
     of the differentiated arguments holding float arrays narrower than float64."""
