@@ -46,10 +46,7 @@ def int_arrays(fn: ir.Function, given: tuple, kind: dict | None = None) -> set[s
     found |= {s.target for s in ir.walk(fn.body) if isinstance(s, Assign) and s.prim.kind ==
               "call" and s.prim.key is np.arange and once[s.target] == 1 and not s.kwargs and
               all(int_item(a, kind or {}) for a in s.args)}
-    defs: dict[str, list] = {}
-    for s in ir.walk(fn.body):
-        for n in ir.defs(s):
-            defs.setdefault(n, []).append(s)
+    defs = bindings(fn)
     changed = True
     while changed:
         changed = False
@@ -100,10 +97,7 @@ def _bound_alike(fn: ir.Function, found: dict, value, shaped: dict) -> None:
     """Add to `found` the names (not parameters) whose every binding is an Assign giving
     the same int or shape, read off names of the shapes in `shaped`."""
     params = {p.name for p in fn.params}
-    binds: dict[str, list] = {}
-    for s in ir.walk(fn.body):
-        for n in ir.defs(s):
-            binds.setdefault(n, []).append(s)
+    binds = bindings(fn)
     changed = True
     while changed:
         changed = False
@@ -115,6 +109,15 @@ def _bound_alike(fn: ir.Function, found: dict, value, shaped: dict) -> None:
             if got[0] is not None and all(g == got[0] for g in got):
                 found[name] = got[0]
                 changed = True
+
+
+def bindings(fn: ir.Function) -> dict[str, list]:
+    """{name: the statements that bind it, in program order}."""
+    found: dict[str, list] = {}
+    for s in ir.walk(fn.body):
+        for n in ir.defs(s):
+            found.setdefault(n, []).append(s)
+    return found
 
 
 def _int_given(s: Assign, value, dims: dict[str, tuple]) -> object:
