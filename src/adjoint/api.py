@@ -176,19 +176,13 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
                 if len(plain) >= MAX_SHAPES:
                     plain.clear()
                 plain[sig] = compiled
-            if not has_aux:
-                out = _run(compiled, fn, args, kwargs)
-                if not narrow:
-                    return out
-                return (out[0], narrowed(out[1], narrow, wrt)) if value else narrowed(
-                    out, narrow, wrt)
-            kwargs.setdefault(compiled.seed, (1.0, 0.0))  # the auxiliary data: no adjoint
-            result, grads = _run(compiled, fn, args, kwargs)
-            if not isinstance(result, (tuple, list)) or len(result) != 2 or np.ndim(result[0]):
-                raise ApiError(f"with has_aux=True, {fn.__name__} must return (a scalar, "
-                               f"auxiliary data); it returned {_brief(result)}")
-            grads = narrowed(grads, narrow, wrt) if narrow else grads
-            return (result, grads) if value else (grads, result[1])
+            if has_aux:
+                return _with_aux(compiled, fn, args, kwargs, narrow, wrt, value)
+            out = _run(compiled, fn, args, kwargs)
+            if not narrow:
+                return out
+            return (out[0], narrowed(out[1], narrow, wrt)) if value else narrowed(
+                out, narrow, wrt)
         except AdjointError as exc:
             _located(exc, fn)
             raise _trimmed(exc) from exc.__cause__
@@ -202,6 +196,18 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     signed(gradient, fn, generic.seed, generic.wrt, kind="value" if value else "grad")
     gradient._repr_html_ = lambda: render(gradient.__adjoint__.source)  # in a notebook
     return gradient
+
+
+def _with_aux(compiled: Compiled, fn, args, kwargs, narrow: dict, wrt, value: bool):
+    """A call of a has_aux gradient: fn returns (a scalar, auxiliary data); the data gets no
+    adjoint. (value, grads) and data, or grads and data."""
+    kwargs.setdefault(compiled.seed, (1.0, 0.0))
+    result, grads = _run(compiled, fn, args, kwargs)
+    if not isinstance(result, (tuple, list)) or len(result) != 2 or np.ndim(result[0]):
+        raise ApiError(f"with has_aux=True, {fn.__name__} must return (a scalar, "
+                       f"auxiliary data); it returned {_brief(result)}")
+    grads = narrowed(grads, narrow, wrt) if narrow else grads
+    return (result, grads) if value else (grads, result[1])
 
 
 def _trimmed(exc: AdjointError) -> AdjointError:
