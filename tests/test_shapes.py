@@ -74,6 +74,13 @@ SHAPED = {
         "        v[1:-1] = u[1:-1] + c * (u[:-2] - 2.0 * u[1:-1] + u[2:])\n"
         "        u = v\n"
         "    return np.sum(u * u)\n", (0, 1), [[(6,), ()], [(4,), ()]]),
+    "a broadcast rebound on every trip, its adjoint zero after the first": (
+        "def f(x, y, c):\n"
+        "    for i in range(len(x)):\n"
+        "        for j in range(len(y)):\n"
+        "            v = np.zeros((3,)) + c\n"
+        "    n = v.size // 2\n"
+        "    return np.sum(v[:n] * x[0])\n", (0, 2), [[(3,), (4,), ()], [(2,), (1,), ()]]),
 }
 
 HELPERS = {

@@ -151,6 +151,8 @@ class ShapedAdjoint:
         xs, ys = self.dims_of(Name(x)), self.dims_of(Name(y))
         if xs is not None and xs == ys:
             return parts
+        if y in self.zeroed:  # g may be the number 0.0, standing for zeros: the runtime sums
+            return None
         whole = parts if len(parts) == 1 and isinstance(parts[0], Ref) else ("(", *parts, ")")
         if xs is not None and ys is not None and len(xs) == len(ys) and xs != ys and all(
                 m == n or m == 1 for m, n in zip(xs, ys, strict=True)):  # kept axes of length 1
