@@ -145,9 +145,6 @@ def _helper(fn, reserved: set) -> tuple | None:
                                                ir.DYNAMIC) or (
                 x.prim.kind == "method" and x.prim.key is None)):
             return None  # a call through a value or a method with no rule may change state
-        if isinstance(x, (ir.SetItem, ir.Append)) and x.target in {p.name for p in
-                                                                   callee.params}:
-            return None
     return callee, src
 
 

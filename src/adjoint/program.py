@@ -92,11 +92,11 @@ class Program:
         with stage("normalizing", fn):
             normalized = normalize_.normalize(src, namer)
         self.compiled.append(fn)
-        if self.inline and len(kinds) > 5 and kinds[5]:  # specialized on shapes
-            normalized = self.inlined(normalized, wrt, mode, namer)
         self.portable &= not bindings and isinstance(fn, types.FunctionType) and not (
             fn.__closure__)
         wrt_names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
+        if self.inline and len(kinds) > 5 and kinds[5]:  # specialized on shapes
+            normalized = self.inlined(normalized, wrt_names, namer)
         if mode != "split":
             names = (self.names.fresh(("value_and_grad_" if mode == "value" else "grad_")
                                       + normalized.name),)
@@ -119,10 +119,9 @@ class Program:
         self.functions += emitted
         return emitted, wrt_names
 
-    def inlined(self, normalized, wrt, mode: str, namer: Namer):
+    def inlined(self, normalized, wrt_names: tuple, namer: Namer):
         """normalized with its small helpers' statements in place of their calls
         (inline.py); the helpers' names and sources are kept as a callee's are."""
-        wrt_names = resolve_wrt(normalized, wrt) if mode != "split" else wrt
         with stage("inlining the helpers of", normalized.source.fn):
             done = inline_.inline_calls(normalized, tuple(wrt_names), namer,
                                         RESERVED | self.names.taken | namer.taken)

@@ -110,7 +110,6 @@ class Forward:
         line.effect = effectful(s)  # kept though its value is unused: `v = h(x)`, h bumping
         return [line]
 
-
     def fast_form(self, s):
         """The same computation as s, in a faster spelling that the shapes allow:
         `np.sum(a, axis=1)` as `a.sum(axis=1)` where a is surely an array (NumPy's Python
@@ -137,6 +136,8 @@ METHOD_FORMS = {
     np.prod: ("prod", 4, (*_REDUCING, "dtype", "initial")),
     np.max: ("max", 3, (*_REDUCING, "initial")), np.min: ("min", 3, (*_REDUCING, "initial")),
     np.mean: ("mean", 4, (*_REDUCING, "dtype")),
+    np.std: ("std", 5, (*_REDUCING, "dtype", "ddof", "mean")),
+    np.var: ("var", 5, (*_REDUCING, "dtype", "ddof", "mean")),
     np.any: ("any", 3, _REDUCING), np.all: ("all", 3, _REDUCING),
     np.cumsum: ("cumsum", 4, ("axis", "dtype", "out")),
     np.cumprod: ("cumprod", 4, ("axis", "dtype", "out")),
