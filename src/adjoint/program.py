@@ -19,6 +19,7 @@ from . import optimize as optimize_
 from . import parse as parse_
 from . import reverse as reverse_
 from .errors import ApiError, stage
+from .inplace import written_into
 from .naming import EMITTED, Namer
 
 RESERVED = set(EMITTED) | {"None", "_"}
@@ -106,7 +107,7 @@ class Program:
             emitted = self.reverse(normalized, wrt_names, namer, mode, as_tuple, names, kinds)
         if self.optimize:
             with stage("optimizing the gradient of", fn):
-                emitted = [optimize_.optimize(e) for e in emitted]
+                emitted = [written_into(optimize_.optimize(e)) for e in emitted]
         self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
         self.resolved.append((src.fn, src.resolved))
         for name, value in getattr(normalized, "defaults", {}).items():

@@ -302,6 +302,7 @@ class Emitted:
     result_kind: str | None = None  # 'scalar' or 'int' when the primal result surely is one
     result_dims: object = None  # the result's shape, or ('items', shapes) of a tuple's items
     primal: frozenset = frozenset()  # names of the user's code (checked by its own structure)
+    large: frozenset = frozenset()  # of those, arrays of known shape and many entries
 
 
 def parts_of(item: Line | Block) -> Iterator[Parts]:

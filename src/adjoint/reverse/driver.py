@@ -3,6 +3,7 @@ _fwd/_bwd split) and the calls of user functions it links."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from .. import ir, optimize
@@ -10,6 +11,7 @@ from ..analysis.dims import is_dims
 from ..analysis.exceptions import check_tries
 from ..analysis.memory import aliases, check_writes, mutated_params
 from ..analysis.plan import Plan, Save, to_be_recorded
+from ..inplace import LARGE
 from ..ir import Assign, Block, Line, Name, Ref
 from ..link import Spec
 from ..naming import Namer
@@ -157,7 +159,17 @@ def whole(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     params = format_params(fn.params, sweep.seed)
     name = names[0] if names else namer.fresh(
         ("value_and_grad_" if mode == "value" else "grad_") + fn.name)
-    return ir.Emitted(name, params, body, primal=frozenset(sweep.primal | sweep.slots))
+    return ir.Emitted(name, params, body, primal=frozenset(sweep.primal | sweep.slots),
+                      large=large_arrays(sweep))
+
+
+def large_arrays(sweep: Sweep) -> frozenset:
+    """The names of arrays whose shapes the code is specialized on, of at least
+    inplace.LARGE entries (their dead temporaries are worth writing into)."""
+    if not sweep.specialized:
+        return frozenset()
+    return frozenset(n for n, t in sweep.shape.items() if is_dims(t) and t[1] and all(
+        isinstance(d, int) for d in t[1]) and math.prod(t[1]) >= LARGE)
 
 
 def value_kept(fn: ir.Function, plan: Plan, namer: Namer):

@@ -9,9 +9,10 @@ needed before a loop or branch: it is the additive identity under
 broadcasting, and `unbroadcast` and `densify` give it its proper shape.
 
 The helpers live in modules by topic (shapes, containers, checks, elementwise, reductions,
-scalars, special, stats, products, linalg, svd, indexing, shaping, numeric, integrate; trees
-holds tree_map); emitted code reaches each one as runtime.<its name>, from here. `arrays`
-tells NumPy's arrays from CuPy's and Dask's, and `lazy` keeps Dask's adjoint buffers lazy.
+scalars, special, stats, products, linalg, svd, indexing, shaping, numeric, integrate,
+inplace; trees holds tree_map); emitted code reaches each one as runtime.<its name>, from
+here. `arrays` tells NumPy's arrays from CuPy's and Dask's, and `lazy` keeps Dask's adjoint
+buffers lazy.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ from .indexing import (
     take_along_axis_adjoint,
     take_axis_adjoint,
 )
+from .inplace import add, divide, multiply, subtract
 from .integrate import ode_result_field_adjoint, odeint_adjoint, solve_ivp_adjoint
 from .linalg import (
     cholesky_adjoint,
@@ -287,6 +289,8 @@ __all__ = [
     "zero_tangent", "reduced_tangent", "cumprod_tangent",
     "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
 ]
+
+__all__ += ["add", "divide", "multiply", "subtract"]  # written into a spent temporary
 
 __all__ += [  # np.gradient, np.linspace, np.linalg.svd, sorted, dict.get, scipy.special
     "append_adjoint", "bessel_derivative", "betainc_derivative", "dict_default_adjoint",
