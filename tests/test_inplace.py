@@ -9,14 +9,17 @@ temporary read twice, one a view is taken of, a loop's state kept on a tape) kee
 allocations; float32 arrays and broadcasting to a larger shape reach the operator at run
 time."""
 
+import copy
 import re
 
 import numpy as np
 import pytest
 from conftest import make_function
+from programs import PROGRAMS as CORPUS
 
 import adjoint
-from adjoint import runtime
+import adjoint.program
+from adjoint import inplace, runtime
 from adjoint.inplace import LARGE
 from adjoint.testing import dot_product_test
 
@@ -36,13 +39,13 @@ def f(x):
 def f(w, x, y):
     r = x * w - y
     return 0.5 * np.sum(r * r)
-""", [(N,), (N,), (N,)], {"x_w", "r"}),
+""", [(N,), (N,), (N,)], {"x_w", "r", "r_bar"}),
     "a smooth penalty of a difference": ("""
 def f(u, v):
     d = u - 2.0 * v
     s = np.sqrt(1.0 + d * d)
     return np.sum(s) / d.shape[0]
-""", [(N,), (N,)], {"v_scaled", "d_d"}),
+""", [(N,), (N,)], {"v_scaled", "d_d", "d_d_shifted"}),
     "a temporary read twice": ("""
 def f(x):
     a = x * x
@@ -61,7 +64,12 @@ def f(x, w):
         z = w * h + 0.5
         h = np.tanh(z)
     return np.sum(h)
-""", [(N,), (N,)], {"w_h"}),
+""", [(N,), (N,)], {"w_h", "z", "z_bar"}),
+    "a tanh layer with a bias": ("""
+def f(W, b, X):
+    h = np.tanh(X @ W + b)
+    return np.mean(h ** 2)
+""", [(64, 128), (128,), (512, 64)], {"XW", "XW_plus_b", "h_bar"}),
     "a temporary broadcast against a matrix": ("""
 def f(x, m):
     a = 2.0 * x
@@ -77,7 +85,8 @@ def _args(shapes, dtype=np.float64):
 
 
 def _written(code: str) -> set:
-    return set(re.findall(r"runtime\.(?:add|subtract|multiply|divide)\(.*, out=(\w+)\)", code))
+    return set(re.findall(r"runtime\.(?:add|subtract|multiply|divide|unary)\(.*, out=(\w+)\)",
+                          code))
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
@@ -124,6 +133,10 @@ CASES = [
     (runtime.subtract, np.float64(2.0), np.float64(1.0), 1, False),  # numbers
     (runtime.add, np.ones((0,)) * 1, 1.0, 0, True),
     (runtime.multiply, x64 * 1, [1.0] * 6, 0, False),  # a list: the operator's own way
+    (runtime.unary, np.tanh, x64 * 1, 1, True),
+    (runtime.unary, np.exp, x32 * 1, 1, True),
+    (runtime.unary, np.exp, np.arange(6) * 1, 1, False),  # float64 from ints
+    (runtime.unary, np.sqrt, (x64 * 1)[::2], 1, True),  # a strided view of its own memory
 ]
 
 
@@ -133,7 +146,7 @@ def test_runtime_writes_only_what_the_operator_gives(case):
     x = x.copy() if isinstance(x, np.ndarray) else x
     y = y.copy() if isinstance(y, np.ndarray) else y
     plain = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
-             "divide": np.true_divide}[op.__name__]
+             "divide": np.true_divide, "unary": lambda u, v: u(v)}[op.__name__]
     want = plain(np.asarray(x) if isinstance(x, list) else x,
                  np.asarray(y) if isinstance(y, list) else y)
     out = (x, y)[k]
@@ -141,3 +154,44 @@ def test_runtime_writes_only_what_the_operator_gives(case):
     assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
     assert np.array_equal(got, want)
     assert (got is out) == expect
+
+
+@pytest.mark.parametrize("name", ["Rosenbrock with slices", "a tanh layer with a bias",
+                                  "a smooth penalty of a difference"])
+def test_differentiated_again(name):
+    """hvp is forward mode over the specialized gradient, whose calls written into spent
+    temporaries are the operations they compute: H v against differences of gradients."""
+    source, shapes, written = PROGRAMS[name]
+    f = make_function(source)
+    args = _args(shapes)
+    g = adjoint.grad(f)
+    assert written & _written(adjoint.source(g, *args))
+    v = np.random.default_rng(3).normal(size=args[0].shape)
+    hv = adjoint.hvp(f)(*args, **{f"{f.__code__.co_varnames[0]}_dot": v})
+    eps = 1e-5
+    fd = (g(args[0] + eps * v, *args[1:]) - g(args[0] - eps * v, *args[1:])) / (2 * eps)
+    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+
+
+@pytest.mark.parametrize("program", CORPUS, ids=[p.name for p in CORPUS])
+def test_corpus_with_every_array_large(program, monkeypatch):
+    """Every program of the language corpus, with every array counted large: the gradient
+    writing into spent temporaries is the gradient without, to the last bit."""
+    monkeypatch.setattr(inplace, "LARGE", 1)
+    args = program.args(np.random.default_rng(0))
+    on = adjoint.grad(make_function(program.src), wrt=program.wrt)
+    got = on(*copy.deepcopy(args))
+    monkeypatch.setattr(adjoint.program, "written_into", lambda e: e)
+    off = adjoint.grad(make_function(program.src), wrt=program.wrt)
+    want = off(*copy.deepcopy(args))
+    for a, b in zip(_leaves(got), _leaves(want), strict=True):
+        assert type(a) is type(b) and np.asarray(a).dtype == np.asarray(b).dtype
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+def _leaves(tree) -> list:
+    if isinstance(tree, (tuple, list)):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    if isinstance(tree, dict):
+        return [leaf for key in sorted(tree, key=repr) for leaf in _leaves(tree[key])]
+    return [tree]

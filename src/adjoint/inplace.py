@@ -24,12 +24,14 @@ from collections import Counter
 from dataclasses import replace
 
 from .ir import Block, Emitted, Line, Ref, parts_of, read_refs, text
-from .optimize import counts
+from .optimize import UFUNC, counts
 
 LARGE = 1 << 15  # entries: NumPy's own temporaries are reused from 256 KiB of float64
 NAMES = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
-ARITHMETIC = (ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.operator, ast.unaryop,
-              ast.Load, ast.Store)
+# what lines reading a spent temporary may be made of: arithmetic makes new arrays, and an
+# attribute (`w.T`) is a view that lives only while the line runs
+ARITHMETIC = (ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Attribute, ast.operator,
+              ast.unaryop, ast.Load, ast.Store)
 
 
 def written_into(fn: Emitted) -> Emitted:
@@ -46,6 +48,9 @@ def _block(items: list, large: frozenset, reads: Counter) -> list:
     trees = [_tree(x) for x in items]
     out = list(items)
     for j, tree in enumerate(trees):
+        arg = _ufunc_argument(items[j])
+        if arg in large and _spent(arg, j, items, trees, reads):
+            out[j] = _applied(items[j], arg)
         if not (isinstance(tree, ast.Assign) and isinstance(tree.value, ast.BinOp)
                 and type(tree.value.op) in NAMES):
             continue
@@ -85,15 +90,13 @@ def _spent(name: str, j: int, items: list, trees: list, reads: Counter) -> bool:
     """Whether the value of `name` that items[j] reads is a fresh array nothing reads after
     items[j] and nothing else holds (see the module)."""
     bound = [k for k in range(j) if isinstance(items[k], Line) and name in items[k].binds]
-    if not bound:
+    if not bound or _count(items[j], name) != 1:
         return False
     k = bound[-1]
-    made = trees[k]
-    if not (isinstance(made, ast.Assign) and isinstance(made.value, (ast.BinOp, ast.UnaryOp))
-            and _arithmetic(made.value)):
+    if not _fresh(items[k], trees[k]):
         return False
-    seen = 0
-    for m in range(k + 1, j + 1):
+    seen = 1
+    for m in range(k + 1, j):
         n = _count(items[m], name)
         if not n:
             continue
@@ -104,7 +107,23 @@ def _spent(name: str, j: int, items: list, trees: list, reads: Counter) -> bool:
                                                                           ast.UnaryOp)):
             return False  # `c = b`: another name for the same memory
         seen += n
-    return _count(items[j], name) == 1 and seen == reads[name]
+    return seen == reads[name]
+
+
+def _fresh(item, tree) -> bool:
+    """Whether a line binds a new array: arithmetic, or a ufunc of one argument."""
+    return _ufunc_argument(item) is not None or isinstance(tree, ast.Assign) and isinstance(
+        tree.value, (ast.BinOp, ast.UnaryOp)) and _arithmetic(tree.value)
+
+
+def _ufunc_argument(item) -> str | None:
+    """The argument z of a line `t = np.tanh(z)` (noted UFUNC where it was emitted)."""
+    if not isinstance(item, Line) or item.note != UFUNC:
+        return None
+    parts = item.parts
+    ok = len(parts) > 5 and parts[1] == " = " and parts[-3] == "(" and parts[-1] == ")" and \
+        type(parts[-2]) is Ref
+    return parts[-2].name if ok else None
 
 
 def _count(item, name: str) -> int:
@@ -126,6 +145,13 @@ def _rewritten(item: Line, tree: ast.Assign, name: str) -> Line:
         return item
     return Line((item.parts[0], " = ", "runtime.", NAMES[type(op.op)], "(", *left, ", ",
                  *right, ", out=", Ref(name), ")"), item.binds)
+
+
+def _applied(item: Line, name: str) -> Line:
+    """`t = runtime.unary(np.tanh, z, out=z)` for the line `t = np.tanh(z)`."""
+    parts = item.parts
+    return Line((parts[0], " = runtime.unary(", *parts[2:-3], ", ", Ref(name), ", out=",
+                 Ref(name), ")"), item.binds)
 
 
 def _spans(parts) -> list:

@@ -15,6 +15,9 @@ from dataclasses import replace
 
 from .ir import Block, Clause, Emitted, Line, Ref, read_refs
 
+UFUNC = ("ufunc",)  # the note of `t = np.tanh(z)`, a ufunc of one argument (names nothing,
+# so renames keep it; inplace.py reads it)
+
 
 def optimize(fn: Emitted) -> Emitted:
     body = fn.body
@@ -272,7 +275,7 @@ def rename(body: list, mapping: dict) -> list:
             out.append(item.rebuilt(lambda b: rename(b, mapping), parts))
         else:
             out.append(Line(parts(item.parts), tuple(mapping.get(b, b) for b in item.binds),
-                            item.comment, item.effect))
+                            item.comment, item.effect, UFUNC if item.note == UFUNC else None))
     return out
 
 

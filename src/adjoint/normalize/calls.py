@@ -13,6 +13,7 @@ from ..errors import MissingRule
 from ..ir import Assign, Const, Name, Prim
 from ..parse import MISSING
 from ..rules import stats as rules_stats
+from ..runtime import inplace
 from .callables import CallablesMixin, held_function
 from .syntax import bindings_of, dotted_name, names_in
 from .tables import REFUSED_CALLS, refused
@@ -213,6 +214,9 @@ class CallsMixin(CallablesMixin):
                 func.value not in self.scope:  # a partial or closure made here
             func, known, *prefix = self.partials[func.value]
         fn = known if known is not None else self.resolve_callee(func)
+        plain = _without_out(node, fn)
+        if plain is not None:  # emitted code differentiated again: what it computes
+            return self.expr(plain, target)
         if self.made_partial(node, fn, target) or self.made_closure(node, fn, target):
             return Name(target)
         mapped = self.mapped(node, fn)
@@ -318,6 +322,24 @@ class CallsMixin(CallablesMixin):
             short = short or dotted_name(func)[-1]
             hint = naming.call_name(short, first)
         return prim, hint
+
+
+_BINARY = {"+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide}
+
+
+def _without_out(node: cst.Call, fn: Any) -> cst.BaseExpression | None:
+    """`x * y` for `runtime.multiply(x, y, out=t)` and `f(x)` for `runtime.unary(f, x,
+    out=t)`, the calls emitted code writes into a temporary t that nothing reads after them
+    (inplace.py): differentiated again, they are the operations they compute."""
+    op = next((sym for f, sym in inplace.OPERATORS.items() if f is fn), None)
+    if op is None and fn is not inplace.unary:
+        return None
+    args = [a for a in node.args if not (a.keyword is not None and a.keyword.value == "out")]
+    if len(args) != 2 or len(node.args) != 3 or any(a.keyword or a.star for a in args):
+        return None
+    if op is not None:
+        return cst.BinaryOperation(args[0].value, _BINARY[op](), args[1].value)
+    return cst.Call(args[0].value, [cst.Arg(args[1].value)])
 
 
 def _own_function(fn: Any) -> bool:

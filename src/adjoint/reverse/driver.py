@@ -6,12 +6,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from .. import ir, optimize
+from .. import inplace, ir, optimize
 from ..analysis.dims import is_dims
 from ..analysis.exceptions import check_tries
 from ..analysis.memory import aliases, check_writes, mutated_params
 from ..analysis.plan import Plan, Save, to_be_recorded
-from ..inplace import LARGE
 from ..ir import Assign, Block, Line, Name, Ref
 from ..link import Spec
 from ..naming import Namer
@@ -165,11 +164,14 @@ def whole(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
 
 def large_arrays(sweep: Sweep) -> frozenset:
     """The names of arrays whose shapes the code is specialized on, of at least
-    inplace.LARGE entries (their dead temporaries are worth writing into)."""
+    inplace.LARGE entries, and of their adjoints (their dead temporaries are worth writing
+    into; the runtime checks each one's shape as it writes)."""
     if not sweep.specialized:
         return frozenset()
-    return frozenset(n for n, t in sweep.shape.items() if is_dims(t) and t[1] and all(
-        isinstance(d, int) for d in t[1]) and math.prod(t[1]) >= LARGE)
+    names = {n for n, t in sweep.shape.items() if is_dims(t) and t[1] and all(
+        isinstance(d, int) for d in t[1]) and math.prod(t[1]) >= inplace.LARGE}
+    adjoints = sweep.namer.adjoints
+    return frozenset(names | {adjoints[n] for n in names if n in adjoints})
 
 
 def value_kept(fn: ir.Function, plan: Plan, namer: Namer):

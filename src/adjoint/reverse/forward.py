@@ -9,6 +9,7 @@ import numpy as np
 from .. import ir
 from ..analysis.plan import Save
 from ..ir import Assign, Block, Const, Line, Name, Ref
+from ..optimize import UFUNC
 from .refs import RUNTIME
 
 
@@ -108,6 +109,9 @@ class Forward:
             return [self.assign(s.trips, ("0",)), loop]
         line = self.line(ir.stmt_parts(self.fast_form(s)), tuple(ir.defs(s)))
         line.effect = effectful(s)  # kept though its value is unused: `v = h(x)`, h bumping
+        if isinstance(s, Assign) and s.prim.kind == "call" and len(s.args) == 1 and isinstance(
+                s.args[0], Name) and not s.kwargs and same_type_ufunc(s.prim.key):
+            line.note = UFUNC  # inplace.py may write it into its argument
         return [line]
 
     def fast_form(self, s):
@@ -144,6 +148,16 @@ METHOD_FORMS = {
     np.argmax: ("argmax", 3, ("axis", "out", "keepdims")),
     np.argmin: ("argmin", 3, ("axis", "out", "keepdims")),
 }
+
+
+def same_type_ufunc(f) -> bool:
+    """Whether f is a NumPy ufunc of one array whose result has its argument's floating or
+    complex dtype (np.tanh, np.exp; not np.abs of complex numbers, not np.isnan)."""
+    if not isinstance(f, np.ufunc) or f.nin != 1 or f.nout != 1:
+        return False
+    loops = [t.split("->") for t in f.types]
+    return any(a in "efdgFDG" for a, _ in loops) and all(a == b for a, b in loops
+                                                        if a in "efdgFDG")
 
 
 def effectful(s) -> bool:

@@ -95,7 +95,7 @@ from .indexing import (
     take_along_axis_adjoint,
     take_axis_adjoint,
 )
-from .inplace import add, divide, multiply, subtract
+from .inplace import add, divide, multiply, subtract, unary
 from .integrate import ode_result_field_adjoint, odeint_adjoint, solve_ivp_adjoint
 from .linalg import (
     cholesky_adjoint,
@@ -290,7 +290,7 @@ __all__ = [
     "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
 ]
 
-__all__ += ["add", "divide", "multiply", "subtract"]  # written into a spent temporary
+__all__ += ["add", "divide", "multiply", "subtract", "unary"]  # into a spent temporary
 
 __all__ += [  # np.gradient, np.linspace, np.linalg.svd, sorted, dict.get, scipy.special
     "append_adjoint", "bessel_derivative", "betainc_derivative", "dict_default_adjoint",
