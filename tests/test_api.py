@@ -492,3 +492,31 @@ def test_calls_alternating_shapes_and_kinds_each_run_their_own_code():
     assert g([0.5, 1.0], 2.0) == pytest.approx(list(np.cos([0.5, 1.0]) * 2.0))
     with pytest.raises(adjoint.AdjointError):
         g(np.arange(3), 2.0)
+
+
+# has_aux: what the function returns beside its loss, as JAX users return it
+AUX = {
+    "an array": "h",
+    "a tuple of arrays": "(z, h)",
+    "a list": "[z, h]",
+    "a dict": "{'z': z, 'scale': 2.0}",
+    "a nested tuple with a number": "(np.sum(z), (h, z), 3)",
+}
+
+
+@pytest.mark.parametrize("label", AUX)
+def test_has_aux_returns_any_data(label):
+    body = "    z = w * x\n    h = np.tanh(z)\n    g = h * 2.0\n"
+    f = make_function(f"def f(w, x):\n{body}    return np.sum(g * g), {AUX[label]}\n")
+    loss = make_function(f"def loss(w, x):\n{body}    return np.sum(g * g)\n")
+    w, x = np.linspace(0.1, 1.0, 5), np.linspace(1.0, 2.0, 5)
+    want_aux = f(w, x)[1]
+    g, aux = adjoint.grad(f, has_aux=True)(w, x)
+    (value, aux2), g2 = adjoint.value_and_grad(f, has_aux=True)(w, x)
+    want = 8 * np.tanh(w * x) * (1 - np.tanh(w * x) ** 2) * x
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    assert np.array_equal(g, g2) and value == loss(w, x)
+    for got in (aux, aux2):
+        assert type(got) is type(want_aux)
+        assert repr(got) == repr(want_aux)
+    check_grads(loss, [w, x])

@@ -81,6 +81,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.relied: set[str] = set()  # names whose adjoints add with + only if as taken
         # a split adjoint's seed may hold zeros its caller's selections put there (h(x)[0])
         self.masked = masked(fn, self.active, returned(fn) if split else frozenset())
+        self.split = split
         # an array's rows have one shape, a list's items not: reads of rows rely on arrays
         self.relied |= {s.args[0].id for s in ir.walk(fn.body) if isinstance(s, Assign)
                         and s.prim.kind == "index" and isinstance(s.args[0], Name)
@@ -277,6 +278,13 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         out: list = []
         if isinstance(result, Name) and result.id in self.active:
             self.defined.add(result.id)
+            if not self.split and any(
+                    isinstance(s, ir.Assign) and s.target == result.id and (
+                        s.prim.kind in ("tuple", "list") or s.adjoint is not None)
+                    for s in ir.walk(self.fn.body)):
+                # the user's seed of a tuple may hold 0.0 for an item: has_aux passes
+                # (1.0, 0.0), whatever the data (a split adjoint's callers pass real zeros)
+                self.zeroed.add(("items", result.id))
             if self.bar(result.id) != self.seed:
                 out.append(self.assign(self.bar(result.id), (Ref(self.seed),)))
         out += self.block(self.fn.body[:-1], pops_for=self.fn.body)
