@@ -392,6 +392,23 @@ def f(x, y):
     u, v = scale(x)
     return total + np.sum(u * v)
 """, lambda r: [r.normal(size=3), 0.7], (0, 1)),
+    Program("helper_gathering_star_args", """
+def l2(*ws):
+    return sum(np.sum(w ** 2) for w in ws)
+
+def weighted(scale, *arrays, shift=0.0):
+    total = 0.0
+    for a in arrays:
+        total = total + scale * np.sum(np.sin(a)) + shift
+    return total
+
+def f(w1, w2, x):
+    h = np.tanh(x @ w1)
+    fit = np.sum((h @ w2) ** 2)
+    return fit + 0.01 * l2(w1, w2) + weighted(2.0, w1, w2 * x[0, 0], shift=0.5) + \
+        weighted(0.5, w2) + l2()
+""", lambda r: [r.normal(size=(3, 4)), r.normal(size=(4, 2)), r.normal(size=(5, 3))],
+            (0, 1, 2)),
     Program("helpers_calling_helpers", """
 def inner(v, w):
     return np.tanh(v * w)

@@ -4,17 +4,21 @@ In code specialized on the shapes of large arrays, each fresh array is an alloca
 megabytes (a page-faulting `mmap`), and a careful hand-written gradient reuses the dead
 ones: Rosenbrock's `b = 1 - x_odd` is read once, by `x_odd_bar = g * -2 * b`, which may as
 well write into b. Here a line `t = x OP y` (OP one of + - * /) whose operand y (or x) is
-such a temporary becomes `t = runtime.subtract(x, y, out=y)`, when
+such a temporary becomes `t = runtime.subtract(x, y, out=y)`, and a line `t = np.tanh(z)`
+(a ufunc of one argument that keeps a float's dtype) becomes `t = runtime.unary(np.tanh, z,
+out=z)`, when
 
 - the temporary is one of `large` (arrays the code is specialized on, of at least LARGE
-  entries: for small ones a fresh array costs less than the check),
-- it is bound once in the function, by arithmetic (`b = 1 - x_odd`: a fresh array, whose
-  memory nothing else shares),
-- every read of it is in the lines of the same block between that binding and this line,
-  and each of those computes new values from it (arithmetic, into a name: no view, copy,
-  push or call keeps it), and this line reads it once.
+  entries, and their adjoints: for small ones a fresh array costs less than the check),
+- the value read is the one bound last before the line, in the same block, by arithmetic
+  or such a ufunc (`b = 1 - x_odd`: a fresh array, whose memory nothing else shares),
+- every read of it is in the lines between that binding and this line, each of which
+  computes new values from it (arithmetic into a name: no view, copy, push or call keeps
+  it), and this line reads it once.
 
-runtime/inplace.py then writes into it only where that gives exactly the operator's result.
+runtime/inplace.py then writes into it only where that gives exactly the operator's result;
+normalize reads these calls as the operations they compute, so emitted code differentiates
+again (hvp).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ function is a new version), and the specialization those adjoints are built for.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, replace
 
 from . import ir
@@ -119,6 +120,8 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
         if program is None:
             raise fn.source.error(s.node, "calls of your own functions cannot be "
                                   "differentiated here", MissingRule)
+        if takes_varargs(s.prim.key) and len(s.args) > s.prim.key.__code__.co_argcount:
+            return link_starred_call(fn, s, active, namer)  # `l2(w1, w2)`, `def l2(*ws)`
         params = program.params(s.prim.key)[:len(s.args)]
         if len(params) < len(s.args):
             raise fn.source.error(s.node, f"{s.prim.spelling} is called with {len(s.args)} "
@@ -203,6 +206,14 @@ def through_value(s: Assign, active: set) -> bool:
     else:
         return False
     return bool(ir.names(rest) & active)
+
+
+def takes_varargs(f) -> bool:
+    """Whether a function of the user's (not one defined inside the differentiated one)
+    gathers extra positional arguments in *args."""
+    code = getattr(f, "__code__", None)
+    return code is not None and not isinstance(f, parse_.Nested) and bool(
+        code.co_flags & inspect.CO_VARARGS)
 
 
 def link_starred_call(fn: ir.Function, s: Assign, active: set, namer: Namer) -> Assign:

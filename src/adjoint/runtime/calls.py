@@ -216,9 +216,8 @@ def call_jvp(fn: Any, positions: tuple, keywords: tuple, dots: tuple, *args: Any
     args, kwargs = (*front, *args), {**bound, **kwargs}
     if not isinstance(target, types.FunctionType) or _no_source(target):
         target = wrapper(target, len(args), tuple(kwargs))
-    code = target.__code__
-    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    wrt = tuple(names[k + len(front)] for k in positions) + tuple(keywords)
+    wrt, given = _tangent_arguments(target, [k + len(front) for k in positions], keywords,
+                                    dots, args)
     per = _tangents.setdefault(target, {})
     if wrt not in per or not per[wrt].refresh():
         program = Program()
@@ -227,5 +226,29 @@ def call_jvp(fn: Any, positions: tuple, keywords: tuple, dots: tuple, *args: Any
         space = emit.load(text, dict(program.namespace), emitted.name)
         per[wrt] = Compiled(text, space[emitted.name], emitted.name, wrt, program.namespace,
                             "", program.data(), program.code())
-    given = {f"{w}_dot": d for w, d in zip(wrt, dots, strict=True)}
     return per[wrt].function(*args, **kwargs, **given)
+
+
+def _tangent_arguments(target: Any, flat: list, keywords: tuple, dots: tuple,
+                       args: tuple) -> tuple[tuple, dict]:
+    """(the parameters a call's tangents vary, {<param>_dot: tangent}): the arguments at
+    positions `flat` and the keyword arguments; those that fall in target's *args vary it,
+    as a tuple of tangents with zeros for the items that do not vary."""
+    from .tangents import zero_tangent
+
+    count, extra = _positional(target)
+    code = target.__code__
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    by_place = dict(zip(flat, dots, strict=False))
+    named = [j for j in flat if j < count]
+    rest = [j for j in flat if j >= count]
+    if rest and extra is None:
+        raise TypeError(f"{getattr(target, '__name__', target)!r} takes {count} positional "
+                        f"arguments but {len(args)} were given")
+    wrt = tuple(names[j] for j in named) + tuple(keywords) + ((extra,) if rest else ())
+    given = {f"{names[j]}_dot": by_place[j] for j in named}
+    given.update((f"{k}_dot", d) for k, d in zip(keywords, dots[len(flat):], strict=True))
+    if rest:
+        given[f"{extra}_dot"] = tuple(by_place[j] if j in by_place else zero_tangent(args[j])
+                                      for j in range(count, len(args)))
+    return wrt, given
