@@ -392,6 +392,13 @@ def f(x, y):
     u, v = scale(x)
     return total + np.sum(u * v)
 """, lambda r: [r.normal(size=3), 0.7], (0, 1)),
+    Program("condition_continued_with_backslash", """
+def f(x, k=2, mode="sum  of squares"):
+    if x.shape == (3,) and k == 2 \
+            and mode == "sum  of squares":
+        return np.sum(x ** 2)
+    return np.sum(x)
+""", lambda r: [r.normal(size=3)]),
     Program("helper_gathering_star_args", """
 def l2(*ws):
     return sum(np.sum(w ** 2) for w in ws)

@@ -166,6 +166,21 @@ def f(x):
     parts = (x, x[::-1])
     return np.sum(pair(*parts))
 """, 0, [(4,)], True),
+    "a helper filling the state it makes, row by row": ("""
+def step(w, state, x):
+    new = np.zeros_like(state)
+    for i in range(state.shape[0]):
+        new[i] = np.tanh(w[i] * state[i] + x)
+    return new
+
+def f(w, xs):
+    s = np.ones((2, 3))
+    total = 0.0
+    for t in range(xs.shape[0]):
+        s = step(w, s, xs[t])
+        total = total + np.sum(s * s)
+    return total
+""", 0, [(2, 3), (4, 3)], True),
 }
 
 
@@ -182,6 +197,25 @@ def test_inlined_helpers_match_finite_differences(name, optimize):
     check_grads(f, args, wrt, optimize=optimize)
     code = adjoint.source(adjoint.grad(f, wrt=wrt, optimize=optimize), *args)
     assert ("_fwd(" not in code) == inlined, code
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_hvp_where_helpers_are_inlined(name):
+    """hvp is forward mode over the gradient specialized on the arguments' shapes, which
+    keeps the helpers' calls: H v against differences of gradients."""
+    src, wrt, shapes, _ = PROGRAMS[name]
+    f = make_function(src, {"K": 1.5})
+    args = _args(shapes)
+    first = wrt[0] if isinstance(wrt, tuple) else wrt
+    v = np.random.default_rng(5).normal(size=shapes[first])
+    g = adjoint.grad(f, wrt=first)
+    name_dot = f"{f.__code__.co_varnames[first]}_dot"
+    hv = adjoint.hvp(f, wrt=first)(*args, **{name_dot: v})
+    eps = 1e-5
+    moved = [[a + s * eps * v if k == first else a for k, a in enumerate(args)]
+             for s in (1, -1)]
+    fd = (g(*moved[0]) - g(*moved[1])) / (2 * eps)
+    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-7 * (1 + np.abs(fd).max()))
 
 
 def test_inlined_code_reads_as_one_function():

@@ -72,20 +72,22 @@ SLOW_BUILD = 1.0  # seconds: a build this long is logged (INFO)
 
 
 def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool = True,
-                 kinds: tuple = ((), ())) -> Compiled:
+                 kinds: tuple = ((), ()), inline: bool = True) -> Compiled:
     """The gradient of `fn` as live code: the pipeline, then compile. `kinds` names the
     parameters known to hold scalars and ints (the code then skips broadcasting sums).
     The emitted source is kept on disk (see `cache_dir`) and reused while the sources of
     the functions it came from, what each name they read meant, the rule table and adjoint's
-    version are unchanged."""
+    version are unchanged. `inline=False` keeps the calls of helpers (code that forward
+    mode differentiates again: hvp)."""
     # a lambda is not kept on disk: it has no name another process could find it by, and
     # lambdas on one line share their module, qualified name and source line
-    key = None if parse_.is_lambda(fn) else cache_key(fn, wrt, value, optimize, kinds)
+    key = None if parse_.is_lambda(fn) else cache_key(
+        fn, wrt, value, optimize, kinds if inline else (*kinds, "calls kept"))
     hit = load_cached(key)
     if hit is not None:
         return hit
     started = time.perf_counter()
-    program = Program(optimize)
+    program = Program(optimize, inline)
     (top, *_), names = program.add(fn, wrt, mode="value" if value else "grad",
                                    as_tuple=isinstance(wrt, (tuple, list)), kinds=kinds)
     with stage("compiling the gradient of", fn):
@@ -111,22 +113,26 @@ _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 MAX_SHAPES = 8  # versions of one gradient specialized on shapes; then shape-generic code
 
 
-def _compiled(fn, wrt, value, optimize, kinds=((), ())) -> Compiled:
+def _compiled(fn, wrt, value, optimize, kinds=((), ()), inline: bool = True) -> Compiled:
     """compile_grad, once per function object, options and argument kinds (and shapes, for
-    the first MAX_SHAPES shapes a gradient is called with)."""
+    the first MAX_SHAPES shapes a gradient is called with); `inline=False`: the code hvp
+    differentiates again, kept apart."""
     key = (_freeze(wrt), value, optimize, kinds)
     try:
         per_function = _cache.setdefault(fn, {})
     except TypeError:
         per_function = {}
-    if len(kinds) > 5 and kinds[5] and key not in per_function:
+    if inline and len(kinds) > 5 and kinds[5] and key not in per_function:
         seen = per_function.setdefault(("shapes", *key[:3], kinds[:5]), set())
         seen.add(kinds[5])
         if len(seen) > MAX_SHAPES:
             key = (*key[:3], (*kinds[:5], ()))
             kinds = key[3]
+    if not inline:
+        key = ("calls kept", *key)
     if key not in per_function or not per_function[key].refresh():
-        per_function[key] = compile_grad(fn, wrt, value=value, optimize=optimize, kinds=kinds)
+        per_function[key] = compile_grad(fn, wrt, value=value, optimize=optimize, kinds=kinds,
+                                         inline=inline)
     return per_function[key]
 
 

@@ -269,7 +269,10 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
         # the tangent of the gradient specialized on these arguments' kinds (no broadcasting
         # sums for numbers), as grad(f) runs it
         primal = {k: v for k, v in kwargs.items() if k not in {f"{w}_dot" for w in picked}}
-        specialized = _compiled(fn, wrt, False, optimize, kinds_of(fn, args, primal, shapes=True))
+        # (helpers kept as calls: forward mode refuses the writes an inlined helper's state
+        # takes beside its stack, the LSTM's new_state)
+        specialized = _compiled(fn, wrt, False, optimize, kinds_of(fn, args, primal, shapes=True),
+                                inline=False)
         try:
             now = _tangent(specialized.function, picked, optimize)
         except AdjointError as exc:

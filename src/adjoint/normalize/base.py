@@ -13,7 +13,7 @@ from .. import parse as parse_
 from ..errors import UnsupportedSyntax
 from ..ir import Assign, Name, Prim
 from ..parse import MISSING, Source
-from .syntax import names_in
+from .syntax import names_in, one_line
 
 
 class NormalizerBase:
@@ -136,6 +136,6 @@ class NormalizerBase:
         if not isinstance(node, (cst.Assert, cst.Raise)) and text.startswith("(") and \
                 text.endswith(")"):
             text = text[1:-1]
-        return " ".join(text.split()), [Name(self.scope.get(n, n)) for n in order]
+        return one_line(text), [Name(self.scope.get(n, n)) for n in order]
 
 

@@ -20,7 +20,7 @@ from .. import ir
 from ..ir import Const
 from ..parse import MISSING
 from .base import NormalizerBase
-from .syntax import dotted_name
+from .syntax import dotted_name, one_line
 from .tables import REENTERED, SWALLOWING
 
 
@@ -73,7 +73,7 @@ class CompoundMixin(NormalizerBase):
 
     def defined(self, node: cst.BaseExpression) -> None:
         """Refuse a passive expression that reads a name nothing defines."""
-        code = " ".join(self.source.code(node).split())
+        code = one_line(self.source.code(node))
         for n in ast.walk(ast.parse(f"({code})", mode="eval")):
             if isinstance(n, ast.Name) and not self.is_local(n.id) and \
                     self.source.resolve([n.id]) is MISSING:
@@ -106,7 +106,7 @@ class CompoundMixin(NormalizerBase):
                                  "np.linalg.LinAlgError, a tuple of them)")
             dotted = dotted_name(h.type)
             types = Const(self.source.resolve(dotted) if dotted else None,
-                          " ".join(self.source.code(h.type).split()))
+                          one_line(self.source.code(h.type)))
         name = None
         if h.name is not None:
             if not isinstance(h.name.name, cst.Name):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tokenize
 from typing import Any
 
 import libcst as cst
@@ -108,3 +110,23 @@ def count_returns(fd: cst.FunctionDef) -> int:
         return total
 
     return count(fd)
+
+
+def one_line(code: str) -> str:
+    """The source of an expression on one line: line breaks (a backslash continuation
+    included) and runs of spaces between tokens become one space; string literals are kept
+    as written."""
+    out: list[str] = []
+    last = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                            tokenize.ENDMARKER, tokenize.COMMENT):
+                continue
+            if last is not None and tok.start != last:
+                out.append(" ")
+            out.append(tok.string)
+            last = tok.end
+    except (tokenize.TokenError, SyntaxError):
+        return " ".join(code.split())
+    return "".join(out)
