@@ -120,7 +120,7 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
         if program is None:
             raise fn.source.error(s.node, "calls of your own functions cannot be "
                                   "differentiated here", MissingRule)
-        if takes_varargs(s.prim.key) and len(s.args) > s.prim.key.__code__.co_argcount:
+        if fills_varargs(s):
             return link_starred_call(fn, s, active, namer)  # `l2(w1, w2)`, `def l2(*ws)`
         params = program.params(s.prim.key)[:len(s.args)]
         if len(params) < len(s.args):
@@ -208,12 +208,12 @@ def through_value(s: Assign, active: set) -> bool:
     return bool(ir.names(rest) & active)
 
 
-def takes_varargs(f) -> bool:
-    """Whether a function of the user's (not one defined inside the differentiated one)
-    gathers extra positional arguments in *args."""
-    code = getattr(f, "__code__", None)
-    return code is not None and not isinstance(f, parse_.Nested) and bool(
-        code.co_flags & inspect.CO_VARARGS)
+def fills_varargs(s: Assign) -> bool:
+    """Whether a call of a function of the user's (not one defined inside the differentiated
+    one) passes values to its *args: `l2(w1, w2)` of `def l2(*ws)`."""
+    code = getattr(s.prim.key, "__code__", None)
+    return code is not None and not isinstance(s.prim.key, parse_.Nested) and bool(
+        code.co_flags & inspect.CO_VARARGS) and len(s.args) > code.co_argcount
 
 
 def link_starred_call(fn: ir.Function, s: Assign, active: set, namer: Namer) -> Assign:

@@ -16,7 +16,7 @@ from ..analysis.memory import check_writes
 from ..analysis.values import is_user_function
 from ..errors import MissingRule, UnsupportedSyntax
 from ..ir import Assign, Block, Line, Ref
-from ..link import takes_varargs
+from ..link import fills_varargs
 from ..naming import Namer
 from ..reverse.forward import effectful
 from ..reverse.refs import module_aliases
@@ -261,7 +261,7 @@ class Tangent:
         """A call of the user's own function: its tangent function returns (value, tangent)
         of the result, given the tangents of the varying arguments. One passing values to
         its *args (`l2(w1, w2)`, `def l2(*ws)`) goes through runtime.call_jvp."""
-        if takes_varargs(s.prim.key) and len(s.args) > s.prim.key.__code__.co_argcount:
+        if fills_varargs(s):
             return self.value_call(replace(s, prim=ir.Prim("call", ir.DYNAMIC, s.prim.spelling),
                                            args=(ir.Const(s.prim.key, s.prim.spelling), *s.args)))
         name, passed = self.link(s, self.varied)
