@@ -399,6 +399,30 @@ def f(x, k=2, mode="sum  of squares"):
         return np.sum(x ** 2)
     return np.sum(x)
 """, lambda r: [r.normal(size=3)]),
+    Program("strings_that_name_one_identifier", """
+def f(x, unit="\u03bcm", mode="\ufb01t", power="m\u00b2"):
+    if unit == "\u00b5m":
+        y = x ** 3
+    else:
+        y = x ** 2
+    if unit == "\u03bcm":
+        z = y * 2.0
+    else:
+        z = y * 5.0
+    if mode == "fit":
+        z = z * 3.0
+    if power == "m\u00b2" and mode == "\ufb01t":
+        z = z + np.exp(x)
+    return np.sum(z)
+""", lambda r: [r.normal(size=3)]),
+    Program("builtin_max_min_of_numbers", """
+def smooth_max(*xs):
+    return max(xs) + 0.1 * min(xs)
+
+def f(a, b):
+    pair = (a * b, a + b)
+    return max(pair) * 2 + max(a * b, a + b, 0.1) + min(a, b * b) + smooth_max(a, b, 0.5)
+""", lambda r: [float(r.uniform(0.2, 2.0)), float(r.uniform(0.2, 2.0))], (0, 1)),
     Program("helper_gathering_star_args", """
 def l2(*ws):
     return sum(np.sum(w ** 2) for w in ws)

@@ -520,3 +520,45 @@ def test_has_aux_returns_any_data(label):
         assert type(got) is type(want_aux)
         assert repr(got) == repr(want_aux)
     check_grads(loss, [w, x])
+
+
+# data the gradient's reverse sweep puts old values back into: returned as the function
+# returns it, not as the reverse sweep leaves it
+CHANGED_AUX = {
+    "an array scaled in place": """
+def f(w):
+    h = w.copy()
+    h *= 3.0
+    return np.sum(h ** 2), h
+""",
+    "losses filled in a loop, with a history": """
+def f(w):
+    hist = []
+    losses = np.zeros(3)
+    for t in range(3):
+        losses[t] = np.sum(w ** 2) * t
+        hist.append({"t": t, "norm": float(np.linalg.norm(w))})
+    return np.sum(losses), (losses, hist)
+""",
+    "a state rebound in a loop": """
+def f(w):
+    h = w
+    for _ in range(3):
+        h = np.tanh(h * w)
+    return np.sum(h), {"state": h, "scale": 2.0}
+""",
+}
+
+
+@pytest.mark.parametrize("label", CHANGED_AUX)
+def test_has_aux_data_is_what_the_function_returned(label):
+    f = make_function(CHANGED_AUX[label])
+    w = np.array([0.5, -1.0, 2.0])
+    want = f(w)[1]
+    for got in (adjoint.grad(f, has_aux=True)(w)[1],
+                adjoint.value_and_grad(f, has_aux=True)(w)[0][1]):
+        assert repr(got) == repr(want)
+    g = adjoint.grad(f, has_aux=True)(w)[0]
+    eps = 1e-6
+    fd = [(f(w + eps * e)[0] - f(w - eps * e)[0]) / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)

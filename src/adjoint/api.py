@@ -207,7 +207,8 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
 def _with_aux(compiled: Compiled, fn, args, kwargs, narrow: dict, wrt, value: bool):
     """A call of a has_aux gradient: fn returns (a scalar, auxiliary data); the data gets no
     adjoint. (value, grads) and data, or grads and data."""
-    kwargs.setdefault(compiled.seed, (1.0, 0.0))
+    # a seed given is the loss's; the data's is zero, whatever it holds
+    kwargs[compiled.seed] = (kwargs.get(compiled.seed, 1.0), 0.0)
     result, grads = _run(compiled, fn, args, kwargs)
     if not isinstance(result, (tuple, list)) or len(result) != 2 or np.ndim(result[0]):
         raise ApiError(f"with has_aux=True, {fn.__name__} must return (a scalar, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from collections.abc import Iterable
 
 MAX_LEN = 16  # longer generated names fall back to the operation's name
@@ -43,26 +44,34 @@ POWERS = {2: "{a}_sq", 3: "{a}_cube", 0.5: "sqrt_{a}", -1: "inv_{a}"}
 
 
 def identifier(text: str) -> str:
-    """`text` made into a valid, non-keyword identifier."""
+    """`text` made into a valid, non-keyword identifier, in the form Python reads it (NFKC:
+    `"µm"` with a micro sign and `"μm"` with a mu name one variable, so both are compared
+    normalized)."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c if ("a" + c).isidentifier() else " " for c in text)
     text = re.sub(r"\W+", "_", text).strip("_") or "t"
-    if text[0].isdigit():
+    if not text[0].isidentifier():  # a digit, or a mark no name starts with
         text = "t" + text
     if keyword.iskeyword(text) or keyword.issoftkeyword(text):
         text += "_"
     return text
 
 
+def _nfkc(name: str) -> str:
+    return name if name.isascii() else unicodedata.normalize("NFKC", name)
+
+
 class Namer:
     """Hands out fresh names; never one in `reserved` or one handed out before."""
 
     def __init__(self, reserved: Iterable[str] = ()):
-        self.taken: set[str] = set(reserved)
+        self.taken: set[str] = {_nfkc(n) for n in reserved}
         self.adjoints: dict[str, str] = {}
         self.primals: dict[str, str] = {}  # x_bar -> x
         self._next: dict[str, int] = {}  # base -> the first suffix that may be free
 
     def reserve(self, name: str) -> None:
-        self.taken.add(name)
+        self.taken.add(_nfkc(name))
 
     def fresh(self, base: str) -> str:
         base = identifier(base)

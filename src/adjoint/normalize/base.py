@@ -119,10 +119,17 @@ class NormalizerBase:
         starts = [0]
         for line in lines:
             starts.append(starts[-1] + len(line))
-        spots = sorted(
-            (starts[n.lineno - 1] + n.col_offset, starts[n.lineno - 1] + n.end_col_offset, n.id)
-            for n in ast.walk(tree) if isinstance(n, ast.Name) and self.is_local(n.id)
-        )
+
+        def at(line: int, offset: int) -> int:  # ast counts a line's UTF-8 bytes
+            return starts[line - 1] + len(lines[line - 1].encode()[:offset].decode())
+
+        spots = []
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name):
+                start, end = at(n.lineno, n.col_offset), at(n.end_lineno, n.end_col_offset)
+                if self.is_local(code[start:end]):  # as written (ast's n.id is NFKC)
+                    spots.append((start, end, code[start:end]))
+        spots.sort()
         order: list[str] = []
         out, pos = [], 0
         for start, end, name in spots:

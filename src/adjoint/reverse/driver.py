@@ -182,12 +182,16 @@ def value_kept(fn: ir.Function, plan: Plan, namer: Namer):
         return None
     members = aliases(fn).members(result.id)
     stmts = {id(s): s for s in ir.walk(fn.body)}
-    in_place = any(stmts[sid].target in members for sid in plan.slices)
+    # a value saved before a statement is put back in place (runtime.restore): an array
+    # the result holds (`return loss, h`, h restored) would change under it
+    in_place = any(stmts[sid].target in members for sid in plan.slices) or any(
+        v in members and v != result.id and mode is Save.BEFORE
+        for saves in plan.saves.values() for v, mode in saves.items())
     if not in_place and not any(result.id in saves for saves in plan.saves.values()):
         return None
     name = namer.fresh(f"{result.id}_value")
     if in_place:
-        return name, (RUNTIME, ".snapshot(", Ref(result.id), ")")
+        return name, (RUNTIME, ".kept(", Ref(result.id), ")")
     return name, (Ref(result.id),)
 
 

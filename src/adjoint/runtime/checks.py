@@ -56,6 +56,20 @@ def snapshot(x):
     return x.copy() if hasattr(x, "copy") and hasattr(x, "shape") else x
 
 
+def kept(x):
+    """The value a function returns, copied where its reverse sweep will change it: its
+    arrays, lists and dicts, inside the tuples, lists and dicts that hold them (the
+    containers of the same types)."""
+    if type(x) is tuple or (isinstance(x, tuple) and hasattr(x, "_make")):
+        items = [kept(v) for v in x]
+        return tuple(items) if type(x) is tuple else type(x)._make(items)
+    if type(x) is list:
+        return [kept(v) for v in x]
+    if type(x) is dict:
+        return {k: kept(v) for k, v in x.items()}
+    return snapshot(x)
+
+
 def refill(x, values) -> None:
     """Put `values` back into x, in place: x's identity is the caller's (a number the
     caller holds never changed)."""

@@ -86,3 +86,19 @@ def cholesky_tangent(L: Any, a_dot: Any) -> Any:
     inner = np.swapaxes(np.linalg.solve(L, np.swapaxes(left, -1, -2)), -1, -2)
     phi = np.tril(inner) - 0.5 * inner * np.eye(inner.shape[-1])
     return L @ phi
+
+
+def extremum_tangent(args: tuple, dots: tuple, ans: Any) -> Any:
+    """Tangent of the builtin max(*args) or min(*args): the tangent of the argument that
+    attains the result, averaged over ties (as the adjoint splits among them); of max(items)
+    of one list or array, of its items that attain it."""
+    if len(args) == 1:
+        items, items_dot = args[0], dots[0]
+        if isinstance(items, (list, tuple)):
+            args, dots = tuple(items), tuple(items_dot) if isinstance(
+                items_dot, (list, tuple)) else (0.0,) * len(items)
+        else:
+            hits = np.asarray(items) == ans
+            return float(np.sum(np.where(hits, items_dot, 0.0)) / np.sum(hits))
+    hits = [bool(v == ans) for v in args]
+    return sum(d for d, h in zip(dots, hits, strict=True) if h) / sum(hits)

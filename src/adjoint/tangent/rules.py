@@ -73,6 +73,8 @@ EXPLICIT = {
     np.linalg.det: {"a": "ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)"},
     np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g)"},
     np.cumprod: {"a": "runtime.cumprod_tangent(a, g, axis)"},
+    max: {"args": "runtime.extremum_tangent(args, g, ans)"},
+    min: {"args": "runtime.extremum_tangent(args, g, ans)"},
 }
 if importlib.util.find_spec("scipy") is not None:  # scipy is optional
     import scipy.special as _sp
@@ -157,7 +159,8 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
     if rule.fn in EXPLICIT and all(n in EXPLICIT[rule.fn] for n in active):
         known = frozenset(rule.signature.parameters)
         return [instantiate(template(EXPLICIT[rule.fn][n], known),
-                            {**env, "g": _parts(params[n], dot)}) for n in active], True
+                            {**env, "g": _tangent_parts(params[n], varied, dot)})
+                for n in active], True
     reduced = _reduced(s, rule, params, active, env, dot)
     if reduced is not None:
         return reduced, True
@@ -210,6 +213,14 @@ def _names(a) -> set[str]:
     if isinstance(a, tuple):
         return set().union(*(ir.names([x]) for x in a)) if a else set()
     return ir.names([a]) if isinstance(a, (ir.Name, ir.Expr)) else set()
+
+
+def _tangent_parts(a, varied: set, dot) -> Parts:
+    """The tangent of an argument; of *args, a tuple with zeros where items do not vary."""
+    if isinstance(a, tuple):
+        return ("(", *ir.join([ir.atom_parts(_dot_or_zero(x, varied, dot)) for x in a]),
+                ",)" if len(a) == 1 else ")")
+    return _parts(a, dot)
 
 
 def _parts(a, dot=None) -> Parts:
