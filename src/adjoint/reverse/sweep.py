@@ -21,6 +21,7 @@ from ..analysis.values import (
 from ..errors import UnsupportedSyntax
 from ..ir import Assign, Line, Name, Ref
 from ..naming import Namer
+from ..normalize.syntax import one_line
 from .assign import AssignAdjoint
 from .compound import CompoundAdjoint
 from .control import ControlAdjoint
@@ -51,6 +52,16 @@ def distinct_ranges(fn: ir.Function) -> set[str]:
             safe -= ir.names(s.args)
         found -= read - safe
     return found
+
+
+def _mixed(fn: ir.Function, plan: Plan) -> set[str]:
+    """Names whose values are pushed both after statements (popped at the top of the reverse
+    block) and before in-place changes (popped where the change is undone): the two kinds go
+    on stacks of their own, so each is popped in push order."""
+    after = {v for saves in plan.saves.values() for v, m in saves.items() if m is Save.AFTER}
+    changed = {v for saves in plan.saves.values() for v, m in saves.items() if m is Save.BEFORE}
+    changed |= {s.target for s in ir.walk(fn.body) if id(s) in plan.slices}
+    return after & changed
 
 
 class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoint):
@@ -107,14 +118,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.value_reads: dict[int, set] = defaultdict(set)
         self.current: int | None = None
         self.stacks: dict[tuple[str, bool], str] = {}
-        # names whose values are pushed both after statements (popped at the top of the
-        # reverse block) and before in-place changes (popped where the change is undone):
-        # the two kinds go on stacks of their own, so each is popped in push order
-        after = {v for saves in plan.saves.values() for v, m in saves.items() if m is Save.AFTER}
-        changed = {v for saves in plan.saves.values() for v, m in saves.items()
-                   if m is Save.BEFORE}
-        changed |= {s.target for s in ir.walk(fn.body) if id(s) in plan.slices}
-        self.mixed = after & changed
+        self.mixed = _mixed(fn, plan)
         self.once = run_once(fn)
         self.slots: set[str] = set()
         self.name_slots()
@@ -326,7 +330,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
             if lines:  # (lines that open with a comment of their own need no header)
                 if s.origin is not None and s.origin is not last_origin and not (
                         isinstance(lines[0], Line) and lines[0].comment):
-                    out.append(Line((f"# grad of: {' '.join(s.origin.text.split())}",),
+                    out.append(Line((f"# grad of: {one_line(s.origin.text)}",),
                                     comment=True))
                     last_origin = s.origin
                 out.extend(lines)

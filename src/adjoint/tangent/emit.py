@@ -18,6 +18,7 @@ from ..errors import MissingRule, UnsupportedSyntax
 from ..ir import Assign, Block, Line, Ref
 from ..link import fills_varargs
 from ..naming import Namer
+from ..normalize.syntax import one_line
 from ..reverse.forward import effectful
 from ..reverse.refs import module_aliases
 from . import rules as tangent_rules
@@ -54,7 +55,7 @@ class Tangent:
             if origin is not None and origin is not self.origin and not isinstance(
                     s, ir.Return):
                 self.origin = origin
-                out.append(Line((f"# tangent of: {' '.join(origin.text.split())}",),
+                out.append(Line((f"# tangent of: {one_line(origin.text)}",),
                                 comment=True))
             out += self.stmt(s)
         return out
