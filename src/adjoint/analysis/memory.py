@@ -168,7 +168,8 @@ def check_writes(fn: ir.Function) -> None:
         if isinstance(s, ir.Append) and isinstance(s.value, Name):
             others.discard(s.value.id)  # the appended value itself: the list only holds it
         if others:
-            other = sorted(others)[0]
+            named = sorted(o for o in others if isinstance(o, str) and o.isidentifier())
+            other = named[0] if named else "a value the code keeps (a comprehension's)"
             node = s.origin.node if s.origin else fn.source.funcdef
             fix = f"copy first ({s.target} = {s.target}.copy())"
             if isinstance(s, Assign):  # `t += v`: a number is never written in place
