@@ -109,9 +109,9 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
         positions = tuple(k for k, a in enumerate(s.args) if isinstance(a, Name)
                           and a.id in active)
         keywords = tuple(k for k, a in s.kwargs if isinstance(a, Name) and a.id in active)
-        starred = any(isinstance(a, ir.Expr) for a in s.args)
+        starred = any(isinstance(a, ir.Expr) for a in s.args) or fills_varargs(s)
         if starred and s.target in active and (positions or keywords or ir.names(s.args)
-                                               & active):
+                                               & active):  # `l2(w1, w2)`, `def l2(*ws)` too
             return link_starred_call(fn, s, active, namer)
         if s.target not in active or not (positions or keywords):
             if isinstance(s.prim.key, parse_.Nested):
@@ -120,13 +120,10 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
         if program is None:
             raise fn.source.error(s.node, "calls of your own functions cannot be "
                                   "differentiated here", MissingRule)
-        if fills_varargs(s):
-            return link_starred_call(fn, s, active, namer)  # `l2(w1, w2)`, `def l2(*ws)`
         params = program.params(s.prim.key)[:len(s.args)]
         if len(params) < len(s.args):
             raise fn.source.error(s.node, f"{s.prim.spelling} is called with {len(s.args)} "
-                                  f"positional arguments but has {len(params)} parameters "
-                                  "(*args is not supported)")
+                                  f"positional arguments but has {len(params)} parameters")
         passed = [*zip(params, s.args, strict=True), *s.kwargs]
         bindings = {k: a.value for k, a in passed if isinstance(a, Const) and callable(a.value)}
         del results[id(s)]  # this call is still to be linked
