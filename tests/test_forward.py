@@ -396,3 +396,17 @@ def test_hvp_of_a_loop_of_numbers_is_specialized_as_its_gradient():
     np.testing.assert_allclose(h(0.7, x_dot=2.0), 2.0 * (df(0.7 + 1e-6) - df(0.7 - 1e-6)) / 2e-6,
                                rtol=1e-6)
     assert "unbroadcast" not in adjoint.source(h)
+
+
+def test_hvp_through_a_call_into_args_names_the_helper():
+    f = make_function("""
+def l2(*ws):
+    return sum(np.sum(w ** 2) for w in ws)
+
+def f(a, b):
+    return np.sum(np.sin(a) * b) + l2(a, b)
+""")
+    a, b = np.array([0.3, 0.7]), np.array([1.1, -0.4])
+    with pytest.raises(adjoint.errors.MissingRule, match=r"calls l2 through its value or into "
+                                                          r"its \*args"):
+        adjoint.hvp(f, wrt="a")(a, b, a_dot=np.ones(2))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .. import ir, rules
+from .. import ir, rules, runtime
 from ..analysis import effects
 from ..analysis.activity import analyze
 from ..analysis.memory import check_writes
@@ -231,6 +231,11 @@ class Tangent:
         if p.kind == "attr" and p.spelling in ("T", "real"):
             return [(*self.of(s.args[0]), ".", p.spelling)], False
         found = tangent_rules.contributions(s, self.varied, self.dot, self.modules)
+        if isinstance(found, str) and p.key in (runtime.call_fwd, runtime.call_bwd):
+            called = ir.text(ir.atom_parts(s.args[0])) if s.args else "a function"
+            raise self.error(s, f"the gradient calls {called} through its value or into its "
+                             "*args, and forward mode has no tangent of such a call's split "
+                             "adjoint yet", MissingRule)
         if isinstance(found, str):
             raise self.error(s, f"{found}: no tangent in forward mode", MissingRule)
         return found
