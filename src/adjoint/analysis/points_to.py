@@ -13,7 +13,7 @@ from .. import normalize as normalize_
 from .. import parse as parse_
 from ..errors import AdjointError
 from ..ir import Assign, For, If, Name, SetItem, Unpack, While
-from ..runtime.checks import snapshot
+from ..runtime.checks import kept, snapshot
 from ..runtime.indexing import add_at
 from .memo import per_version
 
@@ -138,7 +138,7 @@ class PointsTo:
         elif p.kind == "call" and p.key in (list, tuple) and len(s.args) == 1:
             # a new list: the items of a list, the rows (views) of an array, the keys of a dict
             inside = contents(state, s.args[0]) | self.views(pts(state, s.args[0]))
-        elif p.kind == "call" and p.key is snapshot:  # a copy (of a list: the same items)
+        elif p.kind == "call" and p.key in (snapshot, kept):  # a copy (a list's: its items)
             inside = contents(state, s.args[0])
         elif p.kind == "call" and p.key is add_at:  # acc, added into in place
             shared = pts(state, s.args[0])

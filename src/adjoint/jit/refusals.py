@@ -21,7 +21,7 @@ class NumbaMissing(ApiError):
 # the runtime helpers with a numba version (jit/runtime.py): emitted code may call these
 JIT_HELPERS = frozenset({
     "backwards", "check_distinct", "check_seed", "copy", "densify", "keep_buffer",
-    "keep_zeros", "mean_adjoint", "never", "no_buffer", "owned", "owned_unless", "restore",
+    "keep_zeros", "kept", "mean_adjoint", "never", "no_buffer", "owned", "owned_unless", "restore",
     "shape_get", "shape_tape_like", "snapshot", "spare", "sum_adjoint", "tape_capacity",
     "tape_get", "tape_grow", "tape_like", "tape_put", "unbroadcast", "zeros_into",
     "zeros_like",

@@ -176,6 +176,7 @@ def _snapshot(x):
 
 
 copy = snapshot  # `a[i].copy()` of the NumPy backend: an item may be a number here
+kept = snapshot  # a value returned beside the gradient: an array or a number here
 
 
 def restore(x, values):

@@ -33,6 +33,7 @@ HELPERS: dict[Any, dict[str, str]] = {
     runtime.owned:        {"v": "g", "x": "0.0"},
     runtime.keep_zeros:   {"v": "0.0", "out": "runtime.keep_zeros(v, g)"},
     runtime.snapshot:     {"x": "g"},
+    runtime.kept:         {"x": "g"},
     runtime.restore:      {"x": "0.0", "values": "g"},
 }
 

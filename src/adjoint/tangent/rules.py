@@ -58,8 +58,8 @@ def _runtime_tables() -> tuple[dict, dict]:
              r.stack_adjoint: ("g",), r.split_adjoint: ("g",), r.unstack_adjoint: ("g",),
              r.select_adjoint: ("g",), r.field_adjoint: ("g",), r.items_adjoint: ("g",),
              r.densify_item: ("g",), r.check_seed: ("seed",), r.parts: ("g",),
-             reductions._expand: ("g",), r.snapshot: ("x",), r.restore: ("x", "values"),
-             shapes._weights: ("w",)}
+             reductions._expand: ("g",), r.snapshot: ("x",), r.kept: ("x",),
+             r.restore: ("x", "values"), shapes._weights: ("w",)}
     multi = {r.matmul_lhs: ("g", "b"), r.matmul_rhs: ("g", "a"), r.dot_lhs: ("g", "b"),
              r.dot_rhs: ("g", "a"), r.mul: ("g", "d")}
     return joint, multi
