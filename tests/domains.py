@@ -573,6 +573,7 @@ DOMAINS = {
     runtime.owned: [("runtime.owned(v, x)", {"v": (3,), "x": (3,)})],
     runtime.keep_zeros: [("runtime.keep_zeros(v, out)", {"v": (3,), "out": (3,)})],
     runtime.snapshot: [("runtime.snapshot(x)", {"x": (3,)})],
+    runtime.kept: [("runtime.kept(x)", {"x": (3,)})],
     runtime.restore: [("runtime.restore(x, values) * 1.0", {"x": (3,), "values": (3,)})],
 }
 
