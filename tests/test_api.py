@@ -249,6 +249,64 @@ def test_disk_cache_follows_rebound_names_across_processes(tmp_path, before, aft
     np.testing.assert_allclose(gradient(after), expected, rtol=1e-6)
 
 
+# (module text before, after): the same functions, whose defaults name a module constant
+# that now holds another value (the code is written with the old value as a literal)
+CONSTANT_DEFAULTS = [
+    ("K = 2.0", "K = 5.0", "def loss(x, k=K):\n    return np.sum(x ** 2) * k\n"),
+    ("K = 2.0", "K = 5.0", "def scaled(x, k=K):\n    return x * k\n\n\n"
+                           "def loss(x):\n    return np.sum(scaled(x) ** 2)\n"),
+    ("STEPS = 2", "STEPS = 5", "def loss(x, steps=STEPS):\n    s = 0.0\n"
+                               "    for _ in range(steps):\n        s = s + np.sum(x * x)\n"
+                               "    return s\n"),
+]
+
+
+@pytest.mark.parametrize("before, after, defs", CONSTANT_DEFAULTS,
+                         ids=["default", "helper's default", "loop count"])
+def test_disk_cache_follows_the_values_of_defaults(tmp_path, before, after, defs):
+    """A default that names a module's constant is the value the constant held when the def
+    ran: a new process where it holds another never loads the gradient written for the old
+    value (the function's source is the same)."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np, adjoint, defaults_module as m\n"
+              "print(repr(adjoint.grad(m.loss)(np.array([0.5, 1.0])).tolist()))")
+    env = {**os.environ, "ADJOINT_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+
+    def gradient(constant: str) -> list:
+        (tmp_path / "defaults_module.py").write_text(f"import numpy as np\n{constant}\n\n\n{defs}")
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, check=True, cwd=tmp_path)
+        return eval(out.stdout)
+
+    first = gradient(before)
+    assert list((tmp_path / "cache").glob("*.json"))
+    assert gradient(before) == first  # loaded from disk
+    for constant in (after, before):
+        ns: dict = {"np": np}
+        exec(f"{constant}\n{defs}", ns)
+        x, h = np.array([0.5, 1.0]), 1e-6
+        expected = [(ns["loss"](x + h * e) - ns["loss"](x - h * e)) / (2 * h) for e in np.eye(2)]
+        np.testing.assert_allclose(gradient(constant), expected, rtol=1e-6)
+
+
+def test_replaced_defaults_compile_again():
+    """Defaults replaced after the gradient was made (`f.__defaults__ = ...`, of the function
+    or of a helper it calls) are followed, as Python follows them."""
+    helper = make_function("def helper(x, k=2.0):\n    return x * k\n")
+    f = make_function("def f(x, p=3.0):\n    return np.sum(helper(x) ** 2) * p\n",
+                      {"helper": helper})
+    g = adjoint.grad(f)
+    np.testing.assert_allclose(g(X), 2 * X * 4.0 * 3.0)
+    f.__defaults__ = (5.0,)
+    np.testing.assert_allclose(g(X), 2 * X * 4.0 * 5.0)
+    helper.__defaults__ = (7.0,)
+    np.testing.assert_allclose(g(X), 2 * X * 49.0 * 5.0)
+    f.__defaults__ = (5,)  # an int now: the same value, another literal
+    np.testing.assert_allclose(g(X), 2 * X * 49.0 * 5)
+
+
 def test_globals_are_read_at_each_call():
     """Numbers and arrays the function reads from its module are read when the gradient
     runs, as Python reads them; a change the code was specialized on (a float that becomes

@@ -96,7 +96,7 @@ def compile_grad(fn: Any, wrt: Any = 0, *, value: bool = False, optimize: bool =
     params = re.sub(r",\s*\*\*\w+$", "", top.params)  # the seed comes before **kwargs
     seed = params.rsplit(",", 1)[-1].split("=")[0].strip()
     compiled = Compiled(text, live, top.name, tuple(names), program.namespace, seed,
-                        program.data(), program.code())
+                        program.data(), program.code(), program.defaults_seen())
     took = time.perf_counter() - started
     if took >= SLOW_BUILD:  # feedback on a long build (logging.getLogger("adjoint"))
         LOG.info("adjoint: built the gradient of %s (%d lines) in %.1f s",

@@ -66,15 +66,18 @@ FLOAT64 = np.dtype(np.float64)
 
 
 def plain_signature(fn: Any, args: tuple, kwargs: dict) -> tuple | None:
-    """The shapes of a call that passes every parameter of fn by position, each a float64
-    NumPy array or a float (None for any other call): such calls have the same kinds_of and
-    pass check_args alike, so the code compiled for one serves the others (api's fast path,
-    which still refreshes the code's globals)."""
+    """The shapes of a call that passes parameters of fn by position, each a float64 NumPy
+    array or a float, and leaves the others to defaults that are Python numbers (None for
+    any other call): such calls have the same kinds_of and pass check_args alike, so the
+    code compiled for one serves the others (api's fast path, which still refreshes the
+    code's globals and checks that the defaults are those it was compiled for)."""
     code = fn.__code__
-    if kwargs or len(args) != code.co_argcount or code.co_kwonlyargcount or code.co_flags & (
-            inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+    left = code.co_argcount - len(args)
+    if kwargs or code.co_kwonlyargcount or code.co_flags & (
+            inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) or left < 0 or (
+            left and not _number_defaults(fn.__defaults__, left)):
         return None
-    out = []
+    out = [left]
     for a in args:
         if type(a) is np.ndarray and a.dtype is FLOAT64:
             out.append(a.shape)
@@ -83,6 +86,12 @@ def plain_signature(fn: Any, args: tuple, kwargs: dict) -> tuple | None:
         else:
             return None
     return tuple(out)
+
+
+def _number_defaults(defaults: tuple | None, last: int) -> bool:
+    """Whether the last `last` defaults are there and each a Python number."""
+    return defaults is not None and len(defaults) >= last and all(
+        type(d) in (int, float) for d in defaults[len(defaults) - last:])
 
 
 def check_args(fn: Any, params: list[str], args: tuple, kwargs: dict) -> dict:

@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 
 from . import compile as emit
+from . import parse as parse_
 from .program import (
     BASE_NAMESPACE,
     MISSING_GLOBAL,
     Compiled,
     Program,
     code_entry,
+    defaults_entry,
     global_signature,
     is_data,
     named_now,
@@ -209,9 +211,10 @@ def load_cached(key: str | None) -> Compiled | None:
         entry = json.loads(path.read_text())
         with contextlib.suppress(OSError):
             os.utime(path)  # used now: the last to go
-        for module, qualname, digest in entry["depends"]:
-            if source_hash(_resolve(module, qualname)) != digest:
-                return None
+        depends = [_resolve(module, qualname) for module, qualname, _ in entry["depends"]]
+        if any(source_hash(fn) != digest
+               for fn, (_, _, digest) in zip(depends, entry["depends"], strict=True)):
+            return None
         code = []
         for module, dotted, meant in entry["bindings"]:
             now = named_now(sys.modules.get(module), dotted)
@@ -232,9 +235,14 @@ def load_cached(key: str | None) -> Compiled | None:
         return None
     live = emit.load(entry["source"], dict(namespace), entry["name"])[entry["name"]]
     return Compiled(entry["source"], live, entry["name"], tuple(entry["wrt"]), namespace,
-                    entry["seed"], tuple(data), tuple(code))
+                    entry["seed"], tuple(data), tuple(code),
+                    tuple(defaults_entry(fn) for fn in depends))
 
 
 def source_hash(fn: Any) -> str:
-    """A hash of the function's source text, recorded in generated files."""
-    return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+    """A hash of the function's source text and of its defaults' values (a default names a
+    module's constant the text does not show), recorded in generated files."""
+    text, defaults = inspect.getsource(fn), parse_.defaults_key(fn, across_runs=True)
+    if defaults:
+        text += repr(defaults)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

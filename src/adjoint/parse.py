@@ -174,8 +174,27 @@ def defaults_of(fn: types.FunctionType) -> dict:
     code = fn.__code__
     out = dict(zip(reversed(code.co_varnames[:code.co_argcount]),
                    reversed(fn.__defaults__ or ()), strict=False))
-    out.update(fn.__kwdefaults__ or {})
+    out.update(getattr(fn, "__kwdefaults__", None) or {})
     return out
+
+
+def defaults_key(fn: Any, across_runs: bool = False) -> tuple:
+    """What code compiled for fn holds of its defaults' values, to tell code compiled for
+    other values: a Python number, string, None or tuple of them by its type and repr (the
+    code writes it as a literal), anything else by identity (the code holds the object;
+    `across_runs`: by its type, as code holding one is not kept on disk)."""
+    try:
+        values = defaults_of(fn)
+    except AttributeError:  # not a Python function: no defaults of its own
+        return ()
+    return tuple((name, type(v).__name__, repr(v) if _is_literal(v) else
+                  None if across_runs else id(v)) for name, v in sorted(values.items()))
+
+
+def _is_literal(value: object) -> bool:
+    if type(value) is tuple:
+        return all(_is_literal(v) for v in value)
+    return type(value) in (int, float, complex, bool, str, bytes, type(None))
 
 
 def parse(fn: Any, bindings: dict | None = None) -> Source:

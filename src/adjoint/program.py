@@ -39,11 +39,18 @@ class Compiled:
     data: tuple = ()  # (name, function it is read from, signature) of each global datum
     code: tuple = ()  # (globals or None, 'a', ('b',), object, function) of each module,
     # function or class named a.b (None: a closure's name), to check at each call
+    defaults: tuple = ()  # (function, its __defaults__, its __kwdefaults__) of each function
+    # the code was compiled from: the values of literal defaults are written into it
 
     def refresh(self) -> bool:
         """Put the current values of the global data the code reads into its namespace;
-        False when one changed in a way the code was specialized on, or a name of a module,
-        function or class now means another (recompile)."""
+        False when one changed in a way the code was specialized on, a name of a module,
+        function or class now means another, or a function's defaults were replaced
+        (recompile)."""
+        for fn, positional, keyword in self.defaults:
+            if getattr(fn, "__defaults__", None) is not positional or getattr(
+                    fn, "__kwdefaults__", None) is not keyword:
+                return False
         for space, head, rest, obj, owner in self.code:
             now = space.get(head, MISSING_GLOBAL) if space is not None else named_now(owner, head)
             if now is MISSING_GLOBAL:
@@ -212,6 +219,10 @@ class Program:
                      for n, v in sorted(self.namespace.items(), key=lambda kv: kv[0])
                      if n in self.owners and n not in BASE_NAMESPACE and is_data(v))
 
+    def defaults_seen(self) -> tuple:
+        """Compiled.defaults: the defaults of each function this module differentiates."""
+        return tuple(defaults_entry(fn) for fn in self.compiled)
+
     def code(self) -> tuple:
         """(function, 'a.b', object) of each module, function or class the compiled functions
         named: the code is compiled for them, and again when a name means another."""
@@ -242,7 +253,7 @@ def compile_split(fn: Any, positions: tuple, keywords: tuple, kinds: tuple) -> t
         text = program.source()
         space = emit.load(text, dict(program.namespace), fwd)
     compiled = Compiled(text, space[fwd], fwd, (), program.namespace, "", program.data(),
-                        program.code())
+                        program.code(), program.defaults_seen())
     return compiled, space[fwd], space[bwd]
 
 
@@ -290,6 +301,11 @@ def code_entry(owner: Any, dotted: str, obj: Any) -> tuple:
         closed = code is not None and head in code.co_freevars
         space = None if closed else getattr(owner, "__globals__", None)
     return space, head, tuple(rest), obj, owner
+
+
+def defaults_entry(fn: Any) -> tuple:
+    """What Compiled.refresh checks of a function's defaults: the objects holding them."""
+    return fn, getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None)
 
 
 def named_now(owner: Any, dotted: str) -> Any:

@@ -244,7 +244,7 @@ def _tangent(func: Any, wrt: tuple, optimize: bool) -> Any:
         text = program.source()
         space = emit.load(text, dict(program.namespace), emitted.name)
         per[key] = Compiled(text, space[emitted.name], emitted.name, names, program.namespace,
-                            "", program.data(), program.code())
+                            "", program.data(), program.code(), program.defaults_seen())
     return per[key]
 
 

@@ -41,7 +41,7 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     if has_aux:
         raise ApiError("has_aux=True is not supported by the numba backend")
     from ..arguments import check_args, kinds_of
-    from ..program import Compiled
+    from ..program import Compiled, defaults_entry
     from .module import build, load
 
     primal = primal_of(fn)
@@ -71,9 +71,14 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
             fast[key] = (compiled, path)
         return compiled.function(*args, **kwargs)
 
+    held = [defaults_entry(primal)]  # versions are built for these defaults' values
+
     @functools.wraps(primal)
     def run(*args, **kwargs):
         path = last[0] = None
+        if primal.__defaults__ is not held[0][1] or primal.__kwdefaults__ is not held[0][2]:
+            versions.clear(), fast.clear()  # replaced: the versions hold the old values
+            held[0] = defaults_entry(primal)
         try:
             if not kwargs:
                 known = fast.get(_type_key(args))

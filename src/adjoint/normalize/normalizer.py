@@ -124,8 +124,9 @@ class Normalizer(StarredMixin, StatementsMixin, LoopsMixin, CompoundMixin, Expre
         if name not in values:
             return text
         value = values[name]
-        if _literal_value(value) and not _is_literal_text(param.default):
-            return repr(value)
+        if _literal_value(value):  # the text, where it still writes the value exactly
+            return text if _is_literal_text(param.default) and _same_literal(
+                ast.literal_eval(text), value) else repr(value)
         if _is_literal_text(param.default) or self.source.resolve(
                 text.split(".")) is value and dotted_name(param.default) is not None:
             return text
@@ -141,6 +142,11 @@ def _literal_value(value: object) -> bool:
         return all(_literal_value(v) for v in value)
     return type(value) in (int, float, bool, str, type(None)) and (
         not isinstance(value, float) or math.isfinite(value))
+
+
+def _same_literal(a: object, b: object) -> bool:
+    """Whether two literal values are one value (1 is not 1.0, nor -0.0 0.0)."""
+    return type(a) is type(b) and repr(a) == repr(b)
 
 
 def _is_literal_text(node: cst.CSTNode) -> bool:

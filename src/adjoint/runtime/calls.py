@@ -225,7 +225,7 @@ def call_jvp(fn: Any, positions: tuple, keywords: tuple, dots: tuple, *args: Any
         text = program.source()
         space = emit.load(text, dict(program.namespace), emitted.name)
         per[wrt] = Compiled(text, space[emitted.name], emitted.name, wrt, program.namespace,
-                            "", program.data(), program.code())
+                            "", program.data(), program.code(), program.defaults_seen())
     return per[wrt].function(*args, **kwargs, **given)
 
 
