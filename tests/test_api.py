@@ -398,6 +398,38 @@ def test_gradient_of_a_gradient():
     check_grads(hvp, [X, Y], (0, 1))
 
 
+# a function calling a gradient adjoint makes: as a global, made in its body, or in a lambda
+CALLED_GRADIENTS = [
+    "def hvp(x, v):\n    return np.sum(dg(x) * v)\n",
+    "def hvp(x, v):\n    d = adjoint.grad(g)\n    return np.sum(d(x) * v)\n",
+    "def hvp(x, v):\n    return np.sum(adjoint.grad(g)(x) * v)\n",
+    "def hvp(x, v):\n    value, d = adjoint.value_and_grad(g)(x)\n    return np.sum(d * v)\n",
+]
+
+
+@pytest.mark.parametrize("src", CALLED_GRADIENTS, ids=["global", "made", "inline", "value"])
+def test_gradient_called_inside_a_function(src):
+    """A gradient called in the function differentiated is differentiated through its
+    emitted code, however it is reached (calling one made inside the function raised an
+    InternalError: its wrapper was read as the code)."""
+    from adjoint.testing import check_grads
+
+    g = make_function("def g(x):\n    return np.sum(np.tanh(x) ** 2) + np.sum(x ** 3)\n")
+    hvp = make_function(src, {"adjoint": adjoint, "g": g, "dg": adjoint.grad(g)})
+    check_grads(hvp, [X, Y], (0, 1))
+    expected = (2 * (1 - 3 * np.tanh(X) ** 2) * (1 - np.tanh(X) ** 2) + 6 * X) * Y
+    np.testing.assert_allclose(adjoint.grad(hvp)(X, Y), expected, rtol=1e-10)
+
+
+def test_gradient_compiled_by_numba_is_not_differentiated_again():
+    pytest.importorskip("numba")
+    g = make_function("def g(x):\n    return np.sum(x ** 3)\n")
+    hvp = make_function("def hvp(x, v):\n    return np.sum(dg(x) * v)\n",
+                        {"dg": adjoint.grad(g, backend="numba")})
+    with pytest.raises(adjoint.AdjointError, match="compiled by numba.*without backend="):
+        adjoint.grad(hvp)(X, Y)
+
+
 def test_gradient_of_a_gradient_with_a_loop():
     """Was refused (the loop's stacks have no reverse); now forward mode over the gradient's
     code, for a function of a number (an array is refused, naming hvp and hessian)."""

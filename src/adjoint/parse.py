@@ -136,6 +136,11 @@ def _unwrap(fn: Any) -> Any:
     generic = getattr(fn, "__adjoint_generic__", None)
     if generic is not None:  # a gradient made by adjoint: its emitted code, differentiated
         return generic.function
+    if getattr(fn, "__adjoint_source__", None) is not None:
+        raise ApiError(
+            f"{fn.__qualname__} is a gradient compiled by numba (backend='numba'), which "
+            "adjoint does not differentiate again; differentiate the NumPy backend's "
+            "gradient of the same function (adjoint.grad without backend=)")
     if isinstance(fn, types.FunctionType) and getattr(fn, "__wrapped__", None) is not None:
         raise ApiError(
             f"{fn.__qualname__} ({_where(fn.__wrapped__)}) is wrapped by a decorator "

@@ -139,6 +139,8 @@ def unwrapped(fn: Any) -> tuple:
         elif isinstance(fn, types.MethodType):
             front = (fn.__self__, *front)
             fn = fn.__func__
+        elif getattr(fn, "__adjoint_generic__", None) is not None:
+            fn = fn.__adjoint_generic__.function  # a gradient made by adjoint: its code
         elif isinstance(fn, types.FunctionType) or not callable(fn):
             return fn, front, bound
         elif isinstance(inspect.getattr_static(type(fn), "__call__", None),
