@@ -1,5 +1,7 @@
 """The Python API: grad's forms, value_and_grad, source, caching, types of gradients."""
 
+import collections
+import dataclasses
 import inspect
 import math
 import os
@@ -591,13 +593,23 @@ AUX = {
     "a list": "[z, h]",
     "a dict": "{'z': z, 'scale': 2.0}",
     "a nested tuple with a number": "(np.sum(z), (h, z), 3)",
+    "a named tuple": "Stats(z, h=h)",
+    "a dataclass": "Info(np.sum(z), h)",
 }
+Stats = collections.namedtuple("Stats", "z h")
+
+
+@dataclasses.dataclass
+class Info:
+    total: float
+    h: np.ndarray
 
 
 @pytest.mark.parametrize("label", AUX)
 def test_has_aux_returns_any_data(label):
     body = "    z = w * x\n    h = np.tanh(z)\n    g = h * 2.0\n"
-    f = make_function(f"def f(w, x):\n{body}    return np.sum(g * g), {AUX[label]}\n")
+    f = make_function(f"def f(w, x):\n{body}    return np.sum(g * g), {AUX[label]}\n",
+                      {"Stats": Stats, "Info": Info})
     loss = make_function(f"def loss(w, x):\n{body}    return np.sum(g * g)\n")
     w, x = np.linspace(0.1, 1.0, 5), np.linspace(1.0, 2.0, 5)
     want_aux = f(w, x)[1]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AdjointError
+from ..runtime import records
 from .integrate import integrate_rules
 from .special import scipy_rules
 from .stats import DistributionMethod, method_key, stats_rules
@@ -92,8 +93,19 @@ def lookup(fn: Any, method: str | None = None) -> Rule | None:
     if formulas is None and load_optional():
         formulas = rules.get(fn)
     if formulas is None:
+        formulas = _record_formulas(fn)
+    if formulas is None:
         return None
     return Rule(fn, signature_of(fn, method), formulas)
+
+
+def _record_formulas(cls: Any) -> dict | None:
+    """The rule of a named tuple or dataclass built from its fields: each argument's adjoint
+    is its field of the record's."""
+    fields = records.constructed_fields(cls)
+    if not fields:
+        return None
+    return {f: f"runtime.record_arg_adjoint(g, {f!r}, {k})" for k, f in enumerate(fields)}
 
 
 

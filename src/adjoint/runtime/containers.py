@@ -176,6 +176,12 @@ def add_seq(a, b):
     return a + b
 
 
+def record_arg_adjoint(g, name: str, k: int):
+    """Adjoint of the argument a record (a named tuple, a dataclass) was built from for its
+    field `name`, the k-th: that field of the record's adjoint."""
+    return records.record_arg_adjoint(g, name, k)
+
+
 def field_adjoint(g, result, name: str):
     """Adjoint of a field read: of a named tuple (np.linalg.slogdet(a).logabsdet, theta.bias)
     g at that field and zero adjoints at the others; of a dataclass or an object of the

@@ -142,6 +142,38 @@ def field_adjoint(g: Any, x: Any, name: str) -> Any:
     return {name: g}
 
 
+def constructed_fields(cls: Any) -> tuple[str, ...] | None:
+    """The fields a call of a record class binds, one parameter each: a named tuple's, or
+    a dataclass's whose generated __init__ only stores its parameters (no __post_init__,
+    no field left out of __init__); None for any other class."""
+    if not isinstance(cls, type):
+        return None
+    if issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
+        return tuple(cls._fields) if cls.__new__ is not tuple.__new__ else None
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or not \
+            cls.__dataclass_params__.init:
+        return None
+    fields = dataclasses.fields(cls)
+    if any(not f.init for f in fields):
+        return None
+    return tuple(f.name for f in fields)
+
+
+def record_arg_adjoint(g: Any, name: str, k: int) -> Any:
+    """The adjoint of the argument a record was built from at its field `name` (the k-th):
+    that field of the record's adjoint (a tuple or list for a named tuple, a dict for a
+    dataclass, or a record), zero where the adjoint is one."""
+    if g is None or (isinstance(g, (int, float)) and g == 0):
+        return 0.0
+    if isinstance(g, dict):
+        return g.get(name, 0.0)
+    if isinstance(g, (list, tuple)) and record_fields(g) is None:
+        return g[k]
+    if record_fields(g) is not None:
+        return getattr(g, name)
+    raise InternalError(f"the adjoint of a record is a {type(g).__name__}")
+
+
 def signature(x: Any, _seen: frozenset = frozenset()) -> Any:
     """What the code compiled for a record depends on: its type and, field by field, what
     each holds (a number, an int, an array, a container, a record, something static)."""
