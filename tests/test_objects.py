@@ -342,19 +342,39 @@ def test_nested_records_and_containers_keep_their_shape():
     assert set(g.biases) == {"b0", "b1"}
 
 
-def test_a_record_whose_init_computes_is_refused():
-    """A dataclass whose __post_init__ changes what it stores is no plain record: building
-    one is refused, naming it (its fields are not the arguments)."""
-    f = make_function(HEAD + """
+# records whose construction computes: their fields are not the arguments
+COMPUTING_RECORDS = {
+    "a dataclass with __post_init__": """
 @dataclass
 class Doubled:
     a: float
     def __post_init__(self):
         self.a = self.a * 2
+""",
+    "a dataclass with its own __init__": """
+@dataclass
+class Doubled:
+    a: float
+    def __init__(self, a):
+        self.a = a * 2
+""",
+    "a named tuple's subclass with its own __new__": """
+class Doubled(collections.namedtuple("Base", "a")):
+    def __new__(cls, a):
+        return super().__new__(cls, a * 2)
+""",
+}
 
+
+@pytest.mark.parametrize("label", COMPUTING_RECORDS)
+def test_a_record_whose_construction_computes_is_refused(label):
+    """Building a record whose __init__, __post_init__ or __new__ is the user's is refused,
+    naming it: the rule that each argument's adjoint is its field's would be wrong."""
+    f = make_function(HEAD + COMPUTING_RECORDS[label] + """
 def f(a):
     return Doubled(a).a * 3
 """)
+    assert f(1.5) == 9.0
     with pytest.raises(AdjointError, match="no derivative rule for .*Doubled"):
         adjoint.grad(f)(1.5)
 

@@ -149,14 +149,29 @@ def constructed_fields(cls: Any) -> tuple[str, ...] | None:
     if not isinstance(cls, type):
         return None
     if issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
-        return tuple(cls._fields) if cls.__new__ is not tuple.__new__ else None
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or not \
-            cls.__dataclass_params__.init:
+        made = _defining(cls, "__new__")  # the class namedtuple made, not a subclass's own
+        return tuple(cls._fields) if "_fields" in vars(made) and _generated(
+            cls.__new__) and cls.__init__ is object.__init__ else None
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or \
+            cls.__new__ is not object.__new__ or not _generated(cls.__init__) or \
+            not dataclasses.is_dataclass(_defining(cls, "__init__")):
         return None
     fields = dataclasses.fields(cls)
     if any(not f.init for f in fields):
         return None
     return tuple(f.name for f in fields)
+
+
+def _defining(cls: type, name: str) -> type:
+    """The class of cls's method resolution order that defines `name`."""
+    return next(k for k in cls.__mro__ if name in vars(k))
+
+
+def _generated(method: Any) -> bool:
+    """Whether a method is one the collections or dataclasses module wrote (compiled from a
+    string), not the user's."""
+    code = getattr(method, "__code__", None)
+    return code is not None and code.co_filename == "<string>"
 
 
 def record_arg_adjoint(g: Any, name: str, k: int) -> Any:
