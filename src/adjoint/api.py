@@ -16,6 +16,7 @@ import numpy as np
 from . import compile as emit
 from . import parse as parse_
 from .arguments import check_args, kinds_of, narrowed, plain_signature
+from .bound import bound_gradient, bound_parts
 from .cache import (
     binding,
     cache_dir,
@@ -150,18 +151,11 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
             "(straight-line code), and adjoint.hessian and adjoint.hvp give second "
             "derivatives through any code")
     if (isinstance(fn, (types.MethodType, functools.partial)) or hasattr(
-            fn, "__adjoint_inner__")) and isinstance(_bound_parts(fn)[0], types.FunctionType):
-        return _bound_gradient(fn, wrt, value, optimize, has_aux)
-    try:
-        generic = _compiled(fn, wrt, value or has_aux, optimize)  # errors surface at grad(f)
-    except AdjointError as exc:
-        if getattr(fn, "__adjoint_generic__", None) is not None and not has_aux:
-            from .transforms import forward_gradient  # the gradient of a gradient that loops
-
-            with contextlib.suppress(AdjointError):
-                return forward_gradient(fn, wrt, value, optimize)
-        _located(exc, fn)
-        raise _trimmed(exc) from exc.__cause__
+            fn, "__adjoint_inner__")) and isinstance(bound_parts(fn)[0], types.FunctionType):
+        return bound_gradient(fn, wrt, value, optimize, has_aux, _gradient)
+    generic, forward = _generic(fn, wrt, value, optimize, has_aux)
+    if forward is not None:
+        return forward
     params = list(generic.wrt)
 
     plain: dict = {}  # plain_signature of a call -> the code compiled for it
@@ -202,6 +196,21 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     signed(gradient, fn, generic.seed, generic.wrt, kind="value" if value else "grad")
     gradient._repr_html_ = lambda: render(gradient.__adjoint__.source)  # in a notebook
     return gradient
+
+
+def _generic(fn, wrt, value: bool, optimize: bool, has_aux: bool) -> tuple:
+    """(the shape-generic code of fn's gradient, None), its errors raised at grad(f); or
+    (None, forward mode over a gradient's code) for the gradient of a gradient that loops."""
+    try:
+        return _compiled(fn, wrt, value or has_aux, optimize), None
+    except AdjointError as exc:
+        if getattr(fn, "__adjoint_generic__", None) is not None and not has_aux:
+            from .transforms import forward_gradient
+
+            with contextlib.suppress(AdjointError):
+                return None, forward_gradient(fn, wrt, value, optimize)
+        _located(exc, fn)
+        raise _trimmed(exc) from exc.__cause__
 
 
 def _with_aux(compiled: Compiled, fn, args, kwargs, narrow: dict, wrt, value: bool):
@@ -272,76 +281,6 @@ def _brief(value) -> str:
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)} items"
     return f"a {type(value).__name__}"
-
-
-def _bound_gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
-    """A bound method, a classmethod or a functools.partial: the gradient of its function,
-    called with the object it is bound to (the arguments the partial fixes) in front; `wrt`
-    counts and names the parameters left to pass."""
-    func, front, fixed = _bound_parts(fn)
-    what = "the partial of" if isinstance(fn, functools.partial) else "the bound method"
-    generic = getattr(func, "__adjoint_generic__", None)  # a gradient: its emitted code's
-    code = (generic.function if generic is not None else func).__code__
-    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    own = [n for n in names[len(front):] if n not in fixed]
-
-    def shift(w):
-        if isinstance(w, (tuple, list)):
-            return type(w)(shift(x) for x in w)
-        if isinstance(w, bool) or not isinstance(w, (int, str)):
-            return w  # resolve_wrt says what is wrong with it
-        if isinstance(w, int):
-            if not -len(own) <= w < len(own):
-                left = " left" if isinstance(fn, functools.partial) else ""
-                raise ApiError(f"wrt={w} is out of range: {what} {func.__qualname__} "
-                               f"has {len(own)} parameter(s){left} ({', '.join(own)})")
-            return own[w]
-        if isinstance(fn, types.MethodType) and names and w == names[0]:
-            raise ApiError(f"wrt={w!r} names the object {func.__qualname__} is bound to; "
-                           f"differentiate the function {func.__qualname__} and pass the "
-                           "object yourself")
-        if w in names[:len(front)] or w in fixed:
-            raise ApiError(f"wrt={w!r} names a parameter {what} {func.__qualname__} fixes; "
-                           f"differentiate the function {func.__qualname__} and pass it "
-                           "yourself")
-        return w
-
-    shifted = shift(wrt)
-    inner = _gradient(func, shifted, value, optimize, has_aux)
-
-    @functools.wraps(fn)
-    def gradient(*args, **kwargs):
-        out = inner(*front, *args, **{**fixed, **kwargs})
-        gradient.__adjoint__ = inner.__adjoint__
-        return out
-
-    gradient.__adjoint__ = inner.__adjoint__
-    gradient.__wrapped__ = func
-    gradient.__name__ = gradient.__qualname__ = inner.__name__
-    gradient.__adjoint_options__ = (shifted, value, optimize)
-    gradient.__adjoint_bound__ = front
-    gradient.__adjoint_fixed__ = fixed
-    gradient.__adjoint_inner__ = inner  # grad(gradient): inner's, the object in front
-    signed(gradient, fn, inner.__adjoint__.seed, inner.__adjoint__.wrt,
-           kind="value" if value else "grad")  # the signature of the method or partial
-    gradient._repr_html_ = lambda: render(gradient.__adjoint__.source)
-    return gradient
-
-
-def _bound_parts(fn) -> tuple:
-    """(function, arguments in front, fixed keywords) of a bound method or a partial."""
-    front: tuple = ()
-    fixed: dict = {}
-    while True:
-        if isinstance(fn, functools.partial):
-            front, fixed = (*fn.args, *front), {**fn.keywords, **fixed}
-            fn = fn.func
-        elif isinstance(fn, types.MethodType):
-            front, fn = (fn.__self__, *front), fn.__func__
-        elif hasattr(fn, "__adjoint_inner__"):  # the gradient of a bound method
-            front, fn = (*fn.__adjoint_bound__, *front), fn.__adjoint_inner__
-        else:
-            return fn, front, fixed
 
 
 def grad(fn: Any = None, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False,

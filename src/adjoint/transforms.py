@@ -8,8 +8,8 @@ import types
 import weakref
 from typing import Any
 
-from .api import _bound_parts
 from .arguments import kinds_of
+from .bound import bound_parts
 from .errors import AdjointError, ApiError
 from .runtime.calls import split_of
 
@@ -28,7 +28,7 @@ def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
         value, pullback = adjoint.vjp(model, wrt="W")(W, X)
         dW = pullback(np.ones_like(value))
     """
-    func, front, fixed = _bound_parts(fn)
+    func, front, fixed = bound_parts(fn)
     if not isinstance(func, types.FunctionType):
         raise ApiError(f"adjoint.vjp needs a Python function; {fn!r} is a {type(fn).__name__}")
     code = func.__code__
@@ -153,9 +153,9 @@ def _unit_tangents(names: list[str], inputs: list, j: int, k: int) -> dict:
 
 def _picked(fn: Any, wrt: Any) -> list[str]:
     """The parameter names `wrt` picks of fn (a method's or partial's own parameters)."""
-    from .api import _bound_parts
+    from .bound import bound_parts
 
-    func, front, fixed = _bound_parts(fn)
+    func, front, fixed = bound_parts(fn)
     code = func.__code__
     own = [n for n in code.co_varnames[len(front): code.co_argcount + code.co_kwonlyargcount]
            if n not in fixed]
@@ -192,9 +192,9 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) 
 
     With `has_aux=True`, f returns `(out, aux)` and the call `(out, out_dot, aux)`, as JAX's.
     """
-    from .api import _bound_parts
+    from .bound import bound_parts
 
-    func, front, fixed = _bound_parts(fn)
+    func, front, fixed = bound_parts(fn)
     generic = getattr(func, "__adjoint_generic__", None)
     if generic is not None:  # a gradient made by adjoint: the tangent of its emitted code
         func = generic.function
