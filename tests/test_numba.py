@@ -459,6 +459,64 @@ def test_bounds_hold_with_numba_checking_them(tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
 
 
+DATA_MODULE = """
+import numpy as np
+K = 2.0
+W = np.array([1.0, 2.0, 3.0])
+
+def term(xi, i):
+    return K * W[i] * xi ** 2
+
+def loss(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += term(x[i], i)
+    return s
+"""
+
+
+def test_module_data_is_read_at_each_call(tmp_path, monkeypatch):
+    """numba compiles a global's value into the code: the numba gradient takes the module's
+    numbers and arrays as arguments instead, read at each call, so a rebound, resized or
+    changed global is what it computes with, as the function itself does (a helper's
+    reads are passed through its callers)."""
+    (tmp_path / "data_module.py").write_text(DATA_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import data_module as m
+
+    df = adjoint.grad(m.loss, backend="numba")
+    assert "def grad_loss_njit(x, loss_bar, K, W)" in adjoint.source(df, np.ones(3))
+
+    def expected(x):
+        return 2 * m.K * m.W[:x.size] * x
+
+    changes = [lambda: None, lambda: setattr(m, "K", 3.0),
+               lambda: setattr(m, "W", np.array([5.0, 6.0, 7.0, 8.0])),
+               lambda: m.W.__setitem__(0, -1.0), lambda: setattr(m, "K", 1)]
+    for change, n in zip(changes, (3, 3, 4, 4, 4), strict=True):
+        change()
+        x = np.linspace(0.5, 1.5, n)
+        np.testing.assert_allclose(df(x), expected(x), rtol=1e-12)
+
+
+def test_module_data_across_processes(tmp_path):
+    """A new process whose module holds other values: the gradient (and numba's own disk
+    cache of its machine code) computes with them, not with those of the first compile."""
+    (tmp_path / "data_module.py").write_text(DATA_MODULE)
+    script = ("import numpy as np, adjoint, data_module as m\n"
+              "print(repr(adjoint.grad(m.loss, backend='numba')(np.ones(3)).tolist()))")
+    env = {**os.environ, "ADJOINT_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path),
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    got = []
+    for k in ("2.0", "5.0"):
+        (tmp_path / "data_module.py").write_text(DATA_MODULE.replace("K = 2.0", f"K = {k}"))
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, timeout=300, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-2000:]
+        got.append(eval(out.stdout))
+    assert got == [[4.0, 8.0, 12.0], [10.0, 20.0, 30.0]]
+
+
 def test_source_shows_the_numba_module():
     _, _, df = compiled("euler")
     text = df.__adjoint_source__(*PROGRAMS["euler"][1]())

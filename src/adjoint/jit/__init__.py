@@ -41,8 +41,8 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     if has_aux:
         raise ApiError("has_aux=True is not supported by the numba backend")
     from ..arguments import check_args, kinds_of
-    from ..program import Compiled, defaults_entry
-    from .module import build, load
+    from ..program import Compiled
+    from .module import build
 
     primal = primal_of(fn)
     mode = "value" if value else "grad"
@@ -52,17 +52,15 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     fast: dict = {}  # the types of a call's numbers and arrays -> its checked version
     last: list = [None]  # the file of the version a slow call ran
 
-    def version(kinds: tuple):
-        built = build([(primal, wrt, mode)], optimize, kinds)
-        space, path = load(built, owner)
-        compiled = Compiled(path.read_text(), space[wrapper], wrapper, tuple(wrt_names),
-                            space, f"{owner}_bar")
-        versions[kinds] = (compiled, path)
-        return versions[kinds]
+    version = functools.partial(_version, (primal, wrt, mode, optimize), generic.names[0],
+                                versions)
 
     def slow(args, kwargs):
         kinds = kinds_of(primal, args, kwargs)
         compiled, path = versions.get(kinds) or version(kinds)
+        if not compiled.refresh():  # a name means another, defaults replaced: build again
+            compiled, path = version(kinds)
+            compiled.refresh()
         run.__adjoint__, last[0] = compiled, path
         if not set(wrt_names) <= set(kinds[0]):  # all numbers: nothing more to check
             check_args(primal, list(wrt_names), args, kwargs)
@@ -71,18 +69,13 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
             fast[key] = (compiled, path)
         return compiled.function(*args, **kwargs)
 
-    held = [defaults_entry(primal)]  # versions are built for these defaults' values
-
     @functools.wraps(primal)
     def run(*args, **kwargs):
         path = last[0] = None
-        if primal.__defaults__ is not held[0][1] or primal.__kwdefaults__ is not held[0][2]:
-            versions.clear(), fast.clear()  # replaced: the versions hold the old values
-            held[0] = defaults_entry(primal)
         try:
             if not kwargs:
                 known = fast.get(_type_key(args))
-                if known is not None:
+                if known is not None and known[0].refresh():  # the module's data read again
                     compiled, path = known
                     run.__adjoint__ = compiled
                     return compiled.function(*args)
@@ -98,6 +91,23 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     run.__adjoint_source__ = functools.partial(_source_for, primal, versions, version)
     run.__name__ = run.__qualname__ = wrapper
     return run
+
+
+def _version(target: tuple, names: tuple, versions: dict, kinds: tuple) -> tuple:
+    """(Compiled, file) of the numba gradient of `target` (primal, wrt, mode, optimize) for
+    arguments of these kinds, built and kept in `versions`."""
+    from ..program import Compiled
+    from .module import build, load
+
+    primal, wrt, mode, optimize = target
+    wrapper, _, owner, wrt_names = names
+    built = build([(primal, wrt, mode)], optimize, kinds)
+    space, path = load(built, owner)
+    program = built.program
+    compiled = Compiled(path.read_text(), space[wrapper], wrapper, tuple(wrt_names), space,
+                        f"{owner}_bar", program.data(), program.code(), program.defaults_seen())
+    versions[kinds] = (compiled, path)
+    return versions[kinds]
 
 
 def _source_for(primal: Any, versions: dict, version: Any, *args: Any, **kwargs: Any) -> str:

@@ -26,6 +26,7 @@ from ..cache import binding, cache_dir
 from ..errors import stage
 from ..ir import Emitted
 from ..program import Program
+from .data import pass_data
 from .lower import lower
 
 DECORATOR = "@njit(cache=True)"
@@ -72,7 +73,9 @@ def build(targets: list[tuple[Any, Any, str]], optimize: bool = True,
             names.append((fn.name, kernel, owner, next(n for t, _, n in tops if t is fn)))
         else:
             chunks.append(_njit(done.fn))
-    return Built("\n\n".join(chunks), dict(program.namespace), names, program)
+    data = {n for n, _, _ in program.data()}  # read at each call, not compiled in
+    code = pass_data("\n\n".join(chunks), data, tops[-1][1])
+    return Built(code, dict(program.namespace), names, program)
 
 
 def _owners(program: Program) -> dict[str, str]:
