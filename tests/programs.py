@@ -423,6 +423,15 @@ def f(a, b):
     pair = (a * b, a + b)
     return max(pair) * 2 + max(a * b, a + b, 0.1) + min(a, b * b) + smooth_max(a, b, 0.5)
 """, lambda r: [float(r.uniform(0.2, 2.0)), float(r.uniform(0.2, 2.0))], (0, 1)),
+    Program("einsum_of_one_to_four_operands", """
+def f(x, A):
+    P = A @ A.T + np.eye(3)
+    quad = np.einsum('i,ij,j->', x, P, x)
+    trace = np.einsum('ii->', np.outer(x, x) * P)
+    chain = np.einsum('i,ij,jk,k->', x, P, A, x ** 2)
+    total = np.einsum('i->', np.sin(x) * x)
+    return quad + 0.5 * trace + 0.1 * chain + total
+""", lambda r: [r.normal(size=3), r.normal(size=(3, 3))], (0, 1)),
     Program("helper_gathering_star_args", """
 def l2(*ws):
     return sum(np.sum(w ** 2) for w in ws)

@@ -213,6 +213,18 @@ def _einsum_sublists(operands) -> tuple[str, tuple]:
     return spec, arrays
 
 
+def einsum_adjoint_tangent(g, g_dot, spec: str, operands, operands_dot, k: int):
+    """Tangent of einsum_adjoint(g, spec, operands, k) (forward mode over a gradient: hvp):
+    linear in g, and in each operand but the k-th (which gives its shape only), so a term
+    for g's tangent and one per other operand with its tangent in its place."""
+    out = einsum_adjoint(g_dot, spec, operands, k)
+    for j, dot in enumerate(operands_dot):
+        if j != k and not (np.ndim(dot) == 0 and dot == 0):
+            swapped = (*operands[:j], dot, *operands[j + 1:])
+            out = out + einsum_adjoint(g, spec, swapped, k)
+    return out
+
+
 def einsum_adjoint(g, spec: str, operands, k: int):
     """Adjoint of operand k of np.einsum(spec, *operands), for any subscripts."""
     ops = tuple(operands)

@@ -121,7 +121,7 @@ def in_tables(fn) -> bool:
     """Whether `fn` is a runtime helper with its tangent in the tables above (a helper of
     the runtime with none is differentiated through its source, as a user's function)."""
     joint, multi = _runtime_tables()
-    return fn in joint or fn in multi
+    return fn in joint or fn in multi or fn is _einsum_adjoint()
 
 
 def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
@@ -131,7 +131,7 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
     formulas' modules are spelled in the emitted code."""
     p = s.prim
     joint, multi = _runtime_tables()
-    if p.kind == "call" and (p.key in joint or p.key in multi):
+    if p.kind == "call" and (p.key in joint or p.key in multi or p.key is _einsum_adjoint()):
         return _helper(s, joint, multi, varied, dot), False
     rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None) if \
         p.key is not None else None
@@ -152,6 +152,9 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
     if rule.fn in LINEAR or p.kind == "method" and p.key in LINEAR:
         return [_swapped(s, {id(x): _dot_or_zero(x, varied, dot) for x in items})], False
     if rule.fn in MULTILINEAR or p.kind == "method" and p.key in MULTILINEAR:
+        if any(_is_starred(x) and _names(x) & varied for x in items):  # a term per item
+            return (f"forward mode does not take *-unpacked varying arguments of "
+                    f"{rules.name_of(rule.fn)} (a product: its tangent has a term per item)")
         return [_swapped(s, {id(x): _dotted(x, dot)}) for x in items if _names(x) & varied], \
             False
     env = {**modules, **{name: _parts(a) for name, a in params.items()}}
@@ -178,11 +181,22 @@ def _helper(s: ir.Assign, joint: dict, multi: dict, varied: set, dot) -> list[Pa
     import inspect
 
     bound = inspect.signature(s.prim.key).bind(*s.args, **dict(s.kwargs)).arguments
+    if s.prim.key is _einsum_adjoint():  # linear in g and in each operand but the k-th
+        g, spec, ops, k = (bound[n] for n in ("g", "spec", "operands", "k"))
+        return [("runtime.einsum_adjoint_tangent(", *ir.join([
+            ir.atom_parts(a) for a in (g, _dot_or_zero(g, varied, dot), spec, ops,
+                                       _dot_or_zero(ops, varied, dot), k)]), ")")]
     if s.prim.key in joint:
         slots = [bound[n] for n in joint[s.prim.key] if n in bound]
         return [_swapped(s, {id(x): _dot_or_zero(x, varied, dot) for x in slots})]
     return [_swapped(s, {id(bound[n]): _dotted(bound[n], dot)}) for n in multi[s.prim.key]
             if n in bound and _names(bound[n]) & varied]
+
+
+def _einsum_adjoint():
+    from ..runtime import einsum_adjoint
+
+    return einsum_adjoint
 
 
 def _swapped(s: ir.Assign, swap: dict) -> Parts:
@@ -207,6 +221,10 @@ def _dotted(a, dot):
     if isinstance(a, ir.Expr):
         return ir.Expr(a.template, tuple(_dotted(x, dot) for x in a.args))
     return a
+
+
+def _is_starred(a) -> bool:
+    return isinstance(a, ir.Expr) and a.template == "*{0}"
 
 
 def _names(a) -> set[str]:
