@@ -423,6 +423,14 @@ def f(a, b):
     pair = (a * b, a + b)
     return max(pair) * 2 + max(a * b, a + b, 0.1) + min(a, b * b) + smooth_max(a, b, 0.5)
 """, lambda r: [float(r.uniform(0.2, 2.0)), float(r.uniform(0.2, 2.0))], (0, 1)),
+    Program("lists_joined_to_constant_lists", """
+def f(x, a):
+    head = [x[0] * a] + [1.0, 2.0]
+    tail = [0.5] + [x[1], x[2] * a]
+    pair = (x[0], a) + (3.0,)
+    return sum(head) * tail[1] + tail[2] * head[0] + np.sum(np.array(tail) ** 2) + \
+        pair[0] * pair[1] * pair[2]
+""", lambda r: [r.normal(size=3), float(r.normal())], (0, 1)),
     Program("einsum_of_one_to_four_operands", """
 def f(x, A):
     P = A @ A.T + np.eye(3)

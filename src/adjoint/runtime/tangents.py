@@ -62,8 +62,15 @@ def cumprod_tangent(a: Any, a_dot: Any, axis: Any = None) -> Any:
     return np.moveaxis(out, -1, axis)
 
 
-def broadcast_like(t: Any, like: Any) -> Any:
-    """A tangent of `like`'s shape: t broadcast to it (an operand broadcast in the primal)."""
+def broadcast_like(t: Any, like: Any, before: Any = None, after: Any = None) -> Any:
+    """A tangent of `like`'s shape: t broadcast to it (an operand broadcast in the primal).
+    Where `like` is two lists or tuples joined by `+`, one of them (`before` or `after`)
+    not varying: t joined to that one's zero tangent."""
+    if isinstance(like, (list, tuple)) and isinstance(before if after is None else after,
+                                                      (list, tuple)):
+        if after is not None:
+            return type(like)([*t, *zero_tangent(after)])
+        return type(like)([*zero_tangent(before), *t])
     if np.shape(t) == np.shape(like):
         return t
     return np.broadcast_to(t, np.shape(like)).copy()

@@ -7,6 +7,7 @@ them (try, with, calls through values, attribute writes of varying values)."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import replace
 
 from .. import ir, rules, runtime
@@ -186,7 +187,8 @@ class Tangent:
                 rules.broadcasts(p.key):
             still = [a.id for a in s.args if isinstance(a, ir.Name) and a.id not in self.varied]
             if any(n not in {x.name for x in total if isinstance(x, Ref)} for n in still):
-                return (RUNTIME, ".broadcast_like(", *total, ", ", Ref(s.target), ")")
+                return (RUNTIME, ".broadcast_like(", *total, ", ", Ref(s.target),
+                        *_joined_to(s, self.varied), ")")
         if p.kind not in ("copy", "index", "attr") and len(total) == 1 and isinstance(
                 total[0], Ref) and s.target in self.written:
             return (RUNTIME, ".tangent_copy(", *total, ")")
@@ -298,3 +300,16 @@ def _sum(terms: list) -> ir.Parts:
         else:
             out += [*((" + ",) if k else ()), *term]
     return tuple(p for p in out if p != "") or ("0.0",)
+
+
+def _joined_to(s: Assign, varied: set) -> ir.Parts:
+    """For `a + b` with one side not varying: that side, as broadcast_like's `before=` or
+    `after=` (two lists or tuples join: the tangent joins a zero tangent of that side)."""
+    if s.prim.key is not operator.add or len(s.args) != 2:
+        return ()
+    a, b = s.args
+    if ir.names([a]) & varied and not ir.names([b]) & varied:
+        return (", after=", *ir.atom_parts(b))
+    if ir.names([b]) & varied and not ir.names([a]) & varied:
+        return (", before=", *ir.atom_parts(a))
+    return ()
