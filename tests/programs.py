@@ -423,6 +423,24 @@ def f(a, b):
     pair = (a * b, a + b)
     return max(pair) * 2 + max(a * b, a + b, 0.1) + min(a, b * b) + smooth_max(a, b, 0.5)
 """, lambda r: [float(r.uniform(0.2, 2.0)), float(r.uniform(0.2, 2.0))], (0, 1)),
+    Program("math_hypot_of_several_numbers", """
+import math
+
+def f(a, b):
+    return math.hypot(a, 2.0, b * a) + math.hypot(b, a) * a
+""", lambda r: [float(r.uniform(0.5, 2.0)), float(r.uniform(0.5, 2.0))], (0, 1)),
+    Program("normalized_in_place", """
+def f(x, a):
+    P = np.exp(x * a)
+    P /= np.sum(P)
+    s = a * 2.0
+    s /= a + 1.0
+    return np.sum(P ** 2) * s + np.sum(P * x)
+""", lambda r: [r.normal(size=4), float(r.uniform(0.5, 1.5))], (0, 1)),
+    Program("array_default_argument", """
+def f(x, offset=np.array([0.1, 0.2, -0.3]), *, scale=np.ones(3) * 2.0):
+    return np.sum(scale * (x - offset) ** 2)
+""", vec(3)),
     Program("lists_joined_to_constant_lists", """
 def f(x, a):
     head = [x[0] * a] + [1.0, 2.0]

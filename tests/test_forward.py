@@ -398,6 +398,16 @@ def test_hvp_of_a_loop_of_numbers_is_specialized_as_its_gradient():
     assert "unbroadcast" not in adjoint.source(h)
 
 
+def test_a_function_of_several_results_is_refused_naming_it():
+    """Forward mode's tangent from an adjoint formula needs a result that is a number; of
+    np.linalg.eigh (two results) it is refused as it runs, naming the function."""
+    f = make_function("def f(A):\n    w, V = np.linalg.eigh(A + A.T)\n"
+                      "    return np.sum(w ** 2)\n")
+    with pytest.raises(adjoint.AdjointError, match="tangent of np.linalg.eigh only where its "
+                       "result is a number; here it has 2 results"):
+        adjoint.jvp(f)(np.eye(3), A_dot=np.ones((3, 3)))
+
+
 def test_hvp_through_a_call_into_args_names_the_helper():
     f = make_function("""
 def l2(*ws):

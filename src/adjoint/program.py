@@ -117,15 +117,20 @@ class Program:
                 emitted = [written_into(optimize_.optimize(e)) for e in emitted]
         self.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
         self.resolved.append((src.fn, src.resolved))
-        for name, value in getattr(normalized, "defaults", {}).items():
-            self.namespace[name] = value  # a default its text no longer means: held, not read
-            self.sources.setdefault(name, normalized.name)
-            self.defaults[name] = normalized.name
-            self.portable = False
+        self.hold_defaults(normalized)
         for name in normalized.globals:
             self.owners.setdefault(name, src.fn)
         self.functions += emitted
         return emitted, wrt_names
+
+    def hold_defaults(self, normalized) -> None:
+        """The values of defaults their text no longer means, held in the namespace under
+        the names the emitted signature gives them (not read again)."""
+        for name, value in getattr(normalized, "defaults", {}).items():
+            self.namespace[name] = value
+            self.sources.setdefault(name, normalized.name)
+            self.defaults[name] = normalized.name
+            self.portable = False
 
     def inlined(self, normalized, wrt_names: tuple, namer: Namer):
         """normalized with its small helpers' statements in place of their calls

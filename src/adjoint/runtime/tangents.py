@@ -28,13 +28,16 @@ def zero_tangent(value: Any) -> Any:
     return 0.0
 
 
-def unit_seed(ans: Any) -> float:
+def unit_seed(ans: Any, fn: str = "this function") -> float:
     """1.0, the seed that makes a function's adjoint formula its gradient, for a result that
-    is a number (forward mode has no tangent from the formula of one that is an array)."""
-    if np.ndim(ans):
+    is a number (forward mode has no tangent from the formula of one that is an array, or
+    of several results)."""
+    if isinstance(ans, (tuple, list)) or np.ndim(ans):
+        what = f"{len(ans)} results" if isinstance(ans, (tuple, list)) else \
+            f"a result of shape {np.shape(ans)}"
         raise UnsupportedArgument(
-            "forward mode has a tangent of this function only where its result is a number; "
-            f"here it has shape {np.shape(ans)}: use adjoint.grad or adjoint.vjp")
+            f"forward mode has a tangent of {fn} only where its result is a number; here it "
+            f"has {what}: use adjoint.grad or adjoint.vjp")
     return 1.0
 
 

@@ -53,6 +53,7 @@ def add(program: Any, fn: Any, wrt: Any, name: str | None = None,
         emitted = optimize_.optimize(emitted)
     program.merge(normalized.globals, normalized.name, getattr(fn, "__module__", None))
     program.resolved.append((src.fn, src.resolved))
+    program.hold_defaults(normalized)
     for global_name in normalized.globals:
         program.owners.setdefault(global_name, src.fn)
     program.compiled.append(fn)

@@ -195,13 +195,18 @@ class Tangent:
         return total
 
     def through_temporary(self, s: Assign, total) -> list:
+        """`x = x * c` whose tangent reads both x's: the new value in a temporary first.
+        `x *= c` (in place): the temporary is only the tangent's, then the line as written
+        (the array keeps its identity and dtype)."""
         new = self.namer.fresh(f"{s.target}_new")
-        renamed = tuple(Ref(new) if isinstance(p, Ref) and p.name == s.target and k == 0
-                        else p for k, p in enumerate(ir.stmt_parts(s)))
+        renamed = (Ref(new), " = ", *ir.prim_parts(s)) if s.inplace else tuple(
+            Ref(new) if isinstance(p, Ref) and p.name == s.target and k == 0 else p
+            for k, p in enumerate(ir.stmt_parts(s)))
         total = tuple(Ref(new) if isinstance(p, Ref) and p.name == s.target else p
                       for p in total)
-        return [Line(renamed, (new,)), self.set_dot(s.target, total),
-                Line((Ref(s.target), " = ", Ref(new)), (s.target,))]
+        last = (Line(ir.stmt_parts(s), (s.target,)) if s.inplace else
+                Line((Ref(s.target), " = ", Ref(new)), (s.target,)))
+        return [Line(renamed, (new,)), self.set_dot(s.target, total), last]
 
     def set_dot(self, name: str, parts) -> Line:
         return self.set_dot_name(self.dot(name), parts)

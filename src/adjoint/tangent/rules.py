@@ -168,10 +168,14 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
     if reduced is not None:
         return reduced, True
     if elementwise(rule.fn):
-        terms = [instantiate(rule.template(n), {**env, "g": _parts(params[n], dot)})
-                 for n in active]
+        if any(_is_starred(x) for n in active for _, x in _items(params[n], varied)):
+            return (f"forward mode does not take *-unpacked varying arguments of "
+                    f"{rules.name_of(rule.fn)}")
+        terms = [instantiate(rule.template(n), {**env, "g": _parts(item, dot), "k": (str(k),)})
+                 for n in active for k, item in _items(params[n], varied)]
         return terms, any("ans" in rule.template(n).slots for n in active)
-    unit = ("runtime.unit_seed(", Ref(s.target), ")")  # 1.0, or refused: not a number
+    # 1.0, or refused as it runs: the result is no number
+    unit = ("runtime.unit_seed(", Ref(s.target), f", {rules.name_of(rule.fn)!r})")
     return [("np.sum(", *instantiate(rule.template(n), {**env, "g": unit}), " * ",
              *_parts(params[n], dot), ")") for n in active], True
 
@@ -221,6 +225,13 @@ def _dotted(a, dot):
     if isinstance(a, ir.Expr):
         return ir.Expr(a.template, tuple(_dotted(x, dot) for x in a.args))
     return a
+
+
+def _items(a, varied: set) -> list[tuple[int, object]]:
+    """(k, item) of each varying item of *args (a tuple), or [(0, a)] for one argument."""
+    if not isinstance(a, tuple):
+        return [(0, a)]
+    return [(k, x) for k, x in enumerate(a) if _names(x) & varied]
 
 
 def _is_starred(a) -> bool:
