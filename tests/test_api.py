@@ -307,6 +307,48 @@ def test_replaced_defaults_compile_again():
     np.testing.assert_allclose(g(X), 2 * X * 49.0 * 5.0)
     f.__defaults__ = (5,)  # an int now: the same value, another literal
     np.testing.assert_allclose(g(X), 2 * X * 49.0 * 5)
+    k = make_function("def k(x, *, p=2.0):\n    return np.sum(x ** 2) * p\n")
+    dk = adjoint.grad(k)
+    np.testing.assert_allclose(dk(X), 4 * X)
+    k.__kwdefaults__["p"] = 3.0  # changed in place
+    np.testing.assert_allclose(dk(X), 6 * X)
+
+
+def test_attributes_holding_data_are_checked_for_their_kind():
+    """A class's or module's attribute the function reads (`C.k`, `cfg.scale`) that becomes
+    an array compiles again (the code was specialized on a number), as a global does."""
+    import types
+
+    cfg = types.ModuleType("cfg")
+    cfg.scale = 2.0
+    holder = type("Holder", (), {"k": 2.0})
+    f = make_function("def f(x):\n    return np.sum(Holder.k * x ** 2) + np.sum(cfg.scale * x)\n",
+                      {"Holder": holder, "cfg": cfg})
+    g = adjoint.grad(f)
+    np.testing.assert_allclose(g(X), 4 * X + 2.0)
+    holder.k = np.array([[1.0], [2.0]])  # broadcast against x: its sum over the new axis
+    np.testing.assert_allclose(g(X), 2 * 3.0 * X + 2.0)
+    cfg.scale = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(g(X), 6.0 * X + cfg.scale)
+
+
+def test_one_global_read_from_two_modules():
+    """A name a helper's module binds and the caller imports (`from lib import h, K`) is one
+    value while both bind the same object; rebound in one of them, the gradient is refused
+    (the emitted module has one K), never computed with the other's."""
+    import types
+
+    lib = types.ModuleType("lib_of_k")
+    lib.K = 2.0
+    h = make_function("def h(z):\n    return K * z ** 2\n", {"K": 2.0})
+    h.__globals__["K"] = lib.K
+    f = make_function("def f(x):\n    return np.sum(h(x)) + K * np.sum(x)\n",
+                      {"h": h, "K": lib.K})
+    g = adjoint.grad(f)
+    np.testing.assert_allclose(g(X), 4 * X + 2.0)
+    h.__globals__["K"] = 10.0
+    with pytest.raises(adjoint.AdjointError, match="the name 'K' means different things"):
+        g(X)
 
 
 def test_globals_are_read_at_each_call():

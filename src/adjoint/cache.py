@@ -22,6 +22,7 @@ from .program import (
     BASE_NAMESPACE,
     MISSING_GLOBAL,
     Compiled,
+    DataKind,
     Program,
     code_entry,
     defaults_entry,
@@ -222,6 +223,9 @@ def load_cached(key: str | None) -> Compiled | None:
                 return None  # a name now means something else: compiled for other bindings
             if meant[0] != "data":
                 code.append(code_entry(sys.modules[module], dotted, now))
+            elif "." in dotted:  # an attribute holding data: checked for its kind
+                code.append(code_entry(sys.modules[module], dotted,
+                                       DataKind(global_signature(now))))
         namespace = dict(BASE_NAMESPACE)
         data = []
         for name, module in entry["globals"].items():

@@ -26,6 +26,14 @@ RESERVED = set(EMITTED) | {"None", "_"}
 BASE_NAMESPACE = {"runtime": runtime, "np": np, "math": math, "operator": operator}
 
 
+@dataclass(frozen=True)
+class DataKind:
+    """What code compiled for an attribute holding data (`C.k`, `cfg.scale`, read through
+    its class or module) depends on: its kind, checked at each call (global_signature)."""
+
+    signature: tuple
+
+
 @dataclass
 class Compiled:
     """One emitted gradient: its source, the live function and what it was built from."""
@@ -48,8 +56,8 @@ class Compiled:
         function or class now means another, or a function's defaults were replaced
         (recompile)."""
         for fn, positional, keyword in self.defaults:
-            if getattr(fn, "__defaults__", None) is not positional or getattr(
-                    fn, "__kwdefaults__", None) is not keyword:
+            if getattr(fn, "__defaults__", None) is not positional or not _same_items(
+                    getattr(fn, "__kwdefaults__", None), keyword):
                 return False
         for space, head, rest, obj, owner in self.code:
             now = space.get(head, MISSING_GLOBAL) if space is not None else named_now(owner, head)
@@ -57,14 +65,20 @@ class Compiled:
                 now = named_now(owner, head)  # a builtin
             for attr in rest:
                 now = getattr(now, attr, MISSING_GLOBAL)
-            if now is not obj and not (isinstance(now, types.BuiltinMethodType) and now == obj):
+            if isinstance(obj, DataKind):  # an attribute holding data (C.k): of its kind
+                if now is MISSING_GLOBAL or global_signature(now) != obj.signature:
+                    return False
+            elif now is not obj and not (isinstance(now, types.BuiltinMethodType) and
+                                         now == obj):
                 return False  # (dict.fromkeys is a new bound method each time it is read)
         live = self.function.__globals__
+        read: dict = {}
         for name, owner, signature in self.data:
             value = current_global(owner, name)
             if value is MISSING_GLOBAL:
                 value = named_now(owner, name)  # a builtin (Ellipsis)
-            if value is MISSING_GLOBAL or global_signature(value) != signature:
+            if value is MISSING_GLOBAL or global_signature(value) != signature or \
+                    read.setdefault(name, value) is not value:  # two modules' now differ
                 return False
             live[name] = value
         return True
@@ -84,7 +98,8 @@ class Program:
         self.sources: dict[str, Any] = {}
         self.lifted: dict = {}
         self.modules: dict[str, str] = {}  # global name -> the module it was read from
-        self.owners: dict[str, Any] = {}  # global name -> the function that reads it
+        self.owners: dict[str, list] = {}  # global name -> the functions that read it (one
+        # per module)
         self.compiled: list = []  # the user functions this module differentiates
         self.resolved: list = []  # (function, {'a.b': object}) of each: what its names meant
         self.portable = True  # whether its names all come from modules (no closures)
@@ -119,7 +134,7 @@ class Program:
         self.resolved.append((src.fn, src.resolved))
         self.hold_defaults(normalized)
         for name in normalized.globals:
-            self.owners.setdefault(name, src.fn)
+            self.add_owner(name, src.fn)
         self.functions += emitted
         return emitted, wrt_names
 
@@ -141,9 +156,8 @@ class Program:
         for helper, src, globals_ in done.helpers:
             self.compiled.append(helper)
             self.resolved.append((src.fn, src.resolved))
-            for name in globals_:
-                if name not in normalized.globals:  # (the caller's own reads: the caller's)
-                    self.owners.setdefault(name, helper)
+            for name in globals_:  # (a name the caller reads too: the caller's first)
+                self.add_owner(name, helper)
         return done.fn
 
     def mark(self) -> tuple:
@@ -220,9 +234,18 @@ class Program:
     def data(self) -> tuple:
         """The module-level (or closure) values the code reads that are data, not code:
         read again at each call, as Python would."""
-        return tuple((n, self.owners[n], global_signature(v))
+        return tuple((n, owner, global_signature(v))
                      for n, v in sorted(self.namespace.items(), key=lambda kv: kv[0])
-                     if n in self.owners and n not in BASE_NAMESPACE and is_data(v))
+                     if n in self.owners and n not in BASE_NAMESPACE and is_data(v)
+                     for owner in self.owners[n])
+
+    def add_owner(self, name: str, fn: Any) -> None:
+        """`fn` reads the global `name`: the first function of each module that does (the
+        same name in two modules may be rebound in one of them later)."""
+        owners = self.owners.setdefault(name, [])
+        space = getattr(fn, "__globals__", None)
+        if not any(getattr(o, "__globals__", None) is space for o in owners):
+            owners.append(fn)
 
     def defaults_seen(self) -> tuple:
         """Compiled.defaults: the defaults of each function this module differentiates."""
@@ -231,8 +254,10 @@ class Program:
     def code(self) -> tuple:
         """(function, 'a.b', object) of each module, function or class the compiled functions
         named: the code is compiled for them, and again when a name means another."""
-        return tuple(code_entry(owner, dotted, obj) for owner, resolved in self.resolved
-                     for dotted, obj in sorted(resolved.items()) if not is_data(obj))
+        return tuple(code_entry(owner, dotted, obj if not is_data(obj) else
+                                DataKind(global_signature(obj)))
+                     for owner, resolved in self.resolved for dotted, obj in
+                     sorted(resolved.items()) if not is_data(obj) or "." in dotted)
 
     def merge(self, globals_: dict, owner: str, module: str | None = None) -> None:
         for name, obj in globals_.items():
@@ -309,8 +334,17 @@ def code_entry(owner: Any, dotted: str, obj: Any) -> tuple:
 
 
 def defaults_entry(fn: Any) -> tuple:
-    """What Compiled.refresh checks of a function's defaults: the objects holding them."""
-    return fn, getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None)
+    """What Compiled.refresh checks of a function's defaults: the tuple holding the
+    positional ones, and the keyword-only ones (a copy: their dict can change in place)."""
+    keyword = getattr(fn, "__kwdefaults__", None)
+    return fn, getattr(fn, "__defaults__", None), None if keyword is None else dict(keyword)
+
+
+def _same_items(now: dict | None, then: dict | None) -> bool:
+    """Whether a function's keyword-only defaults are the objects they were."""
+    if now is None or then is None:
+        return now is then
+    return len(now) == len(then) and all(now.get(k, then) is v for k, v in then.items())
 
 
 def named_now(owner: Any, dotted: str) -> Any:

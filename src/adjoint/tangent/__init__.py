@@ -55,7 +55,7 @@ def add(program: Any, fn: Any, wrt: Any, name: str | None = None,
     program.resolved.append((src.fn, src.resolved))
     program.hold_defaults(normalized)
     for global_name in normalized.globals:
-        program.owners.setdefault(global_name, src.fn)
+        program.add_owner(global_name, src.fn)
     program.compiled.append(fn)
     program.functions.append(emitted)
     return emitted, names
