@@ -153,7 +153,11 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     if (isinstance(fn, (types.MethodType, functools.partial)) or hasattr(
             fn, "__adjoint_inner__")) and isinstance(bound_parts(fn)[0], types.FunctionType):
         return bound_gradient(fn, wrt, value, optimize, has_aux, _gradient)
-    generic, forward = _generic(fn, wrt, value, optimize, has_aux)
+    try:
+        generic, forward = _generic(fn, wrt, value, optimize, has_aux)
+    except AdjointError as exc:  # raised here: the user's frame and grad's
+        _located(exc, fn)
+        raise _trimmed(exc) from exc.__cause__
     if forward is not None:
         return forward
     params = list(generic.wrt)
@@ -203,14 +207,13 @@ def _generic(fn, wrt, value: bool, optimize: bool, has_aux: bool) -> tuple:
     (None, forward mode over a gradient's code) for the gradient of a gradient that loops."""
     try:
         return _compiled(fn, wrt, value or has_aux, optimize), None
-    except AdjointError as exc:
+    except AdjointError:
         if getattr(fn, "__adjoint_generic__", None) is not None and not has_aux:
             from .transforms import forward_gradient
 
             with contextlib.suppress(AdjointError):
                 return None, forward_gradient(fn, wrt, value, optimize)
-        _located(exc, fn)
-        raise _trimmed(exc) from exc.__cause__
+        raise
 
 
 def _with_aux(compiled: Compiled, fn, args, kwargs, narrow: dict, wrt, value: bool):
