@@ -423,6 +423,18 @@ def f(a, b):
     pair = (a * b, a + b)
     return max(pair) * 2 + max(a * b, a + b, 0.1) + min(a, b * b) + smooth_max(a, b, 0.5)
 """, lambda r: [float(r.uniform(0.2, 2.0)), float(r.uniform(0.2, 2.0))], (0, 1)),
+    Program("f_strings_in_messages_and_labels", """
+def f(x, w):
+    log = []
+    total = 0.0
+    for i in range(3):
+        total = total + np.sum(np.tanh(x * w) * (i + 1))
+        log.append(f"step {i}: total={total:.3f}, |x|={np.linalg.norm(x):.2f}")
+    label = f"{x.shape[0]}-dim"
+    if label == "3-dim" and len(log) == 3:
+        total = total * 2.0
+    return total
+""", lambda r: [r.normal(size=3), float(r.normal())], (0, 1)),
     Program("math_hypot_of_several_numbers", """
 import math
 

@@ -84,6 +84,10 @@ class ExpressionsMixin(NormalizerBase):
             return self.dict_literal(node, target)
         if isinstance(node, cst.Ellipsis):
             return Const(Ellipsis, "...")
+        if isinstance(node, cst.FormattedString):  # text (a message, a label): as written
+            template, args = self.passive_template(node)
+            return self.assign(target, Prim("expr", None, template), args, node=node,
+                               hint="text")
         what = UNSUPPORTED_EXPRESSIONS.get(type(node), type(node).__name__)
         raise self.error(node, f"{what} is not supported inside a differentiated function")
 

@@ -66,7 +66,7 @@ UNSUPPORTED_EXPRESSIONS = {
     cst.GeneratorExp: "a generator expression", cst.DictComp: "a dict comprehension",
     cst.SetComp: "a set comprehension",
     cst.Set: "a set literal", cst.NamedExpr: "an assignment expression (:=)",
-    cst.Yield: "yield", cst.Await: "await", cst.FormattedString: "an f-string",
+    cst.Yield: "yield", cst.Await: "await",
 }
 
 

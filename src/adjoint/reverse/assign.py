@@ -275,8 +275,8 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
             return self.sequence_binop(s, g)
         if p.kind == "expr":
             raise self.error(s, "cannot differentiate through this expression (and/or, a "
-                             "chained comparison, a starred element); write it with if "
-                             "statements, or the items one by one")
+                             "chained comparison, a starred element, an f-string); write it "
+                             "with if statements, or the items one by one")
         if getattr(s, "adjoint", None) is not None:
             return self.call_contributions(s, g)
         rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None) if \

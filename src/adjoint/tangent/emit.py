@@ -223,8 +223,8 @@ class Tangent:
             return [(RUNTIME, ".zero_tangent(", Ref(s.target), ")")], False  # a truth value
         if p.kind == "expr":
             raise self.error(s, "cannot differentiate through this expression (and/or, a "
-                             "chained comparison, a starred element); write it with if "
-                             "statements, or the items one by one")
+                             "chained comparison, a starred element, an f-string); write it "
+                             "with if statements, or the items one by one")
         if p.kind == "index":
             return [(*self.of(s.args[0]), "[", *ir.index_parts(s.index), "]")], False
         if p.kind in ("tuple", "list", "dict"):
