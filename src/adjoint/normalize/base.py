@@ -129,6 +129,9 @@ class NormalizerBase:
                 start, end = at(n.lineno, n.col_offset), at(n.end_lineno, n.end_col_offset)
                 if self.is_local(code[start:end]):  # as written (ast's n.id is NFKC)
                     spots.append((start, end, code[start:end]))
+                elif self.is_local(n.id):  # a place ast misreports (an f-string's, 3.11)
+                    raise self.error(node, "this expression could not be kept as written "
+                                     f"(the place of {n.id} in it); write it on one line")
         spots.sort()
         order: list[str] = []
         out, pos = [], 0
