@@ -164,3 +164,16 @@ def test_normalize(name):
     normalized = normalize.normalize(parse.parse(make_function(src)),
                                      naming.Namer(api.RESERVED))
     assert ir.format_function(normalized) == expected
+
+
+def test_names_for_statements_are_never_handed_to_another():
+    """A name cached for a statement is keyed by its identity: the namer holds it, so a
+    temporary freed at once (a call rewritten on its way to being linked) cannot pass its id,
+    and its tape's name, to the next (two calls sharing a tape: one's adjoint read the
+    other's values)."""
+    namer = naming.Namer()
+    names = [namer.cached_for(ir.Name(f"x{k}"), ("tape",), "call_saved") for k in range(200)]
+    assert len(set(names)) == len(names)
+    s = ir.Name("y")
+    assert namer.cached_for(s, ("tape",), "call_saved") == namer.cached_for(
+        s, ("tape",), "call_saved")

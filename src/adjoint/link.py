@@ -136,7 +136,7 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
                                                set(namer.taken), bindings, kinds_)
         results[id(s)] = made
         short = s.prim.spelling.split(".")[-1]
-        return replace(s, tape=namer.cached(("tape", id(s)), f"{short}_saved"),
+        return replace(s, tape=namer.cached_for(s, ("tape",), f"{short}_saved"),
                        adjoint=ir.CallLink(fwd, bwd, positions, keywords, result, made))
 
     body = ir.map_stmts(fn.body, link)
@@ -221,13 +221,16 @@ def link_starred_call(fn: ir.Function, s: Assign, active: set, namer: Namer) -> 
                               "values that carry a derivative; pass the arguments one by one")
     through = replace(s, prim=ir.Prim("call", ir.DYNAMIC, s.prim.spelling), args=(
         Const(s.prim.key, s.prim.spelling), *s.args))
-    return link_value_call(fn, through, active, namer)
+    return link_value_call(fn, through, active, namer, named=s)
 
 
-def link_value_call(fn: ir.Function, s: Assign, active: set, namer: Namer) -> Assign:
+def link_value_call(fn: ir.Function, s: Assign, active: set, namer: Namer,
+                    named: Assign | None = None) -> Assign:
     """The forward sweep calls `runtime.call_fwd(f, positions, keywords, *args)`, which
     finds (and compiles, once per function and argument kinds) the split adjoint of the
-    function f holds; the reverse sweep calls `runtime.call_bwd` with what it kept."""
+    function f holds; the reverse sweep calls `runtime.call_bwd` with what it kept.
+    `named`: the statement of the function's body the tape is named for (s itself)."""
+    named = s if named is None else named
     if s.prim.kind == "method":  # the bound method, read where the call runs
         callee: ir.Atom = ir.Expr("{0}." + s.prim.spelling, (s.args[0],))
         spelling = f"{ir.text(ir.atom_parts(s.args[0]))}.{s.prim.spelling}"
@@ -241,7 +244,7 @@ def link_value_call(fn: ir.Function, s: Assign, active: set, namer: Namer) -> As
     keywords = tuple(k for k, a in s.kwargs if isinstance(a, Name) and a.id in active)
     marks = (Const(positions, repr(positions)), Const(keywords, repr(keywords)))
     short = spelling.split(".")[-1].split("[")[0] or "call"
-    tape = namer.cached(("tape", id(s)), f"{naming_short(short)}_saved")
+    tape = namer.cached_for(named, ("tape",), f"{naming_short(short)}_saved")
     return replace(s, prim=ir.Prim("call", ir.DYNAMIC, spelling), args=(callee, *marks, *rest),
                    tape=tape, adjoint=ir.CallLink("runtime.call_fwd", "runtime.call_bwd",
                                                   tuple(k + 3 for k in positions), keywords,

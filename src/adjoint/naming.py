@@ -69,6 +69,7 @@ class Namer:
         self.adjoints: dict[str, str] = {}
         self.primals: dict[str, str] = {}  # x_bar -> x
         self._next: dict[str, int] = {}  # base -> the first suffix that may be free
+        self._held: dict[int, object] = {}  # id -> an object cached_for names
 
     def reserve(self, name: str) -> None:
         self.taken.add(_nfkc(name))
@@ -89,6 +90,13 @@ class Namer:
         if key not in self.adjoints:
             self.adjoints[key] = self.fresh(base)
         return self.adjoints[key]
+
+    def cached_for(self, obj: object, key: tuple, base: str) -> str:
+        """A fresh name for `obj` (a statement), the same one every time for it and `key`:
+        keyed by its identity, and the object held, so that no other takes its id (a
+        temporary freed at once would hand its name to the next)."""
+        self._held.setdefault(id(obj), obj)
+        return self.cached((*key, id(obj)), base)
 
     def bar(self, name: str) -> str:
         """The adjoint of `name`: `x_bar`, the same answer every time."""

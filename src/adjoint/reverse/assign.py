@@ -370,7 +370,7 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
         call = (link.bwd, "(", Ref(s.tape), ", ", Ref(g), ")")
         if len(targets) == 1:
             return [(targets[0].id, self.as_items(targets[0].id, call)[0], False, False)]
-        parts = [self.namer.cached(("part", id(s), j), f"{a.id}_part")
+        parts = [self.namer.cached_for(s, ("part", j), f"{a.id}_part")
                  for j, a in enumerate(targets)]
         head = self.line((*ir.join([(Ref(p),) for p in parts]), " = ", *call), parts)
         return [(None, head, False, False)] + [(a.id, self.as_items(a.id, (Ref(p),))[0], False,

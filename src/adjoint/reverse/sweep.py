@@ -189,7 +189,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         return (Ref(self.stack(v, True)), ".pop()")
 
     def slot(self, s, v: str) -> str:
-        name = self.namer.cached(("old", id(s), v), f"{v}_old")
+        name = self.namer.cached_for(s, ("old", v), f"{v}_old")
         self.slots.add(name)  # bound where the reverse sweep reads it, as primal names are
         return name
 

@@ -59,7 +59,7 @@ class WriteAdjoint:
         if y not in self.active or y not in self.defined:
             return []
         if isinstance(s.value, Name) and s.value.id == y and not s.op:  # y[a:b] = y
-            part = self.namer.cached(("part", id(s)), f"{y}_part_bar")
+            part = self.namer.cached_for(s, ("part",), f"{y}_part_bar")
             out = self.own(y)
             idx = ir.index_parts(s.index)
             out.append(self.assign(part, (Ref(self.bar(y)), "[", *idx, "].copy()")))
