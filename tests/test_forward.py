@@ -398,6 +398,55 @@ def test_hvp_of_a_loop_of_numbers_is_specialized_as_its_gradient():
     assert "unbroadcast" not in adjoint.source(h)
 
 
+# second derivatives through the rules whose adjoints place g by a diagonal or an order
+# (runtime helpers linear in g) and through orderings in forward mode
+ORDERED = {
+    "a GP evidence with cholesky, diag and trace": ("""
+def f(L, y):
+    K = L @ L.T + np.eye(3)
+    C = np.linalg.cholesky(K)
+    return 0.5 * y @ np.linalg.solve(K, y) + np.sum(np.log(np.diag(C))) + 0.1 * np.trace(K @ K)
+""", lambda r: [r.normal(size=(3, 3)), r.normal(size=3)]),
+    "a weighted sort": ("""
+def f(x):
+    return np.sum(np.linspace(0.0, 1.0, x.shape[0]) * np.sort(x) ** 2)
+""", lambda r: [r.normal(size=5)]),
+    "the largest of each row, by take_along_axis": ("""
+def f(x):
+    order = np.argsort(x, axis=1)
+    return np.sum(np.take_along_axis(x, order, axis=1)[:, -1] ** 3)
+""", lambda r: [r.normal(size=(3, 4))]),
+    "diagonals": ("""
+def f(A):
+    return np.sum(np.diagonal(A @ A) ** 2) + np.sum(np.diag(np.diag(A)) * A)
+""", lambda r: [r.normal(size=(3, 3))]),
+    "sorted numbers": ("""
+def f(x):
+    items = sorted([x[0] * 2.0, x[1], x[2] ** 2], reverse=True)
+    return items[0] * items[2] + items[1] ** 2
+""", lambda r: [r.normal(size=3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORDERED))
+def test_hvp_through_orders_and_diagonals(name):
+    """hvp (forward over reverse) where the gradient places g by a diagonal or an order: was
+    refused (the runtime helpers write in place), and np.sort, sorted and take_along_axis
+    had no tangent; against central differences of the gradient along v."""
+    src, build = ORDERED[name]
+    f = make_function(src)
+    rng = np.random.default_rng(3)
+    args = build(rng)
+    x = args[0]
+    v = rng.normal(size=x.shape)
+    hv = adjoint.hvp(f)(*args, **{f"{f.__code__.co_varnames[0]}_dot": v})
+    df = adjoint.grad(f)
+    want = (df(x + 1e-5 * v, *args[1:]) - df(x - 1e-5 * v, *args[1:])) / 2e-5
+    np.testing.assert_allclose(hv, want, rtol=1e-5, atol=1e-7)
+    value, dot = adjoint.jvp(f)(*args, **{f"{f.__code__.co_varnames[0]}_dot": v})
+    np.testing.assert_allclose(dot, np.sum(df(*args) * v), rtol=1e-7, atol=1e-9)
+
+
 def test_a_function_of_several_results_is_refused_naming_it():
     """Forward mode's tangent from an adjoint formula needs a result that is a number; of
     np.linalg.eigh (two results) it is refused as it runs, naming the function."""

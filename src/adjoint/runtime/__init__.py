@@ -126,6 +126,7 @@ from .numeric import (
     real_adjoint,
     rollaxis_adjoint,
     sorted_adjoint,
+    sorted_tangent,
 )
 from .products import (
     cross3,
@@ -304,7 +305,7 @@ __all__ += [  # np.gradient, np.linspace, np.linalg.svd, sorted, dict.get, scipy
     "append_adjoint", "bessel_derivative", "betainc_derivative", "dict_default_adjoint",
     "dict_get_adjoint", "gammainc_derivative", "gradient_adjoint", "imag_adjoint",
     "linspace_adjoint", "multigammaln_derivative", "partition_adjoint", "real_adjoint",
-    "rgamma_derivative", "rollaxis_adjoint", "sorted_adjoint", "svd_adjoint",
+    "rgamma_derivative", "rollaxis_adjoint", "sorted_adjoint", "sorted_tangent", "svd_adjoint",
 ]
 
 for _name in __all__:  # adjoint.runtime.densify, not adjoint.runtime.containers.densify: in

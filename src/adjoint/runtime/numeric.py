@@ -147,6 +147,16 @@ def sorted_adjoint(g, iterable, key=None, reverse=False):
     return per_item(out, iterable)
 
 
+def sorted_tangent(iterable, t, key=None, reverse=False):
+    """Tangent of sorted(iterable, key=key, reverse=reverse) along t (the items' tangents,
+    or a zero): t's items in the order sorted puts the items in."""
+    items = list(iterable)
+    if _is_zero(t):
+        return [0.0] * len(items)
+    rank = (lambda i: items[i]) if key is None else (lambda i: key(items[i]))
+    return [t[i] for i in sorted(range(len(items)), key=rank, reverse=reverse)]
+
+
 def dict_get_adjoint(g, d, key):
     """Adjoint of the dict d in d.get(key, default): g at `key` when d holds it, zeros at
     the other keys."""

@@ -32,7 +32,7 @@ LINEAR = {
     np.broadcast_to, np.copy, np.atleast_1d, np.atleast_2d, np.atleast_3d, np.split,
     np.array_split, np.take, np.rot90, np.append, sum, list, tuple, float, np.real,
     np.negative, operator.neg, operator.pos, np.conj, np.gradient, np.dsplit, np.imag,
-    np.real_if_close, np.rollaxis,
+    np.real_if_close, np.rollaxis, np.take_along_axis,
 }
 # linear in each differentiable argument (products): a call per varying argument with it
 # replaced by its tangent, the others as they are
@@ -60,6 +60,12 @@ def _runtime_tables() -> tuple[dict, dict]:
              r.densify_item: ("g",), r.check_seed: ("seed",), r.parts: ("g",),
              reductions._expand: ("g",), r.snapshot: ("x",), r.kept: ("x",),
              r.restore: ("x", "values"), shapes._weights: ("w",)}
+    # linear in g; the other arguments give a shape, a diagonal or an order (constant
+    # where the function is differentiable)
+    joint.update({f: ("g",) for f in (
+        r.trace_adjoint, r.diagonal_adjoint, r.diag_adjoint, r.take_along_axis_adjoint,
+        r.sort_adjoint, r.partition_adjoint, r.sorted_adjoint, r.rollaxis_adjoint,
+        r.pad_adjoint, r.linspace_adjoint)})
     multi = {r.matmul_lhs: ("g", "b"), r.matmul_rhs: ("g", "a"), r.dot_lhs: ("g", "b"),
              r.dot_rhs: ("g", "a"), r.mul: ("g", "d")}
     return joint, multi
@@ -73,6 +79,8 @@ EXPLICIT = {
     np.linalg.det: {"a": "ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)"},
     np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g)"},
     np.cumprod: {"a": "runtime.cumprod_tangent(a, g, axis)"},
+    np.sort: {"a": "np.take_along_axis(g, np.argsort(a, axis=axis), axis=axis)"},
+    sorted: {"iterable": "runtime.sorted_tangent(iterable, g, key, reverse)"},
     max: {"args": "runtime.extremum_tangent(args, g, ans)"},
     min: {"args": "runtime.extremum_tangent(args, g, ans)"},
 }
