@@ -247,6 +247,16 @@ def coupled(u0, v0, a):
     return total
 
 
+def layers(W1, b1, w2, X, y):
+    """Matrix and vector products (`@`, np.dot) in a small network, steps of it in a loop."""
+    total = 0.0
+    for k in range(X.shape[0]):
+        h = np.tanh(W1 @ X[k] + b1)
+        total += (np.dot(h, w2) - y[k]) ** 2
+    H = np.tanh(X @ W1.T)
+    return total + np.sum((H @ w2) ** 2) * 0.1 + np.dot(w2, w2)
+
+
 def strided(u0, kappa, steps):
     """Ranges with literal steps (2, and -1 from a literal start), and an accumulator read
     after the loop."""
@@ -305,6 +315,10 @@ PROGRAMS = {
                                           _rng().uniform(0.0, 1.0, 7), 0.2), ("u0", "v0", "a")),
     "strided": (lambda: strided, lambda: (_rng().uniform(0.0, 1.0, 9), 0.2, 3),
                 ("u0", "kappa")),
+    "layers": (lambda: layers, lambda: (_rng().standard_normal((4, 3)),
+                                        _rng().standard_normal(4), _rng().standard_normal(4),
+                                        _rng().standard_normal((5, 3)),
+                                        _rng().standard_normal(5)), ("W1", "b1", "w2")),
 }
 
 

@@ -20,10 +20,12 @@ class NumbaMissing(ApiError):
 
 # the runtime helpers with a numba version (jit/runtime.py): emitted code may call these
 JIT_HELPERS = frozenset({
-    "backwards", "check_distinct", "check_seed", "copy", "densify", "keep_buffer",
-    "keep_zeros", "kept", "mean_adjoint", "never", "no_buffer", "owned", "owned_unless", "restore",
+    "backwards", "check_distinct", "check_seed", "copy", "densify", "dot_lhs", "dot_rhs",
+    "keep_buffer", "keep_zeros", "kept", "matmul_lhs", "matmul_rhs", "mean_adjoint", "never",
+    "no_buffer", "owned", "owned_unless", "restore",
     "shape_get", "shape_tape_like", "snapshot", "spare", "sum_adjoint", "tape_capacity",
-    "tape_get", "tape_grow", "tape_like", "tape_put", "unbroadcast", "zeros_into",
+    "tape_get", "tape_grow", "tape_like", "tape_put", "transpose_adjoint", "unbroadcast",
+    "zeros_into",
     "zeros_like",
 })
 
