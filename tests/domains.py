@@ -229,6 +229,29 @@ DOMAINS = {
                  ("m, t = np.average(x, axis=1, weights=w, returned=True)\nt",
                   {"x": (2, 3), "w": ("pos", (2, 3))}),
                  ("m, t = np.average(x, returned=True)\nm * t", {"x": (2, 3)})],
+    # numeric routines
+    np.trapezoid: [("np.trapezoid(y)", {"y": (5,)}),
+                   ("np.trapezoid(y, np.cumsum(x))", {"y": (6,), "x": ("pos", (6,))}),
+                   ("np.trapezoid(y, np.cumsum(x), axis=0)", {"y": (5, 3), "x": ("pos", (5,))}),
+                   ("np.trapezoid(y, np.cumsum(x, axis=1), axis=1)",
+                    {"y": (2, 4), "x": ("pos", (2, 4))}),
+                   ("np.trapezoid(y, dx=d)", {"y": (4,), "d": ("pos", ())})],
+    np.polyval: [("np.polyval(p, x)", {"p": (4,), "x": (5,)}),
+                 ("np.polyval(p, x)", {"p": (1,), "x": (2, 3)}),
+                 ("np.polyval(p, x)", {"p": (3,), "x": ()})],
+    np.convolve: [("np.convolve(a, v)", {"a": (5,), "v": (3,)}),
+                  ("np.convolve(a, v, mode='same')", {"a": (3,), "v": (6,)}),
+                  ("np.convolve(a, v, 'valid')", {"a": (6,), "v": (4,)}),
+                  ("np.convolve(a, v, mode='valid')", {"a": (2,), "v": (5,)})],
+    np.median: [("np.median(a)", {"a": (5,)}), ("np.median(a)", {"a": (2, 3)}),
+                ("np.median(a, axis=1)", {"a": (3, 4)}),
+                ("np.median(a, axis=0, keepdims=True)", {"a": (5, 2)}),
+                ("np.median(a, axis=-1)", {"a": (2, 2, 3)})],
+    np.linalg.matrix_power: [("np.linalg.matrix_power(a, 3)", {"a": (3, 3)}),
+                             ("np.linalg.matrix_power(a, 1)", {"a": (2, 2)}),
+                             ("np.linalg.matrix_power(a, 0)", {"a": (2, 2)}),
+                             ("np.linalg.matrix_power(a, -2)", {"a": ("spd", (3, 3))}),
+                             ("np.linalg.matrix_power(a, 2)", {"a": (2, 3, 3)})],
     np.cov: [("np.cov(x)", {"x": (3, 5)}), ("np.cov(x, rowvar=False)", {"x": (6, 2)}),
              ("np.cov(x, bias=True)", {"x": (2, 4)}), ("np.cov(x, ddof=2)", {"x": (2, 5)}),
              ("np.cov(x)", {"x": (5,)})],
@@ -782,4 +805,7 @@ if HAVE_SCIPY:  # scipy.integrate: np.multiply as the right-hand side, dy/dt = y
         scipy.integrate.solve_ivp: [
             ("scipy.integrate.solve_ivp(np.multiply, (0.0, 1.0), y0, "
              f"t_eval=np.linspace(0.5, 1.0, 3), {_TIGHT}).y", {"y0": (2,)})],
+        scipy.integrate.trapezoid: [
+            ("scipy.integrate.trapezoid(y, np.cumsum(x))", {"y": (5,), "x": ("pos", (5,))}),
+            ("scipy.integrate.trapezoid(y, dx=0.2, axis=0)", {"y": (4, 2)})],
     })

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from .numeric import NUMERIC
+
 # fmt: off
 ODEINT = "runtime.odeint_adjoint(g, ans, func, y0, t, args, tfirst, full_output, {part!r})"
 SOLVE_IVP = "runtime.solve_ivp_adjoint(g, ans, fun, t_span, y0, method, t_eval, args, events, {part!r})"
@@ -32,5 +36,6 @@ def integrate_rules() -> dict[Any, dict[str, str]]:
     return {
         si.odeint:    {p: ODEINT.format(part=p) for p in ("y0", "args", "t")},
         si.solve_ivp: {p: SOLVE_IVP.format(part=p) for p in ("y0", "args")},
+        si.trapezoid: NUMERIC[np.trapezoid],  # the same rule as NumPy's
     }
 # fmt: on

@@ -19,6 +19,7 @@ from .linalg import (
     NUMPY2_PRODUCT_SIGNATURES,
     NUMPY2_PRODUCTS,
 )
+from .numeric import NUMERIC
 from .reductions import REDUCTIONS
 from .shaping import NEWER_SHAPING, SHAPING
 
@@ -39,7 +40,8 @@ HELPERS: dict[Any, dict[str, str]] = {
 
 # One table, in the order of the sections above: a key's position is its first section's.
 RULES: dict[Any, dict[str, str]] = {
-    **OPERATORS, **BUILTINS, **MATH, **UFUNCS, **REDUCTIONS, **LINALG, **SHAPING, **HELPERS,
+    **OPERATORS, **BUILTINS, **MATH, **UFUNCS, **REDUCTIONS, **NUMERIC, **LINALG, **SHAPING,
+    **HELPERS,
 }
 
 # Functions whose derivative is zero wherever it exists: their results carry no gradient.

@@ -117,16 +117,21 @@ from .linalg import (
 )
 from .numeric import (
     append_adjoint,
+    convolve_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
     gradient_adjoint,
     imag_adjoint,
     linspace_adjoint,
+    matrix_power_adjoint,
+    median_adjoint,
     partition_adjoint,
+    polyval_adjoint,
     real_adjoint,
     rollaxis_adjoint,
     sorted_adjoint,
     sorted_tangent,
+    trapezoid_adjoint,
 )
 from .products import (
     cross3,
@@ -306,6 +311,8 @@ __all__ += [  # np.gradient, np.linspace, np.linalg.svd, sorted, dict.get, scipy
     "dict_get_adjoint", "gammainc_derivative", "gradient_adjoint", "imag_adjoint",
     "linspace_adjoint", "multigammaln_derivative", "partition_adjoint", "real_adjoint",
     "rgamma_derivative", "rollaxis_adjoint", "sorted_adjoint", "sorted_tangent", "svd_adjoint",
+    "trapezoid_adjoint", "polyval_adjoint", "convolve_adjoint", "median_adjoint",
+    "matrix_power_adjoint",
 ]
 
 for _name in __all__:  # adjoint.runtime.densify, not adjoint.runtime.containers.densify: in

@@ -171,3 +171,94 @@ def dict_default_adjoint(g, d, key, default):
     if isinstance(d, dict) and key in d:
         return zeros_like(default)
     return densify(g, default)
+
+
+def trapezoid_adjoint(g, y, x=None, dx=1.0, axis=-1, of="y"):
+    """Adjoint of y (of='y'), x or dx in np.trapezoid(y, x, dx, axis): the integral is
+    sum_k d_k (y_k + y_k+1) / 2 along the axis (d_k = x_k+1 - x_k, or dx), linear in y
+    and in each spacing."""
+    y = np.asarray(y, dtype=float)
+    axis = axis % y.ndim
+    if of == "dx":
+        return np.sum(g * np.trapezoid(y, dx=1.0, axis=axis))
+    g = np.expand_dims(np.asarray(g, dtype=float), axis)
+    shape = [1] * y.ndim
+    shape[axis] = y.shape[axis]
+    xs = None if x is None else np.asarray(x, dtype=float)
+    if xs is None:
+        spacing = np.full([n - 1 if k == axis else 1 for k, n in enumerate(shape)], dx,
+                          dtype=float)
+    else:
+        spacing = np.diff(xs.reshape(shape) if xs.ndim == 1 else xs, axis=axis)
+    if of == "y":
+        return unbroadcast(g * 0.5 * (_shifted(spacing, axis, 1) + _shifted(spacing, axis, 0)),
+                           y)
+    n = y.shape[axis]
+    pairs = 0.5 * (np.take(y, range(n - 1), axis) + np.take(y, range(1, n), axis))
+    out = g * (_shifted(pairs, axis, 1) - _shifted(pairs, axis, 0))  # pair j-1 less pair j
+    return unbroadcast(out, xs.reshape(shape) if xs.ndim == 1 else xs).reshape(xs.shape)
+
+
+def _shifted(d, axis: int, before: int):
+    """d with a zero added along the axis, before its first entry (1) or after its last."""
+    width = [(0, 0)] * d.ndim
+    width[axis] = (before, 1 - before)
+    return np.pad(d, width)
+
+
+def polyval_adjoint(g, p, x, of="p"):
+    """Adjoint of p (coefficients, highest power first) or x in np.polyval(p, x)."""
+    p = np.asarray(p, dtype=float)
+    if of == "x":
+        return g * np.polyval(np.polyder(p), x) if p.size > 1 else zeros_like(x)
+    powers = np.asarray(x, dtype=float)[..., None] ** np.arange(p.size - 1, -1, -1)
+    return np.sum(np.asarray(g)[..., None] * powers, axis=tuple(range(powers.ndim - 1)))
+
+
+def convolve_adjoint(g, a, v, mode="full", of="a"):
+    """Adjoint of a (of='a') or v in np.convolve(a, v, mode) of vectors: g placed back in
+    the full convolution, then correlated with the other input."""
+    a, v = np.asarray(a, dtype=float), np.asarray(v, dtype=float)
+    n, m = a.size, v.size
+    full = np.zeros(n + m - 1)
+    start = {"full": 0, "same": (n + m - 1 - max(n, m)) // 2, "valid": min(n, m) - 1}[mode]
+    full[start:start + np.size(g)] = g
+    return np.correlate(full, v if of == "a" else a, mode="valid")
+
+
+def median_adjoint(g, a, axis=None, keepdims=False):
+    """Adjoint of np.median(a, axis): g at the middle entry along the axis, or half of it at
+    each of the two middle ones (an even count)."""
+    a = np.asarray(a, dtype=float)
+    if axis is None:
+        return median_adjoint(np.reshape(g, (1,)), np.ravel(a), 0).reshape(a.shape)
+    axis = axis % a.ndim
+    n = a.shape[axis]
+    order = np.argsort(a, axis=axis)
+    weights = np.zeros(n)
+    weights[(n - 1) // 2] += 0.5
+    weights[n // 2] += 0.5
+    shape = [1] * a.ndim
+    shape[axis] = n
+    g = np.asarray(g, dtype=float) if keepdims else np.expand_dims(g, axis)
+    out = np.zeros_like(a)
+    np.put_along_axis(out, order, g * weights.reshape(shape), axis)
+    return out
+
+
+def matrix_power_adjoint(g, a, n):
+    """Adjoint of np.linalg.matrix_power(a, n): sum_k (a^T)^k g (a^T)^(n-1-k) for n > 0;
+    through the inverse for n < 0."""
+    a = np.asarray(a, dtype=float)
+    if n == 0:
+        return np.zeros_like(a)
+    if n < 0:
+        inv = np.linalg.inv(a)
+        inner = matrix_power_adjoint(g, inv, -n)
+        t = np.swapaxes(inv, -1, -2)
+        return -(t @ inner @ t)
+    t = np.swapaxes(a, -1, -2)
+    powers = [np.broadcast_to(np.eye(a.shape[-1]), a.shape)]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ t)
+    return sum(powers[k] @ g @ powers[n - 1 - k] for k in range(n))
