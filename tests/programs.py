@@ -423,6 +423,18 @@ def f(a, b):
     pair = (a * b, a + b)
     return max(pair) * 2 + max(a * b, a + b, 0.1) + min(a, b * b) + smooth_max(a, b, 0.5)
 """, lambda r: [float(r.uniform(0.2, 2.0)), float(r.uniform(0.2, 2.0))], (0, 1)),
+    Program("scatter_add_with_np_add_at", """
+def f(k, x):
+    n = x.shape[0]
+    K = np.zeros((n, n))
+    for e in range(n - 1):
+        rows = np.array([e, e, e + 1, e + 1])
+        cols = np.array([e, e + 1, e, e + 1])
+        np.add.at(K, (rows, cols), k[e] * np.array([1.0, -1.0, -1.0, 1.0]))
+    load = np.zeros(n)
+    np.add.at(load, np.array([0, 0, n - 1]), x[:3] * k[0])
+    return x @ K @ x + np.sum(load ** 2)
+""", lambda r: [r.uniform(1.0, 2.0, 3), r.normal(size=4)], (0, 1)),
     Program("f_strings_in_messages_and_labels", """
 def f(x, w):
     log = []

@@ -61,6 +61,7 @@ from .render import (  # noqa: F401
     Parts,
     Ref,
     _operand,
+    add_at_parts,
     atom_parts,
     call_parts,
     format_body,

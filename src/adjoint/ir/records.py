@@ -134,7 +134,8 @@ class SetItem:
     index: Index
     value: Atom
     origin: Origin | None = None
-    op: str = ""  # '+' or '-' for target[index] += value (added in place, not replaced)
+    op: str = ""  # '+' or '-' for target[index] += value (added in place, not replaced);
+    # 'at' for np.add.at(target, index, value) (added at each place, repeated ones again)
 
 
 @dataclass

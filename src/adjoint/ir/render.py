@@ -73,6 +73,12 @@ def join(items: list[Parts], sep: str = ", ") -> Parts:
     return tuple(out)
 
 
+def add_at_parts(target: Parts, index: Index, value: Parts) -> Parts:
+    """`np.add.at(target, index, value)`: the index a tuple where it has several items."""
+    where = index_parts(index) if len(index.items) == 1 else ("(", *index_parts(index), ")")
+    return ("np.add.at(", *target, ", ", *where, ", ", *value, ")")
+
+
 def index_parts(index: Index) -> Parts:
     items = []
     for item in index.items:
@@ -151,6 +157,8 @@ def stmt_parts(s: Stmt) -> Parts:
             return (Ref(s.target), f" {s.prim.spelling}= ", *atom_parts(s.args[1]))
         return (Ref(s.target), " = ", *prim_parts(s)) if s.target else prim_parts(s)
     if isinstance(s, SetItem):
+        if s.op == "at":  # np.add.at: repeated places add each time
+            return add_at_parts((Ref(s.target),), s.index, atom_parts(s.value))
         return (Ref(s.target), "[", *index_parts(s.index), f"] {s.op}= ", *atom_parts(s.value))
     if isinstance(s, Append):
         return (Ref(s.target), ".append(", *atom_parts(s.value), ")")

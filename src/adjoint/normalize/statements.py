@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import libcst as cst
+import numpy as np
 
 from .. import ir, naming
 from ..ir import Assign, Name, Prim
@@ -75,7 +76,9 @@ class StatementsMixin(NormalizerBase):
         elif isinstance(s, cst.Expr):
             if isinstance(s.value, (cst.SimpleString, cst.ConcatenatedString)):
                 return  # docstring
-            if isinstance(s.value, cst.Call):
+            if isinstance(s.value, cst.Call) and self.is_add_at(s.value):
+                self.add_at(s.value)
+            elif isinstance(s.value, cst.Call):
                 self.call(s.value, None, statement=True)
             else:
                 self.expr(s.value)
@@ -168,6 +171,25 @@ class StatementsMixin(NormalizerBase):
             self.attribute_write(target, atom, " = ", node)
         else:
             raise self.error(target, "only names, tuples and subscripts can be assigned to")
+
+    def is_add_at(self, call: cst.Call) -> bool:
+        dotted = dotted_name(call.func)
+        return dotted is not None and len(dotted) > 1 and dotted[-1] == "at" and \
+            self.source.resolve(dotted[:-1]) is np.add
+
+    def add_at(self, call: cst.Call) -> None:
+        """np.add.at(a, indices, b): b added into a at indices, a place repeated there
+        added again (written in place as y[i] += v is, without its check of distinct
+        places)."""
+        args = call.args
+        if len(args) != 3 or any(a.keyword or a.star for a in args) or not isinstance(
+                args[0].value, cst.Name) or args[0].value.value not in self.locals:
+            raise self.error(call, "np.add.at is differentiated when called as "
+                             "np.add.at(a, indices, b) with a a local array")
+        where = args[1].value
+        items = [el.value for el in where.elements] if isinstance(where, cst.Tuple) else [where]
+        index = ir.Index(tuple(self.expr(item) for item in items))
+        self.emit(ir.SetItem(args[0].value.value, index, self.expr(args[2].value), op="at"))
 
     def target_base(self, sub: cst.Subscript) -> str:
         if not isinstance(sub.value, cst.Name) or sub.value.value not in self.locals:

@@ -41,7 +41,7 @@ class Forward:
             if id(s) in self.plan.slices and isinstance(s, ir.SetItem):
                 out.append(self.keep(s, s.target, self.slice_of(s)))
             picks = [i for i in s.index.items if not isinstance(i, (ir.Slice, str))] if \
-                isinstance(s, ir.SetItem) else []
+                isinstance(s, ir.SetItem) and s.op != "at" else []  # (np.add.at: repeats add)
             if picks and s.target not in self.seqs and not self.basic(s.index) and \
                     self.is_active(s.value):  # an index picking a place twice drops values
                 out.append(self.line((RUNTIME, ".check_distinct((", *ir.join(

@@ -114,6 +114,8 @@ class Tangent:
         v, v_dot = ir.atom_parts(s.value), self.of(s.value)
         if s.op in ("", "+", "-"):
             return [line, Line((*place, f" {s.op}= ", *v_dot))]
+        if s.op == "at":
+            return [line, Line(ir.add_at_parts((Ref(self.dot(s.target)),), s.index, v_dot))]
         if s.op == "*":
             return [Line((*place, " = ", *place, " * ", *v, " + ", *old, " * ", *v_dot)), line]
         if s.op == "/":
