@@ -423,6 +423,22 @@ def f(a, b):
     pair = (a * b, a + b)
     return max(pair) * 2 + max(a * b, a + b, 0.1) + min(a, b * b) + smooth_max(a, b, 0.5)
 """, lambda r: [float(r.uniform(0.2, 2.0)), float(r.uniform(0.2, 2.0))], (0, 1)),
+    Program("random_draws_in_a_loop", """
+import random
+
+def f(W, x):
+    np.random.seed(7)
+    random.seed(3)
+    rng = np.random.default_rng(1)
+    h = x * 1.0
+    for t in range(3):
+        unused = np.random.rand(3)
+        mask = (np.random.rand(3) < 0.8) / 0.8
+        scale = random.gauss(1.0, 0.3)
+        noise = rng.normal(size=3) * 0.1
+        h = np.tanh(W @ h + noise) * mask * scale
+    return np.sum(h ** 2)
+""", lambda r: [r.normal(size=(3, 3)), r.normal(size=3)], (0, 1)),
     Program("scatter_add_with_np_add_at", """
 def f(k, x):
     n = x.shape[0]

@@ -76,6 +76,7 @@ OUTSIDE = {
                               "    except:\n        return np.sum(x)\n",
     "walrus": "def f(x):\n    return np.sum((y := x * 2)) + np.sum(y)\n",
     "fstring": "def f(x):\n    s = f'{x[0]}'\n    return np.sum(x)\n",
+    "fstring_value": "def f(x):\n    s = float(f'{x[0]}')\n    return np.sum(x) * s\n",
     "set_literal": "def f(x):\n    s = {1, 2}\n    return np.sum(x) * len(s)\n",
     "set_comprehension": "def f(x):\n    s = {int(v) for v in x}\n    return np.sum(x) * len(s)\n",
     "dict_comprehension": "def f(x):\n    d = {i: v for i, v in enumerate(x)}\n"
@@ -134,7 +135,7 @@ def test_outside_the_subset(name):
 def test_refusals_point_at_the_construct():
     """A few that must be refused, at the line of the construct."""
     for name, line in [("try_appends", 3), ("try_partial", 2), ("with_suppress", 5),
-                       ("walrus", 2), ("fstring", 2), ("set_literal", 2), ("global", 4),
+                       ("walrus", 2), ("fstring_value", 2), ("set_literal", 2), ("global", 4),
                        ("del", 3)]:
         f = make_function(OUTSIDE[name])
         with pytest.raises(adjoint.AdjointError) as info:

@@ -10,6 +10,7 @@ from .. import ir
 from ..ir import Assign, Const, For, If, SetItem, Unpack, While
 from .memo import per_version
 from .memory import aliases
+from .values import is_user_function, stateful
 
 ENTRY = 0  # in reads: what the reverse sweep reads of the function's entry (no statement)
 
@@ -216,9 +217,19 @@ def _record_changes(fn: ir.Function, plan: Plan, where: dict, read_at: dict,
 CHEAP_CALLS = {len, abs, float}
 
 
+def _draws(d) -> bool:
+    """Whether d calls what may give another value with the same arguments: a draw from a
+    random generator, a function of the user's or one held in a value."""
+    return isinstance(d, Assign) and d.prim.kind in ("call", "method") and (
+        d.prim.key is None or d.prim.key is ir.DYNAMIC or stateful(d.prim.key)
+        or is_user_function(d.prim.key))
+
+
 def cheap(d, kind: dict[str, str]) -> bool:
     """Whether computing `d` again costs less than keeping its value on a stack: an index,
     an attribute, integer or scalar arithmetic, a math function of a scalar."""
+    if _draws(d):
+        return False
     p = d.prim
     scalar = kind.get(d.target) in ("int", "scalar")
     return p.kind in ("index", "attr", "copy", "compare") or (
@@ -284,7 +295,7 @@ def _invariant(d, stmts: dict, where: dict, mutated: set) -> bool:
     """Whether d computes the same value on every trip of the loops around it: nothing it
     reads is written inside them (not even a loop counter)."""
     loops = [stmts[x] for x in where[id(d)].loops]
-    if not loops:
+    if not loops or _draws(d):
         return False
     written = set()
     for x in ir.walk(loops[:1]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import operator
+import random
 import re
 import types
 from collections import defaultdict
@@ -276,3 +277,16 @@ def refuse_opaque_subscripts(fn: ir.Function, act: Activity) -> None:
                                   f"derivative, but {label} is of type {kind}, not an array, "
                                   "list, tuple or dict: adjoint cannot differentiate its "
                                   f"subscript{hint}")
+
+
+def stateful(fn) -> bool:
+    """Whether fn draws from (or seeds) a random generator's state: NumPy's global one
+    (np.random.rand), a Generator's or RandomState's method, Python's random module. A draw
+    whose value is not read still moves the state the next draw reads, and two draws with
+    the same arguments give different values."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator,
+                          random.Random)):
+        return True
+    module = getattr(fn, "__module__", None) or ""
+    return module == "random" or module.startswith("numpy.random")

@@ -163,9 +163,9 @@ def same_type_ufunc(f) -> bool:
 def effectful(s) -> bool:
     """Whether s calls a function of the user's (or one held in a value, or a method with no
     rule): it may change state, so it runs even where its value is not read."""
-    from ..analysis.values import is_user_function
+    from ..analysis.values import is_user_function, stateful
 
     if not isinstance(s, Assign) or s.prim.kind not in ("call", "method"):
         return False
     return s.adjoint is not None or s.prim.key is ir.DYNAMIC or is_user_function(
-        s.prim.key) or s.prim.kind == "method" and s.prim.key is None
+        s.prim.key) or s.prim.kind == "method" and s.prim.key is None or stateful(s.prim.key)
