@@ -312,6 +312,15 @@ def test_replaced_defaults_compile_again():
     np.testing.assert_allclose(dk(X), 4 * X)
     k.__kwdefaults__["p"] = 3.0  # changed in place
     np.testing.assert_allclose(dk(X), 6 * X)
+    # a list default is the function's own list: changed in place, then replaced
+    weights = make_function("def weights(x, w=[1.0, 2.0]):\n    return x * w[0] + x * x * w[1]\n")
+    uses = make_function("def uses(x):\n    return weights(x) * 2.0\n", {"weights": weights})
+    dw, du = adjoint.grad(weights), adjoint.grad(uses)
+    assert (dw(0.7), du(0.7)) == pytest.approx((3.8, 7.6))
+    weights.__defaults__[0][1] = 5.0
+    assert (dw(0.7), du(0.7)) == pytest.approx((8.0, 16.0))
+    weights.__defaults__ = ([3.0, -1.0],)
+    assert (dw(0.7), du(0.7)) == pytest.approx((1.6, 3.2))
 
 
 def test_attributes_holding_data_are_checked_for_their_kind():

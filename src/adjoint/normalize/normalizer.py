@@ -127,9 +127,10 @@ class Normalizer(StarredMixin, StatementsMixin, LoopsMixin, CompoundMixin, Expre
         if _literal_value(value):  # the text, where it still writes the value exactly
             return text if _is_literal_text(param.default) and _same_literal(
                 ast.literal_eval(text), value) else repr(value)
-        if _is_literal_text(param.default) or self.source.resolve(
-                text.split(".")) is value and dotted_name(param.default) is not None:
-            return text
+        if dotted_name(param.default) is not None and self.source.resolve(
+                text.split(".")) is value:
+            return text  # a name that still means the object (a list literal would make
+            # another: the function's own list, changed in place, is the default)
         held = self.namer.fresh(f"{name}_default")
         self.defaults[held] = value
         return held
