@@ -531,6 +531,24 @@ def test_module_data_across_processes(tmp_path):
     assert got == [[4.0, 8.0, 12.0], [10.0, 20.0, 30.0]]
 
 
+def noisy(x):
+    """Draws from NumPy's global generator in a loop."""
+    t = 0.0
+    for _ in range(3):
+        t = t + np.sin(x * np.random.rand())
+    return t
+
+
+def test_random_draws_of_a_python_function_are_refused():
+    """numba draws from generators of its own: the numba gradient of a Python function
+    that draws would see other numbers than the function (its gradient silently wrong),
+    so it is refused; an njit function draws from numba's, as its gradient does."""
+    with pytest.raises(NumbaUnsupported, match=r"draws random numbers \(np.random.rand\)"):
+        adjoint.grad(noisy, backend="numba")
+    jitted = numba.njit(noisy)
+    assert np.isfinite(adjoint.grad(jitted)(0.4))
+
+
 def test_source_shows_the_numba_module():
     _, _, df = compiled("euler")
     text = df.__adjoint_source__(*PROGRAMS["euler"][1]())

@@ -48,6 +48,8 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     mode = "value" if value else "grad"
     generic = build([(primal, wrt, mode)], optimize)  # refusals surface at grad(f)
     wrapper, _, owner, wrt_names = generic.names[0]
+    if not is_dispatcher(fn):
+        _refuse_draws(generic.program, owner)
     versions: dict = {}
     fast: dict = {}  # the types of a call's numbers and arrays -> its checked version
     last: list = [None]  # the file of the version a slow call ran
@@ -91,6 +93,22 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     run.__adjoint_source__ = functools.partial(_source_for, primal, versions, version)
     run.__name__ = run.__qualname__ = wrapper
     return run
+
+
+def _refuse_draws(program, owner: str) -> None:
+    """Refuse a Python function that draws random numbers: numba draws from generators of
+    its own, not NumPy's or Python's, so its gradient would see other draws than the
+    function (an njit function draws from numba's, as its gradient does)."""
+    from ..analysis.values import stateful
+
+    for _, resolved in program.resolved:
+        for dotted, obj in sorted(resolved.items()):
+            if stateful(obj):
+                raise NumbaUnsupported(
+                    f"the numba backend cannot compile the gradient of {owner}: it draws "
+                    f"random numbers ({dotted}), and numba draws from generators of its own, "
+                    "not NumPy's or Python's, so the gradient would see other draws than "
+                    "the function; use the NumPy backend, or differentiate an njit function")
 
 
 def _version(target: tuple, names: tuple, versions: dict, kinds: tuple) -> tuple:

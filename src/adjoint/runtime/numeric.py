@@ -218,12 +218,13 @@ def polyval_adjoint(g, p, x, of="p"):
 def convolve_adjoint(g, a, v, mode="full", of="a"):
     """Adjoint of a (of='a') or v in np.convolve(a, v, mode) of vectors: g placed back in
     the full convolution, then correlated with the other input."""
-    a, v = np.asarray(a, dtype=float), np.asarray(v, dtype=float)
+    shape = np.shape(a if of == "a" else v)  # a number is a vector of one item
+    a, v = np.atleast_1d(np.asarray(a, dtype=float)), np.atleast_1d(np.asarray(v, dtype=float))
     n, m = a.size, v.size
     full = np.zeros(n + m - 1)
     start = {"full": 0, "same": (n + m - 1 - max(n, m)) // 2, "valid": min(n, m) - 1}[mode]
     full[start:start + np.size(g)] = g
-    return np.correlate(full, v if of == "a" else a, mode="valid")
+    return np.correlate(full, v if of == "a" else a, mode="valid").reshape(shape)
 
 
 def median_adjoint(g, a, axis=None, keepdims=False):
@@ -232,6 +233,16 @@ def median_adjoint(g, a, axis=None, keepdims=False):
     a = np.asarray(a, dtype=float)
     if axis is None:
         return median_adjoint(np.reshape(g, (1,)), np.ravel(a), 0).reshape(a.shape)
+    if isinstance(axis, (tuple, list)):  # the axes moved last and joined into one
+        axes = tuple(k % a.ndim for k in axis)
+        if not keepdims:
+            g = np.expand_dims(g, axes)
+        moved = np.moveaxis(a, axes, range(a.ndim - len(axes), a.ndim))
+        joined = moved.reshape(*moved.shape[:a.ndim - len(axes)], -1)
+        g = np.reshape(np.moveaxis(g, axes, range(a.ndim - len(axes), a.ndim)),
+                       (*moved.shape[:a.ndim - len(axes)], 1))
+        out = median_adjoint(g, joined, -1, keepdims=True).reshape(moved.shape)
+        return np.moveaxis(out, range(a.ndim - len(axes), a.ndim), axes)
     axis = axis % a.ndim
     n = a.shape[axis]
     order = np.argsort(a, axis=axis)
