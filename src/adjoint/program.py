@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 import operator
 import types
@@ -62,7 +63,7 @@ class Compiled:
         for space, head, rest, obj, owner in self.code:
             now = space.get(head, MISSING_GLOBAL) if space is not None else named_now(owner, head)
             if now is MISSING_GLOBAL:
-                now = named_now(owner, head)  # a builtin
+                now = _BUILTINS.get(head, MISSING_GLOBAL)  # a builtin (range, max)
             for attr in rest:
                 now = getattr(now, attr, MISSING_GLOBAL)
             if isinstance(obj, DataKind):  # an attribute holding data (C.k): of its kind
@@ -82,6 +83,9 @@ class Compiled:
                 return False
             live[name] = value
         return True
+
+
+_BUILTINS = vars(builtins)
 
 
 class Program:
