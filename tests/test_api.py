@@ -210,6 +210,21 @@ def test_disk_cache(tmp_path, monkeypatch):
     del sys.modules["cached_module"]
 
 
+def _gradient_in_a_new_process(tmp_path, module: str, text: str) -> list:
+    """adjoint.grad(module.loss) at [0.5, 1.0], in a new process reading the module `text`
+    and keeping gradients in tmp_path/cache."""
+    import subprocess
+    import sys
+
+    (tmp_path / f"{module}.py").write_text(text)
+    script = (f"import numpy as np, adjoint, {module} as m\n"
+              "print(repr(adjoint.grad(m.loss)(np.array([0.5, 1.0])).tolist()))")
+    env = {**os.environ, "ADJOINT_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, check=True, cwd=tmp_path)
+    return eval(out.stdout)
+
+
 # (module text before, after): the same `def loss`, a name bound to something else
 REBOUND = [
     ("act = np.sin", "act = np.tanh"),
@@ -222,22 +237,13 @@ REBOUND = [
 def test_disk_cache_follows_rebound_names_across_processes(tmp_path, before, after):
     """A new process whose module binds a name the function reads to something else never
     loads the gradient compiled for the old binding."""
-    import subprocess
-    import sys
 
     (tmp_path / "helper_module.py").write_text(
         "import numpy as np\n\n\ndef act(x):\n    return np.sin(x)\n\n\n"
         "def other(x):\n    return x * x\n")
-    script = ("import numpy as np, adjoint, rebound_module as m\n"
-              "print(repr(adjoint.grad(m.loss)(np.array([0.5, 1.0])).tolist()))")
-    env = {**os.environ, "ADJOINT_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
-
     def gradient(binding: str) -> list:
-        (tmp_path / "rebound_module.py").write_text(
-            f"import numpy as np\n{binding}\n\n\ndef loss(x):\n    return np.sum(act(x))\n")
-        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                             text=True, check=True, cwd=tmp_path)
-        return eval(out.stdout)
+        return _gradient_in_a_new_process(tmp_path, "rebound_module", (
+            f"import numpy as np\n{binding}\n\n\ndef loss(x):\n    return np.sum(act(x))\n"))
 
     first = gradient(before)
     assert list((tmp_path / "cache").glob("*.json"))
@@ -269,18 +275,9 @@ def test_disk_cache_follows_the_values_of_defaults(tmp_path, before, after, defs
     """A default that names a module's constant is the value the constant held when the def
     ran: a new process where it holds another never loads the gradient written for the old
     value (the function's source is the same)."""
-    import subprocess
-    import sys
-
-    script = ("import numpy as np, adjoint, defaults_module as m\n"
-              "print(repr(adjoint.grad(m.loss)(np.array([0.5, 1.0])).tolist()))")
-    env = {**os.environ, "ADJOINT_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
-
     def gradient(constant: str) -> list:
-        (tmp_path / "defaults_module.py").write_text(f"import numpy as np\n{constant}\n\n\n{defs}")
-        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                             text=True, check=True, cwd=tmp_path)
-        return eval(out.stdout)
+        return _gradient_in_a_new_process(tmp_path, "defaults_module",
+                                          f"import numpy as np\n{constant}\n\n\n{defs}")
 
     first = gradient(before)
     assert list((tmp_path / "cache").glob("*.json"))
