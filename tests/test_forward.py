@@ -319,6 +319,11 @@ REDUCTIONS = [
     # not reductions, with tangents of their own
     "sp.softmax(x, axis=1)", "sp.log_softmax(x, axis=0)", "sp.log_softmax(x)",
     "np.cumprod(x, axis=1)", "np.cumprod(x)",
+    # products and polynomials with array results
+    "np.trapezoid(x, axis=0)", "np.trapezoid(x * x, dx=0.5)",
+    "np.trapezoid(x, np.cumsum(np.exp(x[0])))", "np.convolve(x[0], x[1])",
+    "np.convolve(x[0], np.ones(2), mode='same')", "np.polyval(x[0], x[1])",
+    "np.polyval(np.ones(3), x)",
 ]
 
 

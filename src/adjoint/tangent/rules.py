@@ -37,7 +37,7 @@ LINEAR = {
 # linear in each differentiable argument (products): a call per varying argument with it
 # replaced by its tangent, the others as they are
 MULTILINEAR = {np.dot, np.vdot, np.inner, np.outer, np.kron, np.matmul, operator.matmul,
-               np.tensordot, np.einsum, np.cross}
+               np.tensordot, np.einsum, np.cross, np.convolve, np.trapezoid}
 
 
 def _runtime_tables() -> tuple[dict, dict]:
@@ -80,6 +80,7 @@ EXPLICIT = {
     np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g)"},
     np.cumprod: {"a": "runtime.cumprod_tangent(a, g, axis)"},
     np.sort: {"a": "np.take_along_axis(g, np.argsort(a, axis=axis), axis=axis)"},
+    np.polyval: {"p": "np.polyval(g, x)", "x": "g * np.polyval(np.polyder(p), x)"},
     sorted: {"iterable": "runtime.sorted_tangent(iterable, g, key, reverse)"},
     max: {"args": "runtime.extremum_tangent(args, g, ans)"},
     min: {"args": "runtime.extremum_tangent(args, g, ans)"},
