@@ -712,3 +712,21 @@ def test_has_aux_data_is_what_the_function_returned(label):
     eps = 1e-6
     fd = [(f(w + eps * e)[0] - f(w - eps * e)[0]) / (2 * eps) for e in np.eye(3)]
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_a_name_that_held_text_rebound_to_a_number():
+    """An f-string's name reused for a number later (text printed, then a value): nothing
+    flows back into the text, so it needs no derivative (was refused)."""
+    f = make_function("""
+def f(x, w):
+    s = f"{np.sum(x):.3f}"
+    print(s, end="")
+    s = np.sum(x * w)
+    total = 0.0
+    for i in range(2):
+        note = f"trip {i}"
+        note = np.sum(x ** 2) * i
+        total = total + note
+    return s + total
+""")
+    check_grads(f, [X, Y], (0, 1))

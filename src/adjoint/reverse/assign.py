@@ -126,8 +126,10 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
                             self.defined and not isinstance(parts, IndexAdd) and
                             not self.surely_array(parts, s)}
                     self.zeroed.update(kept | {("uniform", x) for x in kept})
-            else:  # nothing flowed back into t; still refuse what has no rule
-                self.contributions(s, self.bar(t))
+            else:  # nothing flowed back into t; still refuse what has no rule (text kept
+                # as written, an f-string's, needs none where nothing flows)
+                if s.prim.kind != "expr":
+                    self.contributions(s, self.bar(t))
                 self.defined.discard(t)
         return first + self.self_restore(s, contributions)
 
