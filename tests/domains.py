@@ -16,6 +16,7 @@ import operator
 import numpy as np
 
 from adjoint import rules, runtime
+from adjoint.rules.numeric import TRAPEZOIDS
 
 try:
     import scipy
@@ -229,13 +230,14 @@ DOMAINS = {
                  ("m, t = np.average(x, axis=1, weights=w, returned=True)\nt",
                   {"x": (2, 3), "w": ("pos", (2, 3))}),
                  ("m, t = np.average(x, returned=True)\nm * t", {"x": (2, 3)})],
-    # numeric routines
-    np.trapezoid: [("np.trapezoid(y)", {"y": (5,)}),
-                   ("np.trapezoid(y, np.cumsum(x))", {"y": (6,), "x": ("pos", (6,))}),
-                   ("np.trapezoid(y, np.cumsum(x), axis=0)", {"y": (5, 3), "x": ("pos", (5,))}),
-                   ("np.trapezoid(y, np.cumsum(x, axis=1), axis=1)",
-                    {"y": (2, 4), "x": ("pos", (2, 4))}),
-                   ("np.trapezoid(y, dx=d)", {"y": (4,), "d": ("pos", ())})],
+    # numeric routines (np.trapezoid's cases, for np.trapz too where NumPy has it)
+    **{f: [(f"np.{f.__name__}(y)", {"y": (5,)}),
+           (f"np.{f.__name__}(y, np.cumsum(x))", {"y": (6,), "x": ("pos", (6,))}),
+           (f"np.{f.__name__}(y, np.cumsum(x), axis=0)", {"y": (5, 3), "x": ("pos", (5,))}),
+           (f"np.{f.__name__}(y, np.cumsum(x, axis=1), axis=1)",
+            {"y": (2, 4), "x": ("pos", (2, 4))}),
+           (f"np.{f.__name__}(y, dx=d)", {"y": (4,), "d": ("pos", ())})]
+       for f in TRAPEZOIDS},
     np.polyval: [("np.polyval(p, x)", {"p": (4,), "x": (5,)}),
                  ("np.polyval(p, x)", {"p": (1,), "x": (2, 3)}),
                  ("np.polyval(p, x)", {"p": (3,), "x": ()})],
@@ -809,7 +811,7 @@ if HAVE_SCIPY:  # scipy.integrate: np.multiply as the right-hand side, dy/dt = y
         scipy.integrate.solve_ivp: [
             ("scipy.integrate.solve_ivp(np.multiply, (0.0, 1.0), y0, "
              f"t_eval=np.linspace(0.5, 1.0, 3), {_TIGHT}).y", {"y0": (2,)})],
-        scipy.integrate.trapezoid: [
+        **({} if not hasattr(scipy.integrate, "trapezoid") else {scipy.integrate.trapezoid: [
             ("scipy.integrate.trapezoid(y, np.cumsum(x))", {"y": (5,), "x": ("pos", (5,))}),
-            ("scipy.integrate.trapezoid(y, dx=0.2, axis=0)", {"y": (4, 2)})],
+            ("scipy.integrate.trapezoid(y, dx=0.2, axis=0)", {"y": (4, 2)})]}),
     })

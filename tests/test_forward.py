@@ -12,6 +12,7 @@ from programs import PROGRAMS
 
 import adjoint
 from adjoint.errors import UnsupportedSyntax
+from adjoint.rules.numeric import TRAPEZOIDS
 
 # corpus programs forward mode refuses today, with the reason (a strict check: when one
 # starts to work, it moves out of this table)
@@ -320,8 +321,10 @@ REDUCTIONS = [
     "sp.softmax(x, axis=1)", "sp.log_softmax(x, axis=0)", "sp.log_softmax(x)",
     "np.cumprod(x, axis=1)", "np.cumprod(x)",
     # products and polynomials with array results
-    "np.trapezoid(x, axis=0)", "np.trapezoid(x * x, dx=0.5)",
-    "np.trapezoid(x, np.cumsum(np.exp(x[0])))", "np.convolve(x[0], x[1])",
+    *(f"np.{f.__name__}(x, axis=0)" for f in TRAPEZOIDS),
+    *(f"np.{f.__name__}(x * x, dx=0.5)" for f in TRAPEZOIDS),
+    *(f"np.{f.__name__}(x, np.cumsum(np.exp(x[0])))" for f in TRAPEZOIDS),
+    "np.convolve(x[0], x[1])",
     "np.convolve(x[0], np.ones(2), mode='same')", "np.polyval(x[0], x[1])",
     "np.polyval(np.ones(3), x)",
 ]

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from .numeric import NUMERIC
+from .numeric import TRAPEZOID
 
 # fmt: off
 ODEINT = "runtime.odeint_adjoint(g, ans, func, y0, t, args, tfirst, full_output, {part!r})"
@@ -36,6 +34,6 @@ def integrate_rules() -> dict[Any, dict[str, str]]:
     return {
         si.odeint:    {p: ODEINT.format(part=p) for p in ("y0", "args", "t")},
         si.solve_ivp: {p: SOLVE_IVP.format(part=p) for p in ("y0", "args")},
-        si.trapezoid: NUMERIC[np.trapezoid],  # the same rule as NumPy's
+        **({si.trapezoid: TRAPEZOID} if hasattr(si, "trapezoid") else {}),  # as NumPy's
     }
 # fmt: on

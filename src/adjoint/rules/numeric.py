@@ -7,11 +7,16 @@ from typing import Any
 
 import numpy as np
 
+# np.trapezoid (NumPy 2), np.trapz (its name before)
+TRAPEZOIDS = tuple(f for f in (getattr(np, "trapezoid", None), getattr(np, "trapz", None))
+                   if f is not None)
+TRAPEZOID = {"y": "runtime.trapezoid_adjoint(g, y, x, dx, axis)",
+             "x": "runtime.trapezoid_adjoint(g, y, x, dx, axis, of='x')",
+             "dx": "runtime.trapezoid_adjoint(g, y, x, dx, axis, of='dx')"}
+
 # fmt: off
 NUMERIC: dict[Any, dict[str, str]] = {
-    np.trapezoid:      {"y": "runtime.trapezoid_adjoint(g, y, x, dx, axis)",
-                        "x": "runtime.trapezoid_adjoint(g, y, x, dx, axis, of='x')",
-                        "dx": "runtime.trapezoid_adjoint(g, y, x, dx, axis, of='dx')"},
+    **{f: TRAPEZOID for f in TRAPEZOIDS},
     np.polyval:        {"p": "runtime.polyval_adjoint(g, p, x)",
                         "x": "runtime.polyval_adjoint(g, p, x, of='x')"},
     np.convolve:       {"a": "runtime.convolve_adjoint(g, a, v, mode)",

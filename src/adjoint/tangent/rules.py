@@ -20,6 +20,7 @@ import numpy as np
 from .. import ir, rules
 from ..analysis.values import elementwise
 from ..ir import Parts, Ref
+from ..rules.numeric import TRAPEZOIDS
 from ..rules.templates import instantiate, template
 
 # linear in their differentiable arguments together: the tangent is the same call with each
@@ -37,7 +38,7 @@ LINEAR = {
 # linear in each differentiable argument (products): a call per varying argument with it
 # replaced by its tangent, the others as they are
 MULTILINEAR = {np.dot, np.vdot, np.inner, np.outer, np.kron, np.matmul, operator.matmul,
-               np.tensordot, np.einsum, np.cross, np.convolve, np.trapezoid}
+               np.tensordot, np.einsum, np.cross, np.convolve, *TRAPEZOIDS}
 
 
 def _runtime_tables() -> tuple[dict, dict]:
