@@ -351,6 +351,13 @@ class Doubled:
     def __post_init__(self):
         self.a = self.a * 2
 """,
+    "a frozen dataclass setting a field in __post_init__": """
+@dataclass(frozen=True)
+class Doubled:
+    a: float
+    def __post_init__(self):
+        object.__setattr__(self, "a", self.a * 2)
+""",
     "a dataclass with its own __init__": """
 @dataclass
 class Doubled:
@@ -377,6 +384,26 @@ def f(a):
     assert f(1.5) == 9.0
     with pytest.raises(AdjointError, match="no derivative rule for .*Doubled"):
         adjoint.grad(f)(1.5)
+
+
+def test_a_record_whose_post_init_only_checks_is_built():
+    """A __post_init__ that only checks its fields (raising on a bad value) stores nothing:
+    the record built inside is differentiated, each argument's adjoint its field's."""
+    f = make_function(HEAD + """
+@dataclass
+class Checked:
+    rate: float
+    w: np.ndarray
+    def __post_init__(self):
+        if self.rate <= 0:
+            raise ValueError("rate must be positive")
+        n, m = self.w.shape[0], 2
+
+def f(rate, w):
+    c = Checked(rate * 2.0, w)
+    return c.rate * np.sum(np.tanh(c.w) ** 2)
+""")
+    check_grads(f, [1.5, np.array([0.3, -0.2, 0.7])], (0, 1))
 
 
 def test_an_unread_record_has_a_zero_gradient():

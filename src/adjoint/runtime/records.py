@@ -10,9 +10,12 @@ type, or a dict of the float attributes of a plain object.
 
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import enum
+import inspect
+import textwrap
 import types
 from typing import Any
 
@@ -152,7 +155,8 @@ def constructed_fields(cls: Any) -> tuple[str, ...] | None:
         made = _defining(cls, "__new__")  # the class namedtuple made, not a subclass's own
         return tuple(cls._fields) if "_fields" in vars(made) and _generated(
             cls.__new__) and cls.__init__ is object.__init__ else None
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or \
+    if not dataclasses.is_dataclass(cls) or not _checks_only(
+            getattr(cls, "__post_init__", None)) or \
             cls.__new__ is not object.__new__ or not _generated(cls.__init__) or \
             not dataclasses.is_dataclass(_defining(cls, "__init__")):
         return None
@@ -160,6 +164,32 @@ def constructed_fields(cls: Any) -> tuple[str, ...] | None:
     if any(not f.init for f in fields):
         return None
     return tuple(f.name for f in fields)
+
+
+def _checks_only(post_init: Any) -> bool:
+    """Whether a dataclass's __post_init__ (None: it has none) stores nothing: no attribute
+    assigned or deleted, no setattr, no __dict__ written (a check that raises on a bad
+    value leaves the fields the arguments)."""
+    if post_init is None:
+        return True
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(post_init)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [
+            node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        if any(isinstance(part, (ast.Attribute, ast.Subscript))
+               for t in targets for part in ast.walk(t)):
+            return False
+        if isinstance(node, ast.Call) and (
+                isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr")
+                or isinstance(node.func, ast.Attribute) and node.func.attr in (
+                    "__setattr__", "__delattr__", "update", "__init__")):
+            return False
+        if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+            return False
+    return True
 
 
 def _defining(cls: type, name: str) -> type:
