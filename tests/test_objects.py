@@ -358,6 +358,15 @@ class Doubled:
     def __post_init__(self):
         object.__setattr__(self, "a", self.a * 2)
 """,
+    "a dataclass whose __post_init__ calls its own method": """
+@dataclass
+class Doubled:
+    a: float
+    def __post_init__(self):
+        self.double()
+    def double(self):
+        self.a = self.a * 2
+""",
     "a dataclass with its own __init__": """
 @dataclass
 class Doubled:

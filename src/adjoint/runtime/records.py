@@ -176,7 +176,13 @@ def _checks_only(post_init: Any) -> bool:
         tree = ast.parse(textwrap.dedent(inspect.getsource(post_init)))
     except (OSError, TypeError, SyntaxError):
         return False
+    args = tree.body[0].args.args if tree.body and isinstance(
+        tree.body[0], ast.FunctionDef) else []
+    me = args[0].arg if args else "self"
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and (_rooted_at(node.func, me) or any(
+                isinstance(a, ast.Name) and a.id == me for a in node.args)):
+            return False  # self.fix(), self.w.sort(), helper(self): may store
         targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [
             node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
         if any(isinstance(part, (ast.Attribute, ast.Subscript))
@@ -190,6 +196,13 @@ def _checks_only(post_init: Any) -> bool:
         if isinstance(node, ast.Attribute) and node.attr == "__dict__":
             return False
     return True
+
+
+def _rooted_at(node: ast.AST, name: str) -> bool:
+    """Whether an expression is an attribute chain on `name` (self.w.sort)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id == name
 
 
 def _defining(cls: type, name: str) -> type:
