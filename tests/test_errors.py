@@ -62,6 +62,8 @@ REFUSED = [
     ("fstring", "def f(x):\n    s = float(f'{x}')\n    return s * x\n", UnsupportedSyntax,
      "an f-string", 2, 15),
     ("set", "def f(x):\n    s = {1, 2}\n    return x\n", UnsupportedSyntax, "set literal", 2, 9),
+    ("ufunc_method", "def f(x):\n    return np.sum(np.maximum.accumulate(x))\n", MissingRule,
+     "the ufunc method np.maximum.accumulate has no derivative rule", 2, 19),
     ("attribute_write", "def f(x):\n    x.attr = 1\n    return x\n", UnsupportedSyntax,
      "assigned", 2, 5),
     ("no_return", "def f(x):\n    y = x\n", UnsupportedSyntax, "returns nothing", 1, 1),

@@ -6,6 +6,7 @@ from typing import Any
 
 import libcst as cst
 import libcst.matchers as m
+import numpy as np
 
 from .. import ir, jit, naming, rules
 from .. import parse as parse_
@@ -297,6 +298,12 @@ class CallsMixin(CallablesMixin):
             if dotted and self.is_local(dotted[0]):
                 raise self.error(func, f"calling {'.'.join(dotted)}, a local variable, is "
                                  "not supported yet")
+            if dotted and len(dotted) > 1 and isinstance(
+                    self.source.resolve(dotted[:-1]), np.ufunc):  # np.maximum.accumulate
+                raise self.error(func, f"the ufunc method {'.'.join(dotted)} has no "
+                                 "derivative rule (np.add.at is differentiated; write the "
+                                 "others with a loop or the function's own reduction)",
+                                 MissingRule)
             if dotted:
                 raise self.error(func, f"{'.'.join(dotted)} is not defined")
             raise self.error(func, "only calls of named functions are supported")
