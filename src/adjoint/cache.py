@@ -246,7 +246,7 @@ def load_cached(key: str | None) -> Compiled | None:
 def source_hash(fn: Any) -> str:
     """A hash of the function's source text and of its defaults' values (a default names a
     module's constant the text does not show), recorded in generated files."""
-    text, defaults = inspect.getsource(fn), parse_.defaults_key(fn, across_runs=True)
+    text, defaults = inspect.getsource(fn), parse_.defaults_key(fn)
     if defaults:
         text += repr(defaults)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

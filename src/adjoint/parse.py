@@ -183,17 +183,17 @@ def defaults_of(fn: types.FunctionType) -> dict:
     return out
 
 
-def defaults_key(fn: Any, across_runs: bool = False) -> tuple:
-    """What code compiled for fn holds of its defaults' values, to tell code compiled for
-    other values: a Python number, string, None or tuple of them by its type and repr (the
-    code writes it as a literal), anything else by identity (the code holds the object;
-    `across_runs`: by its type, as code holding one is not kept on disk)."""
+def defaults_key(fn: Any) -> tuple:
+    """What code compiled for fn holds of its defaults' values, as a hash of it across runs
+    sees them: a Python number, string, None or tuple of them by its type and repr (the
+    code writes it as a literal), anything else by its type (code holding one is not kept
+    on disk)."""
     try:
         values = defaults_of(fn)
     except AttributeError:  # not a Python function: no defaults of its own
         return ()
-    return tuple((name, type(v).__name__, repr(v) if _is_literal(v) else
-                  None if across_runs else id(v)) for name, v in sorted(values.items()))
+    return tuple((name, type(v).__name__, repr(v) if _is_literal(v) else None)
+                 for name, v in sorted(values.items()))
 
 
 def _is_literal(value: object) -> bool:

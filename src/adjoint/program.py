@@ -48,8 +48,8 @@ class Compiled:
     data: tuple = ()  # (name, function it is read from, signature) of each global datum
     code: tuple = ()  # (globals or None, 'a', ('b',), object, function) of each module,
     # function or class named a.b (None: a closure's name), to check at each call
-    defaults: tuple = ()  # (function, its __defaults__, its __kwdefaults__) of each function
-    # the code was compiled from: the values of literal defaults are written into it
+    defaults: tuple = ()  # (function, its __defaults__, a copy of its __kwdefaults__) of each
+    # function the code was compiled from: the values of literal defaults are written into it
 
     def refresh(self) -> bool:
         """Put the current values of the global data the code reads into its namespace;

@@ -68,9 +68,7 @@ def _matmul_rhs(g, a, b):
         if b.ndim == 1:
             return lambda g, a, b: g * a
         return lambda g, a, b: np.outer(a, g)
-    if b.ndim == 1:
-        return lambda g, a, b: a.T @ g
-    return lambda g, a, b: a.T @ g
+    return lambda g, a, b: a.T @ g  # g a vector (b one) or a matrix
 
 
 @overload(dot_lhs)
