@@ -278,6 +278,29 @@ def strided(u0, kappa, steps):
     return total
 
 
+def rebound_vector(x, n=6):
+    """A vector rebound in a loop and read by np.dot, on one arm of a branch: its adjoint
+    is an array from the loop's start (numba gives each variable one type)."""
+    v = x.copy()
+    t = 0.0
+    for k in range(n):
+        if k % 2 == 0:
+            v = v * 0.5
+            t += np.dot(v, v)
+        else:
+            t += v[0]
+    return t
+
+
+def made_in_the_loop(x, n):
+    """A vector first made inside the loop (no trips: zero gradient from it)."""
+    t = np.sum(x)
+    for k in range(n):
+        w = x * (k + 1.0)
+        t += np.sum(w * w)
+    return t
+
+
 def _rng():
     return np.random.default_rng(0)
 
@@ -319,6 +342,11 @@ PROGRAMS = {
                                         _rng().standard_normal(4), _rng().standard_normal(4),
                                         _rng().standard_normal((5, 3)),
                                         _rng().standard_normal(5)), ("W1", "b1", "w2")),
+    "rebound_vector": (lambda: rebound_vector, lambda: (_rng().standard_normal(4),), ("x",)),
+    "made_in_the_loop": (lambda: made_in_the_loop, lambda: (_rng().standard_normal(4), 3),
+                         ("x",)),
+    "made_in_no_trip": (lambda: made_in_the_loop, lambda: (_rng().standard_normal(4), 0),
+                        ("x",)),
 }
 
 

@@ -31,6 +31,7 @@ class Spec:
     assumed: tuple[str, ...] = ()
     dims: tuple = ()  # (parameter, shape) of the arrays whose shapes are known
     split: bool = False  # a helper's split adjoint: its seed comes from its caller
+    typed: bool = False  # for a compiler that gives each variable one type (numba)
 
     def kinds(self, fn: ir.Function) -> dict[str, str]:
         return kinds(fn, set(self.scalars) | _annotated(fn, float),

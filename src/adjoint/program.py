@@ -95,6 +95,7 @@ class Program:
     def __init__(self, optimize: bool = True, inline: bool = True):
         self.optimize = optimize
         self.inline = inline  # small helpers inlined where the code is specialized on shapes
+        self.typed = False  # for numba: each variable keeps one type (link.Spec.typed)
         self.names = Namer(RESERVED)
         self.functions: list = []
         self.callees: dict = {}
@@ -184,7 +185,8 @@ class Program:
         spec = link.Spec(tuple(wrt_names), frozenset(kinds[0]), frozenset(kinds[1]),
                          frozenset(kinds[2]) if len(kinds) > 2 else frozenset(),
                          frozenset(kinds[3]) if len(kinds) > 3 else frozenset(),
-                         dims=tuple(kinds[5]) if len(kinds) > 5 else (), split=mode == "split")
+                         dims=tuple(kinds[5]) if len(kinds) > 5 else (), split=mode == "split",
+                         typed=self.typed)
         if mode != "split" and len(kinds) < 4:  # code for no call in particular
             spec = replace(spec, assumed=link.assumed(normalized, spec))
         linked, relied = link.link_calls(normalized, spec, namer, self)

@@ -49,6 +49,7 @@ def build(targets: list[tuple[Any, Any, str]], optimize: bool = True,
     """The numba gradients of `targets` ((function, wrt, mode 'grad' or 'value')),
     specialized on the argument kinds."""
     program = Program(optimize, inline=False)  # numba's own compiler inlines helpers
+    program.typed = True
     tops = []
     for fn, wrt, mode in targets:
         (top, *_), names = program.add(fn, wrt, mode=mode,

@@ -72,7 +72,7 @@ class ControlAdjoint:
             self.restore_state(entry)
             self.current = id(s)
             for x in sorted(missing):
-                pre.append(self.zero(x) if x not in inplace else self.own(x)[0])
+                pre.append(self.zero(x, loop=True) if x not in inplace else self.own(x)[0])
             entry = self.snapshot()
         self.current = id(s)
         for x in sorted(entry[0] - self.defined):

@@ -69,7 +69,8 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
 
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: Plan,
                  scalar_params, int_params=frozenset(), seq_params=frozenset(),
-                 array_params=(frozenset(), frozenset()), dims: tuple = (), split: bool = False):
+                 array_params=(frozenset(), frozenset()), dims: tuple = (), split: bool = False,
+                 typed: bool = False):
         self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
         self.guards: dict[int, str] = {}  # id(q += v) -> the argument q may be
         act = analyze(fn, set(wrt))
@@ -93,6 +94,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         # a split adjoint's seed may hold zeros its caller's selections put there (h(x)[0])
         self.masked = masked(fn, self.active, returned(fn) if split else frozenset())
         self.split = split
+        self.typed = typed  # one type per variable: a loop's adjoints start as zeros of it
         # an array's rows have one shape, a list's items not: reads of rows rely on arrays
         self.relied |= {s.args[0].id for s in ir.walk(fn.body) if isinstance(s, Assign)
                         and s.prim.kind == "index" and isinstance(s.args[0], Name)
@@ -249,12 +251,14 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         line.note = ("zeros", self.bar(x), x)
         return line
 
-    def zero(self, x: str) -> Line:
-        """x_bar = 0: zeros shaped like x for an untouched parameter, else 0.0, a zero of
-        any shape (densified before it is returned)."""
+    def zero(self, x: str, loop: bool = False) -> Line:
+        """x_bar = 0: zeros shaped like x for an untouched parameter (or, before a loop in
+        code giving each variable one type, for what may hold an array), else 0.0, a zero
+        of any shape (densified before it is returned)."""
         self.defined.add(x)
         self.owned.discard(x)
-        if x in self.untouched:
+        if x in self.untouched or (loop and self.typed and
+                                   self.kind(Name(x)) not in ("int", "scalar")):
             self.owned.add(x)
             return self.zeros(x)
         self.zeroed.add(x)
