@@ -349,6 +349,24 @@ def f(x):
         d[k] = d[k] * 2.0
     return np.sum(d["a"] ** 2 + d["b"])
 """, vec(2)),
+    Program("dict_comprehensions", """
+def f(x, w):
+    names = ["a", "b", "c"]
+    scaled = {name: x[i] * w for i, name in enumerate(names)}
+    squares = {k: v ** 2 for k, v in scaled.items() if k != "b"}
+    parity = {i % 2: np.sin(x[i]) * w for i in range(3)}  # key 0 written twice
+    total = 0.0
+    for k in squares:
+        total = total + squares[k]
+    return total + scaled["b"] * parity[0] + parity[1]
+""", lambda r: [r.normal(size=3), float(r.normal())], (0, 1)),
+    Program("dict_views_read_as_values", """
+def f(p):
+    stacked = np.array(list(p.values()))
+    pairs = list(p.items())
+    return np.sum(stacked ** 2) + sum(p.values()) * pairs[0][1] + max(p.values()) * \
+        len(p.keys())
+""", lambda r: [{"a": float(r.normal()), "b": float(r.normal()), "c": float(r.normal())}]),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

@@ -16,7 +16,7 @@ from ..parse import MISSING
 from ..rules import stats as rules_stats
 from ..runtime import inplace
 from .callables import CallablesMixin, held_function
-from .syntax import bindings_of, dotted_name, names_in
+from .syntax import bindings_of, dict_view, dotted_name, names_in
 from .tables import REFUSED_CALLS, refused
 
 
@@ -224,6 +224,9 @@ class CallsMixin(CallablesMixin):
         if mapped is not None:
             return self.comprehension(mapped, target, total=True) if fn is sum else \
                 self.expr(mapped, target)
+        listed = _listed_view(node) if fn is MISSING else None
+        if listed is not None and self.is_local(node.func.value.value):
+            return self.expr(listed, target)  # d.values() read as a list of them
         if fn is dict and node.args and all(a.keyword is not None and not a.star
                                             for a in node.args):  # dict(w=x): {'w': x}
             values = [self.expr(a.value) for a in node.args]
@@ -360,6 +363,19 @@ def _parameters_kept(frozen: Any) -> bool:
     """Whether a frozen distribution keeps its parameters as `.args` and `.kwds`."""
     return isinstance(getattr(frozen, "args", None), tuple) and isinstance(
         getattr(frozen, "kwds", None), dict) and getattr(frozen, "dist", None) is not None
+
+
+def _listed_view(node: cst.Call) -> cst.ListComp | None:
+    """`[v for v in d.values()]` for `d.values()` of a local d (and likewise keys and items),
+    None for any other call: a view read as a value (sum(d.values()), list(d.items())) is
+    the list a loop over it makes."""
+    view = dict_view(node)
+    if view is None or not isinstance(view[1], cst.Name):
+        return None
+    key, value = cst.Name("key"), cst.Name("value")
+    target, elt = {"keys": (key, key), "values": (value, value),
+                   "items": (cst.Tuple([cst.Element(key), cst.Element(value)]),) * 2}[view[0]]
+    return cst.ListComp(elt, cst.CompFor(target=target, iter=node))
 
 
 def _sums_comprehension(node: cst.Call, fn: Any) -> bool:

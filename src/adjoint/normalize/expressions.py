@@ -78,7 +78,7 @@ class ExpressionsMixin(NormalizerBase):
             return self.assign(target, Prim(kind), items, node=node, hint=hint)
         if isinstance(node, cst.IfExp):
             return self.if_exp(node, target)
-        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.DictComp)):
             return self.comprehension(node, target)
         if isinstance(node, cst.Dict):
             return self.dict_literal(node, target)

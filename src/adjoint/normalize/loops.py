@@ -237,17 +237,19 @@ class LoopsMixin(NormalizerBase):
     # ------------------------------------------------------------ comprehensions
 
     def comprehension(self, node, target, total: bool = False) -> ir.Atom:
-        """[e for x in xs if c] as a loop appending to a list; with total, sum(e for ...)
-        as a loop adding into an accumulator. Comprehension variables get names of their
-        own, as in Python they do not leak."""
+        """[e for x in xs if c] as a loop appending to a list, {k: e for ...} as one
+        putting entries into a dict; with total, sum(e for ...) as a loop adding into an
+        accumulator. Comprehension variables get names of their own, as in Python they do
+        not leak."""
         # `x = sum(x * 2.0 for ...)` reads x in the loop: accumulate in a name of its own
         reads_target = target is not None and target in names_in(node)
+        keyed = isinstance(node, cst.DictComp)
         result = target if target and not reads_target else self.namer.fresh(
-            "total" if total else "items")
+            "total" if total else "entries" if keyed else "items")
         if total:
             self.assign(result, ir.COPY, [Const(0, "0")], node=node)
         else:
-            self.assign(result, Prim("list"), [], node=node)
+            self.assign(result, Prim("dict", ()) if keyed else Prim("list"), [], node=node)
         saved_scope = dict(self.scope)
 
         def level(comp: cst.CompFor) -> None:
@@ -273,6 +275,9 @@ class LoopsMixin(NormalizerBase):
                     value = self.expr(node.elt)
                     self.assign(result, Prim("binop", operator.add, "+"), [Name(result), value],
                                 node=node)
+                elif keyed:
+                    key = self.expr(node.key)
+                    self.emit(ir.SetItem(result, ir.Index((key,)), self.expr(node.value)))
                 else:
                     self.emit(ir.Append(result, self.expr(node.elt)))
             rest(list(comp.ifs))
