@@ -367,6 +367,14 @@ def f(p):
     return np.sum(stacked ** 2) + sum(p.values()) * pairs[0][1] + max(p.values()) * \
         len(p.keys())
 """, lambda r: [{"a": float(r.normal()), "b": float(r.normal()), "c": float(r.normal())}]),
+    Program("reshaped_in_fortran_order", """
+def f(v, M):
+    A = v.reshape((2, 3), order="F")
+    cols = np.reshape(M, (3, 2), order="F")
+    flat = M.ravel(order="F") + np.ravel(A, "F")
+    return np.sum(A * M) + np.sum(cols @ A) + np.sum(flat * np.arange(6.0)) + \
+        np.sum(M.T.flatten("F") ** 2)
+""", lambda r: [r.normal(size=6), r.normal(size=(2, 3))], (0, 1)),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

@@ -465,6 +465,16 @@ def test_a_function_of_several_results_is_refused_naming_it():
         adjoint.jvp(f)(np.eye(3), A_dot=np.ones((3, 3)))
 
 
+@pytest.mark.parametrize("expr", ["x.T.reshape(6, order='A')", "np.ravel(x, order='K')",
+                                  "np.reshape(x, 6, order=how)"])
+def test_reshape_in_memory_order_is_refused(expr):
+    """With order 'A' or 'K' reshape reads in the order of the memory layout, which the
+    tangent need not share; refused rather than read in another order."""
+    f = make_function(f"def f(x, how='A'):\n    return np.sum({expr} * np.arange(6.0))\n")
+    with pytest.raises(adjoint.errors.MissingRule, match="with order 'C' or 'F'"):
+        adjoint.jvp(f)(np.ones((2, 3)), x_dot=np.ones((2, 3)))
+
+
 def test_hvp_through_a_call_into_args_names_the_helper():
     f = make_function("""
 def l2(*ws):

@@ -153,9 +153,11 @@ class _Folder(ast.NodeTransformer):
         func = node.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
                 func.value.id == "runtime":
+            defaults = _runtime_defaults(func.attr)
             node.keywords = [k for k in node.keywords if not (
-                isinstance(k.value, ast.Constant) and (k.value.value is None
-                                                       or k.value.value is False))]
+                isinstance(k.value, ast.Constant) and (
+                    k.value.value is None or k.value.value is False or
+                    k.arg in defaults and defaults[k.arg] == k.value.value))]
             if func.attr == "mul" and len(node.args) == 2 and self.polynomial(node.args[1]):
                 return self.times(node.args[0], node.args[1])  # finite where its inputs are
         return node
@@ -191,3 +193,17 @@ class _Folder(ast.NodeTransformer):
         if isinstance(node.test, ast.Constant):
             return node.body if node.test.value else node.orelse
         return node
+
+
+@functools.cache
+def _runtime_defaults(name: str) -> dict:
+    """The text defaults (order='C') of the runtime helper `name`'s keyword parameters."""
+    import inspect
+
+    from .. import runtime
+
+    try:
+        params = inspect.signature(getattr(runtime, name)).parameters.values()
+    except (AttributeError, TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if isinstance(p.default, str)}

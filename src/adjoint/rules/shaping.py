@@ -12,8 +12,8 @@ from .. import runtime
 SHAPING: dict[Any, dict[str, str]] = {
     # shape
     np.transpose:      {"a": "runtime.transpose_adjoint(g, axes=axes)"},
-    np.reshape:        {"a": "runtime.reshape_like(g, a)"},
-    np.ravel:          {"a": "runtime.reshape_like(g, a)"},
+    np.reshape:        {"a": "runtime.reshape_like(g, a, order=order)"},
+    np.ravel:          {"a": "runtime.reshape_like(g, a, order=order)"},
     np.squeeze:        {"a": "runtime.reshape_like(g, a)"},
     np.expand_dims:    {"a": "runtime.reshape_like(g, a)"},
     np.swapaxes:       {"a": "np.swapaxes(g, axis1, axis2)"},

@@ -156,8 +156,27 @@ def roll_adjoint(g, shift, axis=None):
     return np.roll(g, np.negative(shift), axis)
 
 
-def reshape_like(g, x):
-    return np.reshape(g, np.shape(x))
+def reshape_like(g, x, order="C"):
+    """Adjoint of np.reshape(x, ..., order) and np.ravel(x, order): g read back into x's
+    shape in the order x was read in."""
+    return np.reshape(g, np.shape(x), order=layout_order(x, order))
+
+
+def layout_order(x, order) -> str:
+    """'C' or 'F': the index order np.reshape and np.ravel read x in for `order` ('A' and
+    'K' follow x's memory layout)."""
+    if order in ("C", "F", None):
+        return order or "C"
+    if order in ("A", "K"):
+        layout = getattr(x, "flags", None)
+        if layout is None or layout.c_contiguous:
+            return "C"
+        if layout.f_contiguous:
+            return "F"
+        if order == "A":
+            return "C"
+    raise UnsupportedArgument(f"reshape or ravel with order={order!r} of an array laid out "
+                              "neither in C nor in Fortran order; pass order='C' or 'F'")
 
 
 def transpose_adjoint(g, axes=None):

@@ -159,6 +159,10 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
         return f"{rules.name_of(rule.fn)} has no derivative with respect to {refused[0]}"
     items = [x for n in rule.formulas if n in params
              for x in (params[n] if isinstance(params[n], tuple) else (params[n],))]
+    if rule.fn in (np.reshape, np.ravel) and not _reads_in_index_order(params.get("order")):
+        return (f"forward mode takes {rules.name_of(rule.fn)} with order 'C' or 'F' (with "
+                "'A' or 'K' the order follows the memory layout, which a tangent may not "
+                "share)")
     if rule.fn in LINEAR or p.kind == "method" and p.key in LINEAR:
         return [_swapped(s, {id(x): _dot_or_zero(x, varied, dot) for x in items})], False
     if rule.fn in MULTILINEAR or p.kind == "method" and p.key in MULTILINEAR:
@@ -272,3 +276,10 @@ def _parts(a, dot=None) -> Parts:
     if dot is not None:
         a = _dotted(a, dot)
     return ir.atom_parts(a)
+
+
+def _reads_in_index_order(order) -> bool:
+    """Whether reshape's or ravel's `order` argument (an atom; None: left out) is 'C' or
+    'F', an order of indices, not of memory."""
+    value = order.value if isinstance(order, ir.Const) else order
+    return value in (None, "C", "F")
