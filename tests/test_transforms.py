@@ -168,3 +168,51 @@ def test_flatten_and_back(name):
     np.testing.assert_array_equal(adjoint.flatten(back)[0], vector * 2.0)
     with pytest.raises(adjoint.ApiError, match="a vector of"):
         unflatten(vector[:-1])
+
+
+CLASHES = """
+def f(x, k=2.0):
+    f_bar = np.sum(x ** 2)
+    return f_bar * k
+
+def g(x, y):
+    x_dot = x - 1.0
+    return np.sum(np.sin(x_dot) * x_dot) * y
+"""
+CLASH = make_function(CLASHES, name="f").__globals__
+
+
+def _along(fn, x, v, eps=1e-6):
+    return (fn(x + eps * v) - fn(x - eps * v)) / (2 * eps)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_seed_keyword_is_f_bar_where_f_has_a_variable_of_that_name(backend):
+    """The emitted code names its seed f_bar_2 beside f's own f_bar; f_bar= still seeds."""
+    if backend == "numba":
+        pytest.importorskip("numba")
+    x = np.array([1.5, -2.0])
+    df = adjoint.grad(CLASH["f"], backend=backend)
+    np.testing.assert_allclose(df(x, f_bar=3.0), 3.0 * 2.0 * 2.0 * x)
+    assert "f_bar" in inspect.signature(df).parameters
+
+
+def test_tangent_keywords_are_x_dot_where_f_has_a_variable_of_that_name():
+    g, x, v = CLASH["g"], np.array([1.5, 0.2]), np.array([0.3, -1.0])
+    value, dot = adjoint.jvp(g, "x")(x, 2.0, x_dot=v)
+    assert value == pytest.approx(g(x, 2.0))
+    assert dot == pytest.approx(_along(lambda z: g(z, 2.0), x, v), rel=1e-6)
+    hv = adjoint.hvp(g, "x")(x, 2.0, x_dot=v)
+    np.testing.assert_allclose(hv, _along(lambda z: adjoint.grad(g)(z, 2.0), x, v), rtol=1e-6)
+    for made in (adjoint.jvp(g, "x"), adjoint.hvp(g, "x")):  # the code for such a call
+        assert "x_dot_2" in adjoint.source(made, x, 2.0)
+
+
+def test_a_parameter_named_like_the_tangent_is_refused_naming_the_keyword():
+    h = make_function("def h(v, v_dot):\n    return np.sum(v * v_dot) + np.sum(v ** 3)\n")
+    x = np.array([1.5, 2.0])
+    with pytest.raises(adjoint.AdjointError, match="needs the tangent v_dot_2=.*v_dot is a "
+                                                   "parameter of h"):
+        adjoint.jvp(h, "v")(x, 2 * x, v_dot=np.ones(2))
+    _, dot = adjoint.jvp(h, "v")(x, 2 * x, v_dot_2=np.ones(2))
+    assert dot == pytest.approx(np.sum(2 * x) + 3 * np.sum(x ** 2))

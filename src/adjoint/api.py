@@ -52,7 +52,7 @@ from .program import (
     named_now,
     resolve_wrt,
 )
-from .signatures import signed
+from .signatures import aliased, keyword, signed
 
 __all__ = [
     # defined here
@@ -197,7 +197,8 @@ def _gradient(fn, wrt, value: bool, optimize: bool, has_aux: bool = False):
     gradient.__name__ = generic.name
     gradient.__qualname__ = generic.name
     gradient.__adjoint_options__ = (wrt, value or has_aux, optimize)
-    signed(gradient, fn, generic.seed, generic.wrt, kind="value" if value else "grad")
+    seed = keyword(f"{getattr(fn, '__name__', '')}_bar", generic.seed, fn)
+    signed(gradient, fn, seed, generic.wrt, kind="value" if value else "grad")
     gradient._repr_html_ = lambda: render(gradient.__adjoint__.source)  # in a notebook
     return gradient
 
@@ -220,6 +221,7 @@ def _with_aux(compiled: Compiled, fn, args, kwargs, narrow: dict, wrt, value: bo
     """A call of a has_aux gradient: fn returns (a scalar, auxiliary data); the data gets no
     adjoint. (value, grads) and data, or grads and data."""
     # a seed given is the loss's; the data's is zero, whatever it holds
+    kwargs = aliased(kwargs, f"{fn.__name__}_bar", compiled.seed, fn)
     kwargs[compiled.seed] = (kwargs.get(compiled.seed, 1.0), 0.0)
     result, grads = _run(compiled, fn, args, kwargs)
     if not isinstance(result, (tuple, list)) or len(result) != 2 or np.ndim(result[0]):
@@ -250,6 +252,8 @@ def _located(exc: AdjointError, fn) -> None:
 def _run(compiled: Compiled, fn, args, kwargs):
     """Run emitted code; an exception adjoint raised (not the user's code, computing the
     function) becomes an InternalError naming the function and where it failed."""
+    if kwargs:
+        kwargs = aliased(kwargs, f"{getattr(fn, '__name__', '')}_bar", compiled.seed, fn)
     try:
         return compiled.function(*args, **kwargs)
     except AdjointError:
@@ -350,14 +354,15 @@ def _backend(fn, backend: str):
 
 
 def source(gradient: Any, *args: Any, **kwargs: Any) -> str:
-    """The emitted source of a gradient made by `grad` or `value_and_grad`.
+    """The emitted source of a function made by `grad`, `value_and_grad`, `jvp` or `hvp`.
 
     Gradients are specialized on which arguments are Python or NumPy scalars (a scalar
     needs no broadcasting sums). With arguments, the source of the code for such a call;
     without, the code that ran last (or, before any call, the code for arrays)."""
     compiled = getattr(gradient, "__adjoint__", None)
     if compiled is None:
-        raise ApiError(f"{gradient!r} was not made by adjoint.grad or value_and_grad")
+        raise ApiError(f"{gradient!r} was not made by adjoint.grad, value_and_grad, jvp or "
+                       "hvp")
     hook = getattr(gradient, "__adjoint_source__", None)  # the numba backend's module
     if hook is not None and (args or kwargs):
         return Source(hook(*args, **kwargs))

@@ -38,3 +38,27 @@ def docstring(name: str, seed: str, wrt: tuple, kind: str) -> str:
             f"The keyword {seed} (default 1.0) is the adjoint of {name}'s result: an array\n"
             "of the result's shape gives the vector-Jacobian product.\n"
             "adjoint.source(this function) shows the code that ran.")
+
+
+def aliased(kwargs: dict, conventional: str, actual: str, fn: Any) -> dict:
+    """kwargs with a seed or tangent passed by its conventional keyword (`f_bar`, `x_dot`)
+    moved to the name the emitted code gives it (`f_bar_2`, where f has a variable `f_bar`);
+    as they are where the names agree, or where fn has a parameter of that name."""
+    if actual == conventional or conventional not in kwargs or conventional in parameter_names(fn):
+        return kwargs
+    out = dict(kwargs)
+    out[actual] = out.pop(conventional)
+    return out
+
+
+def keyword(conventional: str, actual: str, fn: Any) -> str:
+    """The keyword a user passes a seed or tangent by: the conventional one, unless fn has a
+    parameter of that name."""
+    return actual if conventional in parameter_names(fn) else conventional
+
+
+def parameter_names(fn: Any) -> set[str]:
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return set()

@@ -4,6 +4,7 @@ the vector-Jacobian product as a (value, pullback) pair, and Jacobians by revers
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import types
 import weakref
 from typing import Any
@@ -12,6 +13,7 @@ from .arguments import kinds_of
 from .bound import bound_parts
 from .errors import AdjointError, ApiError
 from .runtime.calls import split_of
+from .signatures import aliased, keyword, parameter_names
 
 __all__ = ["forward_gradient", "hessian", "hvp", "jacobian", "jvp", "vjp"]
 
@@ -202,14 +204,12 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) 
         raise ApiError(f"adjoint.jvp needs a Python function; {fn!r} is a {type(fn).__name__}")
     picked = _picked(func if generic is not None else fn, wrt)
     compiled = _tangent(func, tuple(picked), optimize)
-    needed = [f"{w}_dot" for w in picked]
+    needed = [keyword(f"{w}_dot", t, func) for w, t in
+              zip(picked, _tangent_params(compiled.function, len(picked)), strict=True)]
 
     def run(*args, **kwargs):
-        missing = [k for k in needed if k not in kwargs]
-        if missing:
-            raise ApiError(f"jvp of {func.__qualname__} needs the tangent "
-                           f"{' and '.join(missing)}= (one per parameter in wrt)")
         now = _tangent(func, tuple(picked), optimize)
+        kwargs = _tangents_passed(now.function, picked, kwargs, func, "jvp")
         run.__adjoint__ = now
         value, value_dot = now.function(*front, *args, **{**fixed, **kwargs})
         if not has_aux:
@@ -220,10 +220,36 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) 
         return value[0], value_dot[0], value[1]
 
     run.__adjoint__ = compiled
+    run.__adjoint_source__ = lambda *args, **kwargs: _tangent(func, tuple(picked),
+                                                              optimize).source
     run.__name__ = run.__qualname__ = compiled.name
     run.__doc__ = (f"(value, tangent) of {func.__name__} along the tangents "
                    f"{', '.join(needed)}= of {', '.join(picked)} (forward mode).")
     return run
+
+
+def _tangent_params(function: Any, count: int) -> list[str]:
+    """The tangent parameters of emitted tangent code, the last `count` of its keyword-only
+    ones: one per parameter in wrt, in order (`x_dot`, or `x_dot_2` where the function has
+    a variable `x_dot`)."""
+    return [p.name for p in inspect.signature(function).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY][-count:] if count else []
+
+
+def _tangents_passed(function: Any, picked: list, kwargs: dict, fn: Any, what: str) -> dict:
+    """kwargs with each tangent under the name the tangent code takes it by; refused, naming
+    the keywords, where one is missing."""
+    names = _tangent_params(function, len(picked))
+    for w, name in zip(picked, names, strict=True):
+        kwargs = aliased(kwargs, f"{w}_dot", name, fn)
+    missing = [keyword(f"{w}_dot", name, fn) for w, name in zip(picked, names, strict=True)
+               if name not in kwargs]
+    if missing:
+        clash = [f"{w}_dot" for w in picked if f"{w}_dot" in parameter_names(fn)]
+        raise ApiError(f"{what} of {fn.__qualname__} needs the tangent "
+                       f"{' and '.join(missing)}= (one per parameter in wrt)" + (
+                           f"; {clash[0]} is a parameter of {fn.__name__}" if clash else ""))
+    return kwargs
 
 
 _tangents: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -263,27 +289,30 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     plain = isinstance(fn, types.FunctionType) and not hasattr(fn, "__adjoint_generic__")
     picked = tuple(_picked(fn, wrt)) if plain else ()
 
-    def run(*args, **kwargs):
+    def tangent_for(args, kwargs):
+        """The tangent of the gradient specialized on these arguments' kinds (no
+        broadcasting sums for numbers), as grad(f) runs it."""
         if not plain:
-            return jf(*args, **kwargs)[1]
-        # the tangent of the gradient specialized on these arguments' kinds (no broadcasting
-        # sums for numbers), as grad(f) runs it
+            return jf.__adjoint__
         primal = {k: v for k, v in kwargs.items() if k not in {f"{w}_dot" for w in picked}}
         # (helpers kept as calls: forward mode refuses the writes an inlined helper's state
         # takes beside its stack, the LSTM's new_state)
         specialized = _compiled(fn, wrt, False, optimize, kinds_of(fn, args, primal, shapes=True),
                                 inline=False)
         try:
-            now = _tangent(specialized.function, picked, optimize)
+            return _tangent(specialized.function, picked, optimize)
         except AdjointError as exc:
             raise _second(exc, getattr(fn, "__name__", "f")) from None
-        missing = [f"{w}_dot" for w in picked if f"{w}_dot" not in kwargs]
-        if missing:
-            raise ApiError(f"hvp of {fn.__qualname__} needs the tangent "
-                           f"{' and '.join(missing)}= (one per parameter in wrt)")
+
+    def run(*args, **kwargs):
+        if not plain:
+            return jf(*args, **kwargs)[1]
+        now = tangent_for(args, kwargs)
+        kwargs = _tangents_passed(now.function, picked, kwargs, fn, "hvp")
         run.__adjoint__ = now
         return now.function(*args, **kwargs)[1]
 
+    run.__adjoint_source__ = lambda *args, **kwargs: tangent_for(args, kwargs).source
     run.__adjoint__ = jf.__adjoint__
     run.__name__ = run.__qualname__ = f"hvp_{getattr(fn, '__name__', 'f')}"
     run.__doc__ = (f"H v of {getattr(fn, '__name__', 'f')}: the tangent of its gradient along "

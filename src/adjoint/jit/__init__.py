@@ -12,12 +12,14 @@ numba is optional: this package imports it only when a numba gradient is built.
 
 from __future__ import annotations
 
+import ast
 import functools
 from typing import Any
 
 import numpy as np
 
 from ..errors import AdjointError, ApiError
+from ..signatures import aliased, keyword, signed
 from .refusals import NumbaMissing, NumbaUnsupported, require_numba, translated
 
 __all__ = ["NumbaMissing", "NumbaUnsupported", "gradient", "is_dispatcher", "primal_of"]
@@ -50,6 +52,7 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     wrapper, _, owner, wrt_names = generic.names[0]
     if not is_dispatcher(fn):
         _refuse_draws(generic.program, owner)
+    seed = _seed_of(generic.code, wrapper)
     versions: dict = {}
     fast: dict = {}  # the types of a call's numbers and arrays -> its checked version
     last: list = [None]  # the file of the version a slow call ran
@@ -58,6 +61,7 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
                                 versions)
 
     def slow(args, kwargs):
+        kwargs = aliased(kwargs, f"{owner}_bar", seed, primal)
         kinds = kinds_of(primal, args, kwargs)
         compiled, path = versions.get(kinds) or version(kinds)
         if not compiled.refresh():  # a name means another, defaults replaced: build again
@@ -89,10 +93,21 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
                 raise translated(exc, path or last[0], owner) from None
             raise
 
-    run.__adjoint__ = Compiled(generic.code, None, wrapper, tuple(wrt_names), generic.namespace)
+    run.__adjoint__ = Compiled(generic.code, None, wrapper, tuple(wrt_names), generic.namespace,
+                               seed)
     run.__adjoint_source__ = functools.partial(_source_for, primal, versions, version)
     run.__name__ = run.__qualname__ = wrapper
+    signed(run, primal, keyword(f"{owner}_bar", seed, primal), tuple(wrt_names),
+           kind="value" if value else "grad")
     return run
+
+
+def _seed_of(code: str, wrapper: str) -> str:
+    """The keyword of the result's adjoint: the wrapper's last parameter (f_bar, or f_bar_2
+    where f has a variable f_bar)."""
+    node = next(n for n in ast.parse(code).body
+                if isinstance(n, ast.FunctionDef) and n.name == wrapper)
+    return node.args.args[-1].arg
 
 
 def _refuse_draws(program, owner: str) -> None:
@@ -123,7 +138,8 @@ def _version(target: tuple, names: tuple, versions: dict, kinds: tuple) -> tuple
     space, path = load(built, owner)
     program = built.program
     compiled = Compiled(path.read_text(), space[wrapper], wrapper, tuple(wrt_names), space,
-                        f"{owner}_bar", program.data(), program.code(), program.defaults_seen())
+                        _seed_of(built.code, wrapper), program.data(), program.code(),
+                        program.defaults_seen())
     versions[kinds] = (compiled, path)
     return versions[kinds]
 
