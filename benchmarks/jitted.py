@@ -1,5 +1,6 @@
-"""The numba backend on element-loop programs: the njit primal, adjoint's njit gradient, the
-NumPy backend's (Python) gradient of the same code, and numba's compile time of the gradient.
+"""The numba backend on element-loop programs: the njit primal, adjoint's njit gradient, a
+hand-written njit gradient (handjit.py), the NumPy backend's (Python) gradient of the same code,
+and numba's compile time of the gradient.
 
 The workloads are the samples written with element loops as numba users write them (their
 helpers njit-compiled too, so the primal is all numba). Run: `python -m benchmarks
@@ -32,17 +33,23 @@ class Row:
     label: str
     primal: float  # seconds per call
     gradient: float
+    hand: float  # the hand-written njit gradient
     python: float
     compile: float
+
+
+def _sample(name: str):
+    """The sample module `name` (samples/<name>.py)."""
+    if str(SAMPLES) not in sys.path:
+        sys.path.insert(0, str(SAMPLES))
+    return importlib.import_module(name)
 
 
 def _jitted_module(name: str):
     """The sample module with its functions njit-compiled (each call among them is numba)."""
     import numba
 
-    if str(SAMPLES) not in sys.path:
-        sys.path.insert(0, str(SAMPLES))
-    module = importlib.import_module(name)
+    module = _sample(name)
     jitted = types.SimpleNamespace(example=module.example)
     for key, value in vars(module).items():
         if isinstance(value, types.FunctionType) and value.__module__ == module.__name__ \
@@ -73,6 +80,8 @@ def run(quick: bool = False, rounds: int = 5, min_time: float = 0.1, log=print) 
 
     import adjoint
 
+    from .handjit import GRADIENTS
+
     rows = []
     for label, name, fname, wrt, full, small in WORKLOADS:
         module, jitted = _jitted_module(name)
@@ -83,22 +92,26 @@ def run(quick: bool = False, rounds: int = 5, min_time: float = 0.1, log=print) 
         got = gradient(*args)  # numba compiles on the first call
         took = time.perf_counter() - start
         python = adjoint.grad(primal.py_func, wrt=wrt)
-        for a, b in zip(got, python(*args), strict=True):
+        hand = GRADIENTS[name]
+        for a, b, c in zip(got, python(*args), hand(*args), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(c, b, rtol=1e-9, atol=1e-12)
         rows.append(Row(label, _time(primal, args, rounds, min_time),
                         _time(gradient, args, rounds, min_time),
+                        _time(hand, args, rounds, min_time),
                         _time(python, args, rounds, min_time if not quick else 0.0), took))
         log(f"  {label}: done")
     return rows
 
 
 def table(rows: list[Row]) -> str:
-    out = ["| workload | njit primal | numba gradient | gradient / primal | Python gradient "
-           "| Python / numba | numba compile |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+    out = ["| workload | njit primal | numba gradient | gradient / primal | hand-written njit "
+           "| hand / primal | Python gradient | Python / numba | numba compile |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append(f"| {r.label} | {r.primal * 1e6:.1f} us | {r.gradient * 1e6:.1f} us | "
-                   f"{r.gradient / r.primal:.1f}x | {r.python * 1e3:.2f} ms | "
+                   f"{r.gradient / r.primal:.1f}x | {r.hand * 1e6:.1f} us | "
+                   f"{r.hand / r.primal:.1f}x | {r.python * 1e3:.2f} ms | "
                    f"{r.python / r.gradient:.0f}x | {r.compile:.1f} s |")
     return "\n".join(out)
 
@@ -110,6 +123,8 @@ def section(quick: bool = False, log=print) -> str:
         return "### numba backend\n\nSkipped: numba is not installed (pip install numba)."
     rows = run(quick, rounds=1 if quick else 5, min_time=0.0 if quick else 0.1, log=log)
     return ("### numba backend: gradient time / njit primal time\n\n"
-            "adjoint.grad of an njit function (element loops); the Python gradient is the "
-            "NumPy backend's code for the same function. Compile: the gradient's first call "
-            "(numba's cache of earlier runs may shorten it).\n\n" + table(rows))
+            "adjoint.grad of an njit function (element loops); hand-written njit: "
+            "benchmarks/handjit.py, a reverse sweep written by hand for speed; the Python "
+            "gradient is the NumPy backend's code for the same function. Compile: the "
+            "gradient's first call (numba's cache of earlier runs may shorten it).\n\n"
+            + table(rows))

@@ -9,8 +9,9 @@ import pytest
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
+import adjoint  # noqa: E402
 from benchmarks import __main__ as bench  # noqa: E402
-from benchmarks import compile_time, memory, ratios, tools, workloads  # noqa: E402
+from benchmarks import compile_time, jitted, memory, ratios, tools, workloads  # noqa: E402
 
 
 def test_quick_ratio_table_with_numpy_tools(capsys):
@@ -51,3 +52,19 @@ def test_ports_compute_the_samples_values(workload):
 def test_compile_time_and_memory_sections_run():
     assert "| 10 |" in compile_time.table(compile_time.run((10,), repeats=1))
     assert "| linear | 10 |" in memory.table(memory.run((10,)))
+
+
+@pytest.mark.parametrize("label, name, fname, wrt, full, quick", jitted.WORKLOADS,
+                         ids=[w[1] for w in jitted.WORKLOADS])
+def test_hand_written_njit_gradients_are_the_gradients(label, name, fname, wrt, full, quick):
+    """The hand-written njit gradients the numba backend is timed beside compute what the
+    NumPy backend's gradient computes."""
+    pytest.importorskip("numba")
+    from benchmarks.handjit import GRADIENTS
+
+    module = jitted._sample(name)
+    args = module.example(*quick)
+    fn = getattr(module, fname)
+    want = adjoint.grad(getattr(fn, "py_func", fn), wrt=wrt)(*args)
+    for got, expected in zip(GRADIENTS[name](*args), want, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
