@@ -10,6 +10,7 @@ differentiates `np.sum(value * weights)` with respect to every input (options: '
 'quiet' to silence NumPy's warnings, 'xfail' with the reason a case is known to fail).
 """
 
+import inspect
 import math
 import operator
 
@@ -821,3 +822,42 @@ if HAVE_SCIPY:  # scipy.integrate: np.multiply as the right-hand side, dy/dt = y
             ("scipy.integrate.trapezoid(y, np.cumsum(x))", {"y": (5,), "x": ("pos", (5,))}),
             ("scipy.integrate.trapezoid(y, dx=0.2, axis=0)", {"y": (4, 2)})]}),
     })
+
+if HAVE_SCIPY:  # scipy.linalg: a matrix read whole, as one triangle mirrored, or a triangle
+    import scipy.linalg
+
+    _A = "a + 3.0 * np.eye(3)"  # away from singular
+    DOMAINS.update({
+        scipy.linalg.solve: [
+            (f"scipy.linalg.solve({_A}, b)", {"a": (3, 3), "b": (3,)}),
+            (f"scipy.linalg.solve({_A}, b, transposed=True)", {"a": (3, 3), "b": (3, 2)}),
+            (f"scipy.linalg.solve({_A}, b, assume_a='pos')", {"a": ("spd", (3, 3)), "b": (3,)}),
+            (f"scipy.linalg.solve({_A}, b, assume_a='sym', lower=True)",
+             {"a": (3, 3), "b": (3, 2)}),
+            (f"scipy.linalg.solve({_A}, b, assume_a='lower triangular')",
+             {"a": (3, 3), "b": (3,)})],
+        scipy.linalg.solve_triangular: [
+            (f"scipy.linalg.solve_triangular({_A}, b)", {"a": (3, 3), "b": (3,)}),
+            (f"scipy.linalg.solve_triangular({_A}, b, lower=True, trans='T')",
+             {"a": (3, 3), "b": (3, 2)}),
+            (f"scipy.linalg.solve_triangular({_A}, b, lower=True, unit_diagonal=True)",
+             {"a": (3, 3), "b": (3,)})],
+        scipy.linalg.cholesky: [("scipy.linalg.cholesky(a)", {"a": ("spd", (3, 3))}),
+                                ("scipy.linalg.cholesky(a, lower=True)", {"a": ("spd", (3, 3))})],
+        scipy.linalg.inv: [(f"scipy.linalg.inv({_A})", {"a": (3, 3)}), *(
+            [("scipy.linalg.inv(a, assume_a='pos')", {"a": ("spd", (3, 3))})] if "assume_a" in
+            inspect.signature(scipy.linalg.inv).parameters else [])],
+        scipy.linalg.det: [(f"scipy.linalg.det({_A})", {"a": (3, 3)})],
+    })
+
+DOMAINS[np.interp] = [  # x inside xp's range, outside it, between the same two points
+    ("np.interp(x, np.cumsum(xp), fp)", {"x": ("pos", (4,)), "xp": ("pos", (5,)), "fp": (5,)}),
+    ("np.interp(x, np.cumsum(xp) - 3.0, fp)", {"x": (6,), "xp": ("pos", (4,)), "fp": (4,)}),
+    ("np.interp(x, np.cumsum(xp) - 3.0, fp, left=a, right=b)",
+     {"x": (6,), "xp": ("pos", (4,)), "fp": (4,), "a": (), "b": ()}),
+    ("np.interp(x, [0.0, 1.0, 2.0], fp)", {"x": ("pos", ()), "fp": (3,)}),
+]
+
+DOMAINS[runtime.item] = [("x.item()", {"x": (1, 1)}), ("x.item(4)", {"x": (2, 3)}),
+                         ("x.item((1, 0))", {"x": (2, 3)}), ("x.item(1, 2)", {"x": (2, 3)}),
+                         ("np.sum(x * x).item()", {"x": (3,)})]

@@ -375,6 +375,75 @@ def f(v, M):
     return np.sum(A * M) + np.sum(cols @ A) + np.sum(flat * np.arange(6.0)) + \
         np.sum(M.T.flatten("F") ** 2)
 """, lambda r: [r.normal(size=6), r.normal(size=(2, 3))], (0, 1)),
+    Program("numpy_calls_on_lists_of_numbers", """
+def f(a, b):
+    pair = [a, b]
+    w = [1.0, 2.0]
+    s = np.dot(w, pair) + np.dot(pair, [a, 0.5])
+    s = s + np.std(pair) + np.var([a, b, 1.0]) + np.linalg.norm(pair)
+    s = s + np.sum(np.clip([a, b], -0.2, 0.4)) + np.sum(np.maximum(pair, 0.1))
+    s = s + np.sum(np.arctan2(pair, w)) + np.sum(np.hypot(pair, 1.0)) + np.sum(np.power(pair, 3))
+    s = s + np.sum(np.sort(pair) * w) + np.sum(np.take(pair, [1, 1]))
+    s = s + np.average(pair, weights=[1.0, 3.0])
+    return s + np.sum(np.matmul(pair, [[1.0, 0.5], [0.2, 1.0]]))
+""", lambda r: [float(r.normal()), float(r.normal())], (0, 1)),
+    Program("sum_of_a_matmul", """
+def f(x, W):
+    return np.sum(np.matmul(x, W)) + np.mean(np.matmul(W.T, x))
+""", lambda r: [r.normal(size=3), r.normal(size=(3, 2))], (0, 1)),
+    Program("gauss_seidel_with_running_sums", """
+def f(A, b, sweeps=4):
+    n = b.shape[0]
+    x = np.zeros(n)
+    for sweep in range(sweeps):
+        for i in range(n):
+            s = b[i]
+            for j in range(n):
+                if j != i:
+                    s -= A[i, j] * x[j]
+            x[i] = s / A[i, i]
+    cf = x[0]
+    cf += 1.0
+    return np.sum(x ** 2) + cf
+""", lambda r: [np.eye(3) * 5.0 + r.uniform(-1.0, 1.0, (3, 3)), r.normal(size=3)], (0, 1)),
+    Program("entries_read_with_item", """
+def f(x, W):
+    s = np.sum(x ** 2).item()
+    first = x[0].item()
+    second = (W @ x).item(1)
+    corner = W.item((1, 2))
+    return s * first + second * corner + W.item(4) ** 2
+""", lambda r: [r.normal(size=3), r.normal(size=(2, 3))], (0, 1)),
+    Program("floats_written_into_int_and_bool_arrays", """
+def f(x):
+    flags = 0.5 == np.ones(3)  # booleans: a float written in becomes True
+    flags[0] = x[1]
+    counts = np.array([0, 0, 0])  # ints: a float written in is truncated
+    counts[1] = x[0] * 10.0
+    counts[2] += x[2]
+    scaled = np.zeros(3)
+    scaled[0] = x[0] * x[1]
+    return np.sum(flags * x[1]) + np.sum(counts * x) + np.sum(scaled * x)
+""", lambda r: [np.array([0.37, 0.81, 1.6]) + 0.01 * r.normal(size=3)]),
+    Program("gaussian_process_with_scipy_linalg", """
+import scipy.linalg
+
+def f(X, y, ell):
+    d = X[:, None] - X[None, :]
+    K = np.exp(-0.5 * d ** 2 / ell ** 2) + 0.1 * np.eye(len(X))
+    L = scipy.linalg.cholesky(K, lower=True)
+    alpha = scipy.linalg.solve_triangular(L, y, lower=True)
+    beta = scipy.linalg.solve(K, y, assume_a='pos')
+    return 0.5 * np.sum(alpha ** 2) + np.sum(np.log(np.diag(L))) + 0.1 * np.dot(y, beta)
+""", lambda r: [r.normal(size=4), r.normal(size=4), 0.8], (0, 1, 2)),
+    Program("piecewise_linear_table_lookup", """
+XP = np.array([0.0, 0.5, 1.5, 3.0])
+
+def f(x, fp, scale):
+    y = np.interp(x * scale, XP, fp)
+    edge = np.interp(5.0, XP, fp, right=scale)
+    return np.sum(y ** 2) + edge
+""", lambda r: [r.uniform(0.1, 2.5, 5), r.normal(size=4), 1.1], (0, 1, 2)),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

@@ -299,13 +299,15 @@ def mutated(draw, src: str) -> str:
 
 def runs(src: str, args: list) -> tuple[bool, bool]:
     """Whether the program compiles and its primal returns the same moderate real number
-    twice (a program that fails by itself is not adjoint's to differentiate), and whether it
+    twice, with no infinite or undefined value on the way (a program that fails by itself,
+    or computes through infinities, is not adjoint's to differentiate), and whether it
     changes its arguments."""
     try:
         compile(src, "<mutant>", "exec")
         f = make_function(src)
         after = copy.deepcopy(args)
-        with time_limit(2), np.errstate(all="ignore"):
+        with time_limit(2), np.errstate(divide="raise", over="raise", invalid="raise",
+                                        under="ignore"):
             value = f(*after)
             again = f(*copy.deepcopy(args))  # np.empty: values that change from run to run
             ok = (np.ndim(value) == 0 and not isinstance(value, complex)

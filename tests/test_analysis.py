@@ -197,6 +197,7 @@ def test_each_analysis_runs_once_per_function_version():
     # one version (no calls to link, no top-level redefinition read by the reverse sweep);
     # `arrays` and `_annotated` answer two different questions each
     assert dict(memo.RUNS) == {
-        "check_writes": 1, "points_to": 1, "sequences": 1, "_annotated": 2, "kinds": 1,
+        "check_writes": 1, "numbers_rebound": 1, "points_to": 1, "sequences": 1,
+        "_annotated": 2, "kinds": 1,
         "arrays": 2, "analyze": 1, "aliases": 1, "masked": 1, "shapes_and_ints": 1, "places": 1,
         "mutated_params": 1, "run_once": 1, "shift_free": 1}

@@ -487,3 +487,38 @@ def f(a, b):
     with pytest.raises(adjoint.errors.MissingRule, match=r"calls l2 through its value or into "
                                                           r"its \*args"):
         adjoint.hvp(f, wrt="a")(a, b, a_dot=np.ones(2))
+
+
+@pytest.mark.parametrize("expr", [
+    "np.linalg.cholesky(A)", "np.linalg.cholesky(A, upper=True)",
+    "scipy.linalg.cholesky(A)", "scipy.linalg.cholesky(A, lower=True)",
+    "scipy.linalg.solve(A, B, assume_a='pos')", "scipy.linalg.solve(A, B, transposed=True)",
+    "scipy.linalg.solve_triangular(A, B, lower=True, trans='T')",
+    "scipy.linalg.solve_triangular(A, B, unit_diagonal=True)", "scipy.linalg.det(A)",
+])
+def test_matrices_read_as_one_triangle_along_any_tangent(expr):
+    """Used to fail: wrong jvp, silently: np.linalg.cholesky's tangent averaged a tangent
+    that is not symmetric where cholesky reads one triangle (and took U for L with upper=)."""
+    pytest.importorskip("scipy")
+    f = make_function(f"import scipy.linalg\n\ndef f(A, B):\n    return np.sum(({expr}) * "
+                      "np.arange(1.0, 10.0).reshape(3, 3))\n")
+    rng = np.random.default_rng(5)
+    M = rng.normal(size=(3, 3))
+    A, B, V = M @ M.T + 3.0 * np.eye(3), rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    _, dot = adjoint.jvp(f, wrt=("A", "B"))(A, B, A_dot=V, B_dot=V.T)
+    eps = 1e-6
+    want = (f(A + eps * V, B + eps * V.T) - f(A - eps * V, B - eps * V.T)) / (2 * eps)
+    assert dot == pytest.approx(want, rel=1e-6, abs=1e-8)
+
+
+def test_hvp_where_only_an_array_argument_would_change_in_place():
+    """`x = x0; x += a` changes x0 in place only where it holds an array: the code for no
+    call in particular has no tangent, the code for numbers has one."""
+    f = make_function("def f(x0, a):\n    x = x0\n    for _ in range(3):\n"
+                      "        x += a * x\n    return x * x\n")
+    df = adjoint.grad(f, wrt=(0, 1))
+    eps = 1e-6
+    want = (np.array(df(0.5 + eps, 0.3 + 0.5 * eps)) -
+            np.array(df(0.5 - eps, 0.3 - 0.5 * eps))) / (2 * eps)
+    got = adjoint.hvp(f, wrt=(0, 1))(0.5, 0.3, x0_dot=1.0, a_dot=0.5)
+    np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -301,6 +301,49 @@ def made_in_the_loop(x, n):
     return t
 
 
+def descend(b, x0, lr=0.1):
+    """Gradient descent that stops where it converged: a loop with a break."""
+    x = x0
+    for _ in range(20):
+        g = x - b
+        if np.sum(g * g) < 1e-20:
+            break
+        x = x - lr * g
+    return np.sum(x * x)
+
+
+def either_arm(x, c):
+    """A number bound on both arms of a branch in a loop, first in the loop."""
+    total = 0.0
+    for i in range(len(x)):
+        if x[i] > 0:
+            t = x[i] * c
+        else:
+            t = 2.0 * c
+        total += t
+    return total
+
+
+def discounted(coupon, n=5):
+    """`cf = coupon; cf += 100.0`: a number rebound, not changed in place."""
+    total = 0.0
+    for i in range(n):
+        cf = coupon
+        if i == n - 1:
+            cf += 100.0
+        total += cf / (1.05 ** (i + 1))
+    return total
+
+
+def grown(x0, a):
+    """`x = x0; x += ...`: on a number a new binding, the argument unchanged (on an array the
+    argument would change in place)."""
+    x = x0
+    for _ in range(10):
+        x += 0.1 * a * x
+    return x
+
+
 def _rng():
     return np.random.default_rng(0)
 
@@ -347,6 +390,12 @@ PROGRAMS = {
                          ("x",)),
     "made_in_no_trip": (lambda: made_in_the_loop, lambda: (_rng().standard_normal(4), 0),
                         ("x",)),
+    "break": (lambda: descend, lambda: (np.array([1.0, 2.0]), np.array([0.5, -0.5])),
+              ("b", "x0")),
+    "either_arm": (lambda: either_arm, lambda: (np.array([0.3, -2.0, 1.2, 0.7]), 1.3),
+                   ("x", "c")),
+    "rebound_number": (lambda: discounted, lambda: (3.0,), ("coupon",)),
+    "argument_rebound": (lambda: grown, lambda: (0.5, 0.3), ("x0", "a")),
 }
 
 

@@ -113,10 +113,9 @@ def f(x):
 """, [np.array([0.5, 0.7])], optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="false refusal: `s = y[0]` of a 1-d array is a number, "
-                   "but `s *= 2.0` is refused as an in-place write into y's memory (and the "
-                   "message suggests s = s.copy())")
 def test_augmented_assignment_to_element_read(optimize):
+    """Used to fail: false refusal: `s = y[0]` of a 1-d array is a number, but `s *= 2.0` was
+    refused as an in-place write into y's memory; a number is rebound."""
     check("""
 def f(x):
     y = x * 1.0
@@ -595,10 +594,13 @@ def f(x, c):
 """, [np.array([0.4, 0.3]), 0.5], (0, 1), optimize=optimize)
 
 
-@pytest.mark.xfail(strict=True, reason="false refusal: `s = c; s += 0.5` on a float is "
-                   "refused as an in-place write while c may share its memory; numbers are "
-                   "never written in place (and the message suggests s = s.copy())")
 def test_augmented_assignment_to_copy_of_float(optimize):
+    """Used to fail: false refusal: `s = c; s += 0.5` on a float was refused as an in-place
+    write while c may share its memory; a number is rebound, as Python does. On an array the
+    same code is refused as it runs (it would change c's array too)."""
+    f = make_function("def f(x, c):\n    s = c\n    s += 0.5\n    return np.sum(x * s * c)\n")
+    with pytest.raises(adjoint.AdjointError, match="s holds an array, written in place"):
+        adjoint.grad(f, optimize=optimize)(np.array([0.4, 0.3]), np.array([0.5, 0.1]))
     check("""
 def f(x, c):
     s = c
@@ -1139,3 +1141,13 @@ def test_the_adjoint_of_a_sum_from_any_number_seed(seed):
     g = adjoint.grad(f)(np.ones(3), f_bar=seed)
     assert np.shape(g) == (3,)
     np.testing.assert_allclose(g, [6.0, 6.0, 6.0])
+
+
+def test_exponent_of_one_moves_nothing(optimize):
+    """Used to fail: gradient NaN: in `a ** 2 ** (1 ** x)` with a < 0, the exponent's NaN
+    adjoint (log of a negative base) reached x through `1 ** x`, whose result does not move
+    as x does."""
+    check("""
+def f(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 ** (1 ** x[:-1]) ** 2) * 1.0 ** x[0]
+""", [np.array([0.3, -1.2, 0.8, 1.5])], optimize=optimize)

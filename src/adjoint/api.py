@@ -259,22 +259,28 @@ def _run(compiled: Compiled, fn, args, kwargs):
     except AdjointError:
         raise
     except Exception as exc:
-        where = from_adjoint(exc)
-        if where is None or (where == FORWARD and _primal_raises(fn, exc, args, kwargs,
-                                                                  compiled.seed)):
-            refused = array_library_refusal(exc, fn.__qualname__)  # Dask's in-place limits
-            if refused is None:
-                raise
-            raise refused from exc
-        raise internal(exc, fn.__qualname__, where) from exc
+        raise_from_run(exc, fn, args, kwargs, {compiled.seed})
 
 
-def _primal_raises(fn, exc: Exception, args, kwargs, seed: str) -> bool:
+def raise_from_run(exc: Exception, fn, args, kwargs, extra: set) -> None:
+    """Raise what emitted code raised as it ran fn's derivative with these arguments (and
+    the keywords `extra`, its seed or tangents): as it is where the user's code raised it
+    (fn itself raises it too), else as an InternalError naming where it failed."""
+    where = from_adjoint(exc)
+    if where is None or (where == FORWARD and _primal_raises(fn, exc, args, kwargs, extra)):
+        refused = array_library_refusal(exc, fn.__qualname__)  # Dask's in-place limits
+        if refused is None:
+            raise exc
+        raise refused from exc
+    raise internal(exc, fn.__qualname__, where) from exc
+
+
+def _primal_raises(fn, exc: Exception, args, kwargs, extra: set) -> bool:
     """Whether the function itself, called as the gradient was (on copies of the arguments),
     raises what the forward sweep raised: then it is the user's error, not adjoint's."""
     import copy
 
-    kwargs = {k: v for k, v in kwargs.items() if k != seed}
+    kwargs = {k: v for k, v in kwargs.items() if k not in extra}
     try:
         fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
     except Exception as again:  # noqa: BLE001 - compared with what the gradient raised

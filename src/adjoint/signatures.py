@@ -54,7 +54,9 @@ def aliased(kwargs: dict, conventional: str, actual: str, fn: Any) -> dict:
 def keyword(conventional: str, actual: str, fn: Any) -> str:
     """The keyword a user passes a seed or tangent by: the conventional one, unless fn has a
     parameter of that name."""
-    return actual if conventional in parameter_names(fn) else conventional
+    if not conventional.isidentifier() or conventional in parameter_names(fn):
+        return actual  # (a lambda's seed is named for the name it is assigned to)
+    return conventional
 
 
 def parameter_names(fn: Any) -> set[str]:

@@ -211,7 +211,8 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) 
         now = _tangent(func, tuple(picked), optimize)
         kwargs = _tangents_passed(now.function, picked, kwargs, func, "jvp")
         run.__adjoint__ = now
-        value, value_dot = now.function(*front, *args, **{**fixed, **kwargs})
+        value, value_dot = _running(now.function, func, (*front, *args), {**fixed, **kwargs},
+                                    picked)
         if not has_aux:
             return value, value_dot
         if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -226,6 +227,18 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) 
     run.__doc__ = (f"(value, tangent) of {func.__name__} along the tangents "
                    f"{', '.join(needed)}= of {', '.join(picked)} (forward mode).")
     return run
+
+
+def _running(function: Any, fn: Any, args: tuple, kwargs: dict, picked) -> Any:
+    """Run emitted tangent code of fn; what it raises, as grad's gradients raise it."""
+    from .api import raise_from_run
+
+    try:
+        return function(*args, **kwargs)
+    except AdjointError:
+        raise
+    except Exception as exc:
+        raise_from_run(exc, fn, args, kwargs, set(_tangent_params(function, len(picked))))
 
 
 def _tangent_params(function: Any, count: int) -> list[str]:
@@ -282,12 +295,16 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     from .api import _compiled, grad
 
     df = grad(fn, wrt, optimize=optimize)
+    plain = isinstance(fn, types.FunctionType) and not hasattr(fn, "__adjoint_generic__")
+    picked = tuple(_picked(fn, wrt)) if plain else ()
     try:
         jf = jvp(df, wrt, optimize=optimize)
     except AdjointError as exc:
-        raise _second(exc, getattr(fn, "__name__", "f")) from None
-    plain = isinstance(fn, types.FunctionType) and not hasattr(fn, "__adjoint_generic__")
-    picked = tuple(_picked(fn, wrt)) if plain else ()
+        if not plain:
+            raise _second(exc, getattr(fn, "__name__", "f")) from None
+        # the code for no call in particular (`x = x0; x += a`: an argument changed in place
+        # where x0 holds an array); a call's own code may have a tangent: tried as it runs
+        jf = None
 
     def tangent_for(args, kwargs):
         """The tangent of the gradient specialized on these arguments' kinds (no
@@ -310,10 +327,10 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
         now = tangent_for(args, kwargs)
         kwargs = _tangents_passed(now.function, picked, kwargs, fn, "hvp")
         run.__adjoint__ = now
-        return now.function(*args, **kwargs)[1]
+        return _running(now.function, fn, args, kwargs, picked)[1]
 
     run.__adjoint_source__ = lambda *args, **kwargs: tangent_for(args, kwargs).source
-    run.__adjoint__ = jf.__adjoint__
+    run.__adjoint__ = jf.__adjoint__ if jf is not None else df.__adjoint__
     run.__name__ = run.__qualname__ = f"hvp_{getattr(fn, '__name__', 'f')}"
     run.__doc__ = (f"H v of {getattr(fn, '__name__', 'f')}: the tangent of its gradient along "
                    "the tangents given as <param>_dot=.")

@@ -24,6 +24,63 @@ SCALAR_FUNCS = {float, abs} | {getattr(math, n) for n in dir(math)
 FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.prod}
 
 
+def displayed_lists(fn: ir.Function) -> set[str]:
+    """Names bound only to lists or tuples written out (`[a, b]`), never changed in place:
+    where a NumPy function reads an array, it reads np.asarray of one."""
+    found, other = set(), {p.name for p in fn.params}
+    for s in ir.walk(fn.body):
+        if isinstance(s, Assign) and s.target and s.prim.kind in ("list", "tuple") and s.args:
+            found.add(s.target)
+        elif isinstance(s, (ir.Append, ir.SetItem)):
+            other.add(s.target)
+        else:
+            other |= ir.defs(s)
+    return found - other
+
+
+_MADE_FLOAT = {np.zeros, np.ones, np.empty, np.eye, np.identity, np.linspace}
+_LIKE = {np.zeros_like, np.ones_like, np.empty_like, np.copy, np.array, np.asarray}
+_TRUE_DIVISION = {operator.truediv, np.true_divide, np.divide}
+
+
+def float_arrays(fn: ir.Function, floats: set[str]) -> set[str]:
+    """Names that surely hold arrays of floats (or numbers): `floats` (parameters checked to
+    hold floats), and names bound only to np.zeros(...) and its kin without dtype=, to
+    copies of such names, and to arithmetic with one of them (or a float) or a true
+    division. A float written into any other array may be cast to an int or a bool."""
+    found = set(floats) | {s.target for s in ir.walk(fn.body)
+                           if isinstance(s, Assign) and s.target}
+    found -= {p.name for p in fn.params if p.name not in floats}
+    others = [s for s in ir.walk(fn.body) if isinstance(s, (For, Unpack))]
+    found -= {t for s in others for t in ir.defs(s)}
+    changed = True
+    while changed:
+        changed = False
+        for s in ir.walk(fn.body):
+            if isinstance(s, Assign) and s.target in found and not _makes_floats(s, found):
+                found.discard(s.target)
+                changed = True
+    return found
+
+
+def _makes_floats(s: Assign, found: set[str]) -> bool:
+    p, args = s.prim, s.args
+
+    def floaty(a) -> bool:
+        return isinstance(a, Name) and a.id in found or (
+            isinstance(a, Const) and isinstance(a.value, float))
+
+    if any(k == "dtype" for k, _ in s.kwargs):
+        return False
+    if p.kind == "copy" or (p.kind in ("call", "method") and p.key in _LIKE):
+        return bool(args) and floaty(args[0])
+    if p.kind == "call" and p.key in _MADE_FLOAT:
+        return True
+    if p.kind == "binop":
+        return p.key in _TRUE_DIVISION or any(floaty(a) for a in args)
+    return False
+
+
 def _join(a: str | None, b: str | None, name: str = "", s=None) -> str | None:
     if a == BOTTOM:
         return b

@@ -3,6 +3,8 @@ in place, and the in-place writes that must be refused."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import ir, rules
 from ..errors import UnsupportedSyntax
 from ..ir import Assign, For, If, Name, SetItem, Unpack, While
@@ -155,6 +157,34 @@ def mutated_params(fn: ir.Function) -> dict[str, list]:
 def check_writes(fn: ir.Function) -> None:
     """Refuse `y[i] = v` (or `y.append(v)`) while another name that may point to y's array
     is still to be read: its derivative would be lost."""
+    for s, other in _shared_writes(fn):
+        node = s.origin.node if s.origin else fn.source.funcdef
+        raise fn.source.error(node, shared_message(s, other), UnsupportedSyntax)
+
+
+def shared_message(s, other: str) -> str:
+    fix = f"copy first ({s.target} = {s.target}.copy())"
+    if isinstance(s, Assign):  # `t += v`: a number is never written in place
+        fix = f"write {s.target} = {s.target} {s.prim.spelling} ... or {fix}"
+    return (f"{s.target} is written in place while {other} may share its memory and is read "
+            f"later; {fix} so the derivative through both is right")
+
+
+@per_version
+def numbers_rebound(fn: ir.Function) -> ir.Function:
+    """fn with each `x += v` whose x may share its memory with a name read later written
+    `x = x + v`, naming that name (Assign.shared): where x holds a number, += rebinds it, as
+    Python does; the code refuses an array as it runs (runtime.rebinds_number)."""
+    found = {id(s): other for s, other in _shared_writes(fn) if isinstance(s, Assign)}
+    if not found:
+        return fn
+    return replace(fn, body=ir.map_stmts(fn.body, lambda s: replace(
+        s, inplace=False, shared=found[id(s)]) if id(s) in found else s))
+
+
+def _shared_writes(fn: ir.Function):
+    """(statement, another name) of each write in place (`y[i] = v`, `y.append(v)`,
+    `y += v`) while that name, read later, may point to y's array."""
     before = points_to(fn)
     live_after = liveness(fn.body, set())
     for s in ir.walk(fn.body):
@@ -169,12 +199,4 @@ def check_writes(fn: ir.Function) -> None:
             others.discard(s.value.id)  # the appended value itself: the list only holds it
         if others:
             named = sorted(o for o in others if isinstance(o, str) and o.isidentifier())
-            other = named[0] if named else "a value the code keeps (a comprehension's)"
-            node = s.origin.node if s.origin else fn.source.funcdef
-            fix = f"copy first ({s.target} = {s.target}.copy())"
-            if isinstance(s, Assign):  # `t += v`: a number is never written in place
-                fix = f"write {s.target} = {s.target} {s.prim.spelling} ... or {fix}"
-            raise fn.source.error(
-                node, f"{s.target} is written in place while {other} may share its memory "
-                f"and is read later; {fix} so the derivative through both is right",
-                UnsupportedSyntax)
+            yield s, named[0] if named else "a value the code keeps (a comprehension's)"

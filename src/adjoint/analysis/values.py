@@ -33,8 +33,11 @@ def _annotated(fn: ir.Function, typ: type) -> set[str]:
 
 
 def elementwise(fn) -> bool:
-    """Whether entry i of the result depends on entry i of the inputs only."""
-    return isinstance(fn, np.ufunc) or fn in MASKING or getattr(fn, "__module__", None) in (
+    """Whether entry i of the result depends on entry i of the inputs only (a ufunc, not a
+    generalized one as np.matmul and np.vecdot are)."""
+    if isinstance(fn, np.ufunc):
+        return fn.signature is None
+    return fn in MASKING or getattr(fn, "__module__", None) in (
         "math", "_operator", "operator") and fn is not operator.matmul
 
 

@@ -126,6 +126,8 @@ class Assign:
     tape: str | None = None  # a call of a user function: the name of what its _fwd saved
     adjoint: CallLink | None = None  # ... and the split adjoint it is linked to
     inplace: bool = False  # x += v: an array is updated in place, as Python does
+    shared: str = ""  # x += v where x may share its memory with this name, read later:
+    # written x = x + v, right for a number; an array is refused as the code runs
 
 
 @dataclass

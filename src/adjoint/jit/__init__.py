@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,8 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
 
     primal = primal_of(fn)
     mode = "value" if value else "grad"
-    generic = build([(primal, wrt, mode)], optimize)  # refusals surface at grad(f)
+    # refusals surface at grad(f), but for what the code for a call may not need
+    generic = build([(primal, wrt, mode)], optimize, defer=True)
     wrapper, _, owner, wrt_names = generic.names[0]
     if not is_dispatcher(fn):
         _refuse_draws(generic.program, owner)
@@ -172,6 +174,14 @@ def _type_key(args: tuple) -> tuple | None:
 
 
 def _numba_error(exc: Exception) -> bool:
+    """Whether numba failed to compile: its own error, or an assertion of its compiler (a
+    list of values of two types)."""
+    import traceback
+
     from numba.core.errors import NumbaError
 
-    return isinstance(exc, NumbaError)
+    if isinstance(exc, NumbaError):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return isinstance(exc, AssertionError) and bool(frames) and (
+        f"{os.sep}numba{os.sep}" in frames[-1].filename)

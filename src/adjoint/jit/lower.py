@@ -196,7 +196,9 @@ class _Pass:
     def helpers(self, parts) -> None:
         for name in HELPER.findall(ir.text(parts)):
             if name not in JIT_HELPERS:
-                raise self.refuse(helper_reason(name))
+                refused = self.refuse(helper_reason(name))
+                refused.helper = name  # the code for some calls may not need it
+                raise refused
 
     def push(self, item: Line) -> list:
         """The value kept at the tape's counter (a value that is no name, in a name first)."""

@@ -28,6 +28,7 @@ from ..ir import Emitted
 from ..program import Program
 from .data import pass_data
 from .lower import lower
+from .refusals import NumbaUnsupported
 
 DECORATOR = "@njit(cache=True)"
 IMPORTS = ["from numba import njit", "", "from adjoint.jit import runtime"]
@@ -42,12 +43,35 @@ class Built:
     namespace: dict
     names: list  # (wrapper, kernel, the user's function name, wrt names)
     program: Program
+    refused: Exception | None = None  # why numba cannot take this code (build(defer=True))
 
 
 def build(targets: list[tuple[Any, Any, str]], optimize: bool = True,
-          kinds: tuple = ((), ())) -> Built:
+          kinds: tuple = ((), ()), defer: bool = False) -> Built:
     """The numba gradients of `targets` ((function, wrt, mode 'grad' or 'value')),
-    specialized on the argument kinds."""
+    specialized on the argument kinds; with `defer`, a runtime helper with no numba version
+    is kept in `refused` rather than raised (code for no call in particular may need one
+    where the code for a call, specialized on its kinds, does not: `x = x0; x += a` changes
+    an argument in place only where x0 holds an array)."""
+    try:
+        return _build(targets, optimize, kinds)
+    except NumbaUnsupported as exc:
+        if not defer or getattr(exc, "helper", None) is None:  # (a try, *args: in any code)
+            raise
+        program = Program(optimize, inline=False)
+        program.typed = True
+        tops = [(program.add(fn, wrt, mode=mode, as_tuple=isinstance(wrt, (tuple, list)),
+                             kinds=kinds), fn) for fn, wrt, mode in targets]
+        names = [(top.name, f"{top.name}_njit", parse_.function_name(fn), wrt_names)
+                 for ((top, *_), wrt_names), fn in tops]
+        stubs = "".join(f"def {top.name}({top.params}):\n    ...\n" for ((top, *_), _), _ in tops)
+        note = "".join(f"# {line}\n" for line in str(exc).splitlines())
+        return Built(f"# numba cannot compile this code for no call in particular:\n{note}"
+                     "# the code for a call is built as it runs (adjoint.source(df, *args))\n"
+                     + stubs, dict(program.namespace), names, program, exc)
+
+
+def _build(targets: list[tuple[Any, Any, str]], optimize: bool, kinds: tuple) -> Built:
     program = Program(optimize, inline=False)  # numba's own compiler inlines helpers
     program.typed = True
     tops = []

@@ -22,9 +22,10 @@ class NumbaMissing(ApiError):
 JIT_HELPERS = frozenset({
     "backwards", "check_distinct", "check_seed", "copy", "densify", "dot_lhs", "dot_rhs",
     "keep_buffer", "keep_zeros", "kept", "matmul_lhs", "matmul_rhs", "mean_adjoint", "never",
-    "no_buffer", "owned", "owned_unless", "restore",
+    "no_buffer", "owned", "owned_unless", "rebinds_number", "restore",
     "shape_get", "shape_tape_like", "snapshot", "spare", "sum_adjoint", "tape_capacity",
     "tape_get", "tape_grow", "tape_like", "tape_put", "transpose_adjoint", "unbroadcast",
+    "written",
     "zeros_into",
     "zeros_like",
 })
@@ -66,7 +67,8 @@ LOCATION = re.compile(r'File "([^"]+)", line (\d+)')
 def translated(exc: Exception, path: Path, owner: str) -> NumbaUnsupported:
     """A numba compile error as a refusal: what numba says, and the user's statement behind
     the emitted line it points at (the `# grad of:` comment above it)."""
-    message = str(exc)
+    message = str(exc) or ("numba's compiler stopped at a check of its own (values of two "
+                           "types on one tape or list)")
     lines = path.read_text().splitlines() if path.exists() else []
     where = ""
     for file, number in LOCATION.findall(message):

@@ -196,6 +196,30 @@ def _restore(x, values):
     return lambda x, values: values
 
 
+def written(g, y):
+    """g where y holds floats; zero where it holds ints or bools (a cast)."""
+
+
+@overload(written)
+def _written(g, y):
+    if not _is_array(y) or isinstance(y.dtype, (types.Float, types.Complex)):
+        return lambda g, y: g
+    if _is_array(g):
+        return lambda g, y: np.zeros_like(g)
+    return lambda g, y: 0.0
+
+
+def rebinds_number(value, fname, target, other, op):
+    """Nothing to check for a number (`s = c; s += v` rebinds it); an array is refused."""
+
+
+@overload(rebinds_number)
+def _rebinds_number(value, fname, target, other, op):
+    if _is_array(value):
+        raise TypingError("an augmented assignment on an array another name may share")
+    return lambda value, fname, target, other, op: None
+
+
 def check_distinct(index, fname, target):
     """Nothing to check for an index of numbers and slices (an array picking places is not
     compiled)."""

@@ -325,6 +325,9 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
                                          f"{rules.name_of(rule.fn)} carries a derivative")
             elif isinstance(value, (Name, Const)):
                 env[name] = ir.atom_parts(value)
+                if isinstance(value, Name) and value.id in self.displayed and \
+                        rules.reads_array(rule.fn, name):  # [a, b] as NumPy reads it
+                    env[name] = ("np.asarray(", *env[name], ")")
                 if self.is_active(value):
                     active_params.append((name, None, value))
             else:

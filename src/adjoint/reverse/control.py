@@ -32,12 +32,29 @@ class ControlAdjoint:
             ends.append(self.snapshot())
         self.current = id(s)
         merged = set().union(*(end[0] for end in ends))
+        before = self.bound_before(s) if self.typed else set()
         for out, end in zip(outs, ends, strict=True):
-            out += [self.zero(x) for x in sorted(merged - end[0])]
+            out += [self.zero(x, loop=x in before) for x in sorted(merged - end[0])]
         self.defined = merged
         self.owned = set.intersection(*(end[1] for end in ends))
         self.zeroed |= set().union(*(end[2] for end in ends))
         return outs
+
+    def bound_before(self, s) -> set[str]:
+        """The parameters, and the names the statements before s in its block bind: bound
+        wherever s runs (a zero for their adjoints may be made like them)."""
+        def search(body: list):
+            for k, t in enumerate(body):
+                if t is s:
+                    return body[:k]
+                for inner in ir.blocks(t):
+                    found = search(inner)
+                    if found is not None:
+                        return found
+            return None
+
+        earlier = search(self.fn.body) or []
+        return {p.name for p in self.fn.params} | {n for t in earlier for n in ir.defs(t)}
 
     def loop_adjoint(self, s) -> list:
         inplace = self.inplace_targets(s.body)
@@ -75,8 +92,8 @@ class ControlAdjoint:
                 pre.append(self.zero(x, loop=True) if x not in inplace else self.own(x)[0])
             entry = self.snapshot()
         self.current = id(s)
-        for x in sorted(entry[0] - self.defined):
-            body.append(self.zero(x))
+        for x in sorted(entry[0] - self.defined):  # (bound here, or its adjoint unread)
+            body.append(self.zero(x, loop=True))
         self.defined = set(entry[0])
         self.owned = entry[1] & self.owned
         if not body:

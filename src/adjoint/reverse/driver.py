@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from .. import inplace, ir, optimize
 from ..analysis.dims import is_dims
 from ..analysis.exceptions import check_tries
-from ..analysis.memory import aliases, check_writes, mutated_params
+from ..analysis.memory import aliases, check_writes, mutated_params, numbers_rebound
 from ..analysis.plan import Plan, Save, to_be_recorded
 from ..ir import Assign, Block, Line, Name, Ref
 from ..link import Spec
@@ -33,6 +33,7 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
     `<f>_fwd`, the primal returning (result, saved values), and `<f>_bwd(saved, seed)`,
     the reverse sweep. `relied`: names passed as arrays only because a parameter is taken
     to hold one (the code checks those parameters when it runs)."""
+    fn = numbers_rebound(fn)  # `s = c; s += v`: on a number, a new binding
     check_writes(fn)
     check_tries(fn, spec.kinds(fn))
     fn = hoisted(fn, spec.kinds(fn))

@@ -21,9 +21,16 @@ class Forward:
         if self.relied and (params := self.checked_params()):
             checked = ir.join([(f"{p}=", Ref(p)) for p in params])
             out.append(self.line((RUNTIME, f".check_arrays({self.fn.name!r}, ", *checked, ")")))
-        out += [self.assign(v, ("None",)) for v in sorted(self.plan.preinit)]
+        out += [self.assign(v, (self.unbound(v),)) for v in sorted(self.plan.preinit)]
         out += [self.assign(self.stacks[k], ("[]",)) for k in sorted(self.stacks)]
         return out
+
+    def unbound(self, v: str) -> str:
+        """What a name saved before its first binding holds till then: None, or, where each
+        variable has one type (numba), a zero (a number's: for an array numba refuses it)."""
+        if not self.typed:
+            return "None"
+        return "0" if self.kind(Name(v)) == "int" else "0.0"
 
     def forward_sweep(self) -> list:
         self.current = None
@@ -47,6 +54,9 @@ class Forward:
                 out.append(self.line((RUNTIME, ".check_distinct((", *ir.join(
                     [ir.atom_parts(i) for i in picks]), ",), ", repr(self.fn.name), ", ",
                                       repr(s.target), ")")))
+            if getattr(s, "shared", "") and self.kind(Name(s.target)) not in ("int", "scalar"):
+                out.append(self.line((RUNTIME, ".rebinds_number(", Ref(s.target), ", ", repr(
+                    self.fn.name), f", {s.target!r}, {s.shared!r}, {s.prim.spelling!r})")))
             if id(s) in self.guards:  # `q += v` rebinds a number; an array would change
                 out.append(self.line((RUNTIME, ".rebinds(", Ref(s.target), ", ",
                                       repr(self.fn.name), ", ", repr(self.guards[id(s)]), ")")))

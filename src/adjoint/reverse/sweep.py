@@ -8,7 +8,13 @@ import numpy as np
 
 from .. import ir, rules
 from ..analysis.activity import analyze
-from ..analysis.kinds import atom_kind, kinds, shapes_and_ints
+from ..analysis.kinds import (
+    atom_kind,
+    displayed_lists,
+    float_arrays,
+    kinds,
+    shapes_and_ints,
+)
 from ..analysis.plan import ENTRY, Plan, Save, run_once
 from ..analysis.values import (
     _annotated,
@@ -80,6 +86,8 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.kinds = kinds(fn, set(scalar_params) | _annotated(fn, float),
                                     set(int_params) | _annotated(fn, int))
         self.seqs = sequences(fn, seq_params)
+        self.displayed = displayed_lists(fn)  # [a, b]: an array where NumPy reads one
+        self.floats = float_arrays(fn, set(wrt))  # a value written in is never cast
         # names surely holding a list or tuple: made by a display, list(), tuple() or a call
         # of a user function (its results), or parameters known to (an unpacked name may
         # also hold an array: `a, b = y` takes its rows)
@@ -252,9 +260,10 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         return line
 
     def zero(self, x: str, loop: bool = False) -> Line:
-        """x_bar = 0: zeros shaped like x for an untouched parameter (or, before a loop in
-        code giving each variable one type, for what may hold an array), else 0.0, a zero
-        of any shape (densified before it is returned)."""
+        """x_bar = 0: zeros shaped like x for an untouched parameter (or, in code giving each
+        variable one type, for what may hold an array, where x is bound: before a loop, or
+        on a way through a branch), else 0.0, a zero of any shape (densified before it is
+        returned)."""
         self.defined.add(x)
         self.owned.discard(x)
         if x in self.untouched or (loop and self.typed and

@@ -80,6 +80,7 @@ class WriteAdjoint:
             target_term = index_term(self.shape.get(y), s.index, self.kinds, self.ints)
             if not (self.known_shape(s.value.id) and self.shape.get(s.value.id) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(s.value.id), ")")
+            part = self.through_cast(y, part)
             return out + self.add(s.value.id, ("-", *part) if s.op == "-" else part, True)
         out = self.own(y)
         idx = ir.index_parts(s.index)
@@ -91,11 +92,18 @@ class WriteAdjoint:
             target_term = index_term(self.shape.get(y), s.index, self.kinds, self.ints)
             if not (self.known_shape(v) and self.shape.get(v) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(v), ")")
-            out += self.add(v, part, True)
+            out += self.add(v, self.through_cast(y, part), True)
         out.append(self.line((Ref(self.bar(y)), "[", *idx, "] = 0.0")))
         if y in self.seqs:  # that item's adjoint is now the number 0.0, standing for zeros
             self.zeroed.add(("items", y))
         return out
+
+    def through_cast(self, y: str, part: ir.Parts) -> ir.Parts:
+        """The adjoint of a value written into y: zero where y holds ints or bools (checked
+        as the code runs where y is not surely an array of floats)."""
+        if y in self.floats or y in self.seqs:
+            return part
+        return (RUNTIME, ".written(", *part, ", ", ShapeRef(y), ")")
 
     def append_adjoint(self, s: ir.Append) -> list[Line]:
         """The adjoint list mirrors the list: what was appended last is popped first."""

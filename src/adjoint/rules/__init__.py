@@ -80,6 +80,7 @@ from .table import (
     RULES,
     SIGNATURES,
     is_field,
+    reads_array,
 )
 from .templates import MODULES, Slot, Template, instantiate, template
 
@@ -90,6 +91,7 @@ __all__ = [
     "SIGNATURES",
     # lookup and registration
     "DistributionMethod", "Rule", "broadcasts", "is_field", "is_passive", "load_optional",
+    "reads_array",
     "integrate_rules", "lookup", "method_key", "name_of", "register", "registration_hint",
     "scipy_rules",
     "signature_of", "stats_rules", "stop_gradient",

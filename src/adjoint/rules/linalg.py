@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -85,3 +86,21 @@ def _field(owner: str, name: str) -> Callable[[Any], Any]:
 FIELD_ATTRS: dict[str, Any] = {name: _field(owner, name) for owner, names in (
     ("SlogdetResult", ("sign", "logabsdet")), ("EighResult", ("eigenvalues", "eigenvectors")),
     ("QRResult", ("Q", "R")), ("SVDResult", ("U", "S", "Vh"))) for name in names}
+
+
+def scipy_linalg_rules() -> dict[Any, dict[str, str]]:
+    """The rules of scipy.linalg, registered by `load_optional` when it is imported."""
+    try:
+        import scipy.linalg as sla
+    except ImportError:
+        return {}
+    solve = "runtime.scipy_solve_adjoint(g, a, b, ans, lower, assume_a, transposed, {k})"
+    triangular = "runtime.solve_triangular_adjoint(g, a, b, ans, trans, lower, unit_diagonal, {k})"
+    return {
+        sla.solve: {"a": solve.format(k=0), "b": solve.format(k=1)},
+        sla.solve_triangular: {"a": triangular.format(k=0), "b": triangular.format(k=1)},
+        sla.cholesky: {"a": "runtime.cholesky_adjoint(g, ans, not lower)"},
+        sla.inv: {"a": "runtime.scipy_inv_adjoint(g, ans, assume_a, lower)" if "assume_a" in
+                  inspect.signature(sla.inv).parameters else "runtime.inv_adjoint(g, ans)"},
+        sla.det: {"a": "runtime.det_adjoint(g, a, ans)"},
+    }

@@ -1,5 +1,5 @@
 """The rules of NumPy's numeric routines: the trapezoidal rule, polynomials, convolution, the
-median and matrix powers."""
+median, matrix powers and linear interpolation."""
 
 from __future__ import annotations
 
@@ -23,5 +23,7 @@ NUMERIC: dict[Any, dict[str, str]] = {
                         "v": "runtime.convolve_adjoint(g, a, v, mode, of='v')"},
     np.median:         {"a": "runtime.median_adjoint(g, a, axis, keepdims)"},
     np.linalg.matrix_power: {"a": "runtime.matrix_power_adjoint(g, a, n)"},
+    np.interp:         {name: f"runtime.interp_adjoint(g, x, xp, fp, left, right, period, of={name!r})"
+                        for name in ("x", "xp", "fp", "left", "right")},
 }
 # fmt: on

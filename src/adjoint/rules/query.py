@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import AdjointError
 from ..runtime import records
 from .integrate import integrate_rules
+from .linalg import scipy_linalg_rules
 from .special import scipy_rules
 from .stats import DistributionMethod, method_key, stats_rules
 from .table import METHOD_SIGNATURES, PASSIVE, SIGNATURES
@@ -111,7 +112,7 @@ def _record_formulas(cls: Any) -> dict | None:
 
 # the optional libraries with rules, and the function that makes each one's
 OPTIONAL = {"scipy.special": scipy_rules, "scipy.stats": stats_rules,
-            "scipy.integrate": integrate_rules}
+            "scipy.integrate": integrate_rules, "scipy.linalg": scipy_linalg_rules}
 _optional_loaded: set = set()
 
 

@@ -10,6 +10,7 @@ from .. import runtime
 
 # fmt: off
 SHAPING: dict[Any, dict[str, str]] = {
+    runtime.item:      {"a": "runtime.item_adjoint(g, a, args)"},  # a.item(...) (METHODS)
     # shape
     np.transpose:      {"a": "runtime.transpose_adjoint(g, axes=axes)"},
     np.reshape:        {"a": "runtime.reshape_like(g, a, order=order)"},

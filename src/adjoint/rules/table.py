@@ -112,6 +112,7 @@ METHODS: dict[str, Any] = {
     "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "any": np.any,
     "all": np.all, "nonzero": np.nonzero, "round": np.round,
     "get": dict.get,  # d.get(key, default): for a dict only (runtime.dict_get_adjoint checks)
+    "item": runtime.item,  # x.item(), x.item(k): one entry as a number
 }
 # Signatures of method forms that differ from the function: x.reshape(2, 3).
 METHOD_SIGNATURES: dict[str, str] = {
@@ -129,6 +130,24 @@ PASSIVE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 # to that field of the record's adjoint (runtime.field_adjoint).
 ARRAY_ATTRS = frozenset(n for n in dir(np.ndarray)
                         if not n.startswith("_") and not callable(getattr(np.ndarray, n)))
+
+
+# parameters taking a sequence of arrays (np.stack(arrays), np.vstack(tup), np.select's), the
+# object an array is made of, axes and shapes, or a tuple of extra arguments or bounds
+# (odeint's args, solve_ivp's t_span): a list there is no array
+SEQUENCE_PARAMS = frozenset({
+    "arrays", "tup", "object", "condlist", "choicelist", "axis", "axes", "axis1", "axis2",
+    "source", "destination", "shape", "newshape", "reps", "pad_width", "s", "dims", "args",
+    "kwargs", "t_span", "bounds", "c_and_lower"})
+
+
+def reads_array(fn: Any, param: str) -> bool:
+    """Whether a function of NumPy, scipy.special, scipy.linalg or scipy.stats reads a list
+    passed as `param` as the array np.asarray makes of it (np.dot([1.0, 2.0], [a, b]))."""
+    module = getattr(fn, "__module__", None) or ""
+    return param not in SEQUENCE_PARAMS and (
+        isinstance(fn, np.ufunc) or module.split(".")[0] == "numpy" or
+        module.startswith(("scipy.special", "scipy.linalg", "scipy.stats")))
 
 
 def is_field(prim: Any) -> bool:

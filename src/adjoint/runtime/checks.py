@@ -19,6 +19,25 @@ def check_arrays(fname: str, **values) -> None:
                            "an array")
 
 
+def written(g, y):
+    """g, the adjoint (or tangent) of a value written into the array y; zero where y holds
+    ints or bools, which cast the value (no derivative goes through the cast)."""
+    if getattr(getattr(y, "dtype", None), "kind", "f") in "fc":
+        return g
+    return np.zeros_like(g) if np.ndim(g) else 0.0
+
+
+def rebinds_number(value, fname: str, target: str, other: str, op: str) -> None:
+    """Refuse `target op= v` where target holds an array (written in place) that `other`,
+    read later, may share: a number it rebinds, as Python does."""
+    if not isinstance(value, (int, float, complex, np.generic)):
+        raise UnsupportedArgument(
+            f"in {fname}, {target} holds an array, written in place by {target} {op}= ... "
+            f"while {other} may share its memory and is read later; write {target} = "
+            f"{target} {op} ... or copy first ({target} = {target}.copy()) so the derivative "
+            "through both is right")
+
+
 def rebinds(value, fname: str, param: str) -> None:
     """Refuse `q += v` in a function the differentiated code calls when q holds an array:
     it would change the caller's array in place."""

@@ -61,14 +61,14 @@ def safe_ratio(num, den):
 
 
 def power_exponent_adjoint(g, base, ans):
-    """Adjoint of the exponent p in base ** p: g * ans * log(base); 0 where ans is 0
-    (base 0, p > 0: the result stays 0 as p moves)."""
+    """Adjoint of the exponent p in base ** p: g * ans * log(base); 0 where ans is 0 or the
+    base 1 (base 0 and p > 0, or base 1: the result stays as p moves)."""
     if _ndim(base) == 0 and _ndim(ans) == 0 and _ndim(g) == 0 and on_host(base, ans, g):
-        if ans == 0 or g == 0:  # also where g is not finite: the result does not move
+        if ans == 0 or g == 0 or base == 1:  # also where g is not finite: the result stays
             return 0.0
         return g * ans * (math.log(base) if base > 0 else math.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where((ans == 0) | (g == 0), 0.0, g * ans * np.log(base))
+        return np.where((ans == 0) | (g == 0) | (base == 1), 0.0, g * ans * np.log(base))
 
 
 def sinc_derivative(x, ans):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import UnsupportedArgument
@@ -266,3 +268,95 @@ def _matrix_norm_adjoint(g, x, n, ord, axes):
         weight = hit / np.sum(hit, -1, keepdims=True)
     weight = _weights(weight, s)
     return np.moveaxis(gm * ((u * weight[..., None, :]) @ vt), (-2, -1), axes)
+
+
+_TRIANGLES = {"upper triangular": np.triu, "lower triangular": np.tril}
+_SYMMETRIC = ("sym", "her", "pos", "symmetric", "hermitian", "positive definite")
+
+
+def scipy_solve_adjoint(g, a, b, ans, lower=False, assume_a="gen", transposed=False,
+                        k: int = 0):
+    """Adjoint of a (k=0) or b (k=1) in x = scipy.linalg.solve(a, b, lower, assume_a,
+    transposed): as np.linalg.solve's of the matrix solved with, folded onto the triangle
+    read where a is taken to be symmetric (or triangular)."""
+    read = _read_as(assume_a, lower)
+    op = _t(read(a)) if transposed else read(a)  # the matrix solved with
+    if k == 1:
+        return solve_adjoint(g, op, b, ans, 1)
+    op_bar = solve_adjoint(g, op, b, ans, 0)
+    a_bar = _t(op_bar) if transposed else op_bar
+    return _fold(a_bar, lower) if (assume_a or "gen") in _SYMMETRIC else read(a_bar)
+
+
+def scipy_solve_tangent(g, a, b, ans, lower=False, assume_a="gen", transposed=False, of="a"):
+    """Tangent of x = scipy.linalg.solve(a, b, ...) along the tangent g of a or b."""
+    read = _read_as(assume_a, lower)
+    op = _t(read(a)) if transposed else read(a)
+    if of == "b":
+        return np.linalg.solve(op, g)
+    op_dot = _t(read(g)) if transposed else read(g)
+    return -np.linalg.solve(op, op_dot @ ans)
+
+
+def _read_as(assume_a, lower: bool):
+    """The matrix scipy.linalg.solve solves with, as a function of a (linear in a)."""
+    kind = assume_a or "gen"
+    if kind in ("gen", "general"):
+        return lambda m: m
+    if kind in _SYMMETRIC:  # the triangle read, mirrored
+
+        def mirrored(m):
+            half = np.tril(m, -1) if lower else np.triu(m, 1)
+            return half + _t(half) + _diagonal_part(m)
+        return mirrored
+    if kind in _TRIANGLES:
+        return _TRIANGLES[kind]
+    if kind == "diagonal":
+        return _diagonal_part
+    raise UnsupportedArgument(f"scipy.linalg.solve with assume_a={assume_a!r} has no "
+                              "derivative rule; use 'gen', 'sym', 'pos' or a triangular one")
+
+
+def solve_triangular_adjoint(g, a, b, ans, trans=0, lower=False, unit_diagonal=False,
+                             k: int = 0):
+    """Adjoint of a (k=0) or b (k=1) in x = scipy.linalg.solve_triangular(a, b, trans,
+    lower, unit_diagonal), which reads one triangle of a (not its diagonal where it is taken
+    to be ones)."""
+    import scipy.linalg as sla
+
+    transposed = trans in (1, 2, "T", "C")
+    b_bar = sla.solve_triangular(a, g, trans=0 if transposed else 1, lower=lower,
+                                 unit_diagonal=unit_diagonal)
+    if k == 1:
+        return b_bar
+    vector = _ndim(b) == 1
+    op_bar = -(np.outer(b_bar, ans) if vector else b_bar @ _t(ans))
+    return _triangle(_t(op_bar) if transposed else op_bar, lower, unit_diagonal)
+
+
+def solve_triangular_tangent(g, a, b, ans, trans=0, lower=False, unit_diagonal=False,
+                             of="a"):
+    """Tangent of x = scipy.linalg.solve_triangular(a, b, ...) along the tangent g of a or
+    b."""
+    import scipy.linalg as sla
+
+    solve = functools.partial(sla.solve_triangular, a, trans=trans, lower=lower,
+                              unit_diagonal=unit_diagonal)
+    if of == "b":
+        return solve(g)
+    tri = _triangle(g, lower, unit_diagonal)
+    return -solve((_t(tri) if trans in (1, 2, "T", "C") else tri) @ ans)
+
+
+def _triangle(m, lower: bool, unit_diagonal: bool):
+    """The triangle of m solve_triangular reads (without the diagonal taken to be ones)."""
+    if lower:
+        return np.tril(m, -1 if unit_diagonal else 0)
+    return np.triu(m, 1 if unit_diagonal else 0)
+
+
+def scipy_inv_adjoint(g, ans, assume_a=None, lower=False):
+    """Adjoint of scipy.linalg.inv(a, assume_a, lower): np.linalg.inv's, folded onto the
+    triangle read where a is taken to be symmetric."""
+    a_bar = inv_adjoint(g, ans)
+    return _fold(a_bar, lower) if assume_a in _SYMMETRIC else a_bar

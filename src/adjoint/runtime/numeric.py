@@ -274,3 +274,57 @@ def matrix_power_adjoint(g, a, n):
     for _ in range(n - 1):
         powers.append(powers[-1] @ t)
     return sum(powers[k] @ g @ powers[n - 1 - k] for k in range(n))
+
+
+def interp_adjoint(g, x, xp, fp, left=None, right=None, period=None, of="x"):
+    """Adjoint of np.interp(x, xp, fp, left, right) with respect to `of` (x, xp, fp, left or
+    right): each x is a weighted mean of the two values of fp around it (left or right, or
+    the end value, outside xp's range)."""
+    xs, xp, j, t, slope, below, above = _interp_places(x, xp, fp, period)
+    g = np.broadcast_to(g, xs.shape)
+    n = xp.shape[0]
+    inside = ~below & ~above
+    if of == "x":
+        return unbroadcast(np.where(inside, g * slope, 0.0), x)
+    if of in ("left", "right"):
+        return np.sum(np.where(below if of == "left" else above, g, 0.0))
+    weight = np.where(inside, g, 0.0) if of == "fp" else np.where(inside, -g * slope, 0.0)
+    out = np.zeros(n)
+    np.add.at(out, j, weight * (1 - t))
+    np.add.at(out, j + 1, weight * t)
+    if of == "fp":
+        out[0] += np.sum(g[below]) if left is None else 0.0
+        out[-1] += np.sum(g[above]) if right is None else 0.0
+    return out
+
+
+def interp_tangent(g, x, xp, fp, left=None, right=None, period=None, of="x"):
+    """Tangent of np.interp(x, xp, fp, left, right) along the tangent g of `of`."""
+    xs, xp, j, t, slope, below, above = _interp_places(x, xp, fp, period)
+    inside = ~below & ~above
+    if of == "x":
+        out = np.where(inside, g * slope, 0.0)
+    elif of in ("left", "right"):
+        out = np.where(below if of == "left" else above, g, 0.0)
+    else:
+        g = np.asarray(g, float)
+        mixed = (1 - t) * g[j] + t * g[j + 1]
+        if of == "xp":
+            out = np.where(inside, -slope * mixed, 0.0)
+        else:
+            out = np.where(inside, mixed, 0.0)
+            out = np.where(below & (left is None), g[0], out)
+            out = np.where(above & (right is None), g[-1], out)
+    return out if np.ndim(x) else float(out)
+
+
+def _interp_places(x, xp, fp, period):
+    """For each x of np.interp: the segment j of xp it falls in, where in it (t in [0, 1]),
+    the segment's slope, and whether it lies below or above xp's range."""
+    if period is not None:
+        raise UnsupportedArgument("np.interp with period= has no derivative rule")
+    xs, xp, fp = np.asarray(x, float), np.asarray(xp, float), np.asarray(fp, float)
+    j = np.clip(np.searchsorted(xp, xs, side="right") - 1, 0, xp.shape[0] - 2)
+    width = xp[j + 1] - xp[j]
+    return (xs, xp, j, (xs - xp[j]) / width, (fp[j + 1] - fp[j]) / width, xs < xp[0],
+            xs > xp[-1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedArgument
-from .arrays import size
+from .arrays import dtype_of, size
 from .containers import densify, parts, per_item, zeros_like
 from .shapes import _ndim, _shape, _weights
 
@@ -186,3 +186,21 @@ def transpose_adjoint(g, axes=None):
     if not axes:
         return np.transpose(g)
     return np.transpose(g, np.argsort([a % len(axes) for a in axes]))
+
+
+def item(a, /, *args):
+    """a.item(*args), the key of that method's rule: one entry, as a Python number."""
+    return a.item(*args)
+
+
+def item_adjoint(g, a, args=()):
+    """Adjoint of a.item(*args): g at the entry read (by flat position or by index), zeros
+    elsewhere."""
+    out = np.zeros(np.shape(a), np.result_type(dtype_of(a), float))
+    if not args:
+        out.flat[0] = g  # an array of one entry
+    elif len(args) == 1 and not isinstance(args[0], tuple):
+        out.flat[args[0]] = g
+    else:
+        out[args[0] if len(args) == 1 else args] = g
+    return out

@@ -88,14 +88,17 @@ def tangent_copy(t: Any) -> Any:
     return t.copy() if hasattr(t, "copy") and np.ndim(t) else t
 
 
-def cholesky_tangent(L: Any, a_dot: Any) -> Any:
-    """The tangent of L = cholesky(a) along a_dot (taken symmetric, as the adjoint takes a):
+def cholesky_tangent(ans: Any, a_dot: Any, upper: bool = False) -> Any:
+    """The tangent of cholesky(a) (L, or with upper U = L^T) along a_dot, of which the
+    triangle cholesky reads (the lower, or the upper) stands for a symmetric matrix:
     L Phi(L^-1 a_dot L^-T), Phi keeping the lower triangle with the diagonal halved."""
-    a_dot = 0.5 * (a_dot + np.swapaxes(a_dot, -1, -2))
+    half = np.triu(a_dot, 1) if upper else np.tril(a_dot, -1)
+    a_dot = half + np.swapaxes(half, -1, -2) + np.triu(np.tril(a_dot))
+    L = np.swapaxes(ans, -1, -2) if upper else ans
     left = np.linalg.solve(L, a_dot)
     inner = np.swapaxes(np.linalg.solve(L, np.swapaxes(left, -1, -2)), -1, -2)
     phi = np.tril(inner) - 0.5 * inner * np.eye(inner.shape[-1])
-    return L @ phi
+    return np.swapaxes(L @ phi, -1, -2) if upper else L @ phi
 
 
 def extremum_tangent(args: tuple, dots: tuple, ans: Any) -> Any:

@@ -10,7 +10,7 @@ from .. import ir
 from .. import normalize as normalize_
 from .. import optimize as optimize_
 from .. import parse as parse_
-from ..analysis.memory import mutated_params
+from ..analysis.memory import mutated_params, numbers_rebound
 from ..errors import UnsupportedSyntax, stage
 from ..naming import Namer
 from ..reverse.driver import format_params
@@ -30,7 +30,7 @@ def add(program: Any, fn: Any, wrt: Any, name: str | None = None,
         src = parse_.parse(fn, bindings)
     namer = Namer(RESERVED | program.names.taken)
     with stage("normalizing", fn):
-        normalized = normalize_.normalize(src, namer)
+        normalized = numbers_rebound(normalize_.normalize(src, namer))
     names = resolve_wrt(normalized, wrt) if name is None else tuple(wrt)
     name = name or program.names.fresh(f"jvp_{normalized.name}")
     namer.reserve(name)

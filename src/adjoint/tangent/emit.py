@@ -13,6 +13,7 @@ from dataclasses import replace
 from .. import ir, rules, runtime
 from ..analysis import effects
 from ..analysis.activity import analyze
+from ..analysis.kinds import displayed_lists, float_arrays
 from ..analysis.memory import check_writes
 from ..analysis.values import is_user_function
 from ..errors import MissingRule, UnsupportedSyntax
@@ -38,6 +39,8 @@ class Tangent:
         self.varied = analyze(fn, set(wrt)).active | set(wrt)  # varied, and read on to the result
         self.origin = None
         self.modules = module_aliases(fn)
+        self.displayed = frozenset(displayed_lists(fn))  # [a, b]: an array to NumPy
+        self.floats = float_arrays(fn, set(wrt))  # a value written in is never cast
         self.written = {x.target for x in ir.walk(fn.body) if isinstance(x, (
             ir.SetItem, ir.Append)) or isinstance(x, Assign) and x.inplace}
         self.written |= {x.target for x in ir.walk(fn.body) if _adds_at(x)}
@@ -112,6 +115,8 @@ class Tangent:
         place = (Ref(self.dot(s.target)), "[", *ir.index_parts(s.index), "]")
         old = (Ref(s.target), "[", *ir.index_parts(s.index), "]")
         v, v_dot = ir.atom_parts(s.value), self.of(s.value)
+        if s.target not in self.floats:  # an array of ints or bools casts what it gets
+            v_dot = (RUNTIME, ".written(", *v_dot, ", ", Ref(s.target), ")")
         if s.op in ("", "+", "-"):
             return [line, Line((*place, f" {s.op}= ", *v_dot))]
         if s.op == "at":
@@ -130,6 +135,10 @@ class Tangent:
         return (RUNTIME, ".zero_tangent(", *ir.atom_parts(atom), ")")
 
     def assign(self, s: Assign) -> list:
+        if s.shared:  # `s = c; s += v`: a number rebinds; an array is refused as it runs
+            check = Line((RUNTIME, ".rebinds_number(", Ref(s.target), ", ", repr(
+                self.fn.name), f", {s.target!r}, {s.shared!r}, {s.prim.spelling!r})"))
+            return [check, *self.assign(replace(s, shared=""))]
         line = Line(ir.stmt_parts(s), (s.target,) if s.target else (), effect=effectful(s))
         if s.prim.kind == "setattr":  # kept for the user, or refused as the reverse mode does
             value = ir.names(s.args[-1:]) & self.varied
@@ -239,7 +248,8 @@ class Tangent:
             return [(*self.of(s.args[0]), ".pop()")], False  # a stack of the gradient's code
         if p.kind == "attr" and p.spelling in ("T", "real"):
             return [(*self.of(s.args[0]), ".", p.spelling)], False
-        found = tangent_rules.contributions(s, self.varied, self.dot, self.modules)
+        found = tangent_rules.contributions(s, self.varied, self.dot, self.modules,
+                                            self.displayed)
         if isinstance(found, str) and p.key in (runtime.call_fwd, runtime.call_bwd):
             called = ir.text(ir.atom_parts(s.args[0])) if s.args else "a function"
             raise self.error(s, f"the gradient calls {called} through its value or into its "

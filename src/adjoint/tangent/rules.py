@@ -22,6 +22,7 @@ from ..analysis.values import elementwise
 from ..ir import Parts, Ref
 from ..rules.numeric import TRAPEZOIDS
 from ..rules.templates import instantiate, template
+from ..runtime.shaping import item
 
 # linear in their differentiable arguments together: the tangent is the same call with each
 # of them replaced by its tangent (a zero tangent where it does not vary)
@@ -33,7 +34,7 @@ LINEAR = {
     np.broadcast_to, np.copy, np.atleast_1d, np.atleast_2d, np.atleast_3d, np.split,
     np.array_split, np.take, np.rot90, np.append, sum, list, tuple, float, np.real,
     np.negative, operator.neg, operator.pos, np.conj, np.gradient, np.dsplit, np.imag,
-    np.real_if_close, np.rollaxis, np.take_along_axis,
+    np.real_if_close, np.rollaxis, np.take_along_axis, item,
 }
 # linear in each differentiable argument (products): a call per varying argument with it
 # replaced by its tangent, the others as they are
@@ -66,7 +67,7 @@ def _runtime_tables() -> tuple[dict, dict]:
     joint.update({f: ("g",) for f in (
         r.trace_adjoint, r.diagonal_adjoint, r.diag_adjoint, r.take_along_axis_adjoint,
         r.sort_adjoint, r.partition_adjoint, r.sorted_adjoint, r.rollaxis_adjoint,
-        r.pad_adjoint, r.linspace_adjoint)})
+        r.pad_adjoint, r.linspace_adjoint, r.item_adjoint, r.written)})
     multi = {r.matmul_lhs: ("g", "b"), r.matmul_rhs: ("g", "a"), r.dot_lhs: ("g", "b"),
              r.dot_rhs: ("g", "a"), r.mul: ("g", "d")}
     return joint, multi
@@ -78,7 +79,9 @@ EXPLICIT = {
     np.linalg.inv: {"a": "-(ans @ g @ ans)"},
     np.linalg.solve: {"a": "-np.linalg.solve(a, g @ ans)", "b": "np.linalg.solve(a, g)"},
     np.linalg.det: {"a": "ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)"},
-    np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g)"},
+    np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g, upper)"},
+    np.interp: {name: f"runtime.interp_tangent(g, x, xp, fp, left, right, period, of={name!r})"
+                for name in ("x", "xp", "fp", "left", "right")},
     np.cumprod: {"a": "runtime.cumprod_tangent(a, g, axis)"},
     np.sort: {"a": "np.take_along_axis(g, np.argsort(a, axis=axis), axis=axis)"},
     np.polyval: {"p": "np.polyval(g, x)", "x": "g * np.polyval(np.polyder(p), x)"},
@@ -87,8 +90,17 @@ EXPLICIT = {
     min: {"args": "runtime.extremum_tangent(args, g, ans)"},
 }
 if importlib.util.find_spec("scipy") is not None:  # scipy is optional
+    import scipy.linalg as _sla
     import scipy.special as _sp
 
+    _SOLVE = "runtime.scipy_solve_tangent(g, a, b, ans, lower, assume_a, transposed, {of!r})"
+    _TRI = "runtime.solve_triangular_tangent(g, a, b, ans, trans, lower, unit_diagonal, {of!r})"
+    EXPLICIT.update({
+        _sla.solve: {"a": _SOLVE.format(of="a"), "b": _SOLVE.format(of="b")},
+        _sla.solve_triangular: {"a": _TRI.format(of="a"), "b": _TRI.format(of="b")},
+        _sla.cholesky: {"a": "runtime.cholesky_tangent(ans, g, not lower)"},
+        _sla.det: {"a": "ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)"},
+    })
     # softmax's Jacobian is symmetric: its tangent is its adjoint
     EXPLICIT[_sp.softmax] = {"x": "runtime.softmax_adjoint(g, ans, axis)"}
     EXPLICIT[_sp.log_softmax] = {"x": "g - np.sum(np.exp(ans) * g, axis=axis, keepdims=True)"}
@@ -134,11 +146,12 @@ def in_tables(fn) -> bool:
     return fn in joint or fn in multi or fn is _einsum_adjoint()
 
 
-def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
-                  ) -> tuple[list[Parts], bool] | str:
+def contributions(s: ir.Assign, varied: set[str], dot, modules: dict,
+                  displayed: frozenset = frozenset()) -> tuple[list[Parts], bool] | str:
     """The tangent terms of `s` (one per varied input; they add) and whether a term reads
     `ans` (s's result); or, where there is no tangent, the reason. `modules`: how the
-    formulas' modules are spelled in the emitted code."""
+    formulas' modules are spelled in the emitted code; `displayed`: names bound to lists
+    written out (`[a, b]`), which a NumPy function reads as arrays."""
     p = s.prim
     joint, multi = _runtime_tables()
     if p.kind == "call" and (p.key in joint or p.key in multi or p.key is _einsum_adjoint()):
@@ -171,12 +184,18 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
                     f"{rules.name_of(rule.fn)} (a product: its tangent has a term per item)")
         return [_swapped(s, {id(x): _dotted(x, dot)}) for x in items if _names(x) & varied], \
             False
-    env = {**modules, **{name: _parts(a) for name, a in params.items()}}
+    arrays = {n for n, a in params.items() if isinstance(a, ir.Name) and a.id in displayed
+              and rules.reads_array(rule.fn, n)}
+
+    def read(n: str, parts: Parts) -> Parts:  # a list NumPy reads as an array, as one
+        return ("np.asarray(", *parts, ")") if n in arrays else parts
+
+    env = {**modules, **{name: read(name, _parts(a)) for name, a in params.items()}}
     env["ans"] = (Ref(s.target),)
     if rule.fn in EXPLICIT and all(n in EXPLICIT[rule.fn] for n in active):
         known = frozenset(rule.signature.parameters)
         return [instantiate(template(EXPLICIT[rule.fn][n], known),
-                            {**env, "g": _tangent_parts(params[n], varied, dot)})
+                            {**env, "g": read(n, _tangent_parts(params[n], varied, dot))})
                 for n in active], True
     reduced = _reduced(s, rule, params, active, env, dot)
     if reduced is not None:
@@ -185,13 +204,14 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict
         if any(_is_starred(x) for n in active for _, x in _items(params[n], varied)):
             return (f"forward mode does not take *-unpacked varying arguments of "
                     f"{rules.name_of(rule.fn)}")
-        terms = [instantiate(rule.template(n), {**env, "g": _parts(item, dot), "k": (str(k),)})
+        terms = [instantiate(rule.template(n), {**env, "g": read(n, _parts(item, dot)),
+                                                "k": (str(k),)})
                  for n in active for k, item in _items(params[n], varied)]
         return terms, any("ans" in rule.template(n).slots for n in active)
     # 1.0, or refused as it runs: the result is no number
     unit = ("runtime.unit_seed(", Ref(s.target), f", {rules.name_of(rule.fn)!r})")
     return [("np.sum(", *instantiate(rule.template(n), {**env, "g": unit}), " * ",
-             *_parts(params[n], dot), ")") for n in active], True
+             *read(n, _parts(params[n], dot)), ")") for n in active], True
 
 
 def _helper(s: ir.Assign, joint: dict, multi: dict, varied: set, dot) -> list[Parts]:
