@@ -444,6 +444,27 @@ def f(x, fp, scale):
     edge = np.interp(5.0, XP, fp, right=scale)
     return np.sum(y ** 2) + edge
 """, lambda r: [r.uniform(0.1, 2.5, 5), r.normal(size=4), 1.1], (0, 1, 2)),
+    Program("numpy_calls_on_built_lists", """
+def square_sum(v):
+    return np.sum(np.square(v))
+
+def shifted(a, d):
+    s = a
+    s += d
+    return s
+
+def f(a, b):
+    L = []
+    L.append(a)
+    L.append(b)
+    M = [b * k for k in range(1, 3)]
+    joined = L + [a * b]
+    p = {"u": a, "v": b}
+    s = np.sum(np.take(L, [0, 1, 1]) ** 2) + np.std(joined) + np.std(list(p.values()))
+    s = s + np.sum(np.add(L, M) ** 2) + np.sum(np.multiply([a, b], 2.0)) + np.dot(L, M)
+    s = s + square_sum([a, b * 2.0]) + np.linalg.norm(sorted(L)) + p.get("u", 0.0) * b
+    return s + shifted(a, b) * a
+""", lambda r: [float(r.normal()), float(r.normal())], (0, 1)),
     Program("one_line_suites", """
 def f(x):
     s = 0.0

@@ -522,3 +522,15 @@ def test_hvp_where_only_an_array_argument_would_change_in_place():
             np.array(df(0.5 - eps, 0.3 - 0.5 * eps))) / (2 * eps)
     got = adjoint.hvp(f, wrt=(0, 1))(0.5, 0.3, x0_dot=1.0, a_dot=0.5)
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_hvp_with_respect_to_one_item_of_a_list():
+    """Used to fail: wrong hvp, silently: the gradient pops the list's adjoint item by item;
+    where an item's adjoint is not asked for, its tangent was not popped, so the next item
+    got its tangent."""
+    f = make_function("def f(a, b):\n    L = []\n    L.append(a)\n    L.append(b)\n"
+                      "    return L[0] * L[0] * L[1] + L[1] ** 3\n")
+    a, b, v, eps = -0.8, -1.3, -0.25, 1e-6
+    df = adjoint.grad(f, wrt="a")
+    want = (df(a + eps * v, b) - df(a - eps * v, b)) / (2 * eps)
+    assert adjoint.hvp(f, wrt="a")(a, b, a_dot=v) == pytest.approx(want, rel=1e-6)

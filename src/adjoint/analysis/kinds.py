@@ -24,18 +24,35 @@ SCALAR_FUNCS = {float, abs} | {getattr(math, n) for n in dir(math)
 FULL_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.prod}
 
 
-def displayed_lists(fn: ir.Function) -> set[str]:
-    """Names bound only to lists or tuples written out (`[a, b]`), never changed in place:
-    where a NumPy function reads an array, it reads np.asarray of one."""
-    found, other = set(), {p.name for p in fn.params}
-    for s in ir.walk(fn.body):
-        if isinstance(s, Assign) and s.target and s.prim.kind in ("list", "tuple") and s.args:
-            found.add(s.target)
-        elif isinstance(s, (ir.Append, ir.SetItem)):
-            other.add(s.target)
-        else:
-            other |= ir.defs(s)
-    return found - other
+def made_lists(fn: ir.Function, params=frozenset()) -> set[str]:
+    """Names that surely hold lists or tuples (where a NumPy function reads an array, it
+    reads np.asarray of one): `params` known to, and names bound only to displays (`[a, b]`),
+    list(), tuple(), sorted(), comprehensions, copies and slices of such names."""
+    found = set(params) | {s.target for s in ir.walk(fn.body)
+                           if isinstance(s, Assign) and s.target}
+    found -= {p.name for p in fn.params if p.name not in params}
+    found -= {t for s in ir.walk(fn.body) if isinstance(s, (For, Unpack)) for t in ir.defs(s)}
+    changed = True
+    while changed:
+        changed = False
+        for s in ir.walk(fn.body):
+            if isinstance(s, Assign) and s.target in found and not _makes_list(s, found):
+                found.discard(s.target)
+                changed = True
+    return found
+
+
+def _makes_list(s: Assign, found: set[str]) -> bool:
+    p, args = s.prim, s.args
+    if p.kind in ("list", "tuple") or (p.kind == "call" and p.key in (list, tuple, sorted)):
+        return True
+    held = bool(args) and isinstance(args[0], Name) and args[0].id in found
+    if p.kind == "copy" or s.inplace:  # a copy, or L += [...]
+        return held
+    if p.kind == "binop" and p.key is operator.add:  # L + [x]: lists joined
+        return all(isinstance(a, Name) and a.id in found for a in args)
+    return p.kind == "index" and held and s.index is not None and all(
+        isinstance(i, ir.Slice) for i in s.index.items)
 
 
 _MADE_FLOAT = {np.zeros, np.ones, np.empty, np.eye, np.identity, np.linspace}

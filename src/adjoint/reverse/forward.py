@@ -55,8 +55,9 @@ class Forward:
                     [ir.atom_parts(i) for i in picks]), ",), ", repr(self.fn.name), ", ",
                                       repr(s.target), ")")))
             if getattr(s, "shared", "") and self.kind(Name(s.target)) not in ("int", "scalar"):
-                out.append(self.line((RUNTIME, ".rebinds_number(", Ref(s.target), ", ", repr(
-                    self.fn.name), f", {s.target!r}, {s.shared!r}, {s.prim.spelling!r})")))
+                out.append(self.line((RUNTIME, ".rebinds_number(", *ir.atom_parts(s.args[0]),
+                                      ", ", repr(self.fn.name), f", {s.target!r}, "
+                                      f"{s.shared!r}, {s.prim.spelling!r})")))
             if id(s) in self.guards:  # `q += v` rebinds a number; an array would change
                 out.append(self.line((RUNTIME, ".rebinds(", Ref(s.target), ", ",
                                       repr(self.fn.name), ", ", repr(self.guards[id(s)]), ")")))

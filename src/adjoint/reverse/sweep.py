@@ -10,9 +10,9 @@ from .. import ir, rules
 from ..analysis.activity import analyze
 from ..analysis.kinds import (
     atom_kind,
-    displayed_lists,
     float_arrays,
     kinds,
+    made_lists,
     shapes_and_ints,
 )
 from ..analysis.plan import ENTRY, Plan, Save, run_once
@@ -86,7 +86,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.kinds = kinds(fn, set(scalar_params) | _annotated(fn, float),
                                     set(int_params) | _annotated(fn, int))
         self.seqs = sequences(fn, seq_params)
-        self.displayed = displayed_lists(fn)  # [a, b]: an array where NumPy reads one
+        self.displayed = made_lists(fn, seq_params)  # an array where NumPy reads one
         self.floats = float_arrays(fn, set(wrt))  # a value written in is never cast
         # names surely holding a list or tuple: made by a display, list(), tuple() or a call
         # of a user function (its results), or parameters known to (an unpacked name may

@@ -25,6 +25,9 @@ class UniformAdjoint:
         if s.prim.kind == "index" and (not isinstance(base, Name) or base.id in self.seqs or
                                        not self.is_array(base.id)):
             return False
+        if any(isinstance(a, Name) and (a.id in self.seqs or a.id in self.displayed)
+               for a in s.args):  # np.multiply([a, b], 2.0): the list's adjoint has items
+            return False
         return s.prim.kind not in ("tuple", "list", "dict") and self.elementwise_rule(s)
 
     def surely_array(self, parts, s: Assign) -> bool:

@@ -127,6 +127,7 @@ from .numeric import (
     convolve_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
+    dict_get_tangent,
     gradient_adjoint,
     imag_adjoint,
     interp_adjoint,
@@ -322,8 +323,8 @@ __all__ += ["add", "divide", "multiply", "subtract", "unary"]  # into a spent te
 
 __all__ += [  # np.gradient, np.linspace, np.linalg.svd, sorted, dict.get, scipy.special
     "append_adjoint", "bessel_derivative", "betainc_derivative", "dict_default_adjoint",
-    "dict_get_adjoint", "gammainc_derivative", "gradient_adjoint", "imag_adjoint",
-    "interp_adjoint", "interp_tangent", "item", "item_adjoint",
+    "dict_get_adjoint", "dict_get_tangent", "gammainc_derivative", "gradient_adjoint",
+    "imag_adjoint", "interp_adjoint", "interp_tangent", "item", "item_adjoint",
     "linspace_adjoint", "multigammaln_derivative", "partition_adjoint", "real_adjoint",
     "rgamma_derivative", "rollaxis_adjoint", "sorted_adjoint", "sorted_tangent", "svd_adjoint",
     "trapezoid_adjoint", "polyval_adjoint", "convolve_adjoint", "median_adjoint",

@@ -34,7 +34,8 @@ def take_axis_adjoint(g, a, indices, axis=None, mode="raise"):
         indices = indices % n
     elif mode == "clip":
         indices = np.clip(indices, 0, n - 1)
-    out = zeros_like(a)
+    # (an array even for a list: the adds below go into it, not into a copy of it)
+    out = np.zeros(np.shape(a)) if isinstance(a, (list, tuple)) else zeros_like(a)
     if axis is None:
         np.add.at(np.reshape(out, -1), indices, g)
         return out

@@ -173,6 +173,15 @@ def dict_default_adjoint(g, d, key, default):
     return densify(g, default)
 
 
+def dict_get_tangent(t, d, key, of="self"):
+    """Tangent of d.get(key, default) along t, the tangent of d (of="self": its entry at
+    key, where d holds it) or of the default (where d does not)."""
+    held = isinstance(d, dict) and key in d
+    if of == "self":
+        return t[key] if held else 0.0
+    return 0.0 if held else t
+
+
 def trapezoid_adjoint(g, y, x=None, dx=1.0, axis=-1, of="y"):
     """Adjoint of y (of='y'), x or dx in np.trapezoid(y, x, dx, axis): the integral is
     sum_k d_k (y_k + y_k+1) / 2 along the axis (d_k = x_k+1 - x_k, or dx), linear in y

@@ -166,6 +166,7 @@ def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, mean=None, correction=N
     2 (x - mean) / (n - ddof), g spread along the reduced axes."""
     if where is not None:
         raise UnsupportedArgument("the gradient of np.var/np.std with where=")
+    x = np.asarray(x) if isinstance(x, (list, tuple)) else x  # as np.var reads a list
     ddof = correction if correction is not None else ddof
     n = _count(_shape(x), axis)
     g, _ = _expand(g, x, axis, keepdims)
@@ -178,6 +179,7 @@ def std_adjoint(g, x, ans, axis=None, ddof=0, keepdims=False, mean=None, correct
     """Adjoint of np.std: var's adjoint of g / (2 std); 0 where std is 0 (all entries equal:
     the zero subgradient, as for a norm at the origin), and where it is at the level of
     rounding (entries equal but for rounding: x - mean is noise there, not a direction)."""
+    x = np.asarray(x) if isinstance(x, (list, tuple)) else x  # as np.std reads a list
     level = np.max(np.abs(x), axis=axis, keepdims=keepdims) * (
         16 * np.finfo(np.result_type(arrays.dtype_of(x), np.float32)).eps)
     half = safe_ratio(0.5 * g, np.where(ans <= level, 0.0, ans) if _ndim(ans) or not

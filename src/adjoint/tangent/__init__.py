@@ -10,6 +10,7 @@ from .. import ir
 from .. import normalize as normalize_
 from .. import optimize as optimize_
 from .. import parse as parse_
+from ..analysis.kinds import made_lists
 from ..analysis.memory import mutated_params, numbers_rebound
 from ..errors import UnsupportedSyntax, stage
 from ..naming import Namer
@@ -20,11 +21,14 @@ __all__ = ["add"]
 
 
 def add(program: Any, fn: Any, wrt: Any, name: str | None = None,
-        bindings: dict | None = None) -> tuple[ir.Emitted, tuple[str, ...]]:
+        bindings: dict | None = None, lists: tuple = ()) -> tuple[ir.Emitted, tuple[str, ...]]:
     """The tangent function of `fn` with respect to `wrt` (named `name`, else jvp_<f>),
     added to `program` with those of the functions it calls: it takes fn's arguments and
-    a tangent keyword `<param>_dot` per parameter in wrt, and returns (value, tangent)."""
+    a tangent keyword `<param>_dot` per parameter in wrt, and returns (value, tangent).
+    `lists`: the parameters its caller passes lists."""
     from ..program import RESERVED, resolve_wrt
+
+    called = name is not None and bindings is None  # a function the differentiated one calls
 
     with stage("reading", fn):
         src = parse_.parse(fn, bindings)
@@ -39,7 +43,8 @@ def add(program: Any, fn: Any, wrt: Any, name: str | None = None,
         return _link(program, normalized, s, varied)
 
     with stage("differentiating (forward mode)", fn):
-        emitter = Tangent(normalized, names, namer, link)
+        emitter = Tangent(normalized, names, namer, link, lists,
+                          _guards(normalized) if called else {})
         body = emitter.body(normalized.body)
         body = _prologue(normalized, names, emitter, body) + body
     params = list(normalized.params)
@@ -59,6 +64,22 @@ def add(program: Any, fn: Any, wrt: Any, name: str | None = None,
     program.compiled.append(fn)
     program.functions.append(emitted)
     return emitted, names
+
+
+def _guards(fn: ir.Function) -> dict[int, str]:
+    """Of a function the differentiated one calls: the `q += v` changing a parameter q (a
+    number rebinds, an array would change the caller's: checked as it runs), each item
+    write into a parameter refused, as the reverse mode does."""
+    guards = {}
+    for param, stmts in mutated_params(fn).items():
+        for s in stmts:
+            if not isinstance(s, ir.Assign):
+                raise fn.source.error(
+                    s.origin.node if s.origin else fn.source.funcdef,
+                    f"{fn.name} changes its argument {param} in place; a function called by "
+                    "differentiated code must return new values instead", UnsupportedSyntax)
+            guards[id(s)] = param
+    return guards
 
 
 def _prologue(fn: ir.Function, wrt: tuple[str, ...], emitter: Tangent, body: list) -> list:
@@ -98,9 +119,12 @@ def _link(program: Any, caller: ir.Function, s: ir.Assign, varied: set) -> tuple
         raise caller.source.error(s.node, f"forward mode does not pass *-unpacked values that "
                                   f"vary to {s.prim.spelling} yet", UnsupportedSyntax)
     wrt = tuple(p for p, _ in passed)
-    key = ("jvp", callee, wrt)
+    made = made_lists(caller)
+    lists = tuple(params[k] for k, a in enumerate(s.args)
+                  if isinstance(a, ir.Name) and a.id in made and k < len(params))
+    key = ("jvp", callee, wrt, lists)
     if key not in program.callees:
         base = parse_.function_name(callee)
         program.callees[key] = program.names.fresh(f"{base}_jvp")
-        add(program, callee, wrt, program.callees[key])
+        add(program, callee, wrt, program.callees[key], lists=lists)
     return program.callees[key], passed

@@ -13,7 +13,7 @@ from dataclasses import replace
 from .. import ir, rules, runtime
 from ..analysis import effects
 from ..analysis.activity import analyze
-from ..analysis.kinds import displayed_lists, float_arrays
+from ..analysis.kinds import float_arrays, made_lists
 from ..analysis.memory import check_writes
 from ..analysis.values import is_user_function
 from ..errors import MissingRule, UnsupportedSyntax
@@ -33,13 +33,15 @@ class Tangent:
     """The emitter: one per function; `link(s)` gives (jvp name, varied positions,
     keywords) of a call of the user's function `s` makes with varying arguments."""
 
-    def __init__(self, fn: ir.Function, wrt: tuple[str, ...], namer: Namer, link):
+    def __init__(self, fn: ir.Function, wrt: tuple[str, ...], namer: Namer, link,
+                 lists: tuple = (), guards: dict | None = None):
         check_writes(fn)
+        self.guards = guards or {}  # id(q += v) -> the parameter q (runtime.rebinds)
         self.fn, self.wrt, self.namer, self.link = fn, wrt, namer, link
         self.varied = analyze(fn, set(wrt)).active | set(wrt)  # varied, and read on to the result
         self.origin = None
         self.modules = module_aliases(fn)
-        self.displayed = frozenset(displayed_lists(fn))  # [a, b]: an array to NumPy
+        self.displayed = frozenset(made_lists(fn, lists))  # lists: arrays to NumPy
         self.floats = float_arrays(fn, set(wrt))  # a value written in is never cast
         self.written = {x.target for x in ir.walk(fn.body) if isinstance(x, (
             ir.SetItem, ir.Append)) or isinstance(x, Assign) and x.inplace}
@@ -135,10 +137,17 @@ class Tangent:
         return (RUNTIME, ".zero_tangent(", *ir.atom_parts(atom), ")")
 
     def assign(self, s: Assign) -> list:
+        if id(s) in self.guards:  # `q += v` on a parameter: a number rebinds
+            check = Line((RUNTIME, ".rebinds(", *ir.atom_parts(s.args[0]), ", ",
+                          repr(self.fn.name), ", ", repr(self.guards[id(s)]), ")"))
+            return [check, *self.assign_checked(s)]
+        return self.assign_checked(s)
+
+    def assign_checked(self, s: Assign) -> list:
         if s.shared:  # `s = c; s += v`: a number rebinds; an array is refused as it runs
-            check = Line((RUNTIME, ".rebinds_number(", Ref(s.target), ", ", repr(
+            check = Line((RUNTIME, ".rebinds_number(", *ir.atom_parts(s.args[0]), ", ", repr(
                 self.fn.name), f", {s.target!r}, {s.shared!r}, {s.prim.spelling!r})"))
-            return [check, *self.assign(replace(s, shared=""))]
+            return [check, *self.assign_checked(replace(s, shared=""))]
         line = Line(ir.stmt_parts(s), (s.target,) if s.target else (), effect=effectful(s))
         if s.prim.kind == "setattr":  # kept for the user, or refused as the reverse mode does
             value = ir.names(s.args[-1:]) & self.varied
@@ -148,6 +157,13 @@ class Tangent:
                                  "is differentiated, and read back: its derivative would be "
                                  "lost; keep the value in a local name (or return it)")
             return [line]
+        popped = s.args[0] if s.prim.kind == "method" and s.prim.key is None and \
+            s.prim.spelling == "pop" and s.args else None
+        if isinstance(popped, ir.Name) and popped.id in self.varied and (
+                s.target is None or s.target not in self.varied):
+            # a stack's tangent is popped with it, even where the item's tangent is unused
+            return [line, Line((*self.of(popped), ".pop(", *ir.join(
+                [ir.atom_parts(a) for a in s.args[1:]]), ")"))]
         if s.target is None or s.target not in self.varied:
             passive = s.prim.key is not None and (rules.is_passive(s.prim.key) or getattr(
                 s.prim.key, "__name__", "") in ("check_distinct", "rebinds"))

@@ -86,6 +86,8 @@ EXPLICIT = {
     np.sort: {"a": "np.take_along_axis(g, np.argsort(a, axis=axis), axis=axis)"},
     np.polyval: {"p": "np.polyval(g, x)", "x": "g * np.polyval(np.polyder(p), x)"},
     sorted: {"iterable": "runtime.sorted_tangent(iterable, g, key, reverse)"},
+    dict.get: {"self": "runtime.dict_get_tangent(g, self, key)",
+               "default": "runtime.dict_get_tangent(g, self, key, of='default')"},
     max: {"args": "runtime.extremum_tangent(args, g, ans)"},
     min: {"args": "runtime.extremum_tangent(args, g, ans)"},
 }
