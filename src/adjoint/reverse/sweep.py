@@ -8,13 +8,8 @@ import numpy as np
 
 from .. import ir, rules
 from ..analysis.activity import analyze
-from ..analysis.kinds import (
-    atom_kind,
-    float_arrays,
-    kinds,
-    made_lists,
-    shapes_and_ints,
-)
+from ..analysis.contents import float_arrays, made_lists
+from ..analysis.kinds import atom_kind, kinds, shapes_and_ints
 from ..analysis.plan import ENTRY, Plan, Save, run_once
 from ..analysis.values import (
     _annotated,

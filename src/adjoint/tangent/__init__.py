@@ -10,7 +10,7 @@ from .. import ir
 from .. import normalize as normalize_
 from .. import optimize as optimize_
 from .. import parse as parse_
-from ..analysis.kinds import made_lists
+from ..analysis.contents import made_lists
 from ..analysis.memory import mutated_params, numbers_rebound
 from ..errors import UnsupportedSyntax, stage
 from ..naming import Namer

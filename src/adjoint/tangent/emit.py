@@ -13,7 +13,7 @@ from dataclasses import replace
 from .. import ir, rules, runtime
 from ..analysis import effects
 from ..analysis.activity import analyze
-from ..analysis.kinds import float_arrays, made_lists
+from ..analysis.contents import float_arrays, made_lists
 from ..analysis.memory import check_writes
 from ..analysis.values import is_user_function
 from ..errors import MissingRule, UnsupportedSyntax
