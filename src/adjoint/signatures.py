@@ -1,10 +1,13 @@
 """What a user reads of a function adjoint returns: its signature (the function's own
-parameters, then the keyword seed of the result's adjoint) and its docstring."""
+parameters, then the keyword seed of the result's adjoint), its docstring, and the keywords
+its seed and tangents are passed by."""
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
+
+from .errors import ApiError
 
 
 def signed(made: Any, fn: Any, seed: str, wrt: tuple, *, kind: str = "grad") -> None:
@@ -64,3 +67,27 @@ def parameter_names(fn: Any) -> set[str]:
         return set(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return set()
+
+
+def tangent_params(function: Any, count: int) -> list[str]:
+    """The tangent parameters of emitted tangent code, the last `count` of its keyword-only
+    ones: one per parameter in wrt, in order (`x_dot`, or `x_dot_2` where the function has
+    a variable `x_dot`)."""
+    return [p.name for p in inspect.signature(function).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY][-count:] if count else []
+
+
+def tangents_passed(function: Any, picked: list, kwargs: dict, fn: Any, what: str) -> dict:
+    """kwargs with each tangent under the name the tangent code takes it by; refused, naming
+    the keywords, where one is missing."""
+    names = tangent_params(function, len(picked))
+    for w, name in zip(picked, names, strict=True):
+        kwargs = aliased(kwargs, f"{w}_dot", name, fn)
+    missing = [keyword(f"{w}_dot", name, fn) for w, name in zip(picked, names, strict=True)
+               if name not in kwargs]
+    if missing:
+        clash = [f"{w}_dot" for w in picked if f"{w}_dot" in parameter_names(fn)]
+        raise ApiError(f"{what} of {fn.__qualname__} needs the tangent "
+                       f"{' and '.join(missing)}= (one per parameter in wrt)" + (
+                           f"; {clash[0]} is a parameter of {fn.__name__}" if clash else ""))
+    return kwargs

@@ -13,7 +13,7 @@ from .arguments import kinds_of
 from .bound import bound_parts
 from .errors import AdjointError, ApiError
 from .runtime.calls import split_of
-from .signatures import aliased, keyword, parameter_names
+from .signatures import keyword, tangent_params, tangents_passed
 
 __all__ = ["forward_gradient", "hessian", "hvp", "jacobian", "jvp", "vjp"]
 
@@ -175,7 +175,6 @@ def _picked(fn: Any, wrt: Any) -> list[str]:
 
 def _argument(fn: Any, name: str, args: tuple, kwargs: dict) -> Any:
     """The value a call passes for the parameter `name` (its default if none)."""
-    import inspect
 
     bound = inspect.signature(fn).bind(*args, **kwargs)
     bound.apply_defaults()
@@ -205,11 +204,11 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) 
     picked = _picked(func if generic is not None else fn, wrt)
     compiled = _tangent(func, tuple(picked), optimize)
     needed = [keyword(f"{w}_dot", t, func) for w, t in
-              zip(picked, _tangent_params(compiled.function, len(picked)), strict=True)]
+              zip(picked, tangent_params(compiled.function, len(picked)), strict=True)]
 
     def run(*args, **kwargs):
         now = _tangent(func, tuple(picked), optimize)
-        kwargs = _tangents_passed(now.function, picked, kwargs, func, "jvp")
+        kwargs = tangents_passed(now.function, picked, kwargs, func, "jvp")
         run.__adjoint__ = now
         value, value_dot = _running(now.function, func, (*front, *args), {**fixed, **kwargs},
                                     picked)
@@ -238,31 +237,7 @@ def _running(function: Any, fn: Any, args: tuple, kwargs: dict, picked) -> Any:
     except AdjointError:
         raise
     except Exception as exc:
-        raise_from_run(exc, fn, args, kwargs, set(_tangent_params(function, len(picked))))
-
-
-def _tangent_params(function: Any, count: int) -> list[str]:
-    """The tangent parameters of emitted tangent code, the last `count` of its keyword-only
-    ones: one per parameter in wrt, in order (`x_dot`, or `x_dot_2` where the function has
-    a variable `x_dot`)."""
-    return [p.name for p in inspect.signature(function).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY][-count:] if count else []
-
-
-def _tangents_passed(function: Any, picked: list, kwargs: dict, fn: Any, what: str) -> dict:
-    """kwargs with each tangent under the name the tangent code takes it by; refused, naming
-    the keywords, where one is missing."""
-    names = _tangent_params(function, len(picked))
-    for w, name in zip(picked, names, strict=True):
-        kwargs = aliased(kwargs, f"{w}_dot", name, fn)
-    missing = [keyword(f"{w}_dot", name, fn) for w, name in zip(picked, names, strict=True)
-               if name not in kwargs]
-    if missing:
-        clash = [f"{w}_dot" for w in picked if f"{w}_dot" in parameter_names(fn)]
-        raise ApiError(f"{what} of {fn.__qualname__} needs the tangent "
-                       f"{' and '.join(missing)}= (one per parameter in wrt)" + (
-                           f"; {clash[0]} is a parameter of {fn.__name__}" if clash else ""))
-    return kwargs
+        raise_from_run(exc, fn, args, kwargs, set(tangent_params(function, len(picked))))
 
 
 _tangents: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -325,7 +300,7 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
         if not plain:
             return jf(*args, **kwargs)[1]
         now = tangent_for(args, kwargs)
-        kwargs = _tangents_passed(now.function, picked, kwargs, fn, "hvp")
+        kwargs = tangents_passed(now.function, picked, kwargs, fn, "hvp")
         run.__adjoint__ = now
         return _running(now.function, fn, args, kwargs, picked)[1]
 

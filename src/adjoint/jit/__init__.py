@@ -98,6 +98,12 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     run.__adjoint__ = Compiled(generic.code, None, wrapper, tuple(wrt_names), generic.namespace,
                                seed)
     run.__adjoint_source__ = functools.partial(_source_for, primal, versions, version)
+    return _named(run, primal, generic.names[0], seed, value)
+
+
+def _named(run: Any, primal: Any, names: tuple, seed: str, value: bool) -> Any:
+    """The gradient under its emitted name, with the signature and docstring users read."""
+    wrapper, _, owner, wrt_names = names
     run.__name__ = run.__qualname__ = wrapper
     signed(run, primal, keyword(f"{owner}_bar", seed, primal), tuple(wrt_names),
            kind="value" if value else "grad")

@@ -175,9 +175,7 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict,
     items = [x for n in rule.formulas if n in params
              for x in (params[n] if isinstance(params[n], tuple) else (params[n],))]
     if rule.fn in (np.reshape, np.ravel) and not _reads_in_index_order(params.get("order")):
-        return (f"forward mode takes {rules.name_of(rule.fn)} with order 'C' or 'F' (with "
-                "'A' or 'K' the order follows the memory layout, which a tangent may not "
-                "share)")
+        return _MEMORY_ORDER.format(rules.name_of(rule.fn))
     if rule.fn in LINEAR or p.kind == "method" and p.key in LINEAR:
         return [_swapped(s, {id(x): _dot_or_zero(x, varied, dot) for x in items})], False
     if rule.fn in MULTILINEAR or p.kind == "method" and p.key in MULTILINEAR:
@@ -186,12 +184,7 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict,
                     f"{rules.name_of(rule.fn)} (a product: its tangent has a term per item)")
         return [_swapped(s, {id(x): _dotted(x, dot)}) for x in items if _names(x) & varied], \
             False
-    arrays = {n for n, a in params.items() if isinstance(a, ir.Name) and a.id in displayed
-              and rules.reads_array(rule.fn, n)}
-
-    def read(n: str, parts: Parts) -> Parts:  # a list NumPy reads as an array, as one
-        return ("np.asarray(", *parts, ")") if n in arrays else parts
-
+    read = _reader(rule.fn, params, displayed)
     env = {**modules, **{name: read(name, _parts(a)) for name, a in params.items()}}
     env["ans"] = (Ref(s.target),)
     if rule.fn in EXPLICIT and all(n in EXPLICIT[rule.fn] for n in active):
@@ -298,6 +291,18 @@ def _parts(a, dot=None) -> Parts:
     if dot is not None:
         a = _dotted(a, dot)
     return ir.atom_parts(a)
+
+
+_MEMORY_ORDER = ("forward mode takes {} with order 'C' or 'F' (with 'A' or 'K' the order "
+                 "follows the memory layout, which a tangent may not share)")
+
+
+def _reader(fn, params: dict, displayed: frozenset):
+    """parts -> parts of a parameter as the formulas read it: a list NumPy reads as an array,
+    as that array."""
+    arrays = {n for n, a in params.items() if isinstance(a, ir.Name) and a.id in displayed
+              and rules.reads_array(fn, n)}
+    return lambda n, parts: ("np.asarray(", *parts, ")") if n in arrays else parts
 
 
 def _reads_in_index_order(order) -> bool:
