@@ -534,3 +534,15 @@ def test_hvp_with_respect_to_one_item_of_a_list():
     df = adjoint.grad(f, wrt="a")
     want = (df(a + eps * v, b) - df(a - eps * v, b)) / (2 * eps)
     assert adjoint.hvp(f, wrt="a")(a, b, a_dot=v) == pytest.approx(want, rel=1e-6)
+
+
+def test_hvp_stopped_in_a_helper_of_the_gradient_names_it():
+    """Where the gradient's code calls a runtime helper forward mode cannot go through, the
+    refusal names that helper (it named a line of the helper's own source before)."""
+    pytest.importorskip("scipy")
+    f = make_function("import scipy.linalg\n\ndef f(A, b):\n"
+                      "    L = scipy.linalg.cholesky(A, lower=True)\n"
+                      "    return np.sum(scipy.linalg.solve_triangular(L, b, lower=True) ** 2)\n")
+    with pytest.raises(adjoint.errors.MissingRule,
+                       match="no tangent of runtime.solve_triangular_adjoint yet"):
+        adjoint.hvp(f, wrt="b")(np.eye(2) * 2.0, np.ones(2), b_dot=np.ones(2))

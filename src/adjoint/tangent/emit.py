@@ -16,7 +16,7 @@ from ..analysis.activity import analyze
 from ..analysis.contents import float_arrays, made_lists
 from ..analysis.memory import check_writes
 from ..analysis.values import is_user_function
-from ..errors import MissingRule, UnsupportedSyntax
+from ..errors import AdjointError, MissingRule, UnsupportedSyntax
 from ..ir import Assign, Block, Line, Ref
 from ..link import fills_varargs
 from ..naming import Namer
@@ -305,7 +305,14 @@ class Tangent:
         if fills_varargs(s):
             return self.value_call(replace(s, prim=ir.Prim("call", ir.DYNAMIC, s.prim.spelling),
                                            args=(ir.Const(s.prim.key, s.prim.spelling), *s.args)))
-        name, passed = self.link(s, self.varied)
+        try:
+            name, passed = self.link(s, self.varied)
+        except AdjointError as exc:
+            if not getattr(s.prim.key, "__module__", "").startswith("adjoint."):
+                raise
+            # a helper of adjoint's emitted gradients, differentiated through where it can be
+            raise self.error(s, f"forward mode has no tangent of {s.prim.spelling} yet (a "
+                             "helper of adjoint's emitted gradients)", MissingRule) from exc
         dots = [(f"{param}_dot=", *self.of(a)) for param, a in passed]
         call = ir.call_parts(name, s.args, s.kwargs)
         call = (*call[:-1], *((", " if s.args or s.kwargs else ""),), *ir.join(dots), ")")
