@@ -34,7 +34,7 @@ class ControlAdjoint:
         merged = set().union(*(end[0] for end in ends))
         before = self.bound_before(s) if self.typed else set()
         for out, end in zip(outs, ends, strict=True):
-            out += [self.zero(x, loop=x in before) for x in sorted(merged - end[0])]
+            out += [self.zero(x, bound=x in before) for x in sorted(merged - end[0])]
         self.defined = merged
         self.owned = set.intersection(*(end[1] for end in ends))
         self.zeroed |= set().union(*(end[2] for end in ends))
@@ -89,11 +89,11 @@ class ControlAdjoint:
             self.restore_state(entry)
             self.current = id(s)
             for x in sorted(missing):
-                pre.append(self.zero(x, loop=True) if x not in inplace else self.own(x)[0])
+                pre.append(self.zero(x, bound=True) if x not in inplace else self.own(x)[0])
             entry = self.snapshot()
         self.current = id(s)
         for x in sorted(entry[0] - self.defined):  # (bound here, or its adjoint unread)
-            body.append(self.zero(x, loop=True))
+            body.append(self.zero(x, bound=True))
         self.defined = set(entry[0])
         self.owned = entry[1] & self.owned
         if not body:

@@ -254,14 +254,14 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         line.note = ("zeros", self.bar(x), x)
         return line
 
-    def zero(self, x: str, loop: bool = False) -> Line:
+    def zero(self, x: str, bound: bool = False) -> Line:
         """x_bar = 0: zeros shaped like x for an untouched parameter (or, in code giving each
         variable one type, for what may hold an array, where x is bound: before a loop, or
         on a way through a branch), else 0.0, a zero of any shape (densified before it is
         returned)."""
         self.defined.add(x)
         self.owned.discard(x)
-        if x in self.untouched or (loop and self.typed and
+        if x in self.untouched or (bound and self.typed and
                                    self.kind(Name(x)) not in ("int", "scalar")):
             self.owned.add(x)
             return self.zeros(x)
