@@ -1151,3 +1151,18 @@ def test_exponent_of_one_moves_nothing(optimize):
 def f(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 ** (1 ** x[:-1]) ** 2) * 1.0 ** x[0]
 """, [np.array([0.3, -1.2, 0.8, 1.5])], optimize=optimize)
+
+
+def test_scaled_sum_of_a_list_grown_from_star_args(optimize):
+    """Used to fail: InternalError: `scale * np.sum(parts)` with parts grown in a loop over
+    *args: the adjoint of the sum was summed with `.sum()`, which a Python float lacks."""
+    f = make_function("def f(w, *extras, scale=2.0):\n    parts = [np.sum(w ** 2)]\n"
+                      "    for e in extras:\n        parts.append(np.dot(w, e))\n"
+                      "    return scale * np.sum(parts) + np.std(parts)\n")
+    rng = np.random.default_rng(3)
+    w, a, b = rng.normal(size=3), rng.normal(size=3), rng.normal(size=3)
+    got = adjoint.grad(f, optimize=optimize)(w, a, b)
+    eps, eye = 1e-6, np.eye(3)
+    want = [(f(w + eps * eye[i], a, b) - f(w - eps * eye[i], a, b)) / (2 * eps)
+            for i in range(3)]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)

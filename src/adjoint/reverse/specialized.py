@@ -160,8 +160,8 @@ class ShapedAdjoint:
             return (*whole, f".sum(axis={axes}, keepdims=True)")
         if xs is None or ys is None or len(xs) > len(ys) or ys[len(ys) - len(xs):] != xs:
             return None
-        if not xs:
-            return (*whole, ".sum()")
+        if not xs:  # (np.sum: the contribution may be a number where y's shape was taken)
+            return ("np.sum(", *parts, ")")
         return (*whole, f".sum(axis={tuple(range(len(ys) - len(xs)))})")
 
     def merged(self, out: list) -> list:
