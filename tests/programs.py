@@ -844,4 +844,31 @@ def f(x):
     grid = np.zeros((*shape, 2))
     return np.sum(x * ones) + np.sum(grid) + np.sum(np.full(x.shape, 2.0) * x ** 2)
 """, vec(3)),
+    Program("bool_from_a_comparison_as_an_index", """
+def f(x, a, c):
+    flag = a > 0.5
+    y = x[flag]
+    s = y * c
+    return np.sum(s * s) + a * np.sum(x[a < 0.0])
+""", lambda r: [r.normal(size=3), 0.7, r.normal(size=3)], (0, 1)),
+    Program("number_items_of_a_list_and_dict_changed_in_place", """
+def f(p):
+    qs = [p * 1.0, p[0]]
+    d = {"k": p[1]}
+    qs[1] *= qs[1]
+    qs[1] -= 0.5 * p[1]
+    d["k"] += qs[1] * p[0]
+    d["k"] /= 3.0
+    return np.sum(qs[0] ** 2) * qs[1] + d["k"]
+""", vec(2)),
+    Program("defaultdict_of_floats_summed_into", """
+import collections
+
+def f(p):
+    d = collections.defaultdict(float)
+    for i in range(p.shape[0]):
+        d[i % 2] += p[i] ** 2
+    d[5] -= p[0]
+    return d[0] + 3.0 * d[1] * d[5]
+""", vec(3)),
 ]

@@ -7,8 +7,9 @@ from conftest import make_function
 from adjoint import api, ir, naming, normalize, parse
 from adjoint.analysis import memo
 from adjoint.analysis.activity import analyze
-from adjoint.analysis.kinds import kinds, shapes
+from adjoint.analysis.kinds import kinds
 from adjoint.analysis.memory import aliases
+from adjoint.analysis.terms import shapes
 from adjoint.link import Spec
 from adjoint.reverse.driver import record
 
@@ -198,6 +199,6 @@ def test_each_analysis_runs_once_per_function_version():
     # `arrays` and `_annotated` answer two different questions each
     assert dict(memo.RUNS) == {
         "check_writes": 1, "numbers_rebound": 1, "points_to": 1, "sequences": 1,
-        "_annotated": 2, "kinds": 1,
+        "_annotated": 2, "_kinds": 1,
         "arrays": 2, "analyze": 1, "aliases": 1, "masked": 1, "shapes_and_ints": 1, "places": 1,
         "mutated_params": 1, "run_once": 1, "shift_free": 1}

@@ -113,6 +113,12 @@ REFUSED = [
      UnsupportedSyntax, "write np.r_[...] itself", 3, 19),
     ("subscript_of_a_user_object", "def f(x):\n    return np.sum(BOX[x, 1.0] * 2.0)\n",
      UnsupportedSyntax, "BOX is of type Box", 2, 19),
+    ("write_into_astype_without_copy", "def f(x):\n    z = x * 1.0\n"
+     "    y = z.astype(float, copy=False)\n    y[0] = y[1] * 2.0\n    return np.sum(z ** 2)\n",
+     UnsupportedSyntax, "z may share its memory", 4, 5),
+    ("write_into_np_array_without_copy", "def f(x):\n    z = x * 1.0\n"
+     "    y = np.array(z, copy=False)\n    y[0] = 5.0\n    return np.sum(z ** 2)\n",
+     UnsupportedSyntax, "z may share its memory", 4, 5),
 ]
 
 
@@ -334,3 +340,27 @@ def test_errors_at_the_api_boundary_show_the_users_frame(when):
     frames = traceback.extract_tb(info.value.__traceback__)
     inside = [fr for fr in frames if "/adjoint/" in fr.filename.replace("\\", "/")]
     assert frames[0].filename == __file__ and len(inside) <= 2, [fr.name for fr in frames]
+
+
+ITEM_CHANGED_IN_PLACE = {  # an array in a list or dict, changed by `c[k] op= v`
+    "read_first": ("qs = [p * 1.0]", "qs[0] -= qs[0] * qs[0]", "np.sum(qs[0])"),
+    "held_by_another_name": ("a = p * 1.0\n    qs = [a]", "qs[0] += 2.0 * p", "np.sum(a * a)"),
+    "scaled_in_a_dict": ("a = p * 1.0\n    qs = {'k': a}", "qs['k'] /= 2.0", "np.sum(a * a)"),
+    "multiplied": ("a = p * 1.0\n    qs = [a, 1.0]", "qs[0] *= qs[1]", "np.sum(a * a)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ITEM_CHANGED_IN_PLACE))
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_array_item_changed_in_place_is_refused_when_it_runs(name, mode):
+    """Python changes an array held in a list or dict in place (`qs[0] -= v`), where other
+    names may hold it; the derivative code follows the item replaced, as a number is, so an
+    array there is refused as the code runs (a number is not: tests/programs.py)."""
+    before, write, result = ITEM_CHANGED_IN_PLACE[name]
+    f = make_function(f"def f(p):\n    {before}\n    {write}\n    return {result}\n")
+    p = np.array([0.3, 0.5])
+    with pytest.raises(UnsupportedArgument, match=r"holds an array, changed in place by"):
+        if mode == "grad":
+            adjoint.grad(f)(p)
+        else:
+            adjoint.jvp(f)(p, p_dot=np.ones(2))

@@ -319,7 +319,7 @@ REDUCTIONS = [
     "sp.logsumexp(x, axis=0, keepdims=True)", "np.ptp(x, axis=1)",
     # not reductions, with tangents of their own
     "sp.softmax(x, axis=1)", "sp.log_softmax(x, axis=0)", "sp.log_softmax(x)",
-    "np.cumprod(x, axis=1)", "np.cumprod(x)",
+    "np.cumprod(x, axis=1)", "np.cumprod(x)", "np.cumprod(x, axis=0)", "np.cumprod(x, axis=-2)",
     # products and polynomials with array results
     *(f"np.{f.__name__}(x, axis=0)" for f in TRAPEZOIDS),
     *(f"np.{f.__name__}(x * x, dx=0.5)" for f in TRAPEZOIDS),
@@ -340,6 +340,20 @@ def test_jvp_of_a_reduction_along_an_axis(expr):
     _, dot = adjoint.jvp(f)(x, x_dot=v)
     np.testing.assert_allclose(dot, (f(x + 1e-6 * v) - f(x - 1e-6 * v)) / 2e-6, rtol=1e-6,
                                atol=1e-8)
+
+
+@pytest.mark.parametrize("A", [[[1.0, 2.0], [2.0, 4.0]], [[1.0, 2.0, 3.0]] * 3,
+                               [[2.0, 0.5, 0.0], [0.1, 1.0, 0.3], [0.0, 0.2, 3.0]]],
+                         ids=["singular", "rank_one", "regular"])
+def test_jvp_of_det_where_the_matrix_is_singular_too(A):
+    """det's tangent is tr(adj(A) A_dot), defined where A has no inverse."""
+    f = make_function("def f(A):\n    return np.linalg.det(A) * 3.0\n")
+    A = np.array(A)
+    V = np.random.default_rng(5).normal(size=A.shape)
+    _, dot = adjoint.jvp(f)(A, A_dot=V)
+    np.testing.assert_allclose(dot, (f(A + 1e-6 * V) - f(A - 1e-6 * V)) / 2e-6, rtol=1e-6,
+                               atol=1e-8)
+    np.testing.assert_allclose(dot, np.sum(adjoint.grad(f)(A) * V), rtol=1e-12, atol=1e-12)
 
 
 # gradients whose code calls runtime helpers with no tangent of their own: forward mode goes

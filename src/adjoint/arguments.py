@@ -14,7 +14,8 @@ from .errors import ApiError
 from .runtime import records
 
 
-def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False) -> tuple[tuple, ...]:
+def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False,
+             ndims: bool = False) -> tuple[tuple, ...]:
     """(parameters holding scalars, holding ints, holding lists, tuples or records, holding
     arrays, and (parameter, signature) of each holding a record) for a call: the gradient is
     specialized on them, as a scalar never needs a broadcasting sum, the adjoint of a list is
@@ -22,11 +23,13 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False) -> tuple[
     an object of the user's class: runtime/records.py) is told by its type and what each
     field holds, so code compiled for one is never run for another. With `shapes`, a sixth:
     (parameter, shape) of each array, where broadcasting sums are then known (none when
-    an array is not NumPy's: a Dask array's shape may be unknown until it is computed)."""
+    an array is not NumPy's: a Dask array's shape may be unknown until it is computed). With
+    `ndims`, a seventh: (parameter, dimensions) of each NumPy array of floats (the numba
+    backend, which compiles for each number of dimensions, not for each shape)."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     defaults = parse_.defaults_of(fn) if len(args) < len(names) else {}
-    scalars, ints, seqs, arrays, objects, dims = [], [], [], [], [], []
+    scalars, ints, seqs, arrays, objects, dims, counts = [], [], [], [], [], [], []
     for k, name in enumerate(names):
         if k < len(args):
             value = args[k]
@@ -39,6 +42,8 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False) -> tuple[
         if type(value) is np.ndarray:
             arrays.append(name)
             dims.append((name, value.shape))
+            if value.dtype.kind in "fc":
+                counts.append((name, value.ndim))
             if value.dtype.kind in "iu":  # its entries index as ints do
                 dims.append((name, "int"))
         elif isinstance(value, bool):
@@ -59,6 +64,8 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False) -> tuple[
     found = tuple(scalars), tuple(ints), tuple(seqs), tuple(arrays), tuple(objects)
     if len({name for name, _ in dims}) < len(arrays):  # another library's: shapes left alone
         dims = []
+    if ndims:
+        return (*found, tuple(dims) if shapes else (), tuple(counts))
     return (*found, tuple(dims)) if shapes else found
 
 

@@ -11,7 +11,8 @@ from . import ir
 from . import parse as parse_
 from .analysis.activity import analyze
 from .analysis.dims import int_arrays, int_value, is_dims, known_ints, split_given
-from .analysis.kinds import atom_kind, kinds, shapes
+from .analysis.kinds import atom_kind, kinds
+from .analysis.terms import shapes
 from .analysis.values import _annotated, arrays, is_user_function, sequences
 from .errors import MissingRule
 from .ir import Assign, Const, Name
@@ -30,12 +31,13 @@ class Spec:
     arrays: frozenset = frozenset()
     assumed: tuple[str, ...] = ()
     dims: tuple = ()  # (parameter, shape) of the arrays whose shapes are known
+    ndims: tuple = ()  # (parameter, dimensions) of the arrays whose dimensions are known
     split: bool = False  # a helper's split adjoint: its seed comes from its caller
     typed: bool = False  # for a compiler that gives each variable one type (numba)
 
     def kinds(self, fn: ir.Function) -> dict[str, str]:
         return kinds(fn, set(self.scalars) | _annotated(fn, float),
-                     set(self.ints) | _annotated(fn, int))
+                     set(self.ints) | _annotated(fn, int), self.ndims)
 
 
 def assumed(fn: ir.Function, spec: Spec) -> tuple[str, ...]:

@@ -275,8 +275,18 @@ def rename(body: list, mapping: dict) -> list:
             out.append(item.rebuilt(lambda b: rename(b, mapping), parts))
         else:
             out.append(Line(parts(item.parts), tuple(mapping.get(b, b) for b in item.binds),
-                            item.comment, item.effect, UFUNC if item.note == UFUNC else None))
+                            item.comment, item.effect, _renamed_note(item.note, mapping)))
     return out
+
+
+def _renamed_note(note, mapping: dict):
+    """A line's note, kept where it names no name (UFUNC) or only the adjoint an index add
+    adds into (its other names are the primal's, which no copy of this stage renames)."""
+    if note == UFUNC:
+        return note
+    if isinstance(note, tuple) and note[:1] == ("add",):
+        return (note[0], mapping.get(note[1], note[1]), *note[2:])
+    return None
 
 
 def remove_dead(body: list) -> list:

@@ -57,8 +57,9 @@ class Compiled:
         function or class now means another, or a function's defaults were replaced
         (recompile)."""
         for fn, positional, keyword in self.defaults:
-            if getattr(fn, "__defaults__", None) is not positional or not _same_items(
-                    getattr(fn, "__kwdefaults__", None), keyword):
+            now = getattr(fn, "__kwdefaults__", None)
+            if getattr(fn, "__defaults__", None) is not positional or (
+                    now is not keyword and not _same_items(now, keyword)):
                 return False
         for space, head, rest, obj, owner in self.code:
             now = space.get(head, MISSING_GLOBAL) if space is not None else named_now(owner, head)
@@ -66,12 +67,15 @@ class Compiled:
                 now = _BUILTINS.get(head, MISSING_GLOBAL)  # a builtin (range, max)
             for attr in rest:
                 now = getattr(now, attr, MISSING_GLOBAL)
+            if now is obj:  # the common case: the same object
+                continue
             if isinstance(obj, DataKind):  # an attribute holding data (C.k): of its kind
                 if now is MISSING_GLOBAL or global_signature(now) != obj.signature:
                     return False
-            elif now is not obj and not (isinstance(now, types.BuiltinMethodType) and
-                                         now == obj):
+            elif not (isinstance(now, types.BuiltinMethodType) and now == obj):
                 return False  # (dict.fromkeys is a new bound method each time it is read)
+        if not self.data:
+            return True
         live = self.function.__globals__
         read: dict = {}
         for name, owner, signature in self.data:
@@ -186,7 +190,7 @@ class Program:
                          frozenset(kinds[2]) if len(kinds) > 2 else frozenset(),
                          frozenset(kinds[3]) if len(kinds) > 3 else frozenset(),
                          dims=tuple(kinds[5]) if len(kinds) > 5 else (), split=mode == "split",
-                         typed=self.typed)
+                         typed=self.typed, ndims=tuple(kinds[6]) if len(kinds) > 6 else ())
         if mode != "split" and len(kinds) < 4:  # code for no call in particular
             spec = replace(spec, assumed=link.assumed(normalized, spec))
         linked, relied = link.link_calls(normalized, spec, namer, self)

@@ -1,6 +1,6 @@
 """dims: concrete shapes, for code specialized on the shapes of a call's array arguments.
 
-`shapes` (kinds.py) gives each name a term; where the arguments' shapes are known it starts
+`shapes` (terms.py) gives each name a term; where the arguments' shapes are known it starts
 each array parameter at ("dims", its shape) and asks this module for the shape of what a
 statement makes from operands of known shape. Every answer here is exact for the shapes
 it was given, or None: the emitted code drops a broadcasting sum on the strength of it, so

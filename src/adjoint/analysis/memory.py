@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .. import ir, rules
+from .. import ir
 from ..errors import UnsupportedSyntax
 from ..ir import Assign, For, If, Name, SetItem, Unpack, While
 from .memo import per_version
-from .points_to import SPLITS, VIEW_METHODS, VIEWS, points_to
+from .points_to import SPLITS, points_to, shares_first
 
 
 class Classes:
@@ -40,11 +40,7 @@ def aliases(fn: ir.Function) -> Classes:
     for s in ir.walk(fn.body):
         if isinstance(s, Assign) and s.target and s.args and isinstance(s.args[0], Name):
             p = s.prim
-            view = p.kind in ("copy", "index") or rules.is_field(p) or (
-                p.kind == "attr" and p.spelling in ("T", "real", "imag")) or (
-                p.kind == "call" and p.key in VIEWS) or (
-                p.kind == "method" and p.spelling in VIEW_METHODS)
-            if view or (p.kind == "call" and p.key in SPLITS):
+            if shares_first(s) or (p.kind == "call" and p.key in SPLITS):
                 classes.union(s.target, s.args[0].id)
             if p.kind == "method" and p.spelling == "get":  # d's item, or the default
                 for a in s.args:

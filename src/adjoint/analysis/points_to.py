@@ -23,6 +23,21 @@ VIEWS = {np.reshape, np.ravel, np.transpose, np.squeeze, np.expand_dims, np.asar
          np.real, np.imag, np.rot90, np.rollaxis, np.real_if_close, np.flip, np.fliplr,
          np.flipud, np.atleast_3d}
 VIEW_METHODS = {"reshape", "ravel", "transpose", "squeeze", "view", "swapaxes", "diagonal"}
+
+
+def shares_first(s: Assign) -> bool:
+    """Whether the value s makes may share memory with its first argument: a copy of the
+    name, an item or view of it, or a conversion that may return it (`x.astype(float,
+    copy=False)`, `np.array(x, copy=False)`)."""
+    p = s.prim
+    return p.kind in ("copy", "index") or rules.is_field(p) or (
+        p.kind == "attr" and p.spelling in ("T", "real", "imag")) or (
+        p.kind == "call" and p.key in VIEWS) or (
+        p.kind == "method" and p.spelling in VIEW_METHODS) or (
+        ((p.kind == "method" and p.spelling == "astype") or (
+            p.kind == "call" and p.key is np.array)) and any(
+            k == "copy" and not (isinstance(v, ir.Const) and v.value is True)
+            for k, v in s.kwargs))
 # functions returning a list (or tuple) of views of their first argument
 SPLITS = {np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit, np.broadcast_arrays} | (
     {np.unstack} if hasattr(np, "unstack") else set())
@@ -123,9 +138,7 @@ class PointsTo:
         shared: frozenset = frozenset()
         inside = frozenset().union(*(contents(state, a) for a in args))
         field = rules.is_field(p)  # p.x0: what the record holds, as an item of a container
-        if p.kind in ("copy", "index") or field or (p.kind == "attr" and p.spelling in (
-                "T", "real", "imag")) or (p.kind == "call" and p.key in VIEWS) or (
-                p.kind == "method" and p.spelling in VIEW_METHODS):
+        if shares_first(s) and s.args:
             shared = pts(state, s.args[0])
             if p.kind == "index" or field:  # an item of a container, or a view of an array
                 shared = self.views(shared) | contents(state, s.args[0])

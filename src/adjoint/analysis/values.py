@@ -3,6 +3,7 @@ infinite derivative."""
 
 from __future__ import annotations
 
+import collections
 import math
 import operator
 import random
@@ -114,14 +115,22 @@ def _hashable(key) -> bool:
     return True
 
 
+CONTAINER_MAKERS = (list, tuple, collections.defaultdict, collections.OrderedDict)
+
+
+def makes_container(s: Assign) -> bool:
+    """Whether s makes a new list, tuple or dict (a display, list(...), defaultdict(float))."""
+    return s.prim.kind in ("tuple", "list", "dict") or (
+        s.prim.kind == "call" and s.prim.key in CONTAINER_MAKERS)
+
+
 @per_version
 def sequences(fn: ir.Function, params=frozenset()) -> set[str]:
     """Names that hold tuples or lists (their adjoints add item by item); `params` are the
     parameters known to."""
     found = set(params)
     for s in ir.walk(fn.body):
-        if isinstance(s, Assign) and s.target and (s.prim.kind in ("tuple", "list", "dict") or (
-                s.prim.kind == "call" and s.prim.key in (list, tuple))):
+        if isinstance(s, Assign) and s.target and makes_container(s):
             found.add(s.target)
         elif isinstance(s, Assign) and s.prim.kind == "index" and isinstance(s.args[0], Name) \
                 and any(isinstance(i, Const) and isinstance(i.value, str) for i in s.index.items):

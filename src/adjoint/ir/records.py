@@ -138,6 +138,7 @@ class SetItem:
     origin: Origin | None = None
     op: str = ""  # '+' or '-' for target[index] += value (added in place, not replaced);
     # 'at' for np.add.at(target, index, value) (added at each place, repeated ones again)
+    aug: str = ""  # the operator of `target[index] *= v` (written as a replaced value)
 
 
 @dataclass

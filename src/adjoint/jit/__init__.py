@@ -64,7 +64,7 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
 
     def slow(args, kwargs):
         kwargs = aliased(kwargs, f"{owner}_bar", seed, primal)
-        kinds = kinds_of(primal, args, kwargs)
+        kinds = kinds_of(primal, args, kwargs, ndims=True)
         compiled, path = versions.get(kinds) or version(kinds)
         if not compiled.refresh():  # a name means another, defaults replaced: build again
             compiled, path = version(kinds)
@@ -156,7 +156,7 @@ def _source_for(primal: Any, versions: dict, version: Any, *args: Any, **kwargs:
     """The numba module that runs for such arguments (`adjoint.source(df, *args)`)."""
     from ..arguments import kinds_of
 
-    kinds = kinds_of(primal, args, kwargs)
+    kinds = kinds_of(primal, args, kwargs, ndims=True)
     return (versions.get(kinds) or version(kinds))[0].source
 
 
@@ -168,12 +168,13 @@ def _type_key(args: tuple) -> tuple | None:
     the dtype and dimensions of an array; None for anything else (a list, a record: its
     kinds depend on its contents)."""
     key = []
+    append = key.append
     for a in args:
         t = type(a)
         if t is np.ndarray:
-            key.append((a.dtype, a.ndim))
-        elif t in SIMPLE or isinstance(a, np.generic):
-            key.append(t)
+            append((a.dtype, a.ndim))
+        elif t is float or t in SIMPLE or isinstance(a, np.generic):
+            append(t)
         else:
             return None
     return tuple(key)

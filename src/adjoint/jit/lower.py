@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import ir
 from ..ir import Block, Emitted, Line, Ref
+from .carry import carry
 from .counts import literal_ranges
 from .refusals import JIT_HELPERS, NumbaUnsupported, helper_reason
 from .reuse import reuse
@@ -80,7 +81,7 @@ def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> 
     top_level = {i.parts[0].name for i in fn.body if _is_init(i, fn.primal)} - inside
     tapes = plan(fn.body, stacks, top_level, fresh, _param_names(fn.params))
     pass_ = _Pass(fn, owner, tapes, fresh)
-    body = reuse(pass_.block(fn.body), fresh, pass_.bound)
+    body = carry(reuse(pass_.block(fn.body), fresh, pass_.bound), fresh, pass_.bound)
     primal = fn.primal | frozenset(stacks) | frozenset(pass_.bound)
     lowered = replace(fn, body=body, params=_plain_params(fn.params), primal=primal)
     return Lowered(lowered, frozenset(stacks), pass_.checks)

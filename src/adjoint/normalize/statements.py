@@ -217,7 +217,7 @@ class StatementsMixin(NormalizerBase):
                               hint=f"{base}_old")
             new = self.assign(None, Prim("binop", key, spelling), [old, value], node=s,
                               hint=f"{base}_new")
-            self.emit(ir.SetItem(base, index, new))
+            self.emit(ir.SetItem(base, index, new, aug=spelling))
         elif isinstance(s.target, cst.Attribute):
             self.attribute_write(s.target, value, f" {spelling}= ", s)
         else:

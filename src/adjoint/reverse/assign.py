@@ -220,7 +220,7 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
                             held = self.namer.cached(("new bar", x), f"{x}_new_bar")
                             out.append(self.assign(held, parts.g))
                             parts = IndexAdd(parts.index, (Ref(held),), parts.basic,
-                                             parts.container)
+                                             parts.container, parts.number)
                         out += self.own(x)
                         out.append(self.index_add(x, parts))
                     else:
@@ -250,8 +250,8 @@ class AssignAdjoint(Refusals, UniformAdjoint, ShapedAdjoint):
             if not self.is_active(base):
                 return []
             return [(base.id, IndexAdd(s.index, gp, self.basic(s.index),
-                                       s.target in self.seqs or not self.is_array(s.target)),
-                     True, False)]
+                                       s.target in self.seqs or not self.is_array(s.target),
+                                       self.kinds.get(s.target) == "scalar"), True, False)]
         if p.kind in ("tuple", "list"):
             return [(a.id, (Ref(g), f"[{k}]"), False, False)
                     for k, a in enumerate(s.args) if self.is_active(a)]

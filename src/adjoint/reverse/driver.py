@@ -63,7 +63,7 @@ def reverse(fn: ir.Function, spec: Spec, namer: Namer, *, mode: str = "grad",
 def sweep_of(spec: Spec, fn: ir.Function, namer: Namer, plan: Plan) -> Sweep:
     return Sweep(fn, list(spec.wrt), namer, plan, set(spec.scalars), set(spec.ints),
                  set(spec.seqs), (set(spec.arrays), set(spec.assumed)), spec.dims,
-                 split=spec.split, typed=spec.typed)
+                 split=spec.split, typed=spec.typed, ndims=spec.ndims)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from .. import ir
 from ..analysis.plan import Save
 from ..ir import Assign, Block, Const, Line, Name, Ref
 from ..optimize import UFUNC
-from .refs import RUNTIME
+from .refs import RUNTIME, item_check
 
 
 class Forward:
@@ -54,6 +54,9 @@ class Forward:
                 out.append(self.line((RUNTIME, ".check_distinct((", *ir.join(
                     [ir.atom_parts(i) for i in picks]), ",), ", repr(self.fn.name), ", ",
                                       repr(s.target), ")")))
+            if isinstance(s, ir.SetItem) and (s.op in ("+", "-") or s.aug) and \
+                    s.target in self.seqs and s.target in self.varied:
+                out.append(item_check(s, self.fn.name))
             if getattr(s, "shared", "") and self.kind(Name(s.target)) not in ("int", "scalar"):
                 out.append(self.line((RUNTIME, ".rebinds_number(", *ir.atom_parts(s.args[0]),
                                       ", ", repr(self.fn.name), f", {s.target!r}, "

@@ -22,6 +22,16 @@ class AnsRef(Ref):
     an argument of the same name: in `x = np.hypot(x, 2.0)` the formula reads both."""
 
 
+def item_check(s: ir.SetItem, fname: str) -> ir.Line:
+    """`runtime.rebinds_item(...)` before `c[k] op= v` on a name that may hold a list or
+    dict: an item that is an array would change in place (the derivative code follows the
+    item replaced, as a number is)."""
+    item = (Ref(s.target), "[", *ir.index_parts(s.index), "]")
+    place = "".join(p.name if isinstance(p, Ref) else p for p in item)
+    return ir.Line((RUNTIME, ".rebinds_item(", Ref(s.target), ", ", *item, ", ", repr(fname),
+                    ", ", repr(place), ", ", repr(s.op or s.aug), ")"))
+
+
 def module_aliases(fn: ir.Function) -> dict[str, ir.Parts]:
     """How rule formulas spell modules in this function's emitted code."""
     out = {"runtime": (RUNTIME,), "operator": ("operator",), "math": ("math",), "np": ("np",)}

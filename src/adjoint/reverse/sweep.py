@@ -9,11 +9,13 @@ import numpy as np
 from .. import ir, rules
 from ..analysis.activity import analyze
 from ..analysis.contents import float_arrays, made_lists
-from ..analysis.kinds import atom_kind, kinds, shapes_and_ints
+from ..analysis.kinds import array_dims, atom_kind, index_kinds, kinds
 from ..analysis.plan import ENTRY, Plan, Save, run_once
+from ..analysis.terms import shapes_and_ints
 from ..analysis.values import (
     _annotated,
     arrays,
+    makes_container,
     masked,
     refuse_opaque_subscripts,
     returned,
@@ -71,15 +73,17 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
     def __init__(self, fn: ir.Function, wrt: list[str], namer: Namer, plan: Plan,
                  scalar_params, int_params=frozenset(), seq_params=frozenset(),
                  array_params=(frozenset(), frozenset()), dims: tuple = (), split: bool = False,
-                 typed: bool = False):
+                 typed: bool = False, ndims: tuple = ()):
         self.fn, self.wrt, self.namer, self.plan = fn, wrt, namer, plan
         self.guards: dict[int, str] = {}  # id(q += v) -> the argument q may be
         act = analyze(fn, set(wrt))
         refuse_opaque_subscripts(fn, act)
         self.active = act.active | set(wrt)
         self.varied = act.varied | set(wrt)
-        self.kinds = kinds(fn, set(scalar_params) | _annotated(fn, float),
-                                    set(int_params) | _annotated(fn, int))
+        known = (set(scalar_params) | _annotated(fn, float), set(int_params) | _annotated(
+            fn, int), ndims)
+        self.kinds = kinds(fn, *known)
+        self.ndim_of = array_dims(fn, *known)  # the arrays of known dimensions
         self.seqs = sequences(fn, seq_params)
         self.displayed = made_lists(fn, seq_params)  # an array where NumPy reads one
         self.floats = float_arrays(fn, set(wrt))  # a value written in is never cast
@@ -88,8 +92,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         # also hold an array: `a, b = y` takes its rows)
         self.made_seqs = set(seq_params) | {
             s.target for s in ir.walk(fn.body) if isinstance(s, Assign) and s.target and (
-                s.prim.kind in ("tuple", "list", "dict") or s.adjoint is not None or (
-                    s.prim.kind == "call" and s.prim.key in (list, tuple)))}
+                makes_container(s) or s.adjoint is not None)}
         known, self.assumed = array_params  # parameters known to hold arrays; taken to
         self.arrays = arrays(fn, self.kinds, (known | self.assumed) - self.seqs)
         self.sure = arrays(fn, self.kinds, known - self.seqs) if self.assumed else self.arrays
@@ -137,6 +140,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.shape, self.ints = shapes_and_ints(
             self.fn, self.kinds, self.seqs | (self.primal - self.arrays), dims)
         self.specialized = bool(dims)  # on the shapes of its arrays: analysis/dims.py
+        self.index_kind = index_kinds(self.fn, self.kinds)  # bools apart: x[True] adds an axis
         self.distinct = distinct_ranges(self.fn) if dims else set()
 
     def is_array(self, x: str) -> bool:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from .. import ir
-from ..analysis.kinds import index_term
+from ..analysis.kinds import item_kind
+from ..analysis.terms import index_term
 from ..ir import Line, Name, Ref
 from .refs import RUNTIME, ShapeRef
+
+NUMBER = ("scalar", ("dims", ()))  # the shape terms of a number (its item is copied where
+# the code is typed: numba's reuse of adjoint arrays, jit/reuse.py, reads items as copies)
 
 
 class IndexAdd:
     """A contribution to x_bar[index] (basic: the index selects without repeats; container:
     the item is itself a list, tuple or dict)."""
 
-    def __init__(self, index: ir.Index, g, basic: bool, container: bool = False):
+    def __init__(self, index: ir.Index, g, basic: bool, container: bool = False,
+                 number: bool = False):
         self.index, self.g, self.basic, self.container = index, g, basic, container
+        self.number = number  # g is surely a number (the item of an array of floats)
 
 
 def index_value(index: ir.Index) -> ir.Parts:
@@ -47,7 +53,7 @@ class WriteAdjoint:
             return self.line((*item, " = ", *item, " + ", *add.g))
         if add.basic:
             line = self.line((Ref(xb), "[", *ir.index_parts(add.index), "] += ", *add.g))
-            line.note = ("add", xb, x, add.index)
+            line.note = ("add", xb, x, add.index, add.number)
             return line
         # bound to its result (x_bar itself), so what differentiates this code again sees
         # x_bar made from g
@@ -75,9 +81,9 @@ class WriteAdjoint:
                                                      ", ", ShapeRef(y), ")")))
                 self.zeroed.discard(y)
             part = (Ref(self.bar(y)), "[", *ir.index_parts(s.index), "]")
-            if y not in self.seqs:
+            target_term = self.item_term(y, s.index)
+            if y not in self.seqs and (target_term not in NUMBER or self.typed):
                 part = (*part, ".copy()")
-            target_term = index_term(self.shape.get(y), s.index, self.kinds, self.ints)
             if not (self.known_shape(s.value.id) and self.shape.get(s.value.id) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(s.value.id), ")")
             part = self.through_cast(y, part)
@@ -87,9 +93,9 @@ class WriteAdjoint:
         if self.is_active(s.value):
             v = s.value.id
             part = (Ref(self.bar(y)), "[", *idx, "]")
-            if y not in self.seqs:
+            target_term = self.item_term(y, s.index)
+            if y not in self.seqs and (target_term not in NUMBER or self.typed):
                 part = (*part, ".copy()")
-            target_term = index_term(self.shape.get(y), s.index, self.kinds, self.ints)
             if not (self.known_shape(v) and self.shape.get(v) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(v), ")")
             out += self.add(v, self.through_cast(y, part), True)
@@ -97,6 +103,14 @@ class WriteAdjoint:
         if y in self.seqs:  # that item's adjoint is now the number 0.0, standing for zeros
             self.zeroed.add(("items", y))
         return out
+
+    def item_term(self, y: str, index: ir.Index) -> object:
+        """The shape term of y[index]: a number's where y's dimensions are known and the
+        index takes them all (an item of an array of floats is a NumPy float, never a
+        view)."""
+        if y in self.ndim_of and item_kind(self.ndim_of[y], index, self.index_kind) == "scalar":
+            return "scalar"
+        return index_term(self.shape.get(y), index, self.index_kind, self.ints)
 
     def through_cast(self, y: str, part: ir.Parts) -> ir.Parts:
         """The adjoint of a value written into y: zero where y holds ints or bools (checked

@@ -53,6 +53,7 @@ from .checks import (
     kept,
     put_entry,
     rebinds,
+    rebinds_item,
     rebinds_number,
     refill,
     restore,
@@ -225,6 +226,7 @@ from .tangents import (
     broadcast_like,
     cholesky_tangent,
     cumprod_tangent,
+    det_tangent,
     extremum_tangent,
     reduced_tangent,
     tangent_copy,
@@ -301,7 +303,7 @@ __all__ = [
     "pad_adjoint", "parts", "per_item", "pinv_adjoint", "plain", "polygamma",
     "power_exponent_adjoint",
     "prod_adjoint", "prod_sequence_adjoint", "ptp_adjoint", "put_entry", "qr_adjoint", "rebinds",
-    "rebinds_number", "written",
+    "rebinds_item", "rebinds_number", "written",
     "record_arg_adjoint", "refill", "repeat_adjoint", "reshape_like", "restore", "roll_adjoint",
     "safe_ratio", "scipy_inv_adjoint", "scipy_solve_adjoint", "scipy_solve_tangent",
     "solve_triangular_adjoint", "solve_triangular_tangent",
@@ -315,7 +317,7 @@ __all__ = [
     "empty_like", "unstack", "unstack_adjoint",
     "var_adjoint", "broadcast_like", "cholesky_tangent", "extremum_tangent", "tangent_copy",
     "unit_seed",
-    "zero_tangent", "reduced_tangent", "cumprod_tangent",
+    "zero_tangent", "reduced_tangent", "cumprod_tangent", "det_tangent",
     "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
 ]
 

@@ -38,6 +38,18 @@ def rebinds_number(value, fname: str, target: str, other: str, op: str) -> None:
             "through both is right")
 
 
+def rebinds_item(container, item, fname: str, place: str, op: str) -> None:
+    """Refuse `c[k] op= v` where c is a list or dict (not an array) and its item an array:
+    Python changes that array in place, and other names may hold it; a number is replaced,
+    as the derivative code follows."""
+    if not isinstance(container, np.ndarray) and not isinstance(
+            item, (int, float, complex, np.generic)):
+        raise UnsupportedArgument(
+            f"in {fname}, {place} holds an array, changed in place by {place} {op}= ... "
+            f"(another name may hold the same array); write {place} = {place} {op} ... "
+            "so the derivative is right")
+
+
 def rebinds(value, fname: str, param: str) -> None:
     """Refuse `q += v` in a function the differentiated code calls when q holds an array:
     it would change the caller's array in place."""

@@ -4,6 +4,7 @@ a tangent's own copy."""
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,10 @@ def zero_tangent(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(zero_tangent(v) for v in value) if type(value) in (list, tuple) \
             else [zero_tangent(v) for v in value]
+    if isinstance(value, collections.defaultdict) and value.default_factory is not None:
+        factory = value.default_factory  # an entry made by reading it: a constant
+        return collections.defaultdict(lambda: zero_tangent(factory()),
+                                       {k: zero_tangent(v) for k, v in value.items()})
     if isinstance(value, dict):
         return {k: zero_tangent(v) for k, v in value.items()}
     if isinstance(value, (bool, int, str, type(None))):
@@ -53,9 +58,8 @@ def cumprod_tangent(a: Any, a_dot: Any, axis: Any = None) -> Any:
     (exact where entries are zero, as no division is made)."""
     if axis is None:
         a, a_dot, axis = np.ravel(a), np.ravel(a_dot) * np.ones(np.size(a)), 0
+    d = np.moveaxis(np.broadcast_to(a_dot, np.shape(a)), axis, -1)
     a = np.moveaxis(a, axis, -1)
-    d = np.moveaxis(np.broadcast_to(a_dot, np.shape(a)), axis, -1) if np.ndim(a_dot) else \
-        np.full(a.shape, a_dot)
     out = np.zeros(a.shape, dtype=np.result_type(a, d, float))
     prod, prod_dot = np.ones(a.shape[:-1]), np.zeros(a.shape[:-1])
     for k in range(a.shape[-1]):
@@ -99,6 +103,14 @@ def cholesky_tangent(ans: Any, a_dot: Any, upper: bool = False) -> Any:
     inner = np.swapaxes(np.linalg.solve(L, np.swapaxes(left, -1, -2)), -1, -2)
     phi = np.tril(inner) - 0.5 * inner * np.eye(inner.shape[-1])
     return np.swapaxes(L @ phi, -1, -2) if upper else L @ phi
+
+
+def det_tangent(a: Any, a_dot: Any, ans: Any) -> Any:
+    """The tangent of det(a) along a_dot: tr(adj(a) a_dot), with the adjugate the reverse
+    sweep uses (exact where a is singular, where det(a) tr(a^-1 a_dot) is not defined)."""
+    from .linalg import det_adjoint
+
+    return np.sum(det_adjoint(1.0, a, ans) * a_dot, axis=(-2, -1))
 
 
 def extremum_tangent(args: tuple, dots: tuple, ans: Any) -> Any:

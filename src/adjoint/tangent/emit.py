@@ -15,14 +15,14 @@ from ..analysis import effects
 from ..analysis.activity import analyze
 from ..analysis.contents import float_arrays, made_lists
 from ..analysis.memory import check_writes
-from ..analysis.values import is_user_function
+from ..analysis.values import is_user_function, sequences
 from ..errors import AdjointError, MissingRule, UnsupportedSyntax
 from ..ir import Assign, Block, Line, Ref
 from ..link import fills_varargs
 from ..naming import Namer
 from ..normalize.syntax import one_line
 from ..reverse.forward import effectful
-from ..reverse.refs import module_aliases
+from ..reverse.refs import item_check, module_aliases
 from . import rules as tangent_rules
 from .rules import in_tables
 
@@ -38,7 +38,9 @@ class Tangent:
         check_writes(fn)
         self.guards = guards or {}  # id(q += v) -> the parameter q (runtime.rebinds)
         self.fn, self.wrt, self.namer, self.link = fn, wrt, namer, link
-        self.varied = analyze(fn, set(wrt)).active | set(wrt)  # varied, and read on to the result
+        facts = analyze(fn, set(wrt))
+        self.varied = facts.active | set(wrt)  # varied, and read on to the result
+        self.depends = facts.varied | set(wrt)  # varied, read on to the result or not
         self.origin = None
         self.modules = module_aliases(fn)
         self.displayed = frozenset(made_lists(fn, lists))  # lists: arrays to NumPy
@@ -46,6 +48,7 @@ class Tangent:
         self.written = {x.target for x in ir.walk(fn.body) if isinstance(x, (
             ir.SetItem, ir.Append)) or isinstance(x, Assign) and x.inplace}
         self.written |= {x.target for x in ir.walk(fn.body) if _adds_at(x)}
+        self.seqs = sequences(fn, lists)  # names that may hold lists, tuples or dicts
 
     def dot(self, name: str) -> str:
         return self.namer.cached(("dot", name), f"{name}_dot")
@@ -112,8 +115,13 @@ class Tangent:
         """`y[i] = v` and `y[i] op= v`: the same write into y's tangent (before the primal
         write, where the tangent reads the entries it overwrites)."""
         line = Line(ir.stmt_parts(s))
+        checks = [item_check(s, self.fn.name)] if (s.op in ("+", "-") or s.aug) and \
+            s.target in self.seqs and s.target in self.depends else []
         if s.target not in self.varied:
-            return [line]
+            return [*checks, line]
+        return [*checks, *self.item_tangent(s, line)]
+
+    def item_tangent(self, s: ir.SetItem, line: Line) -> list:
         place = (Ref(self.dot(s.target)), "[", *ir.index_parts(s.index), "]")
         old = (Ref(s.target), "[", *ir.index_parts(s.index), "]")
         v, v_dot = ir.atom_parts(s.value), self.of(s.value)
