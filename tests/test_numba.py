@@ -4,6 +4,7 @@ compiled once (numba takes seconds) and reused by the checks."""
 
 import functools
 import importlib
+import math
 import os
 import subprocess
 import sys
@@ -278,6 +279,18 @@ def strided(u0, kappa, steps):
     return total
 
 
+def kinked(x, a):
+    """max and min of numbers, np.maximum and np.minimum, a power with a varying exponent,
+    hypot and arctan2 (a guarded ratio), np.max of the array: numba versions of their
+    adjoints (jit/extrema.py)."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        h = max(x[i] * a, 0.0) + min(x[i], a, 0.5) + np.maximum(x[i], 0.3)
+        s += h * np.minimum(x[i], a) + 1.5 ** (a * x[i]) + math.hypot(x[i], 1.5)
+        s += np.arctan2(x[i], 0.7) * a
+    return s + np.max(x * a) + max(a, 0.7) * 2.0
+
+
 def rebound_vector(x, n=6):
     """A vector rebound in a loop and read by np.dot, on one arm of a branch: its adjoint
     is an array from the loop's start (numba gives each variable one type)."""
@@ -396,6 +409,7 @@ PROGRAMS = {
                    ("x", "c")),
     "rebound_number": (lambda: discounted, lambda: (3.0,), ("coupon",)),
     "argument_rebound": (lambda: grown, lambda: (0.5, 0.3), ("x0", "a")),
+    "kinked": (lambda: kinked, lambda: (np.array([0.4, -0.2, 1.3, 0.8]), 0.9), ("x", "a")),
 }
 
 
@@ -546,6 +560,16 @@ def test_stencil_adds_carried_in_numbers_hold_at_every_size(name, size):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
     text = source(name)
     assert "u_bar_ip1 = 0.0" in text or "u_bar_i = 0.0" in text, text
+
+
+@pytest.mark.parametrize("x, a", [([0.3, 0.5, 0.0, 0.9], 0.7), ([1.3, 0.5, 1.3], 0.5)])
+def test_extrema_split_ties_as_the_numpy_backend(x, a):
+    """At ties (max(0.0, 0.0), np.maximum(0.3, 0.3), two equal maxima of np.max) each
+    attaining argument gets an equal share, in numba as in the NumPy backend."""
+    plain, _, df = compiled("kinked")
+    x = np.array(x)
+    for got, expected in zip(df(x, a), adjoint.grad(plain, wrt=("x", "a"))(x, a), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_bounds_hold_with_numba_checking_them(tmp_path):

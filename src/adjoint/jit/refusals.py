@@ -20,7 +20,9 @@ class NumbaMissing(ApiError):
 
 # the runtime helpers with a numba version (jit/runtime.py): emitted code may call these
 JIT_HELPERS = frozenset({
-    "backwards", "check_distinct", "check_seed", "copy", "densify", "dot_lhs", "dot_rhs",
+    "backwards", "builtin_extremum_adjoint", "check_distinct", "check_seed", "copy",
+    "densify", "dot_lhs", "dot_rhs", "extremum_adjoint", "maximum_adjoint",
+    "power_exponent_adjoint", "safe_ratio",
     "keep_buffer", "keep_zeros", "kept", "matmul_lhs", "matmul_rhs", "mean_adjoint", "never",
     "no_buffer", "owned", "owned_unless", "rebinds_number", "restore",
     "shape_get", "shape_tape_like", "snapshot", "spare", "sum_adjoint", "tape_capacity",

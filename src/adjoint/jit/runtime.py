@@ -20,6 +20,13 @@ from numba.extending import overload
 
 from ..runtime import check_arrays  # noqa: F401 - called by the Python wrapper, not in njit
 from .buffers import keep_buffer, no_buffer, owned_unless, zeros_into  # noqa: F401
+from .extrema import (  # noqa: F401
+    builtin_extremum_adjoint,
+    extremum_adjoint,
+    maximum_adjoint,
+    power_exponent_adjoint,
+    safe_ratio,
+)
 from .products import dot_lhs, dot_rhs, matmul_lhs, matmul_rhs, transpose_adjoint  # noqa: F401
 from .storage import is_array as _is_array
 from .storage import is_number as _is_number
