@@ -40,6 +40,33 @@ def chain_energy(x, k):
     return total
 
 
+@numba.njit
+def norm_of(v):
+    """A helper with a loop of its own: its forward sweep saves an int and numbers."""
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += v[i] * v[i]
+    return math.sqrt(s)
+
+
+@numba.njit
+def softplus(z):
+    """A helper that may return early."""
+    if z > 20.0:
+        return z
+    return math.log1p(math.exp(z))
+
+
+@numba.njit
+def row_norms(X, a):
+    """Helpers with a loop and an early return, called in a loop (their saved values a tape
+    of records)."""
+    s = 0.0
+    for i in range(X.shape[0]):
+        s += norm_of(X[i] * a) * a + softplus(a * X[i, 0] * 30.0)
+    return s
+
+
 def relax(x, rate):
     """A while loop whose trip count does not depend on the differentiated values."""
     t = 0.0
@@ -409,6 +436,9 @@ PROGRAMS = {
                    ("x", "c")),
     "rebound_number": (lambda: discounted, lambda: (3.0,), ("coupon",)),
     "argument_rebound": (lambda: grown, lambda: (0.5, 0.3), ("x0", "a")),
+    "helpers_in_a_loop": (lambda: row_norms, lambda: (np.array([[1.0, 2.0, 3.0], [-0.4, 0.5, 0.6],
+                                                               [0.9, 0.1, -0.7]]), 0.7),
+                          ("X", "a")),
     "kinked": (lambda: kinked, lambda: (np.array([0.4, -0.2, 1.3, 0.8]), 0.9), ("x", "a")),
 }
 
