@@ -3,6 +3,7 @@ along v must be the gradient's inner product with v), against central difference
 programs of its own, and its refusals and emitted code."""
 
 import copy
+import math
 import textwrap
 
 import numpy as np
@@ -369,6 +370,10 @@ THROUGH_HELPERS = {
     "stacked rows in a loop": "sum(np.sum(r ** 3) for r in np.stack([x, x * 2.0]))",
     "norm of rows": "np.sum(np.linalg.norm(np.outer(x, x) + 1.0, axis=1))",
     "std of columns": "np.sum(np.std(np.outer(x, x), axis=0))",
+    # gammaln's derivative is digamma, digamma's is a polygamma: each one order up
+    "gamma log-likelihood": "np.sum(x * np.log(2.0) - sp.gammaln(x + 2.0) + x * x)",
+    "beta and digamma": "np.sum(sp.betaln(x + 2.0, 1.5) + sp.digamma(x + 1.5) * x)",
+    "math lgamma": "math.lgamma(x[0] + 2.0) * x[1] + math.lgamma(x[2] + 1.5)",
 }
 
 
@@ -376,7 +381,8 @@ THROUGH_HELPERS = {
 def test_hessian_through_runtime_helpers(name):
     import scipy.special as sp
 
-    f = make_function(f"def f(x):\n    return {THROUGH_HELPERS[name]}\n", {"sp": sp})
+    f = make_function(f"def f(x):\n    return {THROUGH_HELPERS[name]}\n",
+                      {"sp": sp, "math": math})
     x = np.array([0.3, -0.5, 0.7])
     df = adjoint.grad(f)
     fd = np.stack([(df(x + 1e-6 * e) - df(x - 1e-6 * e)) / 2e-6 for e in np.eye(3)], -1)

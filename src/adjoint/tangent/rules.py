@@ -22,6 +22,7 @@ from ..analysis.values import elementwise
 from ..ir import Parts, Ref
 from ..rules.numeric import TRAPEZOIDS
 from ..rules.templates import instantiate, template
+from ..runtime import special as _special
 from ..runtime.shaping import item
 
 # linear in their differentiable arguments together: the tangent is the same call with each
@@ -91,6 +92,8 @@ EXPLICIT = {
     max: {"args": "runtime.extremum_tangent(args, g, ans)"},
     min: {"args": "runtime.extremum_tangent(args, g, ans)"},
 }
+# runtime helpers of the emitted gradients with their tangents written out, as EXPLICIT's
+HELPERS: dict = {}
 if importlib.util.find_spec("scipy") is not None:  # scipy is optional
     import scipy.linalg as _sla
     import scipy.special as _sp
@@ -101,8 +104,11 @@ if importlib.util.find_spec("scipy") is not None:  # scipy is optional
         _sla.solve: {"a": _SOLVE.format(of="a"), "b": _SOLVE.format(of="b")},
         _sla.solve_triangular: {"a": _TRI.format(of="a"), "b": _TRI.format(of="b")},
         _sla.cholesky: {"a": "runtime.cholesky_tangent(ans, g, not lower)"},
-        _sla.det: {"a": "ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)"},
+        _sla.det: {"a": "runtime.det_tangent(a, g, ans)"},
     })
+    # the derivatives of gammaln, digamma, betaln... are polygammas: one order up
+    HELPERS[_special.polygamma] = {"x": "runtime.polygamma(n + 1, x) * g"}
+    HELPERS[_special.digamma] = {"x": "runtime.polygamma(1, x) * g"}
     # softmax's Jacobian is symmetric: its tangent is its adjoint
     EXPLICIT[_sp.softmax] = {"x": "runtime.softmax_adjoint(g, ans, axis)"}
     EXPLICIT[_sp.log_softmax] = {"x": "g - np.sum(np.exp(ans) * g, axis=axis, keepdims=True)"}
@@ -145,7 +151,7 @@ def in_tables(fn) -> bool:
     """Whether `fn` is a runtime helper with its tangent in the tables above (a helper of
     the runtime with none is differentiated through its source, as a user's function)."""
     joint, multi = _runtime_tables()
-    return fn in joint or fn in multi or fn is _einsum_adjoint()
+    return fn in joint or fn in multi or fn in HELPERS or fn is _einsum_adjoint()
 
 
 def contributions(s: ir.Assign, varied: set[str], dot, modules: dict,
@@ -158,6 +164,8 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict,
     joint, multi = _runtime_tables()
     if p.kind == "call" and (p.key in joint or p.key in multi or p.key is _einsum_adjoint()):
         return _helper(s, joint, multi, varied, dot), False
+    if p.kind == "call" and p.key in HELPERS:
+        return _written_out(s, HELPERS[p.key], varied, dot, modules)
     rule = rules.lookup(p.key, p.spelling if p.kind == "method" else None) if \
         p.key is not None else None
     if rule is None:
@@ -207,6 +215,26 @@ def contributions(s: ir.Assign, varied: set[str], dot, modules: dict,
     unit = ("runtime.unit_seed(", Ref(s.target), f", {rules.name_of(rule.fn)!r})")
     return [("np.sum(", *instantiate(rule.template(n), {**env, "g": unit}), " * ",
              *read(n, _parts(params[n], dot)), ")") for n in active], True
+
+
+def _written_out(s: ir.Assign, formulas: dict, varied: set, dot,
+                 modules: dict) -> tuple[list[Parts], bool] | str:
+    """The tangent terms of a call of a runtime helper with its formulas in HELPERS."""
+    import inspect
+
+    signature = inspect.signature(s.prim.key)
+    bound = signature.bind(*s.args, **dict(s.kwargs))
+    bound.apply_defaults()
+    params = dict(bound.arguments)
+    active = [n for n, a in params.items() if _names(a) & varied]
+    if any(n not in formulas for n in active):
+        return f"runtime.{s.prim.key.__name__} has no tangent along {active[0]}"
+    env = {**modules, **{name: _parts(a) for name, a in params.items()},
+           "ans": (Ref(s.target),)}
+    known = frozenset(signature.parameters)
+    return [instantiate(template(formulas[n], known),
+                        {**env, "g": _tangent_parts(params[n], varied, dot)})
+            for n in active], True
 
 
 def _helper(s: ir.Assign, joint: dict, multi: dict, varied: set, dot) -> list[Parts]:
