@@ -27,6 +27,7 @@ BUILTINS: dict[Any, dict[str, str]] = {
     abs:               {"x": "g * np.sign(x)"},
     pow:               {"base": "g * exp * base ** (exp - 1)", "exp": "runtime.power_exponent_adjoint(g, base, ans)"},
     float:             {"x": "g"},
+    np.float64:        {"value": "g"},
     list:              {"iterable": "runtime.items_adjoint(g, iterable)"},
     tuple:             {"iterable": "runtime.items_adjoint(g, iterable)"},
     sum:               {"iterable": "runtime.sequence_adjoint(g, iterable)", "start": "g"},

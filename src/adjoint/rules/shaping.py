@@ -22,6 +22,8 @@ SHAPING: dict[Any, dict[str, str]] = {
     np.rollaxis:       {"a": "runtime.rollaxis_adjoint(g, a, axis, start)"},
     np.rot90:          {"m": "np.rot90(g, -k, axes)"},
     np.broadcast_to:   {"array": "runtime.unbroadcast(g, array)"},
+    np.full:           {"fill_value": "runtime.unbroadcast(g, fill_value)"},
+    np.full_like:      {"fill_value": "runtime.unbroadcast(g, fill_value)", "a": "runtime.zeros_like(a)"},
     np.atleast_1d:     {"arys": "runtime.atleast_adjoint(g, arys, k, ans)"},
     np.atleast_2d:     {"arys": "runtime.atleast_adjoint(g, arys, k, ans)"},
     np.atleast_3d:     {"arys": "runtime.atleast_adjoint(g, arys, k, ans)"},

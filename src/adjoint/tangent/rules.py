@@ -34,6 +34,7 @@ LINEAR = {
     np.repeat, np.trace, np.diag, np.diagonal, np.tril, np.triu, np.swapaxes, np.moveaxis,
     np.broadcast_to, np.copy, np.atleast_1d, np.atleast_2d, np.atleast_3d, np.split,
     np.array_split, np.take, np.rot90, np.append, sum, list, tuple, float, np.real,
+    np.float64, np.full, np.full_like,
     np.negative, operator.neg, operator.pos, np.conj, np.gradient, np.dsplit, np.imag,
     np.real_if_close, np.rollaxis, np.take_along_axis, item,
 }
