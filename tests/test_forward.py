@@ -328,6 +328,7 @@ REDUCTIONS = [
     "np.convolve(x[0], x[1])",
     "np.convolve(x[0], np.ones(2), mode='same')", "np.polyval(x[0], x[1])",
     "np.polyval(np.ones(3), x)",
+    "np.linalg.multi_dot([x, x.T, x])", "np.linalg.multi_dot([x[0], x.T, x, x[1]])",
 ]
 
 

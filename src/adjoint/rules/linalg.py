@@ -28,6 +28,7 @@ LINALG: dict[Any, dict[str, str]] = {
     np.tril:           {"m": "runtime.unbroadcast(np.tril(g, k), m)"},
     np.triu:           {"m": "runtime.unbroadcast(np.triu(g, k), m)"},
     np.linalg.inv:     {"a": "runtime.inv_adjoint(g, ans)"},
+    np.linalg.multi_dot: {"arrays": "runtime.multi_dot_adjoint(g, arrays)"},
     np.linalg.solve:   {"a": "runtime.solve_adjoint(g, a, b, ans, 0)", "b": "runtime.solve_adjoint(g, a, b, ans, 1)"},
     np.linalg.det:     {"a": "runtime.det_adjoint(g, a, ans)"},
     np.linalg.slogdet: {"a": "runtime.slogdet_adjoint(g, a, ans)"},

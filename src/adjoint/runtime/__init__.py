@@ -110,6 +110,7 @@ from .linalg import (
     eigh_adjoint,
     inv_adjoint,
     lstsq_adjoint,
+    multi_dot_adjoint,
     norm_adjoint,
     pinv_adjoint,
     qr_adjoint,
@@ -228,6 +229,7 @@ from .tangents import (
     cumprod_tangent,
     det_tangent,
     extremum_tangent,
+    multi_dot_tangent,
     reduced_tangent,
     tangent_copy,
     unit_seed,
@@ -294,6 +296,7 @@ __all__ = [
     "einsum_adjoint", "einsum_adjoint_tangent",
     "einsum_operand_adjoint", "entry", "extremum_adjoint", "field_adjoint",
     "fmax_adjoint", "index_concat", "index_concat_adjoint", "inner_adjoint", "inv_adjoint",
+    "multi_dot_adjoint",
     "items_adjoint", "keep_zeros", "kept", "kron_adjoint", "layout_order", "log_softmax_adjoint",
     "logsumexp_adjoint",
     "lstsq_adjoint", "matmul_lhs", "matmul_rhs", "matvec_adjoint", "maximum_adjoint",
@@ -317,7 +320,7 @@ __all__ = [
     "empty_like", "unstack", "unstack_adjoint",
     "var_adjoint", "broadcast_like", "cholesky_tangent", "extremum_tangent", "tangent_copy",
     "unit_seed",
-    "zero_tangent", "reduced_tangent", "cumprod_tangent", "det_tangent",
+    "zero_tangent", "reduced_tangent", "cumprod_tangent", "det_tangent", "multi_dot_tangent",
     "vecdot_adjoint", "vector_norm_adjoint", "where_adjoint", "zeros_like",
 ]
 

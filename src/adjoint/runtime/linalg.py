@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from ..errors import UnsupportedArgument
-from .containers import parts, zeros_like
+from .containers import parts, per_item, zeros_like
 from .elementwise import safe_ratio
 from .products import _t
 from .reductions import _axes, _expand, _prod_others, extremum_adjoint
@@ -49,6 +49,30 @@ def _fold(g, lower: bool = True):
 def _diagonal_part(m):
     """m with its off-diagonal entries zeroed (no identity matrix allocated)."""
     return np.triu(np.tril(m))
+
+
+def multi_dot_adjoint(g, arrays):
+    """Adjoint of each array in np.linalg.multi_dot(arrays): the product of those before it,
+    transposed, times g times the product of those after it, transposed (a first 1-D array
+    is a row, a last one a column, as multi_dot reads them)."""
+    mats = [np.asarray(a) for a in arrays]
+    first, last = mats[0].ndim == 1, mats[-1].ndim == 1
+    if first:
+        mats[0] = mats[0][None, :]
+    if last:
+        mats[-1] = mats[-1][:, None]
+    g = np.asarray(g)
+    g2 = g.reshape(mats[0].shape[0], mats[-1].shape[1])
+    before = [np.eye(mats[0].shape[0])]
+    for m in mats[:-1]:
+        before.append(before[-1] @ m)
+    after = [np.eye(mats[-1].shape[1])]
+    for m in reversed(mats[1:]):
+        after.append(m @ after[-1])
+    after.reverse()
+    out = [before[k].T @ g2 @ after[k].T for k in range(len(mats))]
+    out = [np.reshape(o, np.shape(a)) for o, a in zip(out, arrays, strict=True)]
+    return per_item(out, arrays)
 
 
 def inv_adjoint(g, ans):

@@ -105,6 +105,16 @@ def cholesky_tangent(ans: Any, a_dot: Any, upper: bool = False) -> Any:
     return np.swapaxes(L @ phi, -1, -2) if upper else L @ phi
 
 
+def multi_dot_tangent(arrays: Any, dots: Any) -> Any:
+    """The tangent of np.linalg.multi_dot(arrays) along the items' tangents: one product
+    per item that varies, that item replaced by its tangent."""
+    terms = [np.linalg.multi_dot([*arrays[:k], d, *arrays[k + 1:]])
+             for k, d in enumerate(dots) if np.ndim(d) or d != 0]
+    if not terms:
+        return zero_tangent(np.linalg.multi_dot(list(arrays)))
+    return sum(terms[1:], terms[0])
+
+
 def det_tangent(a: Any, a_dot: Any, ans: Any) -> Any:
     """The tangent of det(a) along a_dot: tr(adj(a) a_dot), with the adjugate the reverse
     sweep uses (exact where a is singular, where det(a) tr(a^-1 a_dot) is not defined)."""

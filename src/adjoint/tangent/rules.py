@@ -81,6 +81,7 @@ EXPLICIT = {
     np.linalg.inv: {"a": "-(ans @ g @ ans)"},
     np.linalg.solve: {"a": "-np.linalg.solve(a, g @ ans)", "b": "np.linalg.solve(a, g)"},
     np.linalg.det: {"a": "runtime.det_tangent(a, g, ans)"},
+    np.linalg.multi_dot: {"arrays": "runtime.multi_dot_tangent(arrays, g)"},
     np.linalg.cholesky: {"a": "runtime.cholesky_tangent(ans, g, upper)"},
     np.interp: {name: f"runtime.interp_tangent(g, x, xp, fp, left, right, period, of={name!r})"
                 for name in ("x", "xp", "fp", "left", "right")},
