@@ -871,4 +871,21 @@ def f(p):
     d[5] -= p[0]
     return d[0] + 3.0 * d[1] * d[5]
 """, vec(3)),
+    Program("ellipsis_item_written", """
+def f(x):
+    y = np.zeros(2)
+    y[..., 0] = x[0] * x[1]
+    y[1] = 1.0
+    z = x * 1.5
+    for i in range(x.shape[0]):
+        z[..., i] = z[i] ** 2
+    return np.sum(y ** 2) + np.sum(z ** 2)
+""", vec(2)),
+    Program("bool_passed_to_a_nested_helper_as_an_index", """
+def f(x, a, b):
+    flag = a > b
+    def pick(v, s):
+        return v[s]
+    return np.sum(pick(x, flag) * a) + np.sum(pick(x, a < b))
+""", lambda r: [r.normal(size=3), 1.2, 1.0], (0, 1)),
 ]

@@ -318,6 +318,15 @@ def kinked(x, a):
     return s + np.max(x * a) + max(a, 0.7) * 2.0
 
 
+def two_stencils(u, v):
+    """Two arrays read at i - 1 and i + 1 in one loop: the adds into both adjoints carried."""
+    s = 0.0
+    for i in range(1, u.shape[0] - 1):
+        s = s + u[i - 1] * 2.0 * v[i] + u[i + 1]
+        s = s + v[i + 1] * 3.0 + v[i - 1] * u[i]
+    return s
+
+
 def rebound_vector(x, n=6):
     """A vector rebound in a loop and read by np.dot, on one arm of a branch: its adjoint
     is an array from the loop's start (numba gives each variable one type)."""
@@ -439,6 +448,8 @@ PROGRAMS = {
     "helpers_in_a_loop": (lambda: row_norms, lambda: (np.array([[1.0, 2.0, 3.0], [-0.4, 0.5, 0.6],
                                                                [0.9, 0.1, -0.7]]), 0.7),
                           ("X", "a")),
+    "two_stencils": (lambda: two_stencils, lambda: (_rng().uniform(0.0, 1.0, 6),
+                                                    _rng().uniform(0.0, 1.0, 6)), ("u", "v")),
     "kinked": (lambda: kinked, lambda: (np.array([0.4, -0.2, 1.3, 0.8]), 0.9), ("x", "a")),
 }
 
@@ -579,7 +590,8 @@ def test_reversed_loops_reuse_arrays_and_tell_their_bounds(name, present, absent
 
 
 @pytest.mark.parametrize("name, size", [("heat", 2), ("heat", 3), ("ring", 1), ("ring", 2),
-                                        ("coupled", 2), ("coupled", 3), ("narrowing", 4)])
+                                        ("coupled", 2), ("coupled", 3), ("narrowing", 4),
+                                        ("two_stencils", 2), ("two_stencils", 4)])
 def test_stencil_adds_carried_in_numbers_hold_at_every_size(name, size):
     """A reversed stencil sums its adds into neighbouring entries in numbers (jit/carry.py):
     right where the loop makes no trip, one trip, or wraps a negative index."""
@@ -590,6 +602,8 @@ def test_stencil_adds_carried_in_numbers_hold_at_every_size(name, size):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
     text = source(name)
     assert "u_bar_ip1 = 0.0" in text or "u_bar_i = 0.0" in text, text
+    if name == "two_stencils":
+        assert "v_bar[i + 1] += v_bar_ip1" in text and "u_bar[i + 1] += u_bar_ip1" in text
 
 
 @pytest.mark.parametrize("x, a", [([0.3, 0.5, 0.0, 0.9], 0.7), ([1.3, 0.5, 1.3], 0.5)])
@@ -738,6 +752,21 @@ def test_translates_numba_errors():
                        "calls_python: Untyped global name 'scale'.*in `") as caught:
         df(1.5)
     assert "TypingError" not in str(caught.value)
+
+
+def test_a_lowering_numba_lacks_is_refused():
+    """numba types `y[...] = v` but has no code for its gradient's `y_bar[...]`: a
+    NotImplementedError of its compiler is a refusal, not a crash."""
+    def whole_write(x):
+        y = x * 1.0
+        y[...] = 2.0 * y
+        return np.sum(y)
+
+    df = adjoint.grad(whole_write, backend="numba")
+    with pytest.raises(NumbaUnsupported, match="numba cannot compile the gradient of "
+                       "whole_write"):
+        df(np.array([1.5, 2.0]))
+    np.testing.assert_allclose(adjoint.grad(whole_write)(np.array([1.5, 2.0])), [2.0, 2.0])
 
 
 def test_refuses_a_try_naming_the_statement():

@@ -11,7 +11,7 @@ from . import ir
 from . import parse as parse_
 from .analysis.activity import analyze
 from .analysis.dims import int_arrays, int_value, is_dims, known_ints, split_given
-from .analysis.kinds import atom_kind, kinds
+from .analysis.kinds import atom_kind, index_kinds, kinds
 from .analysis.terms import shapes
 from .analysis.values import _annotated, arrays, is_user_function, sequences
 from .errors import MissingRule
@@ -82,7 +82,7 @@ def _confirmed(fn: ir.Function, spec: Spec, results: dict, used: dict) -> bool:
     terms = call_shapes(fn, kinds, seqs, arrs, spec.dims, results, ())
     known = known_ints(fn, *split_given(spec.dims))
     known.update((n, "int") for n in int_arrays(fn, spec.dims))
-    return all(callee_kinds(passed, kinds, seqs, arrs, terms, known) == kinds_
+    return all(callee_kinds(passed, index_kinds(fn, kinds), seqs, arrs, terms, known) == kinds_
                for passed, kinds_ in used.values())
 
 
@@ -131,7 +131,7 @@ def _link_calls(fn: ir.Function, spec: Spec, namer: Namer, program, used: dict) 
         bindings = {k: a.value for k, a in passed if isinstance(a, Const) and callable(a.value)}
         del results[id(s)]  # this call is still to be linked
         terms = call_shapes(fn, kinds, seqs, arrs, spec.dims, results, calls - set(results))
-        kinds_ = callee_kinds(passed, kinds, seqs, arrs, terms, known)
+        kinds_ = callee_kinds(passed, index_kinds(fn, kinds), seqs, arrs, terms, known)
         relied.update(a.id for _, a in passed if isinstance(a, Name) and a.id in arrs - sure)
         if len(kinds_) > 5:
             used[id(s)] = (passed, kinds_)

@@ -181,8 +181,8 @@ def _type_key(args: tuple) -> tuple | None:
 
 
 def _numba_error(exc: Exception) -> bool:
-    """Whether numba failed to compile: its own error, or an assertion of its compiler (a
-    list of values of two types)."""
+    """Whether numba failed to compile: its own error, or an assertion or a missing lowering
+    of its compiler (a list of values of two types; `y[...] = v`)."""
     import traceback
 
     from numba.core.errors import NumbaError
@@ -190,5 +190,5 @@ def _numba_error(exc: Exception) -> bool:
     if isinstance(exc, NumbaError):
         return True
     frames = traceback.extract_tb(exc.__traceback__)
-    return isinstance(exc, AssertionError) and bool(frames) and (
+    return isinstance(exc, (AssertionError, NotImplementedError)) and bool(frames) and (
         f"{os.sep}numba{os.sep}" in frames[-1].filename)

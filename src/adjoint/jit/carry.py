@@ -59,11 +59,16 @@ def carry(body: list, fresh, bound: set) -> list:
 
 
 def _carried(loop: Block, i: str, before: list, fresh, bound: set) -> list:
-    items = [loop]
-    for xb, offsets in sorted(_candidates(loop.body, i).items()):
-        if _made_fresh(before, xb):
-            items = _rewritten(items, xb, offsets, i, fresh, bound)
-    return items
+    start: list = []
+    left: list = []
+    while True:  # one adjoint at a time: each rewrite moves the lines of the body
+        found = {xb: offsets for xb, offsets in _candidates(loop.body, i).items()
+                 if _made_fresh(before, xb)}
+        if not found:
+            return [*start, loop, *left]
+        xb = min(found)
+        first, loop, last = _rewritten(loop, xb, found[xb], i, fresh, bound)
+        start, left = start + first, left + last
 
 
 def _candidates(body: list, i: str) -> dict[str, dict[int, int]]:
@@ -114,21 +119,23 @@ def _made_fresh(before: list, xb: str) -> bool:
     return False
 
 
-def _rewritten(items: list, xb: str, offsets: dict[int, int], i: str, fresh,
-               bound: set) -> list:
-    loop = items[-1]
+def _rewritten(loop: Block, xb: str, offsets: dict[int, int], i: str, fresh,
+               bound: set) -> tuple[list, Block, list]:
+    """(the lines before the loop, the loop, the lines after it) with xb's adds carried;
+    `offsets`: {position in loop.body of each add: its offset}."""
     low, high = min(offsets.values()), max(offsets.values())
     open_ = {c: fresh(f"{xb}_{i}{'p' if c > 0 else 'm' if c < 0 else ''}{abs(c) or ''}")
              for c in range(low, high + 1)}
     at = fresh(f"{xb}_last_{i}")
     bound |= {*open_.values(), at}
-    body = [Line((Ref(at), " = ", Ref(i)), (at,))]
+    body = []
     for k, item in enumerate(loop.body):
         if k in offsets:
             value = item.parts[item.parts.index("] += ") + 1:]
             name = open_[offsets[k]]
             item = Line((Ref(name), " += ", *value), (name,))
         body.append(item)
+    body.insert(0, Line((Ref(at), " = ", Ref(i)), (at,)))
     body.append(Line((Ref(xb), "[", *_at(i, high), "] += ", Ref(open_[high]))))
     for c in range(high, low, -1):
         body.append(Line((Ref(open_[c]), " = ", Ref(open_[c - 1])), (open_[c],)))
@@ -138,8 +145,7 @@ def _rewritten(items: list, xb: str, offsets: dict[int, int], i: str, fresh,
     left = [Block(("if ", Ref(open_[c]), " != 0.0:"), [
         Line((Ref(xb), "[", *_at(at, c - 1), "] += ", Ref(open_[c])))])
         for c in range(high, low, -1)]
-    return [*items[:-1], *start, Block(loop.head, body, loop.orelse, loop.clauses,
-                                       loop.binds), *left]
+    return start, Block(loop.head, body, loop.orelse, loop.clauses, loop.binds), left
 
 
 def _at(i: str, offset: int) -> tuple:

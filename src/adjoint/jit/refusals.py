@@ -24,7 +24,7 @@ JIT_HELPERS = frozenset({
     "densify", "dot_lhs", "dot_rhs", "extremum_adjoint", "maximum_adjoint",
     "power_exponent_adjoint", "safe_ratio",
     "keep_buffer", "keep_zeros", "kept", "matmul_lhs", "matmul_rhs", "mean_adjoint", "never",
-    "no_buffer", "owned", "owned_unless", "rebinds_number", "restore",
+    "no_buffer", "owned", "owned_unless", "rebinds_item", "rebinds_number", "restore",
     "shape_get", "shape_tape_like", "snapshot", "spare", "sum_adjoint", "tape_capacity",
     "tape_get", "tape_grow", "tape_like", "tape_put", "transpose_adjoint", "unbroadcast",
     "written",

@@ -227,6 +227,18 @@ def _rebinds_number(value, fname, target, other, op):
     return lambda value, fname, target, other, op: None
 
 
+def rebinds_item(container, item, fname, place, op):
+    """Nothing to check for an item of an array or a number (replaced); an array item of a
+    list is refused."""
+
+
+@overload(rebinds_item)
+def _rebinds_item(container, item, fname, place, op):
+    if _is_array(item) and not _is_array(container):
+        raise TypingError("an augmented assignment on an array held in a list")
+    return lambda container, item, fname, place, op: None
+
+
 def check_distinct(index, fname, target):
     """Nothing to check for an index of numbers and slices (an array picking places is not
     compiled)."""
