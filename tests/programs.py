@@ -888,4 +888,13 @@ def f(x, a, b):
         return v[s]
     return np.sum(pick(x, flag) * a) + np.sum(pick(x, a < b))
 """, lambda r: [r.normal(size=3), 1.2, 1.0], (0, 1)),
+    Program("iterators_kept_in_names_and_consumed_before_writes", """
+def f(x):
+    y = x.copy()
+    gen = (y[i] ** 2 for i in range(y.shape[0]))
+    m = map(np.sin, y)
+    s = sum(gen) + sum(m)
+    y = y * 2.0
+    return s + sum(a * b for a, b in zip(x, y))
+""", vec(3)),
 ]

@@ -119,6 +119,27 @@ REFUSED = [
     ("write_into_np_array_without_copy", "def f(x):\n    z = x * 1.0\n"
      "    y = np.array(z, copy=False)\n    y[0] = 5.0\n    return np.sum(z ** 2)\n",
      UnsupportedSyntax, "z may share its memory", 4, 5),
+    # NumPy functions that write into their first argument, and out passed by position
+    ("copyto_a_varying_value", "def f(x):\n    out = np.zeros(2)\n"
+     "    np.copyto(out, 2.0 * x)\n    return np.sum(out)\n", UnsupportedSyntax,
+     "np.copyto writes into out in place", 3, 5),
+    ("put_kept_in_a_name", "def f(x):\n    y = np.zeros(3)\n    r = np.put(y, [0, 2], x)\n"
+     "    return np.sum(y)\n", UnsupportedSyntax, "np.put writes into y in place", 3, 9),
+    ("fill_diagonal_with_a_varying_value", "def f(x):\n    Z = np.zeros((2, 2))\n"
+     "    np.fill_diagonal(Z, x[0])\n    return np.sum(Z)\n", UnsupportedSyntax,
+     "np.fill_diagonal writes into Z in place", 3, 5),
+    ("out_by_position", "def f(x):\n    C = np.zeros(2)\n    np.add(x, x, C)\n"
+     "    return np.sum(C)\n", UnsupportedSyntax, "out= (by keyword or by position)", 3, 5),
+    # an iterator runs when it is consumed: after a name it reads is written, refused
+    ("map_consumed_after_a_write", "def f(x):\n    y = x.copy()\n    m = map(np.sin, y)\n"
+     "    y *= 2.0\n    return sum(m)\n", UnsupportedSyntax,
+     "m is an iterator (run when it is consumed) that reads y", 3, 5),
+    ("generator_consumed_after_a_write", "def f(x):\n    y = x.copy()\n"
+     "    gen = (y[i] ** 2 for i in range(2))\n    y[0] = 10.0\n    return sum(gen)\n",
+     UnsupportedSyntax, "gen is an iterator", 3, 5),
+    ("slice_of_a_list_written", "def f(x):\n    buf = [0.0, 0.0, 0.0]\n"
+     "    buf[1:] = [x[1] ** 2, x[0]]\n    return sum(buf)\n", UnsupportedSyntax,
+     "a slice of the list buf is written", 3, 5),
 ]
 
 
@@ -311,7 +332,8 @@ def test_an_error_of_the_forward_sweep_alone_is_internal():
 
 
 @pytest.mark.parametrize("op", ["=", "+="])
-def test_write_through_repeated_index_is_refused_when_it_runs(op):
+@pytest.mark.parametrize("repeat", [[0, 0, 1], [0, -3, 1], [2, 1, -1]])
+def test_write_through_repeated_index_is_refused_when_it_runs(op, repeat):
     """NumPy keeps the last of the values written to one place: a gradient that added them
     all back would be wrong, so such a write is refused as it runs (distinct ones are not)."""
     f = make_function(f"""
@@ -323,7 +345,7 @@ def f(x, idx):
     df = adjoint.grad(f, wrt="x")
     assert np.allclose(df(np.array([3.0, 1.0, 5.0]), np.array([0, 2, 1])), [1.0, 3.0, 2.0])
     with pytest.raises(UnsupportedArgument, match="picks one place more than once"):
-        df(np.array([3.0, 1.0, 5.0]), np.array([0, 0, 1]))
+        df(np.array([3.0, 1.0, 5.0]), np.array(repeat))  # -3 is 0, -1 is 2 of three
 
 
 @pytest.mark.parametrize("when", ["grad(f)", "df(x)"])

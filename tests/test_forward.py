@@ -344,6 +344,12 @@ def test_jvp_of_a_reduction_along_an_axis(expr):
                                atol=1e-8)
 
 
+def test_jvp_of_a_return_in_a_try_with_an_empty_finally():
+    f = make_function("def f(x):\n    try:\n        return 1.0 / x\n    finally:\n"
+                      "        pass\n")
+    assert adjoint.jvp(f, "x")(2.0, x_dot=1.0) == (0.5, -0.25)
+
+
 @pytest.mark.parametrize("A", [[[1.0, 2.0], [2.0, 4.0]], [[1.0, 2.0, 3.0]] * 3,
                                [[2.0, 0.5, 0.0], [0.1, 1.0, 0.3], [0.0, 0.2, 3.0]]],
                          ids=["singular", "rank_one", "regular"])

@@ -559,16 +559,19 @@ def test_while_loops_check_capacity_per_push():
 
 def test_tape_layouts():
     text = source("heat")
-    assert "new_stack = runtime.shape_tape_like(" in text  # u.copy(): its shape
+    assert "new_stack" not in text and "u_stack" not in text  # copies of u0: u0's shape
+    assert "runtime.zeros_into(u_bar_buffer, u0)" in text
     assert "total_stack" not in text  # a number (u's items are): nothing kept for its shape
-    assert "runtime.shape_get(new_stack, new_stack_top, new_stack_spare)" in text
     assert "diff_plus_u_ip1_stack = runtime.tape_like(" in text  # its value is read
+    shrinking = source("narrowing")  # each step's grid a point shorter: its shape kept
+    assert "u_stack = runtime.shape_tape_like(" in shrinking
+    assert "runtime.shape_get(u_stack, u_stack_top, u_stack_spare)" in shrinking
     assert "prey_saved_stack = runtime.tape_like(" in source("rk4")
 
 
 @pytest.mark.parametrize("name, present, absent", [
-    ("heat", ["new_bar = runtime.owned_unless(new_bar, new, t_later)",  # no copy after trip 1
-              "u_bar = runtime.zeros_into(u_bar_buffer, u)",  # zeros in an earlier trip's array
+    ("heat", ["new_bar = runtime.owned_unless(new_bar, u0, t_later)",  # no copy after trip 1
+              "u_bar = runtime.zeros_into(u_bar_buffer, u0)",  # zeros in an earlier trip's array
               "u_bar_buffer = runtime.keep_buffer(u_bar_buffer, new_bar)",
               "for i in runtime.backwards(range(1, i_range.stop)):",  # LLVM knows i >= 1
               "u_bar[i + 1] += u_bar_ip1"],  # each entry written once a step (jit/carry.py)

@@ -1,5 +1,6 @@
-"""contents: names that surely hold lists or tuples (NumPy reads them as arrays), and names
-that surely hold arrays of floats (a value written into one is never cast)."""
+"""contents: names that surely hold lists or tuples (NumPy reads them as arrays), names
+that surely hold arrays of floats (a value written into one is never cast), and names that
+hold copies of a parameter (its shape and dtype)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,26 @@ def _makes_list(s: Assign, found: set[str]) -> bool:
         return all(isinstance(a, Name) and a.id in found for a in args)
     return p.kind == "index" and held and s.index is not None and all(
         isinstance(i, ir.Slice) for i in s.index.items)
+
+
+def param_copies(fn: ir.Function, params: set[str]) -> dict[str, str]:
+    """{name: parameter} of the names bound only to copies of one of `params` (arrays the
+    function never binds again): `u = u0.copy()`, `new = u.copy()`, `u = new`. Such a name
+    has the parameter's shape and dtype wherever it is read."""
+    bound = {n for s in ir.walk(fn.body) for n in ir.defs(s)}
+    out: dict[str, str] = {}
+    for param in sorted(params - bound):
+        for name in _bound_only_by(fn, {param}, _makes_copy) - {param}:
+            out.setdefault(name, param)
+    return out
+
+
+def _makes_copy(s: Assign, found: set[str]) -> bool:
+    p, args = s.prim, s.args
+    copy = p.kind == "copy" or (p.kind == "method" and p.spelling == "copy") or (
+        p.kind == "call" and p.key is np.copy)
+    return copy and len(args) == 1 and not s.kwargs and isinstance(args[0], Name) and \
+        args[0].id in found
 
 
 _MADE_FLOAT = {np.zeros, np.ones, np.empty, np.eye, np.identity, np.linspace}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import libcst as cst
+import numpy as np
 
 from .. import ir, naming, rules
 from .. import normalize as normalize_
@@ -198,6 +199,24 @@ def refusal(s: Assign, active: list[bool], varied: set[str], fn: ir.Function) ->
 
 
 STORING = ("append", "extend")
+
+# NumPy functions that write into their first argument (np.add.at is followed, as a write)
+WRITERS = frozenset({np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
+                     np.put_along_axis})
+
+
+def writer_refusal(s, varied: set[str]) -> str | None:
+    """Why a call that writes into its first argument (np.copyto, np.put...) is refused:
+    a value it writes, or the array written, varies with what is differentiated, and
+    adjoint follows writes made by assignments only (None: all of it is constant)."""
+    if not (isinstance(s, Assign) and s.prim.kind == "call" and s.prim.key in WRITERS):
+        return None
+    if not ir.names((*s.args, *(v for _, v in s.kwargs))) & varied:
+        return None
+    target = s.args[0].id if s.args and isinstance(s.args[0], ir.Name) else "its argument"
+    return (f"{s.prim.spelling} writes into {target} in place, with values that vary with "
+            f"what is differentiated; adjoint follows writes made by assignment: write "
+            f"{target}[...] = ... (or build the array with np.where) instead")
 
 
 def _kept(s: Assign, source: parse_.Source, reads: set[str]) -> bool:

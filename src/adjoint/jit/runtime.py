@@ -239,17 +239,17 @@ def _rebinds_item(container, item, fname, place, op):
     return lambda container, item, fname, place, op: None
 
 
-def check_distinct(index, fname, target):
+def check_distinct(index, fname, target, array=None):
     """Nothing to check for an index of numbers and slices (an array picking places is not
     compiled)."""
 
 
 @overload(check_distinct)
-def _check_distinct(index, fname, target):
+def _check_distinct(index, fname, target, array=None):
     items = index.types if isinstance(index, types.BaseTuple) else (index,)
     if any(_is_array(t) for t in items):
         raise TypingError("an index holding an array of positions (written through in place)")
-    return lambda index, fname, target: None
+    return lambda index, fname, target, array=None: None
 
 
 # ---------------------------------------------------------------- loops

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import libcst as cst
@@ -257,9 +258,10 @@ class CallsMixin(CallablesMixin):
         args = [self.expr(func.value)] if method is not None else []
         args, kwargs = self.call_arguments(node, args + list(prefix[0]),
                                            kwargs + list(prefix[1]))
-        if any(k == "out" for k, _ in kwargs) and not (method is None and _own_function(fn)):
-            raise self.error(node, "out= writes into an existing array; assign the result "
-                             "instead")
+        if (any(k == "out" for k, _ in kwargs) or (method is None and _out_passed(fn, args))) \
+                and not (method is None and _own_function(fn)):
+            raise self.error(node, "out= (by keyword or by position) writes into an existing "
+                             "array; assign the result instead")
         prim, hint = self.call_prim(func, fn, method, args)
         if known is not None and isinstance(node.func, cst.Name):  # named for the local
             hint = naming.call_name(node.func.value, self.label(args[0]) if args else None)
@@ -382,3 +384,24 @@ def _sums_comprehension(node: cst.Call, fn: Any) -> bool:
     """`sum(e for x in xs)` or `sum([e for x in xs])`: a loop adding, no list built."""
     return fn is sum and len(node.args) == 1 and isinstance(node.args[0].value, (
         cst.GeneratorExp, cst.ListComp)) and not node.args[0].keyword
+
+
+def _out_passed(fn: Any, args: list) -> bool:
+    """Whether a NumPy function's `out` is passed by position (`np.dot(a, b, c)`,
+    `np.add(a, b, c)`): it writes into that array."""
+    if isinstance(fn, np.ufunc):
+        return len(args) > fn.nin and not _none(args[fn.nin])
+    if not callable(fn) or not (getattr(fn, "__module__", None) or "").startswith("numpy"):
+        return False
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p.name for p in params if p.kind in (
+        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    at = positional.index("out") if "out" in positional else len(args)
+    return len(args) > at and not _none(args[at])
+
+
+def _none(a) -> bool:
+    return isinstance(a, ir.Const) and a.value is None

@@ -10,6 +10,7 @@ import numpy as np
 from .. import ir, naming
 from ..ir import Assign, Name, Prim
 from .base import NormalizerBase
+from .lazy import is_lazy, written_after
 from .syntax import dotted_name, names_in
 from .tables import AUGOPS, BINOPS, REFUSED_STATEMENTS
 
@@ -99,6 +100,16 @@ class StatementsMixin(NormalizerBase):
             return None
         return self.namer.fresh(self.source.name)
 
+    def check_lazy(self, name: str, value, node) -> None:
+        """Refuse an iterator kept in `name` and consumed after a name it reads is written:
+        Python runs it when it is consumed, adjoint where it is made (normalize/lazy.py)."""
+        changed = written_after(self.source.funcdef, node, name, value)
+        if changed is not None:
+            raise self.error(node, f"{name} is an iterator (run when it is consumed) that reads "
+                             f"{changed}, which is written after it; adjoint runs it where it "
+                             f"is made: build a list ([... for ...]) or consume {name} before "
+                             f"{changed} changes")
+
     def assign_stmt(self, targets: Sequence[cst.AssignTarget], value, node) -> None:
         if len(targets) > 1:
             atom = self.expr(value)
@@ -114,6 +125,8 @@ class StatementsMixin(NormalizerBase):
                                "<lambda>")
         elif isinstance(target, cst.Name):
             self.local_name(target)
+            if is_lazy(value):
+                self.check_lazy(target.value, value, node)
             self.expr(value, target.value)
         elif isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple,
                                                                              cst.List)):

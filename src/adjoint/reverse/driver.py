@@ -214,7 +214,8 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     maybe = sorted(set(saved) - definitely_bound(sweep.prologue() + forward, {
         p.name for p in fn.params}))
     fwd_body = [Line(("# forward",), comment=True),
-                *[Line((Ref(n), " = ", sweep.unbound(n)), (n,)) for n in maybe],
+                *[Line((Ref(n), f" = {sweep.unbound(n)}"), (n,)) for n in maybe],  # (kept:
+                # a loop that makes no trip leaves its target unbound)
                 *sweep.prologue(), *forward,
                 Line(("return ", *ir.atom_parts(result), ", ", *pack))]
     saved_name = sweep.namer.cached("saved", "saved")

@@ -11,6 +11,7 @@ from ..analysis.plan import Save
 from ..ir import Assign, Block, Const, Line, Name, Ref
 from ..optimize import UFUNC
 from .refs import RUNTIME, item_check
+from .writes import index_value
 
 
 class Forward:
@@ -51,9 +52,9 @@ class Forward:
                 isinstance(s, ir.SetItem) and s.op != "at" else []  # (np.add.at: repeats add)
             if picks and s.target not in self.seqs and not self.basic(s.index) and \
                     self.is_active(s.value):  # an index picking a place twice drops values
-                out.append(self.line((RUNTIME, ".check_distinct((", *ir.join(
-                    [ir.atom_parts(i) for i in picks]), ",), ", repr(self.fn.name), ", ",
-                                      repr(s.target), ")")))
+                out.append(self.line((RUNTIME, ".check_distinct(", *index_value(s.index),
+                                      ", ", repr(self.fn.name), ", ", repr(s.target), ", ",
+                                      Ref(s.target), ")")))
             if isinstance(s, ir.SetItem) and (s.op in ("+", "-") or s.aug) and \
                     s.target in self.seqs and s.target in self.varied:
                 out.append(item_check(s, self.fn.name))

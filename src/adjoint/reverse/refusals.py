@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from .. import rules
+from .. import ir, rules
 from ..analysis import effects
 from ..analysis.values import ITERATORS
 from ..errors import MissingRule
@@ -25,6 +25,14 @@ class Refusals:
             v for _, v in s.kwargs))], self.varied, self.fn)
         if why is not None:
             raise self.error(s, why)
+
+    def refuse_writers(self) -> None:
+        """A call that writes into its first argument values that vary (np.copyto, np.put...):
+        refused, wherever its result goes (analysis.effects.writer_refusal)."""
+        for s in ir.walk(self.fn.body):
+            why = effects.writer_refusal(s, self.varied)
+            if why is not None:
+                raise self.error(s, why)
 
     def missing_rule(self, s: Assign) -> Exception:
         p = s.prim

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ir, rules
 from ..analysis.activity import analyze
-from ..analysis.contents import float_arrays, made_lists
+from ..analysis.contents import float_arrays, made_lists, param_copies
 from ..analysis.kinds import array_dims, atom_kind, index_kinds, kinds
 from ..analysis.plan import ENTRY, Plan, Save, run_once
 from ..analysis.terms import shapes_and_ints
@@ -80,6 +80,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         refuse_opaque_subscripts(fn, act)
         self.active = act.active | set(wrt)
         self.varied = act.varied | set(wrt)
+        self.refuse_writers()
         known = (set(scalar_params) | _annotated(fn, float), set(int_params) | _annotated(
             fn, int), ndims)
         self.kinds = kinds(fn, *known)
@@ -96,6 +97,7 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         known, self.assumed = array_params  # parameters known to hold arrays; taken to
         self.arrays = arrays(fn, self.kinds, (known | self.assumed) - self.seqs)
         self.sure = arrays(fn, self.kinds, known - self.seqs) if self.assumed else self.arrays
+        self.copies = param_copies(fn, set(known) - self.seqs)  # name -> the array it copies
         self.relied: set[str] = set()  # names whose adjoints add with + only if as taken
         # a split adjoint's seed may hold zeros its caller's selections put there (h(x)[0])
         self.masked = masked(fn, self.active, returned(fn) if split else frozenset())
@@ -162,6 +164,9 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         return self.namer.bar(x)
 
     def line(self, parts, binds=()) -> Line:
+        if self.copies:  # a copy's shape is its parameter's: nothing kept for it
+            parts = [ShapeRef(self.copies[p.name]) if type(p) is ShapeRef and p.name in
+                     self.copies else p for p in parts]
         if self.current is not None:
             for p in parts:
                 if isinstance(p, Ref) and p.name in self.primal and p.name not in binds:

@@ -63,6 +63,10 @@ class WriteAdjoint:
         y = s.target
         if y not in self.active or y not in self.defined:
             return []
+        if y in self.made_seqs and any(isinstance(i, ir.Slice) for i in s.index.items):
+            raise self.error(s, f"a slice of the list {y} is written ({y}[a:b] = ...), which "
+                             "may change its length; build a new list instead "
+                             f"({y} = {y}[:a] + [...])")
         if isinstance(s.value, Name) and s.value.id == y and not s.op:  # y[a:b] = y
             part = self.namer.cached_for(s, ("part",), f"{y}_part_bar")
             out = self.own(y)

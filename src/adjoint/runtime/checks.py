@@ -148,16 +148,23 @@ def check_seed(ans, seed, fname: str):
     return seed
 
 
-def check_distinct(index: tuple, fname: str, target: str) -> None:
+def check_distinct(index, fname: str, target: str, array=None) -> None:
     """Refuse a write `target[index] = v` (or `+=`) through integer arrays that pick one
     place twice: NumPy keeps the last value written there, and the derivative of the
-    values it drops would be added back."""
-    arrays = [np.asarray(i) for i in index if isinstance(i, (np.ndarray, list))]
+    values it drops would be added back. With the array written, the places are its own
+    (`[0, -3]` picks one place of three twice)."""
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [np.asarray(i) for i in items if isinstance(i, (np.ndarray, list))]
     arrays = [a for a in arrays if a.dtype.kind in "iu" and a.size > 1]
     if not arrays:
         return
-    picked = np.stack([a.ravel() for a in np.broadcast_arrays(*arrays)])
-    if np.unique(picked, axis=1).shape[1] < picked.shape[1]:
+    if isinstance(array, np.ndarray):
+        picked = np.arange(array.size).reshape(array.shape)[items].ravel()
+        again = np.unique(picked).size < picked.size
+    else:
+        stacked = np.stack([a.ravel() for a in np.broadcast_arrays(*arrays)])
+        again = np.unique(stacked, axis=1).shape[1] < stacked.shape[1]
+    if again:
         raise UnsupportedArgument(
             f"{fname} writes into {target} through an index that picks one place more than "
             "once, where only the last write stays: its derivative is not supported; "

@@ -41,6 +41,10 @@ class Tangent:
         facts = analyze(fn, set(wrt))
         self.varied = facts.active | set(wrt)  # varied, and read on to the result
         self.depends = facts.varied | set(wrt)  # varied, read on to the result or not
+        for s in ir.walk(fn.body):
+            why = effects.writer_refusal(s, self.depends)
+            if why is not None:
+                raise self.error(s, why)
         self.origin = None
         self.modules = module_aliases(fn)
         self.displayed = frozenset(made_lists(fn, lists))  # lists: arrays to NumPy
@@ -107,6 +111,8 @@ class Tangent:
                                  (h.name,) if h.name else ()) for h in s.handlers]
             clauses += [ir.Clause(head, self.body(block)) for head, block in (
                 (("else:",), s.orelse), (("finally:",), s.finalbody)) if block]
+            if not clauses:  # `try: ... finally: pass`: the body alone
+                return self.body(s.body)
             return [Block(("try:",), self.body(s.body), clauses=clauses)]
         raise self.error(s, f"forward mode does not follow {type(s).__name__} statements yet; "
                          "use adjoint.grad or adjoint.vjp")
