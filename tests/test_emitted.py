@@ -126,7 +126,7 @@ def grad_f4(x, f4_bar=1.0):
     for i in reversed(i_range):
         x_i = x[i]
         # grad of: y[i] = y[i - 1] + x[i] ** 2
-        y_i_bar = y_bar[i]
+        y_i_bar = y_bar[i].copy()
         y_bar[i] = 0.0
         x_i_bar = y_i_bar * 2 * x_i
         x_bar[i] += x_i_bar

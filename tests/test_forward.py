@@ -344,6 +344,17 @@ def test_jvp_of_a_reduction_along_an_axis(expr):
                                atol=1e-8)
 
 
+def test_hessian_through_an_entry_written_into_zeros():
+    """The gradient reads y_bar[0] as a copy before it zeroes it: forward mode, on that
+    gradient, sees no view of y_bar changed under it."""
+    f = make_function("def f(x):\n    y = np.zeros(3)\n    y[0] = x[0] ** 3\n"
+                      "    y[1:] = x[1:] * x[0]\n    return np.sum(y * y) + np.sum(x ** 2)\n")
+    x = np.array([1.0, 2.0, 3.0])
+    df = adjoint.grad(f)
+    fd = np.stack([(df(x + 1e-6 * e) - df(x - 1e-6 * e)) / 2e-6 for e in np.eye(3)], -1)
+    np.testing.assert_allclose(adjoint.hessian(f)(x), fd, rtol=1e-5, atol=1e-6)
+
+
 def test_jvp_of_a_return_in_a_try_with_an_empty_finally():
     f = make_function("def f(x):\n    try:\n        return 1.0 / x\n    finally:\n"
                       "        pass\n")

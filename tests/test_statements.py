@@ -68,7 +68,7 @@ def grad_f(x, w, f_bar=1.0):
     for i in reversed(i_range):
         x_i = x[i]
         # grad of: y[i] += x[i] * w
-        x_i_w_bar = y_bar[i]
+        x_i_w_bar = y_bar[i].copy()
         x_i_bar = x_i_w_bar * w
         w_bar += x_i_w_bar * x_i
         x_bar[i] += x_i_bar

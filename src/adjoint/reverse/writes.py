@@ -8,8 +8,6 @@ from ..analysis.terms import index_term
 from ..ir import Line, Name, Ref
 from .refs import RUNTIME, ShapeRef
 
-NUMBER = ("scalar", ("dims", ()))  # the shape terms of a number
-
 
 class IndexAdd:
     """A contribution to x_bar[index] (basic: the index selects without repeats; container:
@@ -85,7 +83,8 @@ class WriteAdjoint:
                 self.zeroed.discard(y)
             part = (Ref(self.bar(y)), "[", *ir.index_parts(s.index), "]")
             target_term = self.item_term(y, s.index)
-            if y not in self.seqs and not self.picks_number(s.index, target_term):
+            if y not in self.seqs:  # (an item, copied: the code differentiated again
+                # sees no view of y_bar that the write below changes)
                 part = (*part, ".copy()")
             if not (self.known_shape(s.value.id) and self.shape.get(s.value.id) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(s.value.id), ")")
@@ -97,7 +96,8 @@ class WriteAdjoint:
             v = s.value.id
             part = (Ref(self.bar(y)), "[", *idx, "]")
             target_term = self.item_term(y, s.index)
-            if y not in self.seqs and not self.picks_number(s.index, target_term):
+            if y not in self.seqs:  # (an item, copied: the code differentiated again
+                # sees no view of y_bar that the write below changes)
                 part = (*part, ".copy()")
             if not (self.known_shape(v) and self.shape.get(v) == target_term):
                 part = (RUNTIME, ".unbroadcast(", *part, ", ", ShapeRef(v), ")")
@@ -114,13 +114,6 @@ class WriteAdjoint:
         if y in self.ndim_of and item_kind(self.ndim_of[y], index, self.index_kind) == "scalar":
             return "scalar"
         return index_term(self.shape.get(y), index, self.index_kind, self.ints)
-
-    def picks_number(self, index: ir.Index, term: object) -> bool:
-        """Whether y[index] is surely a number, not a view that a later write into y_bar
-        changes: a number's shape, picked by ints alone (`y[..., 0]` is a 0-d view), where
-        the code is not typed (numba's reuse of adjoint arrays reads items as copies)."""
-        return term in NUMBER and not self.typed and not any(
-            isinstance(i, (ir.Slice, str)) for i in index.items)
 
     def through_cast(self, y: str, part: ir.Parts) -> ir.Parts:
         """The adjoint of a value written into y: zero where y holds ints or bools (checked
