@@ -216,3 +216,74 @@ def test_a_parameter_named_like_the_tangent_is_refused_naming_the_keyword():
         adjoint.jvp(h, "v")(x, 2 * x, v_dot=np.ones(2))
     _, dot = adjoint.jvp(h, "v")(x, 2 * x, v_dot_2=np.ones(2))
     assert dot == pytest.approx(np.sum(2 * x) + 3 * np.sum(x ** 2))
+
+
+def _cube(x):
+    return np.sum(x ** 3)
+
+
+def _sin(v):
+    return np.sin(v)
+
+
+def _residuals(w, *data):
+    X, y = data
+    return np.sum((X @ w - y) ** 2)
+
+
+_W, _X, _Y = np.ones(2), np.array([[1.0, 0.5], [0.2, 2.0]]), np.array([1.0, 3.0])
+
+MISUSED = {  # calls a user can get wrong: each an ApiError naming what is wrong
+    "tangent of another shape": (lambda: adjoint.jvp(_cube)(np.ones(2), x_dot=np.ones((2, 2))),
+                                 r"x_dot= has shape \(2, 2\), but x has shape \(2,\)"),
+    "array tangent of a number": (lambda: adjoint.hvp(_cube)(1.5, x_dot=np.ones(3)),
+                                  r"has shape \(3,\), but x has shape \(\)"),
+    "cotangent of another shape": (lambda: adjoint.vjp(_sin)(np.ones(2))[1](np.ones(3)),
+                                   r"result's shape \(2,\), not \(3,\)"),
+    "cotangent of a number's result": (lambda: adjoint.vjp(_cube)(np.ones(2))[1](np.ones(2)),
+                                       r"result's shape \(\), not \(2,\)"),
+    "a tangent for no parameter in wrt": (
+        lambda: adjoint.jvp(_residuals)(_W, _X, _Y, w_dot=_W, y_dot=_Y),
+        "y_dot= is for no parameter in wrt"),
+    "vjp of *args": (lambda: adjoint.vjp(_residuals, wrt=-1)(_W, _X, _Y),
+                     r"wrt picks \*data"),
+    "hessian of a tuple": (lambda: adjoint.hessian(_residuals, wrt="data")(_W, _X, _Y),
+                           "takes arrays and numbers; data holds a tuple"),
+    "jacobian of a dict": (lambda: adjoint.jacobian(lambda p: p["a"] ** 2)({"a": 1.0}),
+                           "takes arrays and numbers; p holds a dict"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISUSED))
+def test_misused_transforms_say_what_is_wrong(name):
+    call, words = MISUSED[name]
+    with pytest.raises(adjoint.errors.ApiError, match=words):
+        call()
+
+
+def test_wrt_picks_the_same_parameter_in_every_transform():
+    """wrt=-1 of `f(w, *data)` is *data in grad, jvp and hvp alike (vjp refuses it)."""
+    g = adjoint.grad(_residuals, wrt=-1)(_W, _X, _Y)
+    dX, dy = np.ones((2, 2)), np.array([0.5, -1.0])
+    _, dot = adjoint.jvp(_residuals, wrt=-1)(_W, _X, _Y, data_dot=(dX, dy))
+    assert dot == pytest.approx(np.sum(g[0] * dX) + np.sum(g[1] * dy))
+
+
+def test_hvp_of_a_partial_and_of_a_bound_method():
+    """What a partial fixes by keyword, and the object a bound method reads, pass to the
+    function's own hvp."""
+    def loss(w, X, lam):
+        return np.sum((X @ w) ** 3) + lam * w @ w
+
+    class Model:
+        def __init__(self):
+            self.X = _X
+
+        def objective(self, w):
+            return np.sum(np.tanh(self.X @ w) ** 2)
+
+    w, v = np.array([0.3, -0.2]), np.array([1.0, 0.5])
+    for fn in (functools.partial(loss, X=_X, lam=0.1), Model().objective):
+        df = adjoint.grad(fn)
+        fd = (df(w + 1e-6 * v) - df(w - 1e-6 * v)) / 2e-6
+        np.testing.assert_allclose(adjoint.hvp(fn)(w, w_dot=v), fd, rtol=1e-6, atol=1e-8)

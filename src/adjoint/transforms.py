@@ -13,7 +13,7 @@ from .arguments import kinds_of
 from .bound import bound_parts
 from .errors import AdjointError, ApiError
 from .runtime.calls import split_of
-from .signatures import keyword, tangent_params, tangents_passed
+from .signatures import keyword, parameter_names, tangent_params, tangents_passed
 
 __all__ = ["forward_gradient", "hessian", "hvp", "jacobian", "jvp", "vjp"]
 
@@ -30,22 +30,20 @@ def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
         value, pullback = adjoint.vjp(model, wrt="W")(W, X)
         dW = pullback(np.ones_like(value))
     """
+    import numpy as np
+
     func, front, fixed = bound_parts(fn)
     if not isinstance(func, types.FunctionType):
         raise ApiError(f"adjoint.vjp needs a Python function; {fn!r} is a {type(fn).__name__}")
     code = func.__code__
     names = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
-    own = [n for n in names[len(front):] if n not in fixed]
     many = isinstance(wrt, (tuple, list))
-    picked = []
-    for w in (wrt if many else (wrt,)):
-        if isinstance(w, int) and not isinstance(w, bool) and -len(own) <= w < len(own):
-            picked.append(own[w])
-        elif isinstance(w, str) and w in own:
-            picked.append(w)
-        else:
-            raise ApiError(f"wrt={w!r} names no parameter of {func.__qualname__} "
-                           f"(its parameters: {', '.join(own)})")
+    picked = _picked(fn, wrt)
+    starred = [n for n in picked if n not in names]
+    if starred:
+        raise ApiError(f"adjoint.vjp differentiates named parameters; wrt picks *{starred[0]} "
+                       f"of {func.__qualname__}: use adjoint.grad(f, wrt={starred[0]!r}) with "
+                       f"the seed {func.__name__}_bar=v")
     positions = tuple(names.index(n) for n in picked if names.index(n) < code.co_argcount)
     keywords = tuple(n for n in picked if names.index(n) >= code.co_argcount)
     order = [*(names[k] for k in positions), *keywords]
@@ -61,6 +59,10 @@ def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
                 raise ApiError(f"this pullback of {func.__qualname__} was called already; "
                                "call adjoint.vjp(...)(*args) again for another")
             spent.append(True)
+            if isinstance(value, (int, float, complex, np.generic, np.ndarray)) and \
+                    np.shape(v) != np.shape(value):
+                raise ApiError(f"the pullback of {func.__qualname__} takes a cotangent of "
+                               f"its result's shape {np.shape(value)}, not {np.shape(v)}")
             out = bwd(saved, v)
             got = dict(zip(order, out if len(order) > 1 else (out,), strict=True))
             return tuple(got[n] for n in picked) if many else got[picked[0]]
@@ -82,7 +84,6 @@ def jacobian(fn: Any, wrt: Any = 0, *, mode: str = "auto", optimize: bool = True
     a reverse one). Each sweep runs on copies of the arguments."""
     import copy
 
-    import numpy as np
 
     if mode not in ("auto", "reverse", "forward"):
         raise ApiError(f"jacobian(mode={mode!r}): mode is 'auto', 'reverse' or 'forward'")
@@ -93,8 +94,8 @@ def jacobian(fn: Any, wrt: Any = 0, *, mode: str = "auto", optimize: bool = True
         def fresh():
             return copy.deepcopy(args), copy.deepcopy(kwargs)
         a, k = fresh()
-        out = np.asarray(fn(*a, **k), dtype=float)
-        inputs = [np.asarray(_argument(fn, n, args, kwargs), dtype=float) for n in names]
+        out = _numeric(fn(*a, **k), "jacobian", "its result")
+        inputs = [_numeric(_argument(fn, n, args, kwargs), "jacobian", n) for n in names]
         forward = mode == "forward" or mode == "auto" and sum(x.size for x in inputs) <= out.size
         blocks = _forward(fn, wrt, names, inputs, out, fresh, optimize) if forward else \
             _reverse(fn, wrt, many, out, fresh, optimize)
@@ -158,9 +159,9 @@ def _picked(fn: Any, wrt: Any) -> list[str]:
     from .bound import bound_parts
 
     func, front, fixed = bound_parts(fn)
-    code = func.__code__
-    own = [n for n in code.co_varnames[len(front): code.co_argcount + code.co_kwonlyargcount]
-           if n not in fixed]
+    params = [p for p in inspect.signature(func).parameters.values()
+              if p.kind is not inspect.Parameter.VAR_KEYWORD]  # (*args in its place)
+    own = [p.name for p in params[len(front):] if p.name not in fixed]
     out = []
     for w in (wrt if isinstance(wrt, (tuple, list)) else (wrt,)):
         if isinstance(w, int) and not isinstance(w, bool) and -len(own) <= w < len(own):
@@ -171,6 +172,44 @@ def _picked(fn: Any, wrt: Any) -> list[str]:
             raise ApiError(f"wrt={w!r} names no parameter of {func.__qualname__} "
                            f"(its parameters: {', '.join(own)})")
     return out
+
+
+def _check_tangents(fn: Any, picked: list, args: tuple, kwargs: dict, what: str) -> None:
+    """Refuse a `<name>_dot=` for no parameter in wrt, and a tangent whose shape is not
+    its array's or number's (NumPy would broadcast it, and the result would be wrong)."""
+    import numpy as np
+
+    names = {f"{w}_dot": w for w in picked}
+    own = set(parameter_names(fn))
+    extra = [k for k in kwargs if k.endswith("_dot") and k not in names and k not in own]
+    if extra:
+        raise ApiError(f"{what} of {fn.__qualname__} takes the tangents "
+                       f"{', '.join(n + '=' for n in names)}; {extra[0]}= is for no parameter "
+                       "in wrt")
+    primal = {k: v for k, v in kwargs.items() if k not in names}
+    for key, w in names.items():
+        if key not in kwargs:
+            continue
+        try:
+            value = _argument(fn, w, args, primal)
+        except (TypeError, KeyError):
+            return  # the call itself is wrong: the function says how, as it runs
+        if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray)) and \
+                np.shape(kwargs[key]) != np.shape(value):
+            raise ApiError(f"the tangent {key}= has shape {np.shape(kwargs[key])}, but {w} "
+                           f"has shape {np.shape(value)}: pass a tangent of {w}'s shape")
+
+
+def _numeric(value: Any, what: str, name: str) -> Any:
+    """value as an array of floats, for a Jacobian or Hessian; a list, tuple, dict or record
+    (or anything else) refused, naming it."""
+    import numpy as np
+
+    if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray)):
+        return np.asarray(value, dtype=float)
+    raise ApiError(f"adjoint.{what} takes arrays and numbers; {name} holds a "
+                   f"{type(value).__name__}: use adjoint.grad, adjoint.jvp or adjoint.hvp "
+                   "with it, or pass its values as one array")
 
 
 def _argument(fn: Any, name: str, args: tuple, kwargs: dict) -> Any:
@@ -207,6 +246,7 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) 
               zip(picked, tangent_params(compiled.function, len(picked)), strict=True)]
 
     def run(*args, **kwargs):
+        _check_tangents(func, picked, (*front, *args), {**fixed, **kwargs}, "jvp")
         now = _tangent(func, tuple(picked), optimize)
         kwargs = tangents_passed(now.function, picked, kwargs, func, "jvp")
         run.__adjoint__ = now
@@ -268,7 +308,20 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     tuple `wrt`), through loops, branches, in-place writes and helpers as the gradient's own
     code runs them."""
     from .api import _compiled, grad
+    from .bound import bound_parts
 
+    func, front, fixed = bound_parts(fn)
+    if func is not fn and isinstance(func, types.FunctionType):  # a partial, a bound method:
+        names = _picked(fn, wrt)  # the function's own hvp, with what they fix passed
+        inner = hvp(func, tuple(names) if isinstance(wrt, (tuple, list)) else names[0],
+                    optimize=optimize)
+
+        def bound_run(*args, **kwargs):
+            return inner(*front, *args, **{**fixed, **kwargs})
+        bound_run.__name__ = bound_run.__qualname__ = f"hvp_{func.__name__}"
+        bound_run.__adjoint_source__ = lambda *args, **kwargs: inner.__adjoint_source__(
+            *front, *args, **{**fixed, **kwargs})
+        return bound_run
     df = grad(fn, wrt, optimize=optimize)
     plain = isinstance(fn, types.FunctionType) and not hasattr(fn, "__adjoint_generic__")
     picked = tuple(_picked(fn, wrt)) if plain else ()
@@ -299,6 +352,7 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     def run(*args, **kwargs):
         if not plain:
             return jf(*args, **kwargs)[1]
+        _check_tangents(fn, picked, args, kwargs, "hvp")
         now = tangent_for(args, kwargs)
         kwargs = tangents_passed(now.function, picked, kwargs, fn, "hvp")
         run.__adjoint__ = now
@@ -325,7 +379,7 @@ def hessian(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     product = hvp(fn, tuple(names) if many else names[0], optimize=optimize)
 
     def run(*args, **kwargs):
-        inputs = [np.asarray(_argument(fn, n, args, kwargs), dtype=float) for n in names]
+        inputs = [_numeric(_argument(fn, n, args, kwargs), "hessian", n) for n in names]
         blocks = [[None] * len(names) for _ in names]
         for j, x in enumerate(inputs):
             columns = []

@@ -322,7 +322,7 @@ class Tangent:
         try:
             name, passed = self.link(s, self.varied)
         except AdjointError as exc:
-            if not getattr(s.prim.key, "__module__", "").startswith("adjoint."):
+            if not (getattr(s.prim.key, "__module__", None) or "").startswith("adjoint."):
                 raise
             # a helper of adjoint's emitted gradients, differentiated through where it can be
             raise self.error(s, f"forward mode has no tangent of {s.prim.spelling} yet (a "
