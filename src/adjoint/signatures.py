@@ -1,6 +1,7 @@
 """What a user reads of a function adjoint returns: its signature (the function's own
 parameters, then the keyword seed of the result's adjoint), its docstring, and the keywords
-its seed and tangents are passed by."""
+its seed and tangents are passed by; the parameters `wrt` picks, and the checks of the
+tangents and arrays the transforms are given."""
 
 from __future__ import annotations
 
@@ -91,3 +92,69 @@ def tangents_passed(function: Any, picked: list, kwargs: dict, fn: Any, what: st
                        f"{' and '.join(missing)}= (one per parameter in wrt)" + (
                            f"; {clash[0]} is a parameter of {fn.__name__}" if clash else ""))
     return kwargs
+
+
+def picked_params(fn: Any, wrt: Any) -> list[str]:
+    """The parameter names `wrt` picks of fn (a method's or partial's own parameters)."""
+    from .bound import bound_parts
+
+    func, front, fixed = bound_parts(fn)
+    params = [p for p in inspect.signature(func).parameters.values()
+              if p.kind is not inspect.Parameter.VAR_KEYWORD]  # (*args in its place)
+    own = [p.name for p in params[len(front):] if p.name not in fixed]
+    out = []
+    for w in (wrt if isinstance(wrt, (tuple, list)) else (wrt,)):
+        if isinstance(w, int) and not isinstance(w, bool) and -len(own) <= w < len(own):
+            out.append(own[w])
+        elif isinstance(w, str) and w in own:
+            out.append(w)
+        else:
+            raise ApiError(f"wrt={w!r} names no parameter of {func.__qualname__} "
+                           f"(its parameters: {', '.join(own)})")
+    return out
+
+
+def check_tangents(fn: Any, picked: list, args: tuple, kwargs: dict, what: str) -> None:
+    """Refuse a `<name>_dot=` for no parameter in wrt, and a tangent whose shape is not
+    its array's or number's (NumPy would broadcast it, and the result would be wrong)."""
+    import numpy as np
+
+    names = {f"{w}_dot": w for w in picked}
+    own = set(parameter_names(fn))
+    extra = [k for k in kwargs if k.endswith("_dot") and k not in names and k not in own]
+    if extra:
+        raise ApiError(f"{what} of {fn.__qualname__} takes the tangents "
+                       f"{', '.join(n + '=' for n in names)}; {extra[0]}= is for no parameter "
+                       "in wrt")
+    primal = {k: v for k, v in kwargs.items() if k not in names}
+    for key, w in names.items():
+        if key not in kwargs:
+            continue
+        try:
+            value = argument_of(fn, w, args, primal)
+        except (TypeError, KeyError):
+            return  # the call itself is wrong: the function says how, as it runs
+        if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray)) and \
+                np.shape(kwargs[key]) != np.shape(value):
+            raise ApiError(f"the tangent {key}= has shape {np.shape(kwargs[key])}, but {w} "
+                           f"has shape {np.shape(value)}: pass a tangent of {w}'s shape")
+
+
+def numeric(value: Any, what: str, name: str) -> Any:
+    """value as an array of floats, for a Jacobian or Hessian; a list, tuple, dict or record
+    (or anything else) refused, naming it."""
+    import numpy as np
+
+    if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray)):
+        return np.asarray(value, dtype=float)
+    raise ApiError(f"adjoint.{what} takes arrays and numbers; {name} holds a "
+                   f"{type(value).__name__}: use adjoint.grad, adjoint.jvp or adjoint.hvp "
+                   "with it, or pass its values as one array")
+
+
+def argument_of(fn: Any, name: str, args: tuple, kwargs: dict) -> Any:
+    """The value a call passes for the parameter `name` (its default if none)."""
+
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound.arguments[name]

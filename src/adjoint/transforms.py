@@ -4,7 +4,6 @@ the vector-Jacobian product as a (value, pullback) pair, and Jacobians by revers
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import types
 import weakref
 from typing import Any
@@ -13,7 +12,15 @@ from .arguments import kinds_of
 from .bound import bound_parts
 from .errors import AdjointError, ApiError
 from .runtime.calls import split_of
-from .signatures import keyword, parameter_names, tangent_params, tangents_passed
+from .signatures import (
+    argument_of,
+    check_tangents,
+    keyword,
+    numeric,
+    picked_params,
+    tangent_params,
+    tangents_passed,
+)
 
 __all__ = ["forward_gradient", "hessian", "hvp", "jacobian", "jvp", "vjp"]
 
@@ -38,7 +45,7 @@ def vjp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     code = func.__code__
     names = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     many = isinstance(wrt, (tuple, list))
-    picked = _picked(fn, wrt)
+    picked = picked_params(fn, wrt)
     starred = [n for n in picked if n not in names]
     if starred:
         raise ApiError(f"adjoint.vjp differentiates named parameters; wrt picks *{starred[0]} "
@@ -88,14 +95,14 @@ def jacobian(fn: Any, wrt: Any = 0, *, mode: str = "auto", optimize: bool = True
     if mode not in ("auto", "reverse", "forward"):
         raise ApiError(f"jacobian(mode={mode!r}): mode is 'auto', 'reverse' or 'forward'")
     many = isinstance(wrt, (tuple, list))
-    names = _picked(fn, wrt)
+    names = picked_params(fn, wrt)
 
     def run(*args, **kwargs):
         def fresh():
             return copy.deepcopy(args), copy.deepcopy(kwargs)
         a, k = fresh()
-        out = _numeric(fn(*a, **k), "jacobian", "its result")
-        inputs = [_numeric(_argument(fn, n, args, kwargs), "jacobian", n) for n in names]
+        out = numeric(fn(*a, **k), "jacobian", "its result")
+        inputs = [numeric(argument_of(fn, n, args, kwargs), "jacobian", n) for n in names]
         forward = mode == "forward" or mode == "auto" and sum(x.size for x in inputs) <= out.size
         blocks = _forward(fn, wrt, names, inputs, out, fresh, optimize) if forward else \
             _reverse(fn, wrt, many, out, fresh, optimize)
@@ -154,72 +161,6 @@ def _unit_tangents(names: list[str], inputs: list, j: int, k: int) -> dict:
     return dots
 
 
-def _picked(fn: Any, wrt: Any) -> list[str]:
-    """The parameter names `wrt` picks of fn (a method's or partial's own parameters)."""
-    from .bound import bound_parts
-
-    func, front, fixed = bound_parts(fn)
-    params = [p for p in inspect.signature(func).parameters.values()
-              if p.kind is not inspect.Parameter.VAR_KEYWORD]  # (*args in its place)
-    own = [p.name for p in params[len(front):] if p.name not in fixed]
-    out = []
-    for w in (wrt if isinstance(wrt, (tuple, list)) else (wrt,)):
-        if isinstance(w, int) and not isinstance(w, bool) and -len(own) <= w < len(own):
-            out.append(own[w])
-        elif isinstance(w, str) and w in own:
-            out.append(w)
-        else:
-            raise ApiError(f"wrt={w!r} names no parameter of {func.__qualname__} "
-                           f"(its parameters: {', '.join(own)})")
-    return out
-
-
-def _check_tangents(fn: Any, picked: list, args: tuple, kwargs: dict, what: str) -> None:
-    """Refuse a `<name>_dot=` for no parameter in wrt, and a tangent whose shape is not
-    its array's or number's (NumPy would broadcast it, and the result would be wrong)."""
-    import numpy as np
-
-    names = {f"{w}_dot": w for w in picked}
-    own = set(parameter_names(fn))
-    extra = [k for k in kwargs if k.endswith("_dot") and k not in names and k not in own]
-    if extra:
-        raise ApiError(f"{what} of {fn.__qualname__} takes the tangents "
-                       f"{', '.join(n + '=' for n in names)}; {extra[0]}= is for no parameter "
-                       "in wrt")
-    primal = {k: v for k, v in kwargs.items() if k not in names}
-    for key, w in names.items():
-        if key not in kwargs:
-            continue
-        try:
-            value = _argument(fn, w, args, primal)
-        except (TypeError, KeyError):
-            return  # the call itself is wrong: the function says how, as it runs
-        if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray)) and \
-                np.shape(kwargs[key]) != np.shape(value):
-            raise ApiError(f"the tangent {key}= has shape {np.shape(kwargs[key])}, but {w} "
-                           f"has shape {np.shape(value)}: pass a tangent of {w}'s shape")
-
-
-def _numeric(value: Any, what: str, name: str) -> Any:
-    """value as an array of floats, for a Jacobian or Hessian; a list, tuple, dict or record
-    (or anything else) refused, naming it."""
-    import numpy as np
-
-    if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray)):
-        return np.asarray(value, dtype=float)
-    raise ApiError(f"adjoint.{what} takes arrays and numbers; {name} holds a "
-                   f"{type(value).__name__}: use adjoint.grad, adjoint.jvp or adjoint.hvp "
-                   "with it, or pass its values as one array")
-
-
-def _argument(fn: Any, name: str, args: tuple, kwargs: dict) -> Any:
-    """The value a call passes for the parameter `name` (its default if none)."""
-
-    bound = inspect.signature(fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound.arguments[name]
-
-
 def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) -> Any:
     """Forward mode: the Jacobian-vector product of `fn` with respect to `wrt`.
 
@@ -240,13 +181,13 @@ def jvp(fn: Any, wrt: Any = 0, *, optimize: bool = True, has_aux: bool = False) 
         func = generic.function
     if not isinstance(func, types.FunctionType):
         raise ApiError(f"adjoint.jvp needs a Python function; {fn!r} is a {type(fn).__name__}")
-    picked = _picked(func if generic is not None else fn, wrt)
+    picked = picked_params(func if generic is not None else fn, wrt)
     compiled = _tangent(func, tuple(picked), optimize)
     needed = [keyword(f"{w}_dot", t, func) for w, t in
               zip(picked, tangent_params(compiled.function, len(picked)), strict=True)]
 
     def run(*args, **kwargs):
-        _check_tangents(func, picked, (*front, *args), {**fixed, **kwargs}, "jvp")
+        check_tangents(func, picked, (*front, *args), {**fixed, **kwargs}, "jvp")
         now = _tangent(func, tuple(picked), optimize)
         kwargs = tangents_passed(now.function, picked, kwargs, func, "jvp")
         run.__adjoint__ = now
@@ -311,20 +252,11 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     from .bound import bound_parts
 
     func, front, fixed = bound_parts(fn)
-    if func is not fn and isinstance(func, types.FunctionType):  # a partial, a bound method:
-        names = _picked(fn, wrt)  # the function's own hvp, with what they fix passed
-        inner = hvp(func, tuple(names) if isinstance(wrt, (tuple, list)) else names[0],
-                    optimize=optimize)
-
-        def bound_run(*args, **kwargs):
-            return inner(*front, *args, **{**fixed, **kwargs})
-        bound_run.__name__ = bound_run.__qualname__ = f"hvp_{func.__name__}"
-        bound_run.__adjoint_source__ = lambda *args, **kwargs: inner.__adjoint_source__(
-            *front, *args, **{**fixed, **kwargs})
-        return bound_run
+    if func is not fn and isinstance(func, types.FunctionType):  # a partial, a bound method
+        return _bound_hvp(fn, func, front, fixed, wrt, optimize)
     df = grad(fn, wrt, optimize=optimize)
     plain = isinstance(fn, types.FunctionType) and not hasattr(fn, "__adjoint_generic__")
-    picked = tuple(_picked(fn, wrt)) if plain else ()
+    picked = tuple(picked_params(fn, wrt)) if plain else ()
     try:
         jf = jvp(df, wrt, optimize=optimize)
     except AdjointError as exc:
@@ -352,7 +284,7 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     def run(*args, **kwargs):
         if not plain:
             return jf(*args, **kwargs)[1]
-        _check_tangents(fn, picked, args, kwargs, "hvp")
+        check_tangents(fn, picked, args, kwargs, "hvp")
         now = tangent_for(args, kwargs)
         kwargs = tangents_passed(now.function, picked, kwargs, fn, "hvp")
         run.__adjoint__ = now
@@ -366,6 +298,20 @@ def hvp(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     return run
 
 
+def _bound_hvp(fn: Any, func: Any, front: tuple, fixed: dict, wrt: Any, optimize: bool) -> Any:
+    """hvp of a partial or a bound method: the function's own, with what they fix passed."""
+    names = picked_params(fn, wrt)
+    inner = hvp(func, tuple(names) if isinstance(wrt, (tuple, list)) else names[0],
+                optimize=optimize)
+
+    def run(*args, **kwargs):
+        return inner(*front, *args, **{**fixed, **kwargs})
+    run.__name__ = run.__qualname__ = f"hvp_{func.__name__}"
+    run.__adjoint_source__ = lambda *args, **kwargs: inner.__adjoint_source__(
+        *front, *args, **{**fixed, **kwargs})
+    return run
+
+
 def hessian(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
     """The Hessian of `fn` with respect to `wrt`: `hessian(f, wrt)(*args)` returns an array of
     shape `arg.shape + arg.shape` (for a tuple `wrt`, a tuple of tuples: block [i][j] has
@@ -374,12 +320,12 @@ def hessian(fn: Any, wrt: Any = 0, *, optimize: bool = True) -> Any:
 
     import numpy as np
 
-    names = _picked(fn, wrt)
+    names = picked_params(fn, wrt)
     many = isinstance(wrt, (tuple, list))
     product = hvp(fn, tuple(names) if many else names[0], optimize=optimize)
 
     def run(*args, **kwargs):
-        inputs = [_numeric(_argument(fn, n, args, kwargs), "hessian", n) for n in names]
+        inputs = [numeric(argument_of(fn, n, args, kwargs), "hessian", n) for n in names]
         blocks = [[None] * len(names) for _ in names]
         for j, x in enumerate(inputs):
             columns = []
@@ -419,7 +365,7 @@ def forward_gradient(fn: Any, wrt: Any, value: bool, optimize: bool) -> Any:
     from .errors import NonScalarOutput
 
     jf = jvp(fn, wrt, optimize=optimize)
-    names = _picked(fn.__adjoint_generic__.function, wrt)
+    names = picked_params(fn.__adjoint_generic__.function, wrt)
     many = isinstance(wrt, (tuple, list))
     seed_name = f"{fn.__name__}_bar"
 
@@ -427,7 +373,7 @@ def forward_gradient(fn: Any, wrt: Any, value: bool, optimize: bool) -> Any:
         seed = kwargs.pop(seed_name, 1.0)
         grads, result = [], None
         for n in names:
-            if np.ndim(_argument(jf.__adjoint__.function, n, args, {**kwargs, **{
+            if np.ndim(argument_of(jf.__adjoint__.function, n, args, {**kwargs, **{
                     f"{m}_dot": 0.0 for m in names}})):
                 raise ApiError(f"the gradient of {fn.__name__}, whose code loops, is forward "
                                f"mode over it, one sweep per parameter: {n} must be a number "
