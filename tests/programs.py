@@ -897,4 +897,10 @@ def f(x):
     y = y * 2.0
     return s + sum(a * b for a, b in zip(x, y))
 """, vec(3)),
+    Program("dict_comprehension_of_constants_over_a_dict", """
+def f(p, names):
+    w = {k: 2.0 for k in p}
+    scale = {n: 1.5 for n in names}
+    return w["a"] * p["a"] + w["b"] * p["b"] ** 2 * scale["b"]
+""", lambda r: [{"a": r.normal(), "b": r.normal()}, ["a", "b"]], 0),
 ]

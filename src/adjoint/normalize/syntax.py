@@ -48,10 +48,14 @@ def bindings_of(name: str, node: cst.CSTNode) -> int:
 
 def iterates_keys(target: cst.BaseExpression, it: cst.BaseExpression,
                   scope_node: cst.CSTNode | None) -> bool:
-    """Whether `for k in d` reads d[k] (or d[..., k, ...]) in `scope_node`, or compares k
-    with a string: then d is a dict and k its keys."""
+    """Whether `for k in d` reads d[k] (or d[..., k, ...]) in `scope_node`, compares k with
+    a string, or makes k a key of a dict comprehension (`{k: 0.0 for k in d}`): then d is a
+    dict and k its keys (or d is a list of keys: list(d) is its items either way)."""
     if not (isinstance(target, cst.Name) and isinstance(it, cst.Name)) or scope_node is None:
         return False
+    if isinstance(scope_node, cst.DictComp) and isinstance(scope_node.key, cst.Name) and \
+            scope_node.key.value == target.value:
+        return True
     key = m.Index(value=m.Name(target.value))
     reads = m.Subscript(value=m.Name(it.value),
                         slice=[m.ZeroOrMore(), m.SubscriptElement(slice=key), m.ZeroOrMore()])
