@@ -327,6 +327,18 @@ def two_stencils(u, v):
     return s
 
 
+def sparse_rows(vals, cols, rowptr, x):
+    """A CSR matrix times x, row by row: items of int arrays index x (ints, as numba
+    compiles for the arrays' dtypes: plain adds, not runtime.add_at)."""
+    total = 0.0
+    for i in range(rowptr.shape[0] - 1):
+        acc = 0.0
+        for k in range(rowptr[i], rowptr[i + 1]):
+            acc += vals[k] * x[cols[k]]
+        total += acc * acc
+    return total
+
+
 def rebound_vector(x, n=6):
     """A vector rebound in a loop and read by np.dot, on one arm of a branch: its adjoint
     is an array from the loop's start (numba gives each variable one type)."""
@@ -450,6 +462,9 @@ PROGRAMS = {
                           ("X", "a")),
     "two_stencils": (lambda: two_stencils, lambda: (_rng().uniform(0.0, 1.0, 6),
                                                     _rng().uniform(0.0, 1.0, 6)), ("u", "v")),
+    "sparse_rows": (lambda: sparse_rows, lambda: (
+        np.array([1.0, 2.0, -1.0, 0.5, 0.7]), np.array([0, 2, 1, 3, 0]), np.array([0, 2, 4, 5]),
+        np.array([0.3, -1.2, 2.0, 0.5])), ("vals", "x")),
     "kinked": (lambda: kinked, lambda: (np.array([0.4, -0.2, 1.3, 0.8]), 0.9), ("x", "a")),
 }
 

@@ -24,8 +24,9 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False,
     field holds, so code compiled for one is never run for another. With `shapes`, a sixth:
     (parameter, shape) of each array, where broadcasting sums are then known (none when
     an array is not NumPy's: a Dask array's shape may be unknown until it is computed). With
-    `ndims`, a seventh: (parameter, dimensions) of each NumPy array of floats (the numba
-    backend, which compiles for each number of dimensions, not for each shape)."""
+    `ndims`, a seventh: (parameter, dimensions) of each NumPy array of floats, and
+    (parameter, (dimensions, 'int')) of each of ints (the numba backend, which compiles for
+    each number of dimensions and dtype, not for each shape)."""
     code = fn.__code__
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     defaults = parse_.defaults_of(fn) if len(args) < len(names) else {}
@@ -44,6 +45,8 @@ def kinds_of(fn: Any, args: tuple, kwargs: dict, shapes: bool = False,
             dims.append((name, value.shape))
             if value.dtype.kind in "fc":
                 counts.append((name, value.ndim))
+            elif value.dtype.kind in "iu":  # its items index as ints do
+                counts.append((name, (value.ndim, "int")))
             if value.dtype.kind in "iu":  # its entries index as ints do
                 dims.append((name, "int"))
         elif isinstance(value, bool):

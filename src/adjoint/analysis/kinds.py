@@ -71,9 +71,11 @@ def _solved(fn: ir.Function, scalar_params, int_params, ndims: dict,
             items: dict | None) -> dict:
     found: dict[str, object] = {}
     for p in fn.params:
+        given = ndims.get(p.name)
         found[p.name] = "scalar" if p.name in scalar_params else (
             "int" if p.name in int_params else (
-                ("array", ndims[p.name]) if p.name in ndims else None))
+                ("array", *given) if isinstance(given, tuple) else  # (ndim, 'int')
+                ("array", given) if given is not None else None))
     defining = [s for s in ir.walk(fn.body)
                 if isinstance(s, (For, While, Unpack)) or (isinstance(s, Assign) and s.target)]
     solve(defining, lambda s: _kind_given(s, found, items), _join, found)
@@ -156,7 +158,12 @@ def _array_kind(s: Assign, ks: list, items: dict) -> object:
         return None
     ndim = max(k[1] for k in ks if isinstance(k, tuple))
     if p.kind == "index":
-        return item_kind(ks[0][1], s.index, items) if isinstance(ks[0], tuple) else None
+        if not isinstance(ks[0], tuple):
+            return None
+        made = item_kind(ks[0][1], s.index, items)
+        if ks[0][2:] == ("int",):  # of an array of ints: an int, or an array of them
+            return "int" if made == "scalar" else (*made, "int") if made else None
+        return made
     if p.kind == "unary" or (p.kind == "binop" and rules.broadcasts(p.key)) or (
             p.kind == "method" and p.spelling in LIKE_METHODS and len(ks) == 1) or (
             p.kind == "call" and len(ks) == 1 and (p.key in ELEMENTWISE_LIKE - {abs, float} or (
