@@ -14,7 +14,7 @@ written once, by the trip that makes its last add:
     u_bar_last_i = 0
     for i in runtime.backwards(range(1, R.stop)):
         u_bar_last_i = i
-        ...
+        # (the trip's other lines, as they were)
         u_bar_ip1 += d_bar                 # was u_bar[i + 1] += d_bar
         u_bar_i += e_bar                   # was u_bar[i] += e_bar
         u_bar_im1 += d_bar                 # was u_bar[i - 1] += d_bar
