@@ -1,6 +1,7 @@
-"""The abstract run of jit/reuse.py on a reversed loop as the reverse sweep emits it: where
-the numba backend may skip an owned copy or make zeros in an array an earlier trip made, and
-edits of the loop that must keep the copies and zeros."""
+"""The passes of the numba backend over reversed loops as the reverse sweep emits them: the
+abstract run of jit/reuse.py (where an owned copy may be skipped, or zeros made in an array
+an earlier trip made) and jit/spread.py (a number's adjoint summed per inner index), each on
+the loop as emitted and on edits of it that must keep the loop as it is."""
 
 import re
 
@@ -12,6 +13,7 @@ from adjoint.ir import text as as_text
 pytest.importorskip("numba")
 
 from adjoint.jit.reuse import reuse  # noqa: E402
+from adjoint.jit.spread import spread  # noqa: E402
 
 
 def _loop(text: str) -> list:
@@ -83,13 +85,64 @@ def test_arrays_are_reused_only_where_nothing_else_reads_them(case, edit, reused
     code = HEAT_REVERSE.replace(before, f"{before}\n{after}" if before else "", 1)
     taken: set = set()
     out = reuse(_loop(code), lambda base: base, taken)
-
-    def lines(body):
-        for item in body:
-            yield as_text(item.head if hasattr(item, "head") else item.parts)
-            for inner in (item.bodies() if hasattr(item, "bodies") else []):
-                yield from lines(inner)
-
-    emitted = "\n".join(lines(out))
+    emitted = "\n".join(_lines(out))
     assert ("owned_unless(new_bar, new, t_later)" in emitted) == reused[0], emitted
     assert ("zeros_into(u_bar_buffer, u)" in emitted) == reused[1], emitted
+
+
+def _lines(body):
+    for item in body:
+        yield as_text(item.head if hasattr(item, "head") else item.parts)
+        for inner in (item.bodies() if hasattr(item, "bodies") else []):
+            yield from _lines(inner)
+
+
+NEST_REVERSE = """
+$k_bar = runtime.zeros_like($k)
+for $t in runtime.backwards(range(0, $R.stop)):
+    $u_bar = runtime.zeros_like($u)
+    for $i in runtime.backwards(range(1, $S.stop)):
+        $g = runtime.copy($new_bar[$i])
+        $k_bar += $g * $d
+        $u_bar[$i - 1] += $g * $k
+    $k_bar += $c
+"""
+
+
+@pytest.mark.parametrize("case, edit, spread_", [
+    ("as emitted", ("", ""), True),
+    ("subtracted", ("$k_bar += $g * $d", "$k_bar -= $g * $d"), True),
+    ("read in the inner loop", ("$k_bar += $g * $d", "$k_bar += $g * $d\n        $h = $k_bar"),
+     False),
+    ("read in the outer loop", ("$k_bar += $c", "$h = $k_bar"), False),
+    ("rebound in the outer loop", ("$k_bar += $c", "$k_bar = $k_bar + $c"), False),
+    ("added to itself", ("$k_bar += $g * $d", "$k_bar += $k_bar * $d"), False),
+    ("returning", ("$k_bar += $g * $d", "$k_bar += $g * $d\n        return $g"), False),
+    ("the index rebound", ("$k_bar += $g * $d", "$k_bar += $g * $d\n        $i = $j"), False),
+    ("a start that is not a literal", ("range(1, $S", "range($a, $S"), False),
+    ("a start of 0", ("range(1, $S", "range(0, $S"), True),
+])
+def test_a_number_adjoint_is_spread_per_inner_index_only_where_the_nest_only_adds_to_it(
+        case, edit, spread_):
+    """jit/spread.py on a nest of reversed loops adding into the adjoint of a number read by
+    every trip (k), and edits that read, rebind or leave it; the adds of the outer loop stay
+    as they are, and the per-index sums are added once, after the outer loop."""
+    code = NEST_REVERSE.replace(*edit, 1) if edit[0] else NEST_REVERSE
+    out = spread(_loop(code), frozenset({"k_bar"}), lambda base: base, set())
+    emitted = "\n".join(_lines(out))
+    start = 0 if "range(0, $S" in code else 1
+    index = "[i - 1]" if start else "[i]"
+    expected = [
+        "k_bar_per_i = runtime.sums_like(k_bar)",
+        f"if len(k_bar_per_i) < S.stop{' - 1' if start else ''}:",
+        f"k_bar_per_i = runtime.room(k_bar_per_i, S.stop{' - 1' if start else ''})",
+        f"k_bar_per_i{index} {'-' if 'subtracted' in case else '+'}= g * d",
+        "k_bar += c",  # an add of the outer loop stays
+        "k_bar += runtime.total(k_bar_per_i)"]
+    assert all(e in emitted for e in expected) == spread_, emitted
+    assert ("k_bar_per_i" in emitted) == spread_, emitted
+    if spread_:  # the total after the loop, the sums made before it
+        lines = emitted.splitlines()
+        assert lines.index("k_bar_per_i = runtime.sums_like(k_bar)") < lines.index(
+            next(line for line in lines if line.startswith("for t in"))) < lines.index(
+            "k_bar += runtime.total(k_bar_per_i)")

@@ -311,6 +311,7 @@ class Emitted:
     result_dims: object = None  # the result's shape, or ('items', shapes) of a tuple's items
     primal: frozenset = frozenset()  # names of the user's code (checked by its own structure)
     large: frozenset = frozenset()  # of those, arrays of known shape and many entries
+    numbers: frozenset = frozenset()  # adjoints surely holding a number everywhere
 
 
 def parts_of(item: Line | Block) -> Iterator[Parts]:

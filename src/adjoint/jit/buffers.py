@@ -116,3 +116,40 @@ def _owned_unless(g, x, later):
         out += g
         return out
     return impl
+
+
+# ---------------------------------------------------------------- sums per index (spread.py)
+
+
+def sums_like(x):
+    """No sums yet of adds into the number x: an empty array of its type."""
+
+
+@overload(sums_like)
+def _sums_like(x):
+    if isinstance(x, (types.Float, types.Complex)):
+        dtype = x
+        return lambda x: np.zeros(0, dtype)
+    return None
+
+
+def room(sums, size):
+    """sums with `size` entries or more: the ones it has, then zeros."""
+
+
+@overload(room)
+def _room(sums, size):
+    def impl(sums, size):
+        out = np.zeros(max(size, 2 * len(sums)), sums.dtype)
+        out[:len(sums)] = sums
+        return out
+    return impl
+
+
+def total(sums):
+    """The sum of the entries."""
+
+
+@overload(total)
+def _total(sums):
+    return lambda sums: sums.sum()

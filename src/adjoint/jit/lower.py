@@ -38,6 +38,7 @@ from .carry import carry
 from .counts import literal_ranges
 from .refusals import JIT_HELPERS, NumbaUnsupported, helper_reason
 from .reuse import reuse
+from .spread import spread
 from .tapes import (
     RUNTIME,
     Tape,
@@ -82,6 +83,7 @@ def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> 
     tapes = plan(fn.body, stacks, top_level, fresh, _param_names(fn.params))
     pass_ = _Pass(fn, owner, tapes, fresh)
     body = carry(reuse(pass_.block(fn.body), fresh, pass_.bound), fresh, pass_.bound)
+    body = spread(body, fn.numbers, fresh, pass_.bound)
     primal = fn.primal | frozenset(stacks) | frozenset(pass_.bound)
     lowered = replace(fn, body=body, params=_plain_params(fn.params), primal=primal)
     return Lowered(lowered, frozenset(stacks), pass_.checks)

@@ -25,9 +25,10 @@ JIT_HELPERS = frozenset({
     "power_exponent_adjoint", "safe_ratio",
     "keep_buffer", "keep_zeros", "kept", "matmul_lhs", "matmul_rhs", "mean_adjoint", "never",
     "no_buffer", "owned", "owned_unless", "rebinds_item", "rebinds_number", "restore",
-    "shape_get", "shape_tape_like", "snapshot", "spare", "sum_adjoint", "tape_capacity",
+    "room", "shape_get", "shape_tape_like", "snapshot", "spare", "sum_adjoint", "sums_like",
+    "tape_capacity",
     "tape_get", "tape_grow", "tape_like", "tape_put", "transpose_adjoint", "unbroadcast",
-    "written",
+    "total", "written",
     "zeros_into",
     "zeros_like",
 })

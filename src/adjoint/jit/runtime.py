@@ -19,7 +19,15 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from ..runtime import check_arrays  # noqa: F401 - called by the Python wrapper, not in njit
-from .buffers import keep_buffer, no_buffer, owned_unless, zeros_into  # noqa: F401
+from .buffers import (  # noqa: F401
+    keep_buffer,
+    no_buffer,
+    owned_unless,
+    room,
+    sums_like,
+    total,
+    zeros_into,
+)
 from .extrema import (  # noqa: F401
     builtin_extremum_adjoint,
     extremum_adjoint,

@@ -160,7 +160,7 @@ def whole(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
     name = names[0] if names else namer.fresh(
         ("value_and_grad_" if mode == "value" else "grad_") + fn.name)
     return ir.Emitted(name, params, body, primal=frozenset(sweep.primal | sweep.slots),
-                      large=large_arrays(sweep))
+                      large=large_arrays(sweep), numbers=number_adjoints(sweep))
 
 
 def large_arrays(sweep: Sweep) -> frozenset:
@@ -173,6 +173,13 @@ def large_arrays(sweep: Sweep) -> frozenset:
         isinstance(d, int) for d in t[1]) and math.prod(t[1]) >= inplace.LARGE}
     adjoints = sweep.namer.adjoints
     return frozenset(names | {adjoints[n] for n in names if n in adjoints})
+
+
+def number_adjoints(sweep: Sweep) -> frozenset:
+    """The adjoints of the names surely holding a number everywhere."""
+    adjoints = sweep.namer.adjoints
+    return frozenset(adjoints[n] for n, k in sweep.kinds.items() if k == "scalar" and
+                     n in adjoints)
 
 
 def value_kept(fn: ir.Function, plan: Plan, namer: Namer):
@@ -231,7 +238,8 @@ def split(fn: ir.Function, sweep: Sweep, forward: list, backward: list, returned
         fwd.result_kind = "array"  # not a list: its adjoints add with +
     fwd.result_dims = result_dims(fn, sweep.shape, result)
     return [fwd, ir.Emitted(names[1], f"{saved_name}, {sweep.seed}", bwd_body,
-                            primal=frozenset(sweep.primal | sweep.slots))]
+                            primal=frozenset(sweep.primal | sweep.slots),
+                            numbers=number_adjoints(sweep))]
 
 
 def result_dims(fn: ir.Function, shape: dict, result) -> object:
