@@ -405,6 +405,20 @@ def grown(x0, a):
     return x
 
 
+def ragged(x, w, c):
+    """Inner loops from a literal start growing with the outer loop, coefficients read in
+    both loops: the adds into w_bar and c_bar of the inner loops are summed per index (room
+    made as the loops grow), the outer loop's added as they are; acc_bar, read each trip,
+    is not."""
+    s = 0.0
+    for t in range(x.shape[0]):
+        acc = w * s
+        for i in range(1, t + 1):
+            acc = acc + w * x[i] * x[i - 1] - c * x[i]
+        s = 0.5 * s + acc * c
+    return s
+
+
 def _rng():
     return np.random.default_rng(0)
 
@@ -466,6 +480,9 @@ PROGRAMS = {
         np.array([1.0, 2.0, -1.0, 0.5, 0.7]), np.array([0, 2, 1, 3, 0]), np.array([0, 2, 4, 5]),
         np.array([0.3, -1.2, 2.0, 0.5])), ("vals", "x")),
     "kinked": (lambda: kinked, lambda: (np.array([0.4, -0.2, 1.3, 0.8]), 0.9), ("x", "a")),
+    "ragged": (lambda: ragged, lambda: (_rng().uniform(0.0, 1.0, 6), 0.7, 0.4),
+               ("x", "w", "c")),
+    "ragged_one": (lambda: ragged, lambda: (np.array([0.3]), 0.7, 0.4), ("x", "w", "c")),
 }
 
 
@@ -589,8 +606,12 @@ def test_tape_layouts():
               "u_bar = runtime.zeros_into(u_bar_buffer, u0)",  # zeros in an earlier trip's array
               "u_bar_buffer = runtime.keep_buffer(u_bar_buffer, new_bar)",
               "for i in runtime.backwards(range(1, i_range.stop)):",  # LLVM knows i >= 1
-              "u_bar[i + 1] += u_bar_ip1"],  # each entry written once a step (jit/carry.py)
-     ["runtime.owned(", "u_bar_witness", "u_bar[i - 1] +="]),
+              "u_bar[i + 1] += u_bar_ip1",  # each entry written once a step (jit/carry.py)
+              "kappa_bar_per_i[i - 1] += ",  # no chain of adds into one number (spread.py)
+              "kappa_bar += runtime.total(kappa_bar_per_i)"],
+     ["runtime.owned(", "u_bar_witness", "u_bar[i - 1] +=", "kappa_bar += new"]),
+    ("ragged", ["w_bar_per_i[i - 1] += ", "c_bar_per_i[i - 1] += ",
+                "w_bar += runtime.total(w_bar_per_i)"], ["acc_bar_per"]),
     ("strided", ["for i in runtime.backwards(range(2, i_range.stop, 2)):",
                  "for i in runtime.backwards(range(5, i_range_2.stop, -1)):"],
      ["_ip1 = 0.0"]),  # trips a step of 2 apart: no neighbours carried
@@ -690,6 +711,54 @@ def test_module_data_is_read_at_each_call(tmp_path, monkeypatch):
         change()
         x = np.linspace(0.5, 1.5, n)
         np.testing.assert_allclose(df(x), expected(x), rtol=1e-12)
+
+
+SWITCHING_MODULE = """
+import numpy as np
+
+def scale(v):
+    return v * v
+
+def loss(x, a, n=3):
+    s = 0.0
+    for k in range(n):
+        for i in range(x.shape[0]):
+            s += a * scale(x[i]) * (k + 1)
+    return s
+"""
+
+
+def _cube(v):
+    return v * v * v
+
+
+def test_later_calls_run_the_version_built_for_them(tmp_path, monkeypatch):
+    """A call with the types of an earlier one runs its version after two checks written
+    out per version (jit/guards.py): of the arguments' types, and of the defaults and
+    globals compiled in. Calls that change one of them, in turn, against central
+    differences of the function as it is then."""
+    (tmp_path / "switching_module.py").write_text(SWITCHING_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import switching_module as m
+
+    df = adjoint.grad(m.loss, wrt="x", backend="numba")
+    x = np.linspace(0.3, 1.2, 6)
+    calls = [
+        ("first", lambda: None, (x, 0.5)),
+        ("again", lambda: None, (x, 0.5)),
+        ("an int", lambda: None, (x, 2)),
+        ("a float again", lambda: None, (x, 0.5)),
+        ("strided", lambda: None, (x[::2], 0.5)),
+        ("defaults replaced", lambda: setattr(m.loss, "__defaults__", (5,)), (x, 0.5)),
+        ("a global rebound", lambda: setattr(m, "scale", _cube), (x, 0.5)),
+        ("a keyword", lambda: None, (x, 0.5, 2)),
+    ]
+    for case, change, args in calls:
+        change()
+        got = df(*args)
+        v = np.random.default_rng(3).standard_normal(args[0].shape)
+        numeric = central(m.loss, list(args), 0, v)
+        assert np.isclose(np.sum(got * v), numeric, rtol=1e-6, atol=1e-8), case
 
 
 def test_module_data_across_processes(tmp_path):

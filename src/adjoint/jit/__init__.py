@@ -45,6 +45,7 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
         raise ApiError("has_aux=True is not supported by the numba backend")
     from ..arguments import check_args, kinds_of
     from ..program import Compiled
+    from .guards import entry
     from .module import build
 
     primal = primal_of(fn)
@@ -56,7 +57,8 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
         _refuse_draws(generic.program, owner)
     seed = _seed_of(generic.code, wrapper)
     versions: dict = {}
-    fast: dict = {}  # the types of a call's numbers and arrays -> its checked version
+    fast: dict = {}  # the types of a call's numbers and arrays -> its version's Entry
+    recent: list = [None]  # the Entry of the last call that had one
     last: list = [None]  # the file of the version a slow call ran
 
     version = functools.partial(_version, (primal, wrt, mode, optimize), generic.names[0],
@@ -73,20 +75,28 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
         if not set(wrt_names) <= set(kinds[0]):  # all numbers: nothing more to check
             check_args(primal, list(wrt_names), args, kwargs)
         key = None if kwargs else _type_key(args)
-        if key is not None:  # the same types are the same kinds and pass the same checks
-            fast[key] = (compiled, path)
+        # the same types are the same kinds and pass the same checks; the last call's Entry
+        # holds what run.__adjoint__ shows
+        recent[0] = None if key is None else entry(
+            compiled, path, *_direct(compiled, len(args)), key)
+        if key is not None:
+            fast[key] = recent[0]
         return compiled.function(*args, **kwargs)
 
     @functools.wraps(primal)
     def run(*args, **kwargs):
-        path = last[0] = None
+        path = None
         try:
             if not kwargs:
-                known = fast.get(_type_key(args))
-                if known is not None and known[0].refresh():  # the module's data read again
-                    compiled, path = known
-                    run.__adjoint__ = compiled
-                    return compiled.function(*args)
+                hit = recent[0]  # the types of the last call, checked first (guards.py)
+                if hit is None or not hit.same(args):
+                    hit = fast.get(_type_key(args))
+                if hit is not None and (hit.fresh() or hit.compiled.refresh()):
+                    path = hit.path
+                    if hit is not recent[0]:
+                        recent[0], run.__adjoint__ = hit, hit.compiled
+                    return hit.call(*args, *hit.tail)
+            last[0] = None
             return slow(args, kwargs)
         except AdjointError as exc:
             raise exc.with_traceback(None) from exc.__cause__
@@ -108,6 +118,25 @@ def _named(run: Any, primal: Any, names: tuple, seed: str, value: bool) -> Any:
     signed(run, primal, keyword(f"{owner}_bar", seed, primal), tuple(wrt_names),
            kind="value" if value else "grad")
     return run
+
+
+def _direct(compiled: Any, count: int) -> tuple:
+    """(what to call, the arguments after `count` positional ones): the njit function and
+    the wrapper's defaults it would pass, where the wrapper only passes its parameters on
+    (one Python call less); else the wrapper itself."""
+    node = next(n for n in ast.parse(compiled.source).body
+                if isinstance(n, ast.FunctionDef) and n.name == compiled.name)
+    params = [a.arg for a in node.args.args]
+    defaults = compiled.function.__defaults__ or ()
+    first = len(params) - len(defaults)
+    body = node.body[-1] if len(node.body) == 1 else None
+    call = body.value if isinstance(body, ast.Return) else None
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or \
+            call.keywords or node.args.kwonlyargs or node.args.vararg or \
+            not first <= count <= len(params) or \
+            [a.id if isinstance(a, ast.Name) else None for a in call.args] != params:
+        return compiled.function, ()
+    return compiled.namespace[call.func.id], defaults[count - first:]
 
 
 def _seed_of(code: str, wrapper: str) -> str:
