@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -759,6 +760,33 @@ def test_later_calls_run_the_version_built_for_them(tmp_path, monkeypatch):
         v = np.random.default_rng(3).standard_normal(args[0].shape)
         numeric = central(m.loss, list(args), 0, v)
         assert np.isclose(np.sum(got * v), numeric, rtol=1e-6, atol=1e-8), case
+
+
+def test_a_version_runs_only_for_the_types_and_sources_it_was_built_for():
+    """jit/guards.py: an entry runs its call (with the wrapper's defaults after the
+    arguments) for arguments of the types it was made for, and sends anything else the long
+    way (MISS): other dtypes, dimensions, number types, counts, containers, subclasses; and
+    a function whose defaults were replaced, unless Compiled.refresh finds them the same."""
+    from adjoint.jit import _type_key
+    from adjoint.jit.guards import MISS, entry
+
+    def owner(x, a, n=3):
+        return x
+
+    stale = []
+    compiled = types.SimpleNamespace(data=(), code=(), defaults=((owner, (3,), None),),
+                                     refresh=lambda: not stale)
+    x = np.ones(3)
+    ran = entry(compiled, None, lambda *a: a, (7,), _type_key((x, 0.5)))
+    assert ran.go((x, 0.5)) == (x, 0.5, 7)
+    others = [(x,), (x, 0.5, 1), (x.astype(np.float32), 0.5), (np.ones((3, 1)), 0.5),
+              (x, 1), (x, np.float64(0.5)), (x.tolist(), 0.5), (x.view(np.recarray), 0.5),
+              (x > 0, 0.5)]
+    assert [ran.go(args) is MISS for args in others] == [True] * len(others)
+    owner.__defaults__ = (int("3"),)  # an equal tuple, another object: refresh decides
+    assert ran.go((x, 0.5)) == (x, 0.5, 7)
+    stale.append(True)
+    assert ran.go((x, 0.5)) is MISS
 
 
 def test_module_data_across_processes(tmp_path):

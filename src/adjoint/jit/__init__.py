@@ -45,7 +45,7 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
         raise ApiError("has_aux=True is not supported by the numba backend")
     from ..arguments import check_args, kinds_of
     from ..program import Compiled
-    from .guards import entry
+    from .guards import MISS, entry
     from .module import build
 
     primal = primal_of(fn)
@@ -88,14 +88,19 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
         path = None
         try:
             if not kwargs:
-                hit = recent[0]  # the types of the last call, checked first (guards.py)
-                if hit is None or not hit.same(args):
-                    hit = fast.get(_type_key(args))
-                if hit is not None and (hit.fresh() or hit.compiled.refresh()):
+                hit = recent[0]  # the types of the last call, tried first (guards.py)
+                if hit is not None:
                     path = hit.path
-                    if hit is not recent[0]:
+                    out = hit.go(args)
+                    if out is not MISS:
+                        return out
+                hit = fast.get(_type_key(args))
+                if hit is not None:
+                    path = hit.path
+                    out = hit.go(args)
+                    if out is not MISS:
                         recent[0], run.__adjoint__ = hit, hit.compiled
-                    return hit.call(*args, *hit.tail)
+                        return out
             last[0] = None
             return slow(args, kwargs)
         except AdjointError as exc:
