@@ -42,6 +42,20 @@ def chain_energy(x, k):
 
 
 @numba.njit
+def powered(a, p=2.0):
+    return a ** p
+
+
+@numba.njit
+def defaulted_calls(x, k):
+    """An njit helper called with its defaulted parameter left out, and passed."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        total = total + k * powered(x[i]) + powered(x[i], 3.0)
+    return total
+
+
+@numba.njit
 def norm_of(v):
     """A helper with a loop of its own: its forward sweep saves an int and numbers."""
     s = 0.0
@@ -481,6 +495,8 @@ PROGRAMS = {
         np.array([1.0, 2.0, -1.0, 0.5, 0.7]), np.array([0, 2, 1, 3, 0]), np.array([0, 2, 4, 5]),
         np.array([0.3, -1.2, 2.0, 0.5])), ("vals", "x")),
     "kinked": (lambda: kinked, lambda: (np.array([0.4, -0.2, 1.3, 0.8]), 0.9), ("x", "a")),
+    "defaulted_helper": (lambda: defaulted_calls, lambda: (np.linspace(0.2, 1.0, 5), 1.3),
+                         ("x", "k")),
     "ragged": (lambda: ragged, lambda: (_rng().uniform(0.0, 1.0, 6), 0.7, 0.4),
                ("x", "w", "c")),
     "ragged_one": (lambda: ragged, lambda: (np.array([0.3]), 0.7, 0.4), ("x", "w", "c")),
@@ -711,6 +727,61 @@ def test_module_data_is_read_at_each_call(tmp_path, monkeypatch):
     for change, n in zip(changes, (3, 3, 4, 4, 4), strict=True):
         change()
         x = np.linspace(0.5, 1.5, n)
+        np.testing.assert_allclose(df(x), expected(x), rtol=1e-12)
+
+
+CONFIG_MODULE = """
+import numpy as np
+scale = 0.5
+W = np.array([1.0, 2.0, 3.0, 4.0])
+"""
+
+ATTRIBUTE_MODULE = """
+import numpy as np
+import numba
+import data_config
+
+@numba.njit
+def term(xi, i):
+    return data_config.W[i] * data_config.scale * xi ** 2
+
+@numba.njit
+def loss(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += term(x[i], i) + data_config.scale * np.pi * x[i]
+    return s
+"""
+
+
+def test_module_attributes_are_read_at_each_call(tmp_path, monkeypatch):
+    """`cfg.scale`, `cfg.W` (a module's data read through the module, in the function and
+    in an njit helper it differentiates) are passed to the njit code as a module's names
+    are: rebinding one, changing an array in place, or making an int of a float is what the
+    next call computes with (np.pi is compiled in)."""
+    (tmp_path / "data_config.py").write_text(CONFIG_MODULE)
+    (tmp_path / "attribute_module.py").write_text(ATTRIBUTE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import attribute_module as m
+    import data_config as c
+
+    df = adjoint.grad(m.loss)
+    x = np.linspace(0.5, 1.5, 3)
+    text = adjoint.source(df, x)
+    kernels = [line for line in text.split("def grad_loss(")[0].splitlines()
+               if not line.strip().startswith("#")]
+    assert not any("data_config." in line for line in kernels), text  # passed in
+    assert "return grad_loss_njit(x, loss_bar, data_config.W, data_config.scale)" in text
+    assert "np.pi" in text
+
+    def expected(x):
+        return 2 * c.W[:x.size] * c.scale * x + c.scale * np.pi
+
+    changes = [lambda: None, lambda: setattr(c, "scale", 3.0),
+               lambda: setattr(c, "W", np.array([5.0, 6.0, 7.0, 8.0])),
+               lambda: c.W.__setitem__(0, -1.0), lambda: setattr(c, "scale", 2)]
+    for change in changes:
+        change()
         np.testing.assert_allclose(df(x), expected(x), rtol=1e-12)
 
 

@@ -63,9 +63,12 @@ class Lowered:
     checks: list = field(default_factory=list)
 
 
-def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> Lowered:
+def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset(),
+          top: bool = True) -> Lowered:
     """`fn` as numba code; `owner`: the user's function it differentiates (for messages);
-    `inherited`: stacks a `_bwd` function receives from its `_fwd`."""
+    `inherited`: stacks a `_bwd` function receives from its `_fwd`; a `top` function is
+    called by its Python wrapper with every argument (a split helper keeps its defaults, for
+    the njit code that calls it leaving one out)."""
     if isinstance(fn, str):
         raise NumbaUnsupported(f"the numba backend cannot compile {owner}: it defines a "
                                "function inside itself (numba compiles no nested def); "
@@ -85,7 +88,8 @@ def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset()) -> 
     body = carry(reuse(pass_.block(fn.body), fresh, pass_.bound), fresh, pass_.bound)
     body = spread(body, fn.numbers, fresh, pass_.bound)
     primal = fn.primal | frozenset(stacks) | frozenset(pass_.bound)
-    lowered = replace(fn, body=body, params=_plain_params(fn.params), primal=primal)
+    params = _plain_params(fn.params) if top else fn.params
+    lowered = replace(fn, body=body, params=params, primal=primal)
     return Lowered(lowered, frozenset(stacks), pass_.checks)
 
 

@@ -25,7 +25,7 @@ from .. import parse as parse_
 from ..cache import binding, cache_dir
 from ..errors import stage
 from ..ir import Emitted
-from ..program import Program
+from ..program import Program, is_data
 from .data import pass_data
 from .lower import lower
 from .refusals import NumbaUnsupported
@@ -88,7 +88,8 @@ def _build(targets: list[tuple[Any, Any, str]], optimize: bool, kinds: tuple) ->
         if isinstance(fn, str):
             lower(fn, owner)  # refused: a function defined inside the differentiated one
         with stage("compiling for numba the gradient of", owner):
-            done = lower(fn, owner, stacks.get(pairs.get(fn.name), frozenset()))
+            done = lower(fn, owner, stacks.get(pairs.get(fn.name), frozenset()),
+                         fn.name in top_names)
         stacks[done.fn.name] = done.stacks
         if fn.name in top_names:
             kernel = program.names.fresh(f"{fn.name}_njit")
@@ -99,8 +100,25 @@ def _build(targets: list[tuple[Any, Any, str]], optimize: bool, kinds: tuple) ->
         else:
             chunks.append(_njit(done.fn))
     data = {n for n, _, _ in program.data()}  # read at each call, not compiled in
-    code = pass_data("\n\n".join(chunks), data, tops[-1][1])
+    code = pass_data("\n\n".join(chunks), data, tops[-1][1], _dotted_data(program))
     return Built(code, dict(program.namespace), names, program)
+
+
+LIBRARIES = frozenset({"numpy", "math", "cmath", "scipy"})  # their constants are compiled in
+
+
+def _dotted_data(program: Program) -> frozenset:
+    """The module attributes holding data the code reads ('cfg.scale'): passed to the njit
+    code at each call, as a module's names are (not np.pi)."""
+    out = set()
+    for _, resolved in program.resolved:
+        for dotted, obj in resolved.items():
+            head = program.namespace.get(dotted.split(".")[0])
+            library = isinstance(head, types.ModuleType) and \
+                head.__name__.split(".")[0] in LIBRARIES
+            if "." in dotted and is_data(obj) and not library:
+                out.add(dotted)
+    return frozenset(out)
 
 
 def _owners(program: Program) -> dict[str, str]:
