@@ -434,6 +434,41 @@ def ragged(x, w, c):
     return s
 
 
+def squared_stages(x, k, steps=3):
+    """A name filled item by item, then rebound, each trip: its old items and its old arrays
+    go on tapes of their own (numba types each); the first trip saves it before any binding
+    (an empty array of its dimensions)."""
+    n = x.shape[0]
+    u = x.copy()
+    for _ in range(steps):
+        tmp = np.zeros(n)
+        for i in range(n):
+            tmp[i] = k * u[i]
+        tmp = tmp * tmp
+        u = tmp + u
+    return np.sum(u)
+
+
+def nudged_grid(x, k, steps=4):
+    """The grid written in place in a while loop, then rebound to the step's new grid."""
+    n = x.shape[0]
+    u = x.copy()
+    s = 0.0
+    t = 0
+    while t < steps:
+        new = u.copy()
+        for i in range(0, n - 1):
+            new[i] = u[i] + k * (u[i + 1] - u[i])
+        for i in range(0, t):
+            if u[i] > 0.9:
+                break
+            u[i] = u[i] + k * u[i] * 0.1
+            s += k * u[i]
+        u = new
+        t += 1
+    return s + np.sum(u * u)
+
+
 def _rng():
     return np.random.default_rng(0)
 
@@ -497,6 +532,9 @@ PROGRAMS = {
     "kinked": (lambda: kinked, lambda: (np.array([0.4, -0.2, 1.3, 0.8]), 0.9), ("x", "a")),
     "defaulted_helper": (lambda: defaulted_calls, lambda: (np.linspace(0.2, 1.0, 5), 1.3),
                          ("x", "k")),
+    "squared_stages": (lambda: squared_stages, lambda: (np.linspace(0.2, 1.0, 5), 0.7),
+                       ("x", "k")),
+    "nudged_grid": (lambda: nudged_grid, lambda: (np.linspace(0.2, 0.95, 6), 0.6), ("x", "k")),
     "ragged": (lambda: ragged, lambda: (_rng().uniform(0.0, 1.0, 6), 0.7, 0.4),
                ("x", "w", "c")),
     "ragged_one": (lambda: ragged, lambda: (np.array([0.3]), 0.7, 0.4), ("x", "w", "c")),

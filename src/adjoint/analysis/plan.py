@@ -349,3 +349,17 @@ def _defined_before(fn: ir.Function, name: str, where: dict, loop_id: int) -> bo
         return None
 
     return bool(search(fn.body))
+
+
+def stacks_apart(fn: ir.Function, plan: Plan) -> tuple[set[str], set[str]]:
+    """(mixed, items apart): names whose values are pushed both after statements (popped at
+    the top of the reverse block) and before in-place changes (popped where the change is
+    undone), and names written into item by item (their old items pushed) that other saves
+    push whole. Each kind goes on a stack of its own, so each is popped in push order, and
+    a stack holds values of one type (numba types each)."""
+    after = {v for saves in plan.saves.values() for v, m in saves.items() if m is Save.AFTER}
+    before = {v for saves in plan.saves.values() for v, m in saves.items() if m is Save.BEFORE}
+    sliced = {s.target for s in ir.walk(fn.body) if id(s) in plan.slices}
+    items = {s.target for s in ir.walk(fn.body)
+             if id(s) in plan.slices and isinstance(s, ir.SetItem)}
+    return after & (before | sliced), items & (before | after)

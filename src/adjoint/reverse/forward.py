@@ -28,9 +28,12 @@ class Forward:
 
     def unbound(self, v: str) -> str:
         """What a name saved before its first binding holds till then: None, or, where each
-        variable has one type (numba), a zero (a number's: for an array numba refuses it)."""
+        variable has one type (numba), a zero of its type: an empty array of floats where
+        it surely holds one of known dimensions (numba refuses the name of another array)."""
         if not self.typed:
             return "None"
+        if v in self.floats and self.ndim_of.get(v):
+            return f"np.empty(({'0, ' * self.ndim_of[v]}))".replace(", ))", ",))")
         return "0" if self.kind(Name(v)) == "int" else "0.0"
 
     def forward_sweep(self) -> list:

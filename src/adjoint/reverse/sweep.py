@@ -10,7 +10,7 @@ from .. import ir, rules
 from ..analysis.activity import analyze
 from ..analysis.contents import float_arrays, made_lists, param_copies
 from ..analysis.kinds import array_dims, atom_kind, index_kinds, kinds
-from ..analysis.plan import ENTRY, Plan, Save, run_once
+from ..analysis.plan import ENTRY, Plan, Save, run_once, stacks_apart
 from ..analysis.terms import shapes_and_ints
 from ..analysis.values import (
     _annotated,
@@ -55,16 +55,6 @@ def distinct_ranges(fn: ir.Function) -> set[str]:
             safe -= ir.names(s.args)
         found -= read - safe
     return found
-
-
-def _mixed(fn: ir.Function, plan: Plan) -> set[str]:
-    """Names whose values are pushed both after statements (popped at the top of the reverse
-    block) and before in-place changes (popped where the change is undone): the two kinds go
-    on stacks of their own, so each is popped in push order."""
-    after = {v for saves in plan.saves.values() for v, m in saves.items() if m is Save.AFTER}
-    changed = {v for saves in plan.saves.values() for v, m in saves.items() if m is Save.BEFORE}
-    changed |= {s.target for s in ir.walk(fn.body) if id(s) in plan.slices}
-    return after & changed
 
 
 class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoint):
@@ -127,8 +117,8 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         self.reads: dict[int, set] = defaultdict(set)
         self.value_reads: dict[int, set] = defaultdict(set)
         self.current: int | None = None
-        self.stacks: dict[tuple[str, bool], str] = {}
-        self.mixed = _mixed(fn, plan)
+        self.stacks: dict[tuple[str, bool, bool], str] = {}  # (v, old, item) -> name
+        self.mixed, self.items_apart = stacks_apart(fn, plan)
         self.once = run_once(fn)
         self.slots: set[str] = set()
         self.name_slots()
@@ -194,25 +184,30 @@ class Sweep(Forward, AssignAdjoint, WriteAdjoint, ControlAdjoint, CompoundAdjoin
         a name of its own where s runs once, else on v's stack."""
         if id(s) in self.once:
             return self.assign(self.slot(s, v), value)
-        return self.line((Ref(self.stack(v, True)), ".append(", *value, ")"))
+        item = isinstance(s, ir.SetItem) and id(s) in self.plan.slices
+        return self.line((Ref(self.stack(v, True, item)), ".append(", *value, ")"))
 
     def kept(self, s, v: str) -> ir.Parts:
         """What `keep` kept, where the reverse sweep takes it back."""
         if id(s) in self.once:
             return (Ref(self.slot(s, v)),)
-        return (Ref(self.stack(v, True)), ".pop()")
+        item = isinstance(s, ir.SetItem) and id(s) in self.plan.slices
+        return (Ref(self.stack(v, True, item)), ".pop()")
 
     def slot(self, s, v: str) -> str:
         name = self.namer.cached_for(s, ("old", v), f"{v}_old")
         self.slots.add(name)  # bound where the reverse sweep reads it, as primal names are
         return name
 
-    def stack(self, v: str, old: bool = False) -> str:
-        """The stack of v's values; old: of the values statements overwrite."""
-        old = old and v in self.mixed
-        self.stacks[v, old] = self.namer.cached(("stack", v, old),
-                                                f"{v}_undo_stack" if old else f"{v}_stack")
-        return self.stacks[v, old]
+    def stack(self, v: str, old: bool = False, item: bool = False) -> str:
+        """The stack of v's values; old: of the values statements overwrite; item: of the
+        items or slices of v writes into it overwrite."""
+        item = item and v in self.items_apart
+        old = old and (item or v in self.mixed)
+        self.stacks[v, old, item] = self.namer.cached(
+            ("stack", v, "item" if item else old),
+            f"{v}_item_stack" if item else f"{v}_undo_stack" if old else f"{v}_stack")
+        return self.stacks[v, old, item]
 
     def add(self, x: str, contrib, fresh: bool = False) -> list[Line]:
         """x_bar = contrib, or x_bar = x_bar + contrib when x_bar has a value."""
