@@ -963,6 +963,21 @@ def test_refuses_what_numba_cannot_compile():
         adjoint.grad(uses_dict, backend="numba")(1.5)
 
 
+def _keyword_only(x, *, k=2.0):
+    return x * k
+
+
+def _starred(x, *rest):
+    return x * 2.0
+
+
+@pytest.mark.parametrize("fn, says", [(_keyword_only, "keyword-only parameters"),
+                                      (_starred, r"\*args or \*\*kwargs")])
+def test_refuses_parameters_numba_cannot_take_saying_which(fn, says):
+    with pytest.raises(NumbaUnsupported, match=f"cannot compile {fn.__name__}: it takes {says}"):
+        adjoint.grad(fn, backend="numba")(1.5)
+
+
 def scale():
     return 2.0
 

@@ -74,8 +74,11 @@ def lower(fn: Emitted | str, owner: str, inherited: frozenset = frozenset(),
                                "function inside itself (numba compiles no nested def); "
                                "define the helper at module level")
     if "*" in fn.params:
-        raise NumbaUnsupported(f"the numba backend cannot compile {owner}: it takes *args or "
-                               "**kwargs; give it named parameters")
+        starred = [p.strip() for p in fn.params.split(",") if p.strip().startswith("*")]
+        what = "keyword-only parameters (after a bare *)" if starred == ["*"] else \
+            "*args or **kwargs"
+        raise NumbaUnsupported(f"the numba backend cannot compile {owner}: it takes {what}; "
+                               "give it named parameters")
     names = _names(fn)
     stacks = {i.parts[0].name for i in _lines(fn.body) if _is_init(i, fn.primal)}
     stacks |= inherited & names
