@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,9 +44,8 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
     require_numba()
     if has_aux:
         raise ApiError("has_aux=True is not supported by the numba backend")
-    from ..arguments import check_args, kinds_of
     from ..program import Compiled
-    from .guards import MISS, entry
+    from .guards import MISS
     from .module import build
 
     primal = primal_of(fn)
@@ -57,31 +57,10 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
         _refuse_draws(generic.program, owner)
     seed = _seed_of(generic.code, wrapper)
     versions: dict = {}
-    fast: dict = {}  # the types of a call's numbers and arrays -> its version's Entry
-    recent: list = [None]  # the Entry of the last call that had one
-    last: list = [None]  # the file of the version a slow call ran
-
     version = functools.partial(_version, (primal, wrt, mode, optimize), generic.names[0],
                                 versions)
-
-    def slow(args, kwargs):
-        kwargs = aliased(kwargs, f"{owner}_bar", seed, primal)
-        kinds = kinds_of(primal, args, kwargs, ndims=True)
-        compiled, path = versions.get(kinds) or version(kinds)
-        if not compiled.refresh():  # a name means another, defaults replaced: build again
-            compiled, path = version(kinds)
-            compiled.refresh()
-        run.__adjoint__, last[0] = compiled, path
-        if not set(wrt_names) <= set(kinds[0]):  # all numbers: nothing more to check
-            check_args(primal, list(wrt_names), args, kwargs)
-        key = None if kwargs else _type_key(args)
-        # the same types are the same kinds and pass the same checks; the last call's Entry
-        # holds what run.__adjoint__ shows
-        recent[0] = None if key is None else entry(
-            compiled, path, *_direct(compiled, len(args)), key)
-        if key is not None:
-            fast[key] = recent[0]
-        return compiled.function(*args, **kwargs)
+    calls = _Calls(primal, owner, seed, tuple(wrt_names), version, versions)
+    fast, recent, last = calls.fast, calls.recent, calls.last
 
     @functools.wraps(primal)
     def run(*args, **kwargs):
@@ -102,7 +81,7 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
                         recent[0], run.__adjoint__ = hit, hit.compiled
                         return out
             last[0] = None
-            return slow(args, kwargs)
+            return _slow(calls, run, args, kwargs)
         except AdjointError as exc:
             raise exc.with_traceback(None) from exc.__cause__
         except Exception as exc:
@@ -114,6 +93,49 @@ def gradient(fn: Any, wrt: Any, value: bool, optimize: bool, has_aux: bool = Fal
                                seed)
     run.__adjoint_source__ = functools.partial(_source_for, primal, versions, version)
     return _named(run, primal, generic.names[0], seed, value)
+
+
+@dataclass
+class _Calls:
+    """What the calls of one numba gradient share: its versions (by the arguments' kinds),
+    their entries by the arguments' types (guards.py), the entry of the last call that had
+    one, and the file of the version a slow call ran (for numba's errors)."""
+
+    primal: Any
+    owner: str
+    seed: str
+    wrt_names: tuple
+    version: Any  # version(kinds) -> (Compiled, file), built and kept in versions
+    versions: dict
+    fast: dict = field(default_factory=dict)
+    recent: list = field(default_factory=lambda: [None])
+    last: list = field(default_factory=lambda: [None])
+
+
+def _slow(calls: _Calls, run: Any, args: tuple, kwargs: dict) -> Any:
+    """A call no entry runs: its version found (or built) from the arguments' kinds, the
+    arguments checked, and an entry made for the types of a call without keywords."""
+    from ..arguments import check_args, kinds_of
+    from .guards import entry
+
+    primal = calls.primal
+    kwargs = aliased(kwargs, f"{calls.owner}_bar", calls.seed, primal)
+    kinds = kinds_of(primal, args, kwargs, ndims=True)
+    compiled, path = calls.versions.get(kinds) or calls.version(kinds)
+    if not compiled.refresh():  # a name means another, defaults replaced: build again
+        compiled, path = calls.version(kinds)
+        compiled.refresh()
+    run.__adjoint__, calls.last[0] = compiled, path
+    if not set(calls.wrt_names) <= set(kinds[0]):  # all numbers: nothing more to check
+        check_args(primal, list(calls.wrt_names), args, kwargs)
+    key = None if kwargs else _type_key(args)
+    # the same types are the same kinds and pass the same checks; the last call's entry
+    # holds what run.__adjoint__ shows
+    calls.recent[0] = None if key is None else entry(
+        compiled, path, *_direct(compiled, len(args)), key)
+    if key is not None:
+        calls.fast[key] = calls.recent[0]
+    return compiled.function(*args, **kwargs)
 
 
 def _named(run: Any, primal: Any, names: tuple, seed: str, value: bool) -> Any:
