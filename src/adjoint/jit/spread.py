@@ -8,12 +8,12 @@ it no other way, rebinds it no other way), the inner loop adds into one entry pe
 instead, and the entries are summed once, after the nest:
 
     kappa_bar_per_i = runtime.sums_like(kappa_bar)    # before the outer loop
-    for t in runtime.backwards(...):
-        ...
+    for t in runtime.backwards(range(0, T.stop)):
+        # (the outer trip's other lines)
         if len(kappa_bar_per_i) < R.stop - 1:
             kappa_bar_per_i = runtime.room(kappa_bar_per_i, R.stop - 1)
         for i in runtime.backwards(range(1, R.stop)):
-            ...
+            # (the inner trip's other lines)
             kappa_bar_per_i[i - 1] += new_i_bar * diff   # was kappa_bar += ...
     kappa_bar += runtime.total(kappa_bar_per_i)
 
@@ -30,7 +30,6 @@ import re
 
 from .. import ir
 from ..ir import Block, Line, Ref
-from .carry import HEAD
 
 START = re.compile(r"for \w+ in runtime\.backwards\(range\((\d+), (\w+)\.stop\)\):")
 ADDS = (" += ", " -= ")
@@ -104,7 +103,7 @@ def _spreadable(item, xb: str) -> bool:
     """A reversed range loop (counting down to a literal start) adding into xb in its own
     body, and not rebinding its index."""
     if not (isinstance(item, Block) and item.kind == "for" and
-            HEAD.fullmatch(ir.text(item.head)) and START.fullmatch(ir.text(item.head))):
+            START.fullmatch(ir.text(item.head))):
         return False
     i = item.target
     return any(_is_add(x, xb) for x in item.body) and not any(
